@@ -1,0 +1,35 @@
+# The project's commands. Each bootstraps the virtual environment it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install test lint typecheck unit run sandbox clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -m pip install --quiet -e ".[dev,load]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import contact_sdk, pybreaker, tenacity, moto, locust" || { echo "install failed"; exit 1; }
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## create .venv and install the project with its dev and load extras
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy contact_sdk handler.py
+
+test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite
+	$(BIN)/pytest
+
+unit: install  ## the fast tier only
+	$(BIN)/pytest -m "not integration"
+
+sandbox: install  ## the Resend sandbox alone, on 127.0.0.1:8025
+	$(BIN)/resend-sandbox --port 8025
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,284 @@
+"""CloudWatch metrics in Embedded Metric Format (EMF): what we emit, how a document is built, where it goes.
+
+:data:`METRICS` is the single source of truth for names and units; the dashboard and alarm
+checks read it. Building a document is pure (:func:`build_emf_document`); writing it is a
+:class:`MetricsSink`'s job, so tests read the real documents.
+
+Example::
+
+    recorder = MetricsRecorder(environment="prod", sink=StdoutSink())
+    recorder.count(Metric.EMAILS_SENT)
+    recorder.timing(Metric.RESPONSE_TIME, 182.4)
+    recorder.flush()          # prints one EMF JSON line
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import importlib.util
+import json
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = [
+    "DIMENSION_SETS",
+    "METRICS",
+    "NAMESPACE",
+    "ListSink",
+    "Metric",
+    "MetricDefinition",
+    "MetricsRecorder",
+    "MetricsSink",
+    "StdoutSink",
+    "build_emf_document",
+]
+
+NAMESPACE = "Portfolio/EmailService"
+#: The one dimension set every metric is published with.
+DIMENSION_SETS: tuple[tuple[str, ...], ...] = (("Environment",),)
+
+
+class Metric(enum.StrEnum):
+    """Every metric the service emits (the contract's table, section 10)."""
+
+    EMAILS_SENT = "EmailsSent"
+    EMAILS_FAILED = "EmailsFailed"
+    EMAILS_QUEUED = "EmailsQueued"
+    SPAM_BLOCKED = "SpamBlocked"
+    VALIDATION_ERRORS = "ValidationErrors"
+    RATE_LIMITED = "RateLimited"
+    CSRF_REJECTED = "CsrfRejected"
+    RESPONSE_TIME = "ResponseTime"
+    PARAMETER_ACCESS = "ParameterAccess"
+    PROVIDER_RETRIES = "ProviderRetries"
+    CIRCUIT_OPENED = "CircuitOpened"
+    EMAILS_DELIVERED = "EmailsDelivered"
+    EMAILS_BOUNCED = "EmailsBounced"
+    EMAILS_COMPLAINED = "EmailsComplained"
+    EMAILS_DELAYED = "EmailsDelayed"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDefinition:
+    """A metric's name, CloudWatch unit and meaning."""
+
+    metric: Metric
+    unit: str
+    description: str
+
+
+METRICS: dict[Metric, MetricDefinition] = {
+    d.metric: d
+    for d in (
+        MetricDefinition(Metric.EMAILS_SENT, "Count", "the provider accepted an email"),
+        MetricDefinition(Metric.EMAILS_FAILED, "Count", "a send attempt sequence ended without acceptance"),
+        MetricDefinition(Metric.EMAILS_QUEUED, "Count", "a submission went to the durable outbox"),
+        MetricDefinition(Metric.SPAM_BLOCKED, "Count", "a submission was judged spam"),
+        MetricDefinition(Metric.VALIDATION_ERRORS, "Count", "a 400/413/415"),
+        MetricDefinition(Metric.RATE_LIMITED, "Count", "a 429"),
+        MetricDefinition(Metric.CSRF_REJECTED, "Count", "a 403 csrf_* or origin_not_allowed"),
+        MetricDefinition(Metric.RESPONSE_TIME, "Milliseconds", "every request, end to end inside the function"),
+        MetricDefinition(Metric.PARAMETER_ACCESS, "Count", "an actual Parameter Store fetch"),
+        MetricDefinition(Metric.PROVIDER_RETRIES, "Count", "each retry of a provider call"),
+        MetricDefinition(Metric.CIRCUIT_OPENED, "Count", "the breaker moved to open"),
+        MetricDefinition(Metric.EMAILS_DELIVERED, "Count", "a verified email.delivered webhook"),
+        MetricDefinition(Metric.EMAILS_BOUNCED, "Count", "a verified email.bounced webhook"),
+        MetricDefinition(Metric.EMAILS_COMPLAINED, "Count", "a verified email.complained webhook"),
+        MetricDefinition(Metric.EMAILS_DELAYED, "Count", "a verified email.delivery_delayed webhook"),
+    )
+}
+
+
+def _load_emf_core() -> tuple[Any, Any]:
+    """Import aws-embedded-metrics' ``MetricsContext`` and ``LogSerializer`` without its package ``__init__``.
+
+    Why: the package ``__init__`` imports ``metric_scope``, whose environment detection imports
+    aiohttp to probe EC2 metadata — about 300 ms on every Lambda cold start, for a probe we never
+    need (in Lambda, EMF goes to stdout). The two modules we use are pure. We register a bare
+    package object just long enough to import them, then remove it, so a later
+    ``import aws_embedded_metrics`` elsewhere in the process still runs the real ``__init__``.
+    """
+    package_name = "aws_embedded_metrics"
+    if package_name in sys.modules:  # already imported for real elsewhere: nothing to avoid
+        context = importlib.import_module(f"{package_name}.logger.metrics_context")
+        serializer = importlib.import_module(f"{package_name}.serializers.log_serializer")
+        return context.MetricsContext, serializer.LogSerializer
+    spec = importlib.util.find_spec(package_name)
+    if spec is None or spec.submodule_search_locations is None:  # pragma: no cover - dependency missing
+        raise ImportError("aws-embedded-metrics is not installed")
+    stub = types.ModuleType(package_name)
+    stub.__path__ = list(spec.submodule_search_locations)
+    stub.__spec__ = spec
+    sys.modules[package_name] = stub
+    try:
+        context = importlib.import_module(f"{package_name}.logger.metrics_context")
+        serializer = importlib.import_module(f"{package_name}.serializers.log_serializer")
+    finally:
+        if sys.modules.get(package_name) is stub:
+            del sys.modules[package_name]
+    return context.MetricsContext, serializer.LogSerializer
+
+
+_emf_lock = threading.Lock()
+_emf_core: tuple[Any, Any] | None = None
+
+
+def _emf() -> tuple[Any, Any]:
+    global _emf_core
+    with _emf_lock:
+        if _emf_core is None:
+            _emf_core = _load_emf_core()
+        return _emf_core
+
+
+def build_emf_document(
+    *,
+    environment: str,
+    values: dict[Metric, list[float]],
+    properties: dict[str, Any] | None = None,
+    timestamp_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """Build the EMF documents (usually one) for a set of metric values. Pure: no I/O.
+
+    Uses aws-embedded-metrics' own ``MetricsContext`` and ``LogSerializer`` so the documents have
+    exactly the shape CloudWatch extracts (namespace, the ``[["Environment"]]`` dimension set,
+    units, the 100-metrics-per-document split).
+    """
+    metrics_context_cls, serializer_cls = _emf()
+    context = metrics_context_cls.empty()
+    context.namespace = NAMESPACE
+    context.set_dimensions([{"Environment": environment}])
+    if timestamp_ms is not None:
+        context.meta["Timestamp"] = timestamp_ms
+    for key, value in (properties or {}).items():
+        context.set_property(key, value)
+    for metric, samples in values.items():
+        unit = METRICS[metric].unit
+        for sample in samples:
+            context.put_metric(metric.value, float(sample), unit)
+    return [json.loads(line) for line in serializer_cls.serialize(context)]
+
+
+class MetricsSink(Protocol):
+    """Where finished EMF documents go."""
+
+    def write(self, document: dict[str, Any]) -> None:
+        """Write one EMF document."""
+
+
+class StdoutSink:
+    """Prints each document as one JSON line: in Lambda, CloudWatch Logs extracts the metrics."""
+
+    def __init__(self, write: Callable[[str], Any] | None = None) -> None:
+        self._write = write or sys.stdout.write
+        self._lock = threading.Lock()
+
+    def write(self, document: dict[str, Any]) -> None:
+        """Print one document on its own line."""
+        line = json.dumps(document, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._write(line)
+            if self._write is sys.stdout.write:
+                sys.stdout.flush()
+
+
+class ListSink:
+    """Keeps documents in memory (tests, local tools). Thread-safe."""
+
+    def __init__(self) -> None:
+        self.documents: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def write(self, document: dict[str, Any]) -> None:
+        """Keep one document."""
+        with self._lock:
+            self.documents.append(document)
+
+    def totals(self) -> dict[str, float]:
+        """Sum of every metric over every kept document, by metric name."""
+        sums: dict[str, float] = {}
+        for name, value in self.values():
+            sums[name] = sums.get(name, 0.0) + value
+        return sums
+
+    def values(self) -> Iterator[tuple[str, float]]:
+        """Every (metric name, value) pair in the kept documents, in order."""
+        with self._lock:
+            documents = list(self.documents)
+        for document in documents:
+            for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+                for definition in directive["Metrics"]:
+                    name = definition["Name"]
+                    raw = document[name]
+                    for value in raw if isinstance(raw, list) else [raw]:
+                        yield name, float(value)
+
+    def clear(self) -> None:
+        """Forget every kept document."""
+        with self._lock:
+            self.documents.clear()
+
+
+class MetricsRecorder:
+    """Collects metric values for one unit of work and flushes them as EMF documents.
+
+    A recorder is cheap; the service makes one per invocation. Thread-safe, because a
+    breaker listener may record from whichever thread tripped it.
+    """
+
+    def __init__(
+        self,
+        *,
+        environment: str,
+        sink: MetricsSink,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.environment = environment
+        self._sink = sink
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._values: dict[Metric, list[float]] = {}
+        self._properties: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def count(self, metric: Metric, value: float = 1) -> None:
+        """Add ``value`` to a Count metric."""
+        self._put(metric, value)
+
+    def timing(self, metric: Metric, milliseconds: float) -> None:
+        """Record one duration in milliseconds."""
+        self._put(metric, milliseconds)
+
+    def set_property(self, key: str, value: Any) -> None:
+        """Attach a searchable, non-metric property (e.g. the request id) to the documents."""
+        with self._lock:
+            self._properties[key] = value
+
+    def _put(self, metric: Metric, value: float) -> None:
+        with self._lock:
+            self._values.setdefault(metric, []).append(value)
+
+    def flush(self) -> None:
+        """Write what was recorded as EMF documents and start afresh. Writes nothing when empty."""
+        with self._lock:
+            values, self._values = self._values, {}
+            properties = dict(self._properties)
+        if not values:
+            return
+        aggregated: dict[Metric, list[float]] = {}
+        for metric, samples in values.items():
+            # Counts are summed into one value per flush; durations keep every sample
+            # so percentiles stay right.
+            aggregated[metric] = [sum(samples)] if METRICS[metric].unit == "Count" else samples
+        for document in build_emf_document(
+            environment=self.environment,
+            values=aggregated,
+            properties=properties,
+            timestamp_ms=self._clock_ms(),
+        ):
+            self._sink.write(document)

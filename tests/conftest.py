@@ -1,0 +1,67 @@
+"""Shared fixtures: a real local AWS emulator (moto's server) on loopback, and safe AWS credentials."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from contact_sdk.dynamo import create_table
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fake_aws_credentials() -> Iterator[None]:
+    """Never let a test reach a real AWS account: fake credentials, a fixed region, no profile."""
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(key, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on an ephemeral loopback port, for the whole session; yields its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean emulator for one test: state reset, ``AWS_ENDPOINT_URL`` pointing at it. Yields the URL."""
+    httpx.post(f"{moto_server}/moto-api/reset").raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+def aws_client(endpoint: str, service: str) -> Any:
+    """A boto3 client for ``service`` talking to the emulator at ``endpoint``."""
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def contact_table(aws: str) -> str:
+    """The service's DynamoDB table, created in the emulator. Yields its name."""
+    name = "contact-test"
+    create_table(aws_client(aws, "dynamodb"), name)
+    return name
