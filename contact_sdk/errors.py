@@ -222,5 +222,7 @@ def error_class_for(status: int, name: str | None) -> type[ProviderError]:
     if status == 429:
         return ProviderRateLimitedError
     if status == 409:
-        return ConcurrentIdempotentRequestError if name == "concurrent_idempotent_requests" else IdempotencyConflictError
+        if name == "concurrent_idempotent_requests":
+            return ConcurrentIdempotentRequestError
+        return IdempotencyConflictError
     return ProviderRequestError

@@ -14,7 +14,9 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import enum
+import functools
 import importlib
 import importlib.util
 import json
@@ -37,6 +39,8 @@ __all__ = [
     "MetricsSink",
     "StdoutSink",
     "build_emf_document",
+    "record",
+    "recording",
 ]
 
 NAMESPACE = "Portfolio/EmailService"
@@ -125,16 +129,9 @@ def _load_emf_core() -> tuple[Any, Any]:
     return context.MetricsContext, serializer.LogSerializer
 
 
-_emf_lock = threading.Lock()
-_emf_core: tuple[Any, Any] | None = None
-
-
+@functools.cache
 def _emf() -> tuple[Any, Any]:
-    global _emf_core
-    with _emf_lock:
-        if _emf_core is None:
-            _emf_core = _load_emf_core()
-        return _emf_core
+    return _load_emf_core()
 
 
 def build_emf_document(
@@ -282,3 +279,33 @@ class MetricsRecorder:
             timestamp_ms=self._clock_ms(),
         ):
             self._sink.write(document)
+
+
+_current: contextvars.ContextVar[MetricsRecorder | None] = contextvars.ContextVar("contact_sdk_metrics", default=None)
+
+
+def record(metric: Metric, value: float = 1) -> None:
+    """Count ``metric`` on the recorder of the request this thread is serving (no-op outside one).
+
+    Collaborators built once per execution environment (the breaker, the config cache, the
+    retry hook) use this, so their events land in the document of the request that caused them.
+    """
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.count(metric, value)
+
+
+class recording:  # noqa: N801 - used as a context manager, reads like a function
+    """Make ``recorder`` the current one for this thread/context while the block runs."""
+
+    def __init__(self, recorder: MetricsRecorder) -> None:
+        self._recorder = recorder
+        self._token: contextvars.Token[MetricsRecorder | None] | None = None
+
+    def __enter__(self) -> MetricsRecorder:
+        self._token = _current.set(self._recorder)
+        return self._recorder
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)

@@ -85,7 +85,7 @@ class Settings:
     """Everything the service needs that is not a secret. Secrets come from Parameter Store."""
 
     config_parameter: str = "/portfolio/prod/resend/api-key"
-    csrf_secret_parameter: str = "/portfolio/prod/contact/csrf-secret"
+    csrf_secret_parameter: str = "/portfolio/prod/contact/csrf-secret"  # noqa: S105 - a parameter name, not a secret
     allowed_origins: tuple[str, ...] = ()
     environment: str = "prod"
     table_name: str | None = None

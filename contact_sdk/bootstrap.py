@@ -1,0 +1,148 @@
+"""Builds the whole service from :class:`~contact_sdk.settings.Settings`, once per execution environment.
+
+The handler, the local stack and the benchmarks all build through :func:`build_api`, so they
+run the same object graph. Each collaborator can be replaced (tests pass an ``httpx`` client
+with a mock transport, an in-memory parameter source, a list sink...).
+
+Example::
+
+    api = build_api(Settings.from_env())
+    api.handle(event, context)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from contact_sdk.api import ContactApi, EventsEndpoint
+from contact_sdk.breaker import OPEN, ProviderBreaker
+from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
+from contact_sdk.logs import build_logger
+from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
+from contact_sdk.outbox import Outbox, SqsOutbox
+from contact_sdk.resend import ResendClient, RetryEvent
+from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
+from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
+from contact_sdk.security.origin import OriginPolicy
+from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
+from contact_sdk.service import ContactService
+from contact_sdk.settings import Settings
+
+__all__ = ["Components", "build_api"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Components:
+    """Handles on the parts :func:`build_api` made, for SnapStart hooks and operators."""
+
+    api: ContactApi
+    service: ContactService
+    client: ResendClient
+    cache: ParameterCache
+    parameter_source: ParameterSource
+    outbox: Outbox | None
+
+
+def _on_breaker_change(old: str | None, new: str) -> None:
+    if new == OPEN:
+        record(Metric.CIRCUIT_OPENED)
+
+
+def _on_retry(event: RetryEvent) -> None:
+    record(Metric.PROVIDER_RETRIES)
+
+
+def build_components(
+    settings: Settings,
+    *,
+    sink: MetricsSink | None = None,
+    parameter_source: ParameterSource | None = None,
+    http: httpx.Client | None = None,
+    dynamodb_client: Any = None,
+    sqs_client: Any = None,
+    outbox: Outbox | None = None,
+    events: EventsEndpoint | None = None,
+    sleep: Callable[[float], None] | None = None,
+    breaker: ProviderBreaker | None = None,
+    log_level: str | None = None,
+) -> Components:
+    """Build every collaborator; nothing connects until first used."""
+    log = build_logger(level=log_level)
+    source = parameter_source or SsmParameterSource()
+    cache = ParameterCache(
+        source, ttl_seconds=settings.config_ttl_seconds, on_fetch=lambda name: record(Metric.PARAMETER_ACCESS)
+    )
+    config = ServiceConfig(
+        cache, config_parameter=settings.config_parameter, csrf_secret_parameter=settings.csrf_secret_parameter
+    )
+    client_kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        client_kwargs["sleep"] = sleep
+    client = ResendClient(
+        api_key=lambda: config.resend().api_key,
+        base_url=settings.resend_api_url,
+        http=http,
+        breaker=breaker or ProviderBreaker(on_state_change=_on_breaker_change),
+        on_retry=_on_retry,
+        **client_kwargs,
+    )
+    rate_store: RateLimitStore
+    nonce_store: NonceStore
+    if settings.table_name:
+        if dynamodb_client is None:
+            import boto3  # noqa: PLC0415 - only when a table is configured
+
+            dynamodb_client = boto3.client("dynamodb")
+        rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
+        nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
+    else:
+        log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
+        rate_store = InMemoryRateLimitStore()
+        nonce_store = InMemoryNonceStore()
+    if outbox is None and settings.outbox_queue_url:
+        outbox = (
+            SqsOutbox(settings.outbox_queue_url, client=sqs_client)
+            if sqs_client is not None
+            else SqsOutbox(settings.outbox_queue_url)
+        )
+    if outbox is None:
+        log.warning(
+            "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
+            "with 503 and Retry-After (and logged at ERROR), not queued"
+        )
+    service = ContactService(
+        config=config,
+        client=client,
+        origins=OriginPolicy(settings.allowed_origins),
+        csrf=CsrfTokens(nonces=nonce_store),
+        submit_limiter=RateLimiter(
+            rate_store, scope="submit", limit=settings.submit_limit, window_seconds=settings.submit_window_seconds
+        ),
+        token_limiter=RateLimiter(
+            rate_store, scope="token", limit=settings.token_limit, window_seconds=settings.token_window_seconds
+        ),
+        outbox=outbox,
+        min_fill_seconds=settings.min_fill_seconds,
+        record_metric=record,
+    )
+    api = ContactApi(
+        service,
+        environment=settings.environment,
+        sink=sink or StdoutSink(),
+        logger=log,
+        events=events,
+        deadline_margin_ms=settings.deadline_margin_ms,
+    )
+    return Components(api=api, service=service, client=client, cache=cache, parameter_source=source, outbox=outbox)
+
+
+def build_api(settings: Settings, **overrides: Any) -> ContactApi:
+    """The API adapter with everything behind it; see :func:`build_components` for the overrides."""
+    return build_components(settings, **overrides).api

@@ -1,0 +1,282 @@
+"""Secrets and sender settings from SSM Parameter Store, behind a TTL cache.
+
+Two SecureString parameters (KMS-encrypted, read with decryption):
+
+* the Resend config, JSON ``{"apiKey", "domain", "fromEmail", "toEmail", "version", "rotatedAt"}``;
+* the CSRF signing secret, a plain string of at least 32 characters.
+
+Why not Powertools' Parameters utility: its cache reads ``datetime.now()`` (no injectable clock,
+so the 1-hour TTL cannot be tested without waiting or patching), it has no hook that fires on
+a real fetch only (``ParameterAccess`` must not count cache hits), and it drops the cached value
+when a refresh fails, where we must keep serving it. The cache below is ~60 lines and does
+exactly those three things over one boto3 call.
+
+Example::
+
+    cache = ParameterCache(SsmParameterSource(), ttl_seconds=3600, on_fetch=count_access)
+    config = ServiceConfig(cache, config_parameter="/portfolio/prod/resend/api-key",
+                           csrf_secret_parameter="/portfolio/prod/contact/csrf-secret")
+    config.resend().api_key
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+__all__ = [
+    "InMemoryParameterSource",
+    "ParameterCache",
+    "ParameterSource",
+    "ResendConfig",
+    "ServiceConfig",
+    "SsmParameterSource",
+]
+
+logger = logging.getLogger(__name__)
+
+MIN_CSRF_SECRET_LENGTH = 32
+
+
+class ParameterSource(Protocol):
+    """Where parameter values come from (decrypted)."""
+
+    def fetch(self, name: str) -> str:
+        """Return the decrypted value of ``name``; raise :class:`ConfigurationError` when it cannot."""
+
+
+class SsmParameterSource:
+    """SSM Parameter Store, ``GetParameter`` with decryption. Needs ``ssm:GetParameter`` and ``kms:Decrypt``.
+
+    The boto3 client is created on first use (none at import or construction), honouring
+    ``AWS_ENDPOINT_URL`` for a local emulator.
+    """
+
+    def __init__(
+        self, client: SSMClient | None = None, *, client_factory: Callable[[], SSMClient] | None = None
+    ) -> None:
+        self._client = client
+        self._factory = client_factory
+        self._lock = threading.Lock()
+
+    def _ssm(self) -> SSMClient:
+        with self._lock:
+            if self._client is None:
+                if self._factory is not None:
+                    self._client = self._factory()
+                else:
+                    import boto3  # noqa: PLC0415 - deferred: not every cold path needs Parameter Store
+
+                    self._client = boto3.client("ssm")
+            return self._client
+
+    def reset_client(self) -> None:
+        """Forget the client so the next fetch opens fresh connections (SnapStart restore)."""
+        with self._lock:
+            self._client = None
+
+    def fetch(self, name: str) -> str:
+        """Read one SecureString, decrypted."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto is loaded by now
+
+        try:
+            response = self._ssm().get_parameter(Name=name, WithDecryption=True)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            if code == "ParameterNotFound":
+                raise ConfigurationError(f"parameter {name}: not found in Parameter Store") from None
+            raise ConfigUnavailableError(f"parameter {name}: Parameter Store refused the read ({code})") from None
+        except BotoCoreError as exc:
+            raise ConfigUnavailableError(
+                f"parameter {name}: Parameter Store unreachable ({type(exc).__name__})"
+            ) from None
+        return response["Parameter"]["Value"]
+
+
+class InMemoryParameterSource:
+    """Parameters held in a dict: tests and local tools. ``fail`` simulates an outage."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self.values: dict[str, str] = dict(values or {})
+        self.fail = False
+        self.fetches = 0
+
+    def fetch(self, name: str) -> str:
+        """Return the value, or raise like Parameter Store would."""
+        self.fetches += 1
+        if self.fail:
+            raise ConfigUnavailableError(f"parameter {name}: Parameter Store unreachable (simulated)")
+        if name not in self.values:
+            raise ConfigurationError(f"parameter {name}: not found in Parameter Store")
+        return self.values[name]
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: str
+    fetched_at: float
+
+
+class ParameterCache:
+    """A TTL cache over a :class:`ParameterSource` that serves a stale value when a refresh fails.
+
+    ``on_fetch(name)`` is called for every real fetch attempt (never for a cache hit): the
+    service counts ``ParameterAccess`` with it. Thread-safe; concurrent misses fetch once.
+    """
+
+    def __init__(
+        self,
+        source: ParameterSource,
+        *,
+        ttl_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_fetch: Callable[[str], None] | None = None,
+    ) -> None:
+        self._source = source
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._on_fetch = on_fetch
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, *, force: bool = False) -> str:
+        """The value of ``name``: cached if younger than the TTL, else fetched.
+
+        When the fetch fails and an older value exists, that value is served and a warning
+        logged. With nothing cached, the error propagates (:class:`ConfigurationError`).
+        """
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and not force and self._clock() - entry.fetched_at < self.ttl_seconds:
+                return entry.value
+            if self._on_fetch is not None:
+                self._on_fetch(name)
+            try:
+                value = self._source.fetch(name)
+            except ConfigurationError as exc:
+                if entry is None:
+                    raise
+                logger.warning(
+                    "parameter refresh failed; serving the cached value",
+                    extra={
+                        "parameter": name,
+                        "error": str(exc),
+                        "age_seconds": round(self._clock() - entry.fetched_at),
+                    },
+                )
+                return entry.value
+            self._entries[name] = _Entry(value, self._clock())
+            return value
+
+    def age(self, name: str) -> float | None:
+        """Seconds since ``name`` was fetched, or ``None`` if never."""
+        with self._lock:
+            entry = self._entries.get(name)
+            return None if entry is None else self._clock() - entry.fetched_at
+
+    def expire_older_than(self, seconds: float) -> None:
+        """Mark entries older than ``seconds`` for refresh on next use (kept as stale fallbacks)."""
+        with self._lock:
+            now = self._clock()
+            for entry in self._entries.values():
+                if now - entry.fetched_at >= seconds:
+                    entry.fetched_at = now - self.ttl_seconds
+
+
+_REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
+    "apiKey": (str,),
+    "domain": (str,),
+    "fromEmail": (str,),
+    "toEmail": (str,),
+    "version": (int, str),
+    "rotatedAt": (str,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResendConfig:
+    """The Resend config parameter, parsed. ``api_key`` never appears in ``repr``."""
+
+    api_key: str = field(repr=False)
+    domain: str
+    from_email: str
+    to_email: str
+    version: str
+    rotated_at: str
+
+    @classmethod
+    def parse(cls, parameter: str, raw: str) -> ResendConfig:
+        """Parse and check the JSON value of ``parameter``.
+
+        Errors name the parameter and the field, never a value.
+        """
+        try:
+            data: Any = json.loads(raw)
+        except (json.JSONDecodeError, TypeError):
+            raise ConfigurationError(f"parameter {parameter}: value is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"parameter {parameter}: value must be a JSON object")
+        missing = [name for name in _REQUIRED_FIELDS if name not in data]
+        if missing:
+            raise ConfigurationError(f"parameter {parameter}: missing field(s) {', '.join(missing)}")
+        for name, types in _REQUIRED_FIELDS.items():
+            value = data[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, types)
+                or (isinstance(value, str) and not value.strip())
+            ):
+                raise ConfigurationError(f"parameter {parameter}: field {name} is empty or of the wrong type")
+        for name in ("fromEmail", "toEmail"):
+            address = data[name].strip()
+            if address.count("@") != 1 or any(c in address for c in " \r\n<>,;"):
+                raise ConfigurationError(f"parameter {parameter}: field {name} is not an email address")
+        return cls(
+            api_key=data["apiKey"].strip(),
+            domain=data["domain"].strip(),
+            from_email=data["fromEmail"].strip(),
+            to_email=data["toEmail"].strip(),
+            version=str(data["version"]),
+            rotated_at=data["rotatedAt"],
+        )
+
+
+class ServiceConfig:
+    """The two parameters the service reads, parsed, through one :class:`ParameterCache`."""
+
+    def __init__(self, cache: ParameterCache, *, config_parameter: str, csrf_secret_parameter: str) -> None:
+        self.cache = cache
+        self.config_parameter = config_parameter
+        self.csrf_secret_parameter = csrf_secret_parameter
+        self._parsed: tuple[str, ResendConfig] | None = None
+        self._lock = threading.Lock()
+
+    def resend(self, *, force_refresh: bool = False) -> ResendConfig:
+        """The Resend config; ``force_refresh`` re-reads Parameter Store (after a 401/403 from Resend)."""
+        raw = self.cache.get(self.config_parameter, force=force_refresh)
+        with self._lock:
+            if self._parsed is not None and self._parsed[0] == raw:
+                return self._parsed[1]
+        parsed = ResendConfig.parse(self.config_parameter, raw)
+        with self._lock:
+            self._parsed = (raw, parsed)
+        return parsed
+
+    def csrf_secret(self) -> bytes:
+        """The CSRF signing secret."""
+        raw = self.cache.get(self.csrf_secret_parameter).strip()
+        if len(raw) < MIN_CSRF_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"parameter {self.csrf_secret_parameter}: the secret needs {MIN_CSRF_SECRET_LENGTH}+ characters"
+            )
+        return raw.encode("utf-8")

@@ -1,0 +1,352 @@
+"""The contact service: every step between a request's parts and its outcome, in order.
+
+``POST /contact``: origin → rate limit → media type → size → token present → JSON → validation
+→ CSRF token (signature, origin, expiry, then consumed once) → spam → send (→ outbox).
+Validation runs before the token is consumed, so a person who fixes a field keeps their token.
+
+The service is built once per execution environment and is safe to call from many threads.
+It knows nothing of API Gateway: :mod:`contact_sdk.api` turns events into :class:`SubmitRequest`
+and :class:`Outcome` into responses.
+
+Example::
+
+    outcome = service.submit(SubmitRequest(origin="https://example.com", client_ip="203.0.113.9",
+                                           content_type="application/json", body=b"{...}",
+                                           csrf_token=token, request_id="abc", deadline=None))
+    outcome.status, outcome.body
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contact_sdk.compose import compose_email, idempotency_key
+from contact_sdk.config import ServiceConfig
+from contact_sdk.errors import (
+    PROVIDER_UNAVAILABLE,
+    ConfigurationError,
+    IdempotencyConflictError,
+    ProviderAuthError,
+    ProviderError,
+)
+from contact_sdk.metrics import Metric
+from contact_sdk.models import ContactSubmission, parse_submission
+from contact_sdk.outbox import Outbox, OutboxUnavailable, QueuedSubmission
+from contact_sdk.resend import ResendClient
+from contact_sdk.security.csrf import CsrfInvalid, CsrfMissing, CsrfTokens
+from contact_sdk.security.origin import OriginPolicy
+from contact_sdk.security.ratelimit import RateLimitDecision, RateLimiter
+from contact_sdk.security.spam import judge
+
+__all__ = ["MAX_BODY_BYTES", "ContactService", "Outcome", "SubmitRequest"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 32 * 1024
+#: What a client is told to wait when nothing can take its submission.
+UNAVAILABLE_RETRY_AFTER = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one request: the response and the facts the logs and metrics need."""
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()
+    log_fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        metrics: tuple[Metric, ...] = (),
+        headers: Mapping[str, str] | None = None,
+        fields: Mapping[str, str] | None = None,
+        log_fields: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """An error outcome with the contract's body ``{"error": {"code", "message"[, "fields"]}}``."""
+        error: dict[str, Any] = {"code": code, "message": message}
+        if fields:
+            error["fields"] = dict(fields)
+        return cls(
+            status=status,
+            body={"error": error},
+            outcome=code,
+            headers=dict(headers or {}),
+            metrics=metrics,
+            log_fields=dict(log_fields or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """The parts of ``POST /contact`` the service needs, already taken out of the event."""
+
+    origin: str | None
+    client_ip: str
+    content_type: str | None
+    body: bytes
+    csrf_token: str | None
+    request_id: str
+    #: A time on the Resend client's clock after which no provider attempt may start.
+    deadline: float | None = None
+
+
+def _rate_limited(decision: RateLimitDecision, what: str) -> Outcome:
+    return Outcome.error(
+        429,
+        "rate_limited",
+        f"Too many {what} from your address. Please try again in {decision.retry_after_seconds} seconds.",
+        metrics=(Metric.RATE_LIMITED,),
+        headers={"Retry-After": str(decision.retry_after_seconds)},
+    )
+
+
+def _unavailable(message: str, log_fields: Mapping[str, Any] | None = None) -> Outcome:
+    return Outcome.error(
+        503,
+        "service_unavailable",
+        message,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        log_fields=log_fields,
+    )
+
+
+def _is_json_media_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+class ContactService:
+    """Issues CSRF tokens and handles submissions. Built once; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        config: ServiceConfig,
+        client: ResendClient,
+        origins: OriginPolicy,
+        csrf: CsrfTokens,
+        submit_limiter: RateLimiter,
+        token_limiter: RateLimiter,
+        outbox: Outbox | None,
+        min_fill_seconds: float = 3.0,
+        clock: Callable[[], float] = time.time,
+        record_metric: Callable[[Metric], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.origins = origins
+        self.csrf = csrf
+        self.submit_limiter = submit_limiter
+        self.token_limiter = token_limiter
+        self.outbox = outbox
+        self.min_fill_seconds = min_fill_seconds
+        self._clock = clock
+        self._record = record_metric or (lambda metric: None)
+
+    # -- GET /contact/token --------------------------------------------------------------------
+
+    def issue_token(self, *, origin: str | None, client_ip: str) -> Outcome:
+        """A fresh CSRF token bound to ``origin`` (which the caller has already found allowed)."""
+        if origin is None or not self.origins.is_allowed(origin):
+            return self._origin_refused()
+        decision = self.token_limiter.check(client_ip)
+        if not decision.allowed:
+            return _rate_limited(decision, "token requests")
+        try:
+            token = self.csrf.issue(self.config.csrf_secret(), origin)
+        except ConfigurationError as exc:
+            return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
+        return Outcome(status=200, body={"token": token, "expiresIn": self.csrf.ttl_seconds}, outcome="token_issued")
+
+    # -- POST /contact -------------------------------------------------------------------------
+
+    def submit(self, request: SubmitRequest) -> Outcome:
+        """Handle one submission: see the module docstring for the order of checks."""
+        if request.origin is None or not self.origins.is_allowed(request.origin):
+            return self._origin_refused()
+        origin = request.origin
+        decision = self.submit_limiter.check(request.client_ip)
+        if not decision.allowed:
+            return _rate_limited(decision, "messages")
+        if not _is_json_media_type(request.content_type):
+            return Outcome.error(
+                415,
+                "unsupported_media_type",
+                "Send the form as JSON (Content-Type: application/json).",
+                metrics=(Metric.VALIDATION_ERRORS,),
+            )
+        if len(request.body) > MAX_BODY_BYTES:
+            return Outcome.error(
+                413,
+                "payload_too_large",
+                f"The message is too large: the limit is {MAX_BODY_BYTES // 1024} KiB.",
+                metrics=(Metric.VALIDATION_ERRORS,),
+            )
+        if request.csrf_token is None or not request.csrf_token.strip():
+            return self._csrf_refused(CsrfMissing())
+        payload = self._decode_json(request.body)
+        if not isinstance(payload, dict):
+            return Outcome.error(
+                400, "invalid_json", "The body must be a JSON object.", metrics=(Metric.VALIDATION_ERRORS,)
+            )
+        submission, field_errors = parse_submission(payload)
+        if submission is None:
+            return Outcome.error(
+                400,
+                "validation_error",
+                "Some fields need your attention.",
+                fields=field_errors,
+                metrics=(Metric.VALIDATION_ERRORS,),
+                log_fields={"invalid_fields": sorted(field_errors)},
+            )
+        try:
+            secret = self.config.csrf_secret()
+        except ConfigurationError as exc:
+            return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
+        try:
+            self.csrf.verify_and_consume(secret, origin, request.csrf_token)
+        except (CsrfMissing, CsrfInvalid) as exc:
+            return self._csrf_refused(exc)
+        next_token = self.csrf.issue(secret, origin)
+        verdict = judge(
+            honeypot=submission.website,
+            form_started_at_ms=submission.form_started_at,
+            message=submission.message,
+            name=submission.name,
+            subject=submission.subject,
+            now_ms=int(self._clock() * 1000),
+            min_fill_seconds=self.min_fill_seconds,
+        )
+        if verdict.is_spam:
+            # Indistinguishable from "sent" for the sender; nothing is sent.
+            return Outcome(
+                status=200,
+                body={"status": "sent", "nextToken": next_token},
+                outcome="spam",
+                metrics=(Metric.SPAM_BLOCKED,),
+                log_fields={"spam_reasons": list(verdict.reasons)},
+            )
+        return self._deliver(submission, request, next_token)
+
+    def _deliver(self, submission: ContactSubmission, request: SubmitRequest, next_token: str) -> Outcome:
+        key = idempotency_key(submission)
+        try:
+            email_id = self._send(submission, key, request.deadline)
+        except IdempotencyConflictError:
+            # The provider already holds an email for this very submission (same key).
+            return Outcome(
+                status=200,
+                body={"status": "sent", "nextToken": next_token},
+                outcome="duplicate",
+                log_fields={"idempotency_key": key},
+            )
+        except ConfigurationError as exc:
+            return self._keep_for_later(submission, request, key, next_token, reason=f"config: {exc}")
+        except ProviderError as exc:
+            self._record(Metric.EMAILS_FAILED)
+            if not isinstance(exc, PROVIDER_UNAVAILABLE):
+                logger.error(
+                    "provider refused the email",
+                    extra={"error": type(exc).__name__, "status": exc.status, "provider_error": exc.name},
+                )
+            return self._keep_for_later(submission, request, key, next_token, reason=type(exc).__name__)
+        return Outcome(
+            status=200,
+            body={"status": "sent", "nextToken": next_token},
+            outcome="sent",
+            metrics=(Metric.EMAILS_SENT,),
+            log_fields={"email_id": email_id},
+        )
+
+    def _send(self, submission: ContactSubmission, key: str, deadline: float | None) -> str:
+        config = self.config.resend()
+        email = compose_email(submission, config)
+        try:
+            return self.client.send(email, idempotency_key=key, deadline=deadline)
+        except ProviderAuthError:
+            # The key may have been rotated in Parameter Store: re-read it now, not in an hour.
+            fresh = self.config.resend(force_refresh=True)
+            if fresh.api_key == config.api_key:
+                raise
+            logger.warning("provider refused the API key; retrying once with the refreshed config")
+            return self.client.send(compose_email(submission, fresh), idempotency_key=key, deadline=deadline)
+
+    def _keep_for_later(
+        self, submission: ContactSubmission, request: SubmitRequest, key: str, next_token: str, *, reason: str
+    ) -> Outcome:
+        queued = QueuedSubmission.from_submission(
+            submission, idempotency_key=key, request_id=request.request_id, reason=reason, now=self._clock()
+        )
+        if self.outbox is not None:
+            try:
+                self.outbox.enqueue(queued)
+            except OutboxUnavailable as exc:
+                logger.error("the outbox is unavailable too", extra={"error": str(exc)})
+            else:
+                return Outcome(
+                    status=202,
+                    body={"status": "queued", "nextToken": next_token},
+                    outcome="queued",
+                    metrics=(Metric.EMAILS_QUEUED,),
+                    log_fields={"idempotency_key": key, "queued_reason": reason},
+                )
+        # Nothing durable took it. The client is told to retry; the log keeps the message as a last
+        # resort for an operator (the only log line that ever carries a message body).
+        logger.error(
+            "submission NOT accepted: provider and durable store unavailable; full submission follows",
+            extra={"submission": queued.to_json(), "reason": reason},
+        )
+        return _unavailable(
+            "We could not send your message right now. Please try again in a minute.",
+            {"idempotency_key": key, "unavailable_reason": reason},
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _decode_json(body: bytes) -> Any:
+        try:
+            return json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return None
+
+    @staticmethod
+    def _origin_refused() -> Outcome:
+        return Outcome.error(
+            403,
+            "origin_not_allowed",
+            "Requests from this origin are not allowed.",
+            metrics=(Metric.CSRF_REJECTED,),
+        )
+
+    @staticmethod
+    def _csrf_refused(exc: CsrfMissing | CsrfInvalid) -> Outcome:
+        if isinstance(exc, CsrfMissing):
+            return Outcome.error(
+                403,
+                "csrf_missing",
+                "The form's security token is missing. Reload the page and try again.",
+                metrics=(Metric.CSRF_REJECTED,),
+            )
+        return Outcome.error(
+            403,
+            "csrf_invalid",
+            "The form's security token is invalid or has expired. Reload the page and try again.",
+            metrics=(Metric.CSRF_REJECTED,),
+            log_fields={"csrf_reason": getattr(exc, "reason", "invalid")},
+        )
