@@ -147,7 +147,12 @@ class OutgoingEmail:
         return body
 
 
-def _parse_retry_after(headers: httpx.Headers, wall_clock: Callable[[], float]) -> float | None:
+def _parse_retry_after(status: int, headers: httpx.Headers, wall_clock: Callable[[], float]) -> float | None:
+    """The provider's requested wait: ``Retry-After`` on any answer; ``ratelimit-reset`` only on a 429.
+
+    Resend sends ``ratelimit-*`` headers on every response, so on a 5xx the reset time says
+    nothing about when the provider will have recovered.
+    """
     raw = headers.get("retry-after")
     if raw:
         raw = raw.strip()
@@ -160,7 +165,7 @@ def _parse_retry_after(headers: httpx.Headers, wall_clock: Callable[[], float]) 
                 return None
             return max(0.0, when.timestamp() - wall_clock())
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    reset = headers.get("ratelimit-reset")
+    reset = headers.get("ratelimit-reset") if status == 429 else None
     if reset:
         try:
             seconds = float(reset.strip())
@@ -193,7 +198,7 @@ def translate_response(response: httpx.Response, *, wall_clock: Callable[[], flo
         if isinstance(raw_message, str) and raw_message:
             message = raw_message[:_MAX_ERROR_TEXT]
     error_class = error_class_for(status, name)
-    return error_class(message, status=status, name=name, retry_after=_parse_retry_after(response.headers, wall_clock))
+    return error_class(message, status=status, name=name, retry_after=_parse_retry_after(status, response.headers, wall_clock))
 
 
 class ResendClient:
