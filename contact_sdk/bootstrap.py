@@ -22,6 +22,7 @@ import httpx
 from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
+from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
 from contact_sdk.outbox import Outbox, SqsOutbox
@@ -50,6 +51,19 @@ class Components:
     outbox: Outbox | None
 
 
+def aws_client(service: str) -> Any:
+    """A boto3 client with short timeouts and few retries: an AWS outage must not eat the Lambda deadline.
+
+    botocore's defaults (60 s timeouts, up to 10 attempts for DynamoDB) would hold a request far
+    past the point where the guards' fallbacks and the outbox could still answer in time.
+    """
+    import boto3  # noqa: PLC0415 - deferred: built once, on the first request that needs AWS
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
 def _on_breaker_change(old: str | None, new: str) -> None:
     if new == OPEN:
         record(Metric.CIRCUIT_OPENED)
@@ -75,7 +89,7 @@ def build_components(
 ) -> Components:
     """Build every collaborator; nothing connects until first used."""
     log = build_logger(level=log_level)
-    source = parameter_source or SsmParameterSource()
+    source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
     cache = ParameterCache(
         source, ttl_seconds=settings.config_ttl_seconds, on_fetch=lambda name: record(Metric.PARAMETER_ACCESS)
     )
@@ -95,23 +109,20 @@ def build_components(
     )
     rate_store: RateLimitStore
     nonce_store: NonceStore
+    ledger: SubmissionLedger
     if settings.table_name:
         if dynamodb_client is None:
-            import boto3  # noqa: PLC0415 - only when a table is configured
-
-            dynamodb_client = boto3.client("dynamodb")
+            dynamodb_client = aws_client("dynamodb")
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
+        ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
+        ledger = InMemorySubmissionLedger()
     if outbox is None and settings.outbox_queue_url:
-        outbox = (
-            SqsOutbox(settings.outbox_queue_url, client=sqs_client)
-            if sqs_client is not None
-            else SqsOutbox(settings.outbox_queue_url)
-        )
+        outbox = SqsOutbox(settings.outbox_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
     if outbox is None:
         log.warning(
             "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
@@ -129,6 +140,7 @@ def build_components(
             rate_store, scope="token", limit=settings.token_limit, window_seconds=settings.token_window_seconds
         ),
         outbox=outbox,
+        ledger=ledger,
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
     )

@@ -34,6 +34,7 @@ from contact_sdk.errors import (
     ProviderAuthError,
     ProviderError,
 )
+from contact_sdk.idempotency import LedgerUnavailable, SubmissionLedger, SubmissionState, SubmissionStatus
 from contact_sdk.metrics import Metric
 from contact_sdk.models import ContactSubmission, parse_submission
 from contact_sdk.outbox import Outbox, OutboxUnavailable, QueuedSubmission
@@ -143,6 +144,7 @@ class ContactService:
         submit_limiter: RateLimiter,
         token_limiter: RateLimiter,
         outbox: Outbox | None,
+        ledger: SubmissionLedger | None = None,
         min_fill_seconds: float = 3.0,
         clock: Callable[[], float] = time.time,
         record_metric: Callable[[Metric], None] | None = None,
@@ -154,6 +156,7 @@ class ContactService:
         self.submit_limiter = submit_limiter
         self.token_limiter = token_limiter
         self.outbox = outbox
+        self.ledger = ledger
         self.min_fill_seconds = min_fill_seconds
         self._clock = clock
         self._record = record_metric or (lambda metric: None)
@@ -245,6 +248,16 @@ class ContactService:
 
     def _deliver(self, submission: ContactSubmission, request: SubmitRequest, next_token: str) -> Outcome:
         key = idempotency_key(submission)
+        known = self._lookup(key)
+        if known is not None:
+            # The same submission within 24 hours: answer as the first time, do nothing again.
+            status = 200 if known.status == SubmissionStatus.SENT else 202
+            return Outcome(
+                status=status,
+                body={"status": known.status.value, "nextToken": next_token},
+                outcome=f"duplicate_{known.status.value}",
+                log_fields={"idempotency_key": key},
+            )
         try:
             email_id = self._send(submission, key, request.deadline)
         except IdempotencyConflictError:
@@ -265,13 +278,33 @@ class ContactService:
                     extra={"error": type(exc).__name__, "status": exc.status, "provider_error": exc.name},
                 )
             return self._keep_for_later(submission, request, key, next_token, reason=type(exc).__name__)
+        self._mark(key, SubmissionStatus.SENT, email_id=email_id)
         return Outcome(
             status=200,
             body={"status": "sent", "nextToken": next_token},
             outcome="sent",
             metrics=(Metric.EMAILS_SENT,),
-            log_fields={"email_id": email_id},
+            log_fields={"email_id": email_id, "idempotency_key": key},
         )
+
+    def _lookup(self, key: str) -> SubmissionState | None:
+        if self.ledger is None:
+            return None
+        try:
+            return self.ledger.lookup(key)
+        except LedgerUnavailable as exc:
+            logger.warning(
+                "submission ledger unavailable; relying on the provider's idempotency", extra={"error": str(exc)}
+            )
+            return None
+
+    def _mark(self, key: str, status: SubmissionStatus, *, email_id: str | None = None) -> None:
+        if self.ledger is None:
+            return
+        try:
+            self.ledger.mark(key, status, email_id=email_id)
+        except LedgerUnavailable as exc:
+            logger.warning("submission ledger unavailable; state not recorded", extra={"error": str(exc)})
 
     def _send(self, submission: ContactSubmission, key: str, deadline: float | None) -> str:
         config = self.config.resend()
@@ -298,6 +331,7 @@ class ContactService:
             except OutboxUnavailable as exc:
                 logger.error("the outbox is unavailable too", extra={"error": str(exc)})
             else:
+                self._mark(key, SubmissionStatus.QUEUED)
                 return Outcome(
                     status=202,
                     body={"status": "queued", "nextToken": next_token},

@@ -1,0 +1,141 @@
+"""Tests for the origin allow-list, CORS headers and security headers (contract sections 3 and 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.security.origin import SECURITY_HEADERS, OriginPolicy, canonical_origin
+
+ALLOWED = ("https://example.com", "http://localhost:3000", "https://www.example.com:8443")
+
+
+@pytest.fixture
+def policy() -> OriginPolicy:
+    """A policy allowing a production site, a local dev server and a non-default port."""
+    return OriginPolicy(ALLOWED)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://example.com",
+        "HTTPS://EXAMPLE.COM",
+        "https://Example.com:443",
+        "https://example.com/",
+        "http://localhost:3000",
+        "https://www.example.com:8443",
+    ],
+)
+def test_allowed_origins_match_on_scheme_host_and_port(policy: OriginPolicy, origin: str) -> None:
+    """Scheme and host compare case-insensitively, the default port and a trailing slash are ignored."""
+    assert policy.is_allowed(origin)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,
+        "",
+        "null",
+        "*",
+        "http://example.com",  # other scheme
+        "https://example.com:8443",  # other port
+        "https://evil.example.com",  # subdomain
+        "https://example.com.evil.net",  # suffix
+        "https://notexample.com",
+        "http://localhost",  # default port is not 3000
+        "http://localhost:80",
+        "https://www.example.com",  # 443 is not 8443
+        "https://example.com/path",
+        "https://example.com?x=1",
+        "https://user@example.com",
+        "ftp://example.com",
+        "example.com",
+        "https://example.com:",
+        "https://example.com:notaport",
+        "https://exämple.com",
+    ],
+)
+def test_other_origins_are_refused(policy: OriginPolicy, origin: str | None) -> None:
+    """Anything not exactly on the list, absent, ``null`` or not an origin at all is refused."""
+    assert not policy.is_allowed(origin)
+
+
+def test_cors_headers_for_an_allowed_origin_echo_it_as_sent(policy: OriginPolicy) -> None:
+    """An allowed origin gets exactly the contract's CORS headers, with the origin echoed byte for byte."""
+    assert policy.cors_headers("https://example.com") == {
+        "Access-Control-Allow-Origin": "https://example.com",
+        "Vary": "Origin",
+        "Access-Control-Allow-Headers": "Content-Type, X-CSRF-Token",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Max-Age": "600",
+    }
+    assert policy.cors_headers("http://localhost:3000")["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+@pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "*"])
+def test_cors_headers_for_anything_else_are_empty(policy: OriginPolicy, origin: str | None) -> None:
+    """A refused or absent origin gets no CORS header at all, never ``*``."""
+    assert policy.cors_headers(origin) == {}
+
+
+def test_empty_allow_list_refuses_everything() -> None:
+    """With no allowed origins configured every cross-origin request is refused."""
+    empty = OriginPolicy([])
+    assert not empty.is_allowed("https://example.com")
+    assert empty.cors_headers("https://example.com") == {}
+
+
+@pytest.mark.parametrize("entry", ["*", "null", "example.com", "https://example.com/path", "ftp://example.com"])
+def test_a_malformed_allow_list_entry_is_a_configuration_error(entry: str) -> None:
+    """A wildcard or anything that is not an origin in the allow-list fails loudly at construction."""
+    with pytest.raises(ConfigurationError, match="not an origin"):
+        OriginPolicy(["https://example.com", entry])
+
+
+def test_allow_list_entries_are_canonicalised() -> None:
+    """Entries written with upper case, default ports or slashes match the browser's spelling."""
+    policy = OriginPolicy(["HTTPS://Example.com:443/"])
+    assert policy.allowed_origins == frozenset({"https://example.com"})
+    assert policy.is_allowed("https://example.com")
+
+
+@pytest.mark.parametrize(
+    ("origin", "canonical"),
+    [
+        ("https://example.com", "https://example.com"),
+        ("http://example.com:80", "http://example.com"),
+        ("http://example.com:443", "http://example.com:443"),
+        ("https://example.com:80", "https://example.com:80"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+        ("http://[0:0:0:0:0:0:0:1]", "http://[::1]"),
+        ("https://xn--exmple-cua.com", "https://xn--exmple-cua.com"),
+        ("http://[not-ipv6]", None),
+        ("https://-bad-.com", None),
+        ("https://exa mple.com", None),
+        ("https://example.com#x", None),
+        ("https://", None),
+    ],
+)
+def test_canonical_origin(origin: str, canonical: str | None) -> None:
+    """Canonical form: lower case, default port dropped, IPv6 compressed; non-origins are ``None``."""
+    assert canonical_origin(origin) == canonical
+
+
+def test_security_headers_are_exactly_the_contract() -> None:
+    """Every response carries exactly the contract's five security headers."""
+    assert dict(SECURITY_HEADERS) == {
+        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    }
+
+
+def test_security_headers_cannot_be_modified() -> None:
+    """The shared mapping is read-only, so one response cannot change the next one's headers."""
+    with pytest.raises(TypeError):
+        SECURITY_HEADERS["X-Frame-Options"] = "DENY"  # type: ignore[index]
