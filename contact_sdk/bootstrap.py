@@ -26,6 +26,7 @@ from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmission
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
 from contact_sdk.outbox import Outbox, SqsOutbox
+from contact_sdk.replay import OutboxConsumer
 from contact_sdk.resend import ResendClient, RetryEvent
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
@@ -49,6 +50,7 @@ class Components:
     cache: ParameterCache
     parameter_source: ParameterSource
     outbox: Outbox | None
+    consumer: OutboxConsumer
 
 
 def aws_client(service: str) -> Any:
@@ -144,15 +146,33 @@ def build_components(
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
     )
+    sink = sink or StdoutSink()
+    consumer = OutboxConsumer(
+        service,
+        environment=settings.environment,
+        sink=sink,
+        logger=log,
+        queue_url=settings.outbox_queue_url,
+        sqs_client=(lambda: sqs_client) if sqs_client is not None else (lambda: aws_client("sqs")),
+        deadline_margin_ms=settings.deadline_margin_ms,
+    )
     api = ContactApi(
         service,
         environment=settings.environment,
-        sink=sink or StdoutSink(),
+        sink=sink,
         logger=log,
         events=events,
         deadline_margin_ms=settings.deadline_margin_ms,
     )
-    return Components(api=api, service=service, client=client, cache=cache, parameter_source=source, outbox=outbox)
+    return Components(
+        api=api,
+        service=service,
+        client=client,
+        cache=cache,
+        parameter_source=source,
+        outbox=outbox,
+        consumer=consumer,
+    )
 
 
 def build_api(settings: Settings, **overrides: Any) -> ContactApi:

@@ -159,7 +159,7 @@ class ContactService:
         self.ledger = ledger
         self.min_fill_seconds = min_fill_seconds
         self._clock = clock
-        self._record = record_metric or (lambda metric: None)
+        self.record_metric: Callable[[Metric], None] = record_metric or (lambda metric: None)
 
     # -- GET /contact/token --------------------------------------------------------------------
 
@@ -259,7 +259,7 @@ class ContactService:
                 log_fields={"idempotency_key": key},
             )
         try:
-            email_id = self._send(submission, key, request.deadline)
+            email_id = self.send_submission(submission, key, request.deadline)
         except IdempotencyConflictError:
             # The provider already holds an email for this very submission (same key).
             return Outcome(
@@ -271,7 +271,7 @@ class ContactService:
         except ConfigurationError as exc:
             return self._keep_for_later(submission, request, key, next_token, reason=f"config: {exc}")
         except ProviderError as exc:
-            self._record(Metric.EMAILS_FAILED)
+            self.record_metric(Metric.EMAILS_FAILED)
             if not isinstance(exc, PROVIDER_UNAVAILABLE):
                 logger.error(
                     "provider refused the email",
@@ -306,7 +306,12 @@ class ContactService:
         except LedgerUnavailable as exc:
             logger.warning("submission ledger unavailable; state not recorded", extra={"error": str(exc)})
 
-    def _send(self, submission: ContactSubmission, key: str, deadline: float | None) -> str:
+    def send_submission(self, submission: ContactSubmission, key: str, deadline: float | None) -> str:
+        """Compose and send the email for ``submission`` under ``key``; the provider's id.
+
+        A 401/403 re-reads the config once: a key rotated in Parameter Store is used at once.
+        Raises :class:`~contact_sdk.errors.ProviderError` or :class:`ConfigurationError`.
+        """
         config = self.config.resend()
         email = compose_email(submission, config)
         try:
