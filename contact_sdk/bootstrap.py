@@ -22,18 +22,20 @@ import httpx
 from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
+from contact_sdk.events import DeliveryEvents
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
 from contact_sdk.outbox import Outbox, SqsOutbox
 from contact_sdk.replay import OutboxConsumer
-from contact_sdk.resend import ResendClient, RetryEvent
+from contact_sdk.resend import ResendClient, RetryEvent, Timeouts
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
+from contact_sdk.webhooks import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 
 __all__ = ["Components", "build_api"]
 
@@ -51,6 +53,8 @@ class Components:
     parameter_source: ParameterSource
     outbox: Outbox | None
     consumer: OutboxConsumer
+    #: The boto3 clients built here and held by the guards (DynamoDB); SnapStart closes their pools on restore.
+    aws_clients: tuple[Any, ...] = ()
 
 
 def aws_client(service: str) -> Any:
@@ -87,6 +91,7 @@ def build_components(
     events: EventsEndpoint | None = None,
     sleep: Callable[[float], None] | None = None,
     breaker: ProviderBreaker | None = None,
+    timeouts: Timeouts | None = None,
     log_level: str | None = None,
 ) -> Components:
     """Build every collaborator; nothing connects until first used."""
@@ -106,23 +111,27 @@ def build_components(
         base_url=settings.resend_api_url,
         http=http,
         breaker=breaker or ProviderBreaker(on_state_change=_on_breaker_change),
+        timeouts=timeouts,
         on_retry=_on_retry,
         **client_kwargs,
     )
     rate_store: RateLimitStore
     nonce_store: NonceStore
     ledger: SubmissionLedger
+    delivery_store: DeliveryEventStore
     if settings.table_name:
         if dynamodb_client is None:
             dynamodb_client = aws_client("dynamodb")
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
         ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
+        delivery_store = DynamoDBDeliveryEventStore(dynamodb_client, settings.table_name)
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
         ledger = InMemorySubmissionLedger()
+        delivery_store = InMemoryDeliveryEventStore()
     if outbox is None and settings.outbox_queue_url:
         outbox = SqsOutbox(settings.outbox_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
     if outbox is None:
@@ -147,6 +156,13 @@ def build_components(
         record_metric=record,
     )
     sink = sink or StdoutSink()
+    if events is None:
+        events = DeliveryEvents(
+            config_cache=cache,
+            secret_parameter=settings.webhook_secret_parameter,
+            store=delivery_store,
+            record_metric=record,
+        )
     consumer = OutboxConsumer(
         service,
         environment=settings.environment,
@@ -172,6 +188,7 @@ def build_components(
         parameter_source=source,
         outbox=outbox,
         consumer=consumer,
+        aws_clients=(dynamodb_client,) if dynamodb_client is not None else (),
     )
 
 

@@ -39,6 +39,11 @@ ENVIRONMENT_VARIABLES: dict[str, _Var] = {
     "csrf_secret_parameter": _Var(
         "CONTACT_CSRF_SECRET_PARAMETER", "/portfolio/prod/contact/csrf-secret", "SSM name of the CSRF secret"
     ),
+    "webhook_secret_parameter": _Var(
+        "CONTACT_WEBHOOK_SECRET_PARAMETER",
+        "/portfolio/prod/resend/webhook-secret",
+        "SSM name of the Resend webhook signing secret",
+    ),
     "allowed_origins": _Var("CONTACT_ALLOWED_ORIGINS", "", "allowed origins, comma-separated"),
     "environment": _Var("CONTACT_ENVIRONMENT", "prod", "the Environment metric dimension"),
     "table_name": _Var("CONTACT_TABLE_NAME", None, "DynamoDB table for rate limits, CSRF nonces, idempotency"),
@@ -86,6 +91,7 @@ class Settings:
 
     config_parameter: str = "/portfolio/prod/resend/api-key"
     csrf_secret_parameter: str = "/portfolio/prod/contact/csrf-secret"  # noqa: S105 - a parameter name, not a secret
+    webhook_secret_parameter: str = "/portfolio/prod/resend/webhook-secret"  # noqa: S105 - a parameter name
     allowed_origins: tuple[str, ...] = ()
     environment: str = "prod"
     table_name: str | None = None

@@ -1,0 +1,260 @@
+"""Judging published records (contact_sdk.dns checks), with an in-process resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from contact_sdk.dns import (
+    CheckStatus,
+    LookupOutcome,
+    RecordKind,
+    TxtLookup,
+    check_dkim,
+    check_dmarc,
+    check_domain,
+    check_spf,
+    check_verification,
+    count_spf_lookups,
+    format_check_table,
+)
+
+DOMAIN = "example.com"
+GOOD_ZONE: dict[str, list[str]] = {
+    "example.com": ["v=spf1 include:_spf.resend.com ~all", "google-site-verification=abc"],
+    "_spf.resend.com": ["v=spf1 include:amazonses.com ~all"],
+    "amazonses.com": ["v=spf1 ip4:199.255.192.0/22 ip4:199.127.232.0/22 -all"],
+    "resend._domainkey.example.com": ["p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDNkeyQIDAQAB=="],
+    "_resend.example.com": ["resend-verification-abc123"],
+    "_dmarc.example.com": ["v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com"],
+}
+
+
+class FakeResolver:
+    """A TxtResolver answering from a dict, with chosen names timing out or failing."""
+
+    def __init__(
+        self, zone: Mapping[str, Sequence[str]], *, timeout: Sequence[str] = (), failure: Sequence[str] = ()
+    ) -> None:
+        self.zone = zone
+        self.timeout = set(timeout)
+        self.failure = set(failure)
+
+    def lookup_txt(self, name: str) -> TxtLookup:
+        """Answer like DnspythonResolver would."""
+        if name in self.timeout:
+            return TxtLookup(name, LookupOutcome.TIMEOUT, detail="no answer within 5 s")
+        if name in self.failure:
+            return TxtLookup(name, LookupOutcome.FAILURE, detail="SERVFAIL from 127.0.0.1")
+        if name not in self.zone:
+            return TxtLookup(name, LookupOutcome.NXDOMAIN)
+        records = tuple(self.zone[name])
+        return TxtLookup(name, LookupOutcome.ANSWER if records else LookupOutcome.NO_ANSWER, records)
+
+
+def spf(*records: str, **extra: list[str]) -> tuple[CheckStatus, str]:
+    """Check SPF with the given apex records (and extra names to resolve includes)."""
+    zone = {**GOOD_ZONE, **extra, DOMAIN: list(records)}
+    resolver = FakeResolver(zone)
+    result = check_spf(resolver.lookup_txt(DOMAIN), resolver.lookup_txt)
+    return result.status, result.reason
+
+
+def answer(name: str, *records: str) -> TxtLookup:
+    """A successful lookup of ``records`` at ``name``."""
+    return TxtLookup(name, LookupOutcome.ANSWER, records)
+
+
+def test_good_zone_is_all_ok() -> None:
+    """A correctly published domain passes every check, and the SPF reason counts its lookups."""
+    results = check_domain(DOMAIN, FakeResolver(GOOD_ZONE))
+    assert [(r.kind, r.status) for r in results] == [
+        (RecordKind.SPF, CheckStatus.OK),
+        (RecordKind.DKIM, CheckStatus.OK),
+        (RecordKind.VERIFICATION, CheckStatus.OK),
+        (RecordKind.DMARC, CheckStatus.OK),
+    ]
+    assert "(2 DNS lookups)" in results[0].reason
+
+
+def test_two_spf_records_are_a_permerror() -> None:
+    """Two v=spf1 records at one name are wrong, citing RFC 7208."""
+    status, reason = spf("v=spf1 include:_spf.resend.com ~all", "v=spf1 include:_spf.google.com ~all")
+    assert status is CheckStatus.WRONG
+    assert "2 SPF records" in reason
+    assert "RFC 7208" in reason
+
+
+@pytest.mark.parametrize("all_term", ["+all", "all"])
+def test_plus_all_is_wrong(all_term: str) -> None:
+    """``+all`` (or a bare ``all``) authorises everyone and is reported as wrong."""
+    status, reason = spf(f"v=spf1 include:_spf.resend.com {all_term}")
+    assert status is CheckStatus.WRONG
+    assert "+all" in reason
+
+
+def test_spf_without_resend_include_is_wrong() -> None:
+    """An SPF record that does not include _spf.resend.com does not authorise Resend."""
+    status, reason = spf("v=spf1 mx ~all")
+    assert status is CheckStatus.WRONG
+    assert "include:_spf.resend.com" in reason
+
+
+def test_spf_include_with_fail_qualifier_does_not_count() -> None:
+    """``-include:_spf.resend.com`` fails Resend's servers instead of authorising them."""
+    status, _ = spf("v=spf1 -include:_spf.resend.com ~all")
+    assert status is CheckStatus.WRONG
+
+
+def test_missing_spf_record_is_missing() -> None:
+    """TXT records without v=spf1 mean SPF is missing."""
+    status, reason = spf("google-site-verification=abc")
+    assert status is CheckStatus.MISSING
+    assert "v=spf1" in reason
+
+
+def test_more_than_ten_lookups_is_a_permerror() -> None:
+    """Counting nested includes past 10 DNS lookups reports a permerror."""
+    nested = {f"spf{i}.example.net": [f"v=spf1 a mx include:spf{i + 1}.example.net ~all"] for i in range(5)}
+    nested["spf5.example.net"] = ["v=spf1 -all"]
+    status, reason = spf("v=spf1 include:_spf.resend.com include:spf0.example.net ~all", **nested)
+    assert status is CheckStatus.WRONG
+    assert "more than 10 DNS lookups" in reason
+
+
+def test_lookup_count_follows_includes_and_redirect() -> None:
+    """include and redirect are followed; a, mx, ptr and exists count one each; ip4 and all count none."""
+    zone = {"inc.example": ["v=spf1 a mx ip4:192.0.2.1 -all"], "red.example": ["v=spf1 exists:%{i}.x ptr -all"]}
+    count, problems = count_spf_lookups(
+        "v=spf1 include:inc.example ip6:2001:db8::1 redirect=red.example", FakeResolver(zone).lookup_txt
+    )
+    assert (count, problems) == (6, [])
+
+
+def test_include_without_spf_record_is_a_permerror() -> None:
+    """An include pointing at a name without an SPF record is wrong (RFC 7208 §5.2)."""
+    status, reason = spf("v=spf1 include:_spf.resend.com include:nothing.example ~all")
+    assert status is CheckStatus.WRONG
+    assert "include:nothing.example has no SPF record" in reason
+
+
+def test_include_that_times_out_is_only_a_warning() -> None:
+    """An include that cannot be looked up leaves the count incomplete: a warning, not a failure."""
+    resolver = FakeResolver(GOOD_ZONE, timeout=["_spf.resend.com"])
+    result = check_spf(resolver.lookup_txt(DOMAIN), resolver.lookup_txt)
+    assert result.status is CheckStatus.WARNING
+    assert "count incomplete" in result.reason
+
+
+def test_include_loop_is_reported() -> None:
+    """An include that leads back to itself is reported instead of recursing forever."""
+    status, reason = spf(
+        "v=spf1 include:_spf.resend.com include:loop.example ~all", **{"loop.example": ["v=spf1 include:loop.example"]}
+    )
+    assert status is CheckStatus.WRONG
+    assert "loop" in reason
+
+
+def test_neutral_all_is_a_warning() -> None:
+    """``?all`` passes but is flagged as giving no protection."""
+    status, _ = spf("v=spf1 include:_spf.resend.com ?all")
+    assert status is CheckStatus.WARNING
+
+
+def test_missing_dkim_key() -> None:
+    """No TXT at the selector's name is missing, saying NXDOMAIN."""
+    result = check_dkim(TxtLookup("resend._domainkey.example.com", LookupOutcome.NXDOMAIN))
+    assert result.status is CheckStatus.MISSING
+    assert "NXDOMAIN" in result.reason
+
+
+def test_empty_dkim_key_is_wrong() -> None:
+    """``p=`` with no key means the key is revoked: wrong."""
+    result = check_dkim(answer("resend._domainkey.example.com", "v=DKIM1; k=rsa; p="))
+    assert result.status is CheckStatus.WRONG
+    assert "empty p=" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("record", "needle"),
+    [("v=DKIM1; k=rsa", "no p="), ("v=DKIM2; p=QUJD", "DKIM1"), ("p=not*base64", "base64"), ("k=dsa; p=QUJD", "k=dsa")],
+)
+def test_malformed_dkim_records_are_reported(record: str, needle: str) -> None:
+    """A DKIM record without a key, with a wrong version, bad base64 or key type is not OK."""
+    result = check_dkim(answer("resend._domainkey.example.com", record))
+    assert result.status.failed
+    assert needle in result.reason
+
+
+def test_two_dkim_records_are_wrong() -> None:
+    """Two keys at one selector are ambiguous."""
+    result = check_dkim(answer("resend._domainkey.example.com", "p=QUJD", "p=REVG"))
+    assert result.status is CheckStatus.WRONG
+
+
+def test_dmarc_missing() -> None:
+    """No record at _dmarc is missing."""
+    result = check_dmarc(TxtLookup("_dmarc.example.com", LookupOutcome.NO_ANSWER))
+    assert result.status is CheckStatus.MISSING
+    assert "no TXT record" in result.reason
+
+
+def test_dmarc_p_none_is_monitor_only_warning() -> None:
+    """``p=none`` is a warning saying monitoring only, and does not fail the check."""
+    result = check_dmarc(answer("_dmarc.example.com", "v=DMARC1; p=none; rua=mailto:d@example.com"))
+    assert result.status is CheckStatus.WARNING
+    assert not result.status.failed
+    assert "monitor-only" in result.reason
+
+
+def test_multiple_dmarc_records_are_wrong() -> None:
+    """Two DMARC records make receivers ignore DMARC."""
+    result = check_dmarc(answer("_dmarc.example.com", "v=DMARC1; p=reject", "v=DMARC1; p=none"))
+    assert result.status is CheckStatus.WRONG
+    assert "RFC 7489" in result.reason
+
+
+@pytest.mark.parametrize("record", ["v=DMARC1; rua=mailto:d@example.com", "v=DMARC1; p=block"])
+def test_dmarc_without_valid_policy_is_wrong(record: str) -> None:
+    """A DMARC record without a valid p= is wrong."""
+    assert check_dmarc(answer("_dmarc.example.com", record)).status is CheckStatus.WRONG
+
+
+def test_verification_record_missing_and_mismatched() -> None:
+    """``_resend`` absent is missing; a value other than the expected one is wrong."""
+    missing = check_verification(TxtLookup("_resend.example.com", LookupOutcome.NXDOMAIN))
+    assert missing.status is CheckStatus.MISSING
+    mismatch = check_verification(answer("_resend.example.com", "resend-verification-old"), "resend-verification-new")
+    assert mismatch.status is CheckStatus.WRONG
+    assert "resend-verification-new" in mismatch.reason
+
+
+def test_lookup_timeout_and_failure_are_errors() -> None:
+    """A time-out or SERVFAIL is an error (the check fails) with the reason in words."""
+    resolver = FakeResolver(GOOD_ZONE, timeout=["_dmarc.example.com"], failure=["_resend.example.com"])
+    results = {r.kind: r for r in check_domain(DOMAIN, resolver)}
+    assert results[RecordKind.DMARC].status is CheckStatus.ERROR
+    assert "timed out" in results[RecordKind.DMARC].reason
+    assert results[RecordKind.VERIFICATION].status is CheckStatus.ERROR
+    assert "SERVFAIL" in results[RecordKind.VERIFICATION].reason
+
+
+def test_each_dkim_selector_is_checked() -> None:
+    """Every selector asked for gets its own result."""
+    results = check_domain(DOMAIN, FakeResolver(GOOD_ZONE), dkim_selectors=["resend", "resend2"])
+    dkim = [r for r in results if r.kind is RecordKind.DKIM]
+    assert [(r.name, r.status) for r in dkim] == [
+        ("resend._domainkey.example.com", CheckStatus.OK),
+        ("resend2._domainkey.example.com", CheckStatus.MISSING),
+    ]
+
+
+def test_check_table_has_a_line_per_record_and_a_summary() -> None:
+    """The report lists status, record, name and reason, then counts per status."""
+    zone = {**GOOD_ZONE, "_dmarc.example.com": ["v=DMARC1; p=none; rua=mailto:d@example.com"]}
+    table = format_check_table(check_domain(DOMAIN, FakeResolver(zone)))
+    lines = table.splitlines()
+    assert lines[0].split() == ["STATUS", "RECORD", "NAME", "REASON"]
+    assert lines[4].startswith("WARNING")
+    assert lines[-1] == "3 ok, 1 warning"

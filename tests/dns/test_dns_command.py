@@ -1,0 +1,193 @@
+"""``contact-sdk dns records`` and ``contact-sdk dns check`` end to end, against a DNS server on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from contact_sdk.cli import main
+from contact_sdk.dns import DnspythonResolver, LookupOutcome
+
+LONG_KEY = base64.b64encode(bytes(range(256)) + bytes(range(38))).decode()  # a 2048-bit-sized key
+
+GOOD_ZONE: dict[str, list[str]] = {
+    "example.com": ["v=spf1 include:_spf.resend.com ~all", "google-site-verification=abc"],
+    "_spf.resend.com": ["v=spf1 include:amazonses.com ~all"],
+    "amazonses.com": ["v=spf1 ip4:199.255.192.0/22 -all"],
+    "resend._domainkey.example.com": [f"k=rsa; p={LONG_KEY}"],
+    "_resend.example.com": ["resend-verification-abc123"],
+    "_dmarc.example.com": ["v=DMARC1; p=reject; rua=mailto:dmarc@example.com"],
+}
+
+BROKEN_ZONE: dict[str, list[str]] = {
+    "example.com": ["v=spf1 include:_spf.resend.com ~all", "v=spf1 +all"],
+    "resend._domainkey.example.com": ["v=DKIM1; k=rsa; p="],
+    "_dmarc.example.com": [],
+}
+
+pytestmark = pytest.mark.integration
+
+#: The ``dns_server`` fixture (tests/dns/conftest.py): ``dns_server(zone, servfail=..., silent=...)``.
+StartDnsServer = Callable[..., Any]
+
+
+def check_args(port: int, *extra: str, domain: str = "example.com") -> list[str]:
+    """Arguments for ``dns check`` against the loopback server on ``port``."""
+    return ["dns", "check", "--domain", domain, "--nameserver", "127.0.0.1", "--port", str(port), *extra]
+
+
+def test_good_zone_checks_ok(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """A correctly published domain exits 0 with every record OK, the long DKIM key joined from two strings."""
+    server = dns_server(GOOD_ZONE)
+    assert main(check_args(server.port)) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[1:5]] == ["OK", "OK", "OK", "OK"]
+    assert "(2 DNS lookups)" in out
+    assert lines[-1] == "4 ok"
+    assert "_spf.resend.com" in server.queries
+
+
+def test_broken_zone_reports_each_problem_and_exits_1(
+    dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two SPF records, a revoked DKIM key, no _resend and an empty _dmarc are each reported; exit 1."""
+    server = dns_server(BROKEN_ZONE)
+    assert main(check_args(server.port, "--format", "json")) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False
+    verdicts = {r["kind"]: (r["status"], r["reason"]) for r in document["results"]}
+    assert verdicts["spf"][0] == "wrong"
+    assert "2 SPF records" in verdicts["spf"][1]
+    assert verdicts["dkim"] == ("wrong", "empty p=: the key is revoked, every signature fails")
+    assert verdicts["verification"] == ("missing", "_resend.example.com does not exist (NXDOMAIN)")
+    assert verdicts["dmarc"] == ("missing", "no TXT record at _dmarc.example.com")
+
+
+def test_plus_all_and_monitor_only_dmarc(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """``+all`` fails the check; DMARC p=none alone is a warning that keeps exit 0."""
+    monitor_only = {**GOOD_ZONE, "_dmarc.example.com": ["v=DMARC1; p=none; rua=mailto:d@example.com"]}
+    assert main(check_args(dns_server(monitor_only).port)) == 0
+    out = capsys.readouterr().out
+    assert "WARNING" in out
+    assert "monitor-only" in out
+
+    plus_all = {**GOOD_ZONE, "example.com": ["v=spf1 include:_spf.resend.com +all"]}
+    assert main(check_args(dns_server(plus_all).port)) == 1
+    assert "+all authorises every server" in capsys.readouterr().out
+
+
+def test_unknown_domain_is_reported_as_missing_not_a_traceback(
+    dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A domain the server does not know gives NXDOMAIN per record, exit 1."""
+    server = dns_server(GOOD_ZONE)
+    assert main(check_args(server.port, domain="nowhere.example")) == 1
+    out = capsys.readouterr().out
+    assert out.count("NXDOMAIN") == 4
+    assert "Traceback" not in out
+
+
+def test_servfail_is_an_error(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """A SERVFAIL answer is reported as an error naming the rcode and server."""
+    server = dns_server(GOOD_ZONE, servfail=["_dmarc.example.com"])
+    assert main(check_args(server.port)) == 1
+    line = next(line for line in capsys.readouterr().out.splitlines() if "_dmarc" in line)
+    assert line.startswith("ERROR")
+    assert "SERVFAIL from 127.0.0.1" in line
+
+
+def test_timeout_is_an_error(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that never answers gives a clear time-out per record (short lifetime: this waits 0.2 s)."""
+    server = dns_server(GOOD_ZONE, silent=["_resend.example.com"])
+    assert main(check_args(server.port, "--timeout", "0.2")) == 1
+    captured = capsys.readouterr()
+    line = next(line for line in captured.out.splitlines() if "_resend" in line)
+    assert line.startswith("ERROR")
+    assert "timed out: no answer within 0.2 s" in line
+    assert captured.err == ""
+
+
+def test_resolver_distinguishes_no_answer_from_nxdomain(dns_server: StartDnsServer) -> None:
+    """A name that exists without TXT is NO_ANSWER; an unknown name is NXDOMAIN."""
+    server = dns_server({"example.com": [], "_dmarc.example.com": ["v=DMARC1; p=reject"]})
+    resolver = DnspythonResolver(nameservers=["127.0.0.1"], port=server.port, timeout=2)
+    assert resolver.lookup_txt("example.com").outcome is LookupOutcome.NO_ANSWER
+    assert resolver.lookup_txt("other.example.com").outcome is LookupOutcome.NXDOMAIN
+    assert resolver.lookup_txt("_dmarc.example.com").records == ("v=DMARC1; p=reject",)
+
+
+def test_extra_dkim_selector_and_expected_verification(
+    dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--dkim-selector`` adds selectors; ``--verification-value`` must match the published value."""
+    server = dns_server(GOOD_ZONE)
+    args = check_args(server.port, "--dkim-selector", "resend", "--dkim-selector", "resend2")
+    assert main([*args, "--verification-value", "resend-verification-other"]) == 1
+    out = capsys.readouterr().out
+    assert "resend2._domainkey.example.com" in out
+    assert "expected 'resend-verification-other'" in out
+
+
+@pytest.mark.parametrize("domain", ["not a domain", "example", "-bad-.com", "http://example.com"])
+def test_bad_domain_is_a_usage_error(domain: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --domain exits 2 with a sentence on stderr, for both commands."""
+    for command in ("records", "check"):
+        with pytest.raises(SystemExit) as exited:
+            main(["dns", command, "--domain", domain])
+        assert exited.value.code == 2
+        assert "--domain" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra", [["--nameserver", "dns.example"], ["--port", "70000"], ["--timeout", "0"], ["--dkim-selector", "a b"]]
+)
+def test_bad_check_options_are_usage_errors(extra: list[str]) -> None:
+    """A nameserver that is not an IP, a bad port, timeout or selector exits 2."""
+    with pytest.raises(SystemExit) as exited:
+        main(["dns", "check", "--domain", "example.com", *extra])
+    assert exited.value.code == 2
+
+
+def test_records_command_prints_table_zone_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """``dns records`` prints the same records as a table, a zone snippet and JSON."""
+    base = ["dns", "records", "--domain", "example.com", "--dkim-value", LONG_KEY, "--dmarc-policy", "quarantine"]
+    assert main(base) == 0
+    table = capsys.readouterr()
+    assert "resend._domainkey" in table.out
+    assert "--verification-value" in table.err
+
+    assert main([*base, "--format", "zone"]) == 0
+    zone = capsys.readouterr().out
+    dkim_line = next(line for line in zone.splitlines() if line.startswith("resend._domainkey.example.com."))
+    assert dkim_line.count('"') == 4  # split into two quoted strings
+
+    assert main([*base, "--format", "json", "--no-dmarc-rua"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["records"][-1]["value"] == "v=DMARC1; p=quarantine"
+
+
+def test_records_command_refuses_a_bad_dkim_value(capsys: pytest.CaptureFixture[str]) -> None:
+    """A DKIM value that is not base64 exits 2 with the reason."""
+    assert main(["dns", "records", "--domain", "example.com", "--dkim-value", "not base64!"]) == 2
+    assert "base64" in capsys.readouterr().err
+
+
+def test_console_entry_point_reports_bad_domain_without_traceback() -> None:
+    """Run as a process, a bad domain gives exit 2 and a one-line reason, never a stack trace."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "contact_sdk.cli", "dns", "check", "--domain", "exa mple.com"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "is not a valid domain name" in completed.stderr
+    assert "Traceback" not in completed.stderr

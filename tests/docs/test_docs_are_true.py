@@ -1,0 +1,32 @@
+"""The docs users act on stay true to the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contact_sdk.settings import ENVIRONMENT_VARIABLES, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_environment_variable_is_documented_with_its_default() -> None:
+    """docs/configuration.md lists every variable Settings reads, each with the default the code uses."""
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for var in ENVIRONMENT_VARIABLES.values():
+        rows = [line for line in text.splitlines() if line.startswith(f"| `{var.name}` |")]
+        assert rows, f"{var.name} is not documented"
+        if var.default:
+            assert f"`{var.default}`" in rows[0], f"{var.name}: documented default differs from {var.default!r}"
+
+
+def test_documented_defaults_are_the_settings_defaults() -> None:
+    """Settings built from an empty environment equal the dataclass defaults the docs describe."""
+    assert Settings.from_env({}) == Settings()
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    """.ci/run calls the README's test command."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in ci
+    assert "make test" in readme

@@ -1,0 +1,246 @@
+"""Svix signature verification of Resend webhooks (contact_sdk.webhooks.WebhookVerifier)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.webhooks import (
+    SignatureFailure,
+    WebhookPayloadError,
+    WebhookSecretError,
+    WebhookSignatureError,
+    WebhookVerifier,
+)
+
+KEY = b"0123456789abcdef0123456789abcdef"
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
+NOW = 1_700_000_000
+MSG_ID = "msg_2ZsVb1ps1Lq2rVjkVEYFE2gYdxA"
+BODY = (
+    b'{"type":"email.delivered","created_at":"2024-11-22T23:41:12.126Z",'
+    b'"data":{"email_id":"56761188-7520-42d8-8898-ff6fc54ce618","to":["delivered@resend.dev"]}}'
+)
+
+
+def sign(key: bytes, msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """A ``v1,<base64>`` signature computed the way Svix documents it, independently of the SDK."""
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def headers_for(body: bytes = BODY, *, timestamp: int = NOW, key: bytes = KEY, msg_id: str = MSG_ID) -> dict[str, str]:
+    """The three signature headers for ``body``."""
+    return {
+        "svix-id": msg_id,
+        "svix-timestamp": str(timestamp),
+        "svix-signature": sign(key, msg_id, timestamp, body),
+    }
+
+
+def verifier(now: float = NOW, **kwargs: float) -> WebhookVerifier:
+    """A verifier whose clock is frozen at ``now``."""
+    return WebhookVerifier(SECRET, clock=lambda: now, **kwargs)
+
+
+def test_valid_signature_returns_the_parsed_event() -> None:
+    """A correctly signed body verifies and parses into the event's id, type and email id."""
+    event = verifier().verify(headers_for(), BODY)
+    assert event.svix_id == MSG_ID
+    assert event.type == "email.delivered"
+    assert event.email_id == "56761188-7520-42d8-8898-ff6fc54ce618"
+    assert event.created_at.isoformat() == "2024-11-22T23:41:12.126000+00:00"
+
+
+def test_published_svix_test_vector_verifies() -> None:
+    """The example from Svix's documentation verifies byte for byte (an external oracle)."""
+    body = b'{"test": 2432232314}'
+    headers = {
+        "svix-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "svix-timestamp": "1614265330",
+        "svix-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    strict = WebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", clock=lambda: 1614265330)
+    with pytest.raises(WebhookPayloadError):  # authentic, but not a Resend event: proves the signature passed
+        strict.verify(headers, body)
+    headers["svix-signature"] = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE"  # one character off
+    with pytest.raises(WebhookSignatureError):
+        strict.verify(headers, body)
+
+
+def test_one_matching_signature_among_several_is_enough() -> None:
+    """During secret rotation several space-separated signatures arrive; any one v1 match verifies."""
+    headers = headers_for()
+    wrong = sign(b"another key", MSG_ID, NOW, BODY)
+    headers["svix-signature"] = f"v2,abc {wrong} v1,not-base64!! v1 {headers['svix-signature']}"
+    assert verifier().verify(headers, BODY).svix_id == MSG_ID
+
+
+def test_signature_of_another_version_is_ignored() -> None:
+    """A correct digest labelled with a version other than v1 does not count."""
+    headers = headers_for()
+    headers["svix-signature"] = headers["svix-signature"].replace("v1,", "v1a,")
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers, BODY)
+    assert raised.value.reason is SignatureFailure.NO_MATCHING_SIGNATURE
+
+
+def test_wrong_secret_is_refused() -> None:
+    """A body signed with another secret is refused as no matching signature."""
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers_for(key=b"not the right key"), BODY)
+    assert raised.value.reason is SignatureFailure.NO_MATCHING_SIGNATURE
+
+
+def test_tampered_body_is_refused() -> None:
+    """Changing one byte of the signed body breaks the signature."""
+    tampered = BODY.replace(b"delivered", b"bounced", 1)
+    with pytest.raises(WebhookSignatureError):
+        verifier().verify(headers_for(), tampered)
+
+
+def test_reserialized_json_is_refused() -> None:
+    """The signature covers the raw bytes: the same JSON re-serialised does not verify."""
+    reserialized = json.dumps(json.loads(BODY)).encode()
+    assert json.loads(reserialized) == json.loads(BODY)
+    with pytest.raises(WebhookSignatureError):
+        verifier().verify(headers_for(), reserialized)
+
+
+def test_signature_for_another_message_id_is_refused() -> None:
+    """The message id is part of the signed content: a signature cannot be moved to another id."""
+    headers = headers_for()
+    headers["svix-id"] = "msg_other"
+    with pytest.raises(WebhookSignatureError):
+        verifier().verify(headers, BODY)
+
+
+@pytest.mark.parametrize("missing", ["svix-id", "svix-timestamp", "svix-signature"])
+def test_each_missing_header_is_refused(missing: str) -> None:
+    """Without any one of the three headers the request is refused, naming the header."""
+    headers = headers_for()
+    del headers[missing]
+    with pytest.raises(WebhookSignatureError, match=missing) as raised:
+        verifier().verify(headers, BODY)
+    assert raised.value.reason is SignatureFailure.MISSING_HEADER
+
+
+def test_empty_header_counts_as_missing() -> None:
+    """A header present but blank is treated as missing."""
+    headers = headers_for()
+    headers["svix-signature"] = "  "
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers, BODY)
+    assert raised.value.reason is SignatureFailure.MISSING_HEADER
+
+
+def test_headers_match_in_any_casing() -> None:
+    """API Gateway may pass header names in any casing; they still match."""
+    headers = {name.upper() if i % 2 else name.title(): value for i, (name, value) in enumerate(headers_for().items())}
+    assert set(headers) == {"Svix-Id", "SVIX-TIMESTAMP", "Svix-Signature"}
+    assert verifier().verify(headers, BODY).svix_id == MSG_ID
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -86_400, 86_400])
+def test_timestamps_beyond_the_tolerance_are_refused(offset: int) -> None:
+    """A correctly signed request more than 5 minutes old or in the future is refused (replay defence)."""
+    headers = headers_for(timestamp=NOW + offset)
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers, BODY)
+    assert raised.value.reason is SignatureFailure.STALE_TIMESTAMP
+
+
+@pytest.mark.parametrize("offset", [-300, 0, 300])
+def test_timestamps_within_the_tolerance_are_accepted(offset: int) -> None:
+    """Exactly 5 minutes either way is still accepted."""
+    assert verifier().verify(headers_for(timestamp=NOW + offset), BODY).svix_id == MSG_ID
+
+
+def test_tolerance_is_configurable() -> None:
+    """A smaller tolerance refuses what the default accepts."""
+    with pytest.raises(WebhookSignatureError):
+        verifier(tolerance_seconds=10).verify(headers_for(timestamp=NOW - 11), BODY)
+
+
+def test_clock_is_read_on_every_verification() -> None:
+    """The same request verifies now and is stale once the injected clock has moved on."""
+    now = [float(NOW)]
+    moving = WebhookVerifier(SECRET, clock=lambda: now[0])
+    moving.verify(headers_for(), BODY)
+    now[0] += 301
+    with pytest.raises(WebhookSignatureError):
+        moving.verify(headers_for(), BODY)
+
+
+@pytest.mark.parametrize("timestamp", ["1700000000.5", "1e9", "-1700000000", "abc", "١٧٠٠٠٠٠٠٠٠"])
+def test_malformed_timestamp_is_refused(timestamp: str) -> None:
+    """A timestamp that is not plain ASCII integer seconds is refused as malformed."""
+    headers = headers_for()
+    headers["svix-timestamp"] = timestamp
+    headers["svix-signature"] = sign(KEY, MSG_ID, timestamp, BODY)
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers, BODY)
+    assert raised.value.reason is SignatureFailure.MALFORMED_HEADER
+
+
+def test_overlong_message_id_is_refused() -> None:
+    """A svix-id too long to be a key is refused before any work."""
+    msg_id = "msg_" + "x" * 300
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers_for(msg_id=msg_id), BODY)
+    assert raised.value.reason is SignatureFailure.MALFORMED_HEADER
+
+
+def test_malformed_json_after_valid_signature_is_a_payload_error() -> None:
+    """An authentic body that is not JSON raises WebhookPayloadError, not a signature error."""
+    body = b"{not json"
+    with pytest.raises(WebhookPayloadError):
+        verifier().verify(headers_for(body), body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'{"data": {}}', b'{"type": "", "data": {}}', b'{"type": 3, "data": {}}', b'{"type": "email.sent"}'],
+)
+def test_json_that_is_not_an_event_is_a_payload_error(body: bytes) -> None:
+    """A body without a string type and an object data is refused as a payload error."""
+    with pytest.raises(WebhookPayloadError):
+        verifier().verify(headers_for(body), body)
+
+
+def test_secret_without_prefix_is_refused_at_construction() -> None:
+    """A secret lacking ``whsec_`` (e.g. a pasted API key) fails when the verifier is built."""
+    with pytest.raises(WebhookSecretError, match="whsec_"):
+        WebhookVerifier(base64.b64encode(KEY).decode())
+    with pytest.raises(WebhookSecretError):
+        WebhookVerifier("re_123456789")
+
+
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_***notbase64***", "whsec_abc$def"])
+def test_secret_with_invalid_base64_is_refused(secret: str) -> None:
+    """An empty or non-base64 secret is a configuration error, and the message does not echo it."""
+    with pytest.raises(WebhookSecretError) as raised:
+        WebhookVerifier(secret)
+    assert isinstance(raised.value, ConfigurationError)
+    encoded = secret.removeprefix("whsec_")
+    assert not encoded or encoded not in str(raised.value)
+
+
+def test_secret_without_base64_padding_is_accepted() -> None:
+    """Unpadded base64 after the prefix decodes to the same key."""
+    unpadded = "whsec_" + base64.b64encode(b"0123456789").decode().rstrip("=")
+    assert unpadded.endswith("MDEyMzQ1Njc4OQ")
+    body_headers = headers_for(key=b"0123456789")
+    assert WebhookVerifier(unpadded, clock=lambda: NOW).verify(body_headers, BODY).type == "email.delivered"
+
+
+def test_repr_does_not_leak_the_key() -> None:
+    """The verifier's repr shows no secret material."""
+    text = repr(verifier())
+    assert base64.b64encode(KEY).decode() not in text
+    assert "whsec_" not in text
