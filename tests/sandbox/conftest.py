@@ -1,0 +1,91 @@
+"""Fixtures for the Resend sandbox tests: a manual clock, a running sandbox, and clients for it."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.sandbox import ResendSandbox
+
+API_KEY = "re_test_key"
+START = 1_700_000_000.0
+# Building an httpx.Client loads the CA bundle (~40 ms) even for http:// URLs; one context serves every test.
+_TLS = ssl.create_default_context()
+
+
+class ManualClock:
+    """A clock that only moves when told to: epoch seconds, thread-safe."""
+
+    def __init__(self, now: float = START) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        with self._lock:
+            self._now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A manual clock starting at a fixed epoch."""
+    return ManualClock()
+
+
+@pytest.fixture
+def make_sandbox(clock: ManualClock) -> Iterator[Callable[..., ResendSandbox]]:
+    """Start sandboxes with the manual clock and the test key; all stopped at teardown."""
+    started: list[ResendSandbox] = []
+
+    def make(**kwargs: Any) -> ResendSandbox:
+        kwargs.setdefault("api_key", API_KEY)
+        kwargs.setdefault("clock", clock)
+        sandbox = ResendSandbox(**kwargs).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., ResendSandbox]) -> ResendSandbox:
+    """A running sandbox with no faults, the manual clock and the test key."""
+    return make_sandbox()
+
+
+@pytest.fixture
+def client(sandbox: ResendSandbox) -> Iterator[httpx.Client]:
+    """An httpx client for the sandbox, authorized with the test key."""
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5, verify=_TLS
+    ) as http:
+        yield http
+
+
+def _email(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "from": "Contact form <noreply@example.com>",
+        "to": ["delivered@resend.dev"],
+        "subject": "Hello",
+        "html": "<p>Hi</p>",
+        "text": "Hi",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def email() -> Callable[..., dict[str, object]]:
+    """Builds a valid ``POST /emails`` body: ``email(subject="Other")``."""
+    return _email
