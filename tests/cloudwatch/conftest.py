@@ -1,0 +1,77 @@
+"""Fixtures for the CloudWatch definitions: deployment parameters and the fire drill's EMF source."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contact_sdk.cloudwatch.render import DeploymentParameters
+from contact_sdk.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
+from tests.cloudwatch.drill import EmfSource, recorder_source
+
+TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms"
+
+
+@pytest.fixture
+def params() -> DeploymentParameters:
+    """A deployment as the seed describes it, without the optional queues."""
+    return DeploymentParameters(
+        region="eu-west-1",
+        function_name="contact-form-handler",
+        api_name="prod-portfolio-api",
+        stage="prod",
+        environment="prod",
+        alarm_topic_arn=TOPIC_ARN,
+    )
+
+
+@pytest.fixture
+def full_params() -> DeploymentParameters:
+    """The same deployment with every optional parameter set (outbox and dead-letter queues included)."""
+    return DeploymentParameters(
+        region="eu-west-1",
+        function_name="contact-form-handler",
+        api_name="prod-portfolio-api",
+        stage="prod",
+        environment="prod",
+        alarm_topic_arn=TOPIC_ARN,
+        log_group_name="/aws/lambda/contact-form-handler",
+        dashboard_name="prod-portfolio-email-dashboard",
+        outbox_queue_name="prod-contact-outbox",
+        dead_letter_queue_name="prod-contact-outbox-dlq",
+    )
+
+
+@pytest.fixture
+def make_emf_source() -> Callable[[str], EmfSource]:
+    """The fire drill's only source of EMF documents: ``make_emf_source(environment)`` -> a fresh source.
+
+    Today the documents come from :func:`tests.cloudwatch.drill.recorder_source`, which records
+    exactly what the contract (section 10) says the handler emits. To drill the real handler,
+    return a source here that turns each :class:`~tests.cloudwatch.drill.SimulatedRequest` into an
+    API Gateway event for ``handler.lambda_handler`` (provider down/slow through the Resend sandbox,
+    a cold start by rebuilding the handler's components) and returns the EMF lines it printed.
+    """
+    return recorder_source
+
+
+@pytest.fixture
+def template_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A writable copy of ``dashboards/`` and ``alarms/``, selected through ``CONTACT_SDK_TEMPLATES_DIR``."""
+    root = templates_root()
+    for directory in ("dashboards", "alarms"):
+        shutil.copytree(root / directory, tmp_path / directory)
+    monkeypatch.setenv(TEMPLATES_DIR_VARIABLE, str(tmp_path))
+    return tmp_path
+
+
+def edit_json(path: Path, change: Callable[[Any], None]) -> None:
+    """Apply ``change`` to the parsed JSON file at ``path`` and write it back."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(json.dumps(document), encoding="utf-8")

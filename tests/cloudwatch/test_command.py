@@ -1,0 +1,217 @@
+"""Tests for contact_sdk.commands.cloudwatch: `contact-sdk dashboard|alarms render|deploy`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contact_sdk.cli import main
+from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
+from tests.cloudwatch.conftest import TOPIC_ARN, edit_json
+from tests.conftest import aws_client
+
+ARGS = [
+    "--region",
+    "eu-west-1",
+    "--function-name",
+    "contact-form-handler",
+    "--api-name",
+    "prod-portfolio-api",
+    "--stage",
+    "prod",
+    "--environment",
+    "prod",
+]
+ENVIRONMENT_VARIABLES = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "CONTACT_FUNCTION_NAME",
+    "CONTACT_API_NAME",
+    "CONTACT_STAGE",
+    "CONTACT_ENVIRONMENT",
+    "CONTACT_ALARM_TOPIC_ARN",
+    "CONTACT_LOG_GROUP_NAME",
+    "CONTACT_DASHBOARD_NAME",
+    "CONTACT_OUTBOX_QUEUE_NAME",
+    "CONTACT_DEAD_LETTER_QUEUE_NAME",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets: no parameter leaks in from the shell (the region stays, as conftest sets it)."""
+    for variable in ENVIRONMENT_VARIABLES[2:]:
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_dashboard_render_prints_the_body(params: DeploymentParameters, capsys: pytest.CaptureFixture[str]) -> None:
+    """`dashboard render` prints the validated DashboardBody as JSON."""
+    assert main(["dashboard", "render", *ARGS]) == 0
+    assert json.loads(capsys.readouterr().out) == render_dashboard(params)
+
+
+def test_dashboard_render_to_a_file(
+    params: DeploymentParameters, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--output` writes the JSON to a file instead of stdout."""
+    target = tmp_path / "dashboard.json"
+    assert main(["dashboard", "render", *ARGS, "--output", str(target)]) == 0
+    assert json.loads(target.read_text(encoding="utf-8")) == render_dashboard(params)
+    assert capsys.readouterr().out == ""
+
+
+def test_alarms_render_prints_alarms_and_filters(
+    params: DeploymentParameters, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`alarms render` prints the PutMetricAlarm and PutMetricFilter arguments."""
+    assert main(["alarms", "render", *ARGS, "--alarm-topic-arn", TOPIC_ARN]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"alarms": render_alarms(params), "metricFilters": render_metric_filters(params)}
+
+
+def test_alarms_render_without_topic_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rendering without a topic is allowed, with a note that the alarms notify no one."""
+    assert main(["alarms", "render", *ARGS]) == 0
+    captured = capsys.readouterr()
+    assert "no actions" in captured.err
+    assert all("AlarmActions" not in a for a in json.loads(captured.out)["alarms"])
+
+
+def test_parameters_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every parameter can be an environment variable; the environment defaults to prod."""
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("CONTACT_FUNCTION_NAME", "fn")
+    monkeypatch.setenv("CONTACT_API_NAME", "api")
+    monkeypatch.setenv("CONTACT_STAGE", "live")
+    monkeypatch.setenv("CONTACT_OUTBOX_QUEUE_NAME", "outbox")
+    assert main(["dashboard", "render"]) == 0
+    expected = DeploymentParameters(
+        region="us-east-1",
+        function_name="fn",
+        api_name="api",
+        stage="live",
+        environment="prod",
+        outbox_queue_name="outbox",
+    )
+    assert json.loads(capsys.readouterr().out) == render_dashboard(expected)
+
+
+def test_an_option_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, params: DeploymentParameters, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An explicit option is used before the environment variable."""
+    monkeypatch.setenv("CONTACT_FUNCTION_NAME", "from-env")
+    assert main(["dashboard", "render", *ARGS]) == 0
+    assert "from-env" not in capsys.readouterr().out
+
+
+def test_a_missing_parameter_is_exit_2_and_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing parameter names its option and its environment variable."""
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert main(["dashboard", "render", "--function-name", "fn", "--api-name", "api"]) == 2
+    err = capsys.readouterr().err
+    assert "missing parameter(s): --region (or AWS_REGION / AWS_DEFAULT_REGION), --stage (or CONTACT_STAGE)" in err
+
+
+def test_alarms_deploy_needs_a_topic(capsys: pytest.CaptureFixture[str]) -> None:
+    """Deploying alarms that notify no one is refused."""
+    assert main(["alarms", "deploy", *ARGS]) == 2
+    assert "--alarm-topic-arn (or CONTACT_ALARM_TOPIC_ARN)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("region", ["eu-west-9", "EU-WEST-1", "moon"])
+def test_a_bad_region_is_exit_2(region: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A region AWS does not have is refused before anything is rendered."""
+    args = [*ARGS]
+    args[1] = region
+    assert main(["dashboard", "render", *args]) == 2
+    captured = capsys.readouterr()
+    assert f"{region!r} is not an AWS region" in captured.err
+    assert captured.out == ""
+
+
+def test_a_bad_topic_arn_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A topic that is not an SNS ARN is refused."""
+    assert main(["alarms", "render", *ARGS, "--alarm-topic-arn", "prod-portfolio-email-alarms"]) == 2
+    assert "is not an SNS topic ARN" in capsys.readouterr().err
+
+
+def test_invalid_templates_are_exit_1(template_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Render refuses definitions that break a rule, listing every problem."""
+
+    def drift(alarms: Any) -> None:
+        alarms[2]["MetricName"] = "EmailFailed"
+
+    edit_json(template_copy / "alarms" / "email-service.json", drift)
+    assert main(["dashboard", "render", *ARGS]) == 1
+    captured = capsys.readouterr()
+    assert "'EmailFailed' is not a metric the code emits [emitted-metric]" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.integration
+def test_dashboard_deploy_and_dry_run(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`dashboard deploy --dry-run` changes nothing; `deploy` puts the dashboard."""
+    cloudwatch = aws_client(aws, "cloudwatch")
+    assert main(["dashboard", "deploy", *ARGS, "--dry-run"]) == 0
+    assert "dashboard prod-portfolio-email-dashboard: create\ndry run: nothing was changed" in capsys.readouterr().out
+    assert cloudwatch.list_dashboards()["DashboardEntries"] == []
+    assert main(["dashboard", "deploy", *ARGS]) == 0
+    assert capsys.readouterr().out.endswith("applied\n")
+    assert cloudwatch.get_dashboard(DashboardName="prod-portfolio-email-dashboard")["DashboardBody"]
+
+
+@pytest.mark.integration
+def test_alarms_deploy_and_dry_run(aws: str, params: DeploymentParameters, capsys: pytest.CaptureFixture[str]) -> None:
+    """`alarms deploy --dry-run` changes nothing; `deploy` puts every alarm and filter."""
+    cloudwatch, logs = aws_client(aws, "cloudwatch"), aws_client(aws, "logs")
+    logs.create_log_group(logGroupName=params.resolved_log_group_name)
+    args = ["alarms", "deploy", *ARGS, "--alarm-topic-arn", TOPIC_ARN]
+    assert main([*args, "--dry-run"]) == 0
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "alarm prod-portfolio-email-error-rate: create" in out
+    assert len(cloudwatch.describe_alarms()["MetricAlarms"]) == len(render_alarms(params))
+
+
+@pytest.mark.integration
+def test_alarms_deploy_without_log_group_is_exit_1(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing log group is a clear failure, not a traceback."""
+    assert main(["alarms", "deploy", *ARGS, "--alarm-topic-arn", TOPIC_ARN]) == 1
+    assert "log group /aws/lambda/contact-form-handler does not exist" in capsys.readouterr().err
+
+
+def test_the_console_command_runs_in_a_subprocess(params: DeploymentParameters, tmp_path: Path) -> None:
+    """`python -m contact_sdk.cli dashboard render` works as a separate process, and a bad region exits 2."""
+    ok = subprocess.run(
+        [sys.executable, "-m", "contact_sdk.cli", "dashboard", "render", *ARGS],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == render_dashboard(params)
+    bad = subprocess.run(
+        [sys.executable, "-m", "contact_sdk.cli", "alarms", "render", *ARGS[:-2], "--region", "nowhere-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "'nowhere-1' is not an AWS region" in bad.stderr
