@@ -198,7 +198,9 @@ def translate_response(response: httpx.Response, *, wall_clock: Callable[[], flo
         if isinstance(raw_message, str) and raw_message:
             message = raw_message[:_MAX_ERROR_TEXT]
     error_class = error_class_for(status, name)
-    return error_class(message, status=status, name=name, retry_after=_parse_retry_after(status, response.headers, wall_clock))
+    return error_class(
+        message, status=status, name=name, retry_after=_parse_retry_after(status, response.headers, wall_clock)
+    )
 
 
 class ResendClient:
@@ -291,7 +293,7 @@ class ResendClient:
         ticket = self.breaker.admit()
         try:
             email_id = self._post(body, key=key, timeout=self.timeouts.within(remaining))
-        except ProviderError as exc:
+        except BaseException as exc:  # every outcome goes back, or a half-open trial ticket would leak
             self.breaker.record(ticket, exc)
             raise
         self.breaker.record(ticket, None)
@@ -310,6 +312,8 @@ class ResendClient:
             raise ProviderTimeoutError(f"no answer from the provider in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise ProviderConnectionError(f"could not reach the provider ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:  # e.g. DecodingError: a proxy's broken gzip body
+            raise ProviderServerError(f"unreadable answer from the provider ({type(exc).__name__})") from exc
         if not response.is_success:
             raise translate_response(response, wall_clock=self._wall_clock)
         try:

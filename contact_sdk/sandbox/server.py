@@ -303,6 +303,8 @@ class ResendSandbox:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 overflows under a burst of new connections (load tests).
+    request_queue_size = 128
     sandbox: ResendSandbox
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:

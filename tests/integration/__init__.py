@@ -1,0 +1,1 @@
+"""Integration tests: the SDK against real local servers on loopback."""

@@ -1,0 +1,18 @@
+"""Fixtures for integration tests: a real Resend sandbox on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from contact_sdk.sandbox import ResendSandbox
+
+SANDBOX_API_KEY = "re_test_key"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[ResendSandbox]:
+    """A started Resend sandbox on 127.0.0.1 and an ephemeral port, with no faults; stopped after the test."""
+    with ResendSandbox(api_key=SANDBOX_API_KEY) as running:
+        yield running

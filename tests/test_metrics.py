@@ -1,0 +1,237 @@
+"""Tests for EMF building and recording (``contact_sdk.metrics``): pure documents, a sink that keeps them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from typing import Any
+
+import pytest
+
+from contact_sdk.metrics import (
+    DIMENSION_SETS,
+    METRICS,
+    NAMESPACE,
+    ListSink,
+    Metric,
+    MetricsRecorder,
+    StdoutSink,
+    build_emf_document,
+    record,
+    recording,
+)
+
+
+def directive(document: dict[str, Any]) -> dict[str, Any]:
+    """The single CloudWatchMetrics directive of an EMF document."""
+    (only,) = document["_aws"]["CloudWatchMetrics"]
+    return only  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def sink() -> ListSink:
+    """An in-memory sink."""
+    return ListSink()
+
+
+@pytest.fixture
+def recorder(sink: ListSink) -> MetricsRecorder:
+    """A recorder for environment ``test`` writing to ``sink`` with a fixed timestamp."""
+    return MetricsRecorder(environment="test", sink=sink, clock_ms=lambda: 1_700_000_000_000)
+
+
+def test_every_metric_has_a_definition_with_a_cloudwatch_unit() -> None:
+    """METRICS defines each Metric once, with unit Count or Milliseconds and a description."""
+    assert set(METRICS) == set(Metric)
+    for metric, definition in METRICS.items():
+        assert definition.metric is metric
+        assert definition.unit in {"Count", "Milliseconds"}
+        assert definition.description
+
+
+def test_only_response_time_is_a_duration() -> None:
+    """ResponseTime is in Milliseconds; every other metric is a Count."""
+    assert {m for m, d in METRICS.items() if d.unit == "Milliseconds"} == {Metric.RESPONSE_TIME}
+
+
+def test_document_shape() -> None:
+    """A document has the namespace, the ``[["Environment"]]`` dimension set, units, timestamp and values."""
+    (document,) = build_emf_document(
+        environment="prod",
+        values={Metric.EMAILS_SENT: [2], Metric.RESPONSE_TIME: [1.5, 3.0]},
+        properties={"requestId": "req-1"},
+        timestamp_ms=1_700_000_000_000,
+    )
+    assert NAMESPACE == "Portfolio/EmailService"
+    assert DIMENSION_SETS == (("Environment",),)
+    assert document["_aws"]["Timestamp"] == 1_700_000_000_000
+    assert directive(document) == {
+        "Namespace": "Portfolio/EmailService",
+        "Dimensions": [["Environment"]],
+        "Metrics": [{"Name": "EmailsSent", "Unit": "Count"}, {"Name": "ResponseTime", "Unit": "Milliseconds"}],
+    }
+    assert document["Environment"] == "prod"
+    assert document["requestId"] == "req-1"
+    assert document["EmailsSent"] == 2
+    assert document["ResponseTime"] == [1.5, 3.0]
+
+
+def test_document_building_is_pure() -> None:
+    """The same input builds the same documents, and the input is left untouched."""
+    values = {Metric.EMAILS_QUEUED: [1.0]}
+    first = build_emf_document(environment="dev", values=values, timestamp_ms=1)
+    assert build_emf_document(environment="dev", values=values, timestamp_ms=1) == first
+    assert values == {Metric.EMAILS_QUEUED: [1.0]}
+
+
+def test_more_than_100_samples_are_split_across_documents() -> None:
+    """CloudWatch takes at most 100 values per metric per document; every sample still lands in one."""
+    documents = build_emf_document(environment="prod", values={Metric.RESPONSE_TIME: list(range(150))}, timestamp_ms=1)
+    assert len(documents) == 2
+    samples = [
+        v
+        for d in documents
+        for v in (d["ResponseTime"] if isinstance(d["ResponseTime"], list) else [d["ResponseTime"]])
+    ]
+    assert sorted(samples) == list(range(150))
+    assert all(directive(d)["Dimensions"] == [["Environment"]] for d in documents)
+
+
+def test_counts_are_summed_and_durations_kept(recorder: MetricsRecorder, sink: ListSink) -> None:
+    """Within one flush, a Count becomes one summed value and every duration sample is kept as a list."""
+    recorder.count(Metric.EMAILS_SENT)
+    recorder.count(Metric.EMAILS_SENT, 2)
+    recorder.timing(Metric.RESPONSE_TIME, 10)
+    recorder.timing(Metric.RESPONSE_TIME, 20)
+    recorder.flush()
+    (document,) = sink.documents
+    assert document["EmailsSent"] == 3
+    assert document["ResponseTime"] == [10, 20]
+    assert document["Environment"] == "test"
+    assert document["_aws"]["Timestamp"] == 1_700_000_000_000
+    assert sink.totals() == {"EmailsSent": 3, "ResponseTime": 30}
+
+
+def test_flush_starts_afresh_and_writes_nothing_when_empty(recorder: MetricsRecorder, sink: ListSink) -> None:
+    """A flush empties the recorder; flushing with nothing recorded writes no document."""
+    recorder.flush()
+    assert sink.documents == []
+    recorder.count(Metric.SPAM_BLOCKED)
+    recorder.flush()
+    recorder.flush()
+    assert len(sink.documents) == 1
+
+
+def test_properties_ride_along(recorder: MetricsRecorder, sink: ListSink) -> None:
+    """A property set on the recorder appears in the document but is not a metric."""
+    recorder.set_property("requestId", "abc")
+    recorder.count(Metric.CSRF_REJECTED)
+    recorder.flush()
+    assert sink.documents[0]["requestId"] == "abc"
+    assert [m["Name"] for m in directive(sink.documents[0])["Metrics"]] == ["CsrfRejected"]
+
+
+def test_recorder_is_thread_safe(recorder: MetricsRecorder, sink: ListSink) -> None:
+    """Counts from many threads all land in the flushed total."""
+
+    def work() -> None:
+        for _ in range(250):
+            recorder.count(Metric.PROVIDER_RETRIES)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.flush()
+    assert sink.totals() == {"ProviderRetries": 2000}
+
+
+def test_record_goes_to_the_current_recorder_only(recorder: MetricsRecorder, sink: ListSink) -> None:
+    """``record`` counts on the recorder made current by ``recording`` and is a no-op outside one."""
+    record(Metric.CIRCUIT_OPENED)
+    with recording(recorder) as current:
+        assert current is recorder
+        record(Metric.CIRCUIT_OPENED)
+        record(Metric.PARAMETER_ACCESS, 2)
+    record(Metric.CIRCUIT_OPENED)
+    recorder.flush()
+    assert sink.totals() == {"CircuitOpened": 1, "ParameterAccess": 2}
+
+
+def test_recording_nests_and_restores(sink: ListSink) -> None:
+    """An inner ``recording`` wins inside its block and the outer one is current again after it."""
+    outer = MetricsRecorder(environment="outer", sink=sink)
+    inner = MetricsRecorder(environment="inner", sink=sink)
+    with recording(outer):
+        with recording(inner):
+            record(Metric.EMAILS_SENT)
+        record(Metric.EMAILS_FAILED)
+    inner.flush()
+    outer.flush()
+    assert [(d["Environment"], list(d)[-1]) for d in sink.documents] == [
+        ("inner", "EmailsSent"),
+        ("outer", "EmailsFailed"),
+    ]
+
+
+def test_recording_does_not_leak_into_other_threads(recorder: MetricsRecorder, sink: ListSink) -> None:
+    """A thread serving another request does not see this thread's current recorder."""
+    with recording(recorder):
+        thread = threading.Thread(target=record, args=(Metric.EMAILS_SENT,))
+        thread.start()
+        thread.join()
+    recorder.flush()
+    assert sink.documents == []
+
+
+def test_stdout_sink_writes_one_compact_json_line() -> None:
+    """StdoutSink prints each document as one compact JSON line."""
+    lines: list[str] = []
+    StdoutSink(write=lines.append).write({"a": 1, "b": [1, 2]})
+    assert lines == ['{"a":1,"b":[1,2]}\n']
+
+
+def test_list_sink_clear_forgets(sink: ListSink) -> None:
+    """``clear`` drops every kept document."""
+    sink.write({"_aws": {"CloudWatchMetrics": []}})
+    sink.clear()
+    assert sink.documents == []
+    assert sink.totals() == {}
+
+
+def test_building_a_document_does_not_import_aiohttp() -> None:
+    """Building EMF keeps aiohttp out of ``sys.modules``, and a later ``import aws_embedded_metrics`` still works."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import contact_sdk.metrics as m
+        documents = m.build_emf_document(environment="prod", values={m.Metric.EMAILS_SENT: [1]}, timestamp_ms=1)
+        result = {
+            "aiohttp_after_build": "aiohttp" in sys.modules,
+            "package_left_registered": "aws_embedded_metrics" in sys.modules,
+            "namespace": documents[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        }
+        import aws_embedded_metrics
+        from aws_embedded_metrics import metric_scope
+        result["real_package"] = callable(metric_scope) and hasattr(aws_embedded_metrics, "__file__")
+        again = m.build_emf_document(environment="prod", values={m.Metric.EMAILS_SENT: [1]}, timestamp_ms=1)
+        result["same_after_real_import"] = again == documents
+        result["aiohttp_after_real_import"] = "aiohttp" in sys.modules
+        print(json.dumps(result))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(completed.stdout) == {
+        "aiohttp_after_build": False,
+        "package_left_registered": False,
+        "namespace": "Portfolio/EmailService",
+        "real_package": True,
+        "same_after_real_import": True,
+        "aiohttp_after_real_import": True,  # proves the check above would have seen it
+    }
