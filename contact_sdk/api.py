@@ -145,11 +145,11 @@ class ContactApi:
         self.logger = logger
         self.events = events
         self.deadline_margin_ms = deadline_margin_ms
-        self._timer = timer
+        self.timer = timer
 
     def handle(self, raw_event: Any, context: Any = None) -> dict[str, Any]:
         """Answer one API Gateway REST proxy event."""
-        started = self._timer()
+        started = self.timer()
         event: Mapping[str, Any] = raw_event if isinstance(raw_event, Mapping) else {}
         request_id = _request_id_of(event)
         headers = RequestHeaders(event)
@@ -174,7 +174,7 @@ class ContactApi:
                 self.logger.exception("unhandled error while handling the request")
                 outcome = Outcome.error(500, "internal_error", "Something went wrong on our side. Please try again.")
             finally:
-                duration_ms = (self._timer() - started) * 1000
+                duration_ms = (self.timer() - started) * 1000
                 status = outcome.status if outcome is not None else 500
                 for metric in outcome.metrics if outcome is not None else ():
                     recorder.count(metric)

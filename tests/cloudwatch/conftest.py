@@ -12,7 +12,7 @@ import pytest
 
 from contact_sdk.cloudwatch.render import DeploymentParameters
 from contact_sdk.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
-from tests.cloudwatch.drill import EmfSource, recorder_source
+from tests.cloudwatch.drill import EmfSource, handler_source
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms"
 
@@ -51,13 +51,11 @@ def full_params() -> DeploymentParameters:
 def make_emf_source() -> Callable[[str], EmfSource]:
     """The fire drill's only source of EMF documents: ``make_emf_source(environment)`` -> a fresh source.
 
-    Today the documents come from :func:`tests.cloudwatch.drill.recorder_source`, which records
-    exactly what the contract (section 10) says the handler emits. To drill the real handler,
-    return a source here that turns each :class:`~tests.cloudwatch.drill.SimulatedRequest` into an
-    API Gateway event for ``handler.lambda_handler`` (provider down/slow through the Resend sandbox,
-    a cold start by rebuilding the handler's components) and returns the EMF lines it printed.
+    The documents are the ones the real ``handler.lambda_handler`` prints for each simulated
+    request (:func:`tests.cloudwatch.drill.handler_source`); :func:`~tests.cloudwatch.drill.recorder_source`
+    remains as the contract's statement of what that should be, checked against it in test_fire_drill.
     """
-    return recorder_source
+    return handler_source
 
 
 @pytest.fixture

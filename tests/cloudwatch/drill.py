@@ -72,3 +72,116 @@ def recorder_source(environment: str) -> EmfSource:
         return sink.documents
 
     return documents
+
+
+#: Simulated time between two requests of a drill (the incidents spread 20 requests over 5 minutes).
+SECONDS_BETWEEN_REQUESTS = 15.0
+
+
+def handler_source(environment: str) -> EmfSource:
+    """The real thing: each simulated request goes through ``handler.lambda_handler`` as API Gateway events.
+
+    A token fetch, then the submission, from a fresh source IP. The provider is an
+    ``httpx.MockTransport`` (up: 200; down: 500; slow: 200 late) that advances the API's injected
+    timer by the request's latency, so ``ResponseTime`` is measured by the real code without
+    waiting. Parameters come from an in-memory source; a cold start rebuilds every component,
+    as a new execution environment would, so ``ParameterAccess`` counts its real fetches.
+    Returns every EMF document the handler printed for the request (token route included).
+    """
+    import json
+    import time
+
+    import httpx
+
+    import handler
+    from contact_sdk.bootstrap import Components, build_components
+    from contact_sdk.breaker import ProviderBreaker
+    from contact_sdk.config import InMemoryParameterSource
+    from contact_sdk.metrics import record
+    from contact_sdk.outbox import InMemoryOutbox
+    from contact_sdk.settings import Settings
+    from tests.entrypoint.conftest import api_gateway_event, resend_config, submission
+
+    origin = "https://www.example.com"
+    now = [1000.0]
+    current: dict[str, Any] = {"request": SimulatedRequest()}
+    parameters = InMemoryParameterSource(
+        {
+            "/portfolio/prod/resend/api-key": resend_config(),
+            "/portfolio/prod/contact/csrf-secret": "a-drill-csrf-secret-that-is-long-enough-0123456789",
+        }
+    )
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        simulated: SimulatedRequest = current["request"]
+        now[0] += simulated.response_time_ms / 1000
+        if simulated.provider == "down":
+            return httpx.Response(500, json={"statusCode": 500, "name": "internal_server_error", "message": "down"})
+        return httpx.Response(200, json={"id": f"email-{now[0]}"})
+
+    def build() -> Components:
+        components = build_components(
+            Settings.from_env(
+                {},
+                allowed_origins=(origin,),
+                environment=environment,
+                submit_limit=10**6,
+                token_limit=10**6,
+            ),
+            sink=sink,
+            parameter_source=parameters,
+            http=httpx.Client(transport=httpx.MockTransport(provider)),
+            outbox=InMemoryOutbox(),
+            sleep=lambda seconds: None,
+            breaker=ProviderBreaker(
+                clock=lambda: now[0],
+                on_state_change=lambda old, new: record(Metric.CIRCUIT_OPENED) if new == "open" else None,
+            ),
+        )
+        components.api.timer = lambda: now[0]
+        return components
+
+    sink = ListSink()
+    components = build()
+    counter = [0]
+
+    def call(request: SimulatedRequest) -> None:
+        counter[0] += 1
+        ip = f"198.51.{counter[0] // 250 % 250}.{counter[0] % 250 + 1}"
+        token_event = api_gateway_event("GET", "/contact/token", headers={"Origin": origin}, source_ip=ip)
+        token = json.loads(handler.lambda_handler(token_event, None)["body"])["token"]
+        fields: dict[str, Any] = {
+            "message": f"Drill message number {counter[0]} with enough words.",
+            "formStartedAt": int(time.time() * 1000) - 60_000,
+        }
+        if not request.valid:
+            fields["email"] = "not-an-email"
+        if request.spam:
+            fields["website"] = "http://spam.example"
+        headers = {"Origin": origin, "Content-Type": "application/json", "X-CSRF-Token": token}
+        event = api_gateway_event(
+            "POST", "/contact", body=json.dumps(submission(**fields)), headers=headers, source_ip=ip
+        )
+        handler.lambda_handler(event, None)
+
+    handler.use_components(components)
+    call(SimulatedRequest())  # warm the caches: the drill's "cold starts" are the explicit ones
+    sink.clear()
+
+    def documents(request: SimulatedRequest) -> list[dict[str, Any]]:
+        nonlocal components
+        if request.cold_start:
+            components.client.close()
+            components = build()
+        handler.use_components(components)
+        current["request"] = request
+        try:
+            call(request)
+        finally:
+            handler.use_components(None)
+        now[0] += SECONDS_BETWEEN_REQUESTS  # the breaker's reset timeout runs on simulated time
+        produced = list(sink.documents)
+        sink.clear()
+        return produced
+
+    return documents

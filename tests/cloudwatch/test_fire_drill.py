@@ -1,8 +1,8 @@
 """Fire drill: what the function prints during an incident trips the matching alarm, and only that one.
 
-EMF documents come from one place, the ``make_emf_source`` fixture (tests/cloudwatch/conftest.py);
-today it is the contract-faithful recorder in tests/cloudwatch/drill.py, and swapping it for the real
-handler changes no test here. Each scenario plays 24 healthy hours (which also train the Parameter
+EMF documents come from one place, the ``make_emf_source`` fixture (tests/cloudwatch/conftest.py):
+what the real ``handler.lambda_handler`` prints for each simulated request (see tests/cloudwatch/drill.py).
+Each scenario plays 24 healthy hours (which also train the Parameter
 Store anomaly band), one more healthy hour, and the incident within that hour; the alarms are then
 evaluated, as rendered for deployment, over that hour.
 """
@@ -116,9 +116,10 @@ def test_the_outage_alarms_recover_once_the_provider_is_back(
 
 
 def test_the_source_emits_what_the_contract_lists(make_emf_source: Callable[[str], EmfSource]) -> None:
-    """The documents carry the contract's namespace and Environment dimension, one per request."""
+    """The documents carry the contract's namespace and Environment dimension; a failed send emits these."""
     source = make_emf_source("prod")
-    (document,) = source(SimulatedRequest(provider="down"))
+    token_document, document = source(SimulatedRequest(provider="down"))
+    assert {m["Name"] for m in token_document["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {"ResponseTime"}
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "Portfolio/EmailService"
     assert directive["Dimensions"] == [["Environment"]]
