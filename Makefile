@@ -4,23 +4,24 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install test lint typecheck unit run sandbox clean
+.PHONY: install test lint typecheck unit run sandbox lambda clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -m pip install --quiet -e ".[dev,load]" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -c "import contact_sdk, pybreaker, tenacity, moto, locust" || { echo "install failed"; exit 1; }
+	@$(BIN)/python -m pip install --quiet -e ".[dev,load,infra]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import contact_sdk, moto, jsonschema" && $(BIN)/python -c "import locust" && $(BIN)/python -c "import aws_cdk" >/dev/null || { echo "install failed"; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)  ## create .venv and install the project with its dev and load extras
+install: $(STAMP)  ## create .venv and install the project with its dev, load and infra extras
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy contact_sdk handler.py
+	$(BIN)/mypy contact_sdk handler.py tools/build_lambda.py
+	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
 test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite
 	$(BIN)/pytest
@@ -30,6 +31,9 @@ unit: install  ## the fast tier only
 
 sandbox: install  ## the Resend sandbox alone, on 127.0.0.1:8025
 	$(BIN)/resend-sandbox --port 8025
+
+lambda: install  ## the arm64 Lambda deployment artifact: dist/lambda-arm64.zip, with a size report
+	$(BIN)/python tools/build_lambda.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

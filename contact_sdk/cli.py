@@ -15,11 +15,16 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Command-group modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "contact_sdk.commands.config",
+    "contact_sdk.commands.dns",
+    "contact_sdk.commands.cloudwatch",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +33,33 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="group", metavar="<group>")
     subparsers.required = True
     for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            _register_unavailable(subparsers, module_name, exc)
+            continue
+        module.register(subparsers)
     return parser
+
+
+#: Command groups a module registers, where they differ from the module's own name.
+_GROUPS: dict[str, tuple[str, ...]] = {"contact_sdk.commands.cloudwatch": ("dashboard", "alarms")}
+
+
+def _register_unavailable(subparsers: Any, module_name: str, exc: ModuleNotFoundError) -> None:
+    """Command groups whose optional dependency is missing: each explains how to install it (exit 2)."""
+    if exc.name is None or exc.name.split(".")[0] in ("contact_sdk", "handler"):
+        raise exc
+    for group in _GROUPS.get(module_name, (module_name.rsplit(".", 1)[-1],)):
+        message = f"contact-sdk {group} needs the 'cli' extra ({exc.name} is missing): pip install 'contact-sdk[cli]'"
+
+        def explain(args: argparse.Namespace, message: str = message) -> int:
+            print(message, file=sys.stderr)
+            return 2
+
+        parser = subparsers.add_parser(group, help="(needs: pip install 'contact-sdk[cli]')", add_help=False)
+        parser.add_argument("rest", nargs=argparse.REMAINDER)
+        parser.set_defaults(handler=explain)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,537 @@
+"""The whole contact-form service as one CloudFormation stack.
+
+::
+
+    browser ──► API Gateway (REST, regional, stage throttling, access logs, X-Ray)
+                   │  POST /contact · GET /contact/token · OPTIONS (both) · POST /contact/events · ANY -> 405
+                   ▼
+                Lambda "contact-form-handler" (alias live -> published version, SnapStart)
+                   │ ssm:GetParameter ─► SecureStrings ─► kms:Decrypt (via ssm only)
+                   │ DynamoDB table (rate limits, nonces, idempotency, delivery events)
+                   │ sqs:SendMessage ─► outbox queue ──► Lambda "outbox-consumer" (alias live) ─► DLQ
+                   ▼
+                CloudWatch: EMF metrics, dashboard + alarms from the JSON templates ─► SNS topic (KMS)
+
+Design choices, each in one place:
+
+* **CORS preflight goes to the function**, not to an API Gateway MOCK integration: the function
+  answers ``OPTIONS`` from the same ``CONTACT_ALLOWED_ORIGINS`` allow-list it enforces on every
+  other request, so the list lives in one place and a refused origin gets no CORS headers at all.
+* **Request size guard**: API Gateway's own limit is 10 MB and cannot be lowered on a REST API; the
+  function refuses bodies over 32 KiB with the contract's ``413 payload_too_large`` before parsing.
+  No API Gateway body validator/model: its ``400`` would not carry the contract's error body, and
+  the field rules would live in two places.
+* **Roles are written out**, no managed policies: ``ssm:GetParameter`` on the parameter ARNs,
+  ``kms:Decrypt`` only via SSM and only for those parameters, the table's five actions, the queue's
+  actions, log streams in the function's own log group. The only ``*`` resource is X-Ray's
+  ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
+* **Encryption**: parameters and the alarm topic with the customer-managed key (CloudWatch alarms
+  can only publish to a topic whose key policy admits them, which an AWS-managed key cannot);
+  the table with the AWS-managed DynamoDB key, the queues with SSE-SQS (no key policy to get wrong
+  on the Lambda poller path); CloudWatch Logs encrypt at rest always.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import (
+    Aws,
+    CfnCondition,
+    CfnOutput,
+    CfnParameter,
+    Duration,
+    Environment,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Tags,
+)
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from contact_sdk.cloudwatch.render import DeploymentParameters
+from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
+from contact_stack.monitoring import Monitoring
+from contact_stack.settings import StackSettings
+
+__all__ = ["ALIAS_NAME", "DYNAMODB_ACTIONS", "ContactStack"]
+
+#: The alias API Gateway and the event source invoke; rolling back means pointing it at an older version.
+ALIAS_NAME = "live"
+
+#: Every DynamoDB action the service's stores use, granted on the table ARN only.
+DYNAMODB_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
+
+#: Outbox consumer actions (the event source mapping polls with the function's role).
+_CONSUMER_SQS_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+
+_FUNCTION_TIMEOUT = Duration.seconds(30)
+#: AWS's advice for SQS event sources: visibility timeout at least six times the function timeout.
+_OUTBOX_VISIBILITY = Duration.seconds(6 * 30)
+
+_SECURITY_HEADERS = {
+    "Content-Type": "'application/json'",
+    "Strict-Transport-Security": "'max-age=31536000; includeSubDomains'",
+    "X-Content-Type-Options": "'nosniff'",
+    "Cache-Control": "'no-store'",
+    "Referrer-Policy": "'no-referrer'",
+    "Content-Security-Policy": "'default-src \\'none\\'; frame-ancestors \\'none\\''",
+}
+
+#: Answers API Gateway gives itself (no route, its own throttle, its own failures), in the contract's shape.
+_GATEWAY_RESPONSES = (
+    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found", "No such route.", None),
+    (apigw.ResponseType.THROTTLED, "429", "rate_limited", "Too many requests; try again shortly.", "1"),
+    (apigw.ResponseType.REQUEST_TOO_LARGE, "413", "payload_too_large", "The request body is too large.", None),
+    (apigw.ResponseType.DEFAULT_5_XX, None, "service_unavailable", "The service is unavailable; try again.", "5"),
+)
+
+_ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTimeEpoch",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "errorType": "$context.error.responseType",
+    "xrayTraceId": "$context.xrayTraceId",
+    "userAgent": "$context.identity.userAgent",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _FunctionParts:
+    name: str
+    log_group_name: str
+    function: lambda_.Function
+    alias: lambda_.Alias
+    log_group: logs.LogGroup
+    policy: iam.Policy
+
+
+class ContactStack(Stack):
+    """The contact-form service for one environment. Construct it with :class:`StackSettings`.
+
+    Example::
+
+        app = App()
+        ContactStack(app, "contact-prod", settings=StackSettings.from_context(app.node.try_get_context),
+                     code=lambda_.Code.from_asset("../dist/lambda-arm64.zip"))
+        app.synth()
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        code: lambda_.Code,
+        env: Environment | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            description=f"Contact form service ({settings.environment}): API Gateway, Lambda, Resend via SSM",
+        )
+        self.settings = settings
+        prefix = settings.prefix
+        Tags.of(self).add("project", "contact-form")
+        Tags.of(self).add("environment", settings.environment)
+
+        # --- Parameters an operator may change without a new synth -------------------------------
+        alarm_email = CfnParameter(
+            self,
+            "AlarmEmail",
+            type="String",
+            default="",
+            description="E-mail address subscribed to the alarm topic (empty: no subscription).",
+            allowed_pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            constraint_description="an e-mail address, or empty",
+        )
+        reserved = CfnParameter(
+            self,
+            "ReservedConcurrency",
+            type="Number",
+            default=20,
+            min_value=-1,
+            description=(
+                "Reserved concurrency of the API function; -1 leaves it unreserved (accounts whose concurrency "
+                "quota is 10 cannot reserve any), 0 stops it (an emergency brake)."
+            ),
+        )
+        has_email = CfnCondition(
+            self, "HasAlarmEmail", expression=Fn.condition_not(Fn.condition_equals(alarm_email, ""))
+        )
+        has_reservation = CfnCondition(
+            self, "HasReservedConcurrency", expression=Fn.condition_not(Fn.condition_equals(reserved, "-1"))
+        )
+
+        # --- Keys, parameters, data ---------------------------------------------------------------
+        self.key = kms.Key(
+            self,
+            "ParametersKey",
+            alias=f"alias/{prefix}-portfolio-parameters",
+            description=f"Contact form ({prefix}): SSM SecureString parameters and the alarm topic",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+        self.parameter_arns = {
+            name: self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+            for name in settings.parameter_names
+        }
+
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "OutboxDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.outbox = sqs.Queue(
+            self,
+            "OutboxQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            visibility_timeout=_OUTBOX_VISIBILITY,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=settings.outbox_max_receive_count
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.alarm_topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=f"{prefix}-portfolio-email-alarms",
+            display_name=f"Contact form alarms ({prefix})",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        subscription = sns.CfnSubscription(
+            self, "AlarmEmailSubscription", protocol="email", endpoint=alarm_email.value_as_string,
+            topic_arn=self.alarm_topic.topic_arn,
+        )  # fmt: skip
+        subscription.cfn_options.condition = has_email
+
+        # --- Functions ----------------------------------------------------------------------------
+        environment = {
+            "CONTACT_CONFIG_PARAMETER": settings.config_parameter,
+            "CONTACT_CSRF_SECRET_PARAMETER": settings.csrf_secret_parameter,
+            "CONTACT_WEBHOOK_SECRET_PARAMETER": settings.webhook_secret_parameter,
+            "CONTACT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
+            "CONTACT_ENVIRONMENT": settings.environment,
+            "CONTACT_TABLE_NAME": self.table.table_name,
+            "CONTACT_OUTBOX_QUEUE_URL": self.outbox.queue_url,
+            "RESEND_API_URL": settings.resend_api_url,
+            "POWERTOOLS_SERVICE_NAME": "contact-form",
+            "POWERTOOLS_LOG_LEVEL": settings.log_level,
+        }
+        self.api_function = self._function(
+            "Api",
+            name=f"{prefix}-contact-form-handler",
+            handler="handler.lambda_handler",
+            description="Contact form API: token, submit, CORS preflight, delivery webhooks",
+            code=code,
+            environment=environment,
+            parameters=settings.parameter_names,
+            statements=[
+                iam.PolicyStatement(sid="SendToOutbox", actions=["sqs:SendMessage"], resources=[self.outbox.queue_arn]),
+            ],
+        )
+        self.api_function.function.node.default_child.add_property_override(  # type: ignore[union-attr]
+            "ReservedConcurrentExecutions",
+            Fn.condition_if(has_reservation.logical_id, reserved.value_as_number, Aws.NO_VALUE),
+        )
+        self.consumer_function = self._function(
+            "OutboxConsumer",
+            name=f"{prefix}-contact-outbox-consumer",
+            handler="handler.outbox_handler",
+            description="Contact form outbox: delivers queued submissions when Resend is back",
+            code=code,
+            environment=environment,
+            parameters=(settings.config_parameter,),
+            statements=[
+                iam.PolicyStatement(
+                    sid="ConsumeOutbox", actions=list(_CONSUMER_SQS_ACTIONS), resources=[self.outbox.queue_arn]
+                ),
+            ],
+        )
+        mapping = lambda_.EventSourceMapping(
+            self,
+            "OutboxEventSource",
+            target=self.consumer_function.alias,
+            event_source_arn=self.outbox.queue_arn,
+            batch_size=10,
+            max_batching_window=Duration.seconds(5),
+            report_batch_item_failures=True,
+            max_concurrency=2,
+        )
+        # The mapping is validated against the role on creation: its permissions must exist first.
+        mapping.node.add_dependency(self.consumer_function.policy)
+
+        # --- API ----------------------------------------------------------------------------------
+        self.api = self._api(settings)
+
+        # --- Monitoring from the JSON templates ---------------------------------------------------
+        # Names this stack chooses go in as plain strings (stable logical ids, readable templates);
+        # only what CloudFormation names (queues, topic) or the deploy target decides (region) is a token.
+        self.monitoring_parameters = DeploymentParameters(
+            region=self.region,
+            function_name=self.api_function.name,
+            api_name=self.api.rest_api_name,
+            stage=settings.stage,
+            environment=settings.environment,
+            alarm_topic_arn=self.alarm_topic.topic_arn,
+            log_group_name=self.api_function.log_group_name,
+            dashboard_name=f"{prefix}-portfolio-email-dashboard",
+            outbox_queue_name=self.outbox.queue_name,
+            dead_letter_queue_name=self.dead_letter_queue.queue_name,
+        )
+        self.monitoring = Monitoring.add(
+            self,
+            self.monitoring_parameters,
+            depends_on=[self.api_function.log_group, self.consumer_function.log_group],
+        )
+
+        # --- Outputs --------------------------------------------------------------------------------
+        outputs = {
+            "ApiUrl": (self.api.url_for_path("/contact"), "POST here; GET /contact/token first"),
+            "ConfigParameterName": (settings.config_parameter, "SecureString: contact-sdk config put"),
+            "CsrfSecretParameterName": (settings.csrf_secret_parameter, "SecureString: config put-csrf-secret"),
+            "WebhookSecretParameterName": (settings.webhook_secret_parameter, "SecureString: put-webhook-secret"),
+            "ParametersKeyAlias": (f"alias/{prefix}-portfolio-parameters", "--kms-key-id for contact-sdk config"),
+            "ParametersKeyArn": (self.key.key_arn, "the customer-managed key"),
+            "AlarmTopicArn": (self.alarm_topic.topic_arn, "alarm notifications"),
+            "ApiFunctionName": (self.api_function.name, "roll back with update-alias"),
+            "ApiFunctionAlias": (ALIAS_NAME, "the alias API Gateway invokes"),
+            "ConsumerFunctionName": (self.consumer_function.name, "outbox consumer"),
+            "TableName": (self.table.table_name, "DynamoDB table"),
+            "OutboxQueueUrl": (self.outbox.queue_url, "durable outbox"),
+            "DeadLetterQueueUrl": (self.dead_letter_queue.queue_url, "outbox dead letters: redrive when fixed"),
+            "DashboardName": (f"{prefix}-portfolio-email-dashboard", "CloudWatch dashboard"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+    def _function(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        handler: str,
+        description: str,
+        code: lambda_.Code,
+        environment: dict[str, str],
+        parameters: tuple[str, ...],
+        statements: list[iam.PolicyStatement],
+    ) -> _FunctionParts:
+        """One function with its own log group, role, policy, published version and alias."""
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}LogGroup",
+            log_group_name=f"/aws/lambda/{name}",  # the name Lambda would choose
+            retention=logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{name}: least privilege, no managed policies",
+        )
+        arns = [self.parameter_arns[parameter] for parameter in parameters]
+        policy = iam.Policy(
+            self,
+            f"{construct_id}Policy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(sid="ReadParameters", actions=["ssm:GetParameter"], resources=arns),
+                iam.PolicyStatement(
+                    sid="DecryptParametersViaSsm",
+                    actions=["kms:Decrypt"],
+                    resources=[self.key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"ssm.{Aws.REGION}.amazonaws.com",
+                            "kms:EncryptionContext:PARAMETER_ARN": arns,
+                        }
+                    },
+                ),
+                iam.PolicyStatement(sid="UseTable", actions=list(DYNAMODB_ACTIONS), resources=[self.table.table_arn]),
+                *statements,
+            ],
+        )
+        function = lambda_.Function(
+            self,
+            f"{construct_id}Function",
+            function_name=name,
+            description=description,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=256,
+            timeout=_FUNCTION_TIMEOUT,
+            handler=handler,
+            code=code,
+            role=role,
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+        )
+        # Publishing a SnapStart version runs the init phase: its permissions must exist by then.
+        function.node.add_dependency(policy)
+        alias = lambda_.Alias(self, f"{construct_id}Alias", alias_name=ALIAS_NAME, version=function.current_version)
+        return _FunctionParts(
+            name=name,
+            log_group_name=f"/aws/lambda/{name}",
+            function=function,
+            alias=alias,
+            log_group=log_group,
+            policy=policy,
+        )
+
+    def _api(self, settings: StackSettings) -> apigw.RestApi:
+        access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogGroup",
+            log_group_name=f"/aws/apigateway/{settings.prefix}-portfolio-api",
+            retention=logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{settings.prefix}-portfolio-api",
+            description="Contact form API (contract: docs/http-contract)",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=settings.manage_api_gateway_account,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=settings.stage,
+                tracing_enabled=True,
+                throttling_rate_limit=settings.throttle_rate_limit,
+                throttling_burst_limit=settings.throttle_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT)),
+                logging_level=apigw.MethodLoggingLevel.OFF,
+                data_trace_enabled=False,
+                metrics_enabled=False,
+            ),
+        )
+        integration = apigw.LambdaIntegration(self.api_function.alias, proxy=True, allow_test_invoke=False)
+        contact = api.root.add_resource("contact")
+        token = contact.add_resource("token")
+        events = contact.add_resource("events")
+        routes = ((contact, ("POST", "OPTIONS")), (token, ("GET", "OPTIONS")), (events, ("POST",)))
+        for resource, methods in routes:
+            for method in (*methods, "ANY"):  # ANY: the function answers 405 with an Allow header
+                resource.add_method(method, integration)
+
+        for response_type, status, code, message, retry_after in _GATEWAY_RESPONSES:
+            headers = dict(_SECURITY_HEADERS)
+            if retry_after:
+                headers["Retry-After"] = f"'{retry_after}'"
+            body = {"error": {"code": code, "message": message}, "requestId": "$context.requestId"}
+            api.add_gateway_response(
+                f"GatewayResponse{code.title().replace('_', '')}",
+                type=response_type,
+                status_code=status,
+                response_headers=headers,
+                templates={"application/json": json.dumps(body)},
+            )
+
+        if settings.domain_name and settings.certificate_arn:
+            domain = api.add_domain_name(
+                "CustomDomain",
+                domain_name=settings.domain_name,
+                certificate=acm.Certificate.from_certificate_arn(self, "Certificate", settings.certificate_arn),
+                endpoint_type=apigw.EndpointType.REGIONAL,
+                security_policy=apigw.SecurityPolicy.TLS_1_2,
+            )
+            CfnOutput(
+                self,
+                "CustomDomainTarget",
+                value=domain.domain_name_alias_domain_name,
+                description="point the domain's DNS alias (or CNAME) here",
+            )
+            if settings.hosted_zone_id and settings.hosted_zone_name:
+                zone = route53.HostedZone.from_hosted_zone_attributes(
+                    self, "Zone", hosted_zone_id=settings.hosted_zone_id, zone_name=settings.hosted_zone_name
+                )
+                route53.ARecord(
+                    self,
+                    "CustomDomainRecord",
+                    zone=zone,
+                    record_name=settings.domain_name,
+                    target=route53.RecordTarget.from_alias(route53_targets.ApiGatewayDomain(domain)),
+                )
+        return api
