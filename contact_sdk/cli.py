@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contact_sdk.commands.config",
     "contact_sdk.commands.dns",
     "contact_sdk.commands.cloudwatch",
+    "contact_sdk.commands.status",
 )
 
 

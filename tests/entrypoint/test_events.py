@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from contact_sdk.cli import main
 from tests.entrypoint.conftest import Stack, api_gateway_event
 
 pytestmark = pytest.mark.integration
@@ -133,3 +134,41 @@ def test_without_a_signing_secret_the_route_is_503_so_resend_retries(stack: Stac
     response = stack.call(signed_event(delivery("email.delivered")))
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"]
+
+
+# -- contact-sdk status ------------------------------------------------------------------------
+
+
+def test_status_shows_the_latest_event_of_each_email(events_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two emails' webhooks recorded; status lists both with their latest event, newest first."""
+    events_stack.call(signed_event(delivery("email.delivered", email_id="email-a")))
+    events_stack.call(signed_event(delivery("email.bounced", email_id="email-b")))
+    capsys.readouterr()
+    assert main(["status", "--table", events_stack.table, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["emailId"]: row["status"] for row in rows} == {
+        "email-a": "email.delivered",
+        "email-b": "email.bounced",
+    }
+
+
+def test_status_of_one_email_lists_its_events(events_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """--email-id prints every event of that email as a table."""
+    events_stack.call(signed_event(delivery("email.delivery_delayed", email_id="email-c")))
+    events_stack.call(signed_event(delivery("email.delivered", email_id="email-c")))
+    capsys.readouterr()
+    assert main(["status", "--table", events_stack.table, "--email-id", "email-c"]) == 0
+    out = capsys.readouterr().out
+    assert "email.delivery_delayed" in out
+    assert "email.delivered" in out
+
+
+def test_status_without_a_table_or_with_nothing_recorded(
+    events_stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No table given: exit 2 with the reason; an unknown email: exit 1 saying nothing was recorded."""
+    monkeypatch.delenv("CONTACT_TABLE_NAME", raising=False)
+    assert main(["status"]) == 2
+    assert "CONTACT_TABLE_NAME" in capsys.readouterr().err
+    assert main(["status", "--table", events_stack.table, "--email-id", "nope"]) == 1
+    assert "no delivery events" in capsys.readouterr().err
