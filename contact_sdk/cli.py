@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contact_sdk.commands.dns",
     "contact_sdk.commands.cloudwatch",
     "contact_sdk.commands.status",
+    "contact_sdk.commands.outbox",
 )
 
 

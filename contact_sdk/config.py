@@ -125,6 +125,8 @@ class InMemoryParameterSource:
 class _Entry:
     value: str
     fetched_at: float
+    #: After a failed refresh, the stale value is served without asking again until this time.
+    retry_at: float = 0.0
 
 
 class ParameterCache:
@@ -132,6 +134,10 @@ class ParameterCache:
 
     ``on_fetch(name)`` is called for every real fetch attempt (never for a cache hit): the
     service counts ``ParameterAccess`` with it. Thread-safe; concurrent misses fetch once.
+
+    After a failed refresh the stale value is served for ``stale_retry_seconds`` before Parameter
+    Store is asked again: during an outage or throttling, every request would otherwise pay for
+    another doomed call (seconds each when the endpoint times out) and add to the throttling.
     """
 
     def __init__(
@@ -141,9 +147,11 @@ class ParameterCache:
         ttl_seconds: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
         on_fetch: Callable[[str], None] | None = None,
+        stale_retry_seconds: float = 60.0,
     ) -> None:
         self._source = source
         self.ttl_seconds = ttl_seconds
+        self.stale_retry_seconds = stale_retry_seconds
         self._clock = clock
         self._on_fetch = on_fetch
         self._entries: dict[str, _Entry] = {}
@@ -157,7 +165,8 @@ class ParameterCache:
         """
         with self._lock:
             entry = self._entries.get(name)
-            if entry is not None and not force and self._clock() - entry.fetched_at < self.ttl_seconds:
+            now = self._clock()
+            if entry is not None and not force and (now - entry.fetched_at < self.ttl_seconds or now < entry.retry_at):
                 return entry.value
             if self._on_fetch is not None:
                 self._on_fetch(name)
@@ -166,6 +175,7 @@ class ParameterCache:
             except ConfigurationError as exc:
                 if entry is None:
                     raise
+                entry.retry_at = self._clock() + self.stale_retry_seconds
                 logger.warning(
                     "parameter refresh failed; serving the cached value",
                     extra={
@@ -191,6 +201,7 @@ class ParameterCache:
             for entry in self._entries.values():
                 if now - entry.fetched_at >= seconds:
                     entry.fetched_at = now - self.ttl_seconds
+                    entry.retry_at = 0.0
 
 
 _REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {

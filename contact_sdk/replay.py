@@ -28,8 +28,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from contact_sdk.errors import (
     CircuitOpenError,
@@ -43,6 +41,7 @@ from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
 from contact_sdk.outbox import QueuedSubmission
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_sqs import SQSClient
 
     from contact_sdk.service import ContactService
@@ -61,11 +60,12 @@ def backoff_seconds(error: BaseException, *, receive_count: int, breaker_wait: f
     if isinstance(error, CircuitOpenError):
         wait = max(breaker_wait, 1.0)
     elif isinstance(error, ProviderQuotaError):
-        if error.retry_after is not None:
-            wait = error.retry_after
-        else:  # daily quotas reset at midnight UTC
-            tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
-            wait = dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
+        # Daily quotas reset at midnight UTC. A shorter Retry-After on the same 429 is the per-second
+        # rate window's, not the quota's: honouring it would retry every second until SQS dead-letters
+        # the message. A longer one (a rolling window) is honoured.
+        tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
+        reset = dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
+        wait = max(reset, error.retry_after or 0.0)
     elif isinstance(error, ProviderError) and error.retry_after is not None:
         wait = error.retry_after
     else:
@@ -101,6 +101,14 @@ class OutboxConsumer:
         """Process one SQS batch; returns the partial batch response."""
         recorder = MetricsRecorder(environment=self.environment, sink=self.sink)
         deadline = self._deadline(context)
+        # Deferred: Powertools' batch utility (and its data classes) cost ~40 ms to import, and only this
+        # handler needs them; the API's cold start must not pay for it.
+        from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415
+            BatchProcessor,
+            EventType,
+            process_partial_response,
+        )
+
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         try:
             with recording(recorder):

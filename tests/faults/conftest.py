@@ -1,0 +1,463 @@
+"""The fault suite's stack: moto (SSM, DynamoDB, SQS) + the Resend sandbox + the real handler, with faults on demand.
+
+Every collaborator that a fault needs to reach is injected through ``build_components``: a breaker
+on a fake clock, short Resend timeouts, a Parameter Store source that fails when told to, DynamoDB
+and SQS clients that can be switched to a dead endpoint. The accounting (:func:`account`) turns
+the final state of the world into the issue's numbers: accepted, delivered, queued, duplicates, lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+
+import handler
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.breaker import ProviderBreaker
+from contact_sdk.compose import idempotency_key
+from contact_sdk.config import ParameterSource, SsmParameterSource
+from contact_sdk.metrics import ListSink
+from contact_sdk.models import parse_submission
+from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.settings import Settings
+from tests.conftest import REGION, aws_client
+from tests.entrypoint.conftest import (
+    CONFIG_PARAMETER,
+    CSRF_PARAMETER,
+    CSRF_SECRET,
+    ORIGIN,
+    FakeLambdaContext,
+    Stack,
+    _Capture,
+    resend_config,
+    session_sandbox,
+)
+
+__all__ = ["session_sandbox"]  # re-exported: pytest finds fixtures by the conftest's names
+
+#: Counts each accounting test reports, printed at the end of the run (``pytest_terminal_summary``).
+REPORT: list[tuple[str, Counts]] = []
+
+
+# -- small fakes -----------------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Epoch-like seconds that move only when a test says so."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        with self._lock:
+            self.now += seconds
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def dead_aws_client(service: str) -> Any:
+    """A boto3 client for ``service`` pointed at a closed loopback port: every call fails fast."""
+    config = Config(connect_timeout=0.5, read_timeout=0.5, retries={"mode": "standard", "max_attempts": 1})
+    return boto3.client(  # type: ignore[call-overload]
+        service, endpoint_url=f"http://127.0.0.1:{closed_port()}", region_name=REGION, config=config
+    )
+
+
+class Switchable:
+    """A boto3 client stand-in that forwards to ``healthy`` or, while ``down``, to ``broken``.
+
+    ``calls`` records every operation name, so tests can see what the service asked for.
+    """
+
+    def __init__(self, healthy: Any, broken: Any) -> None:
+        self.healthy = healthy
+        self.broken = broken
+        self.down = False
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.broken if self.down else self.healthy, name)
+        if not callable(target) or name.startswith("_") or name in ("meta", "exceptions"):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return target(*args, **kwargs)
+
+        return call
+
+
+class FlakyParameterSource:
+    """Parameter Store that can be throttled or unreachable on demand (the real SSM client either way).
+
+    ``mode``: ``None`` (healthy, moto), ``"throttled"`` (SSM answers ``ThrottlingException``, through a
+    botocore ``Stubber``) or ``"unreachable"`` (a closed port).
+    """
+
+    def __init__(self, healthy: ParameterSource) -> None:
+        self.healthy = healthy
+        self.mode: str | None = None
+        self.fetches: list[tuple[str, str | None]] = []
+
+    def fetch(self, name: str) -> str:
+        """Fetch from whatever Parameter Store is like right now."""
+        self.fetches.append((name, self.mode))
+        if self.mode is None:
+            return self.healthy.fetch(name)
+        if self.mode == "throttled":
+            client = boto3.client("ssm", region_name=REGION)
+            with Stubber(client) as stubber:
+                stubber.add_client_error(
+                    "get_parameter",
+                    service_error_code="ThrottlingException",
+                    service_message="Rate exceeded",
+                    http_status_code=400,
+                )
+                return SsmParameterSource(client).fetch(name)
+        return SsmParameterSource(dead_aws_client("ssm")).fetch(name)
+
+
+# -- the stack -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FaultStack(Stack):
+    """A :class:`Stack` with the outbox on SQS and handles on every injected fault."""
+
+    queue_url: str = ""
+    dlq_url: str = ""
+    sqs: Switchable | None = None
+    dynamodb: Switchable | None = None
+    parameters: FlakyParameterSource | None = None
+    transitions: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def queued_messages(self) -> list[QueuedSubmission]:
+        """Every message in the outbox and its dead-letter queue, left visible again afterwards."""
+        return [QueuedSubmission.from_json(body) for body in peek_bodies(self.aws, self.queue_url, self.dlq_url)]
+
+    def drain_once(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Run ``outbox_handler`` on one SQS event, then delete what it did not report failed.
+
+        That deletion is what Lambda's SQS event source mapping does with a partial batch response.
+        """
+        response = handler.outbox_handler(event, FakeLambdaContext())
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        sqs = aws_client(self.aws, "sqs")
+        for record in event["Records"]:
+            if record["messageId"] not in failed:
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"])
+        return response
+
+    def drain(self, *, rounds: int = 50) -> list[dict[str, Any]]:
+        """Receive and run ``outbox_handler`` batch after batch until the queue shows nothing; the responses."""
+        responses = []
+        for _ in range(rounds):
+            event = sqs_event(self.aws, self.queue_url)
+            if not event["Records"]:
+                break
+            responses.append(self.drain_once(event))
+        return responses
+
+    def make_visible(self, event: dict[str, Any]) -> None:
+        """Time has passed: the (postponed) messages of ``event`` are visible again."""
+        sqs = aws_client(self.aws, "sqs")
+        for record in event["Records"]:
+            sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+            )
+
+    def lines(self, message: str) -> list[dict[str, Any]]:
+        """The captured log lines with this message."""
+        return [line for line in self.log_lines() if line.get("message") == message]
+
+    def summary(self) -> dict[str, Any]:
+        """The last request's summary log line."""
+        return self.lines("request handled")[-1]
+
+
+def sqs_event(aws: str, queue_url: str, *, max_messages: int = 10) -> dict[str, Any]:
+    """Receive what the queue holds, shaped as the SQS event Lambda's event source sends."""
+    sqs = aws_client(aws, "sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=max_messages, AttributeNames=["All"], MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def peek_bodies(aws: str, *queue_urls: str) -> list[str]:
+    """The bodies of every visible message in the queues, made visible again right after."""
+    sqs = aws_client(aws, "sqs")
+    bodies: list[str] = []
+    for url in queue_urls:
+        handles: list[str] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+                "Messages", []
+            )
+            if not messages:
+                break
+            for message in messages:
+                bodies.append(message["Body"])
+                handles.append(message["ReceiptHandle"])
+        for receipt in handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return bodies
+
+
+def in_flight(aws: str, queue_url: str) -> int:
+    """Messages received (or postponed) and not yet visible again."""
+    attributes = aws_client(aws, "sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.fixture
+def fault_queues(aws: str) -> dict[str, str]:
+    """The outbox queue with its dead-letter queue (after 5 receives), in moto."""
+    sqs = aws_client(aws, "sqs")
+    dlq_url = sqs.create_queue(QueueName="contact-outbox-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName="contact-outbox",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})},
+    )["QueueUrl"]
+    return {"url": url, "dlq": dlq_url}
+
+
+@pytest.fixture
+def build_stack(
+    aws: str,
+    contact_table: str,
+    session_sandbox: ResendSandbox,
+    fault_queues: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., FaultStack]]:
+    """Build a stack whose every outside dependency can fail on demand.
+
+    ``build(settings={...}, sandbox=..., **components)``: ``settings`` override :class:`Settings` fields,
+    the rest go to ``build_components`` (``breaker``, ``timeouts``...). The DynamoDB and SQS clients
+    are :class:`Switchable`, the parameter source a :class:`FlakyParameterSource`.
+    """
+    session_sandbox.reset()
+    kms_key_id = aws_client(aws, "kms").create_key(Description="contact-faults")["KeyMetadata"]["KeyId"]
+    ssm = aws_client(aws, "ssm")
+    ssm.put_parameter(Name=CONFIG_PARAMETER, Value=resend_config(), Type="SecureString", KeyId=kms_key_id)
+    ssm.put_parameter(Name=CSRF_PARAMETER, Value=CSRF_SECRET, Type="SecureString", KeyId=kms_key_id)
+    environ = {
+        "CONTACT_CONFIG_PARAMETER": CONFIG_PARAMETER,
+        "CONTACT_CSRF_SECRET_PARAMETER": CSRF_PARAMETER,
+        "CONTACT_ALLOWED_ORIGINS": f"{ORIGIN},http://localhost:8000",
+        "CONTACT_ENVIRONMENT": "test",
+        "CONTACT_TABLE_NAME": contact_table,
+        "CONTACT_OUTBOX_QUEUE_URL": fault_queues["url"],
+        "RESEND_API_URL": session_sandbox.url,
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    loggers = [logging.getLogger("contact-form"), logging.getLogger("contact_sdk")]
+    captures: list[_Capture] = []
+    built: list[Components] = []
+
+    def build(
+        *, settings: dict[str, Any] | None = None, sandbox: ResendSandbox | None = None, **overrides: Any
+    ) -> FaultStack:
+        sandbox = sandbox or session_sandbox
+        sink = ListSink()
+        sleeps: list[float] = []
+        transitions: list[tuple[str | None, str]] = []
+        sqs = Switchable(aws_client(aws, "sqs"), dead_aws_client("sqs"))
+        dynamodb = Switchable(aws_client(aws, "dynamodb"), dead_aws_client("dynamodb"))
+        parameters = FlakyParameterSource(SsmParameterSource(aws_client(aws, "ssm")))
+        options: dict[str, Any] = {
+            "sink": sink,
+            "sleep": sleeps.append,
+            "sqs_client": sqs,
+            "dynamodb_client": dynamodb,
+            "parameter_source": parameters,
+        }
+        options.update(overrides)
+        fields = {"resend_api_url": sandbox.url, **(settings or {})}
+        components = build_components(Settings.from_env(**fields), **options)
+        stack = FaultStack(
+            aws,
+            sandbox,
+            contact_table,
+            kms_key_id,
+            sink,
+            components,
+            sleeps,
+            queue_url=fault_queues["url"],
+            dlq_url=fault_queues["dlq"],
+            sqs=sqs,
+            dynamodb=dynamodb,
+            parameters=parameters,
+            transitions=transitions,
+        )
+        capture = _Capture(stack.logs, components.api.logger.registered_formatter)
+        for logger in loggers:
+            logger.addHandler(capture)
+        captures.append(capture)
+        built.append(components)
+        handler.use_components(components)
+        return stack
+
+    yield build
+    for components in built:
+        components.client.close()
+    for capture in captures:
+        for logger in loggers:
+            logger.removeHandler(capture)
+    handler.use_components(None)
+    session_sandbox.reset()
+
+
+@pytest.fixture
+def fault_stack(build_stack: Callable[..., FaultStack]) -> FaultStack:
+    """The default fault stack: real breaker settings on the real clock, default timeouts."""
+    return build_stack()
+
+
+def breaker_on(clock: FakeClock, transitions: list[tuple[str | None, str]], **options: Any) -> ProviderBreaker:
+    """A breaker on ``clock`` that records its transitions and keeps bootstrap's ``CircuitOpened`` metric."""
+    from contact_sdk.bootstrap import _on_breaker_change
+
+    def on_change(old: str | None, new: str) -> None:
+        transitions.append((old, new))
+        _on_breaker_change(old, new)
+
+    return ProviderBreaker(clock=clock, on_state_change=on_change, **options)
+
+
+# -- accounting ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The final state of the world against what clients were told."""
+
+    accepted: int
+    delivered: int
+    queued: int
+    duplicates: int
+    lost: int
+
+    def __str__(self) -> str:
+        return (
+            f"accepted={self.accepted} delivered={self.delivered} queued={self.queued} "
+            f"duplicates={self.duplicates} lost={self.lost}"
+        )
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.accepted + other.accepted,
+            self.delivered + other.delivered,
+            self.queued + other.queued,
+            self.duplicates + other.duplicates,
+            self.lost + other.lost,
+        )
+
+
+def key_of(payload: dict[str, Any]) -> str:
+    """The idempotency key the service derives for a (valid) payload."""
+    submission, errors = parse_submission(payload)
+    assert submission is not None, errors
+    return idempotency_key(submission)
+
+
+class Tally:
+    """What clients were told, collected from the answers (thread-safe).
+
+    Accepted: a ``200 sent`` (not judged spam) or a ``202 queued``, counted once per submission
+    (idempotency key), because a double click of one submission is one accepted submission.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: set[str] = set()
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+
+    def record(self, payload: dict[str, Any], response: dict[str, Any], *, spam: bool = False) -> None:
+        """Count one answer to ``payload``."""
+        status = int(response["statusCode"])
+        with self._lock:
+            self.statuses.append(status)
+            if status in (200, 202) and not spam:
+                self.accepted.add(key_of(payload))
+
+
+def account(stack: FaultStack, accepted: set[str], *, label: str) -> Counts:
+    """accepted / delivered (distinct emails) / queued (waiting in the outbox or DLQ) / duplicates / lost.
+
+    Also checks the identity the issue asks for: every accepted submission is delivered or queued,
+    and no email went out for a submission nobody was told was accepted.
+    """
+    emails = stack.sandbox.emails()
+    email_keys = [str(dict(e["headers"]).get("idempotency-key")) for e in emails]  # type: ignore[call-overload]
+    delivered = set(email_keys)
+    waiting = {m.idempotency_key for m in stack.queued_messages()} - delivered
+    counts = Counts(
+        accepted=len(accepted),
+        delivered=len(delivered),
+        queued=len(waiting),
+        duplicates=len(emails) - len(delivered),
+        lost=len(accepted - delivered - waiting),
+    )
+    REPORT.append((label, counts))
+    print(f"[{label}] {counts}")
+    assert delivered <= accepted, "an email went out for a submission that was not accepted"
+    assert counts.accepted == counts.delivered + counts.queued, counts
+    assert counts.duplicates == 0, counts
+    assert counts.lost == 0, counts
+    return counts
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the fault suite's accounting, per test and in total."""
+    if not REPORT:
+        return
+    terminalreporter.section("fault suite accounting")
+    total = Counts(0, 0, 0, 0, 0)
+    for label, counts in REPORT:
+        terminalreporter.line(f"{label}: {counts}")
+        if not label.startswith("concurrency"):
+            total = total + counts
+    terminalreporter.line(f"TOTAL (single-request faults): {total}")

@@ -1,0 +1,211 @@
+"""A 30-second provider outage with traffic through it, the breaker's full cycle, and an exhausted quota.
+
+Time is a :class:`FakeClock` shared by the sandbox (its outage window) and the breaker, so the
+30 s outage and the 60 s open breaker pass without waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from contact_sdk.sandbox import ResendSandbox
+from tests.entrypoint.conftest import API_KEY, submission
+from tests.faults.conftest import FakeClock, FaultStack, Tally, account, breaker_on, sqs_event
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Fake time starting now (the sandbox stamps emails with it)."""
+    return FakeClock(start=time.time())
+
+
+@pytest.fixture
+def clocked_sandbox(clock: FakeClock) -> Iterator[ResendSandbox]:
+    """A sandbox of its own whose outage window follows the fake clock."""
+    with ResendSandbox(api_key=API_KEY, clock=clock) as sandbox:
+        yield sandbox
+
+
+def message(number: int) -> str:
+    """A distinct, legitimate message."""
+    return f"Hello, this is message number {number}; could we talk about your engine next week?"
+
+
+def test_a_30s_outage_queues_traffic_cycles_the_breaker_and_drains(
+    build_stack: Callable[..., FaultStack], clocked_sandbox: ResendSandbox, clock: FakeClock
+) -> None:
+    """Outage: 202 queued throughout, breaker open → half-open → closed once it is over, the outbox drained.
+
+    While the breaker is open no request reaches the provider; after ``reset_timeout`` one trial at a
+    time goes through, three successes close it; the consumer then delivers every queued submission once.
+    """
+    transitions: list[tuple[str | None, str]] = []
+    breaker = breaker_on(clock, transitions)
+    stack = build_stack(sandbox=clocked_sandbox, breaker=breaker, settings={"submit_limit": 100})
+    tally = Tally()
+
+    def submit(number: int) -> dict[str, Any]:
+        payload = submission(message=message(number))
+        response = stack.submit(payload)
+        tally.record(payload, response)
+        return response
+
+    assert submit(0)["statusCode"] == 200  # before the outage
+    clocked_sandbox.outage(30)
+    outage_answers = []
+    for number in range(1, 7):  # traffic every 5 s during the outage
+        outage_answers.append(submit(number))
+        clock.advance(5)
+    assert [r["statusCode"] for r in outage_answers] == [202] * 6
+    assert transitions == [("closed", "open")]
+    assert breaker.state == "open"
+    # 4 attempts for the first, 1 for the second (the fifth consecutive failure opens the breaker); then none.
+    outage_hits = [r for r in clocked_sandbox.requests() if r.get("fault") == "outage"]
+    assert len(outage_hits) == 5
+    reasons = [line["queued_reason"] for line in stack.lines("request handled") if line["outcome"] == "queued"]
+    assert reasons == ["ProviderServerError", *["CircuitOpenError"] * 5]  # the 2nd opened it mid-retry
+    assert stack.lines("circuit breaker resend: closed -> open")
+
+    clock.advance(5)  # t = 35: the provider is back, but the breaker is still open
+    requests_before = len(clocked_sandbox.requests())
+    assert submit(7)["statusCode"] == 202
+    assert len(clocked_sandbox.requests()) == requests_before  # the breaker spared the provider
+
+    clock.advance(30)  # t = 65: past the 60 s reset timeout
+    assert [submit(number)["statusCode"] for number in (8, 9, 10)] == [200, 200, 200]
+    assert transitions == [("closed", "open"), ("open", "half-open"), ("half-open", "closed")]
+    assert breaker.state == "closed"
+
+    totals = stack.sink.totals()
+    assert totals["CircuitOpened"] == 1
+    assert totals["EmailsQueued"] == 7
+    assert totals["EmailsSent"] == 4
+    assert len(stack.queued_messages()) == 7
+
+    responses = stack.drain()
+    assert all(r == {"batchItemFailures": []} for r in responses)
+    assert len(stack.lines("outbox message delivered")) == 7
+    assert stack.sink.totals()["EmailsSent"] == 11
+    counts = account(stack, tally.accepted, label="30 s outage + breaker cycle + drain")
+    assert (counts.accepted, counts.delivered, counts.queued) == (11, 11, 0)
+
+
+def seconds_to_quota_reset(now: float) -> float:
+    """Seconds from ``now`` to 00:00:30 UTC tomorrow (the consumer's daily-quota reset)."""
+    tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
+    return dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
+
+
+def test_an_exhausted_quota_queues_and_the_consumer_waits_for_the_reset(fault_stack: FaultStack) -> None:
+    """429 daily_quota_exceeded: not retried, 202 queued; the consumer hides the message until the reset.
+
+    The sandbox sends ``Retry-After: 1`` with the 429 (the per-second rate window); a daily quota does
+    not come back in a second, so the consumer must still wait for the reset, not retry every second
+    until SQS gives up and dead-letters the message.
+    """
+    stack, tally = fault_stack, Tally()
+    stack.sandbox.set_faults(failure_rate=1.0, failure_status=429, failure_name="daily_quota_exceeded")
+    payload = submission()
+    response = stack.submit(payload)
+    tally.record(payload, response)
+    assert response["statusCode"] == 202
+    totals = stack.sink.totals()
+    assert (totals["EmailsFailed"], totals["EmailsQueued"]) == (1, 1)
+    assert "ProviderRetries" not in totals  # a quota is permanent for now: no pointless retries
+    assert stack.summary()["queued_reason"] == "ProviderQuotaError"
+
+    event = sqs_event(stack.aws, stack.queue_url)
+    now = time.time()
+    result = stack.drain_once(event)
+    assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    assert stack.sqs is not None
+    [(_, postpone)] = [call for call in stack.sqs.calls if call[0] == "change_message_visibility"]
+    assert abs(postpone["VisibilityTimeout"] - seconds_to_quota_reset(now)) <= 5
+    [warning] = stack.lines("outbox delivery failed; will retry")
+    assert warning["error"] == "ProviderQuotaError"
+    assert stack.sandbox.emails() == []
+
+    # The reset comes: the quota is back and the message visible again; the drain sends it once.
+    stack.sandbox.clear_faults()
+    stack.make_visible(event)
+    assert stack.drain() == [{"batchItemFailures": []}]
+    account(stack, tally.accepted, label="quota exhausted, delivered after the reset")
+
+
+def test_the_consumer_waits_out_an_open_breaker(
+    build_stack: Callable[..., FaultStack], clock: FakeClock, clocked_sandbox: ResendSandbox
+) -> None:
+    """A replay while the breaker is open does not touch the provider and is hidden until the trial time."""
+    transitions: list[tuple[str | None, str]] = []
+    breaker = breaker_on(clock, transitions)
+    stack = build_stack(sandbox=clocked_sandbox, breaker=breaker)
+    tally = Tally()
+    clocked_sandbox.outage(30)
+    payload = submission()
+    response = stack.submit(payload)
+    tally.record(payload, response)
+    assert response["statusCode"] == 202
+    breaker.record(breaker.admit(), _server_error())  # the fifth consecutive failure: open
+    assert breaker.state == "open"
+    clock.advance(20)
+    requests_before = len(clocked_sandbox.requests())
+    event = sqs_event(stack.aws, stack.queue_url)
+    result = stack.drain_once(event)
+    assert len(result["batchItemFailures"]) == 1
+    assert len(clocked_sandbox.requests()) == requests_before
+    assert stack.sqs is not None
+    [(_, postpone)] = [call for call in stack.sqs.calls if call[0] == "change_message_visibility"]
+    assert postpone["VisibilityTimeout"] == 40  # 60 s reset timeout, 20 s already passed
+    clock.advance(41)
+    stack.make_visible(event)
+    assert stack.drain() == [{"batchItemFailures": []}]
+    assert transitions[-1] == ("open", "half-open")
+    account(stack, tally.accepted, label="consumer waits out an open breaker")
+
+
+def _server_error() -> Exception:
+    from contact_sdk.errors import ProviderServerError
+
+    return ProviderServerError("503 from the provider", status=503)
+
+
+def test_the_outbox_message_never_carries_more_than_the_email_needs(fault_stack: FaultStack) -> None:
+    """What waits in the queue: the fields of the email, the first attempt's key, the request id — no consent, no IP."""
+    stack = fault_stack
+    stack.sandbox.script(["503"] * 4)
+    assert stack.submit(submission())["statusCode"] == 202
+    [record] = sqs_event(stack.aws, stack.queue_url)["Records"]
+    body = json.loads(record["body"])
+    assert set(body) == {
+        "name",
+        "email",
+        "subject",
+        "message",
+        "idempotency_key",
+        "request_id",
+        "queued_at",
+        "reason",
+        "version",
+    }
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [(None, 5 * 3600 + 30), (1.0, 5 * 3600 + 30), (8 * 3600.0, 8 * 3600)],
+)
+def test_a_quota_backoff_never_ends_before_the_reset(retry_after: float | None, expected: int) -> None:
+    """A short Retry-After on a quota 429 (the rate window's) does not shorten the wait for the daily reset."""
+    from contact_sdk.errors import ProviderQuotaError
+    from contact_sdk.replay import backoff_seconds
+
+    now = 1_795_806_000.0  # 2026-11-27 19:00:00 UTC
+    error = ProviderQuotaError("quota", status=429, name="daily_quota_exceeded", retry_after=retry_after)
+    assert backoff_seconds(error, receive_count=1, breaker_wait=0.0, now=now) == expected

@@ -1,0 +1,230 @@
+"""The hostile-input suite's stacks and invariants.
+
+``inproc``: the whole service in process (in-memory parameters, stores and outbox; the provider an
+``httpx.MockTransport`` that records every request) so hypothesis can run hundreds of examples in
+seconds. The real stack (moto + the Resend sandbox) comes from ``tests/entrypoint/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+import pytest
+
+import handler
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.metrics import ListSink
+from contact_sdk.models import is_valid_email
+from contact_sdk.outbox import InMemoryOutbox
+from contact_sdk.settings import Settings
+from tests.entrypoint.conftest import (
+    CONFIG_PARAMETER,
+    CSRF_PARAMETER,
+    CSRF_SECRET,
+    ORIGIN,
+    _Capture,
+    api_gateway_event,
+    make_stack,
+    resend_config,
+    session_sandbox,
+    stack,
+)
+
+__all__ = ["make_stack", "session_sandbox", "stack"]  # re-exported: pytest finds fixtures by the conftest's names
+
+#: The only tags and attributes the email template itself writes; anything else came from a user.
+TEMPLATE_TAGS = frozenset({"html", "body", "h2", "h3", "table", "tr", "th", "td", "div", "br"})
+TEMPLATE_ATTRIBUTES = frozenset({"align", "style"})
+ERROR_CODES = frozenset(
+    {
+        "not_found",
+        "method_not_allowed",
+        "origin_not_allowed",
+        "csrf_missing",
+        "csrf_invalid",
+        "unsupported_media_type",
+        "payload_too_large",
+        "invalid_json",
+        "validation_error",
+        "rate_limited",
+        "invalid_signature",
+    }
+)
+WEBHOOK_PARAMETER = "/portfolio/test/resend/webhook-secret"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+class RecordingProvider:
+    """A Resend stand-in on ``httpx.MockTransport``: keeps every request body, answers an id."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.requests.append(request)
+        return httpx.Response(200, json={"id": str(uuid.uuid4())})
+
+    def emails(self) -> list[dict[str, Any]]:
+        """The JSON bodies sent to ``POST /emails``."""
+        with self._lock:
+            return [json.loads(r.content) for r in self.requests]
+
+
+@dataclass
+class InProcessStack:
+    """The service with in-memory collaborators and a recording provider."""
+
+    components: Components
+    provider: RecordingProvider
+    sink: ListSink
+    logs: list[str] = field(default_factory=list)
+
+    def call(self, event: Any) -> dict[str, Any]:
+        """The Lambda entry point."""
+        return handler.lambda_handler(event, None)
+
+    def token(self, origin: str = ORIGIN) -> str:
+        """A fresh CSRF token for ``origin``."""
+        response = self.call(api_gateway_event("GET", "/contact/token", headers={"Origin": origin}))
+        assert response["statusCode"] == 200, response
+        return str(json.loads(response["body"])["token"])
+
+
+@pytest.fixture(scope="module")
+def inproc() -> Iterator[InProcessStack]:
+    """One in-process stack per module (hypothesis runs many examples through it)."""
+    provider = RecordingProvider()
+    sink = ListSink()
+    parameters = InMemoryParameterSource(
+        {CONFIG_PARAMETER: resend_config(), CSRF_PARAMETER: CSRF_SECRET, WEBHOOK_PARAMETER: WEBHOOK_SECRET}
+    )
+    settings = Settings.from_env(
+        environ={},
+        config_parameter=CONFIG_PARAMETER,
+        csrf_secret_parameter=CSRF_PARAMETER,
+        webhook_secret_parameter=WEBHOOK_PARAMETER,
+        allowed_origins=(ORIGIN, "http://localhost:8000"),
+        environment="test",
+        resend_api_url="http://resend.invalid",
+        submit_limit=1_000_000,
+        token_limit=1_000_000,
+    )
+    components = build_components(
+        settings,
+        sink=sink,
+        parameter_source=parameters,
+        http=httpx.Client(transport=httpx.MockTransport(provider)),
+        outbox=InMemoryOutbox(),
+        sleep=lambda seconds: None,
+    )
+    stack = InProcessStack(components, provider, sink)
+    capture = _Capture(stack.logs, components.api.logger.registered_formatter)
+    loggers = [logging.getLogger("contact-form"), logging.getLogger("contact_sdk")]
+    for logger in loggers:
+        logger.addHandler(capture)
+    handler.use_api(components.api)
+    yield stack
+    handler.use_api(None)
+    for logger in loggers:
+        logger.removeHandler(capture)
+    components.client.close()
+
+
+# -- invariants ------------------------------------------------------------------------------------
+
+
+def assert_contract_response(response: Any) -> dict[str, Any] | None:
+    """A 2xx/4xx proxy result with the contract's headers and body shape; never a 500. Returns the body."""
+    assert isinstance(response, dict)
+    status = response["statusCode"]
+    assert isinstance(status, int)
+    assert status < 500, response
+    headers = response["headers"]
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Request-Id"]
+    assert headers.get("Access-Control-Allow-Origin") != "*"
+    for value in headers.values():
+        assert "\r" not in value and "\n" not in value
+    if status == 204:
+        assert response["body"] == ""
+        return None
+    body = json.loads(response["body"])
+    assert isinstance(body, dict)
+    assert body["requestId"] == headers["X-Request-Id"]
+    if status >= 400:
+        assert set(body) == {"error", "requestId"}
+        error = body["error"]
+        assert error["code"] in ERROR_CODES, error
+        assert isinstance(error["message"], str) and error["message"]
+        assert set(error) <= {"code", "message", "fields"}
+        if status == 429:
+            assert int(headers["Retry-After"]) > 0
+    else:
+        assert body.get("status") in ("sent", "queued") or "token" in body, body
+    return dict(body)
+
+
+class _TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.declarations: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_decl(self, decl: str) -> None:
+        self.declarations.append(decl)
+
+    def unknown_decl(self, data: str) -> None:  # pragma: no cover - only user HTML could produce one
+        self.declarations.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        self.declarations.append(f"<!--{data}-->")
+
+    def handle_pi(self, data: str) -> None:
+        self.declarations.append(f"<?{data}>")
+
+
+def assert_safe_email(email: dict[str, Any]) -> None:
+    """The email as sent to Resend: only the template's own markup, one-line subject, one clean reply-to."""
+    parser = _TagCollector()
+    parser.feed(str(email["html"]))
+    parser.close()
+    for tag, attrs in parser.tags:
+        assert tag in TEMPLATE_TAGS, f"user markup in the HTML part: <{tag}>"
+        for name, _ in attrs:
+            assert name in TEMPLATE_ATTRIBUTES, f"user attribute in the HTML part: {name}"
+    assert parser.declarations == ["doctype html"], parser.declarations
+    subject = str(email["subject"])
+    assert subject.startswith("Contact Form: Message from ")
+    assert not any(ch in subject for ch in "\r\n\x00\u2028\u2029\x85")
+    reply_to = email["reply_to"]
+    assert isinstance(reply_to, list) and len(reply_to) == 1
+    assert is_valid_email(reply_to[0])
+    assert email["from"] == "Contact Form <no-reply@example.com>"
+    assert email["to"] == ["owner@example.com"]
+    assert "headers" not in email and "bcc" not in email and "cc" not in email
+
+
+def assert_log_lines_are_single_json_objects(lines: list[str]) -> None:
+    """Every log line is exactly one JSON object on one line: user input cannot forge another."""
+    for line in lines:
+        assert "\n" not in line and "\r" not in line, line
+        parsed = json.loads(line)
+        assert isinstance(parsed, dict)
+        assert parsed.get("service") == "contact-form"
