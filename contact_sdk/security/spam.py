@@ -10,8 +10,10 @@ reason                      fires when
 ``form_started_in_future``  ``formStartedAt`` lies further ahead than the allowed clock skew
 ``too_many_links``          more than :data:`MAX_LINKS` URLs in the subject and message
 ``repeated_character``      one character repeated :data:`MAX_REPEAT` times or more in a row
-``mostly_non_letters``      under half of the message's visible characters are letters
-                            (separator lines such as ``-----`` do not count)
+``mostly_non_letters``      a message of 40+ visible characters of which under a fifth are letters
+                            (separator lines such as ``-----`` do not count). Conservative on purpose:
+                            spam is dropped silently, so a short note full of phone or order numbers
+                            must not be mistaken for it.
 ``url_in_name``             the name field holds a URL
 ``spam_keywords``           typical spam vocabulary (:data:`SPAM_KEYWORDS`), **together with a
                             link**: keywords alone are too common in honest mail to count
@@ -43,6 +45,7 @@ from dataclasses import dataclass
 __all__ = [
     "MAX_LINKS",
     "MAX_REPEAT",
+    "MIN_CHARACTERS_FOR_LETTER_RATIO",
     "MIN_LETTER_RATIO",
     "SPAM_KEYWORDS",
     "SpamVerdict",
@@ -54,7 +57,9 @@ MAX_LINKS = 3
 #: A run of the same character at least this long is spam.
 MAX_REPEAT = 20
 #: A message whose visible characters are less than this share letters is spam.
-MIN_LETTER_RATIO = 0.5
+MIN_LETTER_RATIO = 0.2
+#: Shorter messages are never judged by their letter ratio (phone numbers, order ids).
+MIN_CHARACTERS_FOR_LETTER_RATIO = 40
 #: Vocabulary of bulk spam; a weak signal that counts only together with a link.
 SPAM_KEYWORDS: tuple[str, ...] = (
     "viagra",
@@ -124,13 +129,17 @@ def judge(
         reasons.append("too_many_links")
     if _REPEAT.search(text) or _REPEAT.search(name):
         reasons.append("repeated_character")
-    if _letter_ratio(message) < MIN_LETTER_RATIO:
+    if _visible_length(message) >= MIN_CHARACTERS_FOR_LETTER_RATIO and _letter_ratio(message) < MIN_LETTER_RATIO:
         reasons.append("mostly_non_letters")
     if _URL.search(name):
         reasons.append("url_in_name")
     if links and _KEYWORDS.search(text):
         reasons.append("spam_keywords")
     return SpamVerdict(is_spam=bool(reasons), reasons=tuple(reasons))
+
+
+def _visible_length(text: str) -> int:
+    return sum(not char.isspace() for char in _SEPARATOR_RUN.sub("", text))
 
 
 def _letter_ratio(text: str) -> float:

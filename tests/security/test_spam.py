@@ -168,15 +168,27 @@ def test_a_run_in_the_name_is_spam() -> None:
 @pytest.mark.parametrize(
     "message",
     [
-        "$$$ 100% !!! ### 555-0100 %%% ^^^",
-        "1234567890 0987654321",
-        "<<<>>>{{{}}}[[[]]]()()",
-        "----------\n==========",
+        "$$$ 100% !!! ### 555-0100 %%% ^^^ $$$ 200% !!! ### 555-0199 %%% ^^^ @@@",
+        "1234567890 0987654321 1234567890 0987654321 1234567890",
+        "<<<>>>{{{}}}[[[]]]()()<<<>>>{{{}}}[[[]]]()()<<<>>>{{{}}}",
     ],
 )
 def test_mostly_non_letters_is_spam(message: str) -> None:
-    """A message that is mostly symbols and digits is spam."""
+    """A long message that is mostly symbols and digits is spam."""
     assert "mostly_non_letters" in verdict(message=message).reasons
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Call me: +44 20 7946 0958 / 07700 900123",
+        "Order 4481-2209-7731, invoice 2026/11/27",
+        "----------\n==========",
+    ],
+)
+def test_short_notes_full_of_numbers_are_not_spam(message: str) -> None:
+    """Phone numbers and order ids in a short note are a person's message, never silently dropped."""
+    assert "mostly_non_letters" not in verdict(message=message).reasons
 
 
 @pytest.mark.parametrize("name", ["http://cheap.example", "Visit https://x.example now", "www.spam.example"])
@@ -204,7 +216,7 @@ def test_all_firing_rules_are_reported() -> None:
         honeypot="filled",
         form_started_at_ms=NOW_MS - 100,
         name="http://spam.example",
-        message="viagra viagra " + " ".join(f"http://s{i}.example" for i in range(5)) + " " + "!" * 80,
+        message="viagra viagra " + " ".join(f"http://s{i}.example" for i in range(5)) + " " + "!" * 400,
     )
     assert result.is_spam
     assert result.reasons == (
