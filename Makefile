@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install test lint typecheck unit run sandbox lambda clean
+.PHONY: install test lint typecheck unit sandbox lambda bench bench-baseline bench-compare clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy contact_sdk handler.py tools/build_lambda.py
+	$(BIN)/mypy contact_sdk handler.py tools loadtests
 	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
 test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite
@@ -34,6 +34,23 @@ sandbox: install  ## the Resend sandbox alone, on 127.0.0.1:8025
 
 lambda: install  ## the arm64 Lambda deployment artifact: dist/lambda-arm64.zip, with a size report
 	$(BIN)/python tools/build_lambda.py
+
+BENCH_JSON ?= .benchmarks/latest.json
+BENCH_BASELINE ?= .benchmarks/baseline.json
+BENCH_THRESHOLD ?= 25
+
+bench: install  ## timed benchmarks of the cold and warm paths and their floors; prints the ratios
+	@mkdir -p $(dir $(BENCH_JSON))
+	$(BIN)/pytest tests/benchmarks --benchmark-enable --benchmark-json=$(BENCH_JSON) --benchmark-columns=min,median,max,rounds
+	$(BIN)/python tools/bench_compare.py report $(BENCH_JSON)
+
+bench-baseline: bench  ## save this run as the baseline for bench-compare
+	cp $(BENCH_JSON) $(BENCH_BASELINE)
+
+bench-compare: bench  ## fail when a path's median is more than BENCH_THRESHOLD % slower than the baseline
+	$(BIN)/python tools/bench_compare.py compare $(BENCH_BASELINE) $(BENCH_JSON) --threshold $(BENCH_THRESHOLD)
+
+include make/local.mk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

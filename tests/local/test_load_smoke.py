@@ -1,0 +1,127 @@
+"""A short headless Locust run against a local stack: the scenarios pass, and an impossible limit fails the run."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contact_sdk.local.console import Console
+from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts
+
+pytestmark = pytest.mark.integration
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    """A stack with the production rate limit and a little provider latency."""
+    options = StackOptions(
+        ports=StackPorts.any(), sandbox_latency_ms=(20, 60), access_log=False, service_log_level="ERROR"
+    )
+    with LocalStack(options, console=Console(io.StringIO())) as running:
+        yield running
+
+
+def run_locust(stack: LocalStack, reports: Path, *extra: str, seconds: int) -> tuple[int, dict[str, object], str]:
+    """Run Locust headless for ``seconds``; its exit status, the summary file and its output."""
+    summary = reports / "summary.json"
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--only-summary",
+        "--host",
+        stack.api_url,
+        "--users",
+        "8",
+        "--spawn-rate",
+        "8",
+        "--run-time",
+        f"{seconds}s",
+        "--stop-timeout",
+        "5",
+        "--site-origin",
+        stack.page_url,
+        "--csv",
+        str(reports / "smoke"),
+        "--html",
+        str(reports / "smoke.html"),
+        "--summary-file",
+        str(summary),
+        *extra,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    output = result.stdout + result.stderr
+    return result.returncode, json.loads(summary.read_text()), output
+
+
+def test_smoke_run_passes_with_every_scenario_judged(stack: LocalStack, tmp_path: Path) -> None:
+    """Every scenario's expected answers count as successes, the abuser meets its 429, and reports are written."""
+    code, summary, output = run_locust(stack, tmp_path, seconds=12)
+    assert code == 0, output[-3000:]
+    assert summary["passed"] is True
+    assert summary["failure_ratio"] == 0, output[-3000:]
+    assert isinstance(summary["legitimate_submissions"], int) and summary["legitimate_submissions"] > 0
+    stats = (tmp_path / "smoke_stats.csv").read_text()
+    for name in (
+        "POST /contact [legitimate]",
+        "POST /contact [abuser]",
+        "POST /contact [cross-origin]",
+        "burst abuser is rate limited",
+    ):
+        assert name in stats
+    assert (tmp_path / "smoke.html").stat().st_size > 0
+    assert "load check: PASSED" in output
+
+
+def test_an_impossible_p95_limit_fails_the_run(stack: LocalStack, tmp_path: Path) -> None:
+    """``--p95-limit-ms 1`` makes the run exit 1 and say why."""
+    code, summary, output = run_locust(stack, tmp_path, "--p95-limit-ms", "1", seconds=5)
+    assert code == 1, output[-3000:]
+    assert summary["passed"] is False
+    assert "load check: FAILED: p95 of legitimate submissions" in output
+
+
+def _run_with_loadtests(program: str) -> str:
+    """Run ``program`` in a fresh interpreter with ``loadtests/`` importable (Locust patches the stdlib on import)."""
+    code = f"import sys; sys.path.insert(0, {str(LOCUSTFILE.parent)!r})\n{program}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.strip()
+
+
+def test_legitimate_payloads_are_never_judged_spam() -> None:
+    """The visitors' submissions pass the service's spam rules, so the measured ones really reach the provider."""
+    program = """
+import random, time
+from locustfile import legitimate_submission
+from contact_sdk.security.spam import judge
+rng = random.Random(7)
+spam = 0
+for _ in range(1000):
+    p = legitimate_submission(rng)
+    verdict = judge(honeypot=p["website"], form_started_at_ms=p["formStartedAt"], message=p["message"],
+                    name=p["name"], subject=p.get("subject"), now_ms=int(time.time() * 1000))
+    spam += verdict.is_spam
+print(spam)
+"""
+    assert _run_with_loadtests(program) == "0"
+
+
+def test_staging_shape_ramps_holds_soaks_and_stops() -> None:
+    """The shape climbs linearly to the peak, holds it, drops to the soak level, then ends the run."""
+    program = """
+from staging_shape import users_at
+kw = dict(peak=100, ramp=100, hold=50, soak_users=40, soak=50)
+print([users_at(t, **kw) for t in (0, 50, 99, 100, 149, 150, 199, 200)])
+"""
+    assert _run_with_loadtests(program) == "[1, 50, 99, 100, 100, 40, 40, None]"

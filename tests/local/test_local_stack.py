@@ -1,0 +1,316 @@
+"""The local stack over loopback: seeded emulator, sandbox, contact API and demo page working together."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.local.console import Console
+from contact_sdk.local.emulator import MAX_RECEIVE_COUNT, aws_client
+from contact_sdk.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def console_output() -> io.StringIO:
+    """Everything the stack printed."""
+    return io.StringIO()
+
+
+@pytest.fixture(scope="module")
+def stack(console_output: io.StringIO) -> Iterator[LocalStack]:
+    """One stack on free ports for the module."""
+    with LocalStack(StackOptions(ports=StackPorts.any()), console=Console(console_output)) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def aws(stack: LocalStack, service: str) -> Iterator[Any]:
+    """A boto3 client on the stack's emulator, closed afterwards."""
+    client = aws_client(stack.aws_url, service)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def client_from(address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (its own rate-limit identity)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def submission(**changes: Any) -> dict[str, Any]:
+    """A valid submission, filled in 10 s ago."""
+    payload: dict[str, Any] = {
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "subject": "Engines",
+        "message": f"Hello, a note about the analytical engine ({time.time_ns()}).",
+        "consent": True,
+        "formStartedAt": int(time.time() * 1000) - 10_000,
+    }
+    payload.update(changes)
+    return payload
+
+
+def send(stack: LocalStack, client: httpx.Client, payload: dict[str, Any]) -> httpx.Response:
+    """Token from the page's origin, then the submission."""
+    origin = {"Origin": stack.page_url}
+    token = client.get(f"{stack.api_url}/contact/token", headers=origin)
+    assert token.status_code == 200, token.text
+    return client.post(
+        f"{stack.api_url}/contact",
+        json=payload,
+        headers={**origin, "X-CSRF-Token": token.json()["token"]},
+    )
+
+
+def sandbox_emails(stack: LocalStack) -> list[dict[str, Any]]:
+    """What the sandbox accepted."""
+    data = httpx.get(f"{stack.sandbox_url}/_sandbox/emails").json()
+    emails = data["data"] if isinstance(data, dict) else data
+    assert isinstance(emails, list)
+    return emails
+
+
+def test_a_submission_from_the_page_origin_arrives_in_the_sandbox(stack: LocalStack) -> None:
+    """Token, submit, ``200 sent``, and the email is in the sandbox: to the owner, reply-to the sender."""
+    payload = submission(email="first@example.org")
+    with client_from("127.0.0.11") as client:
+        response = send(stack, client, payload)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "sent"
+    assert response.headers["Access-Control-Allow-Origin"] == stack.page_url
+    bodies = [email["body"] for email in sandbox_emails(stack)]
+    sent = next(body for body in bodies if payload["message"] in body.get("text", ""))
+    assert sent["to"] in ("owner@example.com", ["owner@example.com"])
+    assert "contact@example.com" in sent["from"]
+    assert sent["reply_to"] in ("first@example.org", ["first@example.org"])
+
+
+def test_next_token_is_good_for_the_next_submission(stack: LocalStack) -> None:
+    """The ``nextToken`` of one answer is accepted for the following submission."""
+    with client_from("127.0.0.12") as client:
+        first = send(stack, client, submission())
+        second = client.post(
+            f"{stack.api_url}/contact",
+            json=submission(),
+            headers={"Origin": stack.page_url, "X-CSRF-Token": first.json()["nextToken"]},
+        )
+    assert second.status_code == 200, second.text
+
+
+def test_the_localhost_twin_of_the_page_origin_is_allowed(stack: LocalStack) -> None:
+    """Opening the page as http://localhost:PORT works too."""
+    twin = f"http://localhost:{stack.page_url.rsplit(':', 1)[1]}"
+    assert twin in stack.allowed_origins
+    response = httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": twin})
+    assert response.status_code == 200
+
+
+def test_preflight_from_the_page_origin_is_granted(stack: LocalStack) -> None:
+    """The browser's preflight for the page's POST gets 204 and the CORS headers."""
+    response = httpx.options(
+        f"{stack.api_url}/contact",
+        headers={
+            "Origin": stack.page_url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-csrf-token",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == stack.page_url
+    assert "X-CSRF-Token" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_another_origin_is_refused(stack: LocalStack) -> None:
+    """A token request from an origin the stack does not list gets ``403 origin_not_allowed``, no CORS grant."""
+    response = httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": "https://attacker.example"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "origin_not_allowed"
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_the_production_rate_limit_holds_per_source_address(stack: LocalStack) -> None:
+    """Five submissions from one address pass; the sixth gets 429 with Retry-After; another address is unaffected."""
+    with client_from("127.0.0.13") as client:
+        statuses = [send(stack, client, submission()).status_code for _ in range(5)]
+        token = client.get(f"{stack.api_url}/contact/token", headers={"Origin": stack.page_url}).json()["token"]
+        sixth = client.post(
+            f"{stack.api_url}/contact",
+            json=submission(),
+            headers={"Origin": stack.page_url, "X-CSRF-Token": token},
+        )
+    assert statuses == [200] * 5
+    assert sixth.status_code == 429
+    assert int(sixth.headers["Retry-After"]) >= 1
+    with client_from("127.0.0.14") as other:
+        assert send(stack, other, submission()).status_code == 200
+
+
+def wait_for(predicate: Any, *, seconds: float = 15.0) -> Any:
+    """Poll ``predicate`` until it returns something truthy (bounded); that value, or fail."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+def test_provider_unavailable_queues_then_the_outbox_drains(stack: LocalStack) -> None:
+    """Quota exhausted: ``202 queued``; once the provider is back, the local event source delivers it, once."""
+    faults = f"{stack.sandbox_url}/_sandbox/faults"
+    httpx.post(faults, json={"script": ["429:daily_quota_exceeded"]}).raise_for_status()
+    try:
+        payload = submission(message=f"Queued while the provider is out ({time.time_ns()}).")
+        with client_from("127.0.0.15") as client:
+            response = send(stack, client, payload)
+    finally:
+        httpx.delete(faults)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+
+    def delivered() -> list[dict[str, Any]]:
+        return [e for e in sandbox_emails(stack) if payload["message"] in e["body"].get("text", "")]
+
+    assert len(wait_for(delivered)) == 1
+    time.sleep(2.5)  # another poll round: nothing is delivered twice
+    assert len(delivered()) == 1
+
+
+def test_delivery_webhooks_loop_back_through_the_api(stack: LocalStack) -> None:
+    """The sandbox signs delivery events to POST /contact/events; the API verifies and records them."""
+    payload = submission(message=f"Track my delivery please ({time.time_ns()}).")
+    with client_from("127.0.0.16") as client:
+        assert send(stack, client, payload).status_code == 200
+    emails = sandbox_emails(stack)
+    email = next((e for e in emails if payload["message"] in e["body"].get("text", "")), None)
+    assert email is not None, [e["body"].get("text", "")[-80:] for e in emails]
+
+    def answered() -> list[dict[str, Any]]:
+        log = httpx.get(f"{stack.sandbox_url}/_sandbox/webhooks").json()
+        attempts = log["data"] if isinstance(log, dict) else log
+        return [a for a in attempts if a.get("email_id") == email["id"] and a.get("status") == 200]
+
+    types = {attempt["type"] for attempt in wait_for(lambda: len(answered()) >= 2 and answered())}
+    assert types == {"email.sent", "email.delivered"}
+    assert stack.resources is not None
+    with aws(stack, "dynamodb") as dynamodb:
+        item = dynamodb.get_item(TableName=stack.resources.table_name, Key={"pk": {"S": f"delivery#{email['id']}"}})
+    recorded = {event["M"]["type"]["S"] for event in item["Item"]["events"]["L"]}
+    assert recorded == {"email.sent", "email.delivered"}
+
+
+def test_emulator_is_seeded_like_the_deployed_stack(stack: LocalStack) -> None:
+    """Both parameters are SecureStrings under the seeded KMS key; the table exists; the outbox has a DLQ."""
+    resources = stack.resources
+    assert resources is not None
+    with aws(stack, "ssm") as ssm:
+        for name in (
+            resources.config_parameter,
+            resources.csrf_secret_parameter,
+            resources.webhook_secret_parameter,
+        ):
+            found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+            assert found[0]["Type"] == "SecureString"
+            assert resources.key_id in found[0]["KeyId"]
+        raw_config = ssm.get_parameter(Name=resources.config_parameter, WithDecryption=True)["Parameter"]["Value"]
+        secret = ssm.get_parameter(Name=resources.csrf_secret_parameter, WithDecryption=True)["Parameter"]["Value"]
+    assert set(json.loads(raw_config)) == {"apiKey", "domain", "fromEmail", "toEmail", "version", "rotatedAt"}
+    assert len(secret) >= 32
+    with aws(stack, "dynamodb") as dynamodb:
+        assert dynamodb.describe_table(TableName=resources.table_name)["Table"]["TableStatus"] == "ACTIVE"
+    with aws(stack, "sqs") as sqs:
+        attributes = sqs.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["RedrivePolicy"])
+    redrive = json.loads(attributes["Attributes"]["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(":contact-outbox-local-dlq")
+    assert int(redrive["maxReceiveCount"]) == MAX_RECEIVE_COUNT
+
+
+def test_demo_page_is_served_from_the_allowed_origin(stack: LocalStack) -> None:
+    """The page, its script and ``config.json`` (pointing at the API and the sandbox) come from the page origin."""
+    page = httpx.get(f"{stack.page_url}/")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert f"connect-src 'self' {stack.api_url}" in page.headers["Content-Security-Policy"]
+    assert httpx.get(f"{stack.page_url}/contact.js").status_code == 200
+    assert httpx.get(f"{stack.page_url}/contact.css").status_code == 200
+    config = httpx.get(f"{stack.page_url}/config.json").json()
+    assert config == {"apiUrl": stack.api_url, "sandboxUrl": stack.sandbox_url}
+    assert stack.page_url in stack.allowed_origins
+    assert httpx.get(f"{stack.page_url}/../pyproject.toml").status_code == 404
+
+
+def test_console_shows_one_readable_line_per_request(stack: LocalStack, console_output: io.StringIO) -> None:
+    """The access log names the method, path, status, outcome and source address."""
+    httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": stack.page_url})
+    lines = console_output.getvalue().splitlines()
+    assert any(" api " in line and "GET /contact/token 200 token" in line and "127.0.0.1" in line for line in lines)
+
+
+def test_the_stack_refuses_taken_ports_naming_the_flag() -> None:
+    """A taken port stops the start before anything runs, with the flag that moves it."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        stack = LocalStack(StackOptions(ports=StackPorts(page=0, api=taken, sandbox=0, aws=0)))
+        with pytest.raises(PortInUseError) as caught:
+            stack.start()
+    assert f"127.0.0.1:{taken}" in str(caught.value)
+    assert "--api-port" in str(caught.value)
+
+
+ANY_OTHER_PORTS = ("--api-port", "0", "--sandbox-port", "0", "--aws-port", "0")
+
+
+def test_the_command_exits_2_with_a_clear_message_when_a_port_is_taken() -> None:
+    """``python -m contact_sdk.local`` with a taken port prints which one and exits 2."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "contact_sdk.local", "--page-port", str(taken), *ANY_OTHER_PORTS],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"demo page: 127.0.0.1:{taken} is already in use" in result.stderr
+    assert "--page-port" in result.stderr
+
+
+def test_the_stack_never_listens_beyond_loopback() -> None:
+    """A non-loopback host is refused."""
+    with pytest.raises(StackStartError):
+        LocalStack(StackOptions(host="0.0.0.0"))  # noqa: S104 - the point of the test
+
+
+def test_stop_releases_every_port() -> None:
+    """After ``stop`` every port is free again and the child processes are gone."""
+    stack = LocalStack(StackOptions(ports=StackPorts.any()), console=Console(io.StringIO()))
+    stack.start()
+    ports = stack.ports
+    children = [child.process for child in stack._children]
+    stack.stop()
+    assert ports is not None
+    assert all(process.poll() is not None for process in children)
+    for port in (ports.page, ports.api, ports.sandbox, ports.aws):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
