@@ -20,6 +20,7 @@ from contact_sdk.errors import ConfigurationError
 from contact_sdk.logs import build_logger
 from contact_sdk.security.origin import SECURITY_HEADERS
 from contact_sdk.settings import Settings
+from contact_sdk.snapstart import SnapStartHooks, register
 
 _lock = threading.Lock()
 _components: Components | None = None
@@ -77,3 +78,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def outbox_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Deliver a batch of queued submissions; returns ``{"batchItemFailures": [...]}``."""
     return current_components().consumer.handle(event, context)
+
+
+# SnapStart: build before the snapshot, re-seed / reconnect / re-check config after each restore.
+# A no-op where the runtime's snapshot_restore_py is absent (tests, local runs).
+register(SnapStartHooks(lambda: _components, prime=current_components))

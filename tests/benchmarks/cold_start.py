@@ -1,0 +1,101 @@
+"""Run by the cold-path benchmarks in a fresh interpreter, so that every round is really cold.
+
+Usage: ``python tests/benchmarks/cold_start.py MODE RESULT_PATH`` with the project root on ``PYTHONPATH``:
+
+* ``import-handler``: import ``handler``, then (timed apart) ``boto3``, which the handler defers to its first
+  request;
+* ``import-floor``: import the floor libraries (boto3, httpx, pydantic, tenacity, pybreaker, Powertools' Logger);
+* ``emf-core`` / ``emf-package``: import ``handler``, then time only loading aws-embedded-metrics' serializer
+  the way :mod:`contact_sdk.metrics` does (without the package ``__init__``), or the usual way
+  (``import aws_embedded_metrics``, which pulls in aiohttp for its EC2 probe);
+* ``first-request``: import ``handler`` and serve the API Gateway event read from stdin, configured by the
+  environment like a Lambda (config from Parameter Store, the email to ``RESEND_API_URL``).
+
+Writes one JSON object to ``RESULT_PATH``: milliseconds for the import and the request (measured inside the
+interpreter, so without its start-up), the response status, and the peak RSS in MB.
+
+Peak RSS: ``resource.getrusage(...).ru_maxrss`` is wrong in a child started by a large parent (pytest with
+moto loaded): Linux keeps the high-water mark of the address space an ``exec`` replaces, and ``subprocess``
+starts children with ``vfork``, so a child of a 250 MB parent reports 250 MB. ``VmHWM`` in
+``/proc/self/status`` is the peak of this interpreter's own address space; ``ru_maxrss`` is the fallback where
+``/proc`` is absent, and is reported too.
+"""
+
+import sys
+import time
+
+_started = time.perf_counter()
+
+
+def _peak_rss_kb() -> float:
+    """This address space's peak resident set, in kB (``VmHWM``), else ``ru_maxrss``."""
+    import resource
+
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def main() -> None:
+    """Do what MODE says and write the figures."""
+    mode, result_path = sys.argv[1], sys.argv[2]
+    start = time.perf_counter()
+    if mode == "import-floor":
+        import boto3
+        import httpx  # noqa: F401
+        import pybreaker  # noqa: F401
+        import pydantic  # noqa: F401
+        import tenacity  # noqa: F401
+        from aws_lambda_powertools import Logger  # noqa: F401
+    else:
+        import handler
+    imported = time.perf_counter()
+    result: dict[str, object] = {"mode": mode, "import_ms": (imported - start) * 1000}
+    if mode == "import-handler":
+        # The handler defers boto3 to the first request that needs AWS; the floor imports it. Timed apart so
+        # the report can also compare like with like (handler + boto3 against the floor).
+        before = time.perf_counter()
+        import boto3  # noqa: F401
+
+        result["boto3_ms"] = (time.perf_counter() - before) * 1000
+    if mode.startswith("emf-"):
+        before = time.perf_counter()
+        if mode == "emf-package":
+            import aws_embedded_metrics  # noqa: F401
+        from contact_sdk.metrics import _emf
+
+        _emf()
+        result["emf_ms"] = (time.perf_counter() - before) * 1000
+    if mode == "first-request":
+        import json
+
+        event = json.loads(sys.stdin.read())
+        before = time.perf_counter()
+        response = handler.lambda_handler(event, None)
+        result["request_ms"] = (time.perf_counter() - before) * 1000
+        result["status"] = response["statusCode"]
+        result["body"] = response["body"]
+    import json
+    import resource
+
+    result["total_ms"] = (time.perf_counter() - _started) * 1000
+    result["maxrss_mb"] = _peak_rss_kb() / 1024
+    result["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["modules"] = len(sys.modules)
+    result["aiohttp_loaded"] = "aiohttp" in sys.modules
+    result["xray_loaded"] = "aws_xray_sdk" in sys.modules
+    result["dev_tools_loaded"] = sorted(
+        name for name in sys.modules if name.startswith(("contact_sdk.sandbox", "contact_sdk.local", "contact_sdk.cli"))
+    )
+    result["boto3_loaded"] = "boto3" in sys.modules
+    with open(result_path, "w", encoding="utf-8") as out:
+        json.dump(result, out)
+
+
+if __name__ == "__main__":
+    main()

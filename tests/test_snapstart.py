@@ -1,0 +1,311 @@
+"""SnapStart hooks, called directly: re-seeding, dropped connections, the config cache's age, registration."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.metrics import ListSink
+from contact_sdk.outbox import InMemoryOutbox
+from contact_sdk.resend import OutgoingEmail
+from contact_sdk.security.csrf import CsrfTokens, InMemoryNonceStore
+from contact_sdk.settings import Settings
+from contact_sdk.snapstart import SnapStartHooks, register
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = "/test/resend"
+CSRF = "/test/csrf"
+TTL = 3600
+
+
+class _Emails(BaseHTTPRequestHandler):
+    """A keep-alive ``POST /emails`` that records the client port of each request (one port = one connection)."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.ports.append(self.client_address[1])
+        body = json.dumps({"id": f"email-{len(self.ports)}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def provider() -> Iterator[tuple[str, list[int]]]:
+    """A keep-alive provider on loopback; yields its URL and the client port of each request it served."""
+    ports: list[int] = []
+    handler = type("Emails", (_Emails,), {"ports": ports})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", ports
+    server.shutdown()
+    server.server_close()
+
+
+class RecordingAwsClient:
+    """Stands in for a boto3 client: ``close()`` empties its pools (here: counts), and it stays usable."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        """Drop pooled connections."""
+        self.closed += 1
+
+
+class ResettableSource(InMemoryParameterSource):
+    """An in-memory Parameter Store that, like ``SsmParameterSource``, can forget its client."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.resets = 0
+
+    def reset_client(self) -> None:
+        """Forget the (imaginary) client."""
+        self.resets += 1
+
+
+class ResettableOutbox(InMemoryOutbox):
+    """An in-memory outbox that, like ``SqsOutbox``, can forget its client."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resets = 0
+
+    def reset_client(self) -> None:
+        """Forget the (imaginary) client."""
+        self.resets += 1
+
+
+def _config() -> str:
+    return json.dumps(
+        {
+            "apiKey": "re_test",
+            "domain": "example.com",
+            "fromEmail": "no-reply@example.com",
+            "toEmail": "owner@example.com",
+            "version": 1,
+            "rotatedAt": "2026-11-01T10:00:00Z",
+        }
+    )
+
+
+def _components(base_url: str = "http://127.0.0.1:9", **kwargs: Any) -> Components:
+    settings = Settings.from_env(
+        {},
+        config_parameter=CONFIG,
+        csrf_secret_parameter=CSRF,
+        allowed_origins=("https://www.example.com",),
+        resend_api_url=base_url,
+        config_ttl_seconds=TTL,
+        table_name="contact-test",
+    )
+    kwargs.setdefault("parameter_source", ResettableSource({CONFIG: _config(), CSRF: "s" * 48}))
+    kwargs.setdefault("dynamodb_client", RecordingAwsClient())
+    kwargs.setdefault("outbox", ResettableOutbox())
+    return build_components(settings, sink=ListSink(), **kwargs)
+
+
+class Clock:
+    """A settable wall clock."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _email() -> OutgoingEmail:
+    return OutgoingEmail(sender="no-reply@example.com", to=("owner@example.com",), subject="hi", text="hello")
+
+
+def test_after_restore_reseeds_random_so_restored_copies_diverge() -> None:
+    """Two copies restored from one random state draw different numbers after the hook."""
+    hooks = SnapStartHooks(lambda: None)
+    snapshot = random.getstate()
+    hooks.after_restore()
+    first = [random.random() for _ in range(4)]
+    random.setstate(snapshot)
+    hooks.after_restore()
+    second = [random.random() for _ in range(4)]
+    assert first != second
+
+
+def test_csrf_nonces_never_repeat_across_copies_restored_from_one_state() -> None:
+    """CSRF nonces come from the OS CSPRNG, so identical ``random`` states still give different tokens."""
+    snapshot = random.getstate()
+    tokens = []
+    for _ in range(2):
+        random.setstate(snapshot)
+        csrf = CsrfTokens(nonces=InMemoryNonceStore(), clock=lambda: 1_800_000_000.0)
+        tokens.append(csrf.issue(b"k" * 48, "https://www.example.com"))
+    assert tokens[0] != tokens[1]
+
+
+def test_importing_the_handler_neither_seeds_nor_draws_from_random() -> None:
+    """Nothing random is seeded (or consumed) at import: the global state is untouched by ``import handler``."""
+    code = (
+        "import random; random.seed(7); before = random.getstate(); import handler; "
+        "assert random.getstate() == before, 'import handler touched random'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_after_restore_drops_the_provider_connection(provider: tuple[str, list[int]]) -> None:
+    """Sends before the restore share one keep-alive connection; the first send after it opens a new one."""
+    url, ports = provider
+    components = _components(url)
+    hooks = SnapStartHooks(lambda: components)
+    try:
+        components.client.send(_email())
+        components.client.send(_email())
+        hooks.after_restore()
+        components.client.send(_email())
+    finally:
+        components.client.close()
+    assert ports[0] == ports[1]
+    assert ports[2] != ports[1]
+
+
+def test_after_restore_resets_every_aws_client() -> None:
+    """Parameter Store, the outbox and the DynamoDB client each drop their connections."""
+    components = _components()
+    report = SnapStartHooks(lambda: components).after_restore()
+    source, outbox = components.parameter_source, components.outbox
+    assert isinstance(source, ResettableSource) and isinstance(outbox, ResettableOutbox)
+    (dynamodb,) = components.aws_clients
+    assert (source.resets, outbox.resets, dynamodb.closed) == (1, 1, 1)
+    assert report.connections_dropped == 4
+
+
+def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> None:
+    """A restore more than the TTL after the snapshot expires the cached secrets: the next read fetches."""
+    components = _components()
+    source = components.parameter_source
+    assert isinstance(source, InMemoryParameterSource)
+    components.service.config.resend()
+    components.service.config.csrf_secret()
+    clock = Clock()
+    hooks = SnapStartHooks(lambda: components, wall_clock=clock)
+    hooks.before_snapshot()
+    clock.now += TTL + 1
+    report = hooks.after_restore()
+    assert report.parameters_expired == (CONFIG, CSRF)
+    fetches = source.fetches
+    components.service.config.resend()
+    assert source.fetches == fetches + 1
+
+
+def test_config_cached_just_before_a_short_snapshot_is_kept() -> None:
+    """A restore soon after the snapshot keeps entries that are still young: no extra Parameter Store read."""
+    components = _components()
+    source = components.parameter_source
+    assert isinstance(source, InMemoryParameterSource)
+    components.service.config.resend()
+    clock = Clock()
+    hooks = SnapStartHooks(lambda: components, wall_clock=clock)
+    hooks.before_snapshot()
+    clock.now += 60
+    report = hooks.after_restore()
+    assert report.parameters_expired == ()
+    assert report.seconds_in_snapshot == 60
+    fetches = source.fetches
+    components.service.config.resend()
+    assert source.fetches == fetches
+
+
+def test_restore_without_a_snapshot_time_expires_everything_cached() -> None:
+    """If the before hook never ran, the hook cannot know the age, so every entry is due for refresh."""
+    components = _components()
+    components.service.config.resend()
+    report = SnapStartHooks(lambda: components).after_restore()
+    assert report.seconds_in_snapshot is None
+    assert report.parameters_expired == (CONFIG,)
+
+
+def test_before_snapshot_primes_the_components_and_closes_their_connections() -> None:
+    """With nothing built yet, the before hook builds (no I/O) and leaves no pooled connection behind."""
+    built: list[Components] = []
+
+    def prime() -> Components:
+        built.append(_components())
+        return built[-1]
+
+    hooks = SnapStartHooks(lambda: built[-1] if built else None, prime=prime)
+    hooks.before_snapshot()
+    assert len(built) == 1
+    (dynamodb,) = built[0].aws_clients
+    assert dynamodb.closed == 1
+
+
+def test_before_snapshot_survives_a_misconfiguration() -> None:
+    """A configuration error while priming is logged; the snapshot proceeds and the first request reports it."""
+
+    def prime() -> Components:
+        raise ConfigurationError("CONTACT_ALLOWED_ORIGINS is not set")
+
+    hooks = SnapStartHooks(lambda: None, prime=prime)
+    hooks.before_snapshot()
+    assert hooks.after_restore().connections_dropped == 0
+
+
+def test_register_is_a_no_op_where_the_runtime_module_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``snapshot_restore_py`` (tests, laptops) registration returns False and raises nothing."""
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
+    assert register(SnapStartHooks(lambda: None)) is False
+
+
+def test_register_hands_both_hooks_to_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the runtime module present, one before-snapshot and one after-restore hook are registered."""
+    runtime = _fake_runtime()
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
+    hooks = SnapStartHooks(lambda: None)
+    assert register(hooks) is True
+    assert runtime.before == [hooks.before_snapshot]
+    assert runtime.after == [hooks.after_restore]
+
+
+def test_the_handler_registers_its_hooks_at_import() -> None:
+    """``import handler`` in the Lambda runtime registers the hooks once (checked in a fresh interpreter)."""
+    code = (
+        "import sys, types\n"
+        "rt = types.ModuleType('snapshot_restore_py'); rt.before = []; rt.after = []\n"
+        "rt.register_before_snapshot = rt.before.append; rt.register_after_restore = rt.after.append\n"
+        "sys.modules['snapshot_restore_py'] = rt\n"
+        "import handler\n"
+        "assert (len(rt.before), len(rt.after)) == (1, 1), (rt.before, rt.after)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def _fake_runtime() -> Any:
+    """A stand-in for ``snapshot_restore_py`` with its two registration functions."""
+    runtime: Any = types.ModuleType("snapshot_restore_py")
+    runtime.before = []
+    runtime.after = []
+    runtime.register_before_snapshot = runtime.before.append
+    runtime.register_after_restore = runtime.after.append
+    return runtime
