@@ -13,9 +13,15 @@ What goes in:
   environment** so the artifact holds what the test suite ran against;
 * ``handler.py`` and the ``contact_sdk`` package (``.py``, ``py.typed`` and the package's data files).
 
-What stays out: tests, ``__pycache__``/``.pyc`` (pip runs with ``--no-compile``: the build Python is not
-3.13, and bytecode would embed build-machine paths; SnapStart snapshots the imported modules once per
-published version, so compiling at init is paid once), console scripts (``bin/``), and
+Bytecode: ``/var/task`` is read-only, so without ``.pyc`` files every cold start that is not restored
+from a SnapStart snapshot recompiles everything it imports (measured: ``import handler`` 713 ms instead
+of 167 ms, boto3 376 ms instead of 79 ms). So the build compiles the artifact with a CPython **3.13**
+interpreter (``LAMBDA_PYTHON``, else ``python3.13`` on the PATH, else pyenv's), with
+``--invalidation-mode unchecked-hash`` (no timestamps: reproducible) and the staging directory
+replaced by ``/var/task`` in the embedded paths. Without a 3.13 interpreter it builds without
+bytecode and the report says so.
+
+What stays out: tests, bytecode of any other Python, console scripts (``bin/``), and
 ``contact_sdk/sandbox`` and ``contact_sdk/local`` -- the fake Resend API and the loopback stack (emulator,
 local API and demo page servers) are development tools, nothing the handler imports needs them, and
 shipping HTTP servers that imitate the provider and the API to production only adds attack surface.
@@ -204,6 +210,49 @@ def prune(target: Path) -> None:
         compiled.unlink()
 
 
+def find_python313() -> str | None:
+    """A CPython 3.13 interpreter to compile the artifact's bytecode with, or ``None``."""
+    candidates = [os.environ.get("LAMBDA_PYTHON"), shutil.which("python3.13")]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            version = subprocess.run(  # noqa: S603 - an interpreter we located ourselves
+                [candidate, "-c", "import sys; print(sys.implementation.name, *sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if version == ["cpython", "3", "13"]:
+            return candidate
+    return None
+
+
+def compile_bytecode(target: Path, python: str) -> None:
+    """Compile every module for CPython 3.13, reproducibly, with ``/var/task`` as the embedded path."""
+    _run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(target),
+            "-p",
+            "/var/task",
+            str(target),
+        ]
+    )
+
+
 def _zip_date() -> tuple[int, int, int, int, int, int]:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch:
@@ -264,6 +313,11 @@ def build(
         install_dependencies(staging, wheel_cache, requirements, pins)
         copy_project(staging, root)
         prune(staging)
+        python313 = find_python313()
+        if python313 is not None:
+            compile_bytecode(staging, python313)
+        else:
+            print("build_lambda: no CPython 3.13 found (set LAMBDA_PYTHON); building without bytecode", file=sys.stderr)
         write_zip(staging, output)
     built = report(output)
     if built.zipped_bytes > MAX_ZIPPED_BYTES or built.unzipped_bytes > MAX_UNZIPPED_BYTES:

@@ -15,6 +15,19 @@ import pytest
 
 from tests.infra.conftest import BUILD_TOOL, BuiltArtifact
 
+
+def find_python313() -> str | None:
+    """The build tool's own search for a CPython 3.13 interpreter."""
+    spec = importlib.util.spec_from_file_location("build_lambda", BUILD_TOOL)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_lambda", module)  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    found = module.find_python313()
+    return str(found) if found is not None else None
+
+
 #: Distributions of the dev, load and infra extras that must never reach Lambda.
 DEV_ONLY = (
     "pytest",
@@ -74,13 +87,14 @@ def test_artifact_holds_every_runtime_dependency_at_the_tested_version(lambda_ar
         assert importlib.metadata.version(name) == version, dist_info
 
 
-def test_artifact_has_no_tests_sandbox_caches_or_scripts(lambda_artifact: BuiltArtifact) -> None:
-    """No tests, no Resend sandbox or local stack, no __pycache__ or .pyc, no console scripts."""
+def test_artifact_has_no_tests_sandbox_foreign_bytecode_or_scripts(lambda_artifact: BuiltArtifact) -> None:
+    """No tests, no Resend sandbox or local stack, no bytecode but CPython 3.13's, no console scripts."""
     for name in lambda_artifact.names:
         parts = name.split("/")
         assert parts[0] not in {"tests", "bin"}, name
-        assert "__pycache__" not in parts, name
-        assert not name.endswith(".pyc"), name
+        if name.endswith(".pyc"):
+            assert parts[-2] == "__pycache__", name
+            assert ".cpython-313." in parts[-1], name
         assert not name.startswith(("contact_sdk/sandbox/", "contact_sdk/local/")), name
         assert not re.search(r"(^|/)(tests?|conftest\.py)(/|$)", name), name
 
@@ -142,3 +156,18 @@ def test_report_matches_the_artifact_and_fits_lambda(lambda_artifact: BuiltArtif
     assert report["zippedBytes"] < 50 * 1024 * 1024
     assert report["unzippedBytes"] < 250 * 1024 * 1024
     assert len(report["sha256"]) == 64
+
+
+@pytest.mark.skipif(find_python313() is None, reason="no CPython 3.13 on this machine: the build ships no bytecode")
+def test_every_shipped_module_has_reproducible_313_bytecode(lambda_artifact: BuiltArtifact) -> None:
+    """With Python 3.13 at hand, each module ships its .pyc: hash-based (no timestamps), paths under /var/task."""
+    names = set(lambda_artifact.names)
+    for source in ("handler.py", "contact_sdk/service.py", "botocore/client.py", "pydantic/main.py"):
+        directory, _, module = source.rpartition("/")
+        compiled = f"{directory + '/' if directory else ''}__pycache__/{module[:-3]}.cpython-313.pyc"
+        assert compiled in names, compiled
+    header = (lambda_artifact.unpacked / "__pycache__" / "handler.cpython-313.pyc").read_bytes()[:16]
+    assert int.from_bytes(header[4:8], "little") == 0b01  # PEP 552: hash-based, unchecked (no timestamp)
+    body = (lambda_artifact.unpacked / "__pycache__" / "handler.cpython-313.pyc").read_bytes()
+    assert b"/var/task/handler.py" in body
+    assert str(lambda_artifact.unpacked).encode() not in body
