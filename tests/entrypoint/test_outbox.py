@@ -11,6 +11,7 @@ import pytest
 import handler
 from contact_sdk.errors import CircuitOpenError, ProviderQuotaError, ProviderServerError
 from contact_sdk.idempotency import SubmissionStatus
+from contact_sdk.local.event_source import sqs_event
 from contact_sdk.outbox import QueuedSubmission
 from contact_sdk.replay import backoff_seconds
 from tests.conftest import aws_client
@@ -44,25 +45,7 @@ def receive_event(stack: Stack, queue_url: str) -> dict[str, Any]:
     """Receive what the queue holds and shape it as the SQS event Lambda's event source sends."""
     sqs = aws_client(stack.aws, "sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    messages = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-    ).get("Messages", [])
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "eu-west-1",
-            }
-            for m in messages
-        ]
-    }
+    return sqs_event(sqs, queue_url, queue_arn=arn, region="eu-west-1")
 
 
 def queue_depth(stack: Stack, queue_url: str) -> int:

@@ -26,6 +26,7 @@ from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.compose import idempotency_key
 from contact_sdk.config import ParameterSource, SsmParameterSource
+from contact_sdk.local.event_source import sqs_event as local_sqs_event
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import parse_submission
 from contact_sdk.outbox import QueuedSubmission
@@ -197,29 +198,11 @@ class FaultStack(Stack):
         return self.lines("request handled")[-1]
 
 
-def sqs_event(aws: str, queue_url: str, *, max_messages: int = 10) -> dict[str, Any]:
+def sqs_event(aws: str, queue_url: str) -> dict[str, Any]:
     """Receive what the queue holds, shaped as the SQS event Lambda's event source sends."""
     sqs = aws_client(aws, "sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    messages = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=max_messages, AttributeNames=["All"], MessageAttributeNames=["All"]
-    ).get("Messages", [])
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    return local_sqs_event(sqs, queue_url, queue_arn=arn, region=REGION)
 
 
 def peek_bodies(aws: str, *queue_urls: str) -> list[str]:
