@@ -33,6 +33,7 @@ from contact_sdk.cloudwatch.templates import (
     DEAD_LETTER_QUEUE_ALARMS_FILE,
     DEAD_LETTER_QUEUE_WIDGETS_FILE,
     METRIC_FILTERS_FILE,
+    OUTBOX_ALARMS_FILE,
     OUTBOX_WIDGETS_FILE,
     load_template,
 )
@@ -192,11 +193,13 @@ def render_dashboard(params: DeploymentParameters) -> dict[str, Any]:
 def render_alarms(params: DeploymentParameters) -> list[dict[str, Any]]:
     """Every alarm for ``params``, each a dict of ``PutMetricAlarm`` keyword arguments.
 
-    Without ``alarm_topic_arn`` the alarms have no actions. The dead-letter queue alarm is
-    included only when ``dead_letter_queue_name`` is set.
+    Without ``alarm_topic_arn`` the alarms have no actions. The outbox and dead-letter queue
+    alarms are included only when ``outbox_queue_name`` / ``dead_letter_queue_name`` is set.
     """
     values = params.placeholder_values()
     alarms: list[dict[str, Any]] = fill_placeholders(load_template(ALARMS_FILE), values, source=ALARMS_FILE)
+    if params.outbox_queue_name is not None:
+        alarms += fill_placeholders(load_template(OUTBOX_ALARMS_FILE), values, source=OUTBOX_ALARMS_FILE)
     if params.dead_letter_queue_name is not None:
         fragment = load_template(DEAD_LETTER_QUEUE_ALARMS_FILE)
         alarms += fill_placeholders(fragment, values, source=DEAD_LETTER_QUEUE_ALARMS_FILE)

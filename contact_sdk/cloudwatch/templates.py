@@ -25,6 +25,7 @@ __all__ = [
     "DEAD_LETTER_QUEUE_ALARMS_FILE",
     "DEAD_LETTER_QUEUE_WIDGETS_FILE",
     "METRIC_FILTERS_FILE",
+    "OUTBOX_ALARMS_FILE",
     "OUTBOX_WIDGETS_FILE",
     "TEMPLATES_DIR_VARIABLE",
     "load_template",
@@ -39,6 +40,7 @@ OUTBOX_WIDGETS_FILE = "dashboards/email-service.outbox.json"
 DEAD_LETTER_QUEUE_WIDGETS_FILE = "dashboards/email-service.dead-letter-queue.json"
 ALARMS_FILE = "alarms/email-service.json"
 DEAD_LETTER_QUEUE_ALARMS_FILE = "alarms/dead-letter-queue.json"
+OUTBOX_ALARMS_FILE = "alarms/outbox.json"
 METRIC_FILTERS_FILE = "alarms/lambda-timeout-metric-filters.json"
 
 _REPOSITORY_ROOT = Path(__file__).resolve().parents[2]

@@ -256,12 +256,22 @@ def test_api_gateway_5xx_drill(params: DeploymentParameters) -> None:
 
 def test_dead_letter_queue_drill(full_params: DeploymentParameters) -> None:
     """Drill: one message in the dead-letter queue trips its alarm; an empty queue is OK."""
-    (alarm,) = [a for a in render_alarms(full_params) if a.get("Namespace") == "AWS/SQS"]
+    (alarm,) = [a for a in render_alarms(full_params) if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
     dimensions = (("QueueName", str(full_params.dead_letter_queue_name)),)
     empty = [Datapoint("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions, T0, 0.0)]
     one = [Datapoint("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions, T0, 1.0)]
     assert evaluate_alarm(alarm, empty, start_ms=T0, end_ms=T0 + 5 * MINUTE).final_state is AlarmState.OK
     assert evaluate_alarm(alarm, one, start_ms=T0, end_ms=T0 + 5 * MINUTE).final_state is AlarmState.ALARM
+
+
+def test_outbox_not_draining_drill(full_params: DeploymentParameters) -> None:
+    """Drill: the oldest outbox message over an hour old trips its alarm; a draining queue is OK."""
+    (alarm,) = [a for a in render_alarms(full_params) if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
+    dimensions = (("QueueName", str(full_params.outbox_queue_name)),)
+    draining = [Datapoint("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, T0, 120.0)]
+    stuck = [Datapoint("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, T0, 5400.0)]
+    assert evaluate_alarm(alarm, draining, start_ms=T0, end_ms=T0 + 5 * MINUTE).final_state is AlarmState.OK
+    assert evaluate_alarm(alarm, stuck, start_ms=T0, end_ms=T0 + 5 * MINUTE).final_state is AlarmState.ALARM
 
 
 def test_bounce_complaint_rate_drill(params: DeploymentParameters) -> None:

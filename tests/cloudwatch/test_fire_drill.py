@@ -66,7 +66,7 @@ SCENARIOS: dict[str, tuple[Schedule, set[str]]] = {
     "healthy": ([], set()),
     "provider outage": (
         spread(INCIDENT_START, 20, 5 * MINUTE, SimulatedRequest(provider="down", response_time_ms=1800)),
-        {"error-rate", "failed-sends", "circuit-opened"},
+        {"error-rate", "failed-sends", "circuit-opened", "emails-queued"},
     ),
     "spam wave": (
         spread(INCIDENT_START, 60, 5 * MINUTE, SimulatedRequest(spam=True, response_time_ms=40)),

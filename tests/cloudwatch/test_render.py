@@ -91,7 +91,7 @@ def test_without_a_topic_the_alarms_have_no_actions(params: DeploymentParameters
 def test_queue_widgets_and_dead_letter_alarm_only_when_named(
     params: DeploymentParameters, full_params: DeploymentParameters
 ) -> None:
-    """The SQS widgets and the dead-letter alarm appear exactly when their queue names are given."""
+    """The SQS widgets and the outbox / dead-letter alarms appear exactly when their queue names are given."""
     assert "AWS/SQS" not in _text(render_dashboard(params))
     assert not [a for a in render_alarms(params) if a.get("Namespace") == "AWS/SQS"]
     body = render_dashboard(full_params)
@@ -99,8 +99,12 @@ def test_queue_widgets_and_dead_letter_alarm_only_when_named(
     assert len(sqs) == 2
     bottom = max(w["y"] + w["height"] for w in body["widgets"] if w not in sqs)
     assert all(w["y"] == bottom for w in sqs)
-    (dlq_alarm,) = [a for a in render_alarms(full_params) if a.get("Namespace") == "AWS/SQS"]
+    queue_alarms = {a["MetricName"]: a for a in render_alarms(full_params) if a.get("Namespace") == "AWS/SQS"}
+    assert set(queue_alarms) == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    dlq_alarm = queue_alarms["ApproximateNumberOfMessagesVisible"]
     assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "prod-contact-outbox-dlq"}]
+    outbox_alarm = queue_alarms["ApproximateAgeOfOldestMessage"]
+    assert outbox_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "prod-contact-outbox"}]
 
 
 def test_only_the_dead_letter_queue_named(params: DeploymentParameters) -> None:
@@ -109,6 +113,7 @@ def test_only_the_dead_letter_queue_named(params: DeploymentParameters) -> None:
     text = _text(render_dashboard(only_dlq))
     assert '"QueueName", "dlq"' in text
     assert "Outbox queue depth" not in text
+    assert not [a for a in render_alarms(only_dlq) if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
 
 
 def test_defaults_for_log_group_and_dashboard_name(params: DeploymentParameters) -> None:
