@@ -2,7 +2,22 @@
 
     ContactSdkError
     ├── ConfigurationError              config missing, malformed, or unreachable
-    │   └── ConfigUnavailableError      Parameter Store unreachable and nothing cached
+    │   ├── ConfigUnavailableError      Parameter Store unreachable and nothing cached
+    │   ├── WebhookSecretError          the whsec_ signing secret is malformed      (webhooks)
+    │   └── TemplateError               a dashboard/alarm template cannot be filled  (cloudwatch.render)
+    ├── CsrfError                       the request's CSRF token is refused (403)    (security.csrf)
+    │   ├── CsrfMissing                     no token
+    │   └── CsrfInvalid                     malformed, forged, other origin, expired, replayed
+    ├── NonceStoreUnavailable           shared stores unreachable: the service degrades to
+    ├── RateLimitStoreUnavailable           per-instance memory (security.fallback)
+    ├── LedgerUnavailable               submission ledger unreachable (idempotency)
+    ├── OutboxUnavailable               the outbox queue did not take a message (outbox)
+    ├── WebhookError                    a webhook delivery is refused              (webhooks)
+    │   ├── WebhookSignatureError           missing/invalid signature, stale timestamp (401)
+    │   └── WebhookPayloadError             authentic body that is not a Resend event (400)
+    ├── DeliveryStoreUnavailableError   delivery events cannot be recorded (503)   (webhooks)
+    ├── DefinitionInvalidError, DeployError, EvaluationError                      (cloudwatch)
+    ├── DnsInputError, ResolverUnavailableError                                   (dns)
     └── ProviderError                   anything that went wrong talking to Resend
         ├── TransientProviderError      worth retrying: the same request may succeed later
         │   ├── ProviderTimeoutError        connect/read/write/pool timeout
@@ -18,9 +33,11 @@
         ├── CircuitOpenError            the breaker refused the call; the network was not touched
         └── ProviderDeferredError       the deadline leaves no room for another attempt
 
-Transient vs permanent is one ``isinstance``. Errors from the provider are translated where
-they enter (:func:`contact_sdk.resend.translate_response`) from the table
-:data:`ERROR_TABLE`, and chained with ``raise ... from``.
+The errors outside the provider branch are defined beside the code that raises them (module in
+brackets) and all derive from :class:`ContactSdkError`. Transient vs permanent is one
+``isinstance``. Errors from the provider are translated where they enter
+(:func:`contact_sdk.resend.translate_response`) from the table :data:`ERROR_TABLE`, and chained
+with ``raise ... from``.
 
 "Unavailable now" — the condition under which a submission is kept for later instead of
 being refused — is :data:`PROVIDER_UNAVAILABLE`: transient errors after the last retry,
