@@ -30,6 +30,8 @@ SOURCE_TAG = ("source", "contact-form")
 
 def _one_line(value: str) -> str:
     # Defence in depth: validation already refuses control characters in these fields.
+    if value.isprintable():  # fast path in C: nothing to replace
+        return value.strip()
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value).strip()
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "MetricsSink",
     "StdoutSink",
     "build_emf_document",
+    "build_emf_lines",
     "record",
     "recording",
 ]
@@ -147,6 +148,18 @@ def build_emf_document(
     exactly the shape CloudWatch extracts (namespace, the ``[["Environment"]]`` dimension set,
     units, the 100-metrics-per-document split).
     """
+    lines = build_emf_lines(environment=environment, values=values, properties=properties, timestamp_ms=timestamp_ms)
+    return [json.loads(line) for line in lines]
+
+
+def build_emf_lines(
+    *,
+    environment: str,
+    values: dict[Metric, list[float]],
+    properties: dict[str, Any] | None = None,
+    timestamp_ms: int | None = None,
+) -> list[str]:
+    """The same documents as :func:`build_emf_document`, already serialized (one JSON line each)."""
     metrics_context_cls, serializer_cls = _emf()
     context = metrics_context_cls.empty()
     context.namespace = NAMESPACE
@@ -159,7 +172,7 @@ def build_emf_document(
         unit = METRICS[metric].unit
         for sample in samples:
             context.put_metric(metric.value, float(sample), unit)
-    return [json.loads(line) for line in serializer_cls.serialize(context)]
+    return list(serializer_cls.serialize(context))
 
 
 class MetricsSink(Protocol):
@@ -178,9 +191,12 @@ class StdoutSink:
 
     def write(self, document: dict[str, Any]) -> None:
         """Print one document on its own line."""
-        line = json.dumps(document, separators=(",", ":")) + "\n"
+        self.write_line(json.dumps(document, separators=(",", ":")))
+
+    def write_line(self, line: str) -> None:
+        """Print one already-serialized document (the recorder's fast path: no parse and re-dump)."""
         with self._lock:
-            self._write(line)
+            self._write(line + "\n")
             if self._write is sys.stdout.write:
                 sys.stdout.flush()
 
@@ -272,13 +288,15 @@ class MetricsRecorder:
             # Counts are summed into one value per flush; durations keep every sample
             # so percentiles stay right.
             aggregated[metric] = [sum(samples)] if METRICS[metric].unit == "Count" else samples
-        for document in build_emf_document(
-            environment=self.environment,
-            values=aggregated,
-            properties=properties,
-            timestamp_ms=self._clock_ms(),
-        ):
-            self._sink.write(document)
+        lines = build_emf_lines(
+            environment=self.environment, values=aggregated, properties=properties, timestamp_ms=self._clock_ms()
+        )
+        write_line = getattr(self._sink, "write_line", None)
+        for line in lines:
+            if write_line is not None:
+                write_line(line)
+            else:
+                self._sink.write(json.loads(line))
 
 
 _current: contextvars.ContextVar[MetricsRecorder | None] = contextvars.ContextVar("contact_sdk_metrics", default=None)

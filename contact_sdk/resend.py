@@ -234,6 +234,7 @@ class ResendClient:
         self.clock = clock
         self._wall_clock = wall_clock
         self._on_retry = on_retry
+        self._emails_url = httpx.URL(f"{self.base_url}/emails")  # parsed once, not on every send
         self._owns_http = http is None
         self._http = http or self._build_http()
         self._retrying = tenacity.Retrying(
@@ -307,7 +308,7 @@ class ResendClient:
             "User-Agent": USER_AGENT,
         }
         try:
-            response = self._http.post(f"{self.base_url}/emails", json=body, headers=headers, timeout=timeout)
+            response = self._http.post(self._emails_url, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise ProviderTimeoutError(f"no answer from the provider in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

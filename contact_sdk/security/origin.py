@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import types
@@ -68,6 +69,7 @@ def _canonical_host(host: str) -> str | None:
     return host
 
 
+@functools.lru_cache(maxsize=512)
 def canonical_origin(origin: str) -> str | None:
     """Return the canonical ``scheme://host[:port]`` form of ``origin``, or ``None`` if it is not an origin.
 
@@ -81,6 +83,8 @@ def canonical_origin(origin: str) -> str | None:
     'http://localhost:3000'
     >>> canonical_origin("null") is None
     True
+
+    Pure, so results are cached (bounded): a request asks for the same origin up to four times.
     """
     text = origin.strip()
     if not text or len(text) > 2048 or not text.isascii():
