@@ -41,6 +41,7 @@ __all__ = [
     "ResendConfig",
     "ServiceConfig",
     "SsmParameterSource",
+    "parse_csrf_secret",
 ]
 
 logger = logging.getLogger(__name__)
@@ -270,6 +271,7 @@ class ServiceConfig:
         self.config_parameter = config_parameter
         self.csrf_secret_parameter = csrf_secret_parameter
         self._parsed: tuple[str, ResendConfig] | None = None
+        self._csrf: tuple[str, tuple[bytes, tuple[bytes, ...]]] | None = None
         self._lock = threading.Lock()
 
     def resend(self, *, force_refresh: bool = False) -> ResendConfig:
@@ -284,10 +286,47 @@ class ServiceConfig:
         return parsed
 
     def csrf_secret(self) -> bytes:
-        """The CSRF signing secret."""
+        """The current CSRF signing secret (new tokens are signed with it)."""
+        return self.csrf_secrets()[0]
+
+    def csrf_secrets(self) -> tuple[bytes, tuple[bytes, ...]]:
+        """The current CSRF secret and the previous one(s), which still verify tokens issued before a rotation.
+
+        The parameter holds either the secret itself or ``{"current": "...", "previous": "..."}``
+        (``previous`` may be a list) — what ``contact-sdk config put-csrf-secret --keep-previous``
+        writes, so forms already open in a browser keep working for their token's hour.
+        """
         raw = self.cache.get(self.csrf_secret_parameter).strip()
-        if len(raw) < MIN_CSRF_SECRET_LENGTH:
+        with self._lock:
+            if self._csrf is not None and self._csrf[0] == raw:
+                return self._csrf[1]
+        parsed = parse_csrf_secret(self.csrf_secret_parameter, raw)
+        with self._lock:
+            self._csrf = (raw, parsed)
+        return parsed
+
+
+def parse_csrf_secret(parameter: str, raw: str) -> tuple[bytes, tuple[bytes, ...]]:
+    """Parse the CSRF secret parameter: a plain secret, or ``{"current", "previous"}``. Errors never show a value."""
+    current: object = raw
+    previous: object = []
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigurationError(f"parameter {parameter}: value starts like JSON but is not valid JSON") from None
+        if not isinstance(data, dict) or "current" not in data:
+            raise ConfigurationError(f"parameter {parameter}: missing field current")
+        unknown = sorted(set(data) - {"current", "previous"})
+        if unknown:
+            raise ConfigurationError(f"parameter {parameter}: unknown field(s) {', '.join(unknown)}")
+        current, previous = data["current"], data.get("previous", [])
+    previous_list = previous if isinstance(previous, list) else [previous]
+    secrets_: list[bytes] = []
+    for field_name, value in [("current", current), *(("previous", item) for item in previous_list)]:
+        if not isinstance(value, str) or len(value.strip()) < MIN_CSRF_SECRET_LENGTH:
             raise ConfigurationError(
-                f"parameter {self.csrf_secret_parameter}: the secret needs {MIN_CSRF_SECRET_LENGTH}+ characters"
+                f"parameter {parameter}: field {field_name} needs a secret of {MIN_CSRF_SECRET_LENGTH}+ characters"
             )
-        return raw.encode("utf-8")
+        secrets_.append(value.strip().encode("utf-8"))
+    return secrets_[0], tuple(secrets_[1:])

@@ -218,11 +218,11 @@ class ContactService:
                 log_fields={"invalid_fields": sorted(field_errors)},
             )
         try:
-            secret = self.config.csrf_secret()
+            secret, previous_secrets = self.config.csrf_secrets()
         except ConfigurationError as exc:
             return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
         try:
-            self.csrf.verify_and_consume(secret, origin, request.csrf_token)
+            self.csrf.verify_and_consume(secret, origin, request.csrf_token, previous_secrets=previous_secrets)
         except (CsrfMissing, CsrfInvalid) as exc:
             return self._csrf_refused(exc)
         next_token = self.csrf.issue(secret, origin)

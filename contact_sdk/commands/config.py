@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk import configtool
+from contact_sdk.config import parse_csrf_secret
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.settings import ENVIRONMENT_VARIABLES
 
@@ -115,17 +116,27 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _put_csrf_secret(args: argparse.Namespace) -> int:
     secret = configtool.generate_secret(args.bytes)
+    ssm = _ssm(args)
+    value = secret
+    if args.keep_previous:
+        current, _ = parse_csrf_secret(args.parameter, configtool.read_parameter(ssm, args.parameter).value.strip())
+        value = json.dumps({"current": secret, "previous": current.decode("utf-8")})
     version = configtool.put_secret(
-        _ssm(args),
+        ssm,
         args.parameter,
-        secret,
+        value,
         kms_key_id=args.kms_key_id,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite or args.keep_previous,
         description="CSRF token signing secret for the contact form",
     )
+    after = (
+        "Tokens signed with the previous secret keep verifying until the next rotation.\n"
+        if args.keep_previous
+        else "Tokens signed with the previous secret stop verifying once the functions refresh their config "
+        "(use --keep-previous for a graceful rotation).\n"
+    )
     sys.stdout.write(
-        f"wrote {args.parameter} (SecureString, version {version}): {configtool.mask_secret(secret)}\n"
-        "Tokens signed with the previous secret stop verifying once the functions refresh their config.\n"
+        f"wrote {args.parameter} (SecureString, version {version}): {configtool.mask_secret(secret)}\n{after}"
     )
     return 0
 
@@ -199,6 +210,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     csrf = writer("put-csrf-secret", "generate a random CSRF signing secret and write it", csrf_name)
     csrf.add_argument("--bytes", type=int, default=48, help="random bytes in the secret (default 48, minimum 32)")
+    csrf.add_argument(
+        "--keep-previous",
+        action="store_true",
+        help="rotate gracefully: keep the current secret as 'previous' so open forms' tokens still verify",
+    )
     csrf.set_defaults(handler=_guarded(_put_csrf_secret))
 
     webhook = writer("put-webhook-secret", "write the Resend webhook signing secret (whsec_...)", webhook_name)

@@ -120,6 +120,27 @@ def test_put_csrf_secret_generates_and_masks(aws: str, key_id: str, capsys: pyte
     assert parameter["Value"][-4:] in out
 
 
+def test_put_csrf_secret_keep_previous_rotates_gracefully(
+    aws: str, key_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--keep-previous writes {"current": new, "previous": old}; twice in a row keeps only the last old one."""
+    name = "/portfolio/test/contact/csrf-secret"
+    run(capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id)
+    first = stored_value(aws, name)["Value"]
+    status, out, _ = run(
+        capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id, "--keep-previous"
+    )
+    assert status == 0
+    assert "keep verifying" in out
+    rotated = json.loads(stored_value(aws, name)["Value"])
+    assert rotated["previous"] == first
+    assert len(rotated["current"]) == 64
+    assert rotated["current"] not in out
+    run(capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id, "--keep-previous")
+    again = json.loads(stored_value(aws, name)["Value"])
+    assert again["previous"] == rotated["current"]
+
+
 def test_put_webhook_secret_from_standard_input(
     aws: str, key_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -393,6 +393,23 @@ def test_a_rotated_api_key_takes_effect_at_once(stack: Stack) -> None:
 # -- configuration -----------------------------------------------------------------------------
 
 
+def test_a_csrf_secret_rotated_with_keep_previous_still_accepts_open_forms(stack: Stack) -> None:
+    """Tokens issued before a graceful rotation verify; new ones are signed with the new secret."""
+    from tests.entrypoint.conftest import CSRF_PARAMETER, CSRF_SECRET
+
+    before = stack.token()
+    new_secret = "n" * 48
+    stack.put_parameter(CSRF_PARAMETER, json.dumps({"current": new_secret, "previous": CSRF_SECRET}))
+    stack.components.cache.expire_older_than(0)
+    assert stack.submit(submission(), token=before)["statusCode"] == 200
+    stack.put_parameter(CSRF_PARAMETER, new_secret)  # the next rotation drops the old secret
+    stack.components.cache.expire_older_than(0)
+    signed_with_old = stack.components.service.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
+    late = submission(message="Another message, after the rotation.")
+    assert stack.submit(late, token=signed_with_old)["statusCode"] == 403
+    assert stack.submit(late)["statusCode"] == 200
+
+
 def test_missing_config_is_a_clear_503_never_a_stack_trace(stack: Stack) -> None:
     """Without the parameters in Parameter Store the token route answers 503 service_unavailable."""
     ssm = aws_client(stack.aws, "ssm")
