@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -65,3 +66,13 @@ def contact_table(aws: str) -> str:
     name = "contact-test"
     create_table(aws_client(aws, "dynamodb"), name)
     return name
+
+
+def create_outbox_queues(endpoint: str, *, max_receive_count: int = 3) -> dict[str, str]:
+    """The outbox queue with a dead-letter queue after ``max_receive_count`` receives; their URLs."""
+    sqs = aws_client(endpoint, "sqs")
+    dlq_url = sqs.create_queue(QueueName="contact-outbox-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+    url = sqs.create_queue(QueueName="contact-outbox", Attributes={"RedrivePolicy": json.dumps(redrive)})["QueueUrl"]
+    return {"url": url, "dlq": dlq_url}

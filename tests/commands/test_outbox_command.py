@@ -12,7 +12,7 @@ from contact_sdk.cli import main
 from contact_sdk.models import parse_submission
 from contact_sdk.outbox import QueuedSubmission
 from contact_sdk.outboxtool import mask_email
-from tests.conftest import aws_client
+from tests.conftest import aws_client, create_outbox_queues
 
 pytestmark = pytest.mark.integration
 
@@ -22,14 +22,7 @@ MESSAGE_TEXT = "Please call me back about the analytical engine."
 @pytest.fixture
 def queues(aws: str) -> dict[str, str]:
     """An outbox queue and its dead-letter queue in moto."""
-    sqs = aws_client(aws, "sqs")
-    dlq = sqs.create_queue(QueueName="contact-outbox-dlq")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName="contact-outbox",
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"})},
-    )["QueueUrl"]
-    return {"url": url, "dlq": dlq}
+    return create_outbox_queues(aws, max_receive_count=3)
 
 
 def queued(number: int) -> QueuedSubmission:

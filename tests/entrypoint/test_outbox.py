@@ -14,7 +14,7 @@ from contact_sdk.idempotency import SubmissionStatus
 from contact_sdk.local.event_source import sqs_event
 from contact_sdk.outbox import QueuedSubmission
 from contact_sdk.replay import backoff_seconds
-from tests.conftest import aws_client
+from tests.conftest import aws_client, create_outbox_queues
 from tests.entrypoint.conftest import FakeLambdaContext, Stack, submission
 
 pytestmark = pytest.mark.integration
@@ -23,14 +23,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def queues(aws: str) -> dict[str, str]:
     """The outbox queue with a dead-letter queue after 3 receives, in moto."""
-    sqs = aws_client(aws, "sqs")
-    dlq_url = sqs.create_queue(QueueName="contact-outbox-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName="contact-outbox",
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})},
-    )["QueueUrl"]
-    return {"url": url, "dlq": dlq_url}
+    return create_outbox_queues(aws, max_receive_count=3)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ the final state of the world into the issue's numbers: accepted, delivered, queu
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -32,7 +31,7 @@ from contact_sdk.models import parse_submission
 from contact_sdk.outbox import QueuedSubmission
 from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
-from tests.conftest import REGION, aws_client
+from tests.conftest import REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import (
     CONFIG_PARAMETER,
     CSRF_PARAMETER,
@@ -236,14 +235,7 @@ def in_flight(aws: str, queue_url: str) -> int:
 @pytest.fixture
 def fault_queues(aws: str) -> dict[str, str]:
     """The outbox queue with its dead-letter queue (after 5 receives), in moto."""
-    sqs = aws_client(aws, "sqs")
-    dlq_url = sqs.create_queue(QueueName="contact-outbox-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName="contact-outbox",
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})},
-    )["QueueUrl"]
-    return {"url": url, "dlq": dlq_url}
+    return create_outbox_queues(aws, max_receive_count=5)
 
 
 @pytest.fixture
