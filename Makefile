@@ -8,9 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -m pip install --quiet -e ".[dev,load,infra]" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -c "import contact_sdk, moto, jsonschema" && $(BIN)/python -c "import locust" && $(BIN)/python -c "import aws_cdk" >/dev/null || { echo "install failed"; exit 1; }
+	@echo "installing contact-sdk with its dev, load and infra extras into $(VENV) (log: $(VENV)/install.log) ..."
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e ".[dev,load,infra]"; } \
+		> $(VENV)/install.log 2>&1 || { grep -v "^WARNING: Location" $(VENV)/install.log | tail -40; echo "install failed"; exit 1; }
+	@$(BIN)/python -c "import contact_sdk, moto, jsonschema" && $(BIN)/python -c "import locust" \
+		&& $(BIN)/python -c "import aws_cdk" >>$(VENV)/install.log 2>&1 \
+		|| { echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)  ## create .venv and install the project with its dev, load and infra extras
