@@ -26,8 +26,8 @@ typecheck: install
 	$(BIN)/mypy contact_sdk handler.py tools loadtests
 	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
-test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite
-	$(BIN)/pytest
+test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
+	$(BIN)/pytest --cov --cov-report=term
 
 unit: install  ## the fast tier only
 	$(BIN)/pytest -m "not integration"

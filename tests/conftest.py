@@ -47,6 +47,44 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def serial_moto_server() -> Iterator[str]:
+    """moto behind a server that handles one request at a time; yields its URL.
+
+    Real DynamoDB serialises the writes to one item, so a conditional ``UpdateItem`` is atomic. moto's
+    threaded server does not lock its backend, so concurrent conditional writes can race *inside the
+    emulator*. Tests that prove our guards hold under concurrency run against this server, so what
+    they test is our one-conditional-write design, not moto's thread safety.
+    """
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=False,
+        request_handler=MotoRequestHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def serial_contact_table(serial_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A clean emulator that answers one request at a time, with the service's table; (URL, table name)."""
+    httpx.post(f"{serial_moto_server}/moto-api/reset").raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", serial_moto_server)
+    name = "contact-test-serial"
+    create_table(aws_client(serial_moto_server, "dynamodb"), name)
+    return serial_moto_server, name
+
+
 @pytest.fixture
 def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A clean emulator for one test: state reset, ``AWS_ENDPOINT_URL`` pointing at it. Yields the URL."""

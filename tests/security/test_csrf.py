@@ -476,8 +476,12 @@ def test_dynamodb_store_ignores_expired_items_ttl_has_not_removed(
 
 
 @pytest.mark.integration
-def test_dynamodb_store_under_concurrency(aws: str, contact_table: str, clock: FakeClock) -> None:
-    """Twenty threads, each with its own client, consuming one nonce: exactly one wins."""
+def test_dynamodb_store_under_concurrency(serial_contact_table: tuple[str, str], clock: FakeClock) -> None:
+    """Twenty threads, each with its own client, consuming one nonce: exactly one wins.
+
+    Against an emulator that serialises requests, as DynamoDB serialises writes to one item.
+    """
+    aws, contact_table = serial_contact_table
     stores = [DynamoDBNonceStore(aws_client(aws, "dynamodb"), contact_table, clock=clock) for _ in range(20)]
     barrier = threading.Barrier(20)
 

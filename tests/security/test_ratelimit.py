@@ -233,8 +233,12 @@ def test_dynamodb_limit_holds_across_environments(aws: str, contact_table: str, 
 
 
 @pytest.mark.integration
-def test_dynamodb_limit_holds_under_concurrency(aws: str, contact_table: str, clock: FakeClock) -> None:
-    """Twenty threads, each with its own client, against a limit of five: exactly five are allowed."""
+def test_dynamodb_limit_holds_under_concurrency(serial_contact_table: tuple[str, str], clock: FakeClock) -> None:
+    """Twenty threads, each with its own client, against a limit of five: exactly five are allowed.
+
+    Against an emulator that serialises requests, as DynamoDB serialises writes to one item.
+    """
+    aws, contact_table = serial_contact_table
     limiters = [
         submit_limiter(DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table), clock) for _ in range(20)
     ]
