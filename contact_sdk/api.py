@@ -27,7 +27,7 @@ from aws_lambda_powertools import Logger
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
 from contact_sdk.security.origin import SECURITY_HEADERS
-from contact_sdk.service import MAX_BODY_BYTES, ContactService, Outcome, SubmitRequest
+from contact_sdk.service import MAX_BODY_BYTES, ContactService, Outcome, SubmitRequest, lambda_deadline
 
 __all__ = ["ROUTES", "ContactApi", "EventsEndpoint", "RequestHeaders"]
 
@@ -245,7 +245,7 @@ class ContactApi:
                 body=body,
                 csrf_token=headers.single("x-csrf-token") if headers.present("x-csrf-token") else None,
                 request_id=request_id,
-                deadline=self._deadline(context),
+                deadline=lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock),
             )
         )
 
@@ -256,16 +256,6 @@ class ContactApi:
         if body is None:
             return Outcome.error(400, "invalid_json", "The body could not be decoded.")
         return self.events.receive(headers.as_dict(), body)
-
-    def _deadline(self, context: Any) -> float | None:
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        if not callable(remaining):
-            return None
-        try:
-            budget_ms = float(remaining()) - self.deadline_margin_ms
-        except (TypeError, ValueError):
-            return None
-        return self.service.client.clock() + max(budget_ms, 0.0) / 1000
 
     # -- response ------------------------------------------------------------------------------
 

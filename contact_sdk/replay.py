@@ -39,6 +39,7 @@ from contact_sdk.idempotency import LedgerUnavailable, SubmissionStatus
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
 from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.service import lambda_deadline
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -100,7 +101,7 @@ class OutboxConsumer:
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Process one SQS batch; returns the partial batch response."""
         recorder = MetricsRecorder(environment=self.environment, sink=self.sink)
-        deadline = self._deadline(context)
+        deadline = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock)
         # Deferred: Powertools' batch utility (and its data classes) cost ~40 ms to import, and only this
         # handler needs them; the API's cold start must not pay for it.
         from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415
@@ -126,13 +127,6 @@ class OutboxConsumer:
             extra={"received": len(event.get("Records", []) or []), "failed": len(failures)},
         )
         return dict(response)
-
-    def _deadline(self, context: Any) -> float | None:
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        if not callable(remaining):
-            return None
-        budget_ms = float(remaining()) - self.deadline_margin_ms
-        return self.service.client.clock() + max(budget_ms, 0.0) / 1000
 
     def _process(self, record: SQSRecord, deadline: float | None) -> str:
         try:

@@ -44,7 +44,7 @@ from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import RateLimitDecision, RateLimiter
 from contact_sdk.security.spam import judge
 
-__all__ = ["MAX_BODY_BYTES", "ContactService", "Outcome", "SubmitRequest"]
+__all__ = ["MAX_BODY_BYTES", "ContactService", "Outcome", "SubmitRequest", "lambda_deadline"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,22 @@ class SubmitRequest:
     request_id: str
     #: A time on the Resend client's clock after which no provider attempt may start.
     deadline: float | None = None
+
+
+def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float]) -> float | None:
+    """When provider work must stop: the Lambda's remaining time minus ``margin_ms``, on ``clock``.
+
+    ``None`` without a usable Lambda context (local tools, tests): the client's own timeouts and
+    retry limits then bound the call.
+    """
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        budget_ms = float(remaining()) - margin_ms
+    except (TypeError, ValueError):
+        return None
+    return clock() + max(budget_ms, 0.0) / 1000
 
 
 def _rate_limited(decision: RateLimitDecision, what: str) -> Outcome:
