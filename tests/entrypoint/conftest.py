@@ -178,6 +178,51 @@ class _Capture(logging.Handler):
         self.lines.append(self.format(record))
 
 
+class LogCaptures:
+    """One capture per built stack on the service's loggers; :meth:`close` detaches them all."""
+
+    LOGGERS = ("contact-form", "contact_sdk")
+
+    def __init__(self) -> None:
+        self._captures: list[_Capture] = []
+
+    def attach(self, lines: list[str], formatter: logging.Formatter) -> None:
+        """Keep every line the service logs from now on in ``lines``."""
+        capture = _Capture(lines, formatter)
+        for name in self.LOGGERS:
+            logging.getLogger(name).addHandler(capture)
+        self._captures.append(capture)
+
+    def close(self) -> None:
+        """Detach every capture."""
+        for capture in self._captures:
+            for name in self.LOGGERS:
+                logging.getLogger(name).removeHandler(capture)
+        self._captures.clear()
+
+
+def seed_stack(
+    aws: str, contact_table: str, sandbox: ResendSandbox, monkeypatch: pytest.MonkeyPatch, **extra_env: str
+) -> str:
+    """Both SecureStrings under a fresh KMS key in moto, and the service's environment; returns the key id."""
+    kms_key_id = aws_client(aws, "kms").create_key(Description="contact-test")["KeyMetadata"]["KeyId"]
+    ssm = aws_client(aws, "ssm")
+    ssm.put_parameter(Name=CONFIG_PARAMETER, Value=resend_config(), Type="SecureString", KeyId=kms_key_id)
+    ssm.put_parameter(Name=CSRF_PARAMETER, Value=CSRF_SECRET, Type="SecureString", KeyId=kms_key_id)
+    environ = {
+        "CONTACT_CONFIG_PARAMETER": CONFIG_PARAMETER,
+        "CONTACT_CSRF_SECRET_PARAMETER": CSRF_PARAMETER,
+        "CONTACT_ALLOWED_ORIGINS": f"{ORIGIN},http://localhost:8000",
+        "CONTACT_ENVIRONMENT": "test",
+        "CONTACT_TABLE_NAME": contact_table,
+        "RESEND_API_URL": sandbox.url,
+        **extra_env,
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return kms_key_id
+
+
 @pytest.fixture(scope="session")
 def session_sandbox() -> Iterator[ResendSandbox]:
     """One Resend sandbox for the session; each test resets it."""
@@ -191,22 +236,8 @@ def make_stack(
 ) -> Iterator[Callable[..., Stack]]:
     """Build a stack: parameters seeded in moto, handler wired to the sandbox. Keyword args override settings."""
     session_sandbox.reset()
-    kms_key_id = aws_client(aws, "kms").create_key(Description="contact-test")["KeyMetadata"]["KeyId"]
-    ssm = aws_client(aws, "ssm")
-    ssm.put_parameter(Name=CONFIG_PARAMETER, Value=resend_config(), Type="SecureString", KeyId=kms_key_id)
-    ssm.put_parameter(Name=CSRF_PARAMETER, Value=CSRF_SECRET, Type="SecureString", KeyId=kms_key_id)
-    environ = {
-        "CONTACT_CONFIG_PARAMETER": CONFIG_PARAMETER,
-        "CONTACT_CSRF_SECRET_PARAMETER": CSRF_PARAMETER,
-        "CONTACT_ALLOWED_ORIGINS": f"{ORIGIN},http://localhost:8000",
-        "CONTACT_ENVIRONMENT": "test",
-        "CONTACT_TABLE_NAME": contact_table,
-        "RESEND_API_URL": session_sandbox.url,
-    }
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    loggers = [logging.getLogger("contact-form"), logging.getLogger("contact_sdk")]
-    captures: list[_Capture] = []
+    kms_key_id = seed_stack(aws, contact_table, session_sandbox, monkeypatch)
+    captures = LogCaptures()
     built: list[Components] = []
 
     def build(**overrides: Any) -> Stack:
@@ -214,10 +245,7 @@ def make_stack(
         sleeps: list[float] = []
         components = build_components(Settings.from_env(**overrides), sink=sink, sleep=sleeps.append)
         stack = Stack(aws, session_sandbox, contact_table, kms_key_id, sink, components, sleeps)
-        capture = _Capture(stack.logs, components.api.logger.registered_formatter)
-        for logger in loggers:
-            logger.addHandler(capture)
-        captures.append(capture)
+        captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
         handler.use_api(components.api)
         return stack
@@ -225,9 +253,7 @@ def make_stack(
     yield build
     for components in built:
         components.client.close()
-    for capture in captures:
-        for logger in loggers:
-            logger.removeHandler(capture)
+    captures.close()
     handler.use_api(None)
     session_sandbox.reset()
 

@@ -8,7 +8,6 @@ the final state of the world into the issue's numbers: accepted, delivered, queu
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -33,14 +32,10 @@ from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.conftest import REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import (
-    CONFIG_PARAMETER,
-    CSRF_PARAMETER,
-    CSRF_SECRET,
-    ORIGIN,
     FakeLambdaContext,
+    LogCaptures,
     Stack,
-    _Capture,
-    resend_config,
+    seed_stack,
     session_sandbox,
 )
 
@@ -253,23 +248,10 @@ def build_stack(
     are :class:`Switchable`, the parameter source a :class:`FlakyParameterSource`.
     """
     session_sandbox.reset()
-    kms_key_id = aws_client(aws, "kms").create_key(Description="contact-faults")["KeyMetadata"]["KeyId"]
-    ssm = aws_client(aws, "ssm")
-    ssm.put_parameter(Name=CONFIG_PARAMETER, Value=resend_config(), Type="SecureString", KeyId=kms_key_id)
-    ssm.put_parameter(Name=CSRF_PARAMETER, Value=CSRF_SECRET, Type="SecureString", KeyId=kms_key_id)
-    environ = {
-        "CONTACT_CONFIG_PARAMETER": CONFIG_PARAMETER,
-        "CONTACT_CSRF_SECRET_PARAMETER": CSRF_PARAMETER,
-        "CONTACT_ALLOWED_ORIGINS": f"{ORIGIN},http://localhost:8000",
-        "CONTACT_ENVIRONMENT": "test",
-        "CONTACT_TABLE_NAME": contact_table,
-        "CONTACT_OUTBOX_QUEUE_URL": fault_queues["url"],
-        "RESEND_API_URL": session_sandbox.url,
-    }
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    loggers = [logging.getLogger("contact-form"), logging.getLogger("contact_sdk")]
-    captures: list[_Capture] = []
+    kms_key_id = seed_stack(
+        aws, contact_table, session_sandbox, monkeypatch, CONTACT_OUTBOX_QUEUE_URL=fault_queues["url"]
+    )
+    captures = LogCaptures()
     built: list[Components] = []
 
     def build(
@@ -307,10 +289,7 @@ def build_stack(
             parameters=parameters,
             transitions=transitions,
         )
-        capture = _Capture(stack.logs, components.api.logger.registered_formatter)
-        for logger in loggers:
-            logger.addHandler(capture)
-        captures.append(capture)
+        captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
         handler.use_components(components)
         return stack
@@ -318,9 +297,7 @@ def build_stack(
     yield build
     for components in built:
         components.client.close()
-    for capture in captures:
-        for logger in loggers:
-            logger.removeHandler(capture)
+    captures.close()
     handler.use_components(None)
     session_sandbox.reset()
 
