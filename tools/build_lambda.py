@@ -36,8 +36,9 @@ docs/performance.md for after):
   botocore rather than relying on the Lambda runtime's copy keeps the version the tests ran against;
 * tests, bytecode of any other Python, console scripts (``bin/``).
 
-``--target host`` builds the same tree for the machine running the build (its platform and Python),
-so a test can serve requests from the artifact in a fresh interpreter before anything is deployed.
+``--target host`` builds the same tree for the machine running the build from the dependencies installed
+in the build environment (copied, not downloaded: the versions the tests ran), so a test can serve
+requests from the artifact in a fresh interpreter before anything is deployed.
 
 Reproducible: entries sorted, every timestamp fixed (``SOURCE_DATE_EPOCH`` if set, else
 1980-01-01, the zip format's epoch), permissions fixed (0644), one compression level. The same
@@ -135,20 +136,45 @@ def environment_pins() -> list[str]:
     return sorted(pins)
 
 
-def install_dependencies(
-    target: Path, wheel_cache: Path, requirements: Sequence[str], pins: Sequence[str], *, host: bool = False
-) -> None:
-    """Download the aarch64/cp313 wheels (or the host's, with ``host``) into ``wheel_cache`` (kept between
-    builds), then install offline."""
+def copy_installed_dependencies(target: Path, requirements: Sequence[str]) -> None:
+    """For a host build: copy the runtime dependencies as installed in this environment (what the tests run
+    against), file by file from their ``RECORD``; no download, no resolver."""
+    installed = {canonicalize_name(d.metadata["Name"]): d for d in importlib.metadata.distributions()}
+    environment = marker_environment(host=True)
+    copied: set[str] = set()
+    pending = [Requirement(requirement) for requirement in requirements]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in copied or (requirement.marker is not None and not requirement.marker.evaluate(environment)):
+            continue
+        if name not in installed:
+            raise SystemExit(f"{requirement.name} is a runtime dependency but is not installed here")
+        copied.add(name)
+        distribution = installed[name]
+        for entry in distribution.files or []:
+            if entry.parts[0] == ".." or "__pycache__" in entry.parts:
+                continue  # console scripts and bytecode of this interpreter
+            destination = target / entry
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(str(distribution.locate_file(entry))), destination)
+        pending += [Requirement(dependency) for dependency in distribution.requires or []]
+
+
+def install_dependencies(target: Path, wheel_cache: Path, requirements: Sequence[str], pins: Sequence[str]) -> None:
+    """Download the aarch64/cp313 wheels into ``wheel_cache`` (kept between builds), then install offline."""
     wheel_cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         constraints = Path(scratch) / "constraints.txt"
         constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         platform_args = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
-        python_args = ["--python-version", PYTHON_VERSION, "--implementation", "cp"]
         common = [
-            *([] if host else [*platform_args, *python_args]),
+            *platform_args,
             "--only-binary=:all:",
+            "--python-version",
+            PYTHON_VERSION,
+            "--implementation",
+            "cp",
             "--constraint",
             str(constraints),
             "--disable-pip-version-check",
@@ -442,7 +468,10 @@ def build(
     pins = environment_pins() if pin_to_environment else []
     with tempfile.TemporaryDirectory(prefix="lambda-build-") as staging_dir:
         staging = Path(staging_dir)
-        install_dependencies(staging, wheel_cache, requirements, pins, host=host)
+        if host:
+            copy_installed_dependencies(staging, requirements)
+        else:
+            install_dependencies(staging, wheel_cache, requirements, pins)
         prune_unused_distributions(staging, UNUSED_DEPENDENCIES, requirements, marker_environment(host=host))
         trim_botocore(staging)
         copy_project(staging, root)

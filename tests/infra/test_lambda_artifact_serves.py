@@ -35,10 +35,13 @@ HOST_WHEEL_CACHE = ROOT / ".venv" / "lambda-wheels-host"
 
 #: Runs inside the fresh interpreter: the artifact first on the path, one event per line in, one answer out.
 DRIVER = """
-import json, sys
+import json, random, sys
 artifact = sys.argv[1]
 sys.path.insert(0, artifact)
+random.seed(7)
+before = random.getstate()
 import handler
+untouched_random = random.getstate() == before
 
 class Context:
     aws_request_id = "artifact-test"
@@ -59,7 +62,9 @@ outside = sorted(
         module.__file__.startswith(artifact) or module.__file__.startswith(sys.base_prefix)
     )
 )
-print(json.dumps({"answers": answers, "modules": sorted(sys.modules), "outside": outside}))
+print(json.dumps({
+    "answers": answers, "modules": sorted(sys.modules), "outside": outside, "untouched_random": untouched_random
+}))
 """
 
 
@@ -181,6 +186,7 @@ def test_artifact_serves_a_token_a_submission_and_an_outbox_batch_alone(
     assert drained == {"batchItemFailures": []}
     received = sorted(email["body"]["reply_to"][0] for email in seeded.sandbox.emails())  # type: ignore[index]
     assert received == ["ada@example.org", "grace@example.org"]
+    assert outcome["untouched_random"], "import handler seeded or drew from random (SnapStart restores share it)"
     assert outcome["outside"] == [], "modules were loaded from outside the artifact and the standard library"
     loaded = set(outcome["modules"])
     assert not {"aiohttp", "multidict", "yarl", "frozenlist", "aiosignal"} & loaded
