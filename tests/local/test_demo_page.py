@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.local.page_server import page_asset
+from contact_sdk.devtools.local.page_server import page_asset
 
 SCRIPT = Path(__file__).resolve().parents[2] / "contact_sdk" / "local" / "static" / "contact.js"
 NODE = shutil.which("node")
