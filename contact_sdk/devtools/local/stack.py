@@ -169,7 +169,7 @@ def resolve_ports(host: str, ports: StackPorts) -> StackPorts:
 
 def load_handler_module() -> ModuleType:
     """Import the repository's ``handler.py`` (the Lambda entry point), putting the clone's root on the path."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     if (root / "handler.py").is_file() and str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:

@@ -43,7 +43,7 @@ DEAD_LETTER_QUEUE_ALARMS_FILE = "alarms/dead-letter-queue.json"
 OUTBOX_ALARMS_FILE = "alarms/outbox.json"
 METRIC_FILTERS_FILE = "alarms/lambda-timeout-metric-filters.json"
 
-_REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+_REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 
 
 def templates_root(directory: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Path:
