@@ -61,8 +61,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contact_sdk.cloudwatch.render import DeploymentParameters
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters
 from contact_stack.monitoring import Monitoring
 from contact_stack.settings import StackSettings
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters
-from contact_sdk.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters
+from contact_sdk.ops.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
 from tests.cloudwatch.drill import EmfSource, handler_source
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms"

@@ -7,14 +7,19 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
-from contact_sdk.cloudwatch.validate import (
+from contact_sdk.metrics import DIMENSION_SETS, METRICS, NAMESPACE, build_emf_document
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
+from contact_sdk.ops.cloudwatch.validate import (
     MetricReference,
     alarm_metric_references,
     check_consistency,
     dashboard_metric_references,
 )
-from contact_sdk.metrics import DIMENSION_SETS, METRICS, NAMESPACE, build_emf_document
 
 
 def _references(params: DeploymentParameters) -> list[MetricReference]:

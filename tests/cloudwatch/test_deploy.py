@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.deploy against moto's server: the calls carry the rendered definitions."""
+"""Tests for contact_sdk.ops.cloudwatch.deploy against moto's server: the calls carry the rendered definitions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from contact_sdk.cloudwatch.deploy import Change, DeployError, deploy_alarms, deploy_dashboard
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
-from contact_sdk.cloudwatch.validate import DefinitionInvalidError
+from contact_sdk.ops.cloudwatch.deploy import Change, DeployError, deploy_alarms, deploy_dashboard
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
+from contact_sdk.ops.cloudwatch.validate import DefinitionInvalidError
 from tests.cloudwatch.conftest import edit_json
 from tests.conftest import aws_client
 

@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.render: placeholders, optional parts, the fixed interface."""
+"""Tests for contact_sdk.ops.cloudwatch.render: placeholders, optional parts, the fixed interface."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contact_sdk.cloudwatch.render import (
+from contact_sdk.ops.cloudwatch.render import (
     PLACEHOLDERS,
     DeploymentParameters,
     TemplateError,

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
 from tests.infra.conftest import CONTEXT, Synthesized
 
 

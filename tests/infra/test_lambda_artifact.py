@@ -95,20 +95,20 @@ def test_artifact_has_no_tests_sandbox_foreign_bytecode_or_scripts(lambda_artifa
         if name.endswith(".pyc"):
             assert parts[-2] == "__pycache__", name
             assert ".cpython-313." in parts[-1], name
-        assert not name.startswith(("contact_sdk/sandbox/", "contact_sdk/local/")), name
+        assert not name.startswith(("contact_sdk/devtools/sandbox/", "contact_sdk/devtools/local/")), name
         assert not re.search(r"(^|/)(tests?|conftest\.py)(/|$)", name), name
 
 
 #: Our modules that only operators or developers run (read off the tree by hand, not from the build tool).
 NOT_RUNTIME = (
-    "contact_sdk/cli.py",
-    "contact_sdk/commands/",
-    "contact_sdk/configtool.py",
-    "contact_sdk/outboxtool.py",
-    "contact_sdk/dns.py",
-    "contact_sdk/cloudwatch/",
-    "contact_sdk/sandbox/",
-    "contact_sdk/local/",
+    "contact_sdk/ops/cli.py",
+    "contact_sdk/ops/",
+    "contact_sdk/ops/config/parameters.py",
+    "contact_sdk/ops/outbox/queue.py",
+    "contact_sdk/ops/dns/records.py",
+    "contact_sdk/ops/cloudwatch/",
+    "contact_sdk/devtools/sandbox/",
+    "contact_sdk/devtools/local/",
 )
 #: aiohttp and the distributions only it needs (aws-embedded-metrics' EC2 probe; the runtime never loads it).
 AIOHTTP_FAMILY = ("aiohttp", "aiosignal", "aiohappyeyeballs", "frozenlist", "multidict", "propcache", "yarl")
@@ -155,7 +155,8 @@ def test_nothing_in_the_artifact_imports_the_sandbox(lambda_artifact: BuiltArtif
             else:
                 continue
             assert not any(
-                name.startswith(("contact_sdk.sandbox", "contact_sdk.local")) or name in {"sandbox", "local"}
+                name.startswith(("contact_sdk.devtools.sandbox", "contact_sdk.devtools.local"))
+                or name in {"sandbox", "local"}
                 for name in imported
             ), source
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.local.event_source import sqs_event
+from contact_sdk.devtools.local.event_source import sqs_event
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedSubmission, SqsOutbox
-from contact_sdk.sandbox import ResendSandbox
 from tests.conftest import REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import API_KEY, ORIGIN, api_gateway_event, seed_stack, submission
 from tests.infra.conftest import BUILD_TOOL, ROOT
@@ -190,4 +190,7 @@ def test_artifact_serves_a_token_a_submission_and_an_outbox_batch_alone(
     assert outcome["outside"] == [], "modules were loaded from outside the artifact and the standard library"
     loaded = set(outcome["modules"])
     assert not {"aiohttp", "multidict", "yarl", "frozenlist", "aiosignal"} & loaded
-    assert not any(name.startswith(("contact_sdk.sandbox", "contact_sdk.local", "contact_sdk.cli")) for name in loaded)
+    assert not any(
+        name.startswith(("contact_sdk.devtools.sandbox", "contact_sdk.devtools.local", "contact_sdk.ops.cli"))
+        for name in loaded
+    )
