@@ -1,9 +1,11 @@
 """What one deployment of the stack varies on, resolved from CDK context in one place.
 
 Context comes from ``cdk.json``, then ``cdk deploy -c key=value`` (which wins). Everything that
-changes what is *synthesized* (names, origins, the artifact, the custom domain) is context; the two
-values an operator may change without a new synth (the alarm e-mail address and the reserved
-concurrency) are CloudFormation parameters instead (see :mod:`contact_stack.stack`).
+changes what is *synthesized* (names, origins, the artifact, the custom domain, the stage throttle,
+the optional WAF) is context; the two values an operator may change without a new synth (the alarm
+e-mail address and the reserved concurrency) are CloudFormation parameters instead (see
+:mod:`contact_stack.stack`). The reserved concurrency's default comes from context
+(``reservedConcurrency``), because the stage throttle is derived from it (:func:`derived_stage_throttle`).
 
 Example::
 

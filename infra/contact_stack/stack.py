@@ -2,7 +2,8 @@
 
 ::
 
-    browser ──► API Gateway (REST, regional, stage throttling, access logs, X-Ray)
+    browser ──► [optional WAF web ACL: per-IP rate rule, AWS managed rules]  (contact_stack.waf)
+            ──► API Gateway (REST, regional, stage throttle sized from the reservation, access logs, X-Ray)
                    │  POST /contact · GET /contact/token · OPTIONS (both) · POST /contact/events · ANY -> 405
                    ▼
                 Lambda "contact-form-handler" (alias live -> published version, SnapStart)
@@ -11,6 +12,7 @@
                    │ sqs:SendMessage ─► outbox queue ──► Lambda "outbox-consumer" (alias live) ─► DLQ
                    ▼
                 CloudWatch: EMF metrics, dashboard + alarms from the JSON templates ─► SNS topic (KMS)
+                (Errors, Throttles and timeouts of both functions among them)
 
 Design choices, each in one place:
 
@@ -25,6 +27,11 @@ Design choices, each in one place:
   ``kms:Decrypt`` only via SSM and only for those parameters, the table's five actions, the queue's
   actions, log streams in the function's own log group. The only ``*`` resource is X-Ray's
   ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
+* **A flood** meets, in order: the optional web ACL's per-IP rule, the stage throttle (rate = reserved
+  concurrency x headroom / p95 duration, burst = reserved concurrency; docs/deploy.md has the
+  arithmetic), then the function's own guards. The ``Throttles`` alarms say when it got through.
+* **cdk-nag**: ``infra/app.py`` runs the AwsSolutions pack on every synth; each acknowledgment is made
+  below, beside its construct, with its reason.
 * **Encryption**: parameters and the alarm topic with the customer-managed key (CloudWatch alarms
   can only publish to a topic whose key policy admits them, which an AWS-managed key cannot);
   the table with the AWS-managed DynamoDB key, the queues with SSE-SQS (no key policy to get wrong

@@ -27,6 +27,19 @@ def test_reserved_concurrency_default_and_stage_throttle_agree(synthesized: Synt
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (25, 20)
 
 
+@pytest.mark.parametrize("variant", ["synthesized", "synthesized_with_domain", "synthesized_with_waf"])
+def test_what_the_stage_admits_fits_the_reserved_slots_at_the_measured_p95(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    """Little's law, independently of the formula: admitted rate x 0.38 s (the measured p95) <= 20 slots,
+    and the burst never exceeds the slots."""
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    (settings,) = synthesized.one("AWS::ApiGateway::Stage")["Properties"]["MethodSettings"]
+    slots = synthesized.template["Parameters"]["ReservedConcurrency"]["Default"]
+    assert settings["ThrottlingRateLimit"] * 0.38 <= slots
+    assert settings["ThrottlingBurstLimit"] <= slots
+
+
 def test_the_waf_variant_derives_its_own_throttle_from_defaults(synthesized_with_waf: Synthesized) -> None:
     """The same arithmetic applies to every environment: 25 rps, burst 20."""
     (settings,) = synthesized_with_waf.one("AWS::ApiGateway::Stage")["Properties"]["MethodSettings"]
