@@ -6,10 +6,12 @@ Rules, in priority order:
    ``wafRateLimit`` requests in the last 5 minutes, answered ``429`` with the contract's error body and
    a ``Retry-After``. WAF counts before API Gateway and the function, so a single-source flood never
    reaches the stage's throttle bucket that real visitors share.
-2. ``AwsCommonRules`` (``wafManagedRules``, on by default): AWS's core rule set, except
-   ``SizeRestrictions_BODY``, which is set to count: it blocks bodies over 8 KB, while the contract
-   allows 32 KiB (a long message in a non-Latin script, JSON-escaped, passes 8 KB) and the function
-   already answers ``413 payload_too_large`` with the contract's body above that.
+2. ``AwsCommonRules`` (``wafManagedRules``, on by default): AWS's core rule set for headers, paths and
+   query strings. Its body rules are set to count, not block (see :data:`COUNTED_BODY_RULES`): the body
+   is a visitor's free text (or a Resend webhook), never run or rendered as HTML, and a real person who
+   writes ``<script>`` or ``../`` in a message must not lose it to a ``403`` the page cannot explain.
+   ``SizeRestrictions_BODY`` blocks bodies over 8 KB while the contract allows 32 KiB (a long message in
+   a non-Latin script, JSON-escaped, passes 8 KB); the function answers ``413`` above 32 KiB itself.
 3. ``AwsIpReputation`` (``wafManagedRules``): AWS's list of addresses seen in bot traffic and attacks.
 
 Everything else is allowed. Each rule and the ACL emit CloudWatch metrics (``AWS/WAFV2``) and keep
@@ -25,8 +27,16 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-__all__ = ["RATE_LIMIT_WINDOW_SECONDS", "StageFirewall"]
+__all__ = ["COUNTED_BODY_RULES", "RATE_LIMIT_WINDOW_SECONDS", "StageFirewall"]
 
+#: Core-rule-set rules that inspect the body: counted (visible in metrics and samples), never blocking.
+COUNTED_BODY_RULES = (
+    "SizeRestrictions_BODY",
+    "CrossSiteScripting_BODY",
+    "GenericLFI_BODY",
+    "GenericRFI_BODY",
+    "EC2MetaDataSSRF_BODY",
+)
 #: The window the per-IP rate-based rule counts over (WAF allows 60, 120, 300 or 600 s).
 RATE_LIMIT_WINDOW_SECONDS = 300
 _RESPONSE_BODY_KEY = "rateLimited"
@@ -108,9 +118,7 @@ class StageFirewall(Construct):
             )
         ]
         if managed_rules:
-            rules.append(
-                _managed_rule("AwsCommonRules", 1, "AWSManagedRulesCommonRuleSet", count=("SizeRestrictions_BODY",))
-            )
+            rules.append(_managed_rule("AwsCommonRules", 1, "AWSManagedRulesCommonRuleSet", count=COUNTED_BODY_RULES))
             rules.append(_managed_rule("AwsIpReputation", 2, "AWSManagedRulesAmazonIpReputationList"))
         self.web_acl = wafv2.CfnWebACL(
             self,
