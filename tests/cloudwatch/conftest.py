@@ -32,7 +32,7 @@ def params() -> DeploymentParameters:
 
 @pytest.fixture
 def full_params() -> DeploymentParameters:
-    """The same deployment with every optional parameter set (outbox and dead-letter queues included)."""
+    """The same deployment with every optional parameter set (queues and the outbox consumer included)."""
     return DeploymentParameters(
         region="eu-west-1",
         function_name="contact-form-handler",
@@ -44,6 +44,8 @@ def full_params() -> DeploymentParameters:
         dashboard_name="prod-portfolio-email-dashboard",
         outbox_queue_name="prod-contact-outbox",
         dead_letter_queue_name="prod-contact-outbox-dlq",
+        consumer_function_name="prod-contact-outbox-consumer",
+        consumer_log_group_name="/aws/lambda/prod-contact-outbox-consumer",
     )
 
 

@@ -42,6 +42,8 @@ def test_interface_is_the_agreed_one() -> None:
         ("dashboard_name", None),
         ("outbox_queue_name", None),
         ("dead_letter_queue_name", None),
+        ("consumer_function_name", None),
+        ("consumer_log_group_name", None),
     ]
     for function in (render_dashboard, render_alarms, render_metric_filters):
         assert list(inspect.signature(function).parameters) == ["params"]

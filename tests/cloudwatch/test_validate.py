@@ -27,7 +27,14 @@ from contact_sdk.ops.cloudwatch.validate import (
 )
 
 Mutation = Callable[[Any], None]
-CONSISTENCY_RULES = {"emitted-metric", "emitted-dimensions", "aws-metric", "metric-coverage", "log-source"}
+CONSISTENCY_RULES = {
+    "emitted-metric",
+    "emitted-dimensions",
+    "aws-metric",
+    "metric-coverage",
+    "log-source",
+    "function-alarms",  # tests/cloudwatch/test_function_alarms.py
+}
 
 
 def put(path: tuple[Any, ...], value: Any) -> Mutation:

@@ -19,6 +19,8 @@ option                     environment variable               default
 ``--dashboard-name``       ``CONTACT_DASHBOARD_NAME``         ``<environment>-portfolio-email-dashboard``
 ``--outbox-queue-name``    ``CONTACT_OUTBOX_QUEUE_NAME``      unset: no outbox widget
 ``--dead-letter-queue-name``  ``CONTACT_DEAD_LETTER_QUEUE_NAME``  unset: no dead-letter widget or alarm
+``--consumer-function-name``  ``CONTACT_CONSUMER_FUNCTION_NAME``  unset: no outbox-consumer alarms (alarms only)
+``--consumer-log-group-name``  ``CONTACT_CONSUMER_LOG_GROUP_NAME``  ``/aws/lambda/<consumer function name>``
 =========================  =================================  ==========================================
 
 Exit status: 0 done, 1 invalid definitions or AWS refused, 2 a parameter missing or malformed.
@@ -68,6 +70,8 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, ...]] = {
     "dashboard_name": ("CONTACT_DASHBOARD_NAME",),
     "outbox_queue_name": ("CONTACT_OUTBOX_QUEUE_NAME",),
     "dead_letter_queue_name": ("CONTACT_DEAD_LETTER_QUEUE_NAME",),
+    "consumer_function_name": ("CONTACT_CONSUMER_FUNCTION_NAME",),
+    "consumer_log_group_name": ("CONTACT_CONSUMER_LOG_GROUP_NAME",),
 }
 _DEFAULTS = {"environment": "prod"}
 _REQUIRED = ("region", "function_name", "api_name", "stage", "environment")
@@ -117,6 +121,9 @@ def _add_parameters(parser: argparse.ArgumentParser, *, alarms: bool) -> None:
         option("dashboard_name", "the dashboard's name (default <environment>-portfolio-email-dashboard)")
     option("outbox_queue_name", "SQS outbox queue name: adds its depth widget")
     option("dead_letter_queue_name", "SQS dead-letter queue name: adds its widget and alarm")
+    if alarms:
+        option("consumer_function_name", "the outbox consumer function: adds its errors, throttles and timeouts alarms")
+        option("consumer_log_group_name", "the consumer's log group (default /aws/lambda/<consumer function name>)")
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

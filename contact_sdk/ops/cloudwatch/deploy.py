@@ -166,24 +166,25 @@ def _filter_action(desired: Mapping[str, Any], existing: Mapping[str, Any] | Non
 def deploy_alarms(params: DeploymentParameters, *, cloudwatch: Any, logs: Any, dry_run: bool = False) -> DeployReport:
     """Validate, then ``PutMetricFilter`` the timeout filters and ``PutMetricAlarm`` every alarm.
 
-    The Lambda log group must already exist (the function's first run or the stack creates it,
-    with its retention); otherwise :class:`DeployError` before any change. A dry run only
-    describes what exists.
+    The Lambda log groups the filters read (the API function's, and the outbox consumer's when it
+    is named) must already exist (the function's first run or the stack creates them, with their
+    retention); otherwise :class:`DeployError` before any change. A dry run only describes what exists.
     """
     _validated(params)
     alarms = render_alarms(params)
     filters = render_metric_filters(params)
-    log_group = params.resolved_log_group_name
+    log_groups = list(dict.fromkeys(str(f["logGroupName"]) for f in filters))
     try:
-        groups = logs.describe_log_groups(logGroupNamePrefix=log_group).get("logGroups", [])
-        if not any(g.get("logGroupName") == log_group for g in groups):
-            raise DeployError(
-                f"log group {log_group} does not exist: invoke the function once or deploy the stack that "
-                "creates it (with its retention), then deploy the alarms again"
-            )
-        existing_filters = {
-            f["filterName"]: f for f in logs.describe_metric_filters(logGroupName=log_group).get("metricFilters", [])
-        }
+        existing_filters: dict[str, Any] = {}
+        for log_group in log_groups:
+            groups = logs.describe_log_groups(logGroupNamePrefix=log_group).get("logGroups", [])
+            if not any(g.get("logGroupName") == log_group for g in groups):
+                raise DeployError(
+                    f"log group {log_group} does not exist: invoke the function once or deploy the stack that "
+                    "creates it (with its retention), then deploy the alarms again"
+                )
+            described = logs.describe_metric_filters(logGroupName=log_group).get("metricFilters", [])
+            existing_filters.update({f["filterName"]: f for f in described})
         names = [a["AlarmName"] for a in alarms]
         existing_alarms: dict[str, Any] = {}
         for offset in range(0, len(names), 100):

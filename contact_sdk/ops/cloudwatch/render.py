@@ -8,7 +8,8 @@ substituted again. Checking a value (a real region, an ARN) is the deploy layer'
 An optional parameter that is unset (the alarm topic, the queues) is handled where the templates
 use it: a list item that is exactly such a placeholder is dropped (so an alarm without a topic has
 no actions), and the queue widgets and the dead-letter alarm come from their own template files,
-rendered only when the queue name is given. Any other use of an unset parameter is an error.
+rendered only when the queue name is given; so do the outbox consumer's alarms and timeout filters, rendered
+only when ``consumer_function_name`` is given. Any other use of an unset parameter is an error.
 
 Example::
 
@@ -30,9 +31,12 @@ from typing import Any
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.ops.cloudwatch.templates import (
     ALARMS_FILE,
+    CONSUMER_ALARMS_FILE,
+    CONSUMER_METRIC_FILTERS_FILE,
     DASHBOARD_FILE,
     DEAD_LETTER_QUEUE_ALARMS_FILE,
     DEAD_LETTER_QUEUE_WIDGETS_FILE,
+    FUNCTION_ALARMS_FILE,
     METRIC_FILTERS_FILE,
     OUTBOX_ALARMS_FILE,
     OUTBOX_WIDGETS_FILE,
@@ -61,6 +65,8 @@ PLACEHOLDERS: dict[str, str] = {
     "DashboardName": "resolved_dashboard_name",
     "OutboxQueueName": "outbox_queue_name",
     "DeadLetterQueueName": "dead_letter_queue_name",
+    "ConsumerFunctionName": "consumer_function_name",
+    "ConsumerLogGroupName": "resolved_consumer_log_group_name",
 }
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
@@ -88,6 +94,8 @@ class DeploymentParameters:
     dashboard_name: str | None = None
     outbox_queue_name: str | None = None
     dead_letter_queue_name: str | None = None
+    consumer_function_name: str | None = None
+    consumer_log_group_name: str | None = None
 
     def __post_init__(self) -> None:
         for name in _REQUIRED:
@@ -100,15 +108,26 @@ class DeploymentParameters:
             "dashboard_name",
             "outbox_queue_name",
             "dead_letter_queue_name",
+            "consumer_function_name",
+            "consumer_log_group_name",
         ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise TemplateError(f"deployment parameter {name} must be a non-empty string or None")
+        if self.consumer_log_group_name is not None and self.consumer_function_name is None:
+            raise TemplateError("deployment parameter consumer_log_group_name needs consumer_function_name")
 
     @property
     def resolved_log_group_name(self) -> str:
         """The Lambda function's log group: ``log_group_name`` or ``/aws/lambda/<function_name>``."""
         return self.log_group_name or f"/aws/lambda/{self.function_name}"
+
+    @property
+    def resolved_consumer_log_group_name(self) -> str | None:
+        """The outbox consumer's log group (``/aws/lambda/<consumer_function_name>`` by default); None without it."""
+        if self.consumer_function_name is None:
+            return None
+        return self.consumer_log_group_name or f"/aws/lambda/{self.consumer_function_name}"
 
     @property
     def resolved_dashboard_name(self) -> str:
@@ -193,22 +212,34 @@ def render_dashboard(params: DeploymentParameters) -> dict[str, Any]:
 def render_alarms(params: DeploymentParameters) -> list[dict[str, Any]]:
     """Every alarm for ``params``, each a dict of ``PutMetricAlarm`` keyword arguments.
 
-    Without ``alarm_topic_arn`` the alarms have no actions. The outbox and dead-letter queue
-    alarms are included only when ``outbox_queue_name`` / ``dead_letter_queue_name`` is set.
+    Without ``alarm_topic_arn`` the alarms have no actions. The API function's ``Errors`` and
+    ``Throttles`` alarms are always included; the outbox and dead-letter queue alarms only when
+    ``outbox_queue_name`` / ``dead_letter_queue_name`` is set, the outbox consumer's errors,
+    throttles and timeouts only when ``consumer_function_name`` is.
     """
     values = params.placeholder_values()
     alarms: list[dict[str, Any]] = fill_placeholders(load_template(ALARMS_FILE), values, source=ALARMS_FILE)
+    alarms += fill_placeholders(load_template(FUNCTION_ALARMS_FILE), values, source=FUNCTION_ALARMS_FILE)
     if params.outbox_queue_name is not None:
         alarms += fill_placeholders(load_template(OUTBOX_ALARMS_FILE), values, source=OUTBOX_ALARMS_FILE)
     if params.dead_letter_queue_name is not None:
         fragment = load_template(DEAD_LETTER_QUEUE_ALARMS_FILE)
         alarms += fill_placeholders(fragment, values, source=DEAD_LETTER_QUEUE_ALARMS_FILE)
+    if params.consumer_function_name is not None:
+        alarms += fill_placeholders(load_template(CONSUMER_ALARMS_FILE), values, source=CONSUMER_ALARMS_FILE)
     return alarms
 
 
 def render_metric_filters(params: DeploymentParameters) -> list[dict[str, Any]]:
-    """The log metric filters (``PutMetricFilter`` keyword arguments) that count Lambda timeouts."""
+    """The log metric filters (``PutMetricFilter`` keyword arguments) that count Lambda timeouts.
+
+    The API function's always; the outbox consumer's (on its own log group) when ``consumer_function_name`` is set.
+    """
+    values = params.placeholder_values()
     filters: list[dict[str, Any]] = fill_placeholders(
-        load_template(METRIC_FILTERS_FILE), params.placeholder_values(), source=METRIC_FILTERS_FILE
+        load_template(METRIC_FILTERS_FILE), values, source=METRIC_FILTERS_FILE
     )
+    if params.consumer_function_name is not None:
+        fragment = load_template(CONSUMER_METRIC_FILTERS_FILE)
+        filters += fill_placeholders(fragment, values, source=CONSUMER_METRIC_FILTERS_FILE)
     return filters

@@ -21,9 +21,12 @@ from contact_sdk.errors import ConfigurationError
 
 __all__ = [
     "ALARMS_FILE",
+    "CONSUMER_ALARMS_FILE",
+    "CONSUMER_METRIC_FILTERS_FILE",
     "DASHBOARD_FILE",
     "DEAD_LETTER_QUEUE_ALARMS_FILE",
     "DEAD_LETTER_QUEUE_WIDGETS_FILE",
+    "FUNCTION_ALARMS_FILE",
     "METRIC_FILTERS_FILE",
     "OUTBOX_ALARMS_FILE",
     "OUTBOX_WIDGETS_FILE",
@@ -42,6 +45,9 @@ ALARMS_FILE = "alarms/email-service.json"
 DEAD_LETTER_QUEUE_ALARMS_FILE = "alarms/dead-letter-queue.json"
 OUTBOX_ALARMS_FILE = "alarms/outbox.json"
 METRIC_FILTERS_FILE = "alarms/lambda-timeout-metric-filters.json"
+FUNCTION_ALARMS_FILE = "alarms/lambda-functions.json"
+CONSUMER_ALARMS_FILE = "alarms/outbox-consumer.json"
+CONSUMER_METRIC_FILTERS_FILE = "alarms/outbox-consumer-timeout-metric-filters.json"
 
 _REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 

@@ -105,6 +105,8 @@ RULES: dict[str, str] = {
     "aws-metric": "an AWS metric uses its service's dimensions with this deployment's resource names",
     "metric-coverage": "every metric the code emits appears on the dashboard",
     "log-source": "log widgets and metric filters read this deployment's log group",
+    "function-alarms": "each of the deployment's functions (the API function, the outbox consumer when named) has "
+    "an AWS/Lambda Errors alarm, a Throttles alarm and a timeout alarm on a metric filter of its own log group",
 }
 
 
@@ -496,8 +498,9 @@ def validate_metric_filters(filters: Sequence[Any]) -> list[ValidationIssue]:
 
 def _expected_aws_dimensions(params: DeploymentParameters) -> dict[str, dict[str, set[str]]]:
     queues = {q for q in (params.outbox_queue_name, params.dead_letter_queue_name) if q is not None}
+    functions = {f for f in (params.function_name, params.consumer_function_name) if f is not None}
     return {
-        "AWS/Lambda": {"FunctionName": {params.function_name}},
+        "AWS/Lambda": {"FunctionName": functions},
         "AWS/ApiGateway": {"ApiName": {params.api_name}, "Stage": {params.stage}},
         "AWS/SQS": {"QueueName": queues},
     }
@@ -585,11 +588,47 @@ def check_consistency(
             issues.append(
                 ValidationIssue("log-source", f"dashboard:$.widgets[{index}]", f"the query must start with {source}")
             )
+    log_groups = [g for g in (params.resolved_log_group_name, params.resolved_consumer_log_group_name) if g]
     for index, metric_filter in enumerate(metric_filters):
-        if metric_filter.get("logGroupName") != params.resolved_log_group_name:
+        if metric_filter.get("logGroupName") not in log_groups:
             issues.append(
                 ValidationIssue(
-                    "log-source", f"filters:$[{index}]", f"logGroupName must be {params.resolved_log_group_name!r}"
+                    "log-source", f"filters:$[{index}]", f"logGroupName must be one of {', '.join(log_groups)}"
+                )
+            )
+    issues += _function_alarm_issues(alarms, metric_filters, params)
+    return issues
+
+
+def _function_alarm_issues(
+    alarms: Sequence[dict[str, Any]], metric_filters: Sequence[dict[str, Any]], params: DeploymentParameters
+) -> list[ValidationIssue]:
+    """Each function of the deployment is watched for errors, throttles and timeouts (rule ``function-alarms``)."""
+    functions = {params.function_name: params.resolved_log_group_name}
+    if params.consumer_function_name is not None and params.resolved_consumer_log_group_name is not None:
+        functions[params.consumer_function_name] = params.resolved_consumer_log_group_name
+    single_metric = [
+        (alarm.get("Namespace"), alarm.get("MetricName"), dict(alarm_metric_references(alarm)[0].dimensions))
+        for alarm in alarms
+        if "Metrics" not in alarm
+    ]
+    issues: list[ValidationIssue] = []
+    for function, log_group in functions.items():
+        for metric in ("Errors", "Throttles"):
+            if ("AWS/Lambda", metric, {"FunctionName": function}) not in single_metric:
+                issues.append(
+                    ValidationIssue("function-alarms", "alarms", f"no AWS/Lambda {metric} alarm on {function}")
+                )
+        filtered = {
+            (t["metricNamespace"], t["metricName"])
+            for f in metric_filters
+            if f.get("logGroupName") == log_group
+            for t in f.get("metricTransformations", [])
+        }
+        if not any((namespace, name) in filtered for namespace, name, _ in single_metric):
+            issues.append(
+                ValidationIssue(
+                    "function-alarms", "alarms", f"no alarm on a timeout metric filter of {function}'s log group"
                 )
             )
     return issues
