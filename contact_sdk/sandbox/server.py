@@ -337,7 +337,9 @@ class ResendSandbox:
             return Answer(404, b"", {})
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             return handle_admin(self, method, path, body)
-        return self._api.handle(ApiRequest(method, path, dict(parse_qsl(parts.query)), headers, body))
+        return self._api.handle(
+            ApiRequest(method, path, dict(parse_qsl(parts.query, keep_blank_values=True)), headers, body)
+        )
 
 
 class _Server(ThreadingHTTPServer):
