@@ -186,8 +186,3 @@ class DomainStore:
         if limit is None and after is None and before is None:
             return newest_first, False
         return paginate(newest_first, lambda entry: entry.id, limit=limit or 20, after=after, before=before)
-
-    def clear(self) -> None:
-        """Forget every domain."""
-        with self._lock:
-            self._domains.clear()

@@ -140,10 +140,14 @@ def test_an_iso_scheduled_at_falls_due_at_that_instant(client: httpx.Client, ema
     """An ISO 8601 time 10 minutes after the clock's start is due 600 s later."""
     when = "2023-11-14T22:23:20Z"  # START (1_700_000_000) + 600 s, worked out by hand
     scheduled = send(client, email(scheduled_at=when))
+    naive = send(client, email(scheduled_at="2023-11-14T22:23:21"))  # no offset: read as UTC, 1 s later
     clock.advance(599)
     assert last_event(client, scheduled) == "scheduled"
     clock.advance(1)
     assert last_event(client, scheduled) != "scheduled"
+    assert last_event(client, naive) == "scheduled"
+    clock.advance(1)
+    assert last_event(client, naive) != "scheduled"
 
 
 def test_update_moves_the_send_time(client: httpx.Client, email: Email, clock: ManualClock):
@@ -378,3 +382,5 @@ def test_create_list_page_and_refuse_domains(make_sandbox: Callable[..., ResendS
         assert_error(client.put(f"/domains/{second}"), 405, "method_not_allowed")
     with pytest.raises(ValueError, match="region"):
         sandbox.add_domain("x.example", region="moon-1")
+    with pytest.raises(ValueError, match="status"):
+        sandbox.add_domain("x.example", status="shiny")
