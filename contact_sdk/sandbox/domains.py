@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import threading
 import uuid
@@ -46,6 +47,7 @@ DOMAIN_STATUSES: tuple[str, ...] = (
 )
 #: A record's ``status`` values in Resend's API.
 RECORD_STATUSES: tuple[str, ...] = ("not_started", "pending", "verified", "failed", "temporary_failure")
+_DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 # An RSA-1024 SubjectPublicKeyInfo starts with these DER bytes; what follows stands in for the modulus.
 _RSA_1024_SPKI_PREFIX = bytes.fromhex("30819f300d06092a864886f70d010101050003818d0030818902818100")
 _RSA_EXPONENT_SUFFIX = bytes.fromhex("0203010001")
@@ -147,6 +149,8 @@ class DomainStore:
     def add(self, name: str, region: str = "us-east-1", status: str = "not_started") -> DomainEntry:
         """Add a domain (lower-cased) under a fresh id; raises ``ValueError`` on a bad region/status or a duplicate."""
         name = name.strip().lower().removesuffix(".")
+        if not _DOMAIN_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a domain name like example.com")
         if region not in REGIONS:
             raise ValueError(f"region must be one of {', '.join(REGIONS)}")
         if status not in DOMAIN_STATUSES:

@@ -384,3 +384,31 @@ def test_create_list_page_and_refuse_domains(make_sandbox: Callable[..., ResendS
         sandbox.add_domain("x.example", region="moon-1")
     with pytest.raises(ValueError, match="status"):
         sandbox.add_domain("x.example", status="shiny")
+
+
+def test_admin_endpoint_adds_domains_and_sets_statuses(sandbox: ResendSandbox):
+    """``POST /_sandbox/domains`` adds a domain or moves its status; bad settings answer 400 ``invalid_domain``."""
+    with httpx.Client(base_url=sandbox.url, timeout=5) as admin:
+        added = admin.post("/_sandbox/domains", json={"name": "Example.com", "region": "eu-west-1"})
+        assert added.status_code == 200, added.text
+        [domain] = added.json()
+        assert (domain["name"], domain["status"], domain["region"]) == ("example.com", "not_started", "eu-west-1")
+        moved = admin.post("/_sandbox/domains", json={"name": "example.com", "status": "verified"}).json()
+        assert moved[0]["status"] == "verified"
+        assert {r["status"] for r in moved[0]["records"]} == {"verified"}
+        per_record = {"name": "example.com", "records": ["verified", "failed", "pending"]}
+        partly = admin.post("/_sandbox/domains", json=per_record).json()
+        assert [r["status"] for r in partly[0]["records"]] == ["verified", "failed", "pending"]
+        assert admin.get("/_sandbox/domains").json() == partly
+        for bad in (
+            {"status": "verified"},
+            {"name": "example.com", "status": "great"},
+            {"name": "example.com", "records": "verified"},
+            {"name": "not a domain"},
+            {"name": "new.example", "region": "moon-1"},
+            ["example.com"],
+        ):
+            refused = admin.post("/_sandbox/domains", json=bad)
+            assert refused.status_code == 400, bad
+            assert refused.json()["name"] == "invalid_domain"
+        assert admin.delete("/_sandbox/domains").status_code == 405
