@@ -327,6 +327,25 @@ def dmarc_record(
     return DnsRecord(RecordKind.DMARC, f"_dmarc.{domain}", dmarc_record_value(policy, reports), hint, ttl)
 
 
+def _qualify(name: str, domain: str) -> str:
+    """A record name as Resend lists it, fully qualified.
+
+    Resend names records relative to the zone apex: for ``updates.example.com`` it lists
+    ``send.updates``; for ``example.com``, ``send``. Either way the answer is ``send.updates.example.com``
+    / ``send.example.com``.
+
+    >>> _qualify("send.updates", "updates.example.com"), _qualify("send", "updates.example.com")
+    ('send.updates.example.com', 'send.updates.example.com')
+    """
+    if not name or name == domain or name.endswith("." + domain):
+        return name or domain
+    labels = domain.split(".")
+    for cut in range(len(labels) - 2, 0, -1):
+        if name.endswith("." + ".".join(labels[:cut])):
+            return f"{name}.{'.'.join(labels[cut:])}"
+    return f"{name}.{domain}"
+
+
 _RESEND_KINDS = {("SPF", "MX"): RecordKind.MX, ("SPF", "TXT"): RecordKind.SPF, ("DKIM", "TXT"): RecordKind.DKIM}
 
 
@@ -360,8 +379,7 @@ def records_from_resend(
         priority = item.get("priority")
         if kind is RecordKind.MX and (not isinstance(priority, int) or isinstance(priority, bool)):
             raise DnsInputError(f"Resend listed the MX record {item['name']!r} without a numeric priority")
-        name = item["name"].strip().rstrip(".").lower()
-        fqdn = name if name == domain or name.endswith("." + domain) else f"{name}.{domain}" if name else domain
+        fqdn = _qualify(item["name"].strip().rstrip(".").lower(), domain)
         status = item.get("status")
         hint = {RecordKind.MX: "return path (MX)", RecordKind.SPF: "SPF", RecordKind.DKIM: "DKIM public key"}[kind]
         records.append(

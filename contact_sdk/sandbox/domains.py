@@ -3,7 +3,9 @@
 A domain added to the sandbox gets the records Resend asks for (its "Domains" page and API): an MX
 and an SPF TXT record on the ``send`` subdomain (the return path, pointing at Amazon SES in the
 domain's region) and a DKIM public key at ``resend._domainkey``. Record names are relative to the
-domain, as Resend returns them. Statuses follow Resend's: a new domain is ``not_started``, and
+zone apex, as Resend returns them (``send`` for ``example.com``, ``send.updates`` for
+``updates.example.com``); the sandbox takes the apex to be the last two labels, where Resend
+knows the public-suffix list. Statuses follow Resend's: a new domain is ``not_started``, and
 :meth:`DomainStore.set_status` moves it (and its records) to ``pending``, ``verified``, ``failed``...
 
 Example::
@@ -59,12 +61,14 @@ def _dkim_public_key() -> str:
     return base64.b64encode(_RSA_1024_SPKI_PREFIX + modulus + _RSA_EXPONENT_SUFFIX).decode("ascii")
 
 
-def domain_records(region: str, dkim_key: str, status: str) -> list[dict[str, Any]]:
-    """The records Resend lists for a domain in ``region``, each with ``status``."""
+def domain_records(region: str, dkim_key: str, status: str, name: str = "example.com") -> list[dict[str, Any]]:
+    """The records Resend lists for the domain ``name`` in ``region``, each with ``status``."""
+    below_apex = ".".join(name.split(".")[:-2])
+    suffix = f".{below_apex}" if below_apex else ""
     return [
         {
             "record": "SPF",
-            "name": "send",
+            "name": f"send{suffix}",
             "type": "MX",
             "ttl": "Auto",
             "status": status,
@@ -73,7 +77,7 @@ def domain_records(region: str, dkim_key: str, status: str) -> list[dict[str, An
         },
         {
             "record": "SPF",
-            "name": "send",
+            "name": f"send{suffix}",
             "type": "TXT",
             "ttl": "Auto",
             "status": status,
@@ -81,7 +85,7 @@ def domain_records(region: str, dkim_key: str, status: str) -> list[dict[str, An
         },
         {
             "record": "DKIM",
-            "name": "resend._domainkey",
+            "name": f"resend._domainkey{suffix}",
             "type": "TXT",
             "ttl": "Auto",
             "status": status,
@@ -110,7 +114,7 @@ class DomainEntry:
 
     def records(self) -> list[dict[str, Any]]:
         """The records with their statuses."""
-        records = domain_records(self.region, self.dkim_key, _record_status(self.status))
+        records = domain_records(self.region, self.dkim_key, _record_status(self.status), self.name)
         for record, status in zip(records, self.record_statuses or [], strict=False):
             record["status"] = status
         return records

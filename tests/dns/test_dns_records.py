@@ -222,3 +222,16 @@ def test_json_document_lists_records_with_strings() -> None:
     assert dkim["ttl"] == 300
     assert "".join(dkim["strings"]) == dkim["value"]
     assert records_as_json(build_records("example.com"), "example.com")["records"][2]["value"] is None
+
+
+@pytest.mark.parametrize("prefix", ["", ".updates"])
+def test_records_of_a_subdomain_are_qualified_once(prefix: str) -> None:
+    """Resend names a subdomain's records relative to the apex (``send.updates``); bare names work too."""
+    resource = {
+        "records": [
+            {"record": "SPF", "name": f"send{prefix}", "type": "TXT", "value": "v=spf1 include:amazonses.com ~all"},
+            {"record": "DKIM", "name": f"resend._domainkey{prefix}", "type": "TXT", "value": "p=QUJD"},
+        ]
+    }
+    names = [r.name for r in records_from_resend("updates.example.com", resource)]
+    assert names == ["send.updates.example.com", "resend._domainkey.updates.example.com", "_dmarc.updates.example.com"]

@@ -412,3 +412,10 @@ def test_admin_endpoint_adds_domains_and_sets_statuses(sandbox: ResendSandbox):
             assert refused.status_code == 400, bad
             assert refused.json()["name"] == "invalid_domain"
         assert admin.delete("/_sandbox/domains").status_code == 405
+
+
+def test_a_subdomains_records_are_named_relative_to_the_apex(make_sandbox: Callable[..., ResendSandbox]):
+    """For updates.example.com the sandbox lists ``send.updates`` and ``resend._domainkey.updates``, as Resend does."""
+    sandbox = make_sandbox(domains=["updates.example.com"])
+    records = sandbox.domains()[0]["records"]
+    assert [r["name"] for r in records] == ["send.updates", "send.updates", "resend._domainkey.updates"]  # type: ignore[union-attr]
