@@ -249,8 +249,12 @@ def run_records(args: argparse.Namespace) -> int:
         document["dmarc_advice"] = _DMARC_ADVICE
         print(json.dumps(document, indent=2))
         return 0
-    print(format_zone(records) if args.format == "zone" else format_table(records, args.domain))
-    print(f"\n{_DMARC_ADVICE}")
+    if args.format == "zone":
+        print(format_zone(records))
+        print(f"; {_DMARC_ADVICE}")  # a zone-file comment: the snippet stays importable
+    else:
+        print(format_table(records, args.domain))
+        print(f"\n{_DMARC_ADVICE}")
     if any(record.value is None for record in records):
         print(
             "\nValues in <angle brackets> come from the Resend dashboard (Domains): give an API key to read them,"

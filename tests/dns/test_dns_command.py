@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import dns.zone
 import pytest
 
 from contact_sdk.cli import main
@@ -198,6 +199,9 @@ def test_records_command_prints_table_zone_and_json(capsys: pytest.CaptureFixtur
     zone = capsys.readouterr().out
     dkim_line = next(line for line in zone.splitlines() if line.startswith("resend._domainkey.example.com."))
     assert dkim_line.count('"') == 4  # split into two quoted strings
+    assert zone.splitlines()[-1].startswith("; DMARC (advice")
+    parsed = dns.zone.from_text(zone, origin="example.com.", check_origin=False)  # the advice is a comment
+    assert sorted(name.to_text() for name in parsed.nodes) == ["_dmarc", "resend._domainkey", "send"]
 
     assert main([*base, "--format", "json", "--no-dmarc-rua"]) == 0
     document = json.loads(capsys.readouterr().out)
