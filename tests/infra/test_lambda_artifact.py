@@ -99,6 +99,50 @@ def test_artifact_has_no_tests_sandbox_foreign_bytecode_or_scripts(lambda_artifa
         assert not re.search(r"(^|/)(tests?|conftest\.py)(/|$)", name), name
 
 
+#: Our modules that only operators or developers run (read off the tree by hand, not from the build tool).
+NOT_RUNTIME = (
+    "contact_sdk/cli.py",
+    "contact_sdk/commands/",
+    "contact_sdk/configtool.py",
+    "contact_sdk/outboxtool.py",
+    "contact_sdk/dns.py",
+    "contact_sdk/cloudwatch/",
+    "contact_sdk/sandbox/",
+    "contact_sdk/local/",
+)
+#: aiohttp and the distributions only it needs (aws-embedded-metrics' EC2 probe; the runtime never loads it).
+AIOHTTP_FAMILY = ("aiohttp", "aiosignal", "aiohappyeyeballs", "frozenlist", "multidict", "propcache", "yarl")
+
+
+def test_artifact_ships_the_runtime_alone(lambda_artifact: BuiltArtifact) -> None:
+    """No operator tool, no development tool, no aiohttp family: the function ships what it runs."""
+    for name in lambda_artifact.names:
+        assert not name.startswith(NOT_RUNTIME), name
+    tops = {name.lower() for name in top_level(lambda_artifact)}
+    for distribution in AIOHTTP_FAMILY:
+        assert distribution not in tops
+        assert not any(top.startswith(f"{distribution}-") and top.endswith(".dist-info") for top in tops), distribution
+
+
+def test_artifact_is_at_most_16_mib_zipped(lambda_artifact: BuiltArtifact) -> None:
+    """The runtime-only zip stays under 16 MiB (it was 28.6 MiB with every botocore model and aiohttp)."""
+    assert lambda_artifact.path.stat().st_size <= 16 * 1024 * 1024
+
+
+def test_botocore_keeps_exactly_the_models_the_runtime_calls(lambda_artifact: BuiltArtifact) -> None:
+    """The AWS services named by boto3 client calls in the shipped code are the models botocore keeps."""
+    called: set[str] = set()
+    for source in (lambda_artifact.unpacked / "contact_sdk").rglob("*.py"):
+        called |= set(
+            re.findall(r"""(?:aws_client|boto3\.client)\(\s*["']([a-z0-9-]+)["']""", source.read_text("utf-8"))
+        )
+    data = lambda_artifact.unpacked / "botocore" / "data"
+    kept = {entry.name for entry in data.iterdir() if entry.is_dir()}
+    assert called == {"dynamodb", "sqs", "ssm"}
+    assert kept == called
+    assert (data / "endpoints.json").is_file()
+
+
 def test_nothing_in_the_artifact_imports_the_sandbox(lambda_artifact: BuiltArtifact) -> None:
     """Leaving the sandbox and the local stack out is safe: no shipped module of ours imports them."""
     sources = [lambda_artifact.unpacked / "handler.py", *(lambda_artifact.unpacked / "contact_sdk").rglob("*.py")]
