@@ -101,6 +101,9 @@ class StackOptions:
     ports: StackPorts = field(default_factory=StackPorts)
     #: Latency the sandbox adds to every Resend call, uniform in ``(min, max)`` ms; ``None`` for none.
     sandbox_latency_ms: tuple[int, int] | None = None
+    #: The sandbox's Resend rate limit in requests per second; 0 (the default) for none, so load runs
+    #: measure the service rather than the sandbox's 429s (Resend's own default is 5).
+    sandbox_rate_limit: int = 0
     #: ``CONTACT_RATE_LIMIT``: submissions per source IP per window (production default: 5).
     rate_limit: int = 5
     rate_limit_window_seconds: int = 900
@@ -322,6 +325,7 @@ class LocalStack:
         self._children.append(emulator)
         sandbox_args = ["--host", host, "--port", str(ports.sandbox), "--api-key", self.sandbox_api_key]
         sandbox_args += ["--webhook-url", f"{self.api_url}/contact/events", "--webhook-secret", self.webhook_secret]
+        sandbox_args += ["--rate-limit", str(self.options.sandbox_rate_limit), "--domain", "example.com:verified"]
         if self.options.sandbox_latency_ms is not None:
             low, high = self.options.sandbox_latency_ms
             sandbox_args += ["--latency-ms", f"{low}-{high}"]
