@@ -19,7 +19,8 @@ as a *success* (``_handle_error`` calls ``_handle_success`` for it, which resets
 counts towards ``success_threshold`` in half-open), so neutral outcomes are never replayed into it.
 
 **Fleet-wide** (``store``: the service's DynamoDB table, :mod:`contact_sdk.breaker_store`). Every
-environment reads the one breaker item, cached for ``cache_seconds`` (1 s), so an opening is seen
+environment reads the one breaker item, cached for ``cache_seconds`` (1 s) while it shows no failures
+or an opening (a view with failures counted is read afresh on every call), so an opening is seen
 everywhere within about a second and every environment then skips the provider and queues at once.
 Failures, the opening, the half-open trial's lease and the successes that close it are conditional
 writes to that item, so the thresholds (5 consecutive failures, 60 s open, 3 consecutive successful
@@ -56,7 +57,7 @@ from typing import Any
 
 import pybreaker
 
-from contact_sdk.breaker_store import BreakerStoreUnavailable, DynamoDBBreakerStore, SharedBreakerState
+from contact_sdk.breaker_store import DynamoDBBreakerStore, SharedBreakerState
 from contact_sdk.errors import CircuitOpenError, TransientProviderError
 
 __all__ = ["BreakerTicket", "ProviderBreaker", "counts_as_failure"]
@@ -225,7 +226,7 @@ class ProviderBreaker:
                 reset_timeout=self.reset_timeout,
                 lease_seconds=self._lease_seconds,
             )
-        except BreakerStoreUnavailable as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the table does, a send goes on
             self._table_down(exc)
             return self._admit_local()
         if leased is None:  # another environment's trial, or the state moved on: read it afresh next time
@@ -252,7 +253,7 @@ class ProviderBreaker:
             return
         try:
             self._store.reset(self._wall_clock())
-        except BreakerStoreUnavailable as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the table does, a send goes on
             self._table_down(exc)
             return
         self._remember(SharedBreakerState())
@@ -355,7 +356,7 @@ class ProviderBreaker:
                 if counted == 0:
                     return  # nothing to clear (as of a read at most cache_seconds old): no write
                 state = store.clear_failures(now)
-        except BreakerStoreUnavailable as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the table does, a send goes on
             self._table_down(exc)
             self._record_local(BreakerTicket(trial=False), outcome)
             return
@@ -370,13 +371,20 @@ class ProviderBreaker:
             return None
         now = self._clock()
         with self._lock:
-            if self._table_retry_at is not None and now < self._table_retry_at:
+            retry_at = self._table_retry_at
+            if retry_at is not None and 0 < retry_at - now <= self._table_retry_seconds:
                 return None
-            if self._view is not None and now - self._view_read_at < self._cache_seconds:
-                return self._view
+            view = self._view
+            # A view with failures counted is read afresh on every call: the fifth failure anywhere is
+            # seen at once by an environment already counting. Closed-and-healthy or open: at most
+            # cache_seconds old.
+            # 0 <= age: a clock that went back (a SnapStart restore) must not keep an old view forever.
+            fresh = view is not None and 0 <= now - self._view_read_at < self._cache_seconds
+            if view is not None and fresh and (view.phase == OPEN or view.failures == 0):
+                return view
         try:
             view = self._store.read()
-        except BreakerStoreUnavailable as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the table does, a send goes on
             self._table_down(exc)
             return None
         with self._lock:
@@ -397,7 +405,7 @@ class ProviderBreaker:
         with self._lock:
             self._view = None
 
-    def _table_down(self, exc: BreakerStoreUnavailable) -> None:
+    def _table_down(self, exc: Exception) -> None:
         """Decide alone until ``table_retry_seconds`` have passed; warn once per outage, not per request."""
         with self._lock:
             first = self._table_retry_at is None
@@ -411,7 +419,7 @@ class ProviderBreaker:
                 "and asks again every %.0f s",
                 self._breaker.name,
                 self._table_retry_seconds,
-                extra={"error": str(exc)},
+                extra={"error": f"{type(exc).__name__}: {exc}"},
             )
 
     def _seed_local(self, view: SharedBreakerState | None) -> None:

@@ -9,8 +9,8 @@ import pytest
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.errors import (
     CircuitOpenError,
-    ConfigUnavailableError,
     ConcurrentIdempotentRequestError,
+    ConfigUnavailableError,
     IdempotencyConflictError,
     ProviderAuthError,
     ProviderConnectionError,
