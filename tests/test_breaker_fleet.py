@@ -405,3 +405,58 @@ def test_a_timeout_is_transient_and_counts_fleet_wide(fleet: Fleet) -> None:
     fail(a, 3, ProviderTimeoutError("slow"))
     fail(b, 2)
     assert fleet.item()["phase"] == "open"
+
+
+def test_successes_on_a_healthy_breaker_write_nothing(fleet: Fleet) -> None:
+    """Closed with no failures: a success costs no write (the item is not even created)."""
+    a = fleet.instance()
+    succeed(a, 3)
+    assert fleet.item() == {}
+
+
+def test_a_trial_reported_after_its_lease_lapsed_changes_nothing(fleet: Fleet, clock: Clock) -> None:
+    """A's trial outlives its lease, B takes the next one; A's late failure neither reopens nor counts."""
+    a, b = fleet.instance(lease_seconds=30), fleet.instance(lease_seconds=30)
+    fail(a, 5)
+    clock.advance(60)
+    late = a.admit()
+    clock.advance(30)
+    current = b.admit()
+    a.record(late, down())
+    assert (fleet.item()["generation"], fleet.item()["leaseToken"]) == (1, current.lease)
+    b.record(current, None)
+    assert fleet.item()["successes"] == 1
+    assert fleet.openings() == 1
+
+
+def test_the_table_failing_between_admit_and_record_hands_the_outcome_to_the_local_breaker(fleet: Fleet) -> None:
+    """Admitted on the shared state, the table is gone when the failure is recorded: counted locally."""
+    a = fleet.instance()
+    fail(a, 3)
+    ticket = a.admit()
+    aws_client(fleet.endpoint, "dynamodb").delete_table(TableName=fleet.table)
+    a.record(ticket, down())
+    assert (a.fleet_wide, a.fail_counter) == (False, 1)
+
+
+def test_the_table_failing_as_a_trial_takes_its_lease_lets_the_local_breaker_probe(fleet: Fleet, clock: Clock) -> None:
+    """Half-open seen, then the lease write fails: the local breaker (seeded with that opening) probes instead."""
+    a = fleet.instance()
+    fail(a, 5)
+    clock.advance(60)
+    assert a.state == "half-open"  # a fresh reading of the item, cached
+    aws_client(fleet.endpoint, "dynamodb").delete_table(TableName=fleet.table)
+    ticket = a.admit()
+    assert (ticket.trial, ticket.shared) == (True, False)
+    a.record(ticket, None)
+    assert a.state == "half-open"  # one of the three successful trials the local breaker needs
+
+
+def test_reset_with_the_table_unreachable_resets_locally(fleet: Fleet, caplog: pytest.LogCaptureFixture) -> None:
+    """An operator's reset while DynamoDB is unreachable still closes this instance, and says so."""
+    caplog.set_level(logging.WARNING, logger="contact_sdk.breaker")
+    alone = fleet.instance(client=dead_client())
+    fail(alone, 5)
+    alone.reset()
+    assert (alone.state, alone.fail_counter, alone.fleet_wide) == ("closed", 0, False)
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
