@@ -245,7 +245,7 @@ class ProviderBreaker:
             self._record_local(ticket, outcome)
 
     def reset(self) -> None:
-        """Close the breaker and forget failures (operators, tests, SnapStart restore), fleet-wide too."""
+        """Close the breaker and forget failures (operators, tests); with the table, for the whole fleet."""
         with self._lock:
             self._trial_in_flight = False
             self._breaker.close()
