@@ -329,7 +329,9 @@ class ProviderBreaker:
                 if neutral:
                     state = store.release_lease(now, token=str(ticket.lease))
                 elif failure:
-                    state = store.trial_failed(now, generation=ticket.generation, token=str(ticket.lease))
+                    state = store.trial_failed(
+                        now, generation=ticket.generation, token=str(ticket.lease), reset_timeout=self.reset_timeout
+                    )
                     if state is not None:
                         self._announce(HALF_OPEN, OPEN, " (fleet-wide)")
                 else:
@@ -347,7 +349,7 @@ class ProviderBreaker:
             elif failure:
                 state = store.add_failure(now)
                 if state is not None and state.failures >= self._breaker.fail_max:
-                    state = store.open(now, fail_max=int(self._breaker.fail_max))
+                    state = store.open(now, fail_max=int(self._breaker.fail_max), reset_timeout=self.reset_timeout)
                     if state is not None:
                         self._announce(CLOSED, OPEN, " (fleet-wide)")
             else:

@@ -9,7 +9,7 @@ which DynamoDB applies atomically to the item however many environments write at
 =================  ===============================================================================
 ``phase``          ``"closed"`` or ``"open"``; half-open is *open whose reset timeout has passed*
 ``failures``       consecutive transient failures while closed (``ADD failures 1``)
-``openedAt``       epoch seconds of the latest opening
+``openedAt``       epoch seconds of the latest opening, and ``resetTimeout`` how long it stays open
 ``generation``     how many times it opened; the fifth failure's "open" write is conditioned on
                    ``phase = closed AND failures >= 5``, so exactly one environment opens it
 ``successes``      consecutive successful trials of this opening (half-open)
@@ -71,6 +71,8 @@ class SharedBreakerState:
     successes: int = 0
     lease_token: str | None = None
     lease_until: float = 0.0
+    #: Seconds the opening lasts, as the breaker that opened it was configured (0 if never opened).
+    reset_timeout: float = 0.0
 
     def half_open(self, now: float, reset_timeout: float) -> bool:
         """Open and its reset timeout has passed at ``now`` (epoch seconds)."""
@@ -95,6 +97,7 @@ def _state_of(item: dict[str, Any] | None) -> SharedBreakerState:
         successes=int(_number(item, "successes")),
         lease_token=token,
         lease_until=_number(item, "leaseUntil"),
+        reset_timeout=_number(item, "resetTimeout"),
     )
 
 
@@ -155,10 +158,11 @@ class DynamoDBBreakerStore:
             now,
         )
 
-    def open(self, now: float, *, fail_max: int) -> SharedBreakerState | None:
+    def open(self, now: float, *, fail_max: int, reset_timeout: float) -> SharedBreakerState | None:
         """Open it if it is closed with ``fail_max`` failures counted; ``None`` if another write came first."""
         return self._update(
-            "SET #phase = :open, #openedAt = :now, #failures = :zero, #successes = :zero, #expires = :expires, "
+            "SET #phase = :open, #openedAt = :now, #resetTimeout = :reset, #failures = :zero, #successes = :zero, "
+            "#expires = :expires, "
             "#generation = if_not_exists(#generation, :zero) + :one REMOVE #leaseToken, #leaseUntil",
             "#phase = :closed AND #failures >= :fail_max",
             {
@@ -168,6 +172,7 @@ class DynamoDBBreakerStore:
                 ":zero": _n(0),
                 ":one": _n(1),
                 ":fail_max": _n(fail_max),
+                ":reset": _n(reset_timeout),
             },
             now,
         )
@@ -221,10 +226,13 @@ class DynamoDBBreakerStore:
             now,
         )
 
-    def trial_failed(self, now: float, *, generation: int, token: str) -> SharedBreakerState | None:
+    def trial_failed(
+        self, now: float, *, generation: int, token: str, reset_timeout: float
+    ) -> SharedBreakerState | None:
         """The lease holder's trial failed: open again for a full reset timeout (a new generation)."""
         return self._update(
-            "SET #openedAt = :now, #successes = :zero, #expires = :expires, #generation = #generation + :one "
+            "SET #openedAt = :now, #resetTimeout = :reset, #successes = :zero, #expires = :expires, "
+            "#generation = #generation + :one "
             "REMOVE #leaseToken, #leaseUntil",
             "#phase = :open AND #generation = :generation AND #leaseToken = :token",
             {
@@ -234,6 +242,7 @@ class DynamoDBBreakerStore:
                 ":now": _n(now),
                 ":zero": _n(0),
                 ":one": _n(1),
+                ":reset": _n(reset_timeout),
             },
             now,
         )
