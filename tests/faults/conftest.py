@@ -291,14 +291,14 @@ def build_stack(
         )
         captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
-        handler.use_components(components)
+        handler.environment.use_components(components)
         return stack
 
     yield build
     for components in built:
         components.client.close()
     captures.close()
-    handler.use_components(None)
+    handler.environment.use_components(None)
     session_sandbox.reset()
 
 
