@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contact_sdk.commands.cloudwatch",
     "contact_sdk.commands.status",
     "contact_sdk.commands.outbox",
+    "contact_sdk.commands.submissions",
 )
 
 

@@ -67,6 +67,7 @@ class Metric(enum.StrEnum):
     EMAILS_BOUNCED = "EmailsBounced"
     EMAILS_COMPLAINED = "EmailsComplained"
     EMAILS_DELAYED = "EmailsDelayed"
+    ARCHIVE_WRITE_FAILED = "ArchiveWriteFailed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(Metric.EMAILS_BOUNCED, "Count", "a verified email.bounced webhook"),
         MetricDefinition(Metric.EMAILS_COMPLAINED, "Count", "a verified email.complained webhook"),
         MetricDefinition(Metric.EMAILS_DELAYED, "Count", "a verified email.delivery_delayed webhook"),
+        MetricDefinition(Metric.ARCHIVE_WRITE_FAILED, "Count", "a submission went ahead without its archive record"),
     )
 }
 
