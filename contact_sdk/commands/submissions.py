@@ -147,8 +147,11 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sender(args: argparse.Namespace) -> Callable[[ContactSubmission, str], str]:
-    """Compose and send like the service: the Resend config from Parameter Store, the runtime's client."""
+def _sender(args: argparse.Namespace) -> tuple[Callable[[ContactSubmission, str], str], Callable[[], None]]:
+    """Compose and send like the service: the Resend config from Parameter Store, the runtime's client.
+
+    Returns the sending function and the one closing the client's connections.
+    """
     import boto3  # noqa: PLC0415
 
     from contact_sdk.compose import compose_email  # noqa: PLC0415 - only release sends
@@ -166,13 +169,14 @@ def _sender(args: argparse.Namespace) -> Callable[[ContactSubmission, str], str]
     def send(submission: ContactSubmission, key: str) -> str:
         return client.send(compose_email(submission, config.resend()), idempotency_key=key)
 
-    return send
+    return send, client.close
 
 
 def _release(args: argparse.Namespace) -> int:
+    send, close = _sender(args)
     try:
         result = archivetool.release_submission(
-            _dynamodb(args), args.table, args.id, send=_sender(args), now=time.time(), days=args.archive_days
+            _dynamodb(args), args.table, args.id, send=send, now=time.time(), days=args.archive_days
         )
     except archivetool.ReleaseRefused as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -183,6 +187,8 @@ def _release(args: argparse.Namespace) -> int:
     except ProviderError as exc:
         sys.stderr.write(f"error: Resend did not take the email ({type(exc).__name__}: {exc}); nothing recorded\n")
         return 1
+    finally:
+        close()
     sys.stdout.write(f"released {result.submission_id}: sent as email {result.email_id}\n")
     return 0
 

@@ -166,3 +166,21 @@ def test_a_delivery_webhook_for_the_email_shows_in_the_archive(stack: Stack, cap
         shown = json.loads(capsys.readouterr().out)
         assert shown["state"] == expected
         assert shown["history"][-1]["state"] == expected
+
+
+def test_archive_state_is_the_seam_for_later_states(stack: Stack) -> None:
+    """service.archive_state moves an archived submission (e.g. to parked with a reason); unknown keys and a
+    broken archive are reported in the returned log fields, never raised."""
+    stack.submit(submission())
+    [email] = stack.sandbox.emails()
+    key = email["headers"]["idempotency-key"]
+    service = stack.components.service
+    assert service.archive_state(key, "parked", reason="validation_error: invalid `to`") == {"archive_state": "parked"}
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "parked"
+    assert [r["S"] for r in item["reasons"]["L"]] == ["validation_error: invalid `to`"]
+    assert service.archive_state("contact-" + "0" * 64, "parked", reason="x") == {}
+    service.archive = DynamoDBSubmissionArchive(aws_client(stack.aws, "dynamodb"), "no-such-table")
+    assert service.archive_state(key, "parked", reason="x") == {"archive_gap": "parked"}
+    service.archive = None
+    assert service.archive_state(key, "parked") == {}
