@@ -514,6 +514,9 @@ def release_submission(
         raise ReleaseRefused(f"submission {identifier} was already released (email {submission.email_id})")
     if stored_state != "spam":
         raise ReleaseRefused(f"submission {identifier} is {stored_state}, not spam: it was not held back")
+    if submission.email_id is not None:
+        # The same text was sent before and judged spam when it came again: it reached the owner already.
+        raise ReleaseRefused(f"submission {identifier} was already sent as email {submission.email_id}")
     key_ = {PARTITION_KEY: {"S": ARCHIVE_PREFIX + identifier}}
     try:
         client.update_item(

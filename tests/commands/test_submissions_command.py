@@ -398,6 +398,17 @@ def test_release_refuses_what_was_not_held_back_and_unknown_ids(
     assert release_env.emails() == []
 
 
+def test_a_submission_sent_before_and_judged_spam_when_it_came_again_is_not_released(
+    release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
+) -> None:
+    """Sent, then the same text again with the honeypot filled: its state is spam, but it reached the owner."""
+    seed(dynamodb, table, 12, ArchiveState.SENT, email_id="em-12")
+    seed(dynamodb, table, 12, ArchiveState.SPAM, reasons=("honeypot_filled",))
+    status, _, err = run(capsys, "release", "000000000000000c")
+    assert (status, err) == (1, "error: submission 000000000000000c was already sent as email em-12\n")
+    assert release_env.emails() == []
+
+
 def test_a_refused_release_leaves_the_submission_releasable(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
