@@ -256,7 +256,7 @@ class ContactService:
         )
         if verdict.is_spam:
             # Indistinguishable from "sent" for the sender; nothing is sent, but the owner can review it.
-            archived = self._archive(
+            archived = self.archive_submission(
                 submission, request, idempotency_key(submission), ArchiveState.SPAM, reasons=verdict.reasons
             )
             return Outcome(
@@ -301,7 +301,7 @@ class ContactService:
                 )
             return self._keep_for_later(submission, request, key, next_token, reason=type(exc).__name__)
         self._mark(key, SubmissionStatus.SENT, email_id=email_id)
-        archived = self._archive(submission, request, key, ArchiveState.SENT, email_id=email_id)
+        archived = self.archive_submission(submission, request, key, ArchiveState.SENT, email_id=email_id)
         return Outcome(
             status=200,
             body={"status": "sent", "nextToken": next_token},
@@ -329,7 +329,7 @@ class ContactService:
         except LedgerUnavailable as exc:
             logger.warning("submission ledger unavailable; state not recorded", extra={"error": str(exc)})
 
-    def _archive(
+    def archive_submission(
         self,
         submission: ContactSubmission,
         request: SubmitRequest,
@@ -339,7 +339,12 @@ class ContactService:
         reasons: tuple[str, ...] = (),
         email_id: str | None = None,
     ) -> dict[str, str]:
-        """Keep the submission in the archive; the log fields saying so. A failure is a gap, never an error."""
+        """Keep ``submission`` in the archive in ``state`` (creating its record); the log fields saying so.
+
+        For a state reached on the request path (``ArchiveState.PARKED`` with its reason, say); a later
+        change of an archived submission goes through :meth:`archive_state`. A failure is a gap, logged
+        and counted, never an error.
+        """
         if self.archive is None:
             return {}
         try:
@@ -413,7 +418,7 @@ class ContactService:
                 logger.error("the outbox is unavailable too", extra={"error": str(exc)})
             else:
                 self._mark(key, SubmissionStatus.QUEUED)
-                archived = self._archive(submission, request, key, ArchiveState.QUEUED, reasons=(reason,))
+                archived = self.archive_submission(submission, request, key, ArchiveState.QUEUED, reasons=(reason,))
                 return Outcome(
                     status=202,
                     body={"status": "queued", "nextToken": next_token},

@@ -184,3 +184,26 @@ def test_archive_state_is_the_seam_for_later_states(stack: Stack) -> None:
     assert service.archive_state(key, "parked", reason="x") == {"archive_gap": "parked"}
     service.archive = None
     assert service.archive_state(key, "parked") == {}
+
+
+def test_a_state_reached_on_the_request_path_creates_the_record(stack: Stack) -> None:
+    """archive_submission(PARKED, reasons) archives a submission never seen before, with the 30-day retention."""
+    from contact_sdk.archive import ArchiveState
+    from contact_sdk.models import ContactSubmission
+    from contact_sdk.service import SubmitRequest
+
+    form = ContactSubmission.model_validate(
+        {"name": "Ada", "email": "ada@example.org", "message": "Parked by a permanent refusal.", "consent": True}
+    )
+    request = SubmitRequest(
+        origin=None, client_ip="192.0.2.44", content_type=None, body=b"", csrf_token=None, request_id="req-parked"
+    )
+    key = "contact-" + "ab" * 32
+    fields = stack.components.service.archive_submission(
+        form, request, key, ArchiveState.PARKED, reasons=("validation_error: invalid `to`",)
+    )
+    assert fields == {"archive_state": "parked"}
+    item = only_archive_item(stack)
+    assert item["pk"]["S"] == "archive#abababababababab"
+    assert (item["state"]["S"], item["requestId"]["S"], item["source"]["S"]) == ("parked", "req-parked", "192.0.2.44")
+    assert int(item["expiresAt"]["N"]) >= time.time() + 30 * DAY - 5
