@@ -190,7 +190,36 @@ def _release(args: argparse.Namespace) -> int:
     finally:
         close()
     sys.stdout.write(f"released {result.submission_id}: sent as email {result.email_id}\n")
+    _count_release(args)
     return 0
+
+
+def _count_release(args: argparse.Namespace) -> None:
+    """Put one ``SubmissionsReleased`` on the dashboard's metric; a failure is a warning, the release stands."""
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from contact_sdk.metrics import METRICS, NAMESPACE, Metric  # noqa: PLC0415
+
+    definition = METRICS[Metric.SUBMISSIONS_RELEASED]
+    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
+    try:
+        boto3.client("cloudwatch", region_name=args.region, config=config).put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": definition.metric.value,
+                    "Dimensions": [{"Name": "Environment", "Value": args.environment}],
+                    "Value": 1.0,
+                    "Unit": definition.unit,  # type: ignore[typeddict-item]
+                }
+            ],
+        )
+    except (ClientError, BotoCoreError) as exc:
+        sys.stderr.write(
+            f"warning: the release is recorded, but {definition.metric.value} was not counted on the dashboard: {exc}\n"
+        )
 
 
 def _erase(args: argparse.Namespace) -> int:
@@ -294,6 +323,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_days,
         default=os.environ.get("CONTACT_ARCHIVE_DAYS") or str(DEFAULT_ARCHIVE_DAYS),
         help="days the released submission stays archived (default: CONTACT_ARCHIVE_DAYS or 30)",
+    )
+    environment = ENVIRONMENT_VARIABLES["environment"]
+    release.add_argument(
+        "--environment",
+        default=os.environ.get(environment.name) or environment.default,
+        help=f"the Environment dimension of the SubmissionsReleased metric (default: {environment.name} or "
+        f"{environment.default})",
     )
     release.set_defaults(handler=_guarded(_release))
 

@@ -384,6 +384,39 @@ def test_release_sends_a_spam_submission_once_and_records_it(
     assert len(release_env.emails()) == 1
 
 
+def test_a_release_is_counted_for_the_dashboard(
+    release_env: ResendSandbox, table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """One SubmissionsReleased in Portfolio/EmailService with the Environment dimension (read back from moto)."""
+    monkeypatch.setenv("CONTACT_ENVIRONMENT", "staging")
+    seed(dynamodb, table, 13, ArchiveState.SPAM)
+    assert run(capsys, "release", "000000000000000d")[0] == 0
+    statistics = aws_client(dynamodb.meta.endpoint_url, "cloudwatch").get_metric_statistics(
+        Namespace="Portfolio/EmailService",
+        MetricName="SubmissionsReleased",
+        Dimensions=[{"Name": "Environment", "Value": "staging"}],
+        StartTime=time.time() - 600,
+        EndTime=time.time() + 600,
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert [point["Sum"] for point in statistics] == [1.0]
+
+
+def test_a_failed_count_does_not_undo_the_release(
+    release_env: ResendSandbox, table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """CloudWatch unreachable: the release stands (exit 0, recorded) and a warning says the dashboard missed it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9")
+    seed(dynamodb, table, 14, ArchiveState.SPAM)
+    status, out, err = run(capsys, "release", "000000000000000e")
+    assert status == 0
+    assert out.startswith("released 000000000000000e")
+    assert "SubmissionsReleased was not counted" in err
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#000000000000000e"}})["Item"]
+    assert item["state"]["S"] == "released"
+
+
 def test_release_refuses_what_was_not_held_back_and_unknown_ids(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
