@@ -207,3 +207,16 @@ def test_a_state_reached_on_the_request_path_creates_the_record(stack: Stack) ->
     assert item["pk"]["S"] == "archive#abababababababab"
     assert (item["state"]["S"], item["requestId"]["S"], item["source"]["S"]) == ("parked", "req-parked", "192.0.2.44")
     assert int(item["expiresAt"]["N"]) >= time.time() + 30 * DAY - 5
+
+
+def test_dynamodb_unreachable_the_visitor_is_answered_and_the_gap_counted(
+    make_stack: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens where DynamoDB should be: guards fall back, the email goes out, ArchiveWriteFailed = 1."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    stack = make_stack()
+    response = stack.submit(submission())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["status"] == "sent"
+    assert len(stack.sandbox.emails()) == 1
+    assert stack.sink.totals()["ArchiveWriteFailed"] == 1
