@@ -23,7 +23,8 @@ from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
-from contact_sdk.events import DeliveryEvents
+from contact_sdk.delivery_endpoint import DeliveryEvents
+from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
@@ -36,7 +37,6 @@ from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
-from contact_sdk.webhooks import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 
 __all__ = ["Components", "build_api"]
 

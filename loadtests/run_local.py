@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from contact_sdk.local.__main__ import parse_latency  # noqa: E402 - after the path fix above
-from contact_sdk.local.console import Console  # noqa: E402
-from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
+from contact_sdk.devtools.local.__main__ import parse_latency  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.local.console import Console  # noqa: E402
+from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from contact_sdk.archive import ArchiveState, ArchiveUnavailable, DynamoDBSubmissionArchive, source_prefix
-from contact_sdk.archivetool import neutralise_cell, normalise_id, parse_since
 from contact_sdk.models import ContactSubmission
+from contact_sdk.ops.submissions.records import neutralise_cell, normalise_id, parse_since
 from tests.conftest import aws_client
 
 NOW = 1_764_000_000.0  # 2025-11-24T16:00:00Z

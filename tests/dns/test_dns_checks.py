@@ -1,4 +1,4 @@
-"""Judging published records (contact_sdk.dns checks), with an in-process resolver."""
+"""Judging published records (contact_sdk.ops.dns.records checks), with an in-process resolver."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from contact_sdk.dns import (
+from contact_sdk.ops.dns.records import (
     CheckStatus,
     LookupOutcome,
     RecordKind,

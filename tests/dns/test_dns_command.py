@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cli import main
-from contact_sdk.dns import DnspythonResolver, LookupOutcome
+from contact_sdk.ops.cli import main
+from contact_sdk.ops.dns.records import DnspythonResolver, LookupOutcome
 
 LONG_KEY = base64.b64encode(bytes(range(256)) + bytes(range(38))).decode()  # a 2048-bit-sized key
 
@@ -182,7 +182,7 @@ def test_records_command_refuses_a_bad_dkim_value(capsys: pytest.CaptureFixture[
 def test_console_entry_point_reports_bad_domain_without_traceback() -> None:
     """Run as a process, a bad domain gives exit 2 and a one-line reason, never a stack trace."""
     completed = subprocess.run(
-        [sys.executable, "-m", "contact_sdk.cli", "dns", "check", "--domain", "exa mple.com"],
+        [sys.executable, "-m", "contact_sdk.ops.cli", "dns", "check", "--domain", "exa mple.com"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,4 @@
-"""Generating the email-authentication records and rendering them (contact_sdk.dns, the pure half)."""
+"""Generating the email-authentication records and rendering them (contact_sdk.ops.dns.records, the pure half)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from contact_sdk.dns import (
+from contact_sdk.ops.dns.records import (
     DmarcPolicy,
     DnsInputError,
     RecordKind,

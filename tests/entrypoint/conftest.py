@@ -17,8 +17,8 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.conftest import aws_client
 

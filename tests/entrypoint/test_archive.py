@@ -16,7 +16,7 @@ import pytest
 
 import handler
 from contact_sdk.archive import DynamoDBSubmissionArchive
-from contact_sdk.local.event_source import sqs_event
+from contact_sdk.devtools.local.event_source import sqs_event
 from tests.conftest import aws_client, create_outbox_queues
 from tests.entrypoint.conftest import FakeLambdaContext, Stack, submission
 from tests.entrypoint.test_events import SECRET, WEBHOOK_PARAMETER, delivery, signed_event
@@ -152,7 +152,7 @@ def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., 
 
 def test_a_delivery_webhook_for_the_email_shows_in_the_archive(stack: Stack, capsys: Any) -> None:
     """The webhook about the sent email's id is what `submissions show` reports as the state."""
-    from contact_sdk.cli import main
+    from contact_sdk.ops.cli import main
 
     stack.put_parameter(WEBHOOK_PARAMETER, SECRET)
     stack.submit(submission())

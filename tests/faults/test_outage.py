@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 from tests.entrypoint.conftest import API_KEY, submission
 from tests.faults.conftest import FakeClock, FaultStack, Tally, account, breaker_on, sqs_event
 

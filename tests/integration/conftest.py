@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 SANDBOX_API_KEY = "re_test_key"
 

@@ -19,6 +19,7 @@ import pybreaker
 import pytest
 
 from contact_sdk.breaker import ProviderBreaker
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.errors import (
     CircuitOpenError,
     IdempotencyConflictError,
@@ -32,7 +33,6 @@ from contact_sdk.errors import (
     ProviderTimeoutError,
 )
 from contact_sdk.resend import USER_AGENT, OutgoingEmail, ResendClient, Timeouts
-from contact_sdk.sandbox import ResendSandbox
 from tests.integration.conftest import SANDBOX_API_KEY
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.local.page_server import page_asset
+from contact_sdk.devtools.local.page_server import page_asset
 
-SCRIPT = Path(__file__).resolve().parents[2] / "contact_sdk" / "local" / "static" / "contact.js"
+SCRIPT = Path(__file__).resolve().parents[2] / "contact_sdk" / "devtools" / "local" / "static" / "contact.js"
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="Node.js runs the page's script outside a browser")
 

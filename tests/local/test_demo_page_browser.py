@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.local.console import Console
-from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts
+from contact_sdk.devtools.local.console import Console
+from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 from tests.local.browser import CHROMIUM, Browser
 
 pytestmark = [

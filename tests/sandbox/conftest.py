@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 API_KEY = "re_test_key"
 START = 1_700_000_000.0

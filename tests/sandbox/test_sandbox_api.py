@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import pytest
 import resend
 import resend.exceptions
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 pytestmark = pytest.mark.integration
 
