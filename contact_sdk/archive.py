@@ -73,6 +73,9 @@ DEFAULT_ARCHIVE_DAYS = 30
 DEFAULT_SPAM_DAYS = 7
 #: Length of a submission id: 16 hex characters (64 bits) of the idempotency key.
 SUBMISSION_ID_LENGTH = 16
+#: The most history entries an item keeps: the same text posted again and again (a bot) changes the
+#: state and the TTL but stops growing the item towards DynamoDB's 400 KB limit.
+MAX_HISTORY = 50
 _MAX_REASON_LENGTH = 300
 
 
@@ -318,12 +321,7 @@ class DynamoDBSubmissionArchive:
             }
         )
         names.update({"#state": "state", "#expires": TTL_ATTRIBUTE, "#history": "history", "#reasons": "reasons"})
-        assignments += [
-            "#state = :state",
-            "updatedAt = :updated",
-            "#expires = :expires",
-            "#history = list_append(if_not_exists(#history, :empty), :entry)",
-        ]
+        assignments += ["#state = :state", "updatedAt = :updated", "#expires = :expires"]
         if reasons:
             values[":reasons"] = _strings(reasons)
             assignments.append("#reasons = :reasons")
@@ -332,16 +330,36 @@ class DynamoDBSubmissionArchive:
         if email_id is not None:
             values[":emailId"] = _string(email_id)
             assignments.append("emailId = :emailId")
-        expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
-        kwargs: dict[str, Any] = {}
-        if condition is not None:
-            kwargs["ConditionExpression"] = condition
+        removal = " REMOVE " + ", ".join(removals) if removals else ""
+        appended = "#history = list_append(if_not_exists(#history, :empty), :entry)"
+        room = "(attribute_not_exists(#history) OR size(#history) < :maxHistory)"
+        values[":maxHistory"] = {"N": str(MAX_HISTORY)}
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={PARTITION_KEY: _string(ARCHIVE_PREFIX + identifier)},
-                UpdateExpression=expression,
+                UpdateExpression="SET " + ", ".join([*assignments, appended]) + removal,
+                ConditionExpression=f"{condition} AND {room}" if condition else room,
                 ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise ArchiveUnavailable(f"archive ({self.table_name}) refused the write: {_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise ArchiveUnavailable(f"archive ({self.table_name}) unreachable: {type(exc).__name__}") from exc
+        # The history is full, or (record_state) there is no item: once more without the append. Rare: one call
+        # is the rule.
+        for unused in (":entry", ":empty", ":maxHistory"):
+            values.pop(unused)
+        kwargs: dict[str, Any] = {"ConditionExpression": condition} if condition else {}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={PARTITION_KEY: _string(ARCHIVE_PREFIX + identifier)},
+                UpdateExpression="SET " + ", ".join(assignments) + removal,
+                ExpressionAttributeNames={k: v for k, v in names.items() if k != "#history"},
                 ExpressionAttributeValues=values,
                 **kwargs,
             )

@@ -174,3 +174,26 @@ def test_an_unreachable_endpoint_is_archive_unavailable(contact_table: str) -> N
     archive = DynamoDBSubmissionArchive(client, contact_table, clock=lambda: NOW)
     with pytest.raises(ArchiveUnavailable, match="unreachable"):
         archive.record_state(KEY, ArchiveState.SENT)
+
+
+@pytest.mark.integration
+def test_the_history_stops_growing_at_fifty_entries_but_the_state_still_moves(contact_table: str, aws: str) -> None:
+    """The same text posted 52 times (a bot): 50 history entries, yet the 52nd state, time and TTL are recorded."""
+    dynamodb = aws_client(aws, "dynamodb")
+    clock = [NOW]
+    archive = DynamoDBSubmissionArchive(dynamodb, contact_table, clock=lambda: clock[0])
+    submission = ContactSubmission.model_validate(
+        {"name": "Bot", "email": "bot@example.org", "message": "Buy cheap things now, now, now.", "consent": True}
+    )
+    for attempt in range(52):
+        clock[0] = NOW + attempt
+        archive.record(submission, key=KEY, request_id=f"r{attempt}", client_ip="203.0.113.9", state=ArchiveState.SPAM)
+    clock[0] = NOW + 100
+    assert archive.record_state(KEY, "released", email_id="em-1") is True
+    item = dynamodb.get_item(TableName=contact_table, Key={"pk": {"S": "archive#0123456789abcdef"}})["Item"]
+    assert len(item["history"]["L"]) == 50
+    assert item["history"]["L"][-1]["M"]["requestId"]["S"] == "r49"
+    assert (item["state"]["S"], item["emailId"]["S"]) == ("released", "em-1")
+    assert item["updatedAt"]["N"] == str(NOW + 100)
+    assert item["expiresAt"]["N"] == str(int(NOW) + 100 + 30 * 86400)
+    assert item["requestId"]["S"] == "r0"
