@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contact_sdk.ops.cloudwatch.command",
     "contact_sdk.ops.status.command",
     "contact_sdk.ops.outbox.command",
+    "contact_sdk.ops.breaker.command",
     "contact_sdk.ops.submissions.command",
 )
 

@@ -130,7 +130,7 @@ def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., 
     """Provider down: archived queued with the reason; the consumer's delivery moves it to sent with an email id."""
     queues = create_outbox_queues(aws, max_receive_count=3)
     stack = make_stack(outbox_queue_url=queues["url"])
-    handler.use_components(stack.components)
+    handler.environment.use_components(stack.components)
     stack.sandbox.script(["500", "500", "500", "500"])
     assert stack.submit(submission())["statusCode"] == 202
     item = only_archive_item(stack)

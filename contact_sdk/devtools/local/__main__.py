@@ -54,6 +54,16 @@ def _positive(raw: str) -> int:
     return value
 
 
+def _non_negative(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {raw!r}")
+    return value
+
+
 def _port(raw: str) -> int:
     try:
         value = int(raw)
@@ -96,6 +106,14 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help="latency the sandbox adds to each Resend call (CONTACT_LOCAL_SANDBOX_LATENCY_MS)",
     )
     parser.add_argument(
+        "--sandbox-rate-limit",
+        type=_non_negative,
+        default=env.get("CONTACT_LOCAL_SANDBOX_RATE_LIMIT", "0"),
+        metavar="N",
+        help="Resend requests per second the sandbox allows before 429, 0 for no limit "
+        "(CONTACT_LOCAL_SANDBOX_RATE_LIMIT; default 0; Resend's default is 5)",
+    )
+    parser.add_argument(
         "--rate-limit",
         type=_positive,
         default=env.get("CONTACT_RATE_LIMIT", "5"),
@@ -128,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         ports=StackPorts(page=args.page_port, api=args.api_port, sandbox=args.sandbox_port, aws=args.aws_port),
         sandbox_latency_ms=args.sandbox_latency_ms,
+        sandbox_rate_limit=args.sandbox_rate_limit,
         rate_limit=args.rate_limit,
         rate_limit_window_seconds=args.rate_limit_window_seconds,
         token_rate_limit=args.token_rate_limit,

@@ -12,7 +12,7 @@ that moves it), starts moto and the sandbox as child processes (each with its ow
 to this one's lifetime), seeds the emulator like the CDK app seeds AWS — a KMS key, the Resend config
 and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox queue and its
 dead-letter queue — then builds the service through :func:`~contact_sdk.bootstrap.build_components`,
-installs it in ``handler`` with ``handler.use_api`` and serves it with
+installs it in ``handler`` with ``handler.environment.use_components`` and serves it with
 :class:`~contact_sdk.devtools.local.api_server.LocalApiServer`. The demo page is served from its own origin,
 the only one in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin).
 
@@ -101,6 +101,9 @@ class StackOptions:
     ports: StackPorts = field(default_factory=StackPorts)
     #: Latency the sandbox adds to every Resend call, uniform in ``(min, max)`` ms; ``None`` for none.
     sandbox_latency_ms: tuple[int, int] | None = None
+    #: The sandbox's Resend rate limit in requests per second; 0 (the default) for none, so load runs
+    #: measure the service rather than the sandbox's 429s (Resend's own default is 5).
+    sandbox_rate_limit: int = 0
     #: ``CONTACT_RATE_LIMIT``: submissions per source IP per window (production default: 5).
     rate_limit: int = 5
     rate_limit_window_seconds: int = 900
@@ -322,6 +325,7 @@ class LocalStack:
         self._children.append(emulator)
         sandbox_args = ["--host", host, "--port", str(ports.sandbox), "--api-key", self.sandbox_api_key]
         sandbox_args += ["--webhook-url", f"{self.api_url}/contact/events", "--webhook-secret", self.webhook_secret]
+        sandbox_args += ["--rate-limit", str(self.options.sandbox_rate_limit), "--domain", "example.com:verified"]
         if self.options.sandbox_latency_ms is not None:
             low, high = self.options.sandbox_latency_ms
             sandbox_args += ["--latency-ms", f"{low}-{high}"]
@@ -386,7 +390,7 @@ class LocalStack:
             self._log_handler = handler
             self._saved_stream = handler.setStream(ConsoleStream(self.console, "service"))
         self._handler = load_handler_module()
-        self._handler.use_components(components)
+        self._handler.environment.use_components(components)
         # Lambda's SQS event source mapping, played locally: queued submissions drain once the provider is back.
         self._event_source = SqsEventSource(sqs, resources.queue_url, self._handler.outbox_handler, region=REGION)
         self._event_source.start()
@@ -419,7 +423,7 @@ class LocalStack:
             self._event_source.stop()
             self._event_source = None
         if self._handler is not None:
-            self._handler.use_components(None)
+            self._handler.environment.use_components(None)
             self._handler = None
         for client in self._aws_clients:
             client.close()

@@ -3,7 +3,8 @@
 Usage::
 
     resend-sandbox --port 8025 --api-key re_test_key
-    resend-sandbox --latency-ms 100-300 --failure-rate 0.05 --rate-limit 2
+    resend-sandbox --latency-ms 100-300 --failure-rate 0.05 --rate-limit 0 --strict
+    resend-sandbox --domain example.com --domain news.example.org:verified
     resend-sandbox --step 500 --step 500 --step 200 --webhook-url http://127.0.0.1:3000/contact/events \\
         --webhook-secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 
@@ -19,8 +20,10 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from contact_sdk.devtools.sandbox.domains import DOMAIN_STATUSES
 from contact_sdk.devtools.sandbox.faults import FaultSpecError
 from contact_sdk.devtools.sandbox.server import DEFAULT_API_KEY, ResendSandbox
+from contact_sdk.devtools.sandbox.store import DEFAULT_RATE_LIMIT
 
 __all__ = ["build_parser", "main"]
 
@@ -42,7 +45,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("RESEND_SANDBOX_API_KEY", DEFAULT_API_KEY),
         help="the only API key accepted (default: $RESEND_SANDBOX_API_KEY or %(default)s)",
     )
-    listen.add_argument("--rate-limit", type=int, metavar="N", help="requests per second before 429 (default: off)")
+    listen.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=DEFAULT_RATE_LIMIT,
+        metavar="N",
+        help="requests per second before 429, 0 for no limit (default: %(default)s, Resend's default)",
+    )
+    listen.add_argument(
+        "--strict", action="store_true", help="refuse unknown top-level fields in send bodies (Resend ignores them)"
+    )
+    listen.add_argument(
+        "--domain",
+        action="append",
+        default=[],
+        type=_domain,
+        metavar="NAME[:STATUS]",
+        help="serve this domain on GET /domains (repeatable); STATUS: " + ", ".join(DOMAIN_STATUSES),
+    )
     listen.add_argument("--log-requests", action="store_true", help="print one access-log line per request")
 
     faults = parser.add_argument_group("faults (all can be changed at run time: POST /_sandbox/faults)")
@@ -78,6 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rate_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of requests per second (0: no limit)")
+    return value
+
+
+def _domain(text: str) -> tuple[str, str]:
+    name, _, status = text.partition(":")
+    status = status or "not_started"
+    if status not in DOMAIN_STATUSES:
+        raise argparse.ArgumentTypeError(f"{status!r} is not a domain status ({', '.join(DOMAIN_STATUSES)})")
+    if "." not in name.strip(". ") or " " in name.strip():
+        raise argparse.ArgumentTypeError(f"{name!r} is not a domain name like example.com")
+    return name.strip(), status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until interrupted; returns the exit status."""
     parser = build_parser()
@@ -105,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             webhook_secret=args.webhook_secret if args.webhook_url else None,
             webhook_delay_seconds=args.webhook_delay,
             allow_non_loopback=args.allow_non_loopback,
+            strict=args.strict,
         )
+        for name, status in args.domain:
+            sandbox.add_domain(name, status=status)
     except (ValueError, FaultSpecError) as exc:
         parser.error(str(exc))
     try:
@@ -116,8 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     sandbox.log_requests = args.log_requests
+    limit = f"{sandbox.rate_limit} requests/s" if sandbox.rate_limit else "no rate limit"
     print(
-        f"Resend sandbox on {sandbox.url} (API key {sandbox.api_key!r}); inbox at {sandbox.url}/ ; "
+        f"Resend sandbox on {sandbox.url} (API key {sandbox.api_key!r}, {limit}); inbox at {sandbox.url}/ ; "
         f"point clients at it with RESEND_API_URL={sandbox.url}. Ctrl-C stops.",
         flush=True,
     )

@@ -6,6 +6,12 @@ Order of checks, outermost first (what sits in front of Resend's application is 
     User-Agent -> Authorization -> rate limit                            (403 / 401 / 403 / 429)
     route -> Idempotency-Key shape -> JSON -> validation -> idempotency -> store
 
+Before any of that, scheduled emails whose time has come (by the injected clock) move to ``sent``.
+Routes: ``POST/GET /emails``, ``POST /emails/batch``, ``GET/PATCH /emails/{id}``,
+``POST /emails/{id}/cancel``, ``POST/GET /domains``, ``GET /domains/{id}``. Any other path answers
+404 ``not_found`` "The requested endpoint does not exist." as Resend does, including Resend
+endpoints the sandbox does not implement (``/emails/metrics``, ``/emails/receiving``...).
+
 Added latency is spent while the idempotency key is held (so a concurrent retry sees 409
 ``concurrent_idempotent_requests``), or just before answering for every other request.
 """
@@ -20,6 +26,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
 
+from contact_sdk.devtools.sandbox.domains import REGIONS, DomainStore
 from contact_sdk.devtools.sandbox.errors import (
     ApiError,
     invalid_api_key,
@@ -32,8 +39,10 @@ from contact_sdk.devtools.sandbox.errors import (
     service_unavailable,
 )
 from contact_sdk.devtools.sandbox.faults import FaultState, Step
+from contact_sdk.devtools.sandbox.schedule import due_epoch
 from contact_sdk.devtools.sandbox.store import (
     Clock,
+    CursorError,
     EmailRecord,
     EmailStore,
     IdempotencyStore,
@@ -51,6 +60,10 @@ __all__ = ["STORED_HEADERS", "Answer", "ApiRequest", "ResendApi", "error_answer"
 STORED_HEADERS: tuple[str, ...] = ("idempotency-key", "user-agent", "content-type", "x-batch-validation")
 
 _EMAIL_PATH = re.compile(r"^/emails/([^/]+)$")
+_CANCEL_PATH = re.compile(r"^/emails/([^/]+)/cancel$")
+_DOMAIN_PATH = re.compile(r"^/domains/([^/]+)$")
+#: ``/emails/<name>`` paths that are Resend endpoints, not email ids; the sandbox does not implement them.
+_EMAIL_ENDPOINTS = frozenset({"metrics", "receiving"})
 _FAULT_MESSAGES: dict[str, str] = {
     "rate_limit_exceeded": "Too many requests. Please limit the number of requests per second.",
     "daily_quota_exceeded": "You have reached your daily email sending quota.",
@@ -124,6 +137,8 @@ class ResendApi:
         faults: FaultState,
         wait: Callable[[float], bool],
         on_accept: Callable[[EmailRecord], None],
+        domains: DomainStore | None = None,
+        strict: bool = False,
     ) -> None:
         """Wire the stores; ``wait(seconds)`` pauses and returns True when the sandbox is stopping."""
         self._api_key = api_key
@@ -135,9 +150,22 @@ class ResendApi:
         self._faults = faults
         self._wait = wait
         self._on_accept = on_accept
+        self._domains = domains if domains is not None else DomainStore(clock)
+        self._strict = strict
+
+    @property
+    def strict(self) -> bool:
+        """True when unknown top-level fields are refused instead of ignored."""
+        return self._strict
+
+    def release_due(self) -> None:
+        """Move scheduled emails whose time has come to ``sent`` and hand each to ``on_accept``."""
+        for record in self._emails.release_due():
+            self._on_accept(record)
 
     def handle(self, request: ApiRequest) -> Answer:
         """Answer one API request."""
+        self.release_due()
         record = self._requests.open(request.method, request.path, request.headers.get("idempotency-key"))
         exchange = _Exchange(record, self._faults.latency_seconds())
         try:
@@ -214,15 +242,37 @@ class ResendApi:
             if method == "POST":
                 return self._send_batch(exchange, headers, request.body)
             raise method_not_allowed()
-        if match := _EMAIL_PATH.match(path):
+        if (match := _EMAIL_PATH.match(path)) and match.group(1) not in _EMAIL_ENDPOINTS:
             if method == "GET":
                 return self._get(match.group(1))
+            if method == "PATCH":
+                return self._update(match.group(1), request.body)
+            raise method_not_allowed()
+        if match := _CANCEL_PATH.match(path):
+            if method == "POST":
+                return self._cancel(match.group(1))
+            raise method_not_allowed()
+        return self._domain_route(method, path, request)
+
+    def _domain_route(self, method: str, path: str, request: ApiRequest) -> Answer:
+        if path == "/domains":
+            if method == "GET":
+                return self._list_domains(request.query)
+            if method == "POST":
+                return self._create_domain(request.body)
+            raise method_not_allowed()
+        if match := _DOMAIN_PATH.match(path):
+            if method == "GET":
+                entry = self._domains.get(match.group(1))
+                if entry is None or entry.id != match.group(1):
+                    raise not_found("Domain not found")
+                return json_answer(200, entry.resource())
             raise method_not_allowed()
         raise not_found()
 
     def _send(self, exchange: _Exchange, headers: Mapping[str, str], body: bytes | None) -> Answer:
         key = _idempotency_key(headers)
-        payload = validate_email(_parse_json(body))
+        payload = validate_email(_parse_json(body), strict=self._strict)
 
         def store() -> tuple[int, object]:
             record = self._store(payload, headers, "/emails", exchange)
@@ -236,7 +286,7 @@ class ResendApi:
         if mode not in ("strict", "permissive"):
             raise ApiError(422, "validation_error", "The `x-batch-validation` header must be strict or permissive.")
         payload = _parse_json(body)
-        valid, errors = validate_batch(payload, permissive=mode == "permissive")
+        valid, errors = validate_batch(payload, permissive=mode == "permissive", strict=self._strict)
 
         def store() -> tuple[int, object]:
             items = cast("list[dict[str, Any]]", payload)
@@ -273,7 +323,9 @@ class ResendApi:
         self, payload: dict[str, Any], headers: Mapping[str, str], endpoint: str, exchange: _Exchange
     ) -> EmailRecord:
         kept = {name: headers[name] for name in STORED_HEADERS if name in headers}
-        record = self._emails.add(payload, kept, endpoint)
+        scheduled_at = payload.get("scheduled_at")
+        due = due_epoch(scheduled_at, now=self._clock()) if isinstance(scheduled_at, str) else None
+        record = self._emails.add(payload, kept, endpoint, due)
         exchange.record.email_ids.append(record.id)
         self._on_accept(record)
         return record
@@ -285,18 +337,107 @@ class ResendApi:
         return json_answer(200, record.resource())
 
     def _list(self, query: Mapping[str, str]) -> Answer:
-        raw = query.get("limit", "20")
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
-            raise ApiError(422, "validation_error", "The `limit` parameter must be a number between 1 and 100.")
-        newest_first = list(reversed(self._emails.all()))
-        limit = int(raw)
-        data = [record.resource() for record in newest_first[:limit]]
-        return json_answer(200, {"object": "list", "has_more": len(newest_first) > limit, "data": data})
+        limit, after, before = _pagination(query, default_limit=20)
+        try:
+            page = self._emails.page(limit=limit or 20, after=after, before=before)
+        except CursorError as exc:
+            raise _unknown_cursor(exc) from None
+        data = [record.resource() for record in page.items]
+        return json_answer(200, {"object": "list", "has_more": page.has_more, "data": data})
+
+    def _update(self, email_id: str, body: bytes | None) -> Answer:
+        payload = _parse_json(body)
+        if not isinstance(payload, dict):
+            raise ApiError(422, "validation_error", "The request body must be a JSON object.")
+        unknown = sorted(set(payload) - {"id", "scheduled_at"})
+        if unknown and self._strict:
+            message = f"Unknown field `{unknown[0]}`. Only `scheduled_at` can be updated."
+            raise ApiError(422, "validation_error", message)
+        scheduled_at = payload.get("scheduled_at")
+        if scheduled_at is None:
+            raise ApiError(422, "missing_required_field", "Missing `scheduled_at` field.")
+        if not isinstance(scheduled_at, str):
+            raise ApiError(422, "validation_error", "Invalid `scheduled_at` field: expected a string.")
+        due = due_epoch(scheduled_at, now=self._clock())
+        if due is None:
+            raise ApiError(
+                422,
+                "invalid_parameter",
+                "Invalid `scheduled_at` field: use ISO 8601 (2024-08-05T11:52:01.858Z) or `in 1 hour`.",
+            )
+        if self._emails.get(email_id) is None:
+            raise not_found("Email not found.")
+        if due <= self._clock():
+            raise ApiError(422, "validation_error", "The `scheduled_at` field must be in the future.")
+        if not self._emails.reschedule(email_id, scheduled_at, due):
+            raise _not_scheduled(email_id, "updated")
+        return json_answer(200, {"object": "email", "id": email_id})
+
+    def _cancel(self, email_id: str) -> Answer:
+        if self._emails.get(email_id) is None:
+            raise not_found("Email not found.")
+        if not self._emails.cancel(email_id):
+            raise _not_scheduled(email_id, "canceled")
+        return json_answer(200, {"object": "email", "id": email_id})
+
+    def _list_domains(self, query: Mapping[str, str]) -> Answer:
+        limit, after, before = _pagination(query, default_limit=None)
+        try:
+            entries, has_more = self._domains.page(limit=limit, after=after, before=before)
+        except CursorError as exc:
+            raise _unknown_cursor(exc) from None
+        data = [entry.summary() for entry in entries]
+        return json_answer(200, {"object": "list", "has_more": has_more, "data": data})
+
+    def _create_domain(self, body: bytes | None) -> Answer:
+        payload = _parse_json(body)
+        if not isinstance(payload, dict):
+            raise ApiError(422, "validation_error", "The request body must be a JSON object.")
+        name = payload.get("name")
+        if name is None:
+            raise ApiError(422, "missing_required_field", "Missing `name` field.")
+        if not isinstance(name, str) or not _DOMAIN_NAME.fullmatch(name.strip().lower()):
+            raise ApiError(422, "validation_error", "Invalid `name` field: expected a domain name like example.com.")
+        region = payload.get("region", "us-east-1")
+        if region not in REGIONS:
+            raise ApiError(422, "validation_error", f"Invalid `region` field: one of {', '.join(REGIONS)}.")
+        try:
+            entry = self._domains.add(name, str(region))
+        except ValueError as exc:
+            message = f"The {name.strip().lower()} domain has been registered already."
+            raise ApiError(403, "validation_error", message) from exc
+        answer = entry.resource()
+        answer.pop("object", None)
+        return json_answer(201, answer)
 
     def _spend_latency(self, exchange: _Exchange) -> None:
         if exchange.latency > 0:
             latency, exchange.latency = exchange.latency, 0.0
             self._wait(latency)
+
+
+_DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _pagination(query: Mapping[str, str], *, default_limit: int | None) -> tuple[int | None, str | None, str | None]:
+    raw = query.get("limit")
+    if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 100):
+        raise ApiError(422, "validation_error", "The `limit` parameter must be a number between 1 and 100.")
+    after, before = query.get("after"), query.get("before")
+    if after is not None and before is not None:
+        raise ApiError(422, "validation_error", "Use either the `after` or the `before` parameter, not both.")
+    for name, value in (("after", after), ("before", before)):
+        if value is not None and not value.strip():
+            raise ApiError(422, "validation_error", f"The `{name}` parameter must not be empty.")
+    return (int(raw) if raw is not None else default_limit), after, before
+
+
+def _unknown_cursor(exc: CursorError) -> ApiError:
+    return ApiError(422, "validation_error", f"The cursor `{exc.args[0]}` does not match any item in this list.")
+
+
+def _not_scheduled(email_id: str, verb: str) -> ApiError:
+    return ApiError(422, "validation_error", f"Email {email_id} is not scheduled, so it cannot be {verb}.")
 
 
 def _idempotency_key(headers: Mapping[str, str]) -> str | None:

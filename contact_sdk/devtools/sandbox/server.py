@@ -34,9 +34,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from contact_sdk.devtools.sandbox.admin import handle_admin
 from contact_sdk.devtools.sandbox.api import Answer, ApiRequest, ResendApi, json_answer
+from contact_sdk.devtools.sandbox.domains import DomainStore
 from contact_sdk.devtools.sandbox.faults import Faults, FaultState, parse_faults, parse_step
 from contact_sdk.devtools.sandbox.page import PAGE_HEADERS, render_inbox
 from contact_sdk.devtools.sandbox.store import (
+    DEFAULT_RATE_LIMIT,
     Clock,
     EmailRecord,
     EmailStore,
@@ -70,8 +72,12 @@ class ResendSandbox:
     Every argument is keyword-only. ``latency_ms``, ``failure_rate``, ``failure_status`` and
     ``failure_name`` are the common start-up faults; ``faults`` takes any other fault setting
     (same keys as ``POST /_sandbox/faults``). ``clock`` (epoch seconds) drives idempotency
-    expiry, the rate window, the outage window and timestamps. Delivery webhooks are sent only
-    when ``webhook_url`` is set (with a ``whsec_`` ``webhook_secret``).
+    expiry, the rate window, the outage window, scheduled sends and timestamps. Delivery webhooks
+    are sent only when ``webhook_url`` is set (with a ``whsec_`` ``webhook_secret``).
+
+    ``rate_limit_per_second`` defaults to Resend's documented default (:data:`DEFAULT_RATE_LIMIT`);
+    ``0`` or ``None`` turns the limit off. ``strict`` refuses unknown top-level fields in send
+    bodies (Resend ignores them). ``domains`` are added at start, ``not_started``, for the domains API.
     """
 
     def __init__(
@@ -80,7 +86,7 @@ class ResendSandbox:
         api_key: str = DEFAULT_API_KEY,
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit_per_second: int | None = None,
+        rate_limit_per_second: int | None = DEFAULT_RATE_LIMIT,
         latency_ms: tuple[float, float] | Sequence[float] | str | None = None,
         failure_rate: float = 0.0,
         failure_status: int = 500,
@@ -93,6 +99,8 @@ class ResendSandbox:
         webhook_delay_seconds: float = 0.2,
         webhook_retry_delays: Sequence[float] = (0.5, 2.0, 5.0),
         allow_non_loopback: bool = False,
+        strict: bool = False,
+        domains: Sequence[str] = (),
     ) -> None:
         """Build the sandbox (nothing listens until :meth:`start`); bad settings raise ``ValueError``."""
         if not api_key:
@@ -117,6 +125,9 @@ class ResendSandbox:
         self._requests = RequestLog(clock)
         self._idempotency = IdempotencyStore(clock)
         self._limiter = RateLimiter(rate_limit_per_second, clock)
+        self._domains = DomainStore(clock)
+        for name in domains:
+            self._domains.add(name)
         self._dispatcher: WebhookDispatcher | None = None
         if webhook_url is not None and webhook_secret is not None:
             self._dispatcher = WebhookDispatcher(
@@ -137,6 +148,8 @@ class ResendSandbox:
             faults=self._faults,
             wait=self._stopping.wait,
             on_accept=self._accepted,
+            domains=self._domains,
+            strict=strict,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -222,6 +235,7 @@ class ResendSandbox:
 
     def emails(self) -> list[dict[str, object]]:
         """Accepted emails, oldest first: id, body as sent, headers that matter, created_at."""
+        self._api.release_due()
         return [record.to_json() for record in self._emails.all()]
 
     def requests(self) -> list[dict[str, object]]:
@@ -276,14 +290,39 @@ class ResendSandbox:
         self._faults.clear()
 
     def set_rate_limit(self, per_second: int | None) -> None:
-        """Change the requests-per-second limit; ``None`` turns it off."""
+        """Change the requests-per-second limit; ``None`` or 0 turns it off."""
         self._limiter.set_limit(per_second)
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Requests per second allowed, ``None`` when unlimited."""
+        return self._limiter.limit
+
+    @property
+    def strict(self) -> bool:
+        """True when unknown top-level fields in send bodies are refused (``--strict``)."""
+        return self._api.strict
+
+    # -- domains ------------------------------------------------------------------------------
+
+    def add_domain(self, name: str, *, region: str = "us-east-1", status: str = "not_started") -> dict[str, object]:
+        """Add a sending domain to the domains API; returns it as ``GET /domains/{id}`` shows it."""
+        return self._domains.add(name, region, status).resource()
+
+    def set_domain_status(self, name_or_id: str, status: str, records: Sequence[str] | None = None) -> None:
+        """Set a domain's status (``verified``, ``failed``...) and optionally each record's, in record order."""
+        self._domains.set_status(name_or_id, status, list(records) if records is not None else None)
+
+    def domains(self) -> list[dict[str, object]]:
+        """Every domain, oldest first, as ``GET /domains/{id}`` shows it."""
+        entries, _ = self._domains.page(limit=None, after=None, before=None)
+        return [entry.resource() for entry in reversed(entries)]
 
     # -- wiring used by the handler -----------------------------------------------------------
 
     def _accepted(self, record: EmailRecord) -> None:
-        if record.body.get("scheduled_at"):
-            return
+        if record.last_event == "scheduled":
+            return  # delivered when it falls due: ResendApi.release_due hands it back here
         if self._dispatcher is not None:
             self._dispatcher.schedule(record)
         else:
@@ -298,7 +337,9 @@ class ResendSandbox:
             return Answer(404, b"", {})
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             return handle_admin(self, method, path, body)
-        return self._api.handle(ApiRequest(method, path, dict(parse_qsl(parts.query)), headers, body))
+        return self._api.handle(
+            ApiRequest(method, path, dict(parse_qsl(parts.query, keep_blank_values=True)), headers, body)
+        )
 
 
 class _Server(ThreadingHTTPServer):

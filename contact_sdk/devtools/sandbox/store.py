@@ -14,31 +14,39 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from contact_sdk.devtools.sandbox.errors import concurrent_idempotent_requests, invalid_idempotent_request
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT",
     "IDEMPOTENCY_TTL_SECONDS",
     "UNLIMITED",
     "Clock",
+    "CursorError",
     "EmailRecord",
     "EmailStore",
     "IdempotencyStore",
+    "Page",
     "RateLimiter",
     "RateWindow",
     "RequestLog",
     "RequestRecord",
     "fingerprint",
     "iso_time",
+    "paginate",
     "resend_time",
 ]
 
 Clock = Callable[[], float]
+_T = TypeVar("_T")
 #: How long Resend keeps an idempotency key.
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 #: The ``ratelimit-limit`` advertised when no limit is configured.
 UNLIMITED = 1_000_000
+#: Requests per second a sandbox allows unless told otherwise: Resend's documented default per team
+#: (its Usage Limits page says 5; pages before 2025 said 2).
+DEFAULT_RATE_LIMIT = 5
 
 
 def iso_time(epoch: float) -> str:
@@ -68,6 +76,7 @@ class EmailRecord:
     endpoint: str
     last_event: str = "sent"
     message_id: str = field(default="")
+    scheduled_for: float | None = None  # epoch seconds a ``scheduled`` email falls due
 
     def to_json(self) -> dict[str, object]:
         """The record as ``GET /_sandbox/emails`` lists it."""
@@ -108,6 +117,41 @@ class EmailRecord:
         }
 
 
+class CursorError(ValueError):
+    """A pagination cursor (``after``/``before``) names no stored item."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a cursor-paginated list, newest first."""
+
+    items: list[EmailRecord]
+    has_more: bool
+
+
+def paginate(
+    newest_first: list[_T], key: Callable[[_T], str], *, limit: int, after: str | None, before: str | None
+) -> tuple[list[_T], bool]:
+    """Resend's cursor pagination over ``newest_first``; the cursor item itself is excluded.
+
+    ``after`` pages towards older items, ``before`` towards newer ones (the ``limit`` items just
+    newer than the cursor); ``has_more`` says whether items lie beyond the page in that direction.
+    Raises :class:`CursorError` when the cursor names no item.
+    """
+    cursor = after if after is not None else before
+    if cursor is None:
+        return newest_first[:limit], len(newest_first) > limit
+    ids = [key(item) for item in newest_first]
+    if cursor not in ids:
+        raise CursorError(cursor)
+    index = ids.index(cursor)
+    if after is not None:
+        rest = newest_first[index + 1 :]
+        return rest[:limit], len(rest) > limit
+    start = max(0, index - limit)
+    return newest_first[start:index], start > 0
+
+
 class EmailStore:
     """Accepted emails in arrival order."""
 
@@ -117,17 +161,22 @@ class EmailStore:
         self._lock = threading.Lock()
         self._emails: dict[str, EmailRecord] = {}
 
-    def add(self, body: dict[str, Any], headers: dict[str, str], endpoint: str) -> EmailRecord:
-        """Store one email under a fresh UUID4 id and return its record."""
+    def add(
+        self, body: dict[str, Any], headers: dict[str, str], endpoint: str, scheduled_for: float | None = None
+    ) -> EmailRecord:
+        """Store one email under a fresh UUID4 id; ``scheduled_for`` in the future keeps it ``scheduled``."""
         email_id = str(uuid.uuid4())
+        now = self._clock()
+        scheduled = scheduled_for is not None and scheduled_for > now
         record = EmailRecord(
             id=email_id,
-            created_at=self._clock(),
+            created_at=now,
             body=body,
             headers=headers,
             endpoint=endpoint,
-            last_event="scheduled" if body.get("scheduled_at") else "sent",
+            last_event="scheduled" if scheduled else "sent",
             message_id=f"<{email_id}@sandbox.resend.local>",
+            scheduled_for=scheduled_for if scheduled else None,
         )
         with self._lock:
             self._emails[email_id] = record
@@ -148,6 +197,43 @@ class EmailStore:
         """Every record, oldest first."""
         with self._lock:
             return list(self._emails.values())
+
+    def page(self, *, limit: int, after: str | None = None, before: str | None = None) -> Page:
+        """One page of emails, newest first (see :func:`paginate`)."""
+        with self._lock:
+            newest_first = list(reversed(self._emails.values()))
+        items, has_more = paginate(newest_first, lambda record: record.id, limit=limit, after=after, before=before)
+        return Page(items, has_more)
+
+    def reschedule(self, email_id: str, scheduled_at: str, due: float) -> bool:
+        """Move a ``scheduled`` email to a new time; False if it is not (or no longer) scheduled."""
+        with self._lock:
+            record = self._emails.get(email_id)
+            if record is None or record.last_event != "scheduled":
+                return False
+            record.body = {**record.body, "scheduled_at": scheduled_at}
+            record.scheduled_for = due
+            return True
+
+    def cancel(self, email_id: str) -> bool:
+        """Cancel a ``scheduled`` email (``last_event`` becomes ``canceled``); False if it is not scheduled."""
+        with self._lock:
+            record = self._emails.get(email_id)
+            if record is None or record.last_event != "scheduled":
+                return False
+            record.last_event, record.scheduled_for = "canceled", None
+            return True
+
+    def release_due(self) -> list[EmailRecord]:
+        """Move every scheduled email whose time has come (by the clock) to ``sent``; returns them, oldest first."""
+        now = self._clock()
+        released: list[EmailRecord] = []
+        with self._lock:
+            for record in self._emails.values():
+                if record.scheduled_for is not None and record.scheduled_for <= now:
+                    record.last_event, record.scheduled_for = "sent", None
+                    released.append(record)
+        return released
 
     def clear(self) -> None:
         """Forget every email."""
@@ -293,12 +379,11 @@ class RateWindow:
 
 
 class RateLimiter:
-    """A fixed one-second window of at most ``limit`` requests; ``None`` never refuses."""
+    """A fixed one-second window of at most ``limit`` requests; ``None`` (or 0) never refuses."""
 
     def __init__(self, limit: int | None, clock: Clock) -> None:
-        """A limiter allowing ``limit`` requests per second of ``clock``; ``None`` for unlimited."""
-        if limit is not None and limit < 1:
-            raise ValueError("rate limit must be at least 1 request per second (or None for unlimited)")
+        """A limiter allowing ``limit`` requests per second of ``clock``; ``None`` or 0 for unlimited."""
+        limit = _checked_limit(limit)
         self._limit = limit
         self._clock = clock
         self._lock = threading.Lock()
@@ -311,9 +396,8 @@ class RateLimiter:
         return self._limit
 
     def set_limit(self, limit: int | None) -> None:
-        """Change the limit at run time; the current window starts over."""
-        if limit is not None and limit < 1:
-            raise ValueError("rate limit must be at least 1 request per second (or None for unlimited)")
+        """Change the limit at run time (``None`` or 0: unlimited); the current window starts over."""
+        limit = _checked_limit(limit)
         with self._lock:
             self._limit, self._window, self._count = limit, -1, 0
 
@@ -342,3 +426,11 @@ class RateLimiter:
                 self._count += 1
             reset = max(1, math.ceil(window + 1 - now))
             return allowed, RateWindow(limit, max(0, limit - self._count), reset)
+
+
+def _checked_limit(limit: int | None) -> int | None:
+    if limit is None or limit == 0:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError("rate limit must be a whole number of requests per second, 0 or None for unlimited")
+    return limit

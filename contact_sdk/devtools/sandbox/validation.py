@@ -5,9 +5,10 @@ answers 422 ``missing_required_field``; a malformed sender answers 422 ``invalid
 well-typed but unacceptable values (a tag with spaces, an unreadable ``scheduled_at``) answer
 422 ``invalid_parameter``; a broken attachment answers 422 ``invalid_attachment``.
 
-The sandbox is stricter than Resend in one way, on purpose: a field the API does not describe
-(``replyTo``, ``fromEmail``...) is refused instead of silently ignored, so a camelCase slip in a
-client shows up in tests rather than as a reply-to that never arrives.
+A top-level field the API does not describe (``replyTo``, ``fromEmail``...) is ignored, as Resend
+ignores it. With ``strict=True`` (the sandbox's ``--strict``) it is refused with 422
+``validation_error`` instead, so a camelCase slip in a client shows up in tests rather than as a
+reply-to that never arrives.
 
 Example::
 
@@ -82,16 +83,17 @@ def address_list(value: object) -> list[str]:
     return []
 
 
-def validate_email(body: object, *, batch: bool = False, where: str = "") -> dict[str, Any]:
+def validate_email(body: object, *, batch: bool = False, where: str = "", strict: bool = False) -> dict[str, Any]:
     """Check one email request; return it unchanged, or raise :class:`ApiError` the way Resend would.
 
     ``batch`` refuses the fields Resend's batch endpoint does not support; ``where`` prefixes
-    messages (``"emails[3]: "``) so a batch error names the email it is about.
+    messages (``"emails[3]: "``) so a batch error names the email it is about; ``strict`` refuses
+    unknown top-level fields, which Resend (and the sandbox by default) ignores.
     """
     if not isinstance(body, dict):
         raise _invalid(where, "The request body must be a JSON object.")
     unknown = sorted(set(body) - SEND_FIELDS)
-    if unknown:
+    if unknown and strict:
         raise _invalid(where, f"Unknown field `{unknown[0]}`. Fields are snake_case: {', '.join(sorted(SEND_FIELDS))}.")
     for required in ("from", "to", "subject"):
         if body.get(required) is None:
@@ -128,7 +130,9 @@ def validate_email(body: object, *, batch: bool = False, where: str = "") -> dic
     return body
 
 
-def validate_batch(body: object, *, permissive: bool = False) -> tuple[list[int], list[dict[str, object]]]:
+def validate_batch(
+    body: object, *, permissive: bool = False, strict: bool = False
+) -> tuple[list[int], list[dict[str, object]]]:
     """Check a batch body: returns (indexes of valid emails, per-index errors).
 
     In strict mode (Resend's default) the first invalid email raises; with
@@ -142,7 +146,7 @@ def validate_batch(body: object, *, permissive: bool = False) -> tuple[list[int]
     errors: list[dict[str, object]] = []
     for index, item in enumerate(body):
         try:
-            validate_email(item, batch=True, where=f"emails[{index}]: ")
+            validate_email(item, batch=True, where=f"emails[{index}]: ", strict=strict)
         except ApiError as exc:
             if not permissive:
                 raise

@@ -1,15 +1,21 @@
 """``contact-sdk dns``: the DNS records email authentication with Resend needs, and a check of them.
 
+The records come from the source of truth, Resend's domains API (``GET /domains``,
+``GET /domains/{id}``), whenever an API key is given (``--api-key`` or ``RESEND_API_KEY``; a
+full-access key). ``--offline``, or no key at all, uses Resend's documented layout instead: MX and
+SPF on the ``send`` subdomain, DKIM at ``resend._domainkey`` (its key a placeholder). DMARC is
+advice added to either: Resend does not publish it.
+
 Usage::
 
-    contact-sdk dns records --domain example.com [--dkim-value KEY] [--dkim2-value KEY]
-        [--verification-value VALUE] [--dmarc-policy none|quarantine|reject]
+    contact-sdk dns records --domain example.com [--api-key KEY] [--api-url URL] [--offline]
+        [--region us-east-1] [--dkim-value KEY] [--dkim2-value KEY] [--dmarc-policy none|quarantine|reject]
         [--dmarc-rua mailto:ADDRESS | --no-dmarc-rua] [--format table|zone|json]
-    contact-sdk dns check --domain example.com [--nameserver IP ...] [--port 53] [--timeout 5]
-        [--dkim-selector resend ...] [--verification-value VALUE] [--format table|json]
+    contact-sdk dns check --domain example.com [--api-key KEY] [--api-url URL] [--offline] [--region R]
+        [--nameserver IP ...] [--port 53] [--timeout 5] [--dkim-selector resend ...] [--format table|json]
 
 Exit status: 0 all records fine (warnings allowed), 1 a record is missing or wrong or could not be
-looked up, 2 bad usage (for example a malformed domain name).
+looked up, or Resend's API could not be read, 2 bad usage (for example a malformed domain name).
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from contact_sdk.ops.dns.records import (
-    DEFAULT_DKIM_SELECTORS,
+    DEFAULT_REGION,
     DmarcPolicy,
     DnsInputError,
     DnspythonResolver,
+    DnsRecord,
     ResolverUnavailableError,
     build_records,
     check_domain,
@@ -35,7 +43,10 @@ from contact_sdk.ops.dns.records import (
     normalize_domain,
     normalize_selector,
     records_as_json,
+    records_from_resend,
+    return_path_mx,
 )
+from contact_sdk.ops.dns.resend_domains import DEFAULT_API_URL, ResendDomainsError, fetch_domain
 
 __all__ = ["register", "run_check", "run_records"]
 
@@ -80,6 +91,77 @@ def _timeout(text: str) -> float:
     return seconds
 
 
+def _region(text: str) -> str:
+    try:
+        return_path_mx(text.strip())
+    except DnsInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text.strip()
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the expected records come from: Resend's domains API, or the documented layout offline."""
+    source = parser.add_argument_group("where the records come from")
+    source.add_argument(
+        "--api-key",
+        default=os.environ.get("RESEND_API_KEY"),
+        metavar="KEY",
+        help="a full-access Resend API key to read the domain's records from Resend (default: $RESEND_API_KEY)",
+    )
+    source.add_argument(
+        "--api-url",
+        default=os.environ.get("RESEND_API_URL") or DEFAULT_API_URL,
+        metavar="URL",
+        help="Resend's API (default: $RESEND_API_URL or %(default)s; the sandbox's URL works too)",
+    )
+    source.add_argument(
+        "--offline", action="store_true", help="do not ask Resend: use its documented layout (DKIM key unknown)"
+    )
+    source.add_argument(
+        "--region",
+        type=_region,
+        default=DEFAULT_REGION,
+        help="the domain's Resend region, for the offline MX host (default: %(default)s)",
+    )
+
+
+def _expected_records(args: argparse.Namespace, command: str) -> tuple[DnsRecord, ...] | None:
+    """The records to publish, from Resend when a key is given; ``None`` after printing why they are unknown."""
+    policy: DmarcPolicy = getattr(args, "dmarc_policy", DmarcPolicy.NONE)
+    rua: str | None = None if getattr(args, "no_dmarc_rua", False) else (getattr(args, "dmarc_rua", None) or "")
+    if args.offline or not args.api_key:
+        if not args.offline:
+            print(
+                f"contact-sdk dns {command}: no Resend API key (--api-key or RESEND_API_KEY): using Resend's "
+                "documented layout, not the records Resend has for this domain",
+                file=sys.stderr,
+            )
+        return build_records(
+            args.domain,
+            region=args.region,
+            dkim_value=getattr(args, "dkim_value", None),
+            dkim2_value=getattr(args, "dkim2_value", None),
+            dmarc_policy=policy,
+            dmarc_rua=rua,
+        )
+    try:
+        resource = fetch_domain(args.domain, api_key=args.api_key, api_url=args.api_url)
+        records = records_from_resend(args.domain, resource, dmarc_policy=policy, dmarc_rua=rua)
+    except (ResendDomainsError, DnsInputError) as exc:
+        print(f"contact-sdk dns {command}: error: {exc}", file=sys.stderr)
+        return None
+    status = resource.get("status")
+    if isinstance(status, str) and status != "verified":
+        print(f"Resend reports {args.domain} as {status}: publish the records below, then verify it.", file=sys.stderr)
+    return records
+
+
+_DMARC_ADVICE = (
+    "DMARC (advice: Resend does not publish it): start with p=none and a rua= address you read; once the "
+    "aggregate reports show only your own senders passing, move to p=quarantine, then p=reject."
+)
+
+
 def register(subparsers: Any) -> None:
     """Add the ``dns`` group with its ``records`` and ``check`` commands."""
     group = subparsers.add_parser(
@@ -94,14 +176,17 @@ def register(subparsers: Any) -> None:
     records = commands.add_parser(
         "records",
         help="print the records to publish",
-        description="Print the SPF, DKIM, verification and DMARC records to publish, TTL 300.",
+        description="Print the records Resend wants for the domain (read from its domains API when an API key "
+        "is given, its documented layout otherwise) and the DMARC record to add, TTL 300.",
     )
     records.add_argument(
         "--domain", required=True, type=domain, metavar="DOMAIN", help="the sending domain, e.g. example.com"
     )
-    records.add_argument("--dkim-value", metavar="KEY", help="the DKIM public key Resend shows for resend._domainkey")
-    records.add_argument("--dkim2-value", metavar="KEY", help="a second DKIM key, published at resend2._domainkey")
-    records.add_argument("--verification-value", metavar="VALUE", help="the value Resend shows for the _resend record")
+    _source_arguments(records)
+    records.add_argument(
+        "--dkim-value", metavar="KEY", help="offline: the DKIM public key Resend shows for resend._domainkey"
+    )
+    records.add_argument("--dkim2-value", metavar="KEY", help="offline: a second DKIM key, at resend2._domainkey")
     records.add_argument(
         "--dmarc-policy",
         type=DmarcPolicy,
@@ -118,11 +203,13 @@ def register(subparsers: Any) -> None:
     check = commands.add_parser(
         "check",
         help="resolve the published records and report what is missing or wrong",
-        description="Resolve the records with dnspython and judge each one: ok, warning, missing, wrong, error.",
+        description="Compare what DNS answers (dnspython) with the records Resend wants (its domains API, or its "
+        "documented layout offline) and judge each one: ok, warning, missing, wrong, error.",
     )
     check.add_argument(
         "--domain", required=True, type=domain, metavar="DOMAIN", help="the sending domain, e.g. example.com"
     )
+    _source_arguments(check)
     check.add_argument(
         "--nameserver",
         action="append",
@@ -141,37 +228,37 @@ def register(subparsers: Any) -> None:
         type=_argument_type(normalize_selector),
         dest="dkim_selectors",
         metavar="SELECTOR",
-        help="DKIM selector to check (repeatable; default: resend)",
+        help="another DKIM selector to check for a well-formed key (repeatable)",
     )
-    check.add_argument("--verification-value", metavar="VALUE", help="also require this exact _resend value")
     check.add_argument("--format", choices=("table", "json"), default="table", help="output (default: table)")
     check.set_defaults(handler=run_check)
 
 
 def run_records(args: argparse.Namespace) -> int:
-    """Print the records for ``args.domain`` in the chosen format."""
+    """Print the records for ``args.domain`` in the chosen format, with the DMARC advice."""
     try:
-        records = build_records(
-            args.domain,
-            dkim_value=args.dkim_value,
-            dkim2_value=args.dkim2_value,
-            verification_value=args.verification_value,
-            dmarc_policy=args.dmarc_policy,
-            dmarc_rua=None if args.no_dmarc_rua else (args.dmarc_rua or ""),
-        )
+        records = _expected_records(args, "records")
     except DnsInputError as exc:
         print(f"contact-sdk dns records: error: {exc}", file=sys.stderr)
         return 2
+    if records is None:
+        return 1
     if args.format == "json":
-        print(json.dumps(records_as_json(records, args.domain), indent=2))
-    elif args.format == "zone":
+        document = records_as_json(records, args.domain)
+        document["source"] = "offline" if args.offline or not args.api_key else "resend"
+        document["dmarc_advice"] = _DMARC_ADVICE
+        print(json.dumps(document, indent=2))
+        return 0
+    if args.format == "zone":
         print(format_zone(records))
+        print(f"; {_DMARC_ADVICE}")  # a zone-file comment: the snippet stays importable
     else:
         print(format_table(records, args.domain))
-    if any(record.value is None for record in records) and args.format != "json":
+        print(f"\n{_DMARC_ADVICE}")
+    if any(record.value is None for record in records):
         print(
-            "\nValues in <angle brackets> come from the Resend dashboard (Domains): pass them with"
-            " --dkim-value and --verification-value.",
+            "\nValues in <angle brackets> come from the Resend dashboard (Domains): give an API key to read them,"
+            " or pass them with --dkim-value.",
             file=sys.stderr,
         )
     return 0
@@ -184,12 +271,10 @@ def run_check(args: argparse.Namespace) -> int:
     except ResolverUnavailableError as exc:
         print(f"contact-sdk dns check: error: {exc}", file=sys.stderr)
         return 1
-    results = check_domain(
-        args.domain,
-        resolver,
-        dkim_selectors=args.dkim_selectors or DEFAULT_DKIM_SELECTORS,
-        verification_value=args.verification_value,
-    )
+    expected = _expected_records(args, "check")  # offline input is validated by argparse: nothing to raise
+    if expected is None:
+        return 1
+    results = check_domain(args.domain, resolver, records=expected, dkim_selectors=args.dkim_selectors or ())
     failed = any(result.status.failed for result in results)
     if args.format == "json":
         document = {

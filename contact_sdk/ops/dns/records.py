@@ -2,22 +2,26 @@
 
 Two halves:
 
-- **Generation** (pure): :func:`build_records` returns the records the architecture lists (SPF with
-  ``include:_spf.resend.com``, the DKIM key(s) at ``resend._domainkey`` and ``resend2._domainkey``, the
-  ``_resend`` verification record, DMARC at ``_dmarc``), TTL 300; :func:`format_table`,
-  :func:`format_zone` and :func:`records_as_json` render them. Zone-file TXT values are quoted and
-  split into strings of at most 255 octets, as RFC 1035 requires.
-- **Checking**: :func:`check_domain` asks a :class:`TxtResolver` for each name and judges the
-  answers with pure functions (:func:`check_spf`, :func:`check_dkim`, :func:`check_dmarc`,
-  :func:`check_verification`), one :class:`CheckResult` per record: ok, warning, missing, wrong, or
-  error (the lookup itself failed). :class:`DnspythonResolver` is the real resolver; tests pass a
-  resolver pointed at a DNS server they run on loopback.
+- **Generation** (pure): the records come from Resend's domains API when it can be asked
+  (:func:`records_from_resend` turns a ``GET /domains/{id}`` answer into records, keeping each
+  record's verification status); offline, :func:`build_records` returns Resend's documented layout:
+  an MX record (``feedback-smtp.<region>.amazonses.com``, priority 10) and an SPF TXT record
+  (``v=spf1 include:amazonses.com ~all``) on the ``send`` subdomain, which is the return path, and
+  the DKIM key at ``resend._domainkey``. Both add the DMARC advice at ``_dmarc`` (Resend does not
+  publish DMARC for you). :func:`format_table`, :func:`format_zone` and :func:`records_as_json`
+  render them. Zone-file TXT values are quoted and split into strings of at most 255 octets, as
+  RFC 1035 requires.
+- **Checking**: :func:`check_domain` asks a :class:`TxtResolver` for each expected record and judges
+  the answers with pure functions (:func:`check_spf`, :func:`check_mx`, :func:`check_dkim`,
+  :func:`check_dmarc`), one :class:`CheckResult` per record: ok, warning, missing, wrong, or error
+  (the lookup itself failed). :class:`DnspythonResolver` is the real resolver; tests pass a resolver
+  pointed at a DNS server they run on loopback.
 
 Example::
 
     records = build_records("example.com", dkim_value="MIGfMA0GCSq...", dmarc_policy=DmarcPolicy.QUARANTINE)
     print(format_zone(records))
-    results = check_domain("example.com", DnspythonResolver(nameservers=["1.1.1.1"]))
+    results = check_domain("example.com", DnspythonResolver(nameservers=["1.1.1.1"]), records=records)
     failed = [r for r in results if r.status.failed]
 
 dnspython is imported only by :class:`DnspythonResolver`, so generating records (and the Lambda
@@ -26,7 +30,7 @@ function, which never imports this module) does not pay for it.
 Errors::
 
     ContactSdkError
-    ├── DnsInputError               a domain, selector or record value given by the operator is malformed
+    ├── DnsInputError               a domain, selector or record value (given, or read from Resend) is malformed
     └── ResolverUnavailableError    no resolver can be built (dnspython missing, no system resolver)
 """
 
@@ -44,8 +48,10 @@ from contact_sdk.errors import ContactSdkError
 
 __all__ = [
     "DEFAULT_DKIM_SELECTORS",
+    "DEFAULT_REGION",
     "DEFAULT_TTL",
     "RESEND_SPF_INCLUDE",
+    "RETURN_PATH_SUBDOMAIN",
     "SPF_LOOKUP_LIMIT",
     "TXT_STRING_LIMIT",
     "CheckResult",
@@ -63,10 +69,11 @@ __all__ = [
     "check_dkim",
     "check_dmarc",
     "check_domain",
+    "check_mx",
     "check_spf",
-    "check_verification",
     "count_spf_lookups",
     "dkim_record_value",
+    "dmarc_record",
     "dmarc_record_value",
     "format_check_table",
     "format_table",
@@ -74,11 +81,19 @@ __all__ = [
     "normalize_domain",
     "normalize_selector",
     "records_as_json",
+    "records_from_resend",
+    "return_path_mx",
     "split_txt_value",
 ]
 
-#: The SPF include Resend's senders are listed under.
-RESEND_SPF_INCLUDE = "_spf.resend.com"
+#: The SPF include Resend's setup asks for on the return-path subdomain (Resend sends through Amazon SES).
+RESEND_SPF_INCLUDE = "amazonses.com"
+#: The subdomain Resend uses as the return path (MAIL FROM): its MX and SPF records live there.
+RETURN_PATH_SUBDOMAIN = "send"
+#: The region a Resend domain sends from unless created elsewhere.
+DEFAULT_REGION = "us-east-1"
+#: Preference of the return-path MX record, as Resend lists it.
+RETURN_PATH_MX_PRIORITY = 10
 #: TTL of every generated record, in seconds (the architecture's value).
 DEFAULT_TTL = 300
 #: DKIM selectors Resend uses; ``resend2`` only when Resend issued a second key.
@@ -158,8 +173,8 @@ class RecordKind(enum.StrEnum):
     """What a record is for."""
 
     SPF = "spf"
+    MX = "mx"
     DKIM = "dkim"
-    VERIFICATION = "verification"
     DMARC = "dmarc"
 
 
@@ -175,7 +190,9 @@ class DmarcPolicy(enum.StrEnum):
 class DnsRecord:
     """One record to publish. ``value`` is ``None`` when only Resend's dashboard knows it (a placeholder).
 
-    ``name`` is the fully qualified name without trailing dot.
+    ``name`` is the fully qualified name without trailing dot; ``priority`` is an MX record's
+    preference; ``status`` is Resend's verdict on the record (``verified``, ``pending``...) when the
+    record was read from its domains API, ``None`` for generated records.
     """
 
     kind: RecordKind
@@ -184,6 +201,14 @@ class DnsRecord:
     hint: str
     ttl: int = DEFAULT_TTL
     type: str = "TXT"
+    priority: int | None = None
+    status: str | None = None
+
+    def rdata(self) -> str | None:
+        """The value as a zone file or dashboard wants it: ``10 host`` for MX, the text for TXT."""
+        if self.value is None or self.priority is None:
+            return self.value
+        return f"{self.priority} {self.value}"
 
     def host(self, domain: str) -> str:
         """The name relative to ``domain``, as DNS hosting dashboards ask for it (``@`` for the apex)."""
@@ -228,26 +253,48 @@ def dmarc_record_value(policy: DmarcPolicy, rua: str | None) -> str:
     return f"v=DMARC1; p={policy.value}; rua={','.join(uris)}"
 
 
+def return_path_mx(region: str = DEFAULT_REGION) -> str:
+    """The return-path MX host Resend asks for in ``region``.
+
+    >>> return_path_mx("eu-west-1")
+    'feedback-smtp.eu-west-1.amazonses.com'
+    """
+    if re.fullmatch(r"[a-z]{2}-[a-z]+-\d", region) is None:
+        raise DnsInputError(f"{region!r} is not an AWS region name like us-east-1")
+    return f"feedback-smtp.{region}.amazonses.com"
+
+
 def build_records(
     domain: str,
     *,
+    region: str = DEFAULT_REGION,
     dkim_value: str | None = None,
     dkim2_value: str | None = None,
-    verification_value: str | None = None,
     dmarc_policy: DmarcPolicy = DmarcPolicy.NONE,
     dmarc_rua: str | None = "",
     ttl: int = DEFAULT_TTL,
 ) -> tuple[DnsRecord, ...]:
-    """The records to publish for ``domain``, in the architecture's order. Pure.
+    """Resend's documented records for ``domain`` (offline, without asking its API), then DMARC. Pure.
 
-    The first DKIM key and the verification value are placeholders (``value=None``) until given;
-    the second DKIM record appears only when ``dkim2_value`` is given. ``dmarc_rua`` defaults (``""``)
-    to ``mailto:dmarc@<domain>``; ``None`` leaves reports out.
+    The DKIM key is a placeholder (``value=None``) until given; the second DKIM record appears only
+    when ``dkim2_value`` is given. ``dmarc_rua`` defaults (``""``) to ``mailto:dmarc@<domain>``;
+    ``None`` leaves reports out.
     """
     domain = normalize_domain(domain)
-    rua = f"mailto:dmarc@{domain}" if dmarc_rua == "" else dmarc_rua
+    return_path = f"{RETURN_PATH_SUBDOMAIN}.{domain}"
     records = [
-        DnsRecord(RecordKind.SPF, domain, f"v=spf1 include:{RESEND_SPF_INCLUDE} ~all", "authorises Resend", ttl),
+        DnsRecord(
+            RecordKind.MX,
+            return_path,
+            return_path_mx(region),
+            "return path: bounces and complaints come back through it",
+            ttl,
+            "MX",
+            RETURN_PATH_MX_PRIORITY,
+        ),
+        DnsRecord(
+            RecordKind.SPF, return_path, f"v=spf1 include:{RESEND_SPF_INCLUDE} ~all", "authorises Resend (SES)", ttl
+        ),
         DnsRecord(
             RecordKind.DKIM,
             f"resend._domainkey.{domain}",
@@ -266,21 +313,90 @@ def build_records(
                 ttl,
             )
         )
-    verification = None if verification_value is None else verification_value.strip().strip('"')
-    if verification is not None and (not verification or not verification.isprintable()):
-        raise DnsInputError("the verification value must be non-empty printable text")
-    records.append(
-        DnsRecord(
-            RecordKind.VERIFICATION,
-            f"_resend.{domain}",
-            verification,
-            "domain verification from the Resend dashboard (--verification-value)",
-            ttl,
+    records.append(dmarc_record(domain, dmarc_policy, dmarc_rua, ttl))
+    return tuple(records)
+
+
+def dmarc_record(
+    domain: str, policy: DmarcPolicy = DmarcPolicy.NONE, rua: str | None = "", ttl: int = DEFAULT_TTL
+) -> DnsRecord:
+    """The DMARC record to add beside Resend's records; ``rua=""`` means ``mailto:dmarc@<domain>``."""
+    domain = normalize_domain(domain)
+    reports = f"mailto:dmarc@{domain}" if rua == "" else rua
+    hint = "DMARC policy (advice: start at p=none, move to quarantine/reject once reports are clean)"
+    return DnsRecord(RecordKind.DMARC, f"_dmarc.{domain}", dmarc_record_value(policy, reports), hint, ttl)
+
+
+def _qualify(name: str, domain: str) -> str:
+    """A record name as Resend lists it, fully qualified.
+
+    Resend names records relative to the zone apex: for ``updates.example.com`` it lists
+    ``send.updates``; for ``example.com``, ``send``. Either way the answer is ``send.updates.example.com``
+    / ``send.example.com``.
+
+    >>> _qualify("send.updates", "updates.example.com"), _qualify("send", "updates.example.com")
+    ('send.updates.example.com', 'send.updates.example.com')
+    """
+    if not name or name == domain or name.endswith("." + domain):
+        return name or domain
+    labels = domain.split(".")
+    for cut in range(len(labels) - 2, 0, -1):
+        if name.endswith("." + ".".join(labels[:cut])):
+            return f"{name}.{'.'.join(labels[cut:])}"
+    return f"{name}.{domain}"
+
+
+_RESEND_KINDS = {("SPF", "MX"): RecordKind.MX, ("SPF", "TXT"): RecordKind.SPF, ("DKIM", "TXT"): RecordKind.DKIM}
+
+
+def records_from_resend(
+    domain: str,
+    resource: object,
+    *,
+    dmarc_policy: DmarcPolicy = DmarcPolicy.NONE,
+    dmarc_rua: str | None = "",
+    ttl: int = DEFAULT_TTL,
+) -> tuple[DnsRecord, ...]:
+    """The records Resend's ``GET /domains/{id}`` answer lists for ``domain``, then the DMARC advice.
+
+    Resend names records relative to the domain (``send``, ``resend._domainkey``) and quotes SPF
+    values; both are normalised. Records Resend lists for features this tool does not set up
+    (receiving, tracking) are skipped. A malformed answer raises :class:`DnsInputError`.
+    """
+    domain = normalize_domain(domain)
+    if not isinstance(resource, dict) or not isinstance(resource.get("records"), list):
+        raise DnsInputError("Resend's domain answer has no `records` list")
+    records: list[DnsRecord] = []
+    for item in resource["records"]:
+        if not isinstance(item, dict) or not all(isinstance(item.get(key), str) for key in ("record", "type", "name")):
+            raise DnsInputError(f"Resend listed a record without string `record`, `type` and `name`: {item!r}")
+        kind = _RESEND_KINDS.get((item["record"], item["type"]))
+        if kind is None:
+            continue
+        value = item.get("value")
+        if not isinstance(value, str) or not value.strip():
+            raise DnsInputError(f"Resend listed the {item['type']} record {item['name']!r} without a value")
+        priority = item.get("priority")
+        if kind is RecordKind.MX and (not isinstance(priority, int) or isinstance(priority, bool)):
+            raise DnsInputError(f"Resend listed the MX record {item['name']!r} without a numeric priority")
+        fqdn = _qualify(item["name"].strip().rstrip(".").lower(), domain)
+        status = item.get("status")
+        hint = {RecordKind.MX: "return path (MX)", RecordKind.SPF: "SPF", RecordKind.DKIM: "DKIM public key"}[kind]
+        records.append(
+            DnsRecord(
+                kind,
+                fqdn,
+                value.strip().strip('"') if kind is not RecordKind.MX else value.strip().rstrip("."),
+                f"{hint} from Resend",
+                ttl,
+                item["type"],
+                priority if kind is RecordKind.MX else None,
+                status if isinstance(status, str) else None,
+            )
         )
-    )
-    records.append(
-        DnsRecord(RecordKind.DMARC, f"_dmarc.{domain}", dmarc_record_value(dmarc_policy, rua), "DMARC policy", ttl)
-    )
+    if not records:
+        raise DnsInputError("Resend's domain answer lists no sending records (MX, SPF, DKIM)")
+    records.append(dmarc_record(domain, dmarc_policy, dmarc_rua, ttl))
     return tuple(records)
 
 
@@ -314,10 +430,13 @@ def _placeholder(record: DnsRecord) -> str:
 
 
 def format_table(records: Sequence[DnsRecord], domain: str) -> str:
-    """A plain-text table (type, host, TTL, value) for pasting into a DNS dashboard."""
+    """A plain-text table (type, host, TTL, value; Resend's status when known) for a DNS dashboard."""
     domain = normalize_domain(domain)
-    rows = [("TYPE", "HOST", "TTL", "VALUE")]
-    rows += [(r.type, r.host(domain), str(r.ttl), r.value or _placeholder(r)) for r in records]
+    with_status = any(r.status is not None for r in records)
+    rows: list[tuple[str, ...]] = [("TYPE", "HOST", "TTL", *(("STATUS",) if with_status else ()), "VALUE")]
+    for r in records:
+        status = ((r.status or "-"),) if with_status else ()
+        rows.append((r.type, r.host(domain), str(r.ttl), *status, r.rdata() or _placeholder(r)))
     return _columns(rows, header=f"DNS records for {domain} (Resend email authentication)")
 
 
@@ -333,6 +452,9 @@ def format_zone(records: Sequence[DnsRecord]) -> str:
         owner = (record.name + ".").ljust(width)
         if record.value is None:
             lines.append(f"; {owner} {record.ttl} IN {record.type} {_quote_txt_string(_placeholder(record))}")
+            continue
+        if record.type == "MX":
+            lines.append(f"{owner} {record.ttl} IN MX {record.priority} {record.value}.")
             continue
         strings = " ".join(_quote_txt_string(part) for part in split_txt_value(record.value))
         lines.append(f"{owner} {record.ttl} IN {record.type} {strings}")
@@ -352,7 +474,9 @@ def records_as_json(records: Sequence[DnsRecord], domain: str) -> dict[str, Any]
                 "host": r.host(domain),
                 "ttl": r.ttl,
                 "value": r.value,
-                "strings": None if r.value is None else split_txt_value(r.value),
+                "priority": r.priority,
+                "strings": None if r.value is None or r.type != "TXT" else split_txt_value(r.value),
+                "status": r.status,
                 "hint": r.hint,
             }
             for r in records
@@ -386,13 +510,15 @@ class LookupOutcome(enum.StrEnum):
 class TxtLookup:
     """The TXT records at ``name`` (each record's strings joined, as SPF, DKIM and DMARC read them).
 
-    ``detail`` explains a timeout or failure (which server, which rcode).
+    ``detail`` explains a timeout or failure (which server, which rcode). The same shape carries an
+    MX lookup (``rdtype="MX"``), each record as ``"<preference> <host>"`` without trailing dot.
     """
 
     name: str
     outcome: LookupOutcome
     records: tuple[str, ...] = ()
     detail: str = ""
+    rdtype: str = "TXT"
 
     def describe(self) -> str:
         """A sentence for a lookup that found nothing or failed."""
@@ -400,20 +526,24 @@ class TxtLookup:
             case LookupOutcome.NXDOMAIN:
                 return f"{self.name} does not exist (NXDOMAIN)"
             case LookupOutcome.NO_ANSWER:
-                return f"no TXT record at {self.name}"
+                return f"no {self.rdtype} record at {self.name}"
             case LookupOutcome.TIMEOUT:
                 return f"lookup of {self.name} timed out" + (f": {self.detail}" if self.detail else "")
             case LookupOutcome.FAILURE:
                 return f"lookup of {self.name} failed" + (f": {self.detail}" if self.detail else "")
             case _:
-                return f"{len(self.records)} TXT record(s) at {self.name}"
+                return f"{len(self.records)} {self.rdtype} record(s) at {self.name}"
 
 
 class TxtResolver(Protocol):
-    """Looks up TXT records. Never raises for DNS outcomes: they are in :class:`TxtLookup`."""
+    """Looks up TXT and MX records. Never raises for DNS outcomes: they are in :class:`TxtLookup`."""
 
     def lookup_txt(self, name: str) -> TxtLookup:
         """The TXT records at the fully qualified ``name`` (no trailing dot needed)."""
+        ...
+
+    def lookup_mx(self, name: str) -> TxtLookup:
+        """The MX records at ``name``, each as ``"<preference> <host>"`` (``rdtype="MX"``)."""
         ...
 
 
@@ -452,29 +582,50 @@ class DnspythonResolver:
 
     def lookup_txt(self, name: str) -> TxtLookup:
         """See :meth:`TxtResolver.lookup_txt`."""
+        import dns.rdtypes.ANY.TXT  # noqa: PLC0415 - imported with the resolver above
+
+        def texts(rrset: Iterable[object]) -> tuple[str, ...]:
+            return tuple(
+                b"".join(rdata.strings).decode("utf-8", errors="replace")
+                for rdata in rrset
+                if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
+            )
+
+        return self._lookup(name, "TXT", texts)
+
+    def lookup_mx(self, name: str) -> TxtLookup:
+        """See :meth:`TxtResolver.lookup_mx`."""
+        import dns.rdtypes.ANY.MX  # noqa: PLC0415 - imported with the resolver above
+
+        def exchanges(rrset: Iterable[object]) -> tuple[str, ...]:
+            return tuple(
+                f"{rdata.preference} {rdata.exchange.to_text(omit_final_dot=True).lower()}"
+                for rdata in rrset
+                if isinstance(rdata, dns.rdtypes.ANY.MX.MX)
+            )
+
+        return self._lookup(name, "MX", exchanges)
+
+    def _lookup(self, name: str, rdtype: str, read: Callable[[Iterable[object]], tuple[str, ...]]) -> TxtLookup:
         import dns.exception  # noqa: PLC0415 - imported with the resolver above
         import dns.name  # noqa: PLC0415
-        import dns.rdtypes.ANY.TXT  # noqa: PLC0415
         import dns.resolver  # noqa: PLC0415
 
         try:
-            answer = self._resolver.resolve(dns.name.from_text(name), "TXT", raise_on_no_answer=False, search=False)
+            answer = self._resolver.resolve(dns.name.from_text(name), rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN:
-            return TxtLookup(name, LookupOutcome.NXDOMAIN)
+            return TxtLookup(name, LookupOutcome.NXDOMAIN, rdtype=rdtype)
         except dns.resolver.LifetimeTimeout:
-            return TxtLookup(name, LookupOutcome.TIMEOUT, detail=f"no answer within {self._timeout:g} s")
+            detail = f"no answer within {self._timeout:g} s"
+            return TxtLookup(name, LookupOutcome.TIMEOUT, detail=detail, rdtype=rdtype)
         except dns.resolver.NoNameservers as exc:
-            return TxtLookup(name, LookupOutcome.FAILURE, detail=_no_nameservers_detail(exc))
+            return TxtLookup(name, LookupOutcome.FAILURE, detail=_no_nameservers_detail(exc), rdtype=rdtype)
         except dns.exception.DNSException as exc:
-            return TxtLookup(name, LookupOutcome.FAILURE, detail=str(exc) or type(exc).__name__)
+            return TxtLookup(name, LookupOutcome.FAILURE, detail=str(exc) or type(exc).__name__, rdtype=rdtype)
         if answer.rrset is None:
-            return TxtLookup(name, LookupOutcome.NO_ANSWER)
-        records = tuple(
-            b"".join(rdata.strings).decode("utf-8", errors="replace")
-            for rdata in answer.rrset
-            if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
-        )
-        return TxtLookup(name, LookupOutcome.ANSWER if records else LookupOutcome.NO_ANSWER, records)
+            return TxtLookup(name, LookupOutcome.NO_ANSWER, rdtype=rdtype)
+        records = read(answer.rrset)
+        return TxtLookup(name, LookupOutcome.ANSWER if records else LookupOutcome.NO_ANSWER, records, rdtype=rdtype)
 
 
 def _no_nameservers_detail(exc: Exception) -> str:
@@ -608,7 +759,7 @@ def count_spf_lookups(
 
 
 def check_spf(lookup: TxtLookup, resolve: Callable[[str], TxtLookup] | None = None) -> CheckResult:
-    """Judge the apex TXT records as SPF for Resend. ``resolve`` enables counting nested lookups."""
+    """Judge the return path's TXT records as SPF for Resend. ``resolve`` enables counting nested lookups."""
     if (unusable := _unusable(RecordKind.SPF, lookup)) is not None:
         return unusable
     spf = _spf_records(lookup.records)
@@ -626,7 +777,9 @@ def check_spf(lookup: TxtLookup, resolve: Callable[[str], TxtLookup] | None = No
             findings.append((CheckStatus.WRONG, f"unknown mechanism {name!r}: a permerror"))
     includes = [(q, a.lstrip(":").lower().removesuffix(".")) for q, n, a in terms if n == "include"]
     if not any(q == "+" and target == RESEND_SPF_INCLUDE for q, target in includes):
-        findings.append((CheckStatus.WRONG, f"no include:{RESEND_SPF_INCLUDE}: Resend's servers are not authorised"))
+        findings.append(
+            (CheckStatus.WRONG, f"no include:{RESEND_SPF_INCLUDE}: Resend's (Amazon SES) servers are not authorised")
+        )
     all_terms = [q for q, n, _ in terms if n == "all"]
     if "+" in all_terms:
         findings.append((CheckStatus.WRONG, "+all authorises every server on the internet to send as this domain"))
@@ -646,8 +799,29 @@ def check_spf(lookup: TxtLookup, resolve: Callable[[str], TxtLookup] | None = No
     return _verdict(RecordKind.SPF, lookup, findings, f"{spf[0]}{count_note}")
 
 
-def check_dkim(lookup: TxtLookup) -> CheckResult:
-    """Judge the TXT records at ``<selector>._domainkey.<domain>`` as one DKIM public key."""
+def check_mx(lookup: TxtLookup, expected: str | None = None) -> CheckResult:
+    """Judge the MX records at the return path (``send.<domain>``): ``expected`` host must be among them.
+
+    Without ``expected``, any ``feedback-smtp.<region>.amazonses.com`` host will do.
+    """
+    if (unusable := _unusable(RecordKind.MX, lookup)) is not None:
+        return unusable
+    hosts = [record.partition(" ")[2].lower().rstrip(".") for record in lookup.records]
+    want = expected.lower().rstrip(".") if expected else None
+    if want is not None and want in hosts:
+        return CheckResult(RecordKind.MX, lookup.name, CheckStatus.OK, f"MX {want}", lookup.records)
+    if want is None and any(re.fullmatch(r"feedback-smtp\.[a-z0-9-]+\.amazonses\.com", h) for h in hosts):
+        return CheckResult(RecordKind.MX, lookup.name, CheckStatus.OK, "MX to Amazon SES feedback", lookup.records)
+    target = want or "feedback-smtp.<region>.amazonses.com"
+    reason = f"expected MX {target}, found {', '.join(lookup.records)}: bounces would not reach Resend"
+    return CheckResult(RecordKind.MX, lookup.name, CheckStatus.WRONG, reason, lookup.records)
+
+
+def check_dkim(lookup: TxtLookup, expected: str | None = None) -> CheckResult:
+    """Judge the TXT records at ``<selector>._domainkey.<domain>`` as one DKIM public key.
+
+    With ``expected`` (the value Resend lists), the published ``p=`` must be that key.
+    """
     if (unusable := _unusable(RecordKind.DKIM, lookup)) is not None:
         return unusable
     keys = [r for r in lookup.records if r.strip().lower().startswith("v=dkim1") or "p" in _parse_tags(r)]
@@ -679,6 +853,9 @@ def check_dkim(lookup: TxtLookup) -> CheckResult:
             base64.b64decode(key, validate=True)
         except binascii.Error:
             findings.append((CheckStatus.WRONG, "p= is not valid base64"))
+        wanted = _parse_tags(expected).get("p") if expected else None
+        if wanted and key != wanted:
+            findings.append((CheckStatus.WRONG, "p= is not the key Resend issued for this domain"))
     return _verdict(RecordKind.DKIM, lookup, findings, f"{key_type} public key present ({len(key or '')} characters)")
 
 
@@ -714,35 +891,36 @@ def check_dmarc(lookup: TxtLookup) -> CheckResult:
     return _verdict(RecordKind.DMARC, lookup, findings, f"p={policy}")
 
 
-def check_verification(lookup: TxtLookup, expected: str | None = None) -> CheckResult:
-    """Judge the ``_resend.<domain>`` verification record; with ``expected``, the value must match."""
-    if (unusable := _unusable(RecordKind.VERIFICATION, lookup)) is not None:
-        return unusable
-    values = [r.strip() for r in lookup.records if r.strip()]
-    if not values:
-        return CheckResult(RecordKind.VERIFICATION, lookup.name, CheckStatus.MISSING, "only empty TXT records")
-    if expected is not None and expected.strip() not in values:
-        reason = f"expected {expected.strip()!r}, found {', '.join(repr(v) for v in values)}"
-        return CheckResult(RecordKind.VERIFICATION, lookup.name, CheckStatus.WRONG, reason, lookup.records)
-    return CheckResult(
-        RecordKind.VERIFICATION, lookup.name, CheckStatus.OK, "verification record present", lookup.records
-    )
-
-
 def check_domain(
     domain: str,
     resolver: TxtResolver,
     *,
-    dkim_selectors: Sequence[str] = DEFAULT_DKIM_SELECTORS,
-    verification_value: str | None = None,
+    records: Sequence[DnsRecord] | None = None,
+    dkim_selectors: Sequence[str] = (),
 ) -> list[CheckResult]:
-    """Look up and judge every record for ``domain``: SPF, each DKIM selector, ``_resend``, DMARC."""
+    """Look up and judge each expected record for ``domain``: return-path MX and SPF, DKIM, DMARC.
+
+    ``records`` are what should be published (from :func:`records_from_resend`, or
+    :func:`build_records` offline, the default); a DKIM record with a known value must carry that
+    key. ``dkim_selectors`` adds selectors to check for any well-formed key.
+    """
     domain = normalize_domain(domain)
-    results = [check_spf(resolver.lookup_txt(domain), resolver.lookup_txt)]
+    expected = list(records) if records is not None else list(build_records(domain))
+    results: list[CheckResult] = []
+    selectors_done: set[str] = set()
+    for record in expected:
+        if record.kind is RecordKind.MX:
+            results.append(check_mx(resolver.lookup_mx(record.name), record.value))
+        elif record.kind is RecordKind.SPF:
+            results.append(check_spf(resolver.lookup_txt(record.name), resolver.lookup_txt))
+        elif record.kind is RecordKind.DKIM:
+            selectors_done.add(record.name.removesuffix(f"._domainkey.{domain}"))
+            results.append(check_dkim(resolver.lookup_txt(record.name), record.value))
+        elif record.kind is RecordKind.DMARC:
+            results.append(check_dmarc(resolver.lookup_txt(record.name)))
     for selector in dkim_selectors:
-        results.append(check_dkim(resolver.lookup_txt(f"{normalize_selector(selector)}._domainkey.{domain}")))
-    results.append(check_verification(resolver.lookup_txt(f"_resend.{domain}"), verification_value))
-    results.append(check_dmarc(resolver.lookup_txt(f"_dmarc.{domain}")))
+        if (name := normalize_selector(selector)) not in selectors_done:
+            results.append(check_dkim(resolver.lookup_txt(f"{name}._domainkey.{domain}")))
     return results
 
 
