@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from contact_sdk.api import ContactApi, EventsEndpoint
+from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
@@ -69,6 +70,19 @@ def aws_client(service: str) -> Any:
 
     config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
     return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+def archive_client() -> Any:
+    """The archive's own DynamoDB client: one attempt, 1 s timeouts.
+
+    The archive is written before the visitor is answered; an archive that cannot be written
+    costs a gap in the archive (logged, counted), never seconds of the visitor's wait.
+    """
+    import boto3  # noqa: PLC0415 - deferred like aws_client
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
+    return boto3.client("dynamodb", config=config)
 
 
 def _on_breaker_change(old: str | None, new: str) -> None:
@@ -128,19 +142,28 @@ def build_components(
     nonce_store: NonceStore
     ledger: SubmissionLedger
     delivery_store: DeliveryEventStore
+    archive: SubmissionArchive | None = None
     if settings.table_name:
+        injected_dynamodb = dynamodb_client is not None
         if dynamodb_client is None:
             dynamodb_client = aws_client("dynamodb")
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
         ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
         delivery_store = DynamoDBDeliveryEventStore(dynamodb_client, settings.table_name)
+        archive = DynamoDBSubmissionArchive(
+            dynamodb_client if injected_dynamodb else archive_client(),
+            settings.table_name,
+            days=settings.archive_days,
+            spam_days=settings.archive_spam_days,
+        )
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
         ledger = InMemorySubmissionLedger()
         delivery_store = InMemoryDeliveryEventStore()
+        log.warning("CONTACT_TABLE_NAME is not set: the submission archive is off (nothing is kept for review)")
     if outbox is None and settings.outbox_queue_url:
         outbox = SqsOutbox(settings.outbox_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
     if outbox is None:
@@ -163,6 +186,7 @@ def build_components(
         ledger=ledger,
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
+        archive=archive,
     )
     sink = sink or StdoutSink()
     if events is None:
@@ -197,7 +221,9 @@ def build_components(
         parameter_source=source,
         outbox=outbox,
         consumer=consumer,
-        aws_clients=(dynamodb_client,) if dynamodb_client is not None else (),
+        aws_clients=tuple(
+            dict.fromkeys(c for c in (dynamodb_client, getattr(archive, "client", None)) if c is not None)
+        ),
     )
 
 

@@ -67,6 +67,8 @@ class Metric(enum.StrEnum):
     EMAILS_BOUNCED = "EmailsBounced"
     EMAILS_COMPLAINED = "EmailsComplained"
     EMAILS_DELAYED = "EmailsDelayed"
+    ARCHIVE_WRITE_FAILED = "ArchiveWriteFailed"
+    SUBMISSIONS_RELEASED = "SubmissionsReleased"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,10 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(Metric.EMAILS_BOUNCED, "Count", "a verified email.bounced webhook"),
         MetricDefinition(Metric.EMAILS_COMPLAINED, "Count", "a verified email.complained webhook"),
         MetricDefinition(Metric.EMAILS_DELAYED, "Count", "a verified email.delivery_delayed webhook"),
+        MetricDefinition(Metric.ARCHIVE_WRITE_FAILED, "Count", "a submission went ahead without its archive record"),
+        MetricDefinition(
+            Metric.SUBMISSIONS_RELEASED, "Count", "an operator released a spam-judged submission (the CLI sends it)"
+        ),
     )
 }
 

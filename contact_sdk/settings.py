@@ -58,6 +58,8 @@ ENVIRONMENT_VARIABLES: dict[str, _Var] = {
         "CONTACT_DEADLINE_MARGIN_MS", "3000", "time kept back from the Lambda deadline for queueing and answering"
     ),
     "min_fill_seconds": _Var("CONTACT_MIN_FILL_SECONDS", "3", "a form submitted faster than this is spam"),
+    "archive_days": _Var("CONTACT_ARCHIVE_DAYS", "30", "days a submission stays in the archive after its last change"),
+    "archive_spam_days": _Var("CONTACT_ARCHIVE_SPAM_DAYS", "7", "days a submission judged spam stays in the archive"),
 }
 
 
@@ -104,6 +106,8 @@ class Settings:
     config_ttl_seconds: int = 3600
     deadline_margin_ms: int = 3000
     min_fill_seconds: int = 3
+    archive_days: int = 30
+    archive_spam_days: int = 7
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

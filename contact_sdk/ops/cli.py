@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contact_sdk.ops.status.command",
     "contact_sdk.ops.outbox.command",
     "contact_sdk.ops.breaker.command",
+    "contact_sdk.ops.submissions.command",
 )
 
 

@@ -24,9 +24,9 @@ Design choices, each in one place:
   No API Gateway body validator/model: its ``400`` would not carry the contract's error body, and
   the field rules would live in two places.
 * **Roles are written out**, no managed policies: ``ssm:GetParameter`` on the parameter ARNs,
-  ``kms:Decrypt`` only via SSM and only for those parameters, the table's five actions, the queue's
-  actions, log streams in the function's own log group. The only ``*`` resource is X-Ray's
-  ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
+  ``kms:Decrypt`` only via SSM and only for those parameters, the table's five actions (and its key
+  only via DynamoDB), the queue's actions, log streams in the function's own log group. The only
+  ``*`` resource is X-Ray's ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
 * **A flood** meets, in order: the optional web ACL's per-IP rule, the stage throttle (rate = reserved
   concurrency x headroom / p95 duration, burst = reserved concurrency; docs/deploy.md has the
   arithmetic), then the function's own guards. The ``Throttles`` alarms say when it got through.
@@ -34,7 +34,8 @@ Design choices, each in one place:
   below, beside its construct, with its reason.
 * **Encryption**: parameters and the alarm topic with the customer-managed key (CloudWatch alarms
   can only publish to a topic whose key policy admits them, which an AWS-managed key cannot);
-  the table with the AWS-managed DynamoDB key, the queues with SSE-SQS (no key policy to get wrong
+  the table (which holds the submission archive) with the same customer-managed key, used by the
+  functions only via DynamoDB; the queues with SSE-SQS (no key policy to get wrong
   on the Lambda poller path); CloudWatch Logs encrypt at rest always.
 """
 
@@ -89,6 +90,9 @@ DYNAMODB_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
 )
+#: What a function needs of the customer-managed key to read and write the table through DynamoDB (named
+#: one by one: no wildcard for cdk-nag's IAM5 to acknowledge).
+TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 #: Outbox consumer actions (the event source mapping polls with the function's role).
 _CONSUMER_SQS_ACTIONS = (
@@ -217,7 +221,7 @@ class ContactStack(Stack):
             self,
             "ParametersKey",
             alias=f"alias/{prefix}-portfolio-parameters",
-            description=f"Contact form ({prefix}): SSM SecureString parameters and the alarm topic",
+            description=f"Contact form ({prefix}): SSM SecureString parameters, the alarm topic and the table",
             enable_key_rotation=True,
             pending_window=Duration.days(30),
             removal_policy=RemovalPolicy.RETAIN,
@@ -244,7 +248,10 @@ class ContactStack(Stack):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # The archive keeps what visitors wrote: under the stack's own key, whose use CloudTrail shows
+            # and whose key policy the owner controls (an AWS-managed key offers neither).
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
             removal_policy=RemovalPolicy.RETAIN,
         )
 
@@ -456,6 +463,12 @@ class ContactStack(Stack):
                     },
                 ),
                 iam.PolicyStatement(sid="UseTable", actions=list(DYNAMODB_ACTIONS), resources=[self.table.table_arn]),
+                iam.PolicyStatement(
+                    sid="UseTableKeyViaDynamoDB",
+                    actions=list(TABLE_KEY_ACTIONS),
+                    resources=[self.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+                ),
                 *statements,
             ],
         )

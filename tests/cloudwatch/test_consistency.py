@@ -171,7 +171,7 @@ def test_an_emitted_metric_missing_from_the_dashboard_is_caught(params: Deployme
 def test_a_log_widget_on_another_log_group_is_caught(params: DeploymentParameters) -> None:
     """The Logs Insights widget and the metric filters must read this deployment's log group."""
     body = render_dashboard(params)
-    (log_widget,) = [w for w in body["widgets"] if w["type"] == "log"]
+    log_widget = next(w for w in body["widgets"] if w["type"] == "log")  # the first of the log widgets
     log_widget["properties"]["query"] = "SOURCE '/aws/lambda/other' | stats count(*)"
     assert "log-source" in _rules(params, body, render_alarms(params))
     filters = render_metric_filters(params)

@@ -61,7 +61,7 @@ def drop(path: tuple[Any, ...]) -> Mutation:
 
 def _log_query(value: str) -> Mutation:
     def mutate(body: Any) -> None:
-        (log_widget,) = [w for w in body["widgets"] if w["type"] == "log"]
+        log_widget = next(w for w in body["widgets"] if w["type"] == "log")  # the first of the log widgets
         log_widget["properties"]["query"] = value
 
     return mutate

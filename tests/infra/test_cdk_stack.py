@@ -184,7 +184,8 @@ def test_queues_and_topic_refuse_plain_http(synthesized: Synthesized) -> None:
 
 
 def test_table_is_on_demand_with_ttl_pitr_and_encryption(synthesized: Synthesized) -> None:
-    """DynamoDB: pk (S) key, pay per request, TTL on expiresAt, point-in-time recovery, SSE, retained."""
+    """DynamoDB: pk (S) key, pay per request, TTL on expiresAt, point-in-time recovery, SSE with the stack's key,
+    retained."""
     table = synthesized.one("AWS::DynamoDB::Table")
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
@@ -193,6 +194,8 @@ def test_table_is_on_demand_with_ttl_pitr_and_encryption(synthesized: Synthesize
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    assert evaluate(props["SSESpecification"]["KMSMasterKeyId"]).startswith("<GetAtt ParametersKey")
     assert table["DeletionPolicy"] == "Retain"
 
 
@@ -285,6 +288,16 @@ def test_kms_decrypt_only_via_ssm_and_only_for_the_parameters(
     condition = evaluate(statement["Condition"])["StringEquals"]
     assert condition["kms:ViaService"] == "ssm.<Ref AWS::Region>.amazonaws.com"
     assert len(as_list(condition["kms:EncryptionContext:PARAMETER_ARN"])) == count
+
+
+@pytest.mark.parametrize("prefix", ["ApiPolicy", "OutboxConsumerPolicy"])
+def test_the_table_key_is_usable_only_via_dynamodb(synthesized: Synthesized, prefix: str) -> None:
+    """The functions may use the table's customer-managed key only through DynamoDB, for no other service."""
+    statement = _sid(_policy(synthesized, prefix), "UseTableKeyViaDynamoDB")
+    assert set(statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+    assert evaluate(statement["Resource"]).startswith("<GetAtt ParametersKey")
+    condition = evaluate(statement["Condition"])["StringEquals"]
+    assert condition == {"kms:ViaService": "dynamodb.<Ref AWS::Region>.amazonaws.com"}
 
 
 @pytest.mark.parametrize("prefix", ["ApiPolicy", "OutboxConsumerPolicy"])
