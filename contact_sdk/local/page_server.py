@@ -3,7 +3,8 @@
 The page is served from its own origin (``http://127.0.0.1:8000`` by default), which the stack lists
 in ``CONTACT_ALLOWED_ORIGINS``; the API lives on another port, so every call the page makes is a real
 cross-origin request with a preflight, as on a deployed site. Only the files in :data:`PAGE_FILES`
-are served; ``config.json`` tells the page where the API and the sandbox inbox are.
+are served; ``config.json`` tells the page where the API and the sandbox inbox are, and
+``/openapi.yaml`` is the API's OpenAPI description (``docs/openapi.yaml`` of the clone the stack runs from).
 
 Example::
 
@@ -20,10 +21,11 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["PAGE_FILES", "PageServer", "page_asset"]
+__all__ = ["OPENAPI_DOCUMENT", "PAGE_FILES", "PageServer", "page_asset"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ PAGE_FILES: Mapping[str, tuple[str, str]] = {
     "/contact.js": ("contact.js", "text/javascript; charset=utf-8"),
     "/contact.css": ("contact.css", "text/css; charset=utf-8"),
 }
+
+#: The contact API's OpenAPI description, served at ``/openapi.yaml`` (RFC 9512's media type).
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
 def page_asset(name: str) -> bytes:
@@ -75,6 +80,14 @@ class _PageHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/config.json":
             self._send(200, "application/json", self.server.config_json)
+            return
+        if path == "/openapi.yaml":
+            try:
+                document = OPENAPI_DOCUMENT.read_bytes()
+            except OSError:
+                self._send(404, "text/plain; charset=utf-8", b"docs/openapi.yaml is not in this installation\n")
+                return
+            self._send(200, "application/yaml; charset=utf-8", document)
             return
         entry = PAGE_FILES.get(path)
         if entry is None:

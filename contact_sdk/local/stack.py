@@ -105,6 +105,9 @@ class StackOptions:
     rate_limit: int = 5
     rate_limit_window_seconds: int = 900
     token_rate_limit: int = 30
+    #: ``CONTACT_MIN_FILL_SECONDS``: the fill-time spam rule (production default 3; ``0`` turns it off, as
+    #: the schemathesis run does: it submits right after fetching its token).
+    min_fill_seconds: int = 3
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -361,6 +364,7 @@ class LocalStack:
             "CONTACT_RATE_LIMIT": str(options.rate_limit),
             "CONTACT_RATE_LIMIT_WINDOW_SECONDS": str(options.rate_limit_window_seconds),
             "CONTACT_TOKEN_RATE_LIMIT": str(options.token_rate_limit),
+            "CONTACT_MIN_FILL_SECONDS": str(options.min_fill_seconds),
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": REGION,
         }
