@@ -92,7 +92,7 @@ def test_bad_integers_name_the_variable(variable: str, raw: str) -> None:
 def test_zero_min_fill_seconds_turns_the_rule_off() -> None:
     """``CONTACT_MIN_FILL_SECONDS=0`` is accepted (the rule is off); a negative value still names the variable."""
     assert Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "0"}).min_fill_seconds == 0
-    with pytest.raises(ConfigurationError, match="^CONTACT_MIN_FILL_SECONDS: must be zero or more, got -1"):
+    with pytest.raises(ConfigurationError, match=r"^CONTACT_MIN_FILL_SECONDS: must be zero or more, got -1"):
         Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "-1"})
 
 
