@@ -18,6 +18,7 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from contact_sdk.local import page_server as page_server_module
 from contact_sdk.local.page_server import PageServer
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -241,3 +242,14 @@ def test_the_demo_page_server_serves_the_document(page_server: PageServer) -> No
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/yaml")
     assert answer.content == DOCUMENT_PATH.read_bytes()
+
+
+@pytest.mark.integration
+def test_without_the_document_the_page_server_says_so(
+    page_server: PageServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An installation without ``docs/`` (a wheel) answers ``404`` with a sentence, not a traceback."""
+    monkeypatch.setattr(page_server_module, "OPENAPI_DOCUMENT", tmp_path / "missing.yaml")
+    answer = httpx.get(f"{page_server.url}/openapi.yaml", timeout=10)
+    assert answer.status_code == 404
+    assert "docs/openapi.yaml is not in this installation" in answer.text
