@@ -455,6 +455,7 @@ class LocalStack:
                 f"  demo page       {self.page_url}/   <- open this, fill in the form, press Send",
                 f"  sandbox inbox   {self.sandbox_url}/   <- the emails the API sent ({latency})",
                 f"  contact API     {self.api_url}   (GET /contact/token, POST /contact, POST /contact/events)",
+                f"  API description {self.page_url}/openapi.yaml   (OpenAPI 3.1)",
                 "  outbox          drained by a local SQS event source into outbox_handler",
                 f"  AWS emulator    {self.aws_url}   (moto: SSM, KMS, DynamoDB, SQS)",
                 f"  allowed origins {', '.join(self.allowed_origins)}",

@@ -158,3 +158,10 @@ def test_an_unknown_path_answers_as_documented(stack: LocalStack) -> None:
     jsonschema.validate(answer.json(), schema)
     assert answer.json()["error"]["code"] == "not_found"
     assert answer.headers["X-Request-Id"] == answer.json()["requestId"]
+
+
+def test_the_stack_names_and_serves_its_api_description(stack: LocalStack) -> None:
+    """The banner points at ``/openapi.yaml`` on the demo page's origin, which serves the document tested here."""
+    url = f"{stack.page_url}/openapi.yaml"
+    assert url in stack.banner()
+    assert httpx.get(url, timeout=30).content == DOCUMENT.read_bytes()
