@@ -124,7 +124,7 @@
     const fetchToken = async () => {
       const a = await call("GET", "/contact/token", {});
       if (a.status === 200 && a.data && a.data.token) {
-        keep(a.data.token, a.data.expiresIn);
+        keep(a.data.token, a.data.expiresIn || 3600);
         startedAt = startedAt || Date.now();
       }
       return a;
@@ -185,13 +185,16 @@
       const o = outcome(a.status, a.data, a.retryAfter, t);
       if (o.kind === "token" && !again) return send(true); // an old tab's token: one fresh try
       if (o.fields && !showErrors(o.fields)) o.text = `${t.failed} ${JSON.stringify(o.fields)}`;
+      if (o.kind === "wait") {
+        if (retries++ < 3) timer = setTimeout(send, o.retry * 1000);
+        else Object.assign(o, { kind: "error", text: t.failed }); // three automatic tries in a row: over to the visitor
+      }
       announce(o.kind, o.text);
       if (o.kind === "sent" || o.kind === "queued") {
         form.reset();
         showErrors({});
         startedAt = Date.now();
       }
-      if (o.kind === "wait" && retries++ < 3) timer = setTimeout(send, o.retry * 1000);
       form.dispatchEvent(new CustomEvent("contact:result", { detail: { status: a.status, kind: o.kind } }));
     };
 
