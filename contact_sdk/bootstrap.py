@@ -21,8 +21,10 @@ import httpx
 
 from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.breaker import OPEN, ProviderBreaker
+from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
-from contact_sdk.events import DeliveryEvents
+from contact_sdk.delivery_endpoint import DeliveryEvents
+from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
@@ -35,7 +37,6 @@ from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
-from contact_sdk.webhooks import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 
 __all__ = ["Components", "build_api"]
 
@@ -103,6 +104,14 @@ def build_components(
     config = ServiceConfig(
         cache, config_parameter=settings.config_parameter, csrf_secret_parameter=settings.csrf_secret_parameter
     )
+    if breaker is None:
+        # With the table, the breaker's state is shared by every execution environment (docs/guarantees.md).
+        breaker_store = None
+        if settings.table_name:
+            if dynamodb_client is None:
+                dynamodb_client = aws_client("dynamodb")
+            breaker_store = DynamoDBBreakerStore(dynamodb_client, settings.table_name)
+        breaker = ProviderBreaker(on_state_change=_on_breaker_change, store=breaker_store)
     client_kwargs: dict[str, Any] = {}
     if sleep is not None:
         client_kwargs["sleep"] = sleep
@@ -110,7 +119,7 @@ def build_components(
         api_key=lambda: config.resend().api_key,
         base_url=settings.resend_api_url,
         http=http,
-        breaker=breaker or ProviderBreaker(on_state_change=_on_breaker_change),
+        breaker=breaker,
         timeouts=timeouts,
         on_retry=_on_retry,
         **client_kwargs,

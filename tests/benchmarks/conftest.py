@@ -25,8 +25,8 @@ import pytest
 import handler
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import StdoutSink
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.benchmarks.floor import floor_pipeline
 from tests.entrypoint.conftest import (

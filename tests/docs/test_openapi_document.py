@@ -18,8 +18,8 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from contact_sdk.local import page_server as page_server_module
-from contact_sdk.local.page_server import PageServer
+from contact_sdk.devtools.local import page_server as page_server_module
+from contact_sdk.devtools.local.page_server import PageServer
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 

@@ -17,8 +17,8 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.conftest import aws_client
 
@@ -226,7 +226,8 @@ def seed_stack(
 @pytest.fixture(scope="session")
 def session_sandbox() -> Iterator[ResendSandbox]:
     """One Resend sandbox for the session; each test resets it."""
-    with ResendSandbox(api_key=API_KEY) as sandbox:
+    # No rate limit: the suites sharing it send in bursts; Resend's 429 is exercised through scripted faults.
+    with ResendSandbox(api_key=API_KEY, rate_limit_per_second=None) as sandbox:
         yield sandbox
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import handler
+from contact_sdk.devtools.local.event_source import sqs_event
 from contact_sdk.errors import CircuitOpenError, ProviderQuotaError, ProviderServerError
 from contact_sdk.idempotency import SubmissionStatus
-from contact_sdk.local.event_source import sqs_event
 from contact_sdk.outbox import QueuedSubmission
 from contact_sdk.replay import backoff_seconds
 from tests.conftest import aws_client, create_outbox_queues

@@ -24,11 +24,11 @@ from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.compose import idempotency_key
 from contact_sdk.config import ParameterSource, SsmParameterSource
-from contact_sdk.local.event_source import sqs_event as local_sqs_event
+from contact_sdk.devtools.local.event_source import sqs_event as local_sqs_event
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import parse_submission
 from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.conftest import REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import (

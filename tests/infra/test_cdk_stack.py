@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
 from tests.infra.conftest import CONTEXT, Synthesized
 
 
@@ -362,7 +367,8 @@ def test_routes_of_the_contract_all_reach_the_function(synthesized: Synthesized)
 
 
 def test_stage_throttles_traces_and_logs_access(synthesized: Synthesized) -> None:
-    """Stage: 1000 rps with a 2000 burst on every method, X-Ray on, JSON access logs to the 7-day group."""
+    """Stage: 25 rps with a burst of 20 on every method (20 reserved x 0.5 / 0.4 s; docs/deploy.md), X-Ray on,
+    JSON access logs to the 7-day group."""
     stage = synthesized.one("AWS::ApiGateway::Stage")["Properties"]
     assert stage["StageName"] == "prod"
     assert stage["TracingEnabled"] is True
@@ -373,8 +379,8 @@ def test_stage_throttles_traces_and_logs_access(synthesized: Synthesized) -> Non
             "LoggingLevel": "OFF",
             "MetricsEnabled": False,
             "ResourcePath": "/*",
-            "ThrottlingBurstLimit": 2000,
-            "ThrottlingRateLimit": 1000,
+            "ThrottlingBurstLimit": 20,
+            "ThrottlingRateLimit": 25,
         }
     ]
     assert evaluate(stage["AccessLogSetting"]["DestinationArn"]).startswith("<GetAtt ApiAccessLogGroup")
@@ -476,7 +482,10 @@ def test_metric_filters_are_the_rendered_templates(synthesized: Synthesized) -> 
         key=lambda f: f["FilterName"],
     )
     assert actual == expected
-    assert {f["LogGroupName"] for f in actual} == {"/aws/lambda/prod-contact-form-handler"}
+    assert {f["LogGroupName"] for f in actual} == {
+        "/aws/lambda/prod-contact-form-handler",
+        "/aws/lambda/prod-contact-outbox-consumer",
+    }
 
 
 # --- Outputs and the whole ----------------------------------------------------------------------------

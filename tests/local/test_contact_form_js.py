@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.local.page_server import PageServer, client_asset
+from contact_sdk.devtools.local.page_server import PageServer, client_asset
 
 SCRIPT = Path(__file__).resolve().parents[2] / "contact_sdk" / "client" / "contact-form.js"
 NODE = shutil.which("node")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from contact_sdk.local.page_server import page_asset
+from contact_sdk.devtools.local.page_server import page_asset
 
 
 class _Inputs(HTMLParser):

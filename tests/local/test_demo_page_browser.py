@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.local.console import Console
-from contact_sdk.local.emulator import aws_client
-from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts
+from contact_sdk.devtools.local.console import Console
+from contact_sdk.devtools.local.emulator import aws_client
+from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 from tests.local.browser import CHROMIUM, Browser
 
 pytestmark = [

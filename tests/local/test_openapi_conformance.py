@@ -33,8 +33,8 @@ import yaml
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from contact_sdk.local.console import Console
-from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts
+from contact_sdk.devtools.local.console import Console
+from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 
 pytestmark = pytest.mark.integration
 
