@@ -26,11 +26,13 @@ typecheck: install
 	$(BIN)/mypy contact_sdk handler.py tools loadtests
 	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
-test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
-	$(BIN)/pytest --cov --cov-report=term
+PYTEST_WORKERS ?= 2
 
-unit: install  ## the fast tier only
-	$(BIN)/pytest -m "not integration"
+test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --cov --cov-report=term
+
+unit: install  ## the fast tier only: no loopback servers, no deployment checks
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not integration and not deploy"
 
 sandbox: install  ## the Resend sandbox alone, on 127.0.0.1:8025
 	$(BIN)/resend-sandbox --port 8025

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -114,3 +115,52 @@ def create_outbox_queues(endpoint: str, *, max_receive_count: int = 3) -> dict[s
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
     url = sqs.create_queue(QueueName="contact-outbox", Attributes={"RedrivePolicy": json.dumps(redrive)})["QueueUrl"]
     return {"url": url, "dlq": dlq_url}
+
+
+INFRA = Path(__file__).resolve().parent / "infra"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/infra is a deployment check, and they share one worker under xdist.
+
+    They share session fixtures that are expensive to build twice (three CDK synths, two Lambda builds),
+    so ``--dist loadgroup`` keeps them together while the rest of the suite spreads over the workers.
+    """
+    for item in items:
+        if INFRA in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.deploy)
+            item.add_marker(pytest.mark.xdist_group("infra"))
+
+
+#: The fault suite's accounting, (label, counts) per test: printed once at the end of the run, also when the
+#: tests ran on xdist workers (each worker hands its records to the controller when it finishes).
+ACCOUNTING: list[tuple[str, dict[str, int]]] = []
+_FIELDS = ("accepted", "delivered", "queued", "duplicates", "lost")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the accounting to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_accounting"] = json.dumps(ACCOUNTING)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: collect a finished worker's accounting."""
+    raw = getattr(node, "workeroutput", {}).get("fault_accounting")
+    if raw:
+        ACCOUNTING.extend((label, counts) for label, counts in json.loads(raw))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the fault suite's accounting, per test and in total (on the controller only)."""
+    if not ACCOUNTING or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("fault suite accounting")
+    total = dict.fromkeys(_FIELDS, 0)
+    for label, counts in sorted(ACCOUNTING):
+        terminalreporter.line(f"{label}: " + " ".join(f"{name}={counts[name]}" for name in _FIELDS))
+        if not label.startswith("concurrency"):
+            total = {name: total[name] + counts[name] for name in _FIELDS}
+    terminalreporter.line("TOTAL (single-request faults): " + " ".join(f"{name}={total[name]}" for name in _FIELDS))

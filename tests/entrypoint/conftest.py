@@ -248,14 +248,14 @@ def make_stack(
         stack = Stack(aws, session_sandbox, contact_table, kms_key_id, sink, components, sleeps)
         captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
-        handler.use_api(components.api)
+        handler.environment.use_api(components.api)
         return stack
 
     yield build
     for components in built:
         components.client.close()
     captures.close()
-    handler.use_api(None)
+    handler.environment.use_api(None)
     session_sandbox.reset()
 
 

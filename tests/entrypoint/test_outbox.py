@@ -30,7 +30,7 @@ def queues(aws: str) -> dict[str, str]:
 def outbox_stack(make_stack: Callable[..., Stack], queues: dict[str, str]) -> Stack:
     """A stack whose outbox is the SQS queue; the consumer entry point uses the same components."""
     stack = make_stack(outbox_queue_url=queues["url"])
-    handler.use_components(stack.components)
+    handler.environment.use_components(stack.components)
     return stack
 
 

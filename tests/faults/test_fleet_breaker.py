@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def submit_on(stack: FaultStack, number: int, source_ip: str) -> dict[str, Any]:
     """POST /contact through ``stack``'s execution environment."""
-    handler.use_components(stack.components)
+    handler.environment.use_components(stack.components)
     message = f"Message number {number} from a visitor, about your analytical engine notes."
     return stack.submit(submission(message=message), source_ip=source_ip)
 

@@ -26,6 +26,8 @@ from tests.local.browser import CHROMIUM, Browser
 
 pytestmark = [
     pytest.mark.integration,
+    # One worker under ``--dist loadgroup``: one stack per fixture, and the outage test runs last on it.
+    pytest.mark.xdist_group("demo-page-browser"),
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
 ]
 

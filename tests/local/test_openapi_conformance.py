@@ -36,7 +36,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 
-pytestmark = pytest.mark.integration
+# One worker under ``--dist loadgroup``: one stack, and the tally read by the last test is this worker's.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("openapi-conformance")]
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 #: Examples per operation and phase: bounded, so the run fits the normal test command (about a minute).

@@ -12,7 +12,7 @@ that moves it), starts moto and the sandbox as child processes (each with its ow
 to this one's lifetime), seeds the emulator like the CDK app seeds AWS — a KMS key, the Resend config
 and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox queue and its
 dead-letter queue — then builds the service through :func:`~contact_sdk.bootstrap.build_components`,
-installs it in ``handler`` with ``handler.use_api`` and serves it with
+installs it in ``handler`` with ``handler.environment.use_components`` and serves it with
 :class:`~contact_sdk.devtools.local.api_server.LocalApiServer`. The demo page is served from its own origin,
 the only one in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin).
 
@@ -394,7 +394,7 @@ class LocalStack:
             self._log_handler = handler
             self._saved_stream = handler.setStream(ConsoleStream(self.console, "service"))
         self._handler = load_handler_module()
-        self._handler.use_components(components)
+        self._handler.environment.use_components(components)
         # Lambda's SQS event source mapping, played locally: queued submissions drain once the provider is back.
         self._event_source = SqsEventSource(sqs, resources.queue_url, self._handler.outbox_handler, region=REGION)
         self._event_source.start()
@@ -427,7 +427,7 @@ class LocalStack:
             self._event_source.stop()
             self._event_source = None
         if self._handler is not None:
-            self._handler.use_components(None)
+            self._handler.environment.use_components(None)
             self._handler = None
         for client in self._aws_clients:
             client.close()
