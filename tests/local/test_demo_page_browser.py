@@ -26,7 +26,9 @@ from tests.local.browser import CHROMIUM, Browser
 
 pytestmark = [
     pytest.mark.integration,
-    # One worker under ``--dist loadgroup``: one stack per fixture, and the outage test runs last on it.
+    # Asks ``--dist loadgroup`` for one worker (fewer stacks). Nothing depends on it: each worker starts its own
+    # module stacks, and the outage test restores what it takes away (with pytest 9.2 and xdist 3.8 the group
+    # is not honoured).
     pytest.mark.xdist_group("demo-page-browser"),
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
 ]
@@ -248,7 +250,7 @@ window.setTimeout = (fn, ms) => window.__timers.push({fn, ms});
 def test_provider_and_outbox_down_keeps_the_text_and_tries_again(stack: LocalStack, page: Browser) -> None:
     """``503``: "not sent yet", the text kept, a retry a minute later, three in a row at most; then Send works.
 
-    Runs last in the module: it takes the outbox queue away (and puts it back) in the emulator.
+    The last test on the module's ``stack``: it takes the outbox queue away in the emulator (and puts it back).
     """
     sqs = aws_client(stack.aws_url, "sqs")
     queue_url = stack.environment["CONTACT_OUTBOX_QUEUE_URL"]
