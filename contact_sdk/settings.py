@@ -77,13 +77,18 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _parse_positive_int(variable: str, raw: str) -> int:
+#: Whole-number settings for which ``0`` means "off" (the contract: ``CONTACT_MIN_FILL_SECONDS=0``).
+_ZERO_MEANS_OFF = frozenset({"min_fill_seconds"})
+
+
+def _parse_positive_int(variable: str, raw: str, *, allow_zero: bool = False) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise ConfigurationError(f"{variable}: expected a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{variable}: must be greater than zero, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise ConfigurationError(f"{variable}: must be {bound}, got {value}")
     return value
 
 
@@ -132,7 +137,7 @@ class Settings:
             if f.name == "allowed_origins":
                 values[f.name] = _parse_origins(raw)
             elif f.type in ("int", int):
-                values[f.name] = _parse_positive_int(var.name, raw)
+                values[f.name] = _parse_positive_int(var.name, raw, allow_zero=f.name in _ZERO_MEANS_OFF)
             elif f.name == "resend_api_url":
                 values[f.name] = raw.rstrip("/")
             else:

@@ -2,8 +2,10 @@
 
 The page is served from its own origin (``http://127.0.0.1:8000`` by default), which the stack lists
 in ``CONTACT_ALLOWED_ORIGINS``; the API lives on another port, so every call the page makes is a real
-cross-origin request with a preflight, as on a deployed site. Only the files in :data:`PAGE_FILES`
-are served; ``config.json`` tells the page where the API and the sandbox inbox are.
+cross-origin request with a preflight, as on a deployed site. Only the files in :data:`PAGE_FILES` and
+the drop-in client (:data:`CLIENT_FILES`) are served; ``config.json`` tells the page where the API and
+the sandbox inbox are, and ``/openapi.yaml`` is the API's OpenAPI description (``docs/openapi.yaml`` of
+the clone the stack runs from).
 
 Example::
 
@@ -20,10 +22,11 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["PAGE_FILES", "PageServer", "page_asset"]
+__all__ = ["CLIENT_FILES", "OPENAPI_DOCUMENT", "PAGE_FILES", "PageServer", "client_asset", "page_asset"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +37,21 @@ PAGE_FILES: Mapping[str, tuple[str, str]] = {
     "/contact.js": ("contact.js", "text/javascript; charset=utf-8"),
     "/contact.css": ("contact.css", "text/css; charset=utf-8"),
 }
+#: URL path -> file in ``contact_sdk/client``: the drop-in form client the demo page uses, as a site would.
+CLIENT_FILES: Mapping[str, str] = {"/contact-form.js": "contact-form.js"}
+
+#: The contact API's OpenAPI description, served at ``/openapi.yaml`` (RFC 9512's media type).
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
 
 
 def page_asset(name: str) -> bytes:
     """The bytes of one static file of the demo page."""
     return resources.files("contact_sdk.devtools.local").joinpath("static", name).read_bytes()
+
+
+def client_asset(name: str) -> bytes:
+    """The bytes of one file of the drop-in browser client (``contact_sdk/client``, shipped in the package)."""
+    return resources.files("contact_sdk").joinpath("client", name).read_bytes()
 
 
 class _PageHandler(BaseHTTPRequestHandler):
@@ -75,6 +88,17 @@ class _PageHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/config.json":
             self._send(200, "application/json", self.server.config_json)
+            return
+        if path == "/openapi.yaml":
+            try:
+                document = OPENAPI_DOCUMENT.read_bytes()
+            except OSError:
+                self._send(404, "text/plain; charset=utf-8", b"docs/openapi.yaml is not in this installation\n")
+                return
+            self._send(200, "application/yaml; charset=utf-8", document)
+            return
+        if path in CLIENT_FILES:
+            self._send(200, "text/javascript; charset=utf-8", client_asset(CLIENT_FILES[path]))
             return
         entry = PAGE_FILES.get(path)
         if entry is None:

@@ -108,6 +108,9 @@ class StackOptions:
     rate_limit: int = 5
     rate_limit_window_seconds: int = 900
     token_rate_limit: int = 30
+    #: ``CONTACT_MIN_FILL_SECONDS``: the fill-time spam rule (production default 3; ``0`` turns it off, as
+    #: the schemathesis run does: it submits right after fetching its token).
+    min_fill_seconds: int = 3
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -367,6 +370,7 @@ class LocalStack:
             "CONTACT_RATE_LIMIT": str(options.rate_limit),
             "CONTACT_RATE_LIMIT_WINDOW_SECONDS": str(options.rate_limit_window_seconds),
             "CONTACT_TOKEN_RATE_LIMIT": str(options.token_rate_limit),
+            "CONTACT_MIN_FILL_SECONDS": str(options.min_fill_seconds),
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": REGION,
         }
@@ -457,6 +461,7 @@ class LocalStack:
                 f"  demo page       {self.page_url}/   <- open this, fill in the form, press Send",
                 f"  sandbox inbox   {self.sandbox_url}/   <- the emails the API sent ({latency})",
                 f"  contact API     {self.api_url}   (GET /contact/token, POST /contact, POST /contact/events)",
+                f"  API description {self.page_url}/openapi.yaml   (OpenAPI 3.1)",
                 "  outbox          drained by a local SQS event source into outbox_handler",
                 f"  AWS emulator    {self.aws_url}   (moto: SSM, KMS, DynamoDB, SQS)",
                 f"  allowed origins {', '.join(self.allowed_origins)}",
