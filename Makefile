@@ -31,7 +31,7 @@ typecheck: install
 PYTEST_WORKERS ?= 2
 
 test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --cov --cov-report=term
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term
 
 unit: install  ## the fast tier only: no loopback servers, no deployment checks
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not integration and not deploy"

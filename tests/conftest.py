@@ -121,15 +121,27 @@ INFRA = Path(__file__).resolve().parent / "infra"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/infra is a deployment check, and they share one worker under xdist.
-
-    They share session fixtures that are expensive to build twice (three CDK synths, two Lambda builds),
-    so ``--dist loadgroup`` keeps them together while the rest of the suite spreads over the workers.
-    """
+    """Every test under tests/infra is a deployment check (``-m "not deploy"`` leaves them out)."""
     for item in items:
         if INFRA in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.deploy)
-            item.add_marker(pytest.mark.xdist_group("infra"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under xdist, the deployment checks run together on one worker; every other test goes where there is room.
+
+    They share session fixtures that are expensive to build twice (three CDK synths, two Lambda builds).
+    xdist's own ``--dist loadgroup`` would do this, but with pytest 9 its group suffix no longer reaches the
+    node id, so the scheduler is told directly: one scope for tests/infra, one scope per test elsewhere.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DeployChecksTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/infra" if nodeid.startswith("tests/infra/") else nodeid
+
+    return DeployChecksTogether(config, log)
 
 
 #: The fault suite's accounting, (label, counts) per test: printed once at the end of the run, also when the
