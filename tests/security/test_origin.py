@@ -22,13 +22,13 @@ def policy() -> OriginPolicy:
         "https://example.com",
         "HTTPS://EXAMPLE.COM",
         "https://Example.com:443",
-        "https://example.com/",
         "http://localhost:3000",
+        "http://LOCALHOST:3000",
         "https://www.example.com:8443",
     ],
 )
 def test_allowed_origins_match_on_scheme_host_and_port(policy: OriginPolicy, origin: str) -> None:
-    """Scheme and host compare case-insensitively, the default port and a trailing slash are ignored."""
+    """Scheme and host compare case-insensitively and the default port is dropped: what a browser does."""
     assert policy.is_allowed(origin)
 
 
@@ -55,6 +55,24 @@ def test_allowed_origins_match_on_scheme_host_and_port(policy: OriginPolicy, ori
         "https://example.com:",
         "https://example.com:notaport",
         "https://exämple.com",
+        # Spellings a browser never sends: the issue's fuzz got tokens with each of these.
+        "https://example.com/",
+        "https://example.com?",
+        "https://example.com#",
+        "https://example.com/#",
+        "https://example.com?#",
+        "http://localhost:03000",
+        "http://localhost:003000",
+        "http://localhost:+3000",
+        "http://localhost: 3000",
+        "https://example.com:0443",
+        "https://:@example.com",
+        "https://@example.com",
+        "https://example.com\\",
+        "https://example.com;",
+        "https://example.com.",
+        "http://localhost:3000/",
+        "http://localhost:3000:3000",
     ],
 )
 def test_other_origins_are_refused(policy: OriginPolicy, origin: str | None) -> None:
@@ -62,8 +80,8 @@ def test_other_origins_are_refused(policy: OriginPolicy, origin: str | None) -> 
     assert not policy.is_allowed(origin)
 
 
-def test_cors_headers_for_an_allowed_origin_echo_it_as_sent(policy: OriginPolicy) -> None:
-    """An allowed origin gets exactly the contract's CORS headers, with the origin echoed byte for byte."""
+def test_cors_headers_for_an_allowed_origin_carry_its_canonical_form(policy: OriginPolicy) -> None:
+    """An allowed origin gets exactly the contract's CORS headers, with the allow-list's canonical spelling."""
     assert policy.cors_headers("https://example.com") == {
         "Access-Control-Allow-Origin": "https://example.com",
         "Vary": "Origin",
@@ -72,6 +90,21 @@ def test_cors_headers_for_an_allowed_origin_echo_it_as_sent(policy: OriginPolicy
         "Access-Control-Max-Age": "600",
     }
     assert policy.cors_headers("http://localhost:3000")["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("HTTPS://EXAMPLE.COM", "https://example.com"),
+        ("https://Example.com:443", "https://example.com"),
+        ("http://LOCALHOST:3000", "http://localhost:3000"),
+        ("HTTPS://WWW.EXAMPLE.COM:8443", "https://www.example.com:8443"),
+    ],
+)
+def test_cors_headers_never_echo_the_request_spelling(policy: OriginPolicy, sent: str, echoed: str) -> None:
+    """The issue's finding: an odd spelling was echoed back; the canonical one is what a browser compares."""
+    assert policy.cors_headers(sent)["Access-Control-Allow-Origin"] == echoed
+    assert policy.allowed(sent) == echoed
 
 
 @pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "*"])
@@ -87,7 +120,18 @@ def test_empty_allow_list_refuses_everything() -> None:
     assert empty.cors_headers("https://example.com") == {}
 
 
-@pytest.mark.parametrize("entry", ["*", "null", "example.com", "https://example.com/path", "ftp://example.com"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "*",
+        "null",
+        "example.com",
+        "https://example.com/path",
+        "ftp://example.com",
+        "https://example.com?",
+        "http://h:080",
+    ],
+)
 def test_a_malformed_allow_list_entry_is_a_configuration_error(entry: str) -> None:
     """A wildcard or anything that is not an origin in the allow-list fails loudly at construction."""
     with pytest.raises(ConfigurationError, match="not an origin"):
@@ -117,6 +161,11 @@ def test_allow_list_entries_are_canonicalised() -> None:
         ("https://exa mple.com", None),
         ("https://example.com#x", None),
         ("https://", None),
+        ("https://example.com/", None),
+        ("http://example.com:65535", "http://example.com:65535"),
+        ("http://example.com:65536", None),
+        ("http://example.com:99999", None),
+        ("http://[::1%25eth0]", None),
     ],
 )
 def test_canonical_origin(origin: str, canonical: str | None) -> None:
