@@ -145,10 +145,18 @@ def build_components(
         origins=OriginPolicy(settings.allowed_origins),
         csrf=CsrfTokens(nonces=nonce_store),
         submit_limiter=RateLimiter(
-            rate_store, scope="submit", limit=settings.submit_limit, window_seconds=settings.submit_window_seconds
+            rate_store,
+            scope="submit",
+            limit=settings.submit_limit,
+            window_seconds=settings.submit_window_seconds,
+            ipv6_prefix=settings.rate_limit_ipv6_prefix,
         ),
         token_limiter=RateLimiter(
-            rate_store, scope="token", limit=settings.token_limit, window_seconds=settings.token_window_seconds
+            rate_store,
+            scope="token",
+            limit=settings.token_limit,
+            window_seconds=settings.token_window_seconds,
+            ipv6_prefix=settings.rate_limit_ipv6_prefix,
         ),
         outbox=outbox,
         ledger=ledger,

@@ -57,7 +57,20 @@ ENVIRONMENT_VARIABLES: dict[str, _Var] = {
     "deadline_margin_ms": _Var(
         "CONTACT_DEADLINE_MARGIN_MS", "3000", "time kept back from the Lambda deadline for queueing and answering"
     ),
-    "min_fill_seconds": _Var("CONTACT_MIN_FILL_SECONDS", "3", "a form submitted faster than this is spam"),
+    "min_fill_seconds": _Var(
+        "CONTACT_MIN_FILL_SECONDS",
+        "3",
+        "a form submitted faster than this after its token was issued or its formStartedAt is spam; 0 turns it off",
+    ),
+    "rate_limit_ipv6_prefix": _Var(
+        "CONTACT_RATE_LIMIT_IPV6_PREFIX", "64", "IPv6 clients are rate-limited by this network prefix (1-128)"
+    ),
+}
+
+#: Integer fields with a range other than "greater than zero": field -> (lowest, highest or None).
+_INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "min_fill_seconds": (0, None),
+    "rate_limit_ipv6_prefix": (1, 128),
 }
 
 
@@ -73,6 +86,17 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
             )
         origins.append(origin)
     return tuple(origins)
+
+
+def _parse_int_in_range(variable: str, raw: str, lowest: int, highest: int | None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{variable}: expected a whole number, got {raw!r}") from None
+    if value < lowest or (highest is not None and value > highest):
+        bounds = f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
+        raise ConfigurationError(f"{variable}: must be {bounds}, got {value}")
+    return value
 
 
 def _parse_positive_int(variable: str, raw: str) -> int:
@@ -104,6 +128,7 @@ class Settings:
     config_ttl_seconds: int = 3600
     deadline_margin_ms: int = 3000
     min_fill_seconds: int = 3
+    rate_limit_ipv6_prefix: int = 64
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -127,6 +152,8 @@ class Settings:
             raw = raw.strip()
             if f.name == "allowed_origins":
                 values[f.name] = _parse_origins(raw)
+            elif f.name in _INT_RANGES:
+                values[f.name] = _parse_int_in_range(var.name, raw, *_INT_RANGES[f.name])
             elif f.type in ("int", int):
                 values[f.name] = _parse_positive_int(var.name, raw)
             elif f.name == "resend_api_url":
