@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +94,13 @@ def build_components(
     breaker: ProviderBreaker | None = None,
     timeouts: Timeouts | None = None,
     log_level: str | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Components:
-    """Build every collaborator; nothing connects until first used."""
+    """Build every collaborator; nothing connects until first used.
+
+    ``clock`` (epoch seconds, default ``time.time``) is what the CSRF tokens are issued and judged by
+    and what the service measures fill times with: tests of the fill-time rule move it.
+    """
     log = build_logger(level=log_level)
     source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
     cache = ParameterCache(
@@ -143,7 +149,7 @@ def build_components(
         config=config,
         client=client,
         origins=OriginPolicy(settings.allowed_origins),
-        csrf=CsrfTokens(nonces=nonce_store),
+        csrf=CsrfTokens(nonces=nonce_store, clock=clock or time.time),
         submit_limiter=RateLimiter(
             rate_store,
             scope="submit",
@@ -162,6 +168,7 @@ def build_components(
         ledger=ledger,
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
+        clock=clock or time.time,
     )
     sink = sink or StdoutSink()
     if events is None:

@@ -67,7 +67,8 @@ class ContactSubmission(BaseModel):
     website: str | None = Field(default=None, max_length=1000)
     form_started_at: int | None = Field(default=None, alias="formStartedAt", ge=0)
 
-    @field_validator("name", "message", "subject", "website", "email", mode="before")
+    # Not the honeypot: people never see it, so any content in it -- whitespace included -- is a bot's.
+    @field_validator("name", "message", "subject", "email", mode="before")
     @classmethod
     def _trim(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value

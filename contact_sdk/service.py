@@ -238,7 +238,9 @@ class ContactService:
         except ConfigurationError as exc:
             return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
         try:
-            self.csrf.verify_and_consume(secret, origin, request.csrf_token, previous_secrets=previous_secrets)
+            token_issued_at = self.csrf.verify_and_consume(
+                secret, origin, request.csrf_token, previous_secrets=previous_secrets
+            )
         except (CsrfMissing, CsrfInvalid) as exc:
             return self._csrf_refused(exc)
         next_token = self.csrf.issue(secret, origin)
@@ -250,6 +252,7 @@ class ContactService:
             subject=submission.subject,
             now_ms=int(self._clock() * 1000),
             min_fill_seconds=self.min_fill_seconds,
+            token_issued_at_ms=token_issued_at * 1000,
         )
         if verdict.is_spam:
             # Indistinguishable from "sent" for the sender; nothing is sent.

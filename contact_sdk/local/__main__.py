@@ -54,6 +54,16 @@ def _positive(raw: str) -> int:
     return value
 
 
+def _non_negative(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {raw!r}")
+    return value
+
+
 def _port(raw: str) -> int:
     try:
         value = int(raw)
@@ -113,6 +123,13 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         default=env.get("CONTACT_TOKEN_RATE_LIMIT", "30"),
         help="token requests per source IP per window (CONTACT_TOKEN_RATE_LIMIT)",
     )
+    parser.add_argument(
+        "--min-fill-seconds",
+        type=_non_negative,
+        default=env.get("CONTACT_MIN_FILL_SECONDS", "3"),
+        help="a form sent faster than this after its token (or formStartedAt) is spam; 0 = off "
+        "(CONTACT_MIN_FILL_SECONDS; production default 3)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no line per API request")
     parser.add_argument("--verbose", action="store_true", help="every service log line, and the API's environment")
     return parser
@@ -131,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         rate_limit_window_seconds=args.rate_limit_window_seconds,
         token_rate_limit=args.token_rate_limit,
+        min_fill_seconds=args.min_fill_seconds,
         access_log=not args.quiet,
         service_log_level="INFO" if args.verbose else "WARNING",
     )

@@ -105,6 +105,8 @@ class StackOptions:
     rate_limit: int = 5
     rate_limit_window_seconds: int = 900
     token_rate_limit: int = 30
+    #: ``CONTACT_MIN_FILL_SECONDS`` (production default 3; 0 turns the fill-time rule off, for scripted clients).
+    min_fill_seconds: int = 3
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -361,6 +363,7 @@ class LocalStack:
             "CONTACT_RATE_LIMIT": str(options.rate_limit),
             "CONTACT_RATE_LIMIT_WINDOW_SECONDS": str(options.rate_limit_window_seconds),
             "CONTACT_TOKEN_RATE_LIMIT": str(options.token_rate_limit),
+            "CONTACT_MIN_FILL_SECONDS": str(options.min_fill_seconds),
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": REGION,
         }
