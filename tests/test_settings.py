@@ -104,14 +104,14 @@ def test_min_fill_seconds_zero_turns_the_rule_off_and_negatives_are_refused() ->
     assert Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "0"}).min_fill_seconds == 0
     assert Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "5"}).min_fill_seconds == 5
     for raw in ("-1", "three", "2.5"):
-        with pytest.raises(ConfigurationError, match="^CONTACT_MIN_FILL_SECONDS:"):
+        with pytest.raises(ConfigurationError, match=r"^CONTACT_MIN_FILL_SECONDS:"):
             Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": raw})
 
 
 @pytest.mark.parametrize("raw", ["0", "129", "-64", "sixty-four", "64.0"])
 def test_bad_ipv6_prefixes_name_the_variable(raw: str) -> None:
     """The IPv6 rate-limit prefix is a whole number of bits from 1 to 128."""
-    with pytest.raises(ConfigurationError, match="^CONTACT_RATE_LIMIT_IPV6_PREFIX:"):
+    with pytest.raises(ConfigurationError, match=r"^CONTACT_RATE_LIMIT_IPV6_PREFIX:"):
         Settings.from_env(environ={"CONTACT_RATE_LIMIT_IPV6_PREFIX": raw})
 
 
