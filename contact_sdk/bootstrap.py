@@ -34,6 +34,7 @@ from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNo
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
+from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
 from contact_sdk.webhooks import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
@@ -56,6 +57,8 @@ class Components:
     consumer: OutboxConsumer
     #: The boto3 clients built here and held by the guards (DynamoDB); SnapStart closes their pools on restore.
     aws_clients: tuple[Any, ...] = ()
+    #: The Turnstile verifier when ``CONTACT_TURNSTILE_SECRET_PARAMETER`` is set (its HTTP client is closed with it).
+    captcha: TurnstileVerifier | None = None
 
 
 def aws_client(service: str) -> Any:
@@ -95,6 +98,7 @@ def build_components(
     timeouts: Timeouts | None = None,
     log_level: str | None = None,
     clock: Callable[[], float] | None = None,
+    turnstile_http: httpx.Client | None = None,
 ) -> Components:
     """Build every collaborator; nothing connects until first used.
 
@@ -145,10 +149,23 @@ def build_components(
             "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
             "with 503 and Retry-After (and logged at ERROR), not queued"
         )
+    origins = OriginPolicy(settings.allowed_origins)
+    captcha: TurnstileVerifier | None = None
+    if settings.turnstile_secret_parameter:
+        turnstile_parameter = settings.turnstile_secret_parameter
+        captcha = TurnstileVerifier(
+            secret=lambda: cache.get(turnstile_parameter).strip(),
+            hostnames=hostnames_of(origins.allowed_origins),
+            action=settings.turnstile_action,
+            url=settings.turnstile_siteverify_url,
+            timeout_seconds=settings.turnstile_timeout_ms / 1000,
+            http=turnstile_http,
+            clock=client.clock,
+        )
     service = ContactService(
         config=config,
         client=client,
-        origins=OriginPolicy(settings.allowed_origins),
+        origins=origins,
         csrf=CsrfTokens(nonces=nonce_store, clock=clock or time.time),
         submit_limiter=RateLimiter(
             rate_store,
@@ -169,6 +186,8 @@ def build_components(
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
         clock=clock or time.time,
+        captcha=captcha,
+        captcha_strict=settings.turnstile_strict,
     )
     sink = sink or StdoutSink()
     if events is None:
@@ -204,6 +223,7 @@ def build_components(
         outbox=outbox,
         consumer=consumer,
         aws_clients=(dynamodb_client,) if dynamodb_client is not None else (),
+        captcha=captcha,
     )
 
 

@@ -67,6 +67,8 @@ class Metric(enum.StrEnum):
     EMAILS_BOUNCED = "EmailsBounced"
     EMAILS_COMPLAINED = "EmailsComplained"
     EMAILS_DELAYED = "EmailsDelayed"
+    CAPTCHA_REJECTED = "CaptchaRejected"
+    CAPTCHA_UNAVAILABLE = "CaptchaUnavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,10 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(Metric.EMAILS_BOUNCED, "Count", "a verified email.bounced webhook"),
         MetricDefinition(Metric.EMAILS_COMPLAINED, "Count", "a verified email.complained webhook"),
         MetricDefinition(Metric.EMAILS_DELAYED, "Count", "a verified email.delivery_delayed webhook"),
+        MetricDefinition(Metric.CAPTCHA_REJECTED, "Count", "a 403 captcha_invalid (Turnstile on)"),
+        MetricDefinition(
+            Metric.CAPTCHA_UNAVAILABLE, "Count", "Turnstile siteverify could not be asked; the policy decided"
+        ),
     )
 }
 

@@ -65,7 +65,35 @@ ENVIRONMENT_VARIABLES: dict[str, _Var] = {
     "rate_limit_ipv6_prefix": _Var(
         "CONTACT_RATE_LIMIT_IPV6_PREFIX", "64", "IPv6 clients are rate-limited by this network prefix (1-128)"
     ),
+    "turnstile_secret_parameter": _Var(
+        "CONTACT_TURNSTILE_SECRET_PARAMETER",
+        None,
+        "SSM name of the Cloudflare Turnstile secret key; set, POST /contact needs turnstileToken",
+    ),
+    "turnstile_siteverify_url": _Var(
+        "CONTACT_TURNSTILE_SITEVERIFY_URL",
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        "Turnstile siteverify endpoint (the local stand-in's in the local stack)",
+    ),
+    "turnstile_action": _Var(
+        "CONTACT_TURNSTILE_ACTION", "contact", "the widget's data-action that siteverify must report"
+    ),
+    "turnstile_timeout_ms": _Var(
+        "CONTACT_TURNSTILE_TIMEOUT_MS",
+        "2000",
+        "longest wait for siteverify, retry included (the deadline bounds it too)",
+    ),
+    "turnstile_strict": _Var(
+        "CONTACT_TURNSTILE_STRICT",
+        "false",
+        "siteverify unreachable: false delivers with the subject marked, true refuses with 503",
+    ),
 }
+
+#: Boolean fields: ``true``/``false`` (also ``1``/``0``, ``yes``/``no``), any case.
+_BOOLEANS = frozenset({"turnstile_strict"})
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
 
 #: Integer fields with a range other than "greater than zero": field -> (lowest, highest or None).
 _INT_RANGES: dict[str, tuple[int, int | None]] = {
@@ -99,6 +127,15 @@ def _parse_int_in_range(variable: str, raw: str, lowest: int, highest: int | Non
     return value
 
 
+def _parse_bool(variable: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{variable}: expected true or false, got {raw!r}")
+
+
 def _parse_positive_int(variable: str, raw: str) -> int:
     try:
         value = int(raw)
@@ -129,6 +166,11 @@ class Settings:
     deadline_margin_ms: int = 3000
     min_fill_seconds: int = 3
     rate_limit_ipv6_prefix: int = 64
+    turnstile_secret_parameter: str | None = None
+    turnstile_siteverify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    turnstile_action: str = "contact"
+    turnstile_timeout_ms: int = 2000
+    turnstile_strict: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -152,6 +194,8 @@ class Settings:
             raw = raw.strip()
             if f.name == "allowed_origins":
                 values[f.name] = _parse_origins(raw)
+            elif f.name in _BOOLEANS:
+                values[f.name] = _parse_bool(var.name, raw)
             elif f.name in _INT_RANGES:
                 values[f.name] = _parse_int_in_range(var.name, raw, *_INT_RANGES[f.name])
             elif f.type in ("int", int):
