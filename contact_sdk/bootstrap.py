@@ -102,8 +102,9 @@ def build_components(
 ) -> Components:
     """Build every collaborator; nothing connects until first used.
 
-    ``clock`` (epoch seconds, default ``time.time``) is what the CSRF tokens are issued and judged by
-    and what the service measures fill times with: tests of the fill-time rule move it.
+    ``clock`` (epoch seconds, default ``time.time``) is what the CSRF tokens are issued and judged by,
+    what the service measures fill times with and what the rate limits' windows run on: tests of those
+    rules move it instead of sleeping.
     """
     log = build_logger(level=log_level)
     source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
@@ -173,6 +174,7 @@ def build_components(
             limit=settings.submit_limit,
             window_seconds=settings.submit_window_seconds,
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
+            clock=clock or time.time,
         ),
         token_limiter=RateLimiter(
             rate_store,
@@ -180,6 +182,7 @@ def build_components(
             limit=settings.token_limit,
             window_seconds=settings.token_window_seconds,
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
+            clock=clock or time.time,
         ),
         outbox=outbox,
         ledger=ledger,
