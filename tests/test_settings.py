@@ -120,3 +120,30 @@ def test_ipv6_prefix_default_and_override() -> None:
     assert Settings.from_env(environ={}).rate_limit_ipv6_prefix == 64
     assert Settings.from_env(environ={"CONTACT_RATE_LIMIT_IPV6_PREFIX": "48"}).rate_limit_ipv6_prefix == 48
     assert Settings.from_env(environ={"CONTACT_RATE_LIMIT_IPV6_PREFIX": "128"}).rate_limit_ipv6_prefix == 128
+
+
+@pytest.mark.parametrize(
+    ("raw", "strict"),
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False), ("No", False)],
+)
+def test_turnstile_strict_is_a_boolean(raw: str, strict: bool) -> None:
+    """The outage policy switch reads the usual spellings of true and false."""
+    assert Settings.from_env(environ={"CONTACT_TURNSTILE_STRICT": raw}).turnstile_strict is strict
+
+
+def test_a_bad_boolean_names_the_variable() -> None:
+    """Anything else is refused, naming the variable."""
+    with pytest.raises(ConfigurationError, match=r"^CONTACT_TURNSTILE_STRICT: expected true or false"):
+        Settings.from_env(environ={"CONTACT_TURNSTILE_STRICT": "maybe"})
+
+
+def test_turnstile_is_off_by_default() -> None:
+    """No secret parameter: no Turnstile; the other settings have Cloudflare's endpoint and sane defaults."""
+    settings = Settings.from_env(environ={})
+    assert settings.turnstile_secret_parameter is None
+    assert settings.turnstile_siteverify_url == "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    assert (settings.turnstile_action, settings.turnstile_timeout_ms, settings.turnstile_strict) == (
+        "contact",
+        2000,
+        False,
+    )

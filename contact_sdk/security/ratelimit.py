@@ -355,13 +355,14 @@ class DynamoDBRateLimitStore:
             if code == "ConditionalCheckFailedException":
                 returned: Any = exc.response.get("Item")
                 old: dict[str, Any] = dict(returned) if isinstance(returned, dict) else {}
-                current, previous = _count(old, start), _count(old, previous_start)
-                if not old:  # the item vanished meanwhile (TTL): refuse as if the limit was just reached
-                    current = limit
                 decision = sliding_decision(
-                    current=current, previous=previous, limit=limit, window_seconds=window_seconds, now=now
+                    current=_count(old, start),
+                    previous=_count(old, previous_start),
+                    limit=limit,
+                    window_seconds=window_seconds,
+                    now=now,
                 )
-                if decision.allowed:  # only possible with merged condition groups: refuse, wait one second
+                if decision.allowed:  # merged condition groups refused a hit the exact rule allows: wait a second
                     return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=1)
                 return decision
             raise RateLimitStoreUnavailable(

@@ -457,6 +457,35 @@ def test_dynamodb_large_limits_stay_within_the_rule(aws: str, contact_table: str
 
 
 @pytest.mark.integration
+def test_dynamodb_merged_groups_refuse_early_never_late(aws: str, contact_table: str, clock: FakeClock) -> None:
+    """Limit 40, 37 hits in the previous window, half-way through this one.
+
+    By hand: the exact rule allows current + 1 + 37 * 450 / 900 <= 40, i.e. 21 more hits. With 40 groups
+    merged in pairs, the pair holding previous = 37 keeps the stricter max_current, 19: 20 hits, then a
+    refusal saying to try again in a second (the exact rule would have allowed it).
+    """
+    limiter = RateLimiter(
+        DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table),
+        scope="token",
+        limit=40,
+        window_seconds=WINDOW,
+        clock=clock,
+    )
+    clock.now = WINDOW_START + 10
+    assert sum(limiter.check(IP).allowed for _ in range(37)) == 37
+    clock.now = WINDOW_START + WINDOW + 450
+    decisions = [limiter.check(IP) for _ in range(21)]
+    assert [d.allowed for d in decisions] == [True] * 20 + [False]
+    assert decisions[-1].retry_after_seconds == 1
+    memory = RateLimiter(InMemoryRateLimitStore(), scope="token", limit=40, window_seconds=WINDOW, clock=clock)
+    clock.now = WINDOW_START + 10
+    for _ in range(37):
+        memory.check(IP)
+    clock.now = WINDOW_START + WINDOW + 450
+    assert sum(memory.check(IP).allowed for _ in range(22)) == 21
+
+
+@pytest.mark.integration
 def test_dynamodb_counter_item_has_prefixed_key_and_ttl(aws: str, contact_table: str, clock: FakeClock) -> None:
     """One item per client, ``rate#<scope>#<client>``, one counter per window, expiring after the next window."""
     client = aws_client(aws, "dynamodb")
