@@ -59,9 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ports=StackPorts.any(),
         sandbox_latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,
-        # The simulated visitors post the instant they fetch a token; with the fill-time rule on, the
-        # legitimate ones would be dropped as spam and never reach the provider being measured.
-        min_fill_seconds=0,
         access_log=False,
         service_log_level="ERROR",
     )

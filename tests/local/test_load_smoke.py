@@ -27,7 +27,6 @@ def stack() -> Iterator[LocalStack]:
         sandbox_latency_ms=(20, 60),
         access_log=False,
         service_log_level="ERROR",
-        min_fill_seconds=0,  # Locust's visitors post the instant they fetch a token: not what is measured here
     )
     with LocalStack(options, console=Console(io.StringIO())) as running:
         yield running
