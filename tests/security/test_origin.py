@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.origin import SECURITY_HEADERS, OriginPolicy, canonical_origin
@@ -188,3 +190,45 @@ def test_security_headers_cannot_be_modified() -> None:
     """The shared mapping is read-only, so one response cannot change the next one's headers."""
     with pytest.raises(TypeError):
         SECURITY_HEADERS["X-Frame-Options"] = "DENY"  # type: ignore[index]
+
+
+# --- property: any spelling of an origin, judged by a second rule ---------------------------------
+
+_SCHEMES = st.sampled_from(["http", "https"])
+_HOSTS = st.sampled_from(["example.com", "www.example.com", "localhost", "127.0.0.1", "evil.example"])
+_PORTS = st.sampled_from([None, "", "80", "443", "3000", "8443", "03000", "0443", "080", "+80", "65536"])
+_TAILS = st.sampled_from(["", "/", "?", "#", "/path", "?q=1", "#f", "/?#"])
+_CASE = st.booleans()
+
+
+def _browser_serialisation(scheme: str, host: str, port: str | None) -> str | None:
+    """How a browser writes this origin, by the WHATWG URL rules, or None if it would never send it.
+
+    Written independently of ``canonical_origin``: a port is a plain decimal without a leading zero or
+    sign, at most 65535; the scheme's default port is left out.
+    """
+    if port is None:
+        return f"{scheme}://{host}"
+    if not port.isdigit() or port.startswith("0") or int(port) > 65535:
+        return None
+    if int(port) == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(scheme=_SCHEMES, host=_HOSTS, port=_PORTS, tail=_TAILS, upper_scheme=_CASE, upper_host=_CASE)
+def test_any_spelling_is_allowed_exactly_when_a_browser_would_send_an_allowed_origin(
+    *, scheme: str, host: str, port: str | None, tail: str, upper_scheme: bool, upper_host: bool
+) -> None:
+    """Scheme/host case and the default port are forgiven; every other oddity is refused; CORS is canonical."""
+    policy = OriginPolicy(ALLOWED)
+    sent = f"{scheme.upper() if upper_scheme else scheme}://{host.upper() if upper_host else host}"
+    if port is not None:
+        sent += f":{port}"
+    sent += tail
+    expected = _browser_serialisation(scheme, host, port) if tail == "" else None
+    allowed = expected is not None and expected in ALLOWED
+    assert policy.is_allowed(sent) is allowed, sent
+    headers = policy.cors_headers(sent)
+    assert headers.get("Access-Control-Allow-Origin") == (expected if allowed else None)
