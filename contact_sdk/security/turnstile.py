@@ -131,6 +131,7 @@ class TurnstileVerifier:
         self.action = action or None
         self.url = url
         self.timeout_seconds = timeout_seconds
+        self._owns_http = http is None
         self._http = http or httpx.Client(follow_redirects=False)
         self._clock = clock
         self._new_key = new_key
@@ -138,6 +139,12 @@ class TurnstileVerifier:
     def close(self) -> None:
         """Release the HTTP connections."""
         self._http.close()
+
+    def reconnect(self) -> None:
+        """Drop pooled connections (SnapStart restore): a fresh client when this verifier built its own."""
+        if self._owns_http:
+            self._http.close()
+            self._http = httpx.Client(follow_redirects=False)
 
     def verify(self, token: str | None, *, remote_ip: str, deadline: float | None) -> CaptchaResult:
         """Judge ``token`` from ``remote_ip``; never raises for anything siteverify or the network does."""

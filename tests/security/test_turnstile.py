@@ -241,3 +241,16 @@ def test_a_nonsense_timeout_is_a_programming_error() -> None:
     """The timeout must be positive."""
     with pytest.raises(ValueError, match="timeout"):
         verifier(SITEVERIFY_URL, timeout_seconds=0)
+
+
+def test_reconnect_drops_the_pool_and_keeps_working(standin: SiteverifyStandIn) -> None:
+    """After a SnapStart restore the verifier opens fresh connections; a borrowed client is left alone."""
+    own = verifier(standin.url)
+    assert own.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == PASSED
+    own.reconnect()
+    assert own.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == PASSED
+    with httpx.Client() as borrowed:
+        lent = verifier(standin.url, http=borrowed)
+        lent.reconnect()
+        assert not borrowed.is_closed
+        assert lent.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == PASSED
