@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNo
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
+from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
 
@@ -57,6 +59,8 @@ class Components:
     consumer: OutboxConsumer
     #: The boto3 clients built here and held by the guards (DynamoDB); SnapStart closes their pools on restore.
     aws_clients: tuple[Any, ...] = ()
+    #: The Turnstile verifier when ``CONTACT_TURNSTILE_SECRET_PARAMETER`` is set (its HTTP client is closed with it).
+    captcha: TurnstileVerifier | None = None
 
 
 def aws_client(service: str) -> Any:
@@ -108,8 +112,15 @@ def build_components(
     breaker: ProviderBreaker | None = None,
     timeouts: Timeouts | None = None,
     log_level: str | None = None,
+    clock: Callable[[], float] | None = None,
+    turnstile_http: httpx.Client | None = None,
 ) -> Components:
-    """Build every collaborator; nothing connects until first used."""
+    """Build every collaborator; nothing connects until first used.
+
+    ``clock`` (epoch seconds, default ``time.time``) is what the CSRF tokens are issued and judged by,
+    what the service measures fill times with and what the rate limits' windows run on: tests of those
+    rules move it instead of sleeping.
+    """
     log = build_logger(level=log_level)
     source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
     cache = ParameterCache(
@@ -171,22 +182,48 @@ def build_components(
             "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
             "with 503 and Retry-After (and logged at ERROR), not queued"
         )
+    origins = OriginPolicy(settings.allowed_origins)
+    captcha: TurnstileVerifier | None = None
+    if settings.turnstile_secret_parameter:
+        turnstile_parameter = settings.turnstile_secret_parameter
+        captcha = TurnstileVerifier(
+            secret=lambda: cache.get(turnstile_parameter).strip(),
+            hostnames=hostnames_of(origins.allowed_origins),
+            action=settings.turnstile_action,
+            url=settings.turnstile_siteverify_url,
+            timeout_seconds=settings.turnstile_timeout_ms / 1000,
+            http=turnstile_http,
+            clock=client.clock,
+        )
     service = ContactService(
         config=config,
         client=client,
-        origins=OriginPolicy(settings.allowed_origins),
-        csrf=CsrfTokens(nonces=nonce_store),
+        origins=origins,
+        csrf=CsrfTokens(nonces=nonce_store, clock=clock or time.time),
         submit_limiter=RateLimiter(
-            rate_store, scope="submit", limit=settings.submit_limit, window_seconds=settings.submit_window_seconds
+            rate_store,
+            scope="submit",
+            limit=settings.submit_limit,
+            window_seconds=settings.submit_window_seconds,
+            ipv6_prefix=settings.rate_limit_ipv6_prefix,
+            clock=clock or time.time,
         ),
         token_limiter=RateLimiter(
-            rate_store, scope="token", limit=settings.token_limit, window_seconds=settings.token_window_seconds
+            rate_store,
+            scope="token",
+            limit=settings.token_limit,
+            window_seconds=settings.token_window_seconds,
+            ipv6_prefix=settings.rate_limit_ipv6_prefix,
+            clock=clock or time.time,
         ),
         outbox=outbox,
         ledger=ledger,
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
         archive=archive,
+        clock=clock or time.time,
+        captcha=captcha,
+        captcha_strict=settings.turnstile_strict,
     )
     sink = sink or StdoutSink()
     if events is None:
@@ -224,6 +261,7 @@ def build_components(
         aws_clients=tuple(
             dict.fromkeys(c for c in (dynamodb_client, getattr(archive, "client", None)) if c is not None)
         ),
+        captcha=captcha,
     )
 
 

@@ -69,6 +69,8 @@ class Metric(enum.StrEnum):
     EMAILS_DELAYED = "EmailsDelayed"
     ARCHIVE_WRITE_FAILED = "ArchiveWriteFailed"
     SUBMISSIONS_RELEASED = "SubmissionsReleased"
+    CAPTCHA_REJECTED = "CaptchaRejected"
+    CAPTCHA_UNAVAILABLE = "CaptchaUnavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,10 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(Metric.ARCHIVE_WRITE_FAILED, "Count", "a submission went ahead without its archive record"),
         MetricDefinition(
             Metric.SUBMISSIONS_RELEASED, "Count", "an operator released a spam-judged submission (the CLI sends it)"
+        ),
+        MetricDefinition(Metric.CAPTCHA_REJECTED, "Count", "a 403 captcha_invalid (Turnstile on)"),
+        MetricDefinition(
+            Metric.CAPTCHA_UNAVAILABLE, "Count", "Turnstile siteverify could not be asked; the policy decided"
         ),
     )
 }

@@ -66,8 +66,11 @@ class ContactSubmission(BaseModel):
     consent: bool
     website: str | None = Field(default=None, max_length=1000)
     form_started_at: int | None = Field(default=None, alias="formStartedAt", ge=0)
+    #: The Cloudflare Turnstile widget's token (``cf-turnstile-response``); required only when Turnstile is on.
+    turnstile_token: str | None = Field(default=None, alias="turnstileToken", max_length=2048)
 
-    @field_validator("name", "message", "subject", "website", "email", mode="before")
+    # Not the honeypot: people never see it, so any content in it -- whitespace included -- is a bot's.
+    @field_validator("name", "message", "subject", "email", mode="before")
     @classmethod
     def _trim(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
@@ -146,5 +149,7 @@ def parse_submission(payload: dict[str, Any]) -> tuple[ContactSubmission | None,
             field_name = str(location[0]) if location else "body"
             if field_name == "form_started_at":
                 field_name = "formStartedAt"
+            elif field_name == "turnstile_token":
+                field_name = "turnstileToken"
             fields.setdefault(field_name[:64], _message_for(error))
         return None, fields

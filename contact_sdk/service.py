@@ -1,7 +1,8 @@
 """The contact service: every step between a request's parts and its outcome, in order.
 
 ``POST /contact``: origin → rate limit → media type → size → token present → JSON → validation
-→ CSRF token (signature, origin, expiry, then consumed once) → spam → send (→ outbox).
+→ Turnstile token present (when on) → CSRF token (signature, origin, expiry, then consumed once)
+→ Turnstile siteverify (when on) → spam → send (→ outbox).
 Validation runs before the token is consumed, so a person who fixes a field keeps their token.
 
 The service is built once per execution environment and is safe to call from many threads.
@@ -18,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -39,17 +41,20 @@ from contact_sdk.idempotency import LedgerUnavailable, SubmissionLedger, Submiss
 from contact_sdk.metrics import Metric
 from contact_sdk.models import ContactSubmission, parse_submission
 from contact_sdk.outbox import Outbox, OutboxUnavailable, QueuedSubmission
-from contact_sdk.resend import ResendClient
+from contact_sdk.resend import OutgoingEmail, ResendClient
 from contact_sdk.security.csrf import CsrfInvalid, CsrfMissing, CsrfTokens
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import RateLimitDecision, RateLimiter
 from contact_sdk.security.spam import judge
+from contact_sdk.security.turnstile import CaptchaVerdict, TurnstileVerifier
 
 __all__ = ["MAX_BODY_BYTES", "ContactService", "Outcome", "SubmitRequest", "lambda_deadline"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 32 * 1024
+#: Put before the subject of an email whose Turnstile token could not be verified (siteverify unreachable).
+CAPTCHA_UNVERIFIED_MARK = "[captcha unverified] "
 #: What a client is told to wait when nothing can take its submission.
 UNAVAILABLE_RETRY_AFTER = 30
 
@@ -141,6 +146,10 @@ def _unavailable(message: str, log_fields: Mapping[str, Any] | None = None) -> O
     )
 
 
+def _marked(email: OutgoingEmail, subject_prefix: str) -> OutgoingEmail:
+    return dataclasses.replace(email, subject=subject_prefix + email.subject) if subject_prefix else email
+
+
 def _is_json_media_type(content_type: str | None) -> bool:
     if not content_type:
         return False
@@ -166,6 +175,8 @@ class ContactService:
         clock: Callable[[], float] = time.time,
         record_metric: Callable[[Metric], None] | None = None,
         archive: SubmissionArchive | None = None,
+        captcha: TurnstileVerifier | None = None,
+        captcha_strict: bool = False,
     ) -> None:
         self.config = config
         self.client = client
@@ -176,6 +187,8 @@ class ContactService:
         self.outbox = outbox
         self.ledger = ledger
         self.min_fill_seconds = min_fill_seconds
+        self.captcha = captcha
+        self.captcha_strict = captcha_strict
         self._clock = clock
         self.record_metric: Callable[[Metric], None] = record_metric or (lambda metric: None)
         self.archive = archive
@@ -236,14 +249,38 @@ class ContactService:
                 metrics=(Metric.VALIDATION_ERRORS,),
                 log_fields={"invalid_fields": sorted(field_errors)},
             )
+        if self.captcha is not None and not (submission.turnstile_token or "").strip():
+            # Before the CSRF token is consumed: the page can add the widget's token and send again.
+            return self._captcha_refused("missing")
         try:
             secret, previous_secrets = self.config.csrf_secrets()
         except ConfigurationError as exc:
             return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
         try:
-            self.csrf.verify_and_consume(secret, origin, request.csrf_token, previous_secrets=previous_secrets)
+            token_issued_at = self.csrf.verify_and_consume(
+                secret, origin, request.csrf_token, previous_secrets=previous_secrets
+            )
         except (CsrfMissing, CsrfInvalid) as exc:
             return self._csrf_refused(exc)
+        captcha_unverified = False
+        if self.captcha is not None:
+            # After the CSRF check, so forged requests never make us call Cloudflare.
+            result = self.captcha.verify(
+                submission.turnstile_token, remote_ip=request.client_ip, deadline=request.deadline
+            )
+            if result.verdict == CaptchaVerdict.REFUSED:
+                return self._captcha_refused(result.reason)
+            if result.verdict == CaptchaVerdict.UNAVAILABLE:
+                self.record_metric(Metric.CAPTCHA_UNAVAILABLE)
+                if self.captcha_strict:
+                    return _unavailable(
+                        "We could not check that you are not a robot right now. Please try again in a minute.",
+                        {"captcha_reason": result.reason},
+                    )
+                logger.warning(
+                    "Turnstile unavailable: delivering with the subject marked", extra={"captcha_reason": result.reason}
+                )
+                captcha_unverified = True
         next_token = self.csrf.issue(secret, origin)
         verdict = judge(
             honeypot=submission.website,
@@ -253,6 +290,7 @@ class ContactService:
             subject=submission.subject,
             now_ms=int(self._clock() * 1000),
             min_fill_seconds=self.min_fill_seconds,
+            token_issued_at_ms=token_issued_at * 1000,
         )
         if verdict.is_spam:
             # Indistinguishable from "sent" for the sender; nothing is sent, but the owner can review it.
@@ -266,9 +304,16 @@ class ContactService:
                 metrics=(Metric.SPAM_BLOCKED,),
                 log_fields={"spam_reasons": list(verdict.reasons), **archived},
             )
-        return self._deliver(submission, request, next_token)
+        return self._deliver(submission, request, next_token, captcha_unverified=captcha_unverified)
 
-    def _deliver(self, submission: ContactSubmission, request: SubmitRequest, next_token: str) -> Outcome:
+    def _deliver(
+        self,
+        submission: ContactSubmission,
+        request: SubmitRequest,
+        next_token: str,
+        *,
+        captcha_unverified: bool = False,
+    ) -> Outcome:
         key = idempotency_key(submission)
         known = self._lookup(key)
         if known is not None:
@@ -281,7 +326,9 @@ class ContactService:
                 log_fields={"idempotency_key": key},
             )
         try:
-            email_id = self.send_submission(submission, key, request.deadline)
+            email_id = self.send_submission(
+                submission, key, request.deadline, subject_prefix=CAPTCHA_UNVERIFIED_MARK if captcha_unverified else ""
+            )
         except IdempotencyConflictError:
             # The provider already holds an email for this very submission (same key).
             return Outcome(
@@ -387,14 +434,17 @@ class ContactService:
         )
         return {"archive_gap": str(state)}
 
-    def send_submission(self, submission: ContactSubmission, key: str, deadline: float | None) -> str:
+    def send_submission(
+        self, submission: ContactSubmission, key: str, deadline: float | None, *, subject_prefix: str = ""
+    ) -> str:
         """Compose and send the email for ``submission`` under ``key``; the provider's id.
 
-        A 401/403 re-reads the config once: a key rotated in Parameter Store is used at once.
-        Raises :class:`~contact_sdk.errors.ProviderError` or :class:`ConfigurationError`.
+        ``subject_prefix`` marks the subject (``[captcha unverified] ``); the idempotency key is the
+        submission's, unchanged. A 401/403 re-reads the config once: a key rotated in Parameter Store
+        is used at once. Raises :class:`~contact_sdk.errors.ProviderError` or :class:`ConfigurationError`.
         """
         config = self.config.resend()
-        email = compose_email(submission, config)
+        email = _marked(compose_email(submission, config), subject_prefix)
         try:
             return self.client.send(email, idempotency_key=key, deadline=deadline)
         except ProviderAuthError:
@@ -403,7 +453,8 @@ class ContactService:
             if fresh.api_key == config.api_key:
                 raise
             logger.warning("provider refused the API key; retrying once with the refreshed config")
-            return self.client.send(compose_email(submission, fresh), idempotency_key=key, deadline=deadline)
+            fresh_email = _marked(compose_email(submission, fresh), subject_prefix)
+            return self.client.send(fresh_email, idempotency_key=key, deadline=deadline)
 
     def _keep_for_later(
         self, submission: ContactSubmission, request: SubmitRequest, key: str, next_token: str, *, reason: str
@@ -453,6 +504,16 @@ class ContactService:
             "origin_not_allowed",
             "Requests from this origin are not allowed.",
             metrics=(Metric.CSRF_REJECTED,),
+        )
+
+    @staticmethod
+    def _captcha_refused(reason: str) -> Outcome:
+        return Outcome.error(
+            403,
+            "captcha_invalid",
+            "We could not confirm that you are not a robot. Please complete the check again and resend.",
+            metrics=(Metric.CAPTCHA_REJECTED,),
+            log_fields={"captcha_reason": reason},
         )
 
     @staticmethod

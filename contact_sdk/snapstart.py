@@ -79,6 +79,9 @@ def _drop_connections(components: Components) -> int:
         # botocore's BaseClient.close() empties the connection pools; the client stays usable.
         client.close()
         dropped += 1
+    if components.captcha is not None:  # Turnstile's siteverify connections
+        components.captcha.reconnect()
+        dropped += 1
     return dropped
 
 

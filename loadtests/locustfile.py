@@ -100,6 +100,14 @@ def add_options(parser: Any) -> None:
         help="the target's CONTACT_RATE_LIMIT: the abuser's bursts are this plus 3 (default 5)",
     )
     group.add_argument(
+        "--fill-seconds",
+        type=float,
+        default=3.5,
+        env_var="CONTACT_LOAD_FILL_SECONDS",
+        help="how long a legitimate visitor takes between fetching the token (the form shown) and sending: "
+        "above the target's CONTACT_MIN_FILL_SECONDS, or the message is dropped as spam (default 3.5)",
+    )
+    group.add_argument(
         "--source-addresses",
         choices=("auto", "off"),
         default="auto",
@@ -256,6 +264,7 @@ class ContactUser(HttpUser):
             raise RuntimeError("set --site-origin to an origin the target allows (CONTACT_ALLOWED_ORIGINS)")
         self.attacker_origin: str = getattr(options, "attacker_origin", "https://attacker.example")
         self.rate_limit: int = int(getattr(options, "target_rate_limit", 5))
+        self.fill_seconds: float = float(getattr(options, "fill_seconds", 3.5))
         mode = getattr(options, "source_addresses", "auto")
         self.own_addresses = mode == "auto" and is_loopback_target(self.host)
         self.rng = random.Random()  # load-test data, not security
@@ -313,10 +322,14 @@ class LegitimateVisitor(ContactUser):
             token = self.fetch_token(client, scenario="legitimate")
             if token is None:
                 return
+            # A person types for a while after the form (and its token) appeared; the fill-time rule counts
+            # from the token's signed issue time, so posting at once would be judged spam and mail nothing.
+            time.sleep(self.fill_seconds)
             with self.submit(client, token, legitimate_submission(self.rng), name=LEGITIMATE_SUBMISSION) as response:
                 data = expect(response, {200: "sent", 202: "queued"}, what="legitimate submission")
             next_token = data.get("nextToken")
             if isinstance(next_token, str) and self.rng.random() < 0.2:
+                time.sleep(self.fill_seconds)  # the nextToken counts from its own issue
                 with self.submit(
                     client, next_token, legitimate_submission(self.rng), name=LEGITIMATE_SUBMISSION
                 ) as response:

@@ -11,7 +11,9 @@ from contact_sdk.errors import ConfigurationError
 from contact_sdk.settings import DEFAULT_RESEND_API_URL, ENVIRONMENT_VARIABLES, Settings
 
 INT_VARIABLES = [
-    var.name for name, var in ENVIRONMENT_VARIABLES.items() if name.endswith(("_limit", "_seconds", "_ms"))
+    var.name
+    for name, var in ENVIRONMENT_VARIABLES.items()
+    if name.endswith(("_limit", "_seconds", "_ms")) and name != "min_fill_seconds"
 ]
 
 
@@ -113,3 +115,53 @@ def test_settings_are_frozen() -> None:
     """Settings is an immutable value object."""
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().environment = "dev"  # type: ignore[misc]
+
+
+def test_min_fill_seconds_zero_turns_the_rule_off_and_negatives_are_refused() -> None:
+    """``CONTACT_MIN_FILL_SECONDS=0`` is a valid setting (the timing check off); below zero or text is refused."""
+    assert Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "0"}).min_fill_seconds == 0
+    assert Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "5"}).min_fill_seconds == 5
+    for raw in ("-1", "three", "2.5"):
+        with pytest.raises(ConfigurationError, match=r"^CONTACT_MIN_FILL_SECONDS:"):
+            Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": raw})
+
+
+@pytest.mark.parametrize("raw", ["0", "129", "-64", "sixty-four", "64.0"])
+def test_bad_ipv6_prefixes_name_the_variable(raw: str) -> None:
+    """The IPv6 rate-limit prefix is a whole number of bits from 1 to 128."""
+    with pytest.raises(ConfigurationError, match=r"^CONTACT_RATE_LIMIT_IPV6_PREFIX:"):
+        Settings.from_env(environ={"CONTACT_RATE_LIMIT_IPV6_PREFIX": raw})
+
+
+def test_ipv6_prefix_default_and_override() -> None:
+    """A /64 unless told otherwise; 48 and 128 are accepted."""
+    assert Settings.from_env(environ={}).rate_limit_ipv6_prefix == 64
+    assert Settings.from_env(environ={"CONTACT_RATE_LIMIT_IPV6_PREFIX": "48"}).rate_limit_ipv6_prefix == 48
+    assert Settings.from_env(environ={"CONTACT_RATE_LIMIT_IPV6_PREFIX": "128"}).rate_limit_ipv6_prefix == 128
+
+
+@pytest.mark.parametrize(
+    ("raw", "strict"),
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False), ("No", False)],
+)
+def test_turnstile_strict_is_a_boolean(raw: str, strict: bool) -> None:
+    """The outage policy switch reads the usual spellings of true and false."""
+    assert Settings.from_env(environ={"CONTACT_TURNSTILE_STRICT": raw}).turnstile_strict is strict
+
+
+def test_a_bad_boolean_names_the_variable() -> None:
+    """Anything else is refused, naming the variable."""
+    with pytest.raises(ConfigurationError, match=r"^CONTACT_TURNSTILE_STRICT: expected true or false"):
+        Settings.from_env(environ={"CONTACT_TURNSTILE_STRICT": "maybe"})
+
+
+def test_turnstile_is_off_by_default() -> None:
+    """No secret parameter: no Turnstile; the other settings have Cloudflare's endpoint and sane defaults."""
+    settings = Settings.from_env(environ={})
+    assert settings.turnstile_secret_parameter is None
+    assert settings.turnstile_siteverify_url == "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    assert (settings.turnstile_action, settings.turnstile_timeout_ms, settings.turnstile_strict) == (
+        "contact",
+        2000,
+        False,
+    )

@@ -22,7 +22,10 @@
   root.ContactForm = api;
   const start = () =>
     document.querySelectorAll("form[data-contact-api]").forEach((form) =>
-      api.mount(form, { api: form.getAttribute("data-contact-api") }));
+      api.mount(form, {
+        api: form.getAttribute("data-contact-api"),
+        minFillSeconds: form.getAttribute("data-min-fill-seconds"),
+      }));
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })(typeof self === "object" ? self : globalThis, () => {
@@ -53,11 +56,12 @@
     return s >= 0 ? Math.max(1, Math.min(s, 3600)) : 60;
   };
 
-  /** The JSON body from the form's values: contract fields only, trimmed, empty optional ones left out. */
+  /** The JSON body from the form's values: contract fields only, trimmed (not the honeypot: whitespace there
+   * is a bot's answer too), empty optional ones left out. */
   const payload = (values, startedAt) => {
     const body = {};
     for (const key of FIELDS) {
-      const v = typeof values[key] === "string" ? values[key].trim() : values[key];
+      const v = typeof values[key] === "string" && key !== "website" ? values[key].trim() : values[key];
       if (v !== undefined && (v !== "" || key === "website")) body[key] = v;
     }
     body.consent = values.consent === true;
@@ -90,7 +94,11 @@
     const doc = form.ownerDocument;
     const each = (fn) => Array.prototype.forEach.call(form.elements, fn);
     let token = null;
+    let tokenAt = 0;
     let expires = 0;
+    // The API's fill-time rule (CONTACT_MIN_FILL_SECONDS, 3 by default): a submission sent sooner than this
+    // after its token was issued is judged spam and answered like "sent". A token is never used younger.
+    const minFill = 1000 * (options.minFillSeconds == null ? 3 : +options.minFillSeconds || 0);
     let startedAt = 0;
     let busy = false;
     let retries = 0;
@@ -118,6 +126,7 @@
 
     const keep = (next, seconds) => {
       token = next;
+      tokenAt = Date.now();
       expires = Date.now() + seconds * 1000 - 30000;
     };
 
@@ -173,6 +182,8 @@
       announce("sending", t.sending);
       let a = !token || Date.now() > expires ? await fetchToken() : {};
       if (token) {
+        const young = tokenAt + minFill + 250 - Date.now(); // a fresh token (a retry, an old tab's): let it age
+        if (young > 0 && minFill) await new Promise((done) => setTimeout(done, young));
         a = await call("POST", "/contact", { "Content-Type": "application/json", "X-CSRF-Token": token },
           JSON.stringify(payload(values(), startedAt)));
         token = null; // single use, whatever the answer
@@ -188,6 +199,7 @@
       if (o.kind === "wait") {
         if (retries++ < 3) timer = setTimeout(send, o.retry * 1000);
         else Object.assign(o, { kind: "error", text: t.failed }); // three automatic tries in a row: over to the visitor
+        if (!token) fetchToken(); // now, so it has aged past the fill time when the next send uses it
       }
       announce(o.kind, o.text);
       if (o.kind === "sent" || o.kind === "queued") {

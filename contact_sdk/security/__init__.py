@@ -2,8 +2,11 @@
 
 - :mod:`~contact_sdk.security.origin`: the origin allow-list, CORS headers, security headers.
 - :mod:`~contact_sdk.security.csrf`: signed, origin-bound, single-use CSRF tokens.
-- :mod:`~contact_sdk.security.ratelimit`: per-IP fixed-window limits shared across Lambda environments.
-- :mod:`~contact_sdk.security.spam`: honeypot, fill-time and content rules.
+- :mod:`~contact_sdk.security.ratelimit`: per-client (IPv4 address, IPv6 /64) sliding-window limits shared
+  across Lambda environments.
+- :mod:`~contact_sdk.security.spam`: honeypot, fill-time (from the CSRF token's signed issue time and
+  ``formStartedAt``) and content rules.
+- :mod:`~contact_sdk.security.turnstile`: optional Cloudflare Turnstile verification through siteverify.
 - :mod:`~contact_sdk.security.fallback`: what the shared stores do while DynamoDB is unavailable.
 
 Their errors hang off the package's tree (:mod:`contact_sdk.errors`)::
@@ -40,11 +43,15 @@ from contact_sdk.security.ratelimit import (
     RateLimiter,
     RateLimitStore,
     RateLimitStoreUnavailable,
+    client_identity,
 )
 from contact_sdk.security.spam import SpamVerdict, judge
+from contact_sdk.security.turnstile import CaptchaResult, CaptchaVerdict, TurnstileVerifier
 
 __all__ = [
     "SECURITY_HEADERS",
+    "CaptchaResult",
+    "CaptchaVerdict",
     "CsrfError",
     "CsrfInvalid",
     "CsrfInvalidReason",
@@ -64,6 +71,8 @@ __all__ = [
     "RateLimitStoreUnavailable",
     "RateLimiter",
     "SpamVerdict",
+    "TurnstileVerifier",
     "canonical_origin",
+    "client_identity",
     "judge",
 ]

@@ -7,7 +7,9 @@ A token is four URL-safe parts joined by dots::
 ``nonce`` is 128 random bits (base64url), ``expires_at`` whole epoch seconds, and ``mac`` the
 HMAC-SHA256 (base64url) under the secret of ``(version, canonical origin, nonce, expires_at)``. The
 origin is not carried in the token; it is part of what is signed, so a token presented from another
-origin fails the signature check exactly like a forged one.
+origin fails the signature check exactly like a forged one. ``expires_at`` is the issue time plus the
+token lifetime, so the token carries its signed issue time too: :meth:`CsrfTokens.verify_and_consume`
+returns it, and the fill-time rule counts from it.
 
 Verification order matters: parse, check the signature (constant time), check the expiry, and only
 then consume the nonce, so forged or expired tokens never reach the nonce store. Consumption is one
@@ -291,8 +293,13 @@ class CsrfTokens:
         token: str | None,
         *,
         previous_secrets: Iterable[bytes] = (),
-    ) -> None:
-        """Accept ``token`` for ``origin`` once, or raise.
+    ) -> int:
+        """Accept ``token`` for ``origin`` once, or raise; return its signed issue time (epoch seconds).
+
+        The issue time is the signed expiry minus :attr:`ttl_seconds`: whole seconds, rounded down
+        when the token was issued, so a fill time measured from it is never shorter than the real one
+        by more than a second (and never longer). The spam rules use it as server-side evidence of
+        when the form was shown (``docs/security.md``).
 
         The signature may be made by ``secret`` or any of ``previous_secrets`` (rotation). Raises
         :class:`CsrfMissing` for an absent or empty token, :class:`CsrfInvalid` for a malformed, forged,
@@ -317,6 +324,7 @@ class CsrfTokens:
             raise CsrfInvalid("expired")
         if not self._nonces.consume(nonce, expires_at):
             raise CsrfInvalid("replayed")
+        return expires_at - self._ttl_seconds
 
 
 def _check_secret(secret: bytes) -> None:

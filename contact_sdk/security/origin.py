@@ -1,16 +1,22 @@
 """The origin allow-list, the CORS headers it grants, and the security headers every response carries.
 
 An origin is allowed when it matches an entry of the allow-list exactly on scheme, host and port.
-Matching is done on a canonical form (lower-case scheme and host, default port dropped, no trailing
-slash), so ``https://Example.com:443/`` and ``https://example.com`` are the same origin. The literal
-``null`` origin (sandboxed frames, ``file:`` pages, some redirects) is never allowed, and neither is
-``*``: CORS headers always echo one allowed origin.
+The only normalisation is the one a browser itself performs when it serialises an origin: scheme and
+host lower-cased, the scheme's default port dropped. So ``HTTPS://Example.com:443`` is
+``https://example.com``, but anything a browser never sends in ``Origin`` is refused outright: a path
+(even a lone ``/``), a query or fragment (even an empty ``?`` or ``#``), user info, an empty port
+(``host:``) or a port spelled oddly (``:08080``, ``:+80``). The literal ``null`` origin (sandboxed
+frames, ``file:`` pages, some redirects) is never allowed, and neither is ``*``.
+``Access-Control-Allow-Origin`` carries the allowed origin's canonical form, never the request's
+spelling.
+
+Allow-list entries (operator configuration) may carry one trailing slash; nothing else is forgiven.
 
 Example::
 
     policy = OriginPolicy(["https://example.com", "http://localhost:3000"])
     policy.is_allowed("https://example.com")          # True
-    policy.cors_headers("https://example.com")        # {"Access-Control-Allow-Origin": "https://example.com", ...}
+    policy.cors_headers("HTTPS://EXAMPLE.COM")        # {"Access-Control-Allow-Origin": "https://example.com", ...}
     policy.cors_headers("https://evil.example")       # {}
 """
 
@@ -21,7 +27,6 @@ import ipaddress
 import re
 import types
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
 from contact_sdk.errors import ConfigurationError
 
@@ -55,6 +60,11 @@ SECURITY_HEADERS: Mapping[str, str] = types.MappingProxyType(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # RFC 1123 host labels; internationalised hosts arrive punycoded in the Origin header.
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# The whole serialised origin: scheme "://" host [":" port], and nothing else (no path, query, fragment,
+# user info). The port is a plain decimal number without a leading zero: what a browser writes.
+_ORIGIN = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>[1-9][0-9]{0,4}))?"
+)
 
 
 def _canonical_host(host: str) -> str | None:
@@ -73,14 +83,17 @@ def _canonical_host(host: str) -> str | None:
 def canonical_origin(origin: str) -> str | None:
     """Return the canonical ``scheme://host[:port]`` form of ``origin``, or ``None`` if it is not an origin.
 
-    Scheme and host are lower-cased, the scheme's default port is dropped and one trailing slash is
-    tolerated. Anything with a path, query, fragment, user info or a scheme other than http(s) is not
-    an origin.
+    Scheme and host are lower-cased and the scheme's default port is dropped: the canonicalisation a
+    browser performs. Anything a browser never sends as an ``Origin`` -- a path (``/`` included), a
+    query or fragment (empty ones included), user info, an empty port or one with a leading zero, a
+    scheme other than http(s) -- is not an origin.
 
-    >>> canonical_origin("HTTPS://Example.COM:443/")
+    >>> canonical_origin("HTTPS://Example.COM:443")
     'https://example.com'
     >>> canonical_origin("http://localhost:3000")
     'http://localhost:3000'
+    >>> canonical_origin("https://example.com/") is None
+    True
     >>> canonical_origin("null") is None
     True
 
@@ -89,25 +102,29 @@ def canonical_origin(origin: str) -> str | None:
     text = origin.strip()
     if not text or len(text) > 2048 or not text.isascii():
         return None
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
+    match = _ORIGIN.fullmatch(text)
+    if match is None:
         return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or parts.path not in ("", "/") or parts.query or parts.fragment:
+    scheme = match["scheme"].lower()
+    if scheme not in _DEFAULT_PORTS:
         return None
-    if "@" in parts.netloc or parts.hostname is None:
-        return None
-    raw_host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
-    if raw_host.endswith(":"):  # "https://example.com:" has an empty port
-        return None
-    host = _canonical_host(raw_host.lower())
+    host = _canonical_host(match["host"].lower())
     if host is None:
+        return None
+    port = int(match["port"]) if match["port"] is not None else None
+    if port is not None and port > 65535:
         return None
     if port is None or port == _DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
+
+
+def _canonical_entry(entry: str) -> str | None:
+    """An allow-list entry's canonical form: like :func:`canonical_origin`, forgiving one trailing slash."""
+    text = entry.strip()
+    if text.endswith("/") and not text.endswith("//"):
+        text = text[:-1]
+    return canonical_origin(text)
 
 
 class OriginPolicy:
@@ -129,7 +146,7 @@ class OriginPolicy:
     def __init__(self, allowed_origins: Iterable[str]) -> None:
         allowed: set[str] = set()
         for entry in allowed_origins:
-            canonical = canonical_origin(entry)
+            canonical = _canonical_entry(entry)
             if canonical is None:
                 raise ConfigurationError(
                     f"allowed origins: {entry!r} is not an origin (expected scheme://host[:port], never '*')"
@@ -147,21 +164,26 @@ class OriginPolicy:
 
         An absent header, ``null`` and anything that is not an origin are never allowed.
         """
+        return self.allowed(origin) is not None
+
+    def allowed(self, origin: str | None) -> str | None:
+        """The allow-list's canonical spelling of ``origin`` when it is allowed, else ``None``."""
         if origin is None:
-            return False
+            return None
         canonical = canonical_origin(origin)
-        return canonical is not None and canonical in self._allowed
+        return canonical if canonical is not None and canonical in self._allowed else None
 
     def cors_headers(self, origin: str | None) -> dict[str, str]:
         """The CORS headers for a response to ``origin``: the full set when allowed, ``{}`` otherwise.
 
-        ``Access-Control-Allow-Origin`` echoes the origin exactly as the browser sent it, since the
-        browser compares it byte for byte with its own.
+        ``Access-Control-Allow-Origin`` carries the allowed origin's canonical form (what a browser
+        sends, and compares byte for byte with its own), never the request's spelling.
         """
-        if origin is None or not self.is_allowed(origin):
+        allowed = self.allowed(origin)
+        if allowed is None:
             return {}
         return {
-            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Origin": allowed,
             "Vary": "Origin",
             "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
             "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,

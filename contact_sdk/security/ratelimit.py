@@ -1,13 +1,31 @@
-"""Per-key fixed-window rate limiting that holds across Lambda execution environments.
+"""Per-client sliding-window rate limiting that holds across Lambda execution environments.
 
-Time is cut into windows of ``window_seconds`` aligned to the epoch (``[k*w, (k+1)*w)``). Each key may
-be counted ``limit`` times per window; the next hit is refused until the window ends. A refused hit
-does not count, so a client that keeps retrying is let in again as soon as the window rolls over.
+**Who is a client.** :func:`client_identity` turns the source address API Gateway saw into the key
+that is counted: an IPv4 address as itself, an IPv6 address by its network prefix (``/64`` by default,
+``CONTACT_RATE_LIMIT_IPV6_PREFIX``: one subscriber owns at least a /64 and can rotate through it at
+will), and an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) as the IPv4 address it carries.
+
+**The window.** Time is cut into fixed windows of ``window_seconds`` aligned to the epoch, and each
+key's hits are counted per window, but a hit is judged against a *sliding* window: the hits of the
+current window plus the previous window's hits weighted by how much of the previous window the
+sliding window still covers (the estimate Cloudflare and others use). A hit at ``elapsed`` seconds
+into the current window is allowed when::
+
+    current + 1 + previous * (window - elapsed) / window  <=  limit
+
+so a client that spent its allowance at the end of one window cannot spend it again at the start of
+the next: across any boundary the total in one window length stays at ``limit`` (the weighting
+assumes the previous window's hits were spread evenly; the test suite checks the boundary attack).
+A refused hit does not count. ``Retry-After`` is the exact time, rounded up to whole seconds, until
+the sliding estimate lets the next hit in, if the client sends nothing meanwhile.
 
 In production the counters live in the service's DynamoDB table (:class:`DynamoDBRateLimitStore`):
-each check is **one** conditional ``UpdateItem`` that increments the counter only while it is below
-the limit, so concurrent execution environments can never let more than ``limit`` hits through.
-Without a table, :class:`InMemoryRateLimitStore` counts per process.
+one item per key holding the counters of the current and previous windows, and each check is **one**
+conditional ``UpdateItem``. DynamoDB's condition expressions cannot do arithmetic, so the rule above
+is written out as a disjunction over the possible ``previous`` counts (see
+:func:`condition_groups`); DynamoDB serialises writes to one item, so concurrent execution
+environments can never let more through than the rule allows. Without a table,
+:class:`InMemoryRateLimitStore` counts per process with the same rule.
 
 When DynamoDB cannot be reached the store raises :class:`RateLimitStoreUnavailable` rather than
 guessing an answer; what happens then is the caller's decision, made in one place. The service
@@ -30,12 +48,14 @@ Errors::
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,19 +66,28 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
+    "DEFAULT_IPV6_PREFIX",
     "EXPIRY_SLACK_SECONDS",
+    "MAX_CONDITION_GROUPS",
     "DynamoDBRateLimitStore",
     "InMemoryRateLimitStore",
     "RateLimitDecision",
     "RateLimitStore",
     "RateLimitStoreUnavailable",
     "RateLimiter",
-    "decide",
+    "client_identity",
+    "condition_groups",
+    "sliding_decision",
     "window_bounds",
 ]
 
-#: Seconds a DynamoDB counter outlives its window, so a clock a little behind still finds it.
+#: Seconds a DynamoDB counter outlives the last window it can matter to, so a clock a little behind still finds it.
 EXPIRY_SLACK_SECONDS = 60
+#: IPv6 addresses are counted by this prefix unless configured otherwise (one subscriber holds a /64 at least).
+DEFAULT_IPV6_PREFIX = 64
+#: The most ``previous``-count groups written into one DynamoDB condition (keeps the expression far below 4 KB).
+MAX_CONDITION_GROUPS = 24
+_MAX_UNPARSED_KEY = 64
 
 
 class RateLimitStoreUnavailable(ContactSdkError):  # noqa: N818 - the name the service and the contract's codes use
@@ -74,9 +103,9 @@ class RateLimitStoreUnavailable(ContactSdkError):  # noqa: N818 - the name the s
 class RateLimitDecision:
     """The outcome of one rate-limit check.
 
-    ``remaining`` is how many more hits the current window allows after this one;
+    ``remaining`` is how many more hits the sliding window allows right now after this one;
     ``retry_after_seconds`` is 0 when allowed, otherwise the whole seconds (at least 1) until the
-    current window ends: the value of the ``Retry-After`` header.
+    next hit would be allowed: the value of the ``Retry-After`` header.
     """
 
     allowed: bool
@@ -95,25 +124,115 @@ def window_bounds(now: float, window_seconds: int) -> tuple[int, int]:
     return start, start + window_seconds
 
 
-def decide(*, hits: int, limit: int, window_seconds: int, now: float, allowed: bool) -> RateLimitDecision:
-    """Build the decision for a key counted ``hits`` times in the window containing ``now``.
+def client_identity(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
+    """The rate-limit key of a source address: IPv4 as is, IPv6 by its ``/ipv6_prefix``, mapped IPv4 as IPv4.
 
-    Pure; both stores use it so they answer identically.
+    >>> client_identity("2001:db8::1")
+    '2001:db8::/64'
+    >>> client_identity("::ffff:192.0.2.7")
+    '192.0.2.7'
+    >>> client_identity("2001:db8:1:2:3:4:5:6", ipv6_prefix=48)
+    '2001:db8:1::/48'
 
-    >>> decide(hits=5, limit=5, window_seconds=900, now=1_000.5, allowed=False)
-    RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=800)
+    Something that is not an address (API Gateway always sends one; ``"unknown"`` when absent) is
+    counted under its own (bounded) spelling.
     """
-    if allowed:
-        return RateLimitDecision(allowed=True, limit=limit, remaining=max(limit - hits, 0), retry_after_seconds=0)
-    _, end = window_bounds(now, window_seconds)
-    return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=max(math.ceil(end - now), 1))
+    if not 1 <= ipv6_prefix <= 128:
+        raise ValueError(f"ipv6_prefix must be 1-128, got {ipv6_prefix}")
+    try:
+        address = ipaddress.ip_address(source_ip.strip())
+    except ValueError:
+        return source_ip[:_MAX_UNPARSED_KEY]
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    shift = 128 - ipv6_prefix
+    network = ipaddress.IPv6Network(((int(address) >> shift) << shift, ipv6_prefix))
+    return str(network)
+
+
+def _allows(*, current: int, previous: int, limit: int, window_seconds: int, elapsed: Fraction) -> bool:
+    # current + 1 + previous * (W - elapsed) / W <= limit, in exact arithmetic (no float rounding at the edge).
+    return (current + 1 - limit) * window_seconds + previous * (window_seconds - elapsed) <= 0
+
+
+def _wait_seconds(*, current: int, previous: int, limit: int, window_seconds: int, elapsed: Fraction) -> Fraction:
+    """How long until a hit is allowed if nothing else is counted meanwhile (0 when it is allowed now)."""
+    w = window_seconds
+    if _allows(current=current, previous=previous, limit=limit, window_seconds=w, elapsed=elapsed):
+        return Fraction(0)
+    if current + 1 <= limit and previous > 0:
+        # Still in this window: previous * (W - e) <= (limit - current - 1) * W.
+        needed = w - Fraction((limit - current - 1) * w, previous)
+        if needed < w:
+            return needed - elapsed
+    # In the next window this window's hits become ``previous`` and ``current`` starts at zero.
+    needed_next = w - Fraction((limit - 1) * w, current) if current > 0 else Fraction(0)
+    return (w - elapsed) + max(needed_next, Fraction(0))
+
+
+def sliding_decision(*, current: int, previous: int, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
+    """Judge one hit: ``current`` hits in the window containing ``now``, ``previous`` in the one before.
+
+    Pure; both stores use it (the DynamoDB store through the condition it writes, then for the answer).
+
+    >>> sliding_decision(current=0, previous=5, limit=5, window_seconds=900, now=1_000.0)
+    RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=80)
+    >>> sliding_decision(current=1, previous=0, limit=5, window_seconds=900, now=1_000.0)
+    RateLimitDecision(allowed=True, limit=5, remaining=3, retry_after_seconds=0)
+    """
+    start, _ = window_bounds(now, window_seconds)
+    elapsed = Fraction(now) - start
+    if _allows(current=current, previous=previous, limit=limit, window_seconds=window_seconds, elapsed=elapsed):
+        used = (current + 1) + Fraction(previous) * (window_seconds - elapsed) / window_seconds
+        return RateLimitDecision(
+            allowed=True, limit=limit, remaining=max(math.floor(limit - used), 0), retry_after_seconds=0
+        )
+    wait = _wait_seconds(
+        current=current, previous=previous, limit=limit, window_seconds=window_seconds, elapsed=elapsed
+    )
+    return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=max(math.ceil(wait), 1))
+
+
+def condition_groups(*, limit: int, window_seconds: int, elapsed: float) -> list[tuple[int, int, int]]:
+    """The sliding rule as ``(previous_low, previous_high, max_current)`` groups, for a condition without arithmetic.
+
+    A hit is allowed iff the previous window's count lies in one group's ``[low, high]`` and the
+    current count is at most its ``max_current``. Exact as long as there are at most
+    :data:`MAX_CONDITION_GROUPS` groups (limits up to 24 always are); beyond that the first group
+    (an empty previous window) stays exact and the others are merged, each keeping the smallest
+    ``max_current`` of those it absorbs, so the condition may refuse a hit slightly early but never
+    lets one more through.
+
+    >>> condition_groups(limit=2, window_seconds=900, elapsed=450.0)
+    [(0, 0, 1), (1, 2, 0)]
+    """
+    remaining = window_seconds - Fraction(elapsed)
+    groups: list[tuple[int, int, int]] = []
+    low = 0
+    for max_current in range(limit - 1, -1, -1):
+        # previous * (W - elapsed) <= (limit - 1 - max_current) * W
+        high = math.floor(Fraction((limit - 1 - max_current) * window_seconds) / remaining)
+        if high >= low:
+            groups.append((low, high, max_current))
+            low = high + 1
+    if len(groups) <= MAX_CONDITION_GROUPS:
+        return groups
+    # The first group (no hits in the previous window: most clients) stays exact; the others are merged.
+    rest = groups[1:]
+    size = math.ceil(len(rest) / (MAX_CONDITION_GROUPS - 1))
+    merged = [
+        (chunk[0][0], chunk[-1][1], chunk[-1][2]) for chunk in (rest[i : i + size] for i in range(0, len(rest), size))
+    ]
+    return [groups[0], *merged]
 
 
 class RateLimitStore(Protocol):
-    """Counts hits per key and window, atomically."""
+    """Counts hits per key and window, atomically, and judges each against the sliding window."""
 
     def hit(self, key: str, *, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
-        """Count one hit for ``key`` in the window containing ``now`` if fewer than ``limit`` were counted.
+        """Count one hit for ``key`` at ``now`` if the sliding window allows it (see the module docstring).
 
         Raises :class:`RateLimitStoreUnavailable` when the store cannot be reached.
         """
@@ -123,14 +242,15 @@ class RateLimitStore(Protocol):
 class InMemoryRateLimitStore:
     """A thread-safe :class:`RateLimitStore` for one process: tests, local runs, Lambda without a table.
 
-    Counters of ended windows are pruned on every call, so memory holds only the keys seen in the
-    current window. It does not hold across Lambda execution environments.
+    A window's counter is kept while it can still be the "previous" window and pruned on the next call
+    after that, so memory holds only the keys seen in the last two windows. It does not hold across
+    Lambda execution environments.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, int], int] = {}
-        self._by_end: list[tuple[int, str, int]] = []
+        self._by_expiry: list[tuple[int, str, int]] = []
 
     def __len__(self) -> int:
         """How many (key, window) counters are held."""
@@ -142,27 +262,43 @@ class InMemoryRateLimitStore:
         start, end = window_bounds(now, window_seconds)
         with self._lock:
             self._prune(now)
-            hits = self._counters.get((key, start), 0)
-            if hits >= limit:
-                return decide(hits=hits, limit=limit, window_seconds=window_seconds, now=now, allowed=False)
-            if hits == 0:
-                heapq.heappush(self._by_end, (end, key, start))
-            self._counters[(key, start)] = hits + 1
-        return decide(hits=hits + 1, limit=limit, window_seconds=window_seconds, now=now, allowed=True)
+            current = self._counters.get((key, start), 0)
+            previous = self._counters.get((key, start - window_seconds), 0)
+            decision = sliding_decision(
+                current=current, previous=previous, limit=limit, window_seconds=window_seconds, now=now
+            )
+            if decision.allowed:
+                if current == 0:
+                    # Needed until the end of the next window, where it is the "previous" one.
+                    heapq.heappush(self._by_expiry, (end + window_seconds, key, start))
+                self._counters[(key, start)] = current + 1
+        return decision
 
     def _prune(self, now: float) -> None:
-        while self._by_end and self._by_end[0][0] <= now:
-            _, key, start = heapq.heappop(self._by_end)
+        while self._by_expiry and self._by_expiry[0][0] <= now:
+            _, key, start = heapq.heappop(self._by_expiry)
             self._counters.pop((key, start), None)
+
+
+def _counter(window_start: int) -> str:
+    return f"w{window_start}"
+
+
+def _count(item: dict[str, Any], window_start: int) -> int:
+    value = item.get(_counter(window_start), {}).get("N")
+    return int(value) if value is not None else 0
 
 
 class DynamoDBRateLimitStore:
     """A :class:`RateLimitStore` in the service's DynamoDB table, shared by every Lambda execution environment.
 
-    One item per key and window, ``rate#<key>#<window start>``, holding ``hits`` and the TTL attribute
-    (window end plus :data:`EXPIRY_SLACK_SECONDS`). Each check is a single ``UpdateItem``
-    ``ADD hits :one`` conditioned on ``attribute_not_exists(hits) OR hits < :limit``: DynamoDB
-    serialises writes to one item, so the limit holds however many environments check at once.
+    One item per key, ``rate#<key>``, with one counter attribute per window (``w<window start>``) and
+    the TTL attribute (the end of the next window plus :data:`EXPIRY_SLACK_SECONDS`). Each check is a
+    single ``UpdateItem``: ``ADD`` one to the current window's counter, ``REMOVE`` counters too old to
+    matter, conditioned on the sliding rule written out by :func:`condition_groups` over the current
+    and previous counters. DynamoDB serialises writes to one item, so the limit holds however many
+    environments check at once. A refusal returns the old item (``ReturnValuesOnConditionCheckFailure``)
+    so ``Retry-After`` is computed from the real counts, with no second call.
 
     Example::
 
@@ -179,26 +315,56 @@ class DynamoDBRateLimitStore:
         Any failure other than the limit being reached raises :class:`RateLimitStoreUnavailable`.
         """
         start, end = window_bounds(now, window_seconds)
+        previous_start = start - window_seconds
+        groups = condition_groups(limit=limit, window_seconds=window_seconds, elapsed=now - start)
+        names = {
+            "#cur": _counter(start),
+            "#prev": _counter(previous_start),
+            "#old1": _counter(start - 2 * window_seconds),
+            "#old2": _counter(start - 3 * window_seconds),
+            "#expires": TTL_ATTRIBUTE,
+        }
+        values: dict[str, Any] = {
+            ":one": {"N": "1"},
+            ":expires": {"N": str(end + window_seconds + EXPIRY_SLACK_SECONDS)},
+        }
+        clauses: list[str] = []
+        for index, (low, high, max_current) in enumerate(groups):
+            values[f":lo{index}"] = {"N": str(low)}
+            values[f":hi{index}"] = {"N": str(high)}
+            values[f":max{index}"] = {"N": str(max_current)}
+            previous_in = f"#prev BETWEEN :lo{index} AND :hi{index}"
+            if low == 0:
+                previous_in = f"(attribute_not_exists(#prev) OR {previous_in})"
+            clauses.append(f"({previous_in} AND (attribute_not_exists(#cur) OR #cur <= :max{index}))")
+        # No group at all (cannot happen for limit >= 1) would mean "never": keep the expression valid.
+        condition = " OR ".join(clauses) or "attribute_not_exists(#expires) AND attribute_exists(#expires)"
         try:
             response = self._client.update_item(
                 TableName=self._table_name,
-                Key={PARTITION_KEY: {"S": f"rate#{key}#{start}"}},
-                UpdateExpression="ADD #hits :one SET #expires = :expires",
-                ConditionExpression="attribute_not_exists(#hits) OR #hits < :limit",
-                ExpressionAttributeNames={"#hits": "hits", "#expires": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit)},
-                    ":expires": {"N": str(end + EXPIRY_SLACK_SECONDS)},
-                },
-                ReturnValues="UPDATED_NEW",
+                Key={PARTITION_KEY: {"S": f"rate#{key}"}},
+                UpdateExpression="ADD #cur :one SET #expires = :expires REMOVE #old1, #old2",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code == "ConditionalCheckFailedException":
-                # The refusal is fully determined by the window (nothing remains, wait until it ends), so
-                # the old item is not fetched back with ReturnValuesOnConditionCheckFailure.
-                return decide(hits=limit, limit=limit, window_seconds=window_seconds, now=now, allowed=False)
+                returned: Any = exc.response.get("Item")
+                old: dict[str, Any] = dict(returned) if isinstance(returned, dict) else {}
+                decision = sliding_decision(
+                    current=_count(old, start),
+                    previous=_count(old, previous_start),
+                    limit=limit,
+                    window_seconds=window_seconds,
+                    now=now,
+                )
+                if decision.allowed:  # merged condition groups refused a hit the exact rule allows: wait a second
+                    return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=1)
+                return decision
             raise RateLimitStoreUnavailable(
                 f"DynamoDB rate-limit store ({self._table_name}) refused the update: {code or 'unknown error'}"
             ) from exc
@@ -206,15 +372,19 @@ class DynamoDBRateLimitStore:
             raise RateLimitStoreUnavailable(
                 f"DynamoDB rate-limit store ({self._table_name}) unreachable: {type(exc).__name__}"
             ) from exc
-        hits = int(response.get("Attributes", {}).get("hits", {}).get("N", str(limit)))
-        return decide(hits=hits, limit=limit, window_seconds=window_seconds, now=now, allowed=True)
+        item: dict[str, Any] = dict(response.get("Attributes", {}))
+        current = max(_count(item, start) - 1, 0)
+        return sliding_decision(
+            current=current, previous=_count(item, previous_start), limit=limit, window_seconds=window_seconds, now=now
+        )
 
 
 class RateLimiter:
-    """One named limit: at most ``limit`` checks per client per fixed window of ``window_seconds``.
+    """One named limit: at most ``limit`` checks per client per sliding window of ``window_seconds``.
 
     ``scope`` separates limiters sharing a store (the service has ``"submit"``, 5 per 900 s, and
-    ``"token"``, 30 per 900 s). ``clock`` gives epoch seconds.
+    ``"token"``, 30 per 900 s). Clients are identified by :func:`client_identity` with
+    ``ipv6_prefix``. ``clock`` gives epoch seconds.
 
     Example::
 
@@ -229,23 +399,28 @@ class RateLimiter:
         scope: str,
         limit: int,
         window_seconds: int,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not scope or "#" in scope:
             raise ValueError("scope must be a non-empty name without '#'")
         if limit <= 0 or window_seconds <= 0:
             raise ValueError("limit and window_seconds must be greater than zero")
+        if not 1 <= ipv6_prefix <= 128:
+            raise ValueError(f"ipv6_prefix must be 1-128, got {ipv6_prefix}")
         self._store = store
         self._clock = clock
         self.scope = scope
         self.limit = limit
         self.window_seconds = window_seconds
+        self.ipv6_prefix = ipv6_prefix
 
     def check(self, client_ip: str) -> RateLimitDecision:
-        """Count one request from ``client_ip`` and say whether it may proceed.
+        """Count one request from ``client_ip`` (keyed by :func:`client_identity`) and say whether it may proceed.
 
         Raises :class:`RateLimitStoreUnavailable` when the store cannot be reached.
         """
+        client = client_identity(client_ip, ipv6_prefix=self.ipv6_prefix)
         return self._store.hit(
-            f"{self.scope}#{client_ip}", limit=self.limit, window_seconds=self.window_seconds, now=self._clock()
+            f"{self.scope}#{client}", limit=self.limit, window_seconds=self.window_seconds, now=self._clock()
         )

@@ -7,6 +7,8 @@ reason                      fires when
 ==========================  =================================================================
 ``honeypot_filled``         the hidden ``website`` field is not empty (people never see it)
 ``submitted_too_fast``      sent less than ``min_fill_seconds`` after ``formStartedAt``
+``token_too_recent``        sent less than ``min_fill_seconds`` after its CSRF token's signed issue
+                            time: server evidence, which a bot cannot backdate or omit
 ``form_started_in_future``  ``formStartedAt`` lies further ahead than the allowed clock skew
 ``too_many_links``          more than :data:`MAX_LINKS` URLs in the subject and message
 ``repeated_character``      one character repeated :data:`MAX_REPEAT` times or more in a row
@@ -24,14 +26,17 @@ email and sends nothing. False positives cost a real message, so the content rul
 loose: "letters" include every script (Cyrillic, Greek, CJK, ...), one or two links are normal, and
 separator lines such as ``----`` are not "repeated characters".
 
-Timestamps come from the browser's clock, which may run ahead of ours. A ``formStartedAt`` up to
+``formStartedAt`` comes from the browser's clock, which may run ahead of ours. A ``formStartedAt`` up to
 ``max_clock_skew_seconds`` in the future is therefore given the benefit of the doubt (the fill time
-cannot be judged); further ahead it is spam.
+cannot be judged); further ahead it is spam. Since a client can omit or backdate ``formStartedAt``, the
+token's issue time is judged as well (pages fetch the token when the form is shown): the later of the
+two must lie at least ``min_fill_seconds`` back. ``min_fill_seconds=0`` turns every timing rule off.
 
 Example::
 
     verdict = judge(honeypot=body.website, form_started_at_ms=body.form_started_at, message=body.message,
-                    name=body.name, subject=body.subject, now_ms=int(clock() * 1000))
+                    name=body.name, subject=body.subject, now_ms=int(clock() * 1000),
+                    token_issued_at_ms=issued_at * 1000)
     if verdict.is_spam:
         log.info("spam", reasons=verdict.reasons)
 """
@@ -103,6 +108,7 @@ def judge(
     now_ms: int,
     min_fill_seconds: float = 3.0,
     max_clock_skew_seconds: float = 300.0,
+    token_issued_at_ms: int | None = None,
 ) -> SpamVerdict:
     """Judge one submission; pure. See the module docstring for the rules.
 
@@ -116,12 +122,19 @@ def judge(
     reasons: list[str] = []
     if honeypot:
         reasons.append("honeypot_filled")
-    if form_started_at_ms is not None:
+    if min_fill_seconds > 0 and form_started_at_ms is not None:
         elapsed_ms = now_ms - form_started_at_ms
         if elapsed_ms < -max_clock_skew_seconds * 1000:
             reasons.append("form_started_in_future")
         elif 0 <= elapsed_ms < min_fill_seconds * 1000:
             reasons.append("submitted_too_fast")
+    # Our own clock signed the token's issue time: no skew to forgive, a negative age is too fast too.
+    if (
+        min_fill_seconds > 0
+        and token_issued_at_ms is not None
+        and now_ms - token_issued_at_ms < min_fill_seconds * 1000
+    ):
+        reasons.append("token_too_recent")
 
     text = f"{subject or ''}\n{message}"
     links = len(_URL.findall(text))

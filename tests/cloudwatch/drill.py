@@ -127,6 +127,7 @@ def handler_source(environment: str) -> EmfSource:
                 environment=environment,
                 submit_limit=10**6,
                 token_limit=10**6,
+                min_fill_seconds=0,  # the drill posts at once; with the fill-time rule on, it would all be spam
             ),
             sink=sink,
             parameter_source=parameters,

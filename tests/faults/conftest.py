@@ -269,7 +269,9 @@ def build_stack(
             "parameter_source": parameters,
         }
         options.update(overrides)
-        fields = {"resend_api_url": sandbox.url, **(settings or {})}
+        # Fault tests post the instant they fetch a token; the fill-time rule (its own tests live in
+        # tests/entrypoint/test_fill_time.py) would drop those as spam, so it is off unless a test sets it.
+        fields = {"resend_api_url": sandbox.url, "min_fill_seconds": 0, **(settings or {})}
         components = build_components(Settings.from_env(**fields), **options)
         stack = FaultStack(
             aws,

@@ -119,6 +119,7 @@ def inproc() -> Iterator[InProcessStack]:
         resend_api_url="http://resend.invalid",
         submit_limit=1_000_000,
         token_limit=1_000_000,
+        min_fill_seconds=0,  # examples post the instant they fetch a token; the rule has its own tests
     )
     components = build_components(
         settings,

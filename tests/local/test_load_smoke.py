@@ -23,7 +23,10 @@ LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
 def stack() -> Iterator[LocalStack]:
     """A stack with the production rate limit and a little provider latency."""
     options = StackOptions(
-        ports=StackPorts.any(), sandbox_latency_ms=(20, 60), access_log=False, service_log_level="ERROR"
+        ports=StackPorts.any(),
+        sandbox_latency_ms=(20, 60),
+        access_log=False,
+        service_log_level="ERROR",
     )
     with LocalStack(options, console=Console(io.StringIO())) as running:
         yield running

@@ -521,3 +521,20 @@ def test_dynamodb_store_with_unreachable_endpoint_is_unavailable(clock: FakeCloc
     nonces = DynamoDBNonceStore(unreachable_client(), "contact-test", clock=clock)
     with pytest.raises(NonceStoreUnavailable, match="unreachable"):
         nonces.consume("n", T0 + 10)
+
+
+def test_verification_returns_the_signed_issue_time(tokens: CsrfTokens, clock: FakeClock) -> None:
+    """The fill-time rule's evidence: the issue time, in whole seconds rounded down, whatever time it is now."""
+    clock.now = 1_700_000_123.75
+    token = tokens.issue(SECRET, ORIGIN)
+    clock.now += 42
+    assert tokens.verify_and_consume(SECRET, ORIGIN, token) == 1_700_000_123
+
+
+def test_the_issue_time_cannot_be_moved_without_breaking_the_signature(tokens: CsrfTokens, clock: FakeClock) -> None:
+    """Backdating a token means changing its expiry, which is signed."""
+    token = tokens.issue(SECRET, ORIGIN)
+    version, nonce, expires_at, mac = token.split(".")
+    backdated = f"{version}.{nonce}.{int(expires_at) - 600}.{mac}"
+    with pytest.raises(CsrfInvalid, match="bad_signature"):
+        tokens.verify_and_consume(SECRET, ORIGIN, backdated)

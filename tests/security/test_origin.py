@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.origin import SECURITY_HEADERS, OriginPolicy, canonical_origin
@@ -22,13 +24,13 @@ def policy() -> OriginPolicy:
         "https://example.com",
         "HTTPS://EXAMPLE.COM",
         "https://Example.com:443",
-        "https://example.com/",
         "http://localhost:3000",
+        "http://LOCALHOST:3000",
         "https://www.example.com:8443",
     ],
 )
 def test_allowed_origins_match_on_scheme_host_and_port(policy: OriginPolicy, origin: str) -> None:
-    """Scheme and host compare case-insensitively, the default port and a trailing slash are ignored."""
+    """Scheme and host compare case-insensitively and the default port is dropped: what a browser does."""
     assert policy.is_allowed(origin)
 
 
@@ -55,6 +57,24 @@ def test_allowed_origins_match_on_scheme_host_and_port(policy: OriginPolicy, ori
         "https://example.com:",
         "https://example.com:notaport",
         "https://exämple.com",
+        # Spellings a browser never sends: the issue's fuzz got tokens with each of these.
+        "https://example.com/",
+        "https://example.com?",
+        "https://example.com#",
+        "https://example.com/#",
+        "https://example.com?#",
+        "http://localhost:03000",
+        "http://localhost:003000",
+        "http://localhost:+3000",
+        "http://localhost: 3000",
+        "https://example.com:0443",
+        "https://:@example.com",
+        "https://@example.com",
+        "https://example.com\\",
+        "https://example.com;",
+        "https://example.com.",
+        "http://localhost:3000/",
+        "http://localhost:3000:3000",
     ],
 )
 def test_other_origins_are_refused(policy: OriginPolicy, origin: str | None) -> None:
@@ -62,8 +82,8 @@ def test_other_origins_are_refused(policy: OriginPolicy, origin: str | None) -> 
     assert not policy.is_allowed(origin)
 
 
-def test_cors_headers_for_an_allowed_origin_echo_it_as_sent(policy: OriginPolicy) -> None:
-    """An allowed origin gets exactly the contract's CORS headers, with the origin echoed byte for byte."""
+def test_cors_headers_for_an_allowed_origin_carry_its_canonical_form(policy: OriginPolicy) -> None:
+    """An allowed origin gets exactly the contract's CORS headers, with the allow-list's canonical spelling."""
     assert policy.cors_headers("https://example.com") == {
         "Access-Control-Allow-Origin": "https://example.com",
         "Vary": "Origin",
@@ -72,6 +92,21 @@ def test_cors_headers_for_an_allowed_origin_echo_it_as_sent(policy: OriginPolicy
         "Access-Control-Max-Age": "600",
     }
     assert policy.cors_headers("http://localhost:3000")["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("HTTPS://EXAMPLE.COM", "https://example.com"),
+        ("https://Example.com:443", "https://example.com"),
+        ("http://LOCALHOST:3000", "http://localhost:3000"),
+        ("HTTPS://WWW.EXAMPLE.COM:8443", "https://www.example.com:8443"),
+    ],
+)
+def test_cors_headers_never_echo_the_request_spelling(policy: OriginPolicy, sent: str, echoed: str) -> None:
+    """The issue's finding: an odd spelling was echoed back; the canonical one is what a browser compares."""
+    assert policy.cors_headers(sent)["Access-Control-Allow-Origin"] == echoed
+    assert policy.allowed(sent) == echoed
 
 
 @pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "*"])
@@ -87,7 +122,18 @@ def test_empty_allow_list_refuses_everything() -> None:
     assert empty.cors_headers("https://example.com") == {}
 
 
-@pytest.mark.parametrize("entry", ["*", "null", "example.com", "https://example.com/path", "ftp://example.com"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "*",
+        "null",
+        "example.com",
+        "https://example.com/path",
+        "ftp://example.com",
+        "https://example.com?",
+        "http://h:080",
+    ],
+)
 def test_a_malformed_allow_list_entry_is_a_configuration_error(entry: str) -> None:
     """A wildcard or anything that is not an origin in the allow-list fails loudly at construction."""
     with pytest.raises(ConfigurationError, match="not an origin"):
@@ -117,6 +163,11 @@ def test_allow_list_entries_are_canonicalised() -> None:
         ("https://exa mple.com", None),
         ("https://example.com#x", None),
         ("https://", None),
+        ("https://example.com/", None),
+        ("http://example.com:65535", "http://example.com:65535"),
+        ("http://example.com:65536", None),
+        ("http://example.com:99999", None),
+        ("http://[::1%25eth0]", None),
     ],
 )
 def test_canonical_origin(origin: str, canonical: str | None) -> None:
@@ -139,3 +190,45 @@ def test_security_headers_cannot_be_modified() -> None:
     """The shared mapping is read-only, so one response cannot change the next one's headers."""
     with pytest.raises(TypeError):
         SECURITY_HEADERS["X-Frame-Options"] = "DENY"  # type: ignore[index]
+
+
+# --- property: any spelling of an origin, judged by a second rule ---------------------------------
+
+_SCHEMES = st.sampled_from(["http", "https"])
+_HOSTS = st.sampled_from(["example.com", "www.example.com", "localhost", "127.0.0.1", "evil.example"])
+_PORTS = st.sampled_from([None, "", "80", "443", "3000", "8443", "03000", "0443", "080", "+80", "65536"])
+_TAILS = st.sampled_from(["", "/", "?", "#", "/path", "?q=1", "#f", "/?#"])
+_CASE = st.booleans()
+
+
+def _browser_serialisation(scheme: str, host: str, port: str | None) -> str | None:
+    """How a browser writes this origin, by the WHATWG URL rules, or None if it would never send it.
+
+    Written independently of ``canonical_origin``: a port is a plain decimal without a leading zero or
+    sign, at most 65535; the scheme's default port is left out.
+    """
+    if port is None:
+        return f"{scheme}://{host}"
+    if not port.isdigit() or port.startswith("0") or int(port) > 65535:
+        return None
+    if int(port) == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(scheme=_SCHEMES, host=_HOSTS, port=_PORTS, tail=_TAILS, upper_scheme=_CASE, upper_host=_CASE)
+def test_any_spelling_is_allowed_exactly_when_a_browser_would_send_an_allowed_origin(
+    *, scheme: str, host: str, port: str | None, tail: str, upper_scheme: bool, upper_host: bool
+) -> None:
+    """Scheme/host case and the default port are forgiven; every other oddity is refused; CORS is canonical."""
+    policy = OriginPolicy(ALLOWED)
+    sent = f"{scheme.upper() if upper_scheme else scheme}://{host.upper() if upper_host else host}"
+    if port is not None:
+        sent += f":{port}"
+    sent += tail
+    expected = _browser_serialisation(scheme, host, port) if tail == "" else None
+    allowed = expected is not None and expected in ALLOWED
+    assert policy.is_allowed(sent) is allowed, sent
+    headers = policy.cors_headers(sent)
+    assert headers.get("Access-Control-Allow-Origin") == (expected if allowed else None)

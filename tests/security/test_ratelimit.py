@@ -1,4 +1,4 @@
-"""Tests for fixed-window rate limiting: the pure window arithmetic, both stores, and the limiter."""
+"""Tests for sliding-window rate limiting: client identity, the pure arithmetic, both stores, and the limiter."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from contact_sdk.security.ratelimit import (
     RateLimiter,
     RateLimitStore,
     RateLimitStoreUnavailable,
-    decide,
+    client_identity,
+    condition_groups,
+    sliding_decision,
     window_bounds,
 )
 from tests.conftest import REGION, aws_client
@@ -83,27 +85,135 @@ def test_windows_are_aligned_to_the_epoch(now: float, bounds: tuple[int, int]) -
 
 
 def test_allowed_decision_reports_remaining_and_no_wait() -> None:
-    """An allowed hit says how many remain and that nothing needs to wait."""
-    assert decide(hits=2, limit=5, window_seconds=WINDOW, now=WINDOW_START, allowed=True) == RateLimitDecision(
-        allowed=True, limit=5, remaining=3, retry_after_seconds=0
+    """An allowed hit says how many remain (hand-computed) and that nothing needs to wait."""
+    assert sliding_decision(current=2, previous=0, limit=5, window_seconds=WINDOW, now=WINDOW_START) == (
+        RateLimitDecision(allowed=True, limit=5, remaining=2, retry_after_seconds=0)
+    )
+    # Half-way through: the previous window's 4 hits weigh 2; 1 + 1 + 2 used, 1 remains.
+    assert sliding_decision(current=1, previous=4, limit=5, window_seconds=WINDOW, now=WINDOW_START + 450) == (
+        RateLimitDecision(allowed=True, limit=5, remaining=1, retry_after_seconds=0)
     )
 
 
 @pytest.mark.parametrize(
-    ("offset", "retry_after"),
-    [(0, 900), (100.25, 800), (899, 1), (899.2, 1), (899.999, 1), (0.5, 900)],
+    ("current", "previous", "offset", "retry_after"),
+    [
+        # Full current window, empty previous: wait for the window's end, then until the 5 old hits weigh <= 4
+        # (1/5 of the next window, 180 s): 900 - offset + 180.
+        (5, 0, 0, 1080),
+        (5, 0, 100.25, 980),
+        (5, 0, 899.5, 181),
+        # Nothing yet in this window, 5 in the previous one: allowed once 5 * (900 - e) / 900 <= 4, at e = 180.
+        (0, 5, 0, 180),
+        (0, 5, 179.5, 1),
+        # 2 here and 5 before: 3 + 5 * (900 - e) / 900 <= 5 at e = 540.
+        (2, 5, 500, 40),
+        # limit 1 (below): the one hit of this window blocks until the end of the next window.
+    ],
 )
-def test_refused_decision_waits_until_the_window_ends(offset: float, retry_after: int) -> None:
-    """Retry-After is the whole seconds to the window's end, rounded up, never below 1."""
-    decision = decide(hits=5, limit=5, window_seconds=WINDOW, now=WINDOW_START + offset, allowed=False)
+def test_refused_decision_waits_exactly_until_the_next_hit_fits(
+    current: int, previous: int, offset: float, retry_after: int
+) -> None:
+    """Retry-After is the whole seconds, rounded up and never below 1, until the sliding estimate lets a hit in."""
+    decision = sliding_decision(
+        current=current, previous=previous, limit=5, window_seconds=WINDOW, now=WINDOW_START + offset
+    )
     assert decision == RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=retry_after)
+
+
+def test_a_limit_of_one_waits_out_the_next_window_too() -> None:
+    """With limit 1 the previous window's hit must have slid out completely: to the end of the next window."""
+    decision = sliding_decision(current=1, previous=0, limit=1, window_seconds=WINDOW, now=WINDOW_START + 100)
+    assert decision.retry_after_seconds == 800 + 900
 
 
 def test_decision_is_immutable() -> None:
     """A decision is a frozen value."""
-    decision = decide(hits=1, limit=5, window_seconds=WINDOW, now=WINDOW_START, allowed=True)
+    decision = sliding_decision(current=1, previous=0, limit=5, window_seconds=WINDOW, now=WINDOW_START)
     with pytest.raises(AttributeError):
         decision.allowed = False  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("limit", "elapsed", "groups"),
+    [
+        # Hand-worked: previous * (900 - elapsed) <= (limit - 1 - max_current) * 900.
+        (1, 0.0, [(0, 0, 0)]),
+        (2, 450.0, [(0, 0, 1), (1, 2, 0)]),
+        (3, 0.0, [(0, 0, 2), (1, 1, 1), (2, 2, 0)]),
+        (3, 600.0, [(0, 0, 2), (1, 3, 1), (4, 6, 0)]),
+    ],
+)
+def test_condition_groups_write_out_the_rule(limit: int, elapsed: float, groups: list[tuple[int, int, int]]) -> None:
+    """The DynamoDB condition's groups, computed by hand for small limits."""
+    assert condition_groups(limit=limit, window_seconds=WINDOW, elapsed=elapsed) == groups
+
+
+@pytest.mark.parametrize("limit", [1, 5, 24, 25, 100, 10_000])
+@pytest.mark.parametrize("elapsed", [0.0, 0.5, 450.0, 899.999])
+def test_condition_groups_never_allow_what_the_rule_refuses(limit: int, elapsed: float) -> None:
+    """Checked against the rule evaluated directly: exact up to 24 groups, never more generous beyond."""
+    groups = condition_groups(limit=limit, window_seconds=WINDOW, elapsed=elapsed)
+    assert len(groups) <= 24
+    for previous in {0, 1, 2, limit // 2, limit - 1, limit, limit + 1, 3 * limit}:
+        for current in {0, 1, limit // 2, limit - 2, limit - 1, limit}:
+            if current < 0:
+                continue
+            # The rule, independently: current + 1 + previous * (W - elapsed) / W <= limit.
+            rule = (current + 1) * WINDOW + previous * (WINDOW - elapsed) <= limit * WINDOW + 1e-9
+            by_groups = any(low <= previous <= high and current <= top for low, high, top in groups)
+            assert not (by_groups and not rule), (previous, current)
+            if limit <= 24:
+                assert by_groups == rule, (previous, current)
+
+
+# --- who is a client -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("2001:db8::a", "2001:db8::/64"),
+        ("2001:DB8:0:0:ffff:ffff:ffff:ffff", "2001:db8::/64"),
+        ("2001:db8:0:1::1", "2001:db8:0:1::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("::FFFF:cb00:7107", "203.0.113.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_client_identity(source: str, key: str) -> None:
+    """IPv4 by address, IPv6 by its /64, an IPv4-mapped IPv6 address as its IPv4 address."""
+    assert client_identity(source) == key
+
+
+def test_client_identity_prefix_is_configurable() -> None:
+    """A /48 groups a whole site; a /128 counts single addresses."""
+    assert client_identity("2001:db8:1:2::9", ipv6_prefix=48) == "2001:db8:1::/48"
+    assert client_identity("2001:db8:1:2::9", ipv6_prefix=128) == "2001:db8:1:2::9/128"
+    with pytest.raises(ValueError, match="1-128"):
+        client_identity("2001:db8::1", ipv6_prefix=0)
+
+
+def test_an_unparsable_source_is_counted_under_a_bounded_key() -> None:
+    """Not an address: counted as sent, but never more than 64 characters of it."""
+    assert client_identity("x" * 500) == "x" * 64
+
+
+def test_ipv6_rotation_inside_a_64_is_one_client(clock: FakeClock) -> None:
+    """The issue's attack: ten submissions from 2001:db8::1 ... ::a against a limit of 5. Five get through."""
+    limiter = submit_limiter(InMemoryRateLimitStore(), clock)
+    allowed = [limiter.check(f"2001:db8::{i:x}").allowed for i in range(1, 11)]
+    assert allowed == [True] * 5 + [False] * 5
+    assert limiter.check("2001:db8:0:1::1").allowed  # the next /64 is someone else
+
+
+def test_ipv4_mapped_addresses_share_the_ipv4_count(clock: FakeClock) -> None:
+    """Alternating 203.0.113.7 and ::ffff:203.0.113.7 is still one client."""
+    limiter = submit_limiter(InMemoryRateLimitStore(), clock)
+    allowed = [limiter.check(IP if i % 2 else f"::ffff:{IP}").allowed for i in range(8)]
+    assert allowed == [True] * 5 + [False] * 3
 
 
 # --- limiter over the in-memory store ------------------------------------------------------------
@@ -115,29 +225,65 @@ def test_limit_allows_exactly_limit_hits_per_window(clock: FakeClock) -> None:
     decisions = [limiter.check(IP) for _ in range(6)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False]
     assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0]
-    assert decisions[-1].retry_after_seconds == 800
+    assert decisions[-1].retry_after_seconds == 980  # 799.75 s to the window's end, then 180 s
     assert all(d.limit == 5 for d in decisions)
 
 
-def test_window_rolls_over_at_its_end(clock: FakeClock) -> None:
-    """Refused until the window's last instant; allowed again, with a full allowance, from its end."""
+def test_the_window_cannot_be_doubled_across_its_boundary(clock: FakeClock) -> None:
+    """The issue's attack: five just before a boundary, five just after. Fixed windows let all ten through."""
     limiter = submit_limiter(InMemoryRateLimitStore(), clock)
-    for _ in range(5):
-        limiter.check(IP)
-    clock.now = WINDOW_START + WINDOW - 0.001
+    clock.now = WINDOW_START + WINDOW - 1
+    assert [limiter.check(IP).allowed for _ in range(5)] == [True] * 5
+    clock.now = WINDOW_START + WINDOW
     refused = limiter.check(IP)
     assert not refused.allowed
-    assert refused.retry_after_seconds == 1
-    clock.now = WINDOW_START + WINDOW
-    assert limiter.check(IP) == RateLimitDecision(allowed=True, limit=5, remaining=4, retry_after_seconds=0)
+    assert refused.retry_after_seconds == 180  # the five old hits weigh 4 once a fifth of the window has passed
+    clock.now = WINDOW_START + WINDOW + 179
+    assert not limiter.check(IP).allowed
+    clock.now = WINDOW_START + WINDOW + 180
+    assert limiter.check(IP).allowed
+    assert not limiter.check(IP).allowed
+
+
+def test_retry_after_is_when_the_next_hit_is_let_in(clock: FakeClock) -> None:
+    """Waiting exactly Retry-After seconds gets in; a second less does not."""
+    store = InMemoryRateLimitStore()
+    for start in (WINDOW_START + 10, WINDOW_START + 500.5, WINDOW_START + 899):
+        key = f"198.51.100.{int(start) % 250}"
+        clock.now = start
+        limiter = submit_limiter(store, clock)
+        for _ in range(5):
+            limiter.check(key)
+        wait = limiter.check(key).retry_after_seconds
+        clock.now = start + wait - 1
+        assert not limiter.check(key).allowed
+        clock.now = start + wait
+        assert limiter.check(key).allowed
+
+
+def test_a_steady_client_gets_the_limit_per_window(clock: FakeClock) -> None:
+    """Polling every 10 s for ten windows, a greedy client never has more than the limit in any window's span."""
+    limiter = submit_limiter(InMemoryRateLimitStore(), clock)
+    clock.now = WINDOW_START
+    allowed_at: list[float] = []
+    while clock.now < WINDOW_START + 10 * WINDOW:
+        if limiter.check(IP).allowed:
+            allowed_at.append(clock.now)
+        clock.now += 10
+    # Hand-worked: 5 in the first window; then every later window lets 4 in (the previous window's hits
+    # weigh until its very end), e.g. at +180, +360, +540, +720 s into the second window.
+    assert len(allowed_at) == 5 + 9 * 4
+    assert allowed_at[5:9] == [WINDOW_START + WINDOW + s for s in (180, 360, 540, 720)]
+    for i, t in enumerate(allowed_at):
+        assert sum(1 for u in allowed_at[i:] if u < t + WINDOW) <= 5
 
 
 def test_refused_hits_do_not_count(clock: FakeClock) -> None:
-    """A client hammering a closed window is let in as soon as the next window opens."""
+    """A client hammering a closed window is let in as soon as its earlier hits have slid out."""
     limiter = submit_limiter(InMemoryRateLimitStore(), clock)
     for _ in range(50):
         limiter.check(IP)
-    clock.now += WINDOW
+    clock.now += 2 * WINDOW
     assert [limiter.check(IP).allowed for _ in range(6)] == [True] * 5 + [False]
 
 
@@ -171,11 +317,13 @@ def test_scopes_sharing_a_store_are_counted_separately(clock: FakeClock) -> None
         {"scope": "a#b", "limit": 5, "window_seconds": 900},
         {"scope": "submit", "limit": 0, "window_seconds": 900},
         {"scope": "submit", "limit": 5, "window_seconds": 0},
+        {"scope": "submit", "limit": 5, "window_seconds": 900, "ipv6_prefix": 0},
+        {"scope": "submit", "limit": 5, "window_seconds": 900, "ipv6_prefix": 129},
     ],
 )
 def test_limiter_refuses_nonsense_settings(kwargs: dict[str, Any]) -> None:
     """An empty or ambiguous scope and non-positive limits are programming errors."""
-    with pytest.raises(ValueError, match=r"scope|limit"):
+    with pytest.raises(ValueError, match=r"scope|limit|prefix"):
         RateLimiter(InMemoryRateLimitStore(), **kwargs)
 
 
@@ -188,7 +336,10 @@ def test_in_memory_store_prunes_ended_windows(clock: FakeClock) -> None:
     assert len(store) == 100
     clock.now += WINDOW
     limiter.check(IP)
-    assert len(store) == 1
+    assert len(store) == 101  # still needed as the previous window
+    clock.now += WINDOW
+    limiter.check(IP)
+    assert len(store) == 2
 
 
 def test_in_memory_store_is_thread_safe(clock: FakeClock) -> None:
@@ -254,38 +405,104 @@ def test_dynamodb_limit_holds_under_concurrency(serial_contact_table: tuple[str,
 
 @pytest.mark.integration
 def test_dynamodb_retry_after_is_accurate(aws: str, contact_table: str, clock: FakeClock) -> None:
-    """A refusal's Retry-After is the whole seconds left in the window, down to 1 near its end."""
+    """A refusal's Retry-After comes from the real counts (returned by the failed condition), not a guess."""
     limiter = submit_limiter(DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table), clock)
     for _ in range(5):
         limiter.check(IP)
-    assert limiter.check(IP).retry_after_seconds == 800
+    assert limiter.check(IP).retry_after_seconds == 980
     clock.now = WINDOW_START + 600.5
-    assert limiter.check(IP).retry_after_seconds == 300
-    clock.now = WINDOW_START + WINDOW - 0.25
-    assert limiter.check(IP).retry_after_seconds == 1
+    assert limiter.check(IP).retry_after_seconds == 480
+    clock.now = WINDOW_START + WINDOW + 100
+    assert limiter.check(IP).retry_after_seconds == 80
+    clock.now = WINDOW_START + WINDOW + 180
+    assert limiter.check(IP).allowed
 
 
 @pytest.mark.integration
-def test_dynamodb_window_rolls_over(aws: str, contact_table: str, clock: FakeClock) -> None:
-    """A new window starts with a full allowance; the old counter does not leak into it."""
+def test_dynamodb_window_cannot_be_doubled_across_its_boundary(aws: str, contact_table: str, clock: FakeClock) -> None:
+    """Five in the last second of a window, then the next window's first minutes: refused until 180 s in."""
     limiter = submit_limiter(DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table), clock)
-    for _ in range(6):
-        limiter.check(IP)
-    clock.now = WINDOW_START + WINDOW
+    clock.now = WINDOW_START + WINDOW - 1
+    assert [limiter.check(IP).allowed for _ in range(6)] == [True] * 5 + [False]
+    for offset in (0, 1, 60, 179.9):
+        clock.now = WINDOW_START + WINDOW + offset
+        assert not limiter.check(IP).allowed, offset
+    clock.now = WINDOW_START + WINDOW + 180
+    assert limiter.check(IP).allowed
+    clock.now = WINDOW_START + 3 * WINDOW
     assert [limiter.check(IP).allowed for _ in range(6)] == [True] * 5 + [False]
 
 
 @pytest.mark.integration
+def test_dynamodb_ipv6_rotation_is_one_client(aws: str, contact_table: str, clock: FakeClock) -> None:
+    """Ten addresses of one /64 share one counter in the table too, and the token limiter uses it as well."""
+    store = DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table)
+    limiter = submit_limiter(store, clock)
+    assert [limiter.check(f"2001:db8::{i:x}").allowed for i in range(1, 11)] == [True] * 5 + [False] * 5
+    tokens = RateLimiter(store, scope="token", limit=2, window_seconds=WINDOW, clock=clock)
+    assert [tokens.check(f"2001:db8::{i:x}").allowed for i in range(20, 23)] == [True, True, False]
+
+
+@pytest.mark.integration
+def test_dynamodb_large_limits_stay_within_the_rule(aws: str, contact_table: str, clock: FakeClock) -> None:
+    """A limit whose condition needs merged groups still allows the limit in a fresh window, never more."""
+    limiter = RateLimiter(
+        DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table),
+        scope="token",
+        limit=40,
+        window_seconds=WINDOW,
+        clock=clock,
+    )
+    assert [limiter.check(IP).allowed for _ in range(41)] == [True] * 40 + [False]
+
+
+@pytest.mark.integration
+def test_dynamodb_merged_groups_refuse_early_never_late(aws: str, contact_table: str, clock: FakeClock) -> None:
+    """Limit 40, 37 hits in the previous window, half-way through this one.
+
+    By hand: the exact rule allows current + 1 + 37 * 450 / 900 <= 40, i.e. 21 more hits. With 40 groups
+    merged in pairs, the pair holding previous = 37 keeps the stricter max_current, 19: 20 hits, then a
+    refusal saying to try again in a second (the exact rule would have allowed it).
+    """
+    limiter = RateLimiter(
+        DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table),
+        scope="token",
+        limit=40,
+        window_seconds=WINDOW,
+        clock=clock,
+    )
+    clock.now = WINDOW_START + 10
+    assert sum(limiter.check(IP).allowed for _ in range(37)) == 37
+    clock.now = WINDOW_START + WINDOW + 450
+    decisions = [limiter.check(IP) for _ in range(21)]
+    assert [d.allowed for d in decisions] == [True] * 20 + [False]
+    assert decisions[-1].retry_after_seconds == 1
+    memory = RateLimiter(InMemoryRateLimitStore(), scope="token", limit=40, window_seconds=WINDOW, clock=clock)
+    clock.now = WINDOW_START + 10
+    for _ in range(37):
+        memory.check(IP)
+    clock.now = WINDOW_START + WINDOW + 450
+    assert sum(memory.check(IP).allowed for _ in range(22)) == 21
+
+
+@pytest.mark.integration
 def test_dynamodb_counter_item_has_prefixed_key_and_ttl(aws: str, contact_table: str, clock: FakeClock) -> None:
-    """The counter is ``rate#<scope>#<ip>#<window start>`` and expires after its window plus slack."""
+    """One item per client, ``rate#<scope>#<client>``, one counter per window, expiring after the next window."""
     client = aws_client(aws, "dynamodb")
     limiter = submit_limiter(DynamoDBRateLimitStore(client, contact_table), clock)
     limiter.check(IP)
     limiter.check(IP)
-    key = {PARTITION_KEY: {"S": f"rate#submit#{IP}#{WINDOW_START}"}}
+    clock.now += WINDOW
+    limiter.check(IP)
+    key = {PARTITION_KEY: {"S": f"rate#submit#{IP}"}}
     item = client.get_item(TableName=contact_table, Key=key)["Item"]
-    assert item["hits"] == {"N": "2"}
-    assert item[TTL_ATTRIBUTE] == {"N": str(WINDOW_START + WINDOW + EXPIRY_SLACK_SECONDS)}
+    assert item[f"w{WINDOW_START}"] == {"N": "2"}
+    assert item[f"w{WINDOW_START + WINDOW}"] == {"N": "1"}
+    assert item[TTL_ATTRIBUTE] == {"N": str(WINDOW_START + 3 * WINDOW + EXPIRY_SLACK_SECONDS)}
+    clock.now += 2 * WINDOW
+    limiter.check(IP)
+    item = client.get_item(TableName=contact_table, Key=key)["Item"]
+    assert f"w{WINDOW_START}" not in item  # counters too old to matter are removed by the same update
 
 
 @pytest.mark.integration

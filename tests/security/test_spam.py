@@ -19,6 +19,7 @@ def verdict(
     subject: str | None = "Project enquiry",
     now_ms: int = NOW_MS,
     min_fill_seconds: float = 3.0,
+    token_issued_at_ms: int | None = None,
 ) -> SpamVerdict:
     """Judge a submission that is honest except for what the test overrides."""
     return judge(
@@ -29,6 +30,7 @@ def verdict(
         subject=subject,
         now_ms=now_ms,
         min_fill_seconds=min_fill_seconds,
+        token_issued_at_ms=token_issued_at_ms,
     )
 
 
@@ -228,3 +230,40 @@ def test_all_firing_rules_are_reported() -> None:
         "url_in_name",
         "spam_keywords",
     )
+
+
+@pytest.mark.parametrize(
+    ("token_age_ms", "form_age_ms", "reasons"),
+    [
+        (2_999, 45_000, ("token_too_recent",)),
+        (0, None, ("token_too_recent",)),
+        (-500, 45_000, ("token_too_recent",)),  # our own clock issued it: no skew is forgiven
+        (3_000, 45_000, ()),
+        (60_000, None, ()),
+        (60_000, 1_000, ("submitted_too_fast",)),
+        (1_000, 1_000, ("submitted_too_fast", "token_too_recent")),
+    ],
+)
+def test_the_token_issue_time_is_judged_with_form_started_at(
+    token_age_ms: int, form_age_ms: int | None, reasons: tuple[str, ...]
+) -> None:
+    """Too fast after the token's issue *or* after formStartedAt; the token is evidence a bot cannot backdate."""
+    result = verdict(
+        token_issued_at_ms=NOW_MS - token_age_ms,
+        form_started_at_ms=None if form_age_ms is None else NOW_MS - form_age_ms,
+    )
+    assert result.reasons == reasons
+
+
+@pytest.mark.parametrize("form_started_at_ms", [NOW_MS, NOW_MS + 10**9, None])
+def test_zero_min_fill_seconds_turns_every_timing_rule_off(form_started_at_ms: int | None) -> None:
+    """``min_fill_seconds=0``: neither a fresh token, a fresh form nor a form far in the future is spam."""
+    result = verdict(min_fill_seconds=0, token_issued_at_ms=NOW_MS, form_started_at_ms=form_started_at_ms)
+    assert not result.is_spam
+
+
+def test_a_whitespace_honeypot_is_filled() -> None:
+    """Whitespace is content: people never see the field, so anything in it came from a bot."""
+    assert verdict(honeypot=" ").reasons == ("honeypot_filled",)
+    assert verdict(honeypot="\n").reasons == ("honeypot_filled",)
+    assert not verdict(honeypot="").is_spam

@@ -131,6 +131,21 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         default=env.get("CONTACT_TOKEN_RATE_LIMIT", "30"),
         help="token requests per source IP per window (CONTACT_TOKEN_RATE_LIMIT)",
     )
+    parser.add_argument(
+        "--min-fill-seconds",
+        type=_non_negative,
+        default=env.get("CONTACT_MIN_FILL_SECONDS", "3"),
+        help="a form sent faster than this after its token (or formStartedAt) is spam; 0 = off "
+        "(CONTACT_MIN_FILL_SECONDS; production default 3)",
+    )
+    parser.add_argument(
+        "--turnstile",
+        choices=("pass", "fail", "spent"),
+        default=env.get("CONTACT_LOCAL_TURNSTILE") or None,
+        help="turn Cloudflare Turnstile on with one of its test secrets (always passes, always fails, token "
+        "already spent), verified by a local siteverify stand-in; the demo page shows a stand-in widget "
+        "(CONTACT_LOCAL_TURNSTILE)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no line per API request")
     parser.add_argument("--verbose", action="store_true", help="every service log line, and the API's environment")
     return parser
@@ -150,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         rate_limit_window_seconds=args.rate_limit_window_seconds,
         token_rate_limit=args.token_rate_limit,
+        min_fill_seconds=args.min_fill_seconds,
+        turnstile=args.turnstile,
         access_log=not args.quiet,
         service_log_level="INFO" if args.verbose else "WARNING",
     )

@@ -45,6 +45,8 @@ class ResourceNames:
     config_parameter: str = "/portfolio/local/resend/api-key"
     csrf_secret_parameter: str = "/portfolio/local/contact/csrf-secret"  # noqa: S105 - a parameter name
     webhook_secret_parameter: str = "/portfolio/local/resend/webhook-secret"  # noqa: S105 - a parameter name
+    #: Written only with ``--turnstile`` (one of Cloudflare's test secrets).
+    turnstile_secret_parameter: str = "/portfolio/local/contact/turnstile-secret"  # noqa: S105 - a parameter name
     table_name: str = "contact-local"
     queue_name: str = "contact-outbox-local"
     dead_letter_queue_name: str = "contact-outbox-local-dlq"

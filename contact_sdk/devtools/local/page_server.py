@@ -1,5 +1,9 @@
 """The demo contact page's web server: a handful of static files and the page's ``config.json``.
 
+With a Turnstile sitekey (the stack's ``--turnstile``), the page also gets the widget's markup in its
+form and the local widget stand-in's script (:func:`with_turnstile_widget`), served at
+``/turnstile/v0/api.js``; without one, neither exists.
+
 The page is served from its own origin (``http://127.0.0.1:8000`` by default), which the stack lists
 in ``CONTACT_ALLOWED_ORIGINS``; the API lives on another port, so every call the page makes is a real
 cross-origin request with a preflight, as on a deployed site. Only the files in :data:`PAGE_FILES` and
@@ -15,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import socket
@@ -26,7 +31,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["CLIENT_FILES", "OPENAPI_DOCUMENT", "PAGE_FILES", "PageServer", "client_asset", "page_asset"]
+__all__ = [
+    "CLIENT_FILES",
+    "OPENAPI_DOCUMENT",
+    "PAGE_FILES",
+    "TURNSTILE_SCRIPT_PATH",
+    "PageServer",
+    "client_asset",
+    "page_asset",
+    "with_turnstile_widget",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +58,10 @@ CLIENT_FILES: Mapping[str, str] = {"/contact-form.js": "contact-form.js"}
 OPENAPI_DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
 
 
+#: Where the page loads the Turnstile widget stand-in from (Cloudflare's is ``/turnstile/v0/api.js`` too).
+TURNSTILE_SCRIPT_PATH = "/turnstile/v0/api.js"
+
+
 def page_asset(name: str) -> bytes:
     """The bytes of one static file of the demo page."""
     return resources.files("contact_sdk.devtools.local").joinpath("static", name).read_bytes()
@@ -52,6 +70,24 @@ def page_asset(name: str) -> bytes:
 def client_asset(name: str) -> bytes:
     """The bytes of one file of the drop-in browser client (``contact_sdk/client``, shipped in the package)."""
     return resources.files("contact_sdk").joinpath("client", name).read_bytes()
+
+
+def with_turnstile_widget(page: bytes, sitekey: str, *, action: str = "contact") -> bytes:
+    """``page`` with a Turnstile widget in its first form and the widget script in its head.
+
+    The markup is what Cloudflare's implicit rendering expects (``<div class="cf-turnstile"
+    data-sitekey=... data-action=...>`` inside the form); the script is the local stand-in. The page
+    itself stays free of Turnstile, so it is added only when the stack runs with ``--turnstile``.
+    """
+    text = page.decode("utf-8")
+    widget = (
+        f'<div class="cf-turnstile" data-sitekey="{html.escape(sitekey)}" data-action="{html.escape(action)}"></div>\n'
+    )
+    script = f'<script src="{TURNSTILE_SCRIPT_PATH}" async defer></script>\n'
+    if "</form>" not in text or "</head>" not in text:
+        raise ValueError("the demo page has no </form> or </head> to put the Turnstile widget in")
+    text = text.replace("</form>", widget + "</form>", 1).replace("</head>", script + "</head>", 1)
+    return text.encode("utf-8")
 
 
 class _PageHandler(BaseHTTPRequestHandler):
@@ -100,12 +136,19 @@ class _PageHandler(BaseHTTPRequestHandler):
         if path in CLIENT_FILES:
             self._send(200, "text/javascript; charset=utf-8", client_asset(CLIENT_FILES[path]))
             return
+        sitekey = self.server.turnstile_sitekey
+        if sitekey is not None and path == TURNSTILE_SCRIPT_PATH:
+            self._send(200, "text/javascript; charset=utf-8", page_asset("turnstile-standin.js"))
+            return
         entry = PAGE_FILES.get(path)
         if entry is None:
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
             return
         name, content_type = entry
-        self._send(200, content_type, page_asset(name))
+        body = page_asset(name)
+        if sitekey is not None and name == "index.html":
+            body = with_turnstile_widget(body, sitekey)
+        self._send(200, content_type, body)
 
     do_HEAD = do_GET  # noqa: N815 - the stdlib dispatches on do_<METHOD>
 
@@ -115,7 +158,11 @@ class PageServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], *, config: Mapping[str, Any]) -> None:
+    def __init__(
+        self, address: tuple[str, int], *, config: Mapping[str, Any], turnstile_sitekey: str | None = None
+    ) -> None:
+        #: With a sitekey, the page carries a Turnstile widget and the stand-in script (``--turnstile``).
+        self.turnstile_sitekey = turnstile_sitekey
         self.config_json = json.dumps(dict(config)).encode("utf-8")
         api = str(config.get("apiUrl", ""))
         # The page may talk to its own origin and to the API, nothing else.

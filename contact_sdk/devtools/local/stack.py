@@ -54,6 +54,7 @@ from contact_sdk.devtools.local.console import Console, ConsoleStream, Discardin
 from contact_sdk.devtools.local.emulator import REGION, ResourceNames, SeededResources, aws_client, seed
 from contact_sdk.devtools.local.event_source import SqsEventSource
 from contact_sdk.devtools.local.page_server import PageServer
+from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, TEST_SECRETS, SiteverifyStandIn
 from contact_sdk.logs import SERVICE_NAME
 from contact_sdk.settings import Settings
 
@@ -108,9 +109,12 @@ class StackOptions:
     rate_limit: int = 5
     rate_limit_window_seconds: int = 900
     token_rate_limit: int = 30
-    #: ``CONTACT_MIN_FILL_SECONDS``: the fill-time spam rule (production default 3; ``0`` turns it off, as
-    #: the schemathesis run does: it submits right after fetching its token).
+    #: ``CONTACT_MIN_FILL_SECONDS``: the fill-time spam rule (production default 3; ``0`` turns it off, for
+    #: scripted clients such as the schemathesis run, which submits right after fetching its token).
     min_fill_seconds: int = 3
+    #: ``--turnstile``: ``None`` (off), or ``"pass"``, ``"fail"``, ``"spent"`` -- which of Cloudflare's test
+    #: secrets the API verifies with, against the local siteverify stand-in; the demo page gets the widget.
+    turnstile: str | None = None
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -239,6 +243,12 @@ class LocalStack:
         self.options = options or StackOptions()
         if not is_loopback_host(self.options.host):
             raise StackStartError(f"the local stack listens on loopback only, not on {self.options.host!r}")
+        if self.options.turnstile is not None and self.options.turnstile not in TEST_SECRETS:
+            raise StackStartError(
+                f"--turnstile must be one of {', '.join(TEST_SECRETS)}, not {self.options.turnstile!r}"
+            )
+        self._siteverify: SiteverifyStandIn | None = None
+        self._captcha: Any = None
         self.console = console or Console()
         self.ports: StackPorts | None = None
         self.resources: SeededResources | None = None
@@ -374,6 +384,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": REGION,
         }
+        self._start_siteverify(resources)
         settings = Settings.from_env(environ=self.environment)
         # build_logger sets process-wide logger levels; put them back on stop (tests share the process).
         self._saved_levels = {name: logging.getLogger(name).level for name in ("contact_sdk", SERVICE_NAME)}
@@ -389,6 +400,7 @@ class LocalStack:
             log_level=options.service_log_level,
         )
         self._resend_client = components.client
+        self._captcha = components.captcha
         handler = components.api.logger.registered_handler
         if isinstance(handler, logging.StreamHandler):
             self._log_handler = handler
@@ -407,10 +419,38 @@ class LocalStack:
         self._api_server = server
         server.serve_in_thread()
 
+    def _start_siteverify(self, resources: SeededResources) -> None:
+        """With ``--turnstile``: the siteverify stand-in, and its test secret as a SecureString like production's."""
+        mode = self.options.turnstile
+        if mode is None:
+            return
+        standin = SiteverifyStandIn((self.options.host, 0), hostname=self.options.host, action="contact")
+        self._siteverify = standin.serve_in_thread()
+        parameter = self.options.names.turnstile_secret_parameter
+        ssm = aws_client(self.aws_url, "ssm")
+        try:
+            ssm.put_parameter(
+                Name=parameter, Value=TEST_SECRETS[mode], Type="SecureString", KeyId=resources.key_id, Overwrite=True
+            )
+        finally:
+            ssm.close()
+        self.environment["CONTACT_TURNSTILE_SECRET_PARAMETER"] = parameter
+        self.environment["CONTACT_TURNSTILE_SITEVERIFY_URL"] = standin.url
+
+    @property
+    def siteverify(self) -> SiteverifyStandIn | None:
+        """The siteverify stand-in (``--turnstile``), else ``None``."""
+        return self._siteverify
+
     def _start_page(self) -> None:
         server = PageServer(
             (self.options.host, self._ports().page),
-            config={"apiUrl": self.api_url, "sandboxUrl": self.sandbox_url},
+            config={
+                "apiUrl": self.api_url,
+                "sandboxUrl": self.sandbox_url,
+                "minFillSeconds": self.options.min_fill_seconds,
+            },
+            turnstile_sitekey=PASS_SITEKEY if self.options.turnstile is not None else None,
         )
         self._page_server = server
         server.serve_in_thread()
@@ -426,6 +466,12 @@ class LocalStack:
         if self._event_source is not None:
             self._event_source.stop()
             self._event_source = None
+        if self._captcha is not None:
+            self._captcha.close()
+            self._captcha = None
+        if self._siteverify is not None:
+            self._siteverify.close()
+            self._siteverify = None
         if self._handler is not None:
             self._handler.environment.use_components(None)
             self._handler = None
@@ -467,6 +513,11 @@ class LocalStack:
                 f"  allowed origins {', '.join(self.allowed_origins)}",
                 f"  rate limit      {options.rate_limit} submissions per {options.rate_limit_window_seconds} s "
                 "per source IP",
+                *(
+                    [f"  turnstile       on ({options.turnstile}), siteverify stand-in {self._siteverify.url}"]
+                    if self._siteverify is not None
+                    else []
+                ),
                 "Press Ctrl-C to stop.",
                 "",
             ]

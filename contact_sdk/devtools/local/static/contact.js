@@ -16,7 +16,8 @@
     .then((response) => response.json())
     .then((config) => {
       if (config.sandboxUrl) document.getElementById("inbox-link").href = config.sandboxUrl + "/";
-      window.demoForm = ContactForm.mount(form, { api: config.apiUrl });
+      // The stack tells the page its fill-time rule, so the client never sends a token younger than it.
+      window.demoForm = ContactForm.mount(form, { api: config.apiUrl, minFillSeconds: config.minFillSeconds });
     })
     .catch(() => {
       const status = document.getElementById("result");
