@@ -4,7 +4,12 @@ This is the only module that knows API Gateway's event shape. It routes, takes t
 apart (headers of any casing, ``multiValueHeaders``, base64 bodies), asks the
 :class:`~contact_sdk.service.ContactService`, and builds the response with the contract's
 headers on every answer. Per request it writes one summary log line (outcome, status,
-duration) and flushes one set of EMF metrics — also when something failed.
+duration, and the milliseconds spent with the provider, Parameter Store and DynamoDB as
+``provider_ms``, ``parameter_store_ms``, ``dynamodb_ms`` when each was called) and flushes one set
+of EMF metrics — also when something failed.
+
+``POST /contact`` gets one deadline: ``response_budget_ms`` from the moment ``handle`` starts,
+or the Lambda's remaining time minus ``deadline_margin_ms`` if that is earlier.
 
 Example::
 
@@ -24,6 +29,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from contact_sdk import timings
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
 from contact_sdk.security.origin import SECURITY_HEADERS
@@ -137,6 +143,7 @@ class ContactApi:
         logger: Logger,
         events: EventsEndpoint | None = None,
         deadline_margin_ms: int = 3000,
+        response_budget_ms: int | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.service = service
@@ -145,11 +152,13 @@ class ContactApi:
         self.logger = logger
         self.events = events
         self.deadline_margin_ms = deadline_margin_ms
+        self.response_budget_ms = response_budget_ms
         self.timer = timer
 
     def handle(self, raw_event: Any, context: Any = None) -> dict[str, Any]:
         """Answer one API Gateway REST proxy event."""
         started = self.timer()
+        received_at = self.service.client.clock()  # the response budget counts from here
         event: Mapping[str, Any] = raw_event if isinstance(raw_event, Mapping) else {}
         request_id = _request_id_of(event)
         headers = RequestHeaders(event)
@@ -159,7 +168,7 @@ class ContactApi:
         method = event.get("httpMethod") if isinstance(event.get("httpMethod"), str) else ""
         route = _route_of(event)
         outcome: Outcome | None = None
-        with correlation(self.logger, request_id), recording(recorder):
+        with correlation(self.logger, request_id), recording(recorder), timings.spending() as spent:
             try:
                 outcome = self._dispatch(
                     event=event,
@@ -169,6 +178,7 @@ class ContactApi:
                     headers=headers,
                     origin=origin,
                     request_id=request_id,
+                    received_at=received_at,
                 )
             except Exception:
                 self.logger.exception("unhandled error while handling the request")
@@ -188,6 +198,7 @@ class ContactApi:
                             "status": status,
                             "outcome": outcome.outcome if outcome is not None else "internal_error",
                             "duration_ms": round(duration_ms, 2),
+                            **spent.as_log_fields(),
                             **(dict(outcome.log_fields) if outcome is not None else {}),
                         },
                     )
@@ -207,6 +218,7 @@ class ContactApi:
         headers: RequestHeaders,
         origin: str | None,
         request_id: str,
+        received_at: float,
     ) -> Outcome:
         allowed = ROUTES.get(route)
         if allowed is None:
@@ -245,9 +257,17 @@ class ContactApi:
                 body=body,
                 csrf_token=headers.single("x-csrf-token") if headers.present("x-csrf-token") else None,
                 request_id=request_id,
-                deadline=lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock),
+                deadline=self._deadline(context, received_at),
             )
         )
+
+    def _deadline(self, context: Any, received_at: float) -> float | None:
+        """The earlier of the response budget (from ``received_at``) and the Lambda's own deadline."""
+        lambda_ends = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock)
+        if self.response_budget_ms is None:
+            return lambda_ends
+        budget_ends = received_at + self.response_budget_ms / 1000
+        return budget_ends if lambda_ends is None else min(budget_ends, lambda_ends)
 
     def _events(self, headers: RequestHeaders, event: Mapping[str, Any]) -> Outcome:
         if self.events is None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from contact_sdk import timings
 from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
 from contact_sdk.breaker import OPEN, ProviderBreaker
@@ -29,8 +30,9 @@ from contact_sdk.delivery_endpoint import DeliveryEvents
 from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
-from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
+from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record, record_timing
 from contact_sdk.outbox import Outbox, SqsOutbox
+from contact_sdk.parking import ParkingLot, SqsParkingLot
 from contact_sdk.replay import OutboxConsumer
 from contact_sdk.resend import ResendClient, RetryEvent, Timeouts
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
@@ -98,6 +100,47 @@ def _on_retry(event: RetryEvent) -> None:
     record(Metric.PROVIDER_RETRIES)
 
 
+def _on_attempt(milliseconds: float) -> None:
+    record_timing(Metric.PROVIDER_LATENCY, milliseconds)
+
+
+class _TimedParameterSource:
+    """Counts each real Parameter Store fetch against the request's ``parameter_store`` time."""
+
+    def __init__(self, source: ParameterSource) -> None:
+        self._source = source
+
+    def fetch(self, name: str) -> str:
+        with timings.measuring(timings.PARAMETER_STORE):
+            return self._source.fetch(name)
+
+
+def _time_dynamodb(client: Any) -> None:
+    """Count every DynamoDB API call of ``client`` (retries included) against the request's time.
+
+    botocore's ``before-call``/``after-call`` events wrap one operation, so the tally holds what the
+    guards and the ledger waited for, without touching their code. A client without botocore's event
+    system (a test double) is left as it is.
+    """
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return
+    started: dict[int, float] = {}
+
+    def before(context: Any = None, **_: Any) -> None:
+        if isinstance(context, dict):
+            started[id(context)] = time.perf_counter()
+
+    def after(context: Any = None, **_: Any) -> None:
+        begun = started.pop(id(context), None) if isinstance(context, dict) else None
+        if begun is not None:
+            timings.add(timings.DYNAMODB, (time.perf_counter() - begun) * 1000)
+
+    events.register("before-call.dynamodb", before, unique_id="contact-sdk-timing-before")
+    events.register("after-call.dynamodb", after, unique_id="contact-sdk-timing-after")
+    events.register("after-call-error.dynamodb", after, unique_id="contact-sdk-timing-error")
+
+
 def build_components(
     settings: Settings,
     *,
@@ -107,6 +150,7 @@ def build_components(
     dynamodb_client: Any = None,
     sqs_client: Any = None,
     outbox: Outbox | None = None,
+    parking: ParkingLot | None = None,
     events: EventsEndpoint | None = None,
     sleep: Callable[[float], None] | None = None,
     breaker: ProviderBreaker | None = None,
@@ -117,14 +161,18 @@ def build_components(
 ) -> Components:
     """Build every collaborator; nothing connects until first used.
 
-    ``clock`` (epoch seconds, default ``time.time``) is what the CSRF tokens are issued and judged by,
-    what the service measures fill times with and what the rate limits' windows run on: tests of those
-    rules move it instead of sleeping.
+    ``clock`` (seconds) is one time source for everything that keeps time: the client's deadlines and
+    waits, its breaker (and the breaker's table leases), the outbox consumer, the CSRF tokens' issue and
+    expiry, the fill-time rule and the rate limits' windows. Tests of those rules move it instead of
+    sleeping, and simulated-time tests run a day in a second with it. By default each part uses its own
+    clock (monotonic for intervals, ``time.time`` for what is compared with epoch timestamps).
     """
     log = build_logger(level=log_level)
     source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
     cache = ParameterCache(
-        source, ttl_seconds=settings.config_ttl_seconds, on_fetch=lambda name: record(Metric.PARAMETER_ACCESS)
+        _TimedParameterSource(source),
+        ttl_seconds=settings.config_ttl_seconds,
+        on_fetch=lambda name: record(Metric.PARAMETER_ACCESS),
     )
     config = ServiceConfig(
         cache, config_parameter=settings.config_parameter, csrf_secret_parameter=settings.csrf_secret_parameter
@@ -136,10 +184,18 @@ def build_components(
             if dynamodb_client is None:
                 dynamodb_client = aws_client("dynamodb")
             breaker_store = DynamoDBBreakerStore(dynamodb_client, settings.table_name)
-        breaker = ProviderBreaker(on_state_change=_on_breaker_change, store=breaker_store)
+        breaker = ProviderBreaker(
+            on_state_change=_on_breaker_change,
+            store=breaker_store,
+            clock=clock or time.monotonic,
+            wall_clock=clock or time.time,
+        )
     client_kwargs: dict[str, Any] = {}
     if sleep is not None:
         client_kwargs["sleep"] = sleep
+    if clock is not None:
+        client_kwargs["clock"] = clock
+        client_kwargs["wall_clock"] = clock
     client = ResendClient(
         api_key=lambda: config.resend().api_key,
         base_url=settings.resend_api_url,
@@ -147,6 +203,7 @@ def build_components(
         breaker=breaker,
         timeouts=timeouts,
         on_retry=_on_retry,
+        on_attempt=_on_attempt,
         **client_kwargs,
     )
     rate_store: RateLimitStore
@@ -158,6 +215,7 @@ def build_components(
         injected_dynamodb = dynamodb_client is not None
         if dynamodb_client is None:
             dynamodb_client = aws_client("dynamodb")
+        _time_dynamodb(dynamodb_client)
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
         ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
@@ -195,6 +253,13 @@ def build_components(
             http=turnstile_http,
             clock=client.clock,
         )
+    if parking is None and settings.parked_queue_url:
+        parking = SqsParkingLot(settings.parked_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
+    if parking is None and outbox is not None:
+        log.warning(
+            "CONTACT_PARKED_QUEUE_URL is not set: a permanently refused submission stays in the outbox "
+            "and reaches its dead-letter queue only after maxReceiveCount receives"
+        )
     service = ContactService(
         config=config,
         client=client,
@@ -218,6 +283,7 @@ def build_components(
         ),
         outbox=outbox,
         ledger=ledger,
+        parking=parking,
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
         archive=archive,
@@ -241,6 +307,7 @@ def build_components(
         queue_url=settings.outbox_queue_url,
         sqs_client=(lambda: sqs_client) if sqs_client is not None else (lambda: aws_client("sqs")),
         deadline_margin_ms=settings.deadline_margin_ms,
+        clock=clock or time.time,
     )
     api = ContactApi(
         service,
@@ -249,6 +316,7 @@ def build_components(
         logger=log,
         events=events,
         deadline_margin_ms=settings.deadline_margin_ms,
+        response_budget_ms=settings.response_budget_ms,
     )
     return Components(
         api=api,

@@ -41,6 +41,7 @@ __all__ = [
     "build_emf_document",
     "build_emf_lines",
     "record",
+    "record_timing",
     "recording",
 ]
 
@@ -71,6 +72,8 @@ class Metric(enum.StrEnum):
     SUBMISSIONS_RELEASED = "SubmissionsReleased"
     CAPTCHA_REJECTED = "CaptchaRejected"
     CAPTCHA_UNAVAILABLE = "CaptchaUnavailable"
+    PROVIDER_LATENCY = "ProviderLatency"
+    BUDGET_EXHAUSTED = "BudgetExhausted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(
             Metric.CAPTCHA_UNAVAILABLE, "Count", "Turnstile siteverify could not be asked; the policy decided"
         ),
+        MetricDefinition(Metric.PROVIDER_LATENCY, "Milliseconds", "each provider attempt, from start to outcome"),
+        MetricDefinition(Metric.BUDGET_EXHAUSTED, "Count", "a submission queued because the response budget ran out"),
     )
 }
 
@@ -354,6 +359,13 @@ def record(metric: Metric, value: float = 1) -> None:
     recorder = _current.get()
     if recorder is not None:
         recorder.count(metric, value)
+
+
+def record_timing(metric: Metric, milliseconds: float) -> None:
+    """Record one duration of ``metric`` on the current request's recorder (no-op outside one)."""
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.timing(metric, milliseconds)
 
 
 class recording:  # noqa: N801 - used as a context manager, reads like a function

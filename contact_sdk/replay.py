@@ -6,11 +6,18 @@ queue. Each message is sent through the same :class:`~contact_sdk.service.Contac
 as a live submission — same client, same breaker, same key rotation — with the *same*
 idempotency key as the first attempt, and the ledger marks it sent.
 
-Backoff: a failed message is hidden (``ChangeMessageVisibility``) until the provider may be
-ready again — the breaker's remaining open time, the provider's ``Retry-After``, the next UTC
-midnight for an exhausted daily quota, else exponential in the receive count — instead of
-coming straight back. After the queue's ``maxReceiveCount`` SQS moves it to the dead-letter
-queue, where ``contact-sdk outbox`` inspects and redrives it.
+Two schedules, one client: inside one invocation the client runs the design's full schedule
+(1 s, ×2, each wait capped at 16 s, ``Retry-After`` honoured) bounded by this Lambda's own
+deadline; a longer wait, or one past the deadline, is handed to SQS: the message is hidden
+(``ChangeMessageVisibility``) until the provider may be ready again. The hide grows with the
+receive count whatever the reason (30 s doubling, capped at 5 minutes), and is longer when the
+provider names a wait (``Retry-After``, the next UTC midnight for a daily quota, up to SQS's 12
+hours). With the stack's ``maxReceiveCount`` of 450 a 24-hour outage dead-letters nothing.
+
+A permanent refusal (see :func:`~contact_sdk.service.is_permanent_refusal`) is not retried: the
+message is parked (:meth:`~contact_sdk.service.ContactService.park`) and leaves the outbox. Only
+if no parking lot takes it does it stay, and SQS moves it to the dead-letter queue after
+``maxReceiveCount`` receives, where ``contact-sdk outbox`` inspects and redrives it.
 
 Example (``handler.py``)::
 
@@ -39,7 +46,8 @@ from contact_sdk.idempotency import LedgerUnavailable, SubmissionStatus
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
 from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.service import lambda_deadline
+from contact_sdk.parking import ParkingUnavailable
+from contact_sdk.service import is_permanent_refusal, lambda_deadline
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -47,30 +55,45 @@ if TYPE_CHECKING:
 
     from contact_sdk.service import ContactService
 
-__all__ = ["MAX_VISIBILITY_SECONDS", "OutboxConsumer", "backoff_seconds"]
+__all__ = ["HIDE_CAP_SECONDS", "MAX_VISIBILITY_SECONDS", "OutboxConsumer", "backoff_seconds", "growing_hide"]
 
 logger = logging.getLogger(__name__)
 
 #: SQS's upper bound for a message's visibility timeout (12 hours).
 MAX_VISIBILITY_SECONDS = 43_200
 BASE_BACKOFF_SECONDS = 30
+#: The longest a message is hidden for a reason we can only guess at (an outage, an open breaker):
+#: short enough that mail flows again within minutes of the provider's recovery. A wait the
+#: provider names (``Retry-After``, a quota's reset) is honoured beyond it, up to SQS's 12 hours.
+HIDE_CAP_SECONDS = 300
+
+
+def growing_hide(receive_count: int) -> float:
+    """30 s, 60 s, 120 s, 240 s, then 300 s on every later receive."""
+    return float(min(BASE_BACKOFF_SECONDS * 2 ** min(max(receive_count - 1, 0), 20), HIDE_CAP_SECONDS))
 
 
 def backoff_seconds(error: BaseException, *, receive_count: int, breaker_wait: float, now: float) -> int:
-    """How long to hide a message that failed with ``error`` before SQS offers it again."""
+    """How long to hide a message that failed with ``error`` before SQS offers it again.
+
+    Never less than :func:`growing_hide` of the receive count, whatever the reason, so a long
+    outage spends receives slowly (see docs/guarantees.md for the arithmetic against the queue's
+    ``maxReceiveCount``).
+    """
+    grown = growing_hide(receive_count)
     if isinstance(error, CircuitOpenError):
-        wait = max(breaker_wait, 1.0)
+        wait = min(max(breaker_wait, grown), HIDE_CAP_SECONDS)
     elif isinstance(error, ProviderQuotaError):
         # Daily quotas reset at midnight UTC. A shorter Retry-After on the same 429 is the per-second
         # rate window's, not the quota's: honouring it would retry every second until SQS dead-letters
         # the message. A longer one (a rolling window) is honoured.
         tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
         reset = dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
-        wait = max(reset, error.retry_after or 0.0)
+        wait = max(reset, error.retry_after or 0.0, grown)
     elif isinstance(error, ProviderError) and error.retry_after is not None:
-        wait = error.retry_after
+        wait = max(error.retry_after, grown)
     else:
-        wait = BASE_BACKOFF_SECONDS * 2 ** max(receive_count - 1, 0)
+        wait = grown
     return max(1, min(math.ceil(wait), MAX_VISIBILITY_SECONDS))
 
 
@@ -132,8 +155,11 @@ class OutboxConsumer:
         try:
             queued = QueuedSubmission.from_json(record.body)
         except ValueError as exc:
-            # Not ours or corrupted: it can never succeed; let SQS move it to the dead-letter queue.
+            # Not ours or corrupted: it can never succeed. Park it as it came: left to maxReceiveCount (450
+            # receives, 180 s apart) it would take a day to reach the dead-letter queue, as it does with no lot.
             self.logger.error("outbox message unreadable", extra={"message_id": record.message_id, "error": str(exc)})
+            if self._park_unreadable(record.body, f"unreadable: {exc}"):
+                return ""
             raise
         with correlation(self.logger, queued.request_id):
             return self._deliver(record, queued, deadline)
@@ -153,7 +179,10 @@ class OutboxConsumer:
         except IdempotencyConflictError:
             email_id = ""  # the provider already holds an email for this key
         except ProviderError as exc:
-            self.service.record_metric(Metric.EMAILS_FAILED)
+            if is_permanent_refusal(exc) and self.service.park(queued, exc):
+                return ""  # parked with its reason: SQS deletes it from the outbox
+            if not is_permanent_refusal(exc):
+                self.service.record_metric(Metric.EMAILS_FAILED)
             self._postpone(record, exc)
             self.logger.warning(
                 "outbox delivery failed; will retry",
@@ -182,6 +211,17 @@ class OutboxConsumer:
             },
         )
         return email_id
+
+    def _park_unreadable(self, body: str, reason: str) -> bool:
+        parking = self.service.parking
+        if parking is None:
+            return False
+        try:
+            parking.park_unreadable(body, reason=reason)
+        except ParkingUnavailable as exc:
+            logger.warning("could not park the unreadable outbox message", extra={"error": str(exc)})
+            return False
+        return True
 
     def _postpone(self, record: SQSRecord, error: ProviderError) -> None:
         if self.queue_url is None or self._sqs is None:

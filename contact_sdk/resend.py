@@ -8,10 +8,19 @@ Policy, in order, for one :meth:`ResendClient.send`:
   never retried and never touches the network), and reports its outcome back;
 * transient failures (5xx, 429 ``rate_limit_exceeded``, 409 ``concurrent_idempotent_requests``,
   timeouts, connection errors) are retried by tenacity after 1, 2, 4 s (each capped at 16 s);
-  a ``Retry-After`` (seconds or HTTP date) or ``ratelimit-reset`` replaces the computed wait,
-  still capped;
-* no wait may end past the caller's deadline: the send stops with
-  :class:`~contact_sdk.errors.ProviderDeferredError` instead, so the caller can keep the message;
+  a ``Retry-After`` (seconds or HTTP date) or ``ratelimit-reset`` replaces the computed wait;
+  a requested wait longer than the cap is not slept at all: the send stops with
+  :class:`~contact_sdk.errors.ProviderDeferredError` carrying it, for the outbox to honour;
+* one deadline bounds everything: no wait or attempt starts that cannot finish before it, and an
+  attempt's httpx timeouts are shortened to what is left *and* the attempt is abandoned at the
+  deadline (a body trickled byte by byte cannot overrun); the send then stops with
+  :class:`~contact_sdk.errors.ProviderDeferredError`, so the caller can keep the message. The API
+  passes its response budget as the deadline, the outbox consumer its Lambda deadline: two
+  schedules, one client;
+* a refusal of the request itself (validation, auth, idempotency conflict) is never retried and
+  never reaches the breaker (an exhausted quota does: the provider takes no mail now);
+* each attempt's duration goes to ``on_attempt`` (ms) and to the request's
+  :mod:`~contact_sdk.timings` tally;
 * the caller sees the typed error of the last attempt, never tenacity's ``RetryError``.
 
 Example::
@@ -27,10 +36,12 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -40,12 +51,15 @@ from typing import Any
 import httpx
 import tenacity
 
+from contact_sdk import timings
 from contact_sdk._version import __version__
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.errors import (
+    PermanentProviderError,
     ProviderConnectionError,
     ProviderDeferredError,
     ProviderError,
+    ProviderQuotaError,
     ProviderServerError,
     ProviderTimeoutError,
     TransientProviderError,
@@ -65,6 +79,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"contact-sdk/{__version__}"
+
+
+def _refuses_the_request(exc: BaseException) -> bool:
+    """A refusal of this request (validation, auth, idempotency), not a sign of the provider's health.
+
+    An exhausted quota is permanent too, but it does mean the provider takes no mail now.
+    """
+    return isinstance(exc, PermanentProviderError) and not isinstance(exc, ProviderQuotaError)
+
+
 _MAX_ERROR_TEXT = 200
 
 
@@ -225,6 +249,7 @@ class ResendClient:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        on_attempt: Callable[[float], None] | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
@@ -234,6 +259,7 @@ class ResendClient:
         self.clock = clock
         self._wall_clock = wall_clock
         self._on_retry = on_retry
+        self._on_attempt = on_attempt
         self._emails_url = httpx.URL(f"{self.base_url}/emails")  # parsed once, not on every send
         self._owns_http = http is None
         self._http = http or self._build_http()
@@ -292,16 +318,64 @@ class ResendClient:
         if remaining is not None and remaining < self.retry_policy.min_attempt_seconds:
             raise ProviderDeferredError("the deadline leaves no time for an attempt")
         ticket = self.breaker.admit()
+        started = self.clock()
         try:
-            email_id = self._post(body, key=key, timeout=self.timeouts.within(remaining))
+            email_id = self._post_before(body, key=key, deadline=deadline)
         except BaseException as exc:  # every outcome goes back, or a half-open trial ticket would leak
+            self._observe(started)
+            if _refuses_the_request(exc) and not ticket.trial:
+                # A refusal of this request (validation, auth) says nothing about the provider's
+                # health: it neither counts towards opening nor resets the run of failures.
+                raise
             self.breaker.record(ticket, exc)
             raise
+        self._observe(started)
         self.breaker.record(ticket, None)
         return email_id
 
-    def _post(self, body: dict[str, Any], *, key: str, timeout: httpx.Timeout) -> str:
+    def _observe(self, started: float) -> None:
+        milliseconds = (self.clock() - started) * 1000
+        timings.add(timings.PROVIDER, milliseconds)
+        if self._on_attempt is not None:
+            self._on_attempt(milliseconds)
+
+    def _post_before(self, body: dict[str, Any], *, key: str, deadline: float | None) -> str:
+        """One POST that cannot outlive ``deadline`` (on this client's clock), whatever the provider does.
+
+        httpx's timeouts are per phase and per read: a body trickled a byte at a time, or a
+        connect stall followed by a slow answer, would add up past any single one of them. So
+        with a deadline the request runs on its own thread (every phase timeout shortened to
+        what is left) and this thread waits at most ``remaining``; past it the attempt counts as a
+        timeout and is abandoned. The abandoned request ends by itself within its own timeouts, and
+        the idempotency key makes a late acceptance harmless.
+        """
         api_key = self._api_key() if callable(self._api_key) else self._api_key
+        remaining = None if deadline is None else deadline - self.clock()  # after reading the key
+        timeout = self.timeouts.within(remaining)
+        if remaining is None:
+            return self._post(body, key=key, api_key=api_key, timeout=timeout)
+        result: list[tuple[bool, Any]] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                result.append((True, self._post(body, key=key, api_key=api_key, timeout=timeout)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, re-raised there
+                result.append((False, exc))
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="resend-attempt")
+        worker.daemon = True
+        worker.start()
+        if not done.wait(max(remaining, 0.0)):
+            raise ProviderTimeoutError("no answer from the provider inside the deadline (attempt abandoned)")
+        succeeded, value = result[0]
+        if succeeded:
+            return str(value)
+        raise value
+
+    def _post(self, body: dict[str, Any], *, key: str, api_key: str, timeout: httpx.Timeout) -> str:
         headers = {
             "Authorization": f"Bearer {api_key}",
             "Idempotency-Key": key,
@@ -344,6 +418,11 @@ class ResendClient:
     def _stop(self, retry_state: tenacity.RetryCallState) -> bool:
         if retry_state.attempt_number > self.retry_policy.max_retries:
             return True
+        error = self._error_of(retry_state)
+        if error is not None and error.retry_after is not None and error.retry_after > self.retry_policy.max_delay:
+            # The provider asked for a longer wait than we ever sleep: hand the message to the
+            # caller's slower mechanism (the outbox, SQS visibility) instead of asking early.
+            return True
         deadline = retry_state.kwargs.get("deadline")
         if deadline is None:
             return False
@@ -379,7 +458,7 @@ class ResendClient:
             return retry_state.outcome.result()  # type: ignore[union-attr]
         if retry_state.attempt_number <= self.retry_policy.max_retries:  # so the deadline stopped us
             raise ProviderDeferredError(
-                f"deferred: the next attempt would end past the deadline (last error: {type(error).__name__})",
+                f"deferred: the next wait or attempt does not fit (last error: {type(error).__name__})",
                 status=error.status,
                 name=error.name,
                 retry_after=error.retry_after,

@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contact_sdk.archive import ArchiveState, ArchiveUnavailable, SubmissionArchive
@@ -34,13 +34,17 @@ from contact_sdk.errors import (
     PROVIDER_UNAVAILABLE,
     ConfigurationError,
     IdempotencyConflictError,
+    PermanentProviderError,
     ProviderAuthError,
+    ProviderDeferredError,
     ProviderError,
+    ProviderQuotaError,
 )
 from contact_sdk.idempotency import LedgerUnavailable, SubmissionLedger, SubmissionState, SubmissionStatus
 from contact_sdk.metrics import Metric
 from contact_sdk.models import ContactSubmission, parse_submission
 from contact_sdk.outbox import Outbox, OutboxUnavailable, QueuedSubmission
+from contact_sdk.parking import ParkingLot, ParkingUnavailable
 from contact_sdk.resend import OutgoingEmail, ResendClient
 from contact_sdk.security.csrf import CsrfInvalid, CsrfMissing, CsrfTokens
 from contact_sdk.security.origin import OriginPolicy
@@ -48,7 +52,15 @@ from contact_sdk.security.ratelimit import RateLimitDecision, RateLimiter
 from contact_sdk.security.spam import judge
 from contact_sdk.security.turnstile import CaptchaVerdict, TurnstileVerifier
 
-__all__ = ["MAX_BODY_BYTES", "ContactService", "Outcome", "SubmitRequest", "lambda_deadline"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ContactService",
+    "Outcome",
+    "SubmitRequest",
+    "is_permanent_refusal",
+    "lambda_deadline",
+    "refusal_reason",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +138,28 @@ def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float
     return clock() + max(budget_ms, 0.0) / 1000
 
 
+def is_permanent_refusal(error: ProviderError) -> bool:
+    """A documented permanent refusal: parked for an operator, never retried.
+
+    Every 4xx but 409 (an idempotency answer) and 429 (rate limit or quota), plus a ``403
+    email_above_quota``: an exhausted quota is permanent only until it resets, so it waits in the
+    outbox instead.
+    """
+    return isinstance(error, PermanentProviderError) and not isinstance(
+        error, (ProviderQuotaError, IdempotencyConflictError)
+    )
+
+
+def refusal_reason(error: ProviderError) -> str:
+    """One line an operator can act on: the error class, status, Resend's name and message."""
+    parts = [type(error).__name__]
+    if error.status is not None:
+        parts.append(str(error.status))
+    if error.name:
+        parts.append(error.name)
+    return f"{' '.join(parts)}: {error.message}"
+
+
 def _rate_limited(decision: RateLimitDecision, what: str) -> Outcome:
     return Outcome.error(
         429,
@@ -171,6 +205,7 @@ class ContactService:
         token_limiter: RateLimiter,
         outbox: Outbox | None,
         ledger: SubmissionLedger | None = None,
+        parking: ParkingLot | None = None,
         min_fill_seconds: float = 3.0,
         clock: Callable[[], float] = time.time,
         record_metric: Callable[[Metric], None] | None = None,
@@ -186,6 +221,7 @@ class ContactService:
         self.token_limiter = token_limiter
         self.outbox = outbox
         self.ledger = ledger
+        self.parking = parking
         self.min_fill_seconds = min_fill_seconds
         self.captcha = captcha
         self.captcha_strict = captcha_strict
@@ -340,8 +376,13 @@ class ContactService:
         except ConfigurationError as exc:
             return self._keep_for_later(submission, request, key, next_token, reason=f"config: {exc}")
         except ProviderError as exc:
+            if is_permanent_refusal(exc):
+                return self._park_now(submission, request, key, next_token, exc)
             self.record_metric(Metric.EMAILS_FAILED)
-            if not isinstance(exc, PROVIDER_UNAVAILABLE):
+            if isinstance(exc, ProviderDeferredError):
+                # The budget (or the Lambda deadline) left no room for the next wait or attempt.
+                self.record_metric(Metric.BUDGET_EXHAUSTED)
+            elif not isinstance(exc, PROVIDER_UNAVAILABLE):
                 logger.error(
                     "provider refused the email",
                     extra={"error": type(exc).__name__, "status": exc.status, "provider_error": exc.name},
@@ -455,6 +496,70 @@ class ContactService:
             logger.warning("provider refused the API key; retrying once with the refreshed config")
             fresh_email = _marked(compose_email(submission, fresh), subject_prefix)
             return self.client.send(fresh_email, idempotency_key=key, deadline=deadline)
+
+    def park(self, queued: QueuedSubmission, error: ProviderError, *, archived: bool = True) -> bool:
+        """Keep a permanently refused submission for an operator; whether a parking lot took it.
+
+        The one place a submission is parked, from the API and the outbox consumer alike:
+        ``EmailsFailed`` and an ERROR log line (the alarm's source) every time; the parking lot
+        (the dead-letter queue, with the reason as an attribute), the ledger (``queued``, so a
+        resubmission is answered the same) and the archive (``parked`` with the reason, when
+        ``archived``: the submission has an archive record already, as one from the outbox does)
+        when it took it. When it did not (none configured, or unreachable), the caller keeps the
+        submission in the outbox instead.
+        """
+        reason = refusal_reason(error)
+        fields = {
+            "idempotency_key": queued.idempotency_key,
+            "submission_request_id": queued.request_id,
+            "error": type(error).__name__,
+            "status": error.status,
+            "provider_error": error.name,
+            "parked_reason": reason,
+        }
+        self.record_metric(Metric.EMAILS_FAILED)
+        problem = None
+        if self.parking is None:
+            problem = "no parking lot is configured (CONTACT_PARKED_QUEUE_URL)"
+        else:
+            try:
+                self.parking.park(replace(queued, reason=reason), reason=reason)
+            except ParkingUnavailable as exc:
+                problem = f"the parking lot is unavailable ({exc})"
+        if problem is not None:
+            logger.error(
+                "provider refused the submission permanently and it could not be parked; kept in the outbox",
+                extra={**fields, "parking_problem": problem},
+            )
+            return False
+        logger.error(
+            "submission parked: the provider refused it permanently; fix the cause, then redrive it", extra=fields
+        )
+        self._mark(queued.idempotency_key, SubmissionStatus.QUEUED)
+        if archived:
+            self.archive_state(queued.idempotency_key, ArchiveState.PARKED, reason=reason)
+        return True
+
+    def _park_now(
+        self, submission: ContactSubmission, request: SubmitRequest, key: str, next_token: str, error: ProviderError
+    ) -> Outcome:
+        queued = QueuedSubmission.from_submission(
+            submission,
+            idempotency_key=key,
+            request_id=request.request_id,
+            reason=type(error).__name__,
+            now=self._clock(),
+        )
+        if self.park(queued, error, archived=False):
+            reason = refusal_reason(error)
+            archive_fields = self.archive_submission(submission, request, key, ArchiveState.PARKED, reasons=(reason,))
+            return Outcome(
+                status=202,
+                body={"status": "queued", "nextToken": next_token},
+                outcome="parked",
+                log_fields={"idempotency_key": key, "parked_reason": reason, **archive_fields},
+            )
+        return self._keep_for_later(submission, request, key, next_token, reason=refusal_reason(error))
 
     def _keep_for_later(
         self, submission: ContactSubmission, request: SubmitRequest, key: str, next_token: str, *, reason: str

@@ -2,7 +2,10 @@
 
 The stack gets free ports, so this works beside a running ``make run``; it keeps the production rate
 limit (5 per 15 minutes per source IP) and the sandbox adds ``--latency-ms`` to every Resend call.
-``--provider-failure-rate`` makes the sandbox answer that share of sends with a 500. Reports land in
+``--provider-failure-rate`` makes the sandbox answer that share of sends with a 500;
+``--provider-fault`` applies one of the issue's provider faults for the whole run (``slow``: every call
+8 s; ``down``: every call 503, after which the outbox must drain into exactly one email per accepted
+submission; ``flaky``: 10 % of calls 500). Reports land in
 ``reports/<name>_*.csv``, ``reports/<name>.html`` and ``reports/<name>.json``; the stack's own log in
 ``reports/<name>-stack.log``. The exit status is Locust's: 1 when a limit of the run was broken.
 
@@ -11,14 +14,17 @@ Usage::
     python loadtests/run_local.py                                   # 50 users, 60 s, 100-300 ms
     python loadtests/run_local.py --users 10 --run-time 20s --name smoke
     python loadtests/run_local.py --latency-ms 150 --provider-failure-rate 0.1 -- --p95-limit-ms 2000
+    python loadtests/run_local.py --provider-fault down --users 20 --run-time 45s --name down
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +38,53 @@ from contact_sdk.devtools.local.console import Console  # noqa: E402
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+#: The issue's provider faults, as sandbox fault settings (``down`` is an outage window set per run).
+PROVIDER_FAULTS: dict[str, dict[str, object]] = {
+    "slow": {"latency_ms": [8000, 8000]},
+    "flaky": {"failure_rate": 0.1, "failure_status": 500, "failure_name": "internal_server_error"},
+    "down": {},
+}
+
+
+def run_seconds(run_time: str) -> int:
+    """Locust's ``--run-time`` (``45s``, ``2m``, ``1h30m``) in seconds."""
+    parts = re.findall(r"(\d+)\s*([hms]?)", run_time)
+    if not parts or "".join(n + u for n, u in parts) != run_time.replace(" ", ""):
+        raise argparse.ArgumentTypeError(f"not a Locust run time: {run_time!r}")
+    return sum(int(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+
+
+def _sandbox(url: str, path: str, *, method: str = "GET", body: object = None) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL we just started
+        f"{url}{path}", data=data, headers={"Content-Type": "application/json"}, method=method
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        raw = answer.read()
+    return json.loads(raw) if raw else None
+
+
+def count_emails(sandbox_url: str) -> tuple[int, int]:
+    """(emails the sandbox holds, duplicates: emails beyond the first with the same content).
+
+    By content, not by idempotency key: the sandbox, like Resend, never stores two emails under one
+    key, so a duplicate would show as the same message under two keys. Every load-test submission's
+    text is unique.
+    """
+    emails = _sandbox(sandbox_url, "/_sandbox/emails")
+    assert isinstance(emails, list)  # noqa: S101 - the sandbox's documented answer
+    contents = [json.dumps(e.get("body"), sort_keys=True) for e in emails]
+    return len(contents), len(contents) - len(set(contents))
+
+
+def await_drain(sandbox_url: str, accepted: int, *, timeout: float) -> tuple[int, int, float]:
+    """Wait until the sandbox holds ``accepted`` emails (the outbox drained) or ``timeout``; (emails, dups, s)."""
+    started = time.monotonic()
+    emails, duplicates = count_emails(sandbox_url)
+    while emails < accepted and time.monotonic() - started < timeout:
+        time.sleep(5)
+        emails, duplicates = count_emails(sandbox_url)
+    return emails, duplicates, time.monotonic() - started
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-time", default="60s", help="how long, Locust syntax: 30s, 2m (default 60s)")
     parser.add_argument("--latency-ms", type=parse_latency, default=(100, 300), help="sandbox latency MIN-MAX")
     parser.add_argument("--provider-failure-rate", type=float, default=0.0, help="share of sends answered 500")
+    parser.add_argument(
+        "--provider-fault",
+        choices=sorted(PROVIDER_FAULTS),
+        help="slow: every call 8 s; down: every call 503, then the outbox must drain; flaky: 10 %% of calls 500",
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=600.0, help="with --provider-fault down: seconds to wait for the drain"
+    )
     parser.add_argument("--rate-limit", type=int, default=5, help="the stack's CONTACT_RATE_LIMIT (default 5)")
     parser.add_argument(
         "--provider-rate-limit",
@@ -57,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the stack, run Locust against it, stop the stack; Locust's exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        seconds = run_seconds(args.run_time)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
     stack_log = (reports / f"{args.name}-stack.log").open("w", encoding="utf-8")
@@ -85,10 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             with urllib.request.urlopen(request, timeout=5):  # noqa: S310
                 pass
+        if args.provider_fault == "down":
+            # An outage window longer than the run (plus Locust's stop timeout): cleared by hand afterwards.
+            _sandbox(stack.sandbox_url, "/_sandbox/faults", method="POST", body={"outage_seconds": seconds + 60})
+        elif args.provider_fault:
+            _sandbox(stack.sandbox_url, "/_sandbox/faults", method="POST", body=PROVIDER_FAULTS[args.provider_fault])
         low, high = args.latency_ms
         print(
             f"local stack up: API {stack.api_url}, page origin {stack.page_url}, sandbox {stack.sandbox_url} "
-            f"({low}-{high} ms, provider failure rate {args.provider_failure_rate}); "
+            f"({low}-{high} ms, provider failure rate {args.provider_failure_rate}, "
+            f"provider fault {args.provider_fault or 'none'}); "
             f"{args.users} users for {args.run_time}",
             flush=True,
         )
@@ -121,12 +193,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(reports / f"{args.name}.json"),
             *args.locust_args,
         ]
-        return subprocess.call(command, cwd=ROOT)  # noqa: S603 - our interpreter, our locustfile
+        status = subprocess.call(command, cwd=ROOT)  # noqa: S603 - our interpreter, our locustfile
+        if args.provider_fault == "down":
+            status = max(
+                status, _after_the_outage(stack.sandbox_url, reports / f"{args.name}.json", args.drain_timeout)
+            )
+        return status
     except KeyboardInterrupt:
         return 130
     finally:
         stack.stop()
         stack_log.close()
+
+
+def _after_the_outage(sandbox_url: str, summary_path: Path, timeout: float) -> int:
+    """The provider comes back; the outbox must deliver exactly one email per accepted submission."""
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    accepted = int(summary.get("accepted_sent", 0)) + int(summary.get("accepted_queued", 0))
+    during, _ = count_emails(sandbox_url)
+    _sandbox(sandbox_url, "/_sandbox/faults", method="DELETE")
+    emails, duplicates, waited = await_drain(sandbox_url, accepted, timeout=timeout)
+    ok = emails == accepted and duplicates == 0
+    summary["after_outage"] = {
+        "accepted": accepted,
+        "emails_during_outage": during,
+        "emails": emails,
+        "duplicates": duplicates,
+        "drain_seconds": round(waited, 1),
+        "passed": ok,
+    }
+    summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(
+        f"after the outage: accepted={accepted} emails={emails} duplicates={duplicates} "
+        f"(drained in {waited:.0f} s; {during} sent during the outage) -> {'PASSED' if ok else 'FAILED'}",
+        flush=True,
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

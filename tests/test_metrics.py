@@ -53,9 +53,10 @@ def test_every_metric_has_a_definition_with_a_cloudwatch_unit() -> None:
         assert definition.description
 
 
-def test_only_response_time_is_a_duration() -> None:
-    """ResponseTime is in Milliseconds; every other metric is a Count."""
-    assert {m for m, d in METRICS.items() if d.unit == "Milliseconds"} == {Metric.RESPONSE_TIME}
+def test_only_response_time_and_provider_latency_are_durations() -> None:
+    """ResponseTime and ProviderLatency are in Milliseconds (the contract's table); every other metric is a Count."""
+    durations = {m.value for m, d in METRICS.items() if d.unit == "Milliseconds"}
+    assert durations == {"ResponseTime", "ProviderLatency"}
 
 
 def test_document_shape() -> None:

@@ -100,7 +100,10 @@ class StackSettings:
     log_level: str = "INFO"
     throttle_rate_limit: int = 25
     throttle_burst_limit: int = 20
-    outbox_max_receive_count: int = 10
+    #: Receives before SQS dead-letters an outbox message. The consumer hides a failed message 30 s doubling
+    #: per receive up to 5 min, so 450 receives last at least 37 h: a 24 h outage dead-letters nothing
+    #: (docs/guarantees.md has the arithmetic).
+    outbox_max_receive_count: int = 450
     manage_api_gateway_account: bool = True
     domain_name: str | None = None
     certificate_arn: str | None = None

@@ -308,6 +308,8 @@ class ContactStack(Stack):
             "CONTACT_ENVIRONMENT": settings.environment,
             "CONTACT_TABLE_NAME": self.table.table_name,
             "CONTACT_OUTBOX_QUEUE_URL": self.outbox.queue_url,
+            # A permanently refused submission is parked on the DLQ with its reason (contact_sdk.parking).
+            "CONTACT_PARKED_QUEUE_URL": self.dead_letter_queue.queue_url,
             "RESEND_API_URL": settings.resend_api_url,
             "POWERTOOLS_SERVICE_NAME": "contact-form",
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
@@ -322,6 +324,11 @@ class ContactStack(Stack):
             parameters=settings.parameter_names,
             statements=[
                 iam.PolicyStatement(sid="SendToOutbox", actions=["sqs:SendMessage"], resources=[self.outbox.queue_arn]),
+                iam.PolicyStatement(
+                    sid="ParkOnDeadLetterQueue",
+                    actions=["sqs:SendMessage"],
+                    resources=[self.dead_letter_queue.queue_arn],
+                ),
             ],
         )
         self.api_function.function.node.default_child.add_property_override(  # type: ignore[union-attr]
@@ -339,6 +346,11 @@ class ContactStack(Stack):
             statements=[
                 iam.PolicyStatement(
                     sid="ConsumeOutbox", actions=list(_CONSUMER_SQS_ACTIONS), resources=[self.outbox.queue_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="ParkOnDeadLetterQueue",
+                    actions=["sqs:SendMessage"],
+                    resources=[self.dead_letter_queue.queue_arn],
                 ),
             ],
         )

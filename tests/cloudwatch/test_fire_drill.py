@@ -125,8 +125,10 @@ def test_the_source_emits_what_the_contract_lists(make_emf_source: Callable[[str
     assert directive["Dimensions"] == [["Environment"]]
     assert document["Environment"] == "prod"
     assert {m["Name"] for m in directive["Metrics"]} == {
+        "BudgetExhausted",
         "EmailsFailed",
         "EmailsQueued",
+        "ProviderLatency",
         "ProviderRetries",
         "ResponseTime",
     }

@@ -102,9 +102,16 @@ def test_queue_widgets_and_dead_letter_alarm_only_when_named(
     bottom = max(w["y"] + w["height"] for w in body["widgets"] if w not in sqs)
     assert all(w["y"] == bottom for w in sqs)
     queue_alarms = {a["MetricName"]: a for a in render_alarms(full_params) if a.get("Namespace") == "AWS/SQS"}
-    assert set(queue_alarms) == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    assert set(queue_alarms) == {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "NumberOfMessagesSent",
+    }
     dlq_alarm = queue_alarms["ApproximateNumberOfMessagesVisible"]
     assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "prod-contact-outbox-dlq"}]
+    parked_alarm = queue_alarms["NumberOfMessagesSent"]  # only parking sends to the DLQ; SQS's moves do not count
+    assert parked_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "prod-contact-outbox-dlq"}]
+    assert (parked_alarm["Statistic"], parked_alarm["Threshold"]) == ("Sum", 1)
     outbox_alarm = queue_alarms["ApproximateAgeOfOldestMessage"]
     assert outbox_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "prod-contact-outbox"}]
 

@@ -135,7 +135,8 @@ def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., 
     assert stack.submit(submission())["statusCode"] == 202
     item = only_archive_item(stack)
     assert item["state"]["S"] == "queued"
-    assert [r["S"] for r in item["reasons"]["L"]] == ["ProviderServerError"]
+    # Three 500s used the 4 s response budget (waits of 1 and 2 s); the next wait did not fit.
+    assert [r["S"] for r in item["reasons"]["L"]] == ["ProviderDeferredError"]
     sqs = aws_client(aws, "sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queues["url"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     result = handler.outbox_handler(
@@ -148,6 +149,48 @@ def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., 
     assert item["emailId"]["S"] == email["id"]
     assert "reasons" not in item
     assert history_states(item) == ["queued", "sent"]
+
+
+def test_a_permanent_refusal_is_archived_as_parked_with_its_reason(
+    make_stack: Callable[..., Stack], aws: str
+) -> None:
+    """A 422 on the request path: parked on the DLQ and archived ``parked`` with the refusal as its reason."""
+    queues = create_outbox_queues(aws, max_receive_count=3)
+    stack = make_stack(outbox_queue_url=queues["url"], parked_queue_url=queues["dlq"])
+    handler.environment.use_components(stack.components)
+    stack.sandbox.script(["422"])
+    response = stack.submit(submission())
+    assert response["statusCode"] == 202
+    assert json.loads(response["body"])["status"] == "queued"
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "parked"
+    [reason] = [r["S"] for r in item["reasons"]["L"]]
+    assert "422 validation_error" in reason
+    parked = aws_client(aws, "sqs").receive_message(QueueUrl=queues["dlq"], MessageAttributeNames=["All"])
+    assert len(parked["Messages"]) == 1  # the archive's word agrees with the parking lot's
+    assert stack.sandbox.emails() == []
+
+
+def test_a_queued_submission_refused_by_the_provider_later_is_archived_parked(
+    make_stack: Callable[..., Stack], aws: str
+) -> None:
+    """Queued by a 500 storm, then refused for good when the consumer tries: its archive record moves to parked."""
+    queues = create_outbox_queues(aws, max_receive_count=3)
+    stack = make_stack(outbox_queue_url=queues["url"], parked_queue_url=queues["dlq"])
+    handler.environment.use_components(stack.components)
+    stack.sandbox.script(["500", "500", "500", "422"])
+    assert stack.submit(submission())["statusCode"] == 202
+    assert only_archive_item(stack)["state"]["S"] == "queued"
+    sqs = aws_client(aws, "sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queues["url"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    result = handler.outbox_handler(
+        sqs_event(sqs, queues["url"], queue_arn=arn, region="eu-west-1"), FakeLambdaContext()
+    )
+    assert result == {"batchItemFailures": []}  # parked, so the message leaves the outbox
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "parked"
+    assert history_states(item) == ["queued", "parked"]
+    assert stack.sandbox.emails() == []
 
 
 def test_a_delivery_webhook_for_the_email_shows_in_the_archive(stack: Stack, capsys: Any) -> None:

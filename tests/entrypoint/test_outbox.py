@@ -64,7 +64,7 @@ def test_provider_down_queues_the_submission_and_answers_202(outbox_stack: Stack
     queued = QueuedSubmission.from_json(record["body"])
     keys = {r["idempotency_key"] for r in stack.sandbox.requests() if r["path"] == "/emails"}
     assert keys == {queued.idempotency_key}
-    assert queued.reason == "ProviderServerError"
+    assert queued.reason == "ProviderDeferredError"  # three 500s, then the 4 s budget had no room for a fourth
     totals = stack.sink.totals()
     assert totals["EmailsQueued"] == 1
     assert totals["EmailsFailed"] == 1
@@ -140,14 +140,15 @@ def test_provider_and_outbox_both_down_is_503(make_stack: Callable[..., Stack]) 
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (CircuitOpenError("open", retry_after=42.0), 42),
-        (ProviderServerError("x", status=500, retry_after=7.0), 7),
+        (CircuitOpenError("open", retry_after=42.0), 120),
+        (ProviderServerError("x", status=500, retry_after=7.0), 120),
+        (ProviderServerError("x", status=500, retry_after=700.0), 700),
         (ProviderServerError("x", status=500), 120),
         (ProviderQuotaError("quota", status=429, name="daily_quota_exceeded"), 5 * 3600 + 30),
     ],
 )
 def test_backoff_respects_breaker_retry_after_and_quota_reset(error: Exception, expected: int) -> None:
-    """Breaker wait, provider hint, daily reset at midnight UTC, else 30 s doubling per receive."""
+    """On the third receive: at least 30 s doubled twice (120 s); a longer provider hint or quota reset wins."""
     now = 1_795_806_000.0  # 2026-11-27 19:00:00 UTC
     seconds = backoff_seconds(error, receive_count=3, breaker_wait=42.0, now=now)
     assert seconds == expected

@@ -68,11 +68,12 @@ def test_a_30s_outage_queues_traffic_cycles_the_breaker_and_drains(
     assert [r["statusCode"] for r in outage_answers] == [202] * 6
     assert transitions == [("closed", "open")]
     assert breaker.state == "open"
-    # 4 attempts for the first, 1 for the second (the fifth consecutive failure opens the breaker); then none.
+    # 3 attempts for the first (after 1 + 2 s of waits the next 4 s wait would overrun the 4 s response
+    # budget), 2 for the second (its second is the fifth consecutive failure and opens the breaker); then none.
     outage_hits = [r for r in clocked_sandbox.requests() if r.get("fault") == "outage"]
     assert len(outage_hits) == 5
     reasons = [line["queued_reason"] for line in stack.lines("request handled") if line["outcome"] == "queued"]
-    assert reasons == ["ProviderServerError", *["CircuitOpenError"] * 5]  # the 2nd opened it mid-retry
+    assert reasons == ["ProviderDeferredError", *["CircuitOpenError"] * 5]  # the 2nd opened it mid-retry
     assert stack.lines("circuit breaker resend: closed -> open")
 
     clock.advance(5)  # t = 35: the provider is back, but the breaker is still open
@@ -154,7 +155,9 @@ def test_the_consumer_waits_out_an_open_breaker(
     response = stack.submit(payload)
     tally.record(payload, response)
     assert response["statusCode"] == 202
-    breaker.record(breaker.admit(), _server_error())  # the fifth consecutive failure: open
+    # The request made three attempts inside its 4 s budget; two more failures make five: open.
+    breaker.record(breaker.admit(), _server_error())
+    breaker.record(breaker.admit(), _server_error())
     assert breaker.state == "open"
     clock.advance(20)
     requests_before = len(clocked_sandbox.requests())

@@ -52,16 +52,31 @@ def test_provider_500s_then_success_sends_once(fault_stack: FaultStack) -> None:
 
 
 def test_429_with_retry_after_waits_what_the_provider_asked(fault_stack: FaultStack) -> None:
-    """A 429 rate_limit_exceeded with ``Retry-After: 7`` is retried after exactly 7 s; one email."""
+    """A 429 rate_limit_exceeded with ``Retry-After: 2`` (inside the 4 s budget) is retried after exactly 2 s."""
+    stack, tally = fault_stack, Tally()
+    stack.sandbox.script(["429;retry-after=2", "200"])
+    response = submit(stack, tally)
+    assert response["statusCode"] == 200
+    assert stack.sleeps == [2.0]
+    assert stack.sink.totals()["ProviderRetries"] == 1
+    [retry] = stack.lines("provider call failed, retrying")
+    assert (retry["status"], retry["provider_error"], retry["wait_seconds"]) == (429, "rate_limit_exceeded", 2.0)
+    account(stack, tally.accepted, label="429 with Retry-After")
+
+
+def test_429_with_a_retry_after_past_the_budget_is_queued_at_once(fault_stack: FaultStack) -> None:
+    """``Retry-After: 7`` cannot fit the 4 s budget: nothing is slept, the submission is queued, BudgetExhausted."""
     stack, tally = fault_stack, Tally()
     stack.sandbox.script(["429;retry-after=7", "200"])
     response = submit(stack, tally)
-    assert response["statusCode"] == 200
-    assert stack.sleeps == [7.0]
-    assert stack.sink.totals()["ProviderRetries"] == 1
-    [retry] = stack.lines("provider call failed, retrying")
-    assert (retry["status"], retry["provider_error"], retry["wait_seconds"]) == (429, "rate_limit_exceeded", 7.0)
-    account(stack, tally.accepted, label="429 with Retry-After")
+    assert response["statusCode"] == 202
+    assert stack.sleeps == []
+    totals = stack.sink.totals()
+    assert (totals["BudgetExhausted"], totals["EmailsQueued"]) == (1, 1)
+    assert "ProviderRetries" not in totals
+    assert stack.summary()["queued_reason"] == "ProviderDeferredError"
+    assert stack.drain() == [{"batchItemFailures": []}]
+    account(stack, tally.accepted, label="429 with Retry-After past the budget, then the outbox")
 
 
 @pytest.mark.parametrize("step", ["timeout-accept;seconds=1.5", "timeout;seconds=1.5"])
@@ -92,18 +107,19 @@ def test_a_read_timeout_is_retried_with_the_same_key_and_sends_once(
 
 
 def test_connection_refused_is_queued_then_delivered_by_the_consumer(build_stack: Callable[..., FaultStack]) -> None:
-    """RESEND_API_URL on a closed port: 4 refused attempts, 202 queued; once fixed, the outbox delivers it."""
+    """RESEND_API_URL on a closed port: 3 refused attempts in the budget, 202 queued; fixed, the outbox delivers it."""
     stack, tally = build_stack(settings={"resend_api_url": f"http://127.0.0.1:{closed_port()}"}), Tally()
     response = submit(stack, tally)
     assert response["statusCode"] == 202
     assert json.loads(response["body"])["status"] == "queued"
     totals = stack.sink.totals()
-    assert (totals["ProviderRetries"], totals["EmailsFailed"], totals["EmailsQueued"]) == (3, 1, 1)
+    # attempts at 0, 1 and 3 s; the 4 s wait after the third would end past the 4 s budget.
+    assert (totals["ProviderRetries"], totals["EmailsFailed"], totals["EmailsQueued"]) == (2, 1, 1)
     assert {r["error"] for r in stack.lines("provider call failed, retrying")} == {"ProviderConnectionError"}
     summary = stack.summary()
-    assert (summary["outcome"], summary["queued_reason"]) == ("queued", "ProviderConnectionError")
+    assert (summary["outcome"], summary["queued_reason"]) == ("queued", "ProviderDeferredError")
     [queued] = stack.queued_messages()
-    assert queued.reason == "ProviderConnectionError"
+    assert queued.reason == "ProviderDeferredError"
     assert stack.sandbox.emails() == []
     # The configuration is fixed (a new execution environment); the outbox drains into one email.
     fixed = build_stack()

@@ -101,6 +101,7 @@ def test_functions_get_the_service_environment(synthesized: Synthesized) -> None
     assert variables["CONTACT_ENVIRONMENT"] == "prod"
     assert evaluate(variables["CONTACT_TABLE_NAME"]).startswith("<Ref Table")
     assert evaluate(variables["CONTACT_OUTBOX_QUEUE_URL"]).startswith("<Ref OutboxQueue")
+    assert evaluate(variables["CONTACT_PARKED_QUEUE_URL"]).startswith("<Ref OutboxDeadLetterQueue")
     assert variables["RESEND_API_URL"] == "https://api.resend.com"
     assert set(variables) >= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
 
@@ -156,7 +157,7 @@ def test_outbox_consumer_reads_the_queue_with_partial_batch_responses(synthesize
 
 
 def test_outbox_has_an_encrypted_dead_letter_queue(synthesized: Synthesized) -> None:
-    """Outbox and DLQ use SSE-SQS; after 10 receives a message moves to the DLQ; visibility 6x the timeout."""
+    """Outbox and DLQ use SSE-SQS; after 450 receives a message moves to the DLQ; visibility 6x the timeout."""
     queues = synthesized.resources("AWS::SQS::Queue")
     outbox = next(q for k, q in queues.items() if k.startswith("OutboxQueue"))
     dlq_id = next(k for k in queues if k.startswith("OutboxDeadLetterQueue"))
@@ -166,7 +167,7 @@ def test_outbox_has_an_encrypted_dead_letter_queue(synthesized: Synthesized) -> 
         assert queue["DeletionPolicy"] == "Retain"
     assert outbox["Properties"]["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": 10,
+        "maxReceiveCount": 450,
     }
     assert outbox["Properties"]["VisibilityTimeout"] == 180
 
@@ -315,18 +316,25 @@ def test_table_actions_are_the_five_the_stores_use(synthesized: Synthesized, pre
 
 
 def test_queue_actions_are_split_between_producer_and_consumer(synthesized: Synthesized) -> None:
-    """The API function may only send to the outbox; the consumer may receive, delete and extend visibility."""
+    """The API function may only send (to the outbox, and park on the DLQ); the consumer may receive, delete,
+    extend visibility on the outbox, and only send to the DLQ (parking)."""
     api = _policy(synthesized, "ApiPolicy")
     consumer = _policy(synthesized, "OutboxConsumerPolicy")
     assert _sid(api, "SendToOutbox")["Action"] == "sqs:SendMessage"
+    for policy in (api, consumer):
+        parking = _sid(policy, "ParkOnDeadLetterQueue")
+        assert parking["Action"] == "sqs:SendMessage"
+        assert evaluate(parking["Resource"]).startswith("<GetAtt OutboxDeadLetterQueue")
     assert set(_sid(consumer, "ConsumeOutbox")["Action"]) == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
     }
-    sqs_in_consumer = {a for s in consumer for a in as_list(s["Action"]) if a.startswith("sqs:")}
-    assert "sqs:SendMessage" not in sqs_in_consumer
+    consume = _sid(consumer, "ConsumeOutbox")
+    assert "sqs:SendMessage" not in as_list(consume["Action"])
+    senders = [s for s in consumer if "sqs:SendMessage" in as_list(s["Action"])]
+    assert [s.get("Sid") for s in senders] == ["ParkOnDeadLetterQueue"]
     assert not any(s.get("Sid") == "ReadParameters" and len(as_list(s["Resource"])) > 1 for s in consumer)
 
 

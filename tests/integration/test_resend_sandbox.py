@@ -131,11 +131,11 @@ def test_a_retry_after_a_lost_answer_delivers_once(
     assert clock.waits == [1]
 
 
-@pytest.mark.parametrize(("step", "expected_wait"), [("429;retry-after=7", 7), ("429;retry-after=60", 16)])
+@pytest.mark.parametrize(("step", "expected_wait"), [("429;retry-after=7", 7), ("429;retry-after=16", 16)])
 def test_retry_after_seconds_is_honoured_and_capped_at_16(
     sandbox: ResendSandbox, make_client: Callable[..., ResendClient], step: str, expected_wait: float
 ) -> None:
-    """``Retry-After: 7`` waits 7 s; ``Retry-After: 60`` is capped at 16 s; then the send succeeds."""
+    """``Retry-After: 7`` waits 7 s, ``Retry-After: 16`` (the cap) 16 s; then the send succeeds."""
     waits: list[float] = []
     sandbox.script([step, "200"])
     make_client(sleep=waits.append).send(EMAIL)
@@ -143,11 +143,11 @@ def test_retry_after_seconds_is_honoured_and_capped_at_16(
     assert len(sandbox.emails()) == 1
 
 
-@pytest.mark.parametrize(("ahead", "expected_wait"), [(9, 9), (600, 16)])
+@pytest.mark.parametrize(("ahead", "expected_wait"), [(9, 9), (16, 16)])
 def test_retry_after_http_date_is_honoured_and_capped(
     sandbox: ResendSandbox, make_client: Callable[..., ResendClient], ahead: int, expected_wait: float
 ) -> None:
-    """An HTTP-date Retry-After waits until that date (by the injected wall clock), capped at 16 s."""
+    """An HTTP-date Retry-After up to the 16 s cap waits until that date (by the injected wall clock)."""
     now = 1_800_000_000.0
     date = email.utils.format_datetime(datetime.fromtimestamp(now + ahead, UTC), usegmt=True)
     waits: list[float] = []
@@ -266,6 +266,21 @@ def test_auth_failures_do_not_open_the_breaker(
             client.send(EMAIL)
     assert (client.breaker.state, client.breaker.fail_counter) == ("closed", 0)
     assert len(email_requests(sandbox)) == 6
+
+
+@pytest.mark.parametrize("step", ["429;retry-after=17", "503;retry-after=60"])
+def test_a_wait_longer_than_the_cap_is_handed_back_not_slept(
+    sandbox: ResendSandbox, make_client: Callable[..., ResendClient], step: str
+) -> None:
+    """A Retry-After past 16 s is not slept nor shortened: the send stops at once, carrying the provider's wait."""
+    waits: list[float] = []
+    sandbox.script([step, "200"])
+    with pytest.raises(ProviderDeferredError) as caught:
+        make_client(sleep=waits.append).send(EMAIL)
+    assert waits == []
+    assert caught.value.retry_after == float(step.rsplit("=", 1)[1])
+    assert len(email_requests(sandbox)) == 1
+    assert sandbox.emails() == []
 
 
 def test_validation_errors_do_not_open_the_breaker(

@@ -376,6 +376,8 @@ class LocalStack:
             "CONTACT_ENVIRONMENT": "local",
             "CONTACT_TABLE_NAME": resources.table_name,
             "CONTACT_OUTBOX_QUEUE_URL": resources.queue_url,
+            # As the CDK stack does: a permanently refused submission is parked on the DLQ with its reason.
+            "CONTACT_PARKED_QUEUE_URL": resources.dead_letter_queue_url,
             "RESEND_API_URL": self.sandbox_url,
             "CONTACT_RATE_LIMIT": str(options.rate_limit),
             "CONTACT_RATE_LIMIT_WINDOW_SECONDS": str(options.rate_limit_window_seconds),

@@ -6,6 +6,8 @@ Usage::
     contact-sdk outbox peek --queue-url "$OUTBOX_DLQ_URL" --max 20
     contact-sdk outbox redrive --from "$OUTBOX_DLQ_URL" --to "$OUTBOX_URL" --max 50 --dry-run
     contact-sdk outbox redrive --from "$OUTBOX_DLQ_URL" --to "$OUTBOX_URL" --max 50
+    contact-sdk outbox parked --queue-url "$OUTBOX_DLQ_URL"          # permanently refused, with reasons
+    contact-sdk outbox redrive --from "$OUTBOX_DLQ_URL" --to "$OUTBOX_URL" --parked-only
 
 ``peek`` never prints a message's text or the sender's full address. ``redrive`` sends a copy to
 the outbox queue and then deletes the original, at most ``--max`` messages per run; a replayed
@@ -85,20 +87,22 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _peek(args: argparse.Namespace) -> int:
-    messages = queue.peek(_sqs(args), args.queue_url, max_messages=args.max)
+    parked_only = bool(getattr(args, "parked_only", False))
+    messages = queue.peek(_sqs(args), args.queue_url, max_messages=args.max, parked_only=parked_only)
     if args.json:
         _print_json([m.to_json() for m in messages])
         return 0
     if not messages:
-        sys.stdout.write("no visible messages\n")
+        sys.stdout.write("no parked submissions\n" if parked_only else "no visible messages\n")
         return 0
     for m in messages:
         if m.unreadable is not None:
             sys.stdout.write(f"{m.message_id}  receives={m.receive_count}  UNREADABLE: {m.unreadable}\n")
             continue
+        parked = f"  PARKED: {m.parked_reason}" if m.parked_reason is not None else ""
         sys.stdout.write(
             f"{m.message_id}  receives={m.receive_count}  queued_at={m.queued_at}  request_id={m.request_id}  "
-            f"reason={m.reason}  sender={m.sender}  key={m.idempotency_key}\n"
+            f"reason={m.reason}  sender={m.sender}  key={m.idempotency_key}{parked}\n"
         )
     sys.stdout.write(f"{len(messages)} message(s) shown and left on the queue\n")
     return 0
@@ -109,13 +113,19 @@ def _redrive(args: argparse.Namespace) -> int:
         sys.stderr.write("error: --from and --to are the same queue\n")
         return 2
     result = queue.redrive(
-        _sqs(args), source=args.source, target=args.target, max_messages=args.max, dry_run=args.dry_run
+        _sqs(args),
+        source=args.source,
+        target=args.target,
+        max_messages=args.max,
+        dry_run=args.dry_run,
+        parked_only=args.parked_only,
     )
     verb = "would move" if result.dry_run else "moved"
     for message_id in result.moved:
         sys.stdout.write(f"{verb} {message_id}\n")
     for message_id, reason in result.skipped:
-        sys.stdout.write(f"left {message_id} (not a queued submission: {reason})\n")
+        why = "not parked" if reason == "not parked" else f"not a queued submission: {reason}"
+        sys.stdout.write(f"left {message_id} ({why})\n")
     sys.stdout.write(f"{verb} {len(result.moved)} message(s); left {len(result.skipped)}\n")
     return 0
 
@@ -161,6 +171,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     peek.add_argument("--max", type=_count, default=10, help="most messages to show (default 10)")
     peek.set_defaults(handler=_guarded(_peek))
 
+    parked = commands.add_parser(
+        "parked",
+        parents=[common],
+        help="list submissions the provider refused for good, with the reason (parked on the dead-letter queue)",
+    )
+    parked.add_argument("--queue-url", required=True, type=_queue_url, help="the dead-letter queue")
+    parked.add_argument("--max", type=_count, default=10, help="most messages to look at (default 10)")
+    parked.set_defaults(handler=_guarded(_peek), parked_only=True)
+
     redrive = commands.add_parser(
         "redrive", parents=[common], help="move messages from the dead-letter queue back to the outbox"
     )
@@ -168,4 +187,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     redrive.add_argument("--to", dest="target", required=True, type=_queue_url, help="the outbox queue")
     redrive.add_argument("--max", type=_count, default=10, help="most messages to move (default 10)")
     redrive.add_argument("--dry-run", action="store_true", help="only say what would move")
+    redrive.add_argument(
+        "--parked-only", action="store_true", help="move only parked submissions (after fixing their cause)"
+    )
     redrive.set_defaults(handler=_guarded(_redrive))

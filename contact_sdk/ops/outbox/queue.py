@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.parking import PARKED_REASON_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -74,6 +75,8 @@ class PeekedMessage:
     sender: str | None = None
     #: Why the body is not a queued submission (``None`` when it is one).
     unreadable: str | None = None
+    #: Why the provider refused it for good, when the message was parked (``None`` otherwise).
+    parked_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for ``--json`` output."""
@@ -86,6 +89,7 @@ class PeekedMessage:
             "idempotencyKey": self.idempotency_key,
             "sender": self.sender,
             "unreadable": self.unreadable,
+            "parkedReason": self.parked_reason,
         }
 
 
@@ -153,12 +157,24 @@ def _release(sqs: SQSClient, queue_url: str, messages: list[Any]) -> None:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
 
 
+def _parked_reason(message: Any) -> str | None:
+    value = message.get("MessageAttributes", {}).get(PARKED_REASON_ATTRIBUTE, {})
+    reason = value.get("StringValue") if isinstance(value, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
 def _describe(message: Any) -> PeekedMessage:
     receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
+    parked_reason = _parked_reason(message)
     try:
         queued = QueuedSubmission.from_json(message["Body"])
     except ValueError as exc:
-        return PeekedMessage(message_id=message["MessageId"], receive_count=receive_count, unreadable=str(exc))
+        return PeekedMessage(
+            message_id=message["MessageId"],
+            receive_count=receive_count,
+            unreadable=str(exc),
+            parked_reason=parked_reason,
+        )
     queued_at = dt.datetime.fromtimestamp(queued.queued_at, tz=dt.UTC).isoformat(timespec="seconds")
     return PeekedMessage(
         message_id=message["MessageId"],
@@ -168,30 +184,45 @@ def _describe(message: Any) -> PeekedMessage:
         reason=queued.reason,
         idempotency_key=queued.idempotency_key,
         sender=mask_email(queued.email),
+        parked_reason=parked_reason,
     )
 
 
-def peek(sqs: SQSClient, queue_url: str, *, max_messages: int = MAX_BATCH) -> list[PeekedMessage]:
+def peek(
+    sqs: SQSClient, queue_url: str, *, max_messages: int = MAX_BATCH, parked_only: bool = False
+) -> list[PeekedMessage]:
     """Look at up to ``max_messages`` messages and put them straight back (visible again at once).
+
+    With ``parked_only``, only parked submissions (those with a ``parkedReason``) are returned;
+    up to ``max_messages`` messages are still looked at.
 
     Each peek counts as a receive in SQS: on a queue with a redrive policy, peeking a message
     often enough moves it to the dead-letter queue. Peek the dead-letter queue, not the outbox.
     """
     messages = _receive(sqs, queue_url, max_messages)
     try:
-        return [_describe(message) for message in messages]
+        described = [_describe(message) for message in messages]
     finally:
         _release(sqs, queue_url, messages)
+    return [m for m in described if m.parked_reason is not None] if parked_only else described
 
 
 def redrive(
-    sqs: SQSClient, *, source: str, target: str, max_messages: int = MAX_BATCH, dry_run: bool = False
+    sqs: SQSClient,
+    *,
+    source: str,
+    target: str,
+    max_messages: int = MAX_BATCH,
+    dry_run: bool = False,
+    parked_only: bool = False,
 ) -> RedriveResult:
     """Move up to ``max_messages`` queued submissions from ``source`` (the DLQ) to ``target`` (the outbox).
 
     Send first, delete second. Messages that are not queued submissions are left where they are
-    (they would only fail again) and reported in ``skipped``. With ``dry_run`` nothing is sent or
-    deleted: the messages are only looked at and released.
+    (they would only fail again) and reported in ``skipped``; with ``parked_only`` so are the ones
+    that were not parked. A moved message loses its ``parkedReason`` (it is a fresh try; refused
+    again, it is parked again with the new reason). With ``dry_run`` nothing is sent or deleted:
+    the messages are only looked at and released.
     """
     result = RedriveResult(dry_run=dry_run)
     messages = _receive(sqs, source, max_messages)
@@ -203,6 +234,10 @@ def redrive(
                 result.skipped.append((message["MessageId"], described.unreadable))
                 keep.append(message)
                 continue
+            if parked_only and described.parked_reason is None:
+                result.skipped.append((message["MessageId"], "not parked"))
+                keep.append(message)
+                continue
             if dry_run:
                 result.moved.append(message["MessageId"])
                 keep.append(message)
@@ -210,7 +245,7 @@ def redrive(
             attributes: dict[str, MessageAttributeValueTypeDef] = {
                 str(name): {"DataType": value["DataType"], "StringValue": value["StringValue"]}
                 for name, value in message.get("MessageAttributes", {}).items()
-                if "StringValue" in value
+                if "StringValue" in value and name != PARKED_REASON_ATTRIBUTE
             }
             try:
                 sqs.send_message(QueueUrl=target, MessageBody=message["Body"], MessageAttributes=attributes)

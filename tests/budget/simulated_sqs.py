@@ -1,0 +1,133 @@
+"""An SQS queue on a simulated clock, with a dead-letter queue, for day-long outage runs in a second.
+
+It honours what the outbox relies on, as SQS documents it: a received message is hidden for the
+queue's visibility timeout (or what ``ChangeMessageVisibility`` sets, at most 12 h), each receive
+adds one to ``ApproximateReceiveCount``, and a message received more than ``max_receive_count``
+times is moved to the dead-letter queue instead of being delivered. Only the calls the service
+makes are implemented: ``send_message``, ``receive_message``, ``change_message_visibility``,
+``delete_message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_VISIBILITY = 43_200
+
+
+class SimClock:
+    """Seconds since the start of the run; :meth:`sleep` moves it on."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def advance_to(self, when: float) -> None:
+        self.now = max(self.now, when)
+
+
+@dataclass
+class _Message:
+    message_id: str
+    body: str
+    attributes: dict[str, Any]
+    visible_at: float
+    receive_count: int = 0
+    receipt: str | None = None
+    deleted: bool = False
+
+
+@dataclass
+class SimulatedQueue:
+    """One queue and its dead-letter queue."""
+
+    clock: SimClock
+    url: str = "https://sqs.eu-west-1.amazonaws.com/123456789012/outbox"
+    visibility_timeout: float = 180.0
+    max_receive_count: int = 10
+    messages: list[_Message] = field(default_factory=list)
+    dead_letters: list[_Message] = field(default_factory=list)
+    moved_by_hand: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _receipts: itertools.count[int] = field(default_factory=itertools.count)
+
+    # -- the SQS API the service calls ---------------------------------------------------------
+
+    def send_message(self, *, QueueUrl: str, MessageBody: str, MessageAttributes: Any = None) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        if QueueUrl != self.url:
+            self.moved_by_hand.append((MessageBody, dict(MessageAttributes or {})))
+            return {"MessageId": str(uuid.uuid4())}
+        message = _Message(str(uuid.uuid4()), MessageBody, dict(MessageAttributes or {}), self.clock())
+        self.messages.append(message)
+        return {"MessageId": message.message_id}
+
+    def receive_message(self, *, QueueUrl: str, MaxNumberOfMessages: int = 1, **_: Any) -> dict[str, Any]:  # noqa: N803
+        assert QueueUrl == self.url
+        now = self.clock()
+        out: list[dict[str, Any]] = []
+        for message in self.messages:
+            if len(out) >= MaxNumberOfMessages:
+                break
+            if message.deleted or message.visible_at > now:
+                continue
+            if message.receive_count >= self.max_receive_count:
+                # SQS moves it on the receive that would exceed maxReceiveCount.
+                message.deleted = True
+                self.dead_letters.append(message)
+                continue
+            message.receive_count += 1
+            message.visible_at = now + self.visibility_timeout
+            message.receipt = f"{message.message_id}#{next(self._receipts)}"
+            out.append(
+                {
+                    "MessageId": message.message_id,
+                    "ReceiptHandle": message.receipt,
+                    "Body": message.body,
+                    "MD5OfBody": hashlib.md5(message.body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+                    "Attributes": {
+                        "ApproximateReceiveCount": str(message.receive_count),
+                        "SentTimestamp": "0",
+                    },
+                }
+            )
+        return {"Messages": out}
+
+    def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> None:  # noqa: N803
+        assert QueueUrl == self.url
+        assert 0 <= VisibilityTimeout <= MAX_VISIBILITY, VisibilityTimeout
+        message = self._by_receipt(ReceiptHandle)
+        message.visible_at = self.clock() + VisibilityTimeout
+
+    def delete_message(self, *, QueueUrl: str, ReceiptHandle: str) -> None:  # noqa: N803
+        assert QueueUrl == self.url
+        self._by_receipt(ReceiptHandle).deleted = True
+
+    # -- for the test --------------------------------------------------------------------------
+
+    def _by_receipt(self, receipt: str) -> _Message:
+        [message] = [m for m in self.messages if m.receipt == receipt]
+        return message
+
+    def pending(self) -> list[_Message]:
+        """Messages neither deleted nor dead-lettered."""
+        return [m for m in self.messages if not m.deleted]
+
+    def next_visible_at(self) -> float | None:
+        """When the next pending message becomes visible."""
+        times = [m.visible_at for m in self.pending()]
+        return min(times) if times else None
+
+    def receive_count_of(self, body_key: str) -> int:
+        """The receive count of the message whose body mentions ``body_key``."""
+        [message] = [m for m in self.messages if body_key in m.body]
+        return message.receive_count

@@ -1,0 +1,93 @@
+"""One deadline bounds a send whatever the provider does: a trickled body, a hang mid-body, a stalled connect.
+
+These run the real client against misbehaving loopback servers on the real clock; the bound
+asserted is the deadline plus a generous scheduling allowance, never a tight timing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from contact_sdk import timings
+from contact_sdk.errors import ProviderDeferredError, ProviderError
+from contact_sdk.resend import OutgoingEmail, ResendClient, Timeouts
+from tests.budget.slow_servers import body_server, stalled_connect_server
+
+pytestmark = pytest.mark.integration
+
+EMAIL = OutgoingEmail(sender="Contact Form <no-reply@example.com>", to=("me@example.com",), subject="Hi", text="Hello")
+DEADLINE_S = 1.0
+#: Thread start-up and scheduling on a shared 2-core machine; far below any phase timeout used here.
+ALLOWANCE_S = 0.75
+
+
+@pytest.fixture
+def clients() -> Iterator[Callable[[str], ResendClient]]:
+    """Clients with phase timeouts far longer than the deadline, so only the deadline can stop them."""
+    made: list[ResendClient] = []
+
+    def make(base_url: str) -> ResendClient:
+        client = ResendClient(
+            api_key="re_test",
+            base_url=base_url,
+            timeouts=Timeouts(connect=10.0, read=10.0, write=10.0, pool=10.0),
+            sleep=lambda seconds: pytest.fail(f"no wait fits a {DEADLINE_S} s deadline, yet one of {seconds} s began"),
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def timed_send(client: ResendClient) -> tuple[float, BaseException | None, list[float]]:
+    attempts: list[float] = []
+    client._on_attempt = attempts.append  # the public hook, set after construction for brevity
+    started = time.monotonic()
+    try:
+        client.send(EMAIL, idempotency_key="contact/deadline", deadline=client.clock() + DEADLINE_S)
+    except ProviderError as exc:
+        return time.monotonic() - started, exc, attempts
+    return time.monotonic() - started, None, attempts
+
+
+def test_a_body_trickled_byte_by_byte_cannot_outlast_the_deadline(
+    clients: Callable[[str], ResendClient],
+) -> None:
+    """A byte every 0.3 s never trips a 10 s read timeout, but the attempt is cut at the 1 s deadline."""
+    with body_server(byte_every=0.3) as url:
+        elapsed, error, attempts = timed_send(clients(url))
+    assert isinstance(error, ProviderDeferredError)
+    assert elapsed < DEADLINE_S + ALLOWANCE_S
+    assert len(attempts) == 1
+    assert attempts[0] == pytest.approx(DEADLINE_S * 1000, abs=ALLOWANCE_S * 1000)
+
+
+def test_a_hang_after_the_headers_cannot_outlast_the_deadline(clients: Callable[[str], ResendClient]) -> None:
+    """Headers at once and then silence: the send gives up at the deadline, not after the 10 s read timeout."""
+    with body_server(byte_every=None) as url:
+        elapsed, error, _ = timed_send(clients(url))
+    assert isinstance(error, ProviderDeferredError)
+    assert elapsed < DEADLINE_S + ALLOWANCE_S
+
+
+def test_a_connect_that_never_completes_cannot_outlast_the_deadline(
+    clients: Callable[[str], ResendClient],
+) -> None:
+    """A SYN nobody answers: the send gives up at the deadline, not after the 10 s connect timeout."""
+    with stalled_connect_server() as url:
+        elapsed, error, _ = timed_send(clients(url))
+    assert isinstance(error, ProviderDeferredError)
+    assert elapsed < DEADLINE_S + ALLOWANCE_S
+
+
+def test_a_prompt_body_is_read_normally_under_a_deadline(clients: Callable[[str], ResendClient]) -> None:
+    """The same server trickling fast enough answers inside the deadline: the id is returned, the time tallied."""
+    with body_server(byte_every=0.001) as url, timings.spending() as spent:
+        client = clients(url)
+        assert client.send(EMAIL, deadline=client.clock() + 5.0) == "trickled-0000"
+    assert 0 < spent.milliseconds(timings.PROVIDER) < 5000
