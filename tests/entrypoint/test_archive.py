@@ -151,9 +151,7 @@ def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., 
     assert history_states(item) == ["queued", "sent"]
 
 
-def test_a_permanent_refusal_is_archived_as_parked_with_its_reason(
-    make_stack: Callable[..., Stack], aws: str
-) -> None:
+def test_a_permanent_refusal_is_archived_as_parked_with_its_reason(make_stack: Callable[..., Stack], aws: str) -> None:
     """A 422 on the request path: parked on the DLQ and archived ``parked`` with the refusal as its reason."""
     queues = create_outbox_queues(aws, max_receive_count=3)
     stack = make_stack(outbox_queue_url=queues["url"], parked_queue_url=queues["dlq"])
