@@ -209,23 +209,30 @@ def condition_groups(*, limit: int, window_seconds: int, elapsed: float) -> list
     [(0, 0, 1), (1, 2, 0)]
     """
     remaining = window_seconds - Fraction(elapsed)
-    groups: list[tuple[int, int, int]] = []
-    low = 0
-    for max_current in range(limit - 1, -1, -1):
-        # previous * (W - elapsed) <= (limit - 1 - max_current) * W
-        high = math.floor(Fraction((limit - 1 - max_current) * window_seconds) / remaining)
-        if high >= low:
-            groups.append((low, high, max_current))
-            low = high + 1
-    if len(groups) <= MAX_CONDITION_GROUPS:
+
+    def highest_previous(k: int) -> int:
+        # The most hits the previous window may hold for k more to fit: previous * (W - elapsed) <= k * W.
+        return math.floor(Fraction(k * window_seconds) / remaining)
+
+    # One exact group per current count: max_current = limit - 1 - k for previous in (highest(k-1), highest(k)].
+    # highest() grows by at least 1 per k (W - elapsed <= W), so every k gives a group: ``limit`` of them.
+    if limit <= MAX_CONDITION_GROUPS:
+        groups: list[tuple[int, int, int]] = []
+        low = 0
+        for k in range(limit):
+            high = highest_previous(k)
+            if high >= low:
+                groups.append((low, high, limit - 1 - k))
+                low = high + 1
         return groups
-    # The first group (no hits in the previous window: most clients) stays exact; the others are merged.
-    rest = groups[1:]
-    size = math.ceil(len(rest) / (MAX_CONDITION_GROUPS - 1))
-    merged = [
-        (chunk[0][0], chunk[-1][1], chunk[-1][2]) for chunk in (rest[i : i + size] for i in range(0, len(rest), size))
-    ]
-    return [groups[0], *merged]
+    # The first group (no hits in the previous window: most clients) stays exact; the others are merged in
+    # runs of ``size`` consecutive k, computed at the runs' ends only: the work does not grow with the limit.
+    size = math.ceil((limit - 1) / (MAX_CONDITION_GROUPS - 1))
+    merged = [(0, highest_previous(0), limit - 1)]
+    for first in range(1, limit, size):
+        last = min(first + size - 1, limit - 1)
+        merged.append((highest_previous(first - 1) + 1, highest_previous(last), limit - 1 - last))
+    return merged
 
 
 class RateLimitStore(Protocol):

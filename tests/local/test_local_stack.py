@@ -243,7 +243,7 @@ def test_emulator_is_seeded_like_the_deployed_stack(stack: LocalStack) -> None:
 
 
 def test_demo_page_is_served_from_the_allowed_origin(stack: LocalStack) -> None:
-    """The page, its script and ``config.json`` (pointing at the API and the sandbox) come from the page origin."""
+    """The page, its script and ``config.json`` (the API, the sandbox, the fill-time rule) come from the page origin."""
     page = httpx.get(f"{stack.page_url}/")
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
@@ -251,7 +251,9 @@ def test_demo_page_is_served_from_the_allowed_origin(stack: LocalStack) -> None:
     assert httpx.get(f"{stack.page_url}/contact.js").status_code == 200
     assert httpx.get(f"{stack.page_url}/contact.css").status_code == 200
     config = httpx.get(f"{stack.page_url}/config.json").json()
-    assert config == {"apiUrl": stack.api_url, "sandboxUrl": stack.sandbox_url}
+    # The page's client must know the API's fill-time rule: this stack runs it at 0 (off).
+    assert config == {"apiUrl": stack.api_url, "sandboxUrl": stack.sandbox_url, "minFillSeconds": 0}
+    assert stack.environment["CONTACT_MIN_FILL_SECONDS"] == "0"
     assert stack.page_url in stack.allowed_origins
     assert httpx.get(f"{stack.page_url}/../pyproject.toml").status_code == 404
 

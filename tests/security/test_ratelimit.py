@@ -167,6 +167,32 @@ def test_condition_groups_never_allow_what_the_rule_refuses(limit: int, elapsed:
                 assert by_groups == rule, (previous, current)
 
 
+@pytest.mark.parametrize("limit", [25, 49, 1000])
+@pytest.mark.parametrize("elapsed", [0.0, 123.4, 899.0])
+def test_merged_groups_are_runs_of_the_exact_groups(limit: int, elapsed: float) -> None:
+    """Past 24 groups: the first exact group, then runs of the exact ones, each keeping its smallest allowance."""
+    exact = []  # one group per allowance, by the rule: previous * (W - elapsed) <= k * W
+    low = 0
+    for k in range(limit):
+        high = int(k * WINDOW // (WINDOW - elapsed)) if elapsed else k
+        exact.append((low, high, limit - 1 - k))
+        low = high + 1
+    rest = exact[1:]
+    size = -(-len(rest) // 23)
+    expected = [exact[0]] + [
+        (run[0][0], run[-1][1], run[-1][2]) for run in (rest[i : i + size] for i in range(0, len(rest), size))
+    ]
+    assert condition_groups(limit=limit, window_seconds=WINDOW, elapsed=elapsed) == expected
+
+
+def test_a_huge_limit_still_gives_a_short_condition() -> None:
+    """A limit of a million (a load test's) is 24 groups, the last one ending where the rule allows nothing more."""
+    groups = condition_groups(limit=1_000_000, window_seconds=WINDOW, elapsed=0.0)
+    assert len(groups) == 24
+    assert groups[0] == (0, 0, 999_999)
+    assert groups[-1][1:] == (999_999, 0)
+
+
 # --- who is a client -----------------------------------------------------------------------------
 
 
