@@ -11,47 +11,20 @@ Example::
 
 from __future__ import annotations
 
-import re
+import math
 import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["ContactSubmission", "is_valid_email", "parse_submission"]
+from contact_sdk.addresses import MAX_ADDRESS_LENGTH, InvalidAddressError, normalize_address
+from contact_sdk.text import control_character, describe_character
 
-MAX_EMAIL_LENGTH = 254
-# RFC 5322 dot-atom local part and an LDH (or IDNA) domain with a dot: conservative on purpose,
-# because the address becomes the email's Reply-To header. No quoted strings, comments,
-# whitespace, commas or angle brackets can get through.
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+__all__ = ["ContactSubmission", "parse_submission"]
 
+MAX_EMAIL_LENGTH = MAX_ADDRESS_LENGTH
 
 _ALLOWED_IN_MESSAGE = str.maketrans("", "", "\n\r\t")
-
-
-def _has_control_characters(value: str) -> bool:
-    # Fast path in C: a printable string holds no Cc/Cf/Zl/Zp character (nearly every real name).
-    if value.isprintable():
-        return False
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\t" for ch in value)
-
-
-def is_valid_email(address: str) -> bool:
-    """Whether ``address`` is a syntactically valid, header-safe email address (no DNS lookup)."""
-    if not address or len(address) > MAX_EMAIL_LENGTH or address.count("@") != 1:
-        return False
-    local, domain = address.split("@")
-    if len(local) > 64 or not _LOCAL_PART.match(local):
-        return False
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    labels = ascii_domain.rstrip(".").split(".")
-    if len(labels) < 2 or len(ascii_domain) > 253:
-        return False
-    return all(_DOMAIN_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
 
 
 class ContactSubmission(BaseModel):
@@ -72,20 +45,20 @@ class ContactSubmission(BaseModel):
     def _trim(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("name")
+    # Defined after ``_trim`` on purpose: pydantic runs "before" validators last-defined first, so this
+    # sees the value as sent — a trailing newline is refused, not trimmed away.
+    @field_validator("name", "subject", "email", mode="before")
     @classmethod
-    def _name_has_no_controls(cls, value: str) -> str:
-        if _has_control_characters(value):
-            raise ValueError("must not contain line breaks or control characters")
+    def _one_line_as_sent(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            bad = control_character(value)
+            if bad is not None:
+                raise ValueError(f"must be a single line without control characters ({describe_character(bad)})")
         return value
 
     @field_validator("subject")
     @classmethod
-    def _subject_is_one_line(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if _has_control_characters(value):
-            raise ValueError("must be a single line without control characters")
+    def _empty_subject_is_none(cls, value: str | None) -> str | None:
         return value or None
 
     @field_validator("message")
@@ -101,8 +74,18 @@ class ContactSubmission(BaseModel):
     @field_validator("email")
     @classmethod
     def _email_is_valid(cls, value: str) -> str:
-        if not is_valid_email(value):
-            raise ValueError("must be a valid email address, like name@example.com")
+        try:
+            return normalize_address(value)
+        except InvalidAddressError as exc:
+            raise ValueError(f"must be a valid email address, like name@example.com ({exc})") from None
+
+    @field_validator("form_started_at", mode="before")
+    @classmethod
+    def _whole_number_floats_are_whole(cls, value: Any) -> Any:
+        # JSON has one number type: 1796418354000.0 and 1.7e12 are whole numbers. A fractional,
+        # infinite or NaN float stays a float, and strict mode refuses it as "not a whole number".
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
         return value
 
     @field_validator("consent")
