@@ -62,6 +62,7 @@ def normalize_address(value: str) -> str:
             allow_domain_literal=False,
             allow_display_name=False,
             allow_empty_local=False,
+            strict=True,  # RFC 5321's 64-character local part: 2.3 made that check opt-in
         )
     except EmailNotValidError as exc:
         raise InvalidAddressError(str(exc)) from None

@@ -126,8 +126,6 @@ def parse_submission(payload: dict[str, Any]) -> tuple[ContactSubmission | None,
         fields: dict[str, str] = {}
         for error in exc.errors(include_url=False, include_input=False):
             location = error["loc"]
-            field_name = str(location[0]) if location else "body"
-            if field_name == "form_started_at":
-                field_name = "formStartedAt"
+            field_name = str(location[0]) if location else "body"  # pydantic reports the alias: formStartedAt
             fields.setdefault(field_name[:64], _message_for(error))
         return None, fields
