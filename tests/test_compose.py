@@ -148,13 +148,17 @@ def test_a_line_break_that_slipped_past_validation_never_reaches_a_header() -> N
     raw = ContactSubmission.model_construct(
         name="Ada\r\nBcc: eve@example.org",
         email="ada@example.org",
-        subject="Hi\u2028there\x85",
+        subject="Hi\u2028there\u2029now\x85",
         message="Hello there, friend.",
         consent=True,
     )
     email = compose_email(raw, CONFIG)
-    assert email.subject == "Contact Form: Message from Ada  Bcc: eve@example.org — Hi there"
+    assert email.subject == "Contact Form: Message from Ada  Bcc: eve@example.org — Hi there now"
     assert email.text is not None and email.text.startswith("Name: Ada  Bcc: eve@example.org\n")
+    spaced = ContactSubmission.model_construct(
+        name="  Ada  ", email="ada@example.org", subject="  Hi  ", message="Hello there, friend.", consent=True
+    )
+    assert compose_email(spaced, CONFIG).subject == "Contact Form: Message from Ada — Hi"
 
 
 # -- the idempotency key -------------------------------------------------------------------------

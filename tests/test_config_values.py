@@ -318,3 +318,36 @@ def test_the_client_comes_from_the_factory_once_and_again_after_reset() -> None:
     source.fetch("/c")
     assert len(made) == 2
     assert [call["Name"] for client in made for call in client.calls] == ["/a", "/b", "/c"]
+
+
+def test_a_failed_refresh_is_logged_with_the_parameter_the_error_and_the_age(caplog: pytest.LogCaptureFixture) -> None:
+    source = InMemoryParameterSource({"/p": "v1"})
+    clock = Clock()
+    cache = ParameterCache(source, ttl_seconds=100, clock=clock)
+    cache.get("/p")
+    source.fail = True
+    clock.now += 250.4
+    with caplog.at_level("WARNING", logger="contact_sdk.config"):
+        assert cache.get("/p") == "v1"
+    (entry,) = [r for r in caplog.records if r.name == "contact_sdk.config"]
+    assert entry.getMessage() == "parameter refresh failed; serving the cached value"
+    assert entry.parameter == "/p"  # type: ignore[attr-defined]
+    assert entry.error == "parameter /p: Parameter Store unreachable (simulated)"  # type: ignore[attr-defined]
+    assert entry.age_seconds == 250  # type: ignore[attr-defined]
+
+
+def test_a_value_that_is_not_text_is_not_json() -> None:
+    with pytest.raises(ConfigurationError, match="value is not valid JSON"):
+        ResendConfig.parse(PARAMETER, None)  # type: ignore[arg-type]
+
+
+def test_without_a_client_or_factory_boto3_makes_an_ssm_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default path: boto3's SSM client, honouring AWS_ENDPOINT_URL (here a closed loopback port)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with pytest.raises(ConfigUnavailableError) as raised:
+        SsmParameterSource().fetch("/p")
+    assert str(raised.value) == "parameter /p: Parameter Store unreachable (EndpointConnectionError)"

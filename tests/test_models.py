@@ -288,6 +288,12 @@ def test_a_body_that_is_not_an_object_is_one_error() -> None:
     submission, errors = parse_submission([])  # type: ignore[arg-type]
     assert submission is None
     assert list(errors) == ["body"]
+    assert isinstance(errors["body"], str) and "dictionary" in errors["body"]  # pydantic's own words
+
+
+def test_an_error_without_a_friendly_message_keeps_pydantics() -> None:
+    errors = refused(message="Hello there \ud800 friend")  # a lone surrogate: not a unicode string
+    assert isinstance(errors["message"], str) and "unicode" in errors["message"]
 
 
 def test_the_model_is_frozen_and_strict_about_extras() -> None:
