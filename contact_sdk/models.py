@@ -27,6 +27,57 @@ MAX_EMAIL_LENGTH = MAX_ADDRESS_LENGTH
 _ALLOWED_IN_MESSAGE = str.maketrans("", "", "\n\r\t")
 
 
+# The rules, as plain functions: the validators below only route fields to them (and mutation testing,
+# which cannot switch a decorated method, exercises them here).
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _one_line(value: Any) -> Any:
+    """Refuse a control character anywhere in ``value`` as sent (before any trimming)."""
+    if isinstance(value, str):
+        bad = control_character(value)
+        if bad is not None:
+            raise ValueError(f"must be a single line without control characters ({describe_character(bad)})")
+    return value
+
+
+def _none_if_empty(value: str | None) -> str | None:
+    return value or None
+
+
+def _message_text(value: str) -> str:
+    # Line breaks and tabs are fine in a message; other control characters are not.
+    if value.translate(_ALLOWED_IN_MESSAGE).isprintable():  # fast path in C
+        return value
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _address(value: str) -> str:
+    try:
+        return normalize_address(value)
+    except InvalidAddressError as exc:
+        raise ValueError(f"must be a valid email address, like name@example.com ({exc})") from None
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON has one number type: 1796418354000.0 and 1.7e12 are whole numbers. A fractional,
+    # infinite or NaN float stays a float, and strict mode refuses it as "not a whole number".
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _consent(value: bool) -> bool:
+    if value is not True:
+        raise ValueError("you must agree to the processing of your data to send the form")
+    return value
+
+
 class ContactSubmission(BaseModel):
     """A validated submission. Strings are trimmed; ``subject`` is ``None`` when not given."""
 
@@ -43,57 +94,39 @@ class ContactSubmission(BaseModel):
     @field_validator("name", "message", "subject", "website", "email", mode="before")
     @classmethod
     def _trim(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+        return _trimmed(value)
 
     # Defined after ``_trim`` on purpose: pydantic runs "before" validators last-defined first, so this
     # sees the value as sent — a trailing newline is refused, not trimmed away.
     @field_validator("name", "subject", "email", mode="before")
     @classmethod
     def _one_line_as_sent(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            bad = control_character(value)
-            if bad is not None:
-                raise ValueError(f"must be a single line without control characters ({describe_character(bad)})")
-        return value
+        return _one_line(value)
 
     @field_validator("subject")
     @classmethod
     def _empty_subject_is_none(cls, value: str | None) -> str | None:
-        return value or None
+        return _none_if_empty(value)
 
     @field_validator("message")
     @classmethod
     def _message_has_no_odd_controls(cls, value: str) -> str:
-        # Line breaks and tabs are fine in a message; other control characters are not.
-        if value.translate(_ALLOWED_IN_MESSAGE).isprintable():  # fast path in C
-            return value
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
-            raise ValueError("must not contain control characters")
-        return value
+        return _message_text(value)
 
     @field_validator("email")
     @classmethod
     def _email_is_valid(cls, value: str) -> str:
-        try:
-            return normalize_address(value)
-        except InvalidAddressError as exc:
-            raise ValueError(f"must be a valid email address, like name@example.com ({exc})") from None
+        return _address(value)
 
     @field_validator("form_started_at", mode="before")
     @classmethod
     def _whole_number_floats_are_whole(cls, value: Any) -> Any:
-        # JSON has one number type: 1796418354000.0 and 1.7e12 are whole numbers. A fractional,
-        # infinite or NaN float stays a float, and strict mode refuses it as "not a whole number".
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            return int(value)
-        return value
+        return _whole_number(value)
 
     @field_validator("consent")
     @classmethod
     def _consent_given(cls, value: bool) -> bool:
-        if value is not True:
-            raise ValueError("you must agree to the processing of your data to send the form")
-        return value
+        return _consent(value)
 
 
 _FRIENDLY: dict[str, str] = {
