@@ -61,6 +61,7 @@ MUTATION_CHILDREN ?= 2
 mutation: install  ## mutation testing (mutmut 3) of MODULES by the fast tier, with a score table per module
 	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(foreach m,$(MODULES),'contact_sdk.$(subst /,.,$(m)).*')
 	$(BIN)/mutmut results --all true | $(BIN)/python tools/mutation_report.py $(MODULES)
+	$(if $(filter models,$(MODULES)),$(BIN)/python tools/model_mutants.py)
 
 include make/local.mk
 

@@ -77,3 +77,15 @@ def test_main_prints_the_table_and_fails_under_the_minimum(
     empty.write_text("nothing here\n", encoding="utf-8")
     assert tool.main(["--results", str(empty), "models"]) == 2
     assert tool.main(["--results", str(tmp_path / "missing.txt"), "models"]) == 2
+
+
+def test_every_hand_written_model_mutant_still_applies_to_the_model() -> None:
+    """tools/model_mutants.py: each mutant's text occurs exactly once in models.py (else the table is stale)."""
+    spec = importlib.util.spec_from_file_location("model_mutants", TOOL.with_name("model_mutants.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["model_mutants"] = module
+    spec.loader.exec_module(module)
+    assert module.main(["--list"]) == 0
+    assert len(module.MUTANTS) >= 30
+    assert all(mutant.old != mutant.new for mutant in module.MUTANTS)
