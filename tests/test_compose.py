@@ -121,7 +121,8 @@ def test_html_part_escapes_every_user_value() -> None:
         "Message",
         "Hi <img src=x> & bye, friend",
     ]
-    assert document.startswith("<!doctype html>\n")
+    assert document.startswith("<!doctype html>\n<html><body>\n<h2>")
+    assert document.endswith("</div>\n</body></html>\n")
 
 
 def test_html_part_turns_line_breaks_into_br() -> None:

@@ -351,3 +351,29 @@ def test_without_a_client_or_factory_boto3_makes_an_ssm_client(monkeypatch: pyte
     with pytest.raises(ConfigUnavailableError) as raised:
         SsmParameterSource().fetch("/p")
     assert str(raised.value) == "parameter /p: Parameter Store unreachable (EndpointConnectionError)"
+
+
+def test_unknown_csrf_fields_are_all_named() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        parse_csrf_secret("/s", json.dumps({"current": SECRET, "zeta": 1, "alpha": 2}))
+    assert str(error.value) == "parameter /s: unknown field(s) alpha, zeta"
+
+
+def test_service_config_errors_name_the_parameter_they_read() -> None:
+    source = InMemoryParameterSource({"/c": "{}", "/s": "short"})
+    config = ServiceConfig(ParameterCache(source), config_parameter="/c", csrf_secret_parameter="/s")
+    with pytest.raises(ConfigurationError, match=r"^parameter /c: missing field\(s\) apiKey"):
+        config.resend()
+    with pytest.raises(ConfigurationError, match=r"^parameter /s: field current needs"):
+        config.csrf_secrets()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [{}, {"Error": {"Message": "no code"}}],
+    ids=["no-error", "no-code"],
+)
+def test_an_ssm_error_without_a_code_is_unknown(response: dict[str, Any]) -> None:
+    with pytest.raises(ConfigUnavailableError) as raised:
+        SsmParameterSource(FakeSsm(ClientError(response, "GetParameter"))).fetch("/p")  # type: ignore[arg-type]
+    assert str(raised.value) == "parameter /p: Parameter Store refused the read (Unknown)"
