@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing contact-sdk with its dev, load and infra extras into $(VENV) (log: $(VENV)/install.log) ..."
-	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e ".[dev,load,infra]"; } \
+	@# uv resolves and installs in parallel (about 20 s here against pip's 4 min); pip is the fallback.
+	@{ { $(BIN)/python -m pip install --upgrade pip uv && $(BIN)/uv pip install --python $(BIN)/python -e ".[dev,load,infra]"; } \
+		|| $(BIN)/python -m pip install -e ".[dev,load,infra]"; } \
 		> $(VENV)/install.log 2>&1 || { grep -v "^WARNING: Location" $(VENV)/install.log | tail -40; echo "install failed"; exit 1; }
 	@$(BIN)/python -c "import contact_sdk, moto, jsonschema" && $(BIN)/python -c "import locust" \
 		&& $(BIN)/python -c "import aws_cdk" >>$(VENV)/install.log 2>&1 \
@@ -26,11 +28,13 @@ typecheck: install
 	$(BIN)/mypy contact_sdk handler.py tools loadtests
 	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
-test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
-	$(BIN)/pytest --cov --cov-report=term
+PYTEST_WORKERS ?= 2
 
-unit: install  ## the fast tier only
-	$(BIN)/pytest -m "not integration"
+test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term
+
+unit: install  ## the fast tier only: no loopback servers, no deployment checks
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not integration and not deploy"
 
 sandbox: install  ## the Resend sandbox alone, on 127.0.0.1:8025
 	$(BIN)/resend-sandbox --port 8025

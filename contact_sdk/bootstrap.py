@@ -20,9 +20,12 @@ from typing import Any
 import httpx
 
 from contact_sdk.api import ContactApi, EventsEndpoint
+from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
 from contact_sdk.breaker import OPEN, ProviderBreaker
+from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
-from contact_sdk.events import DeliveryEvents
+from contact_sdk.delivery_endpoint import DeliveryEvents
+from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record
@@ -35,7 +38,6 @@ from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
-from contact_sdk.webhooks import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 
 __all__ = ["Components", "build_api"]
 
@@ -68,6 +70,19 @@ def aws_client(service: str) -> Any:
 
     config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
     return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+def archive_client() -> Any:
+    """The archive's own DynamoDB client: one attempt, 1 s timeouts.
+
+    The archive is written before the visitor is answered; an archive that cannot be written
+    costs a gap in the archive (logged, counted), never seconds of the visitor's wait.
+    """
+    import boto3  # noqa: PLC0415 - deferred like aws_client
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
+    return boto3.client("dynamodb", config=config)
 
 
 def _on_breaker_change(old: str | None, new: str) -> None:
@@ -103,6 +118,14 @@ def build_components(
     config = ServiceConfig(
         cache, config_parameter=settings.config_parameter, csrf_secret_parameter=settings.csrf_secret_parameter
     )
+    if breaker is None:
+        # With the table, the breaker's state is shared by every execution environment (docs/guarantees.md).
+        breaker_store = None
+        if settings.table_name:
+            if dynamodb_client is None:
+                dynamodb_client = aws_client("dynamodb")
+            breaker_store = DynamoDBBreakerStore(dynamodb_client, settings.table_name)
+        breaker = ProviderBreaker(on_state_change=_on_breaker_change, store=breaker_store)
     client_kwargs: dict[str, Any] = {}
     if sleep is not None:
         client_kwargs["sleep"] = sleep
@@ -110,7 +133,7 @@ def build_components(
         api_key=lambda: config.resend().api_key,
         base_url=settings.resend_api_url,
         http=http,
-        breaker=breaker or ProviderBreaker(on_state_change=_on_breaker_change),
+        breaker=breaker,
         timeouts=timeouts,
         on_retry=_on_retry,
         **client_kwargs,
@@ -119,19 +142,28 @@ def build_components(
     nonce_store: NonceStore
     ledger: SubmissionLedger
     delivery_store: DeliveryEventStore
+    archive: SubmissionArchive | None = None
     if settings.table_name:
+        injected_dynamodb = dynamodb_client is not None
         if dynamodb_client is None:
             dynamodb_client = aws_client("dynamodb")
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
         ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
         delivery_store = DynamoDBDeliveryEventStore(dynamodb_client, settings.table_name)
+        archive = DynamoDBSubmissionArchive(
+            dynamodb_client if injected_dynamodb else archive_client(),
+            settings.table_name,
+            days=settings.archive_days,
+            spam_days=settings.archive_spam_days,
+        )
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
         ledger = InMemorySubmissionLedger()
         delivery_store = InMemoryDeliveryEventStore()
+        log.warning("CONTACT_TABLE_NAME is not set: the submission archive is off (nothing is kept for review)")
     if outbox is None and settings.outbox_queue_url:
         outbox = SqsOutbox(settings.outbox_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
     if outbox is None:
@@ -154,6 +186,7 @@ def build_components(
         ledger=ledger,
         min_fill_seconds=settings.min_fill_seconds,
         record_metric=record,
+        archive=archive,
     )
     sink = sink or StdoutSink()
     if events is None:
@@ -188,7 +221,9 @@ def build_components(
         parameter_source=source,
         outbox=outbox,
         consumer=consumer,
-        aws_clients=(dynamodb_client,) if dynamodb_client is not None else (),
+        aws_clients=tuple(
+            dict.fromkeys(c for c in (dynamodb_client, getattr(archive, "client", None)) if c is not None)
+        ),
     )
 
 

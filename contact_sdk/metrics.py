@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import functools
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import sys
@@ -67,6 +67,8 @@ class Metric(enum.StrEnum):
     EMAILS_BOUNCED = "EmailsBounced"
     EMAILS_COMPLAINED = "EmailsComplained"
     EMAILS_DELAYED = "EmailsDelayed"
+    ARCHIVE_WRITE_FAILED = "ArchiveWriteFailed"
+    SUBMISSIONS_RELEASED = "SubmissionsReleased"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,43 +98,78 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(Metric.EMAILS_BOUNCED, "Count", "a verified email.bounced webhook"),
         MetricDefinition(Metric.EMAILS_COMPLAINED, "Count", "a verified email.complained webhook"),
         MetricDefinition(Metric.EMAILS_DELAYED, "Count", "a verified email.delivery_delayed webhook"),
+        MetricDefinition(Metric.ARCHIVE_WRITE_FAILED, "Count", "a submission went ahead without its archive record"),
+        MetricDefinition(
+            Metric.SUBMISSIONS_RELEASED, "Count", "an operator released a spam-judged submission (the CLI sends it)"
+        ),
     )
 }
+
+
+#: The modules of aws-embedded-metrics we load, and what we use of each. They are not the library's public
+#: face (its ``__init__`` is), so the supported versions are bounded in pyproject.toml and a test fails loudly
+#: when an upgrade moves them.
+EMF_MODULES = {
+    "aws_embedded_metrics.logger.metrics_context": "MetricsContext",
+    "aws_embedded_metrics.serializers.log_serializer": "LogSerializer",
+}
+_emf_lock = threading.Lock()
+_emf_core: tuple[Any, Any] | None = None
 
 
 def _load_emf_core() -> tuple[Any, Any]:
     """Import aws-embedded-metrics' ``MetricsContext`` and ``LogSerializer`` without its package ``__init__``.
 
     Why: the package ``__init__`` imports ``metric_scope``, whose environment detection imports
-    aiohttp to probe EC2 metadata — about 300 ms on every Lambda cold start, for a probe we never
-    need (in Lambda, EMF goes to stdout). The two modules we use are pure. We register a bare
-    package object just long enough to import them, then remove it, so a later
-    ``import aws_embedded_metrics`` elsewhere in the process still runs the real ``__init__``.
+    aiohttp to probe EC2 metadata — about 100 ms on every Lambda cold start, for a probe we never
+    need (in Lambda, EMF goes to stdout), and aiohttp is left out of the Lambda artifact. The two
+    modules we use are pure. We register a bare package object just long enough to import them,
+    then remove it, so a later ``import aws_embedded_metrics`` elsewhere in the process still runs
+    the real ``__init__``. Callers hold ``_emf_lock``: two first uses at once must not see each
+    other's transient package object.
     """
     package_name = "aws_embedded_metrics"
-    if package_name in sys.modules:  # already imported for real elsewhere: nothing to avoid
-        context = importlib.import_module(f"{package_name}.logger.metrics_context")
-        serializer = importlib.import_module(f"{package_name}.serializers.log_serializer")
-        return context.MetricsContext, serializer.LogSerializer
-    spec = importlib.util.find_spec(package_name)
-    if spec is None or spec.submodule_search_locations is None:  # pragma: no cover - dependency missing
-        raise ImportError("aws-embedded-metrics is not installed")
-    stub = types.ModuleType(package_name)
-    stub.__path__ = list(spec.submodule_search_locations)
-    stub.__spec__ = spec
-    sys.modules[package_name] = stub
+    stub: types.ModuleType | None = None
+    if package_name not in sys.modules:  # not imported for real elsewhere: avoid its __init__
+        spec = importlib.util.find_spec(package_name)
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError("aws-embedded-metrics is not installed: it is a runtime dependency of contact-sdk")
+        stub = types.ModuleType(package_name)
+        stub.__path__ = list(spec.submodule_search_locations)
+        stub.__spec__ = spec
+        sys.modules[package_name] = stub
     try:
-        context = importlib.import_module(f"{package_name}.logger.metrics_context")
-        serializer = importlib.import_module(f"{package_name}.serializers.log_serializer")
+        loaded = [getattr(importlib.import_module(module), name) for module, name in EMF_MODULES.items()]
+    except (ImportError, AttributeError) as exc:
+        raise ImportError(
+            f"aws-embedded-metrics {_installed_version(package_name)} no longer has "
+            f"{', '.join(f'{m}.{n}' for m, n in EMF_MODULES.items())}: contact_sdk.metrics supports the versions "
+            "pyproject.toml allows"
+        ) from exc
     finally:
-        if sys.modules.get(package_name) is stub:
+        if stub is not None and sys.modules.get(package_name) is stub:
             del sys.modules[package_name]
-    return context.MetricsContext, serializer.LogSerializer
+    context_cls, serializer_cls = loaded
+    return context_cls, serializer_cls
 
 
-@functools.cache
+def _installed_version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution.replace("_", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        return "(unknown version)"
+
+
 def _emf() -> tuple[Any, Any]:
-    return _load_emf_core()
+    """The two classes, loaded once per process; the first use is safe from any number of threads."""
+    global _emf_core  # noqa: PLW0603 - a process-wide, load-once cache
+    core = _emf_core
+    if core is None:
+        with _emf_lock:
+            core = _emf_core
+            if core is None:
+                core = _emf_core = _load_emf_core()
+    return core
 
 
 def build_emf_document(

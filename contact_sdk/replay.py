@@ -171,12 +171,14 @@ class OutboxConsumer:
                 ledger.mark(key, SubmissionStatus.SENT, email_id=email_id or None)
             except LedgerUnavailable as exc:
                 logger.warning("submission ledger unavailable; state not recorded", extra={"error": str(exc)})
+        archived = self.service.archive_state(key, "sent", email_id=email_id or None)
         self.logger.info(
             "outbox message delivered",
             extra={
                 "idempotency_key": key,
                 "email_id": email_id,
                 "queued_for_s": round(self._clock() - queued.queued_at),
+                **archived,
             },
         )
         return email_id

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contact_sdk.archive import ArchiveState, ArchiveUnavailable, SubmissionArchive
 from contact_sdk.compose import compose_email, idempotency_key
 from contact_sdk.config import ServiceConfig
 from contact_sdk.errors import (
@@ -164,6 +165,7 @@ class ContactService:
         min_fill_seconds: float = 3.0,
         clock: Callable[[], float] = time.time,
         record_metric: Callable[[Metric], None] | None = None,
+        archive: SubmissionArchive | None = None,
     ) -> None:
         self.config = config
         self.client = client
@@ -176,6 +178,7 @@ class ContactService:
         self.min_fill_seconds = min_fill_seconds
         self._clock = clock
         self.record_metric: Callable[[Metric], None] = record_metric or (lambda metric: None)
+        self.archive = archive
 
     # -- GET /contact/token --------------------------------------------------------------------
 
@@ -252,13 +255,16 @@ class ContactService:
             min_fill_seconds=self.min_fill_seconds,
         )
         if verdict.is_spam:
-            # Indistinguishable from "sent" for the sender; nothing is sent.
+            # Indistinguishable from "sent" for the sender; nothing is sent, but the owner can review it.
+            archived = self.archive_submission(
+                submission, request, idempotency_key(submission), ArchiveState.SPAM, reasons=verdict.reasons
+            )
             return Outcome(
                 status=200,
                 body={"status": "sent", "nextToken": next_token},
                 outcome="spam",
                 metrics=(Metric.SPAM_BLOCKED,),
-                log_fields={"spam_reasons": list(verdict.reasons)},
+                log_fields={"spam_reasons": list(verdict.reasons), **archived},
             )
         return self._deliver(submission, request, next_token)
 
@@ -295,12 +301,13 @@ class ContactService:
                 )
             return self._keep_for_later(submission, request, key, next_token, reason=type(exc).__name__)
         self._mark(key, SubmissionStatus.SENT, email_id=email_id)
+        archived = self.archive_submission(submission, request, key, ArchiveState.SENT, email_id=email_id)
         return Outcome(
             status=200,
             body={"status": "sent", "nextToken": next_token},
             outcome="sent",
             metrics=(Metric.EMAILS_SENT,),
-            log_fields={"email_id": email_id, "idempotency_key": key},
+            log_fields={"email_id": email_id, "idempotency_key": key, **archived},
         )
 
     def _lookup(self, key: str) -> SubmissionState | None:
@@ -321,6 +328,64 @@ class ContactService:
             self.ledger.mark(key, status, email_id=email_id)
         except LedgerUnavailable as exc:
             logger.warning("submission ledger unavailable; state not recorded", extra={"error": str(exc)})
+
+    def archive_submission(
+        self,
+        submission: ContactSubmission,
+        request: SubmitRequest,
+        key: str,
+        state: ArchiveState,
+        *,
+        reasons: tuple[str, ...] = (),
+        email_id: str | None = None,
+    ) -> dict[str, str]:
+        """Keep ``submission`` in the archive in ``state`` (creating its record); the log fields saying so.
+
+        For a state reached on the request path (``ArchiveState.PARKED`` with its reason, say); a later
+        change of an archived submission goes through :meth:`archive_state`. A failure is a gap, logged
+        and counted, never an error.
+        """
+        if self.archive is None:
+            return {}
+        try:
+            self.archive.record(
+                submission,
+                key=key,
+                request_id=request.request_id,
+                client_ip=request.client_ip,
+                state=state,
+                reasons=reasons,
+                email_id=email_id,
+            )
+        except ArchiveUnavailable as exc:
+            return self._archive_gap(key, state, exc)
+        return {"archive_state": state.value}
+
+    def archive_state(
+        self, key: str, state: ArchiveState | str, *, reason: str | None = None, email_id: str | None = None
+    ) -> dict[str, str]:
+        """Move an archived submission to ``state`` (the outbox consumer's ``sent``, a ``parked`` decision).
+
+        Returns the log fields saying so; a failure is logged and counted, never raised.
+        """
+        if self.archive is None:
+            return {}
+        try:
+            found = self.archive.record_state(key, state, reason=reason, email_id=email_id)
+        except ArchiveUnavailable as exc:
+            return self._archive_gap(key, state, exc)
+        if not found:
+            logger.warning("submission not in the archive; state not recorded", extra={"idempotency_key": key})
+            return {}
+        return {"archive_state": str(state)}
+
+    def _archive_gap(self, key: str, state: ArchiveState | str, exc: ArchiveUnavailable) -> dict[str, str]:
+        self.record_metric(Metric.ARCHIVE_WRITE_FAILED)
+        logger.warning(
+            "archive write failed; the submission went ahead without its archive record",
+            extra={"idempotency_key": key, "archive_state": str(state), "error": str(exc)},
+        )
+        return {"archive_gap": str(state)}
 
     def send_submission(self, submission: ContactSubmission, key: str, deadline: float | None) -> str:
         """Compose and send the email for ``submission`` under ``key``; the provider's id.
@@ -353,12 +418,13 @@ class ContactService:
                 logger.error("the outbox is unavailable too", extra={"error": str(exc)})
             else:
                 self._mark(key, SubmissionStatus.QUEUED)
+                archived = self.archive_submission(submission, request, key, ArchiveState.QUEUED, reasons=(reason,))
                 return Outcome(
                     status=202,
                     body={"status": "queued", "nextToken": next_token},
                     outcome="queued",
                     metrics=(Metric.EMAILS_QUEUED,),
-                    log_fields={"idempotency_key": key, "queued_reason": reason},
+                    log_fields={"idempotency_key": key, "queued_reason": reason, **archived},
                 )
         # Nothing durable took it. The client is told to retry; the log keeps the message as a last
         # resort for an operator (the only log line that ever carries a message body).

@@ -58,6 +58,8 @@ ENVIRONMENT_VARIABLES: dict[str, _Var] = {
         "CONTACT_DEADLINE_MARGIN_MS", "3000", "time kept back from the Lambda deadline for queueing and answering"
     ),
     "min_fill_seconds": _Var("CONTACT_MIN_FILL_SECONDS", "3", "a form submitted faster than this is spam"),
+    "archive_days": _Var("CONTACT_ARCHIVE_DAYS", "30", "days a submission stays in the archive after its last change"),
+    "archive_spam_days": _Var("CONTACT_ARCHIVE_SPAM_DAYS", "7", "days a submission judged spam stays in the archive"),
 }
 
 
@@ -75,13 +77,18 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _parse_positive_int(variable: str, raw: str) -> int:
+#: Whole-number settings for which ``0`` means "off" (the contract: ``CONTACT_MIN_FILL_SECONDS=0``).
+_ZERO_MEANS_OFF = frozenset({"min_fill_seconds"})
+
+
+def _parse_positive_int(variable: str, raw: str, *, allow_zero: bool = False) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise ConfigurationError(f"{variable}: expected a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{variable}: must be greater than zero, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise ConfigurationError(f"{variable}: must be {bound}, got {value}")
     return value
 
 
@@ -104,6 +111,8 @@ class Settings:
     config_ttl_seconds: int = 3600
     deadline_margin_ms: int = 3000
     min_fill_seconds: int = 3
+    archive_days: int = 30
+    archive_spam_days: int = 7
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -128,7 +137,7 @@ class Settings:
             if f.name == "allowed_origins":
                 values[f.name] = _parse_origins(raw)
             elif f.type in ("int", int):
-                values[f.name] = _parse_positive_int(var.name, raw)
+                values[f.name] = _parse_positive_int(var.name, raw, allow_zero=f.name in _ZERO_MEANS_OFF)
             elif f.name == "resend_api_url":
                 values[f.name] = raw.rstrip("/")
             else:

@@ -22,7 +22,7 @@ tests and on a laptop. Tests call :meth:`SnapStartHooks.before_snapshot` and
 
 Example::
 
-    hooks = SnapStartHooks(lambda: _components, prime=current_components)
+    hooks = SnapStartHooks(environment.built, prime=environment.components)
     register(hooks)      # True in the Lambda runtime, False where snapshot_restore_py is absent
 """
 

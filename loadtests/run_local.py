@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from contact_sdk.local.__main__ import parse_latency  # noqa: E402 - after the path fix above
-from contact_sdk.local.console import Console  # noqa: E402
-from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
+from contact_sdk.devtools.local.__main__ import parse_latency  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.local.console import Console  # noqa: E402
+from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=parse_latency, default=(100, 300), help="sandbox latency MIN-MAX")
     parser.add_argument("--provider-failure-rate", type=float, default=0.0, help="share of sends answered 500")
     parser.add_argument("--rate-limit", type=int, default=5, help="the stack's CONTACT_RATE_LIMIT (default 5)")
+    parser.add_argument(
+        "--provider-rate-limit",
+        type=int,
+        default=0,
+        help="Resend requests per second the sandbox allows before 429 (default 0: none; Resend's default is 5)",
+    )
     parser.add_argument("--name", default="load", help="report name under reports/ (default load)")
     parser.add_argument("--reports", default=str(ROOT / "reports"), help="report directory")
     parser.add_argument("locust_args", nargs="*", help="after --: more Locust options (e.g. --p95-limit-ms 1)")
@@ -58,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = StackOptions(
         ports=StackPorts.any(),
         sandbox_latency_ms=args.latency_ms,
+        sandbox_rate_limit=args.provider_rate_limit,
         rate_limit=args.rate_limit,
         access_log=False,
         service_log_level="ERROR",

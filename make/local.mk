@@ -8,7 +8,7 @@ LOAD_LATENCY_MS ?= 100-300
 .PHONY: run load load-smoke browser
 
 run: install  ## the whole service on loopback: demo page :8000, API :8080, sandbox :8025, AWS emulator :5000
-	$(BIN)/python -m contact_sdk.local
+	$(BIN)/python -m contact_sdk.devtools.local
 
 load: install  ## bounded headless Locust run against a fresh local stack; prints p50/p95/p99 and the failure ratio
 	$(BIN)/python loadtests/run_local.py --users $(LOAD_USERS) --run-time $(LOAD_RUN_TIME) \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -114,3 +115,64 @@ def create_outbox_queues(endpoint: str, *, max_receive_count: int = 3) -> dict[s
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
     url = sqs.create_queue(QueueName="contact-outbox", Attributes={"RedrivePolicy": json.dumps(redrive)})["QueueUrl"]
     return {"url": url, "dlq": dlq_url}
+
+
+INFRA = Path(__file__).resolve().parent / "infra"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/infra is a deployment check (``-m "not deploy"`` leaves them out)."""
+    for item in items:
+        if INFRA in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.deploy)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under xdist, the deployment checks run together on one worker; every other test goes where there is room.
+
+    They share session fixtures that are expensive to build twice (three CDK synths, two Lambda builds).
+    xdist's own ``--dist loadgroup`` would do this, but with pytest 9 its group suffix no longer reaches the
+    node id, so the scheduler is told directly: one scope for tests/infra, one scope per test elsewhere.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DeployChecksTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/infra" if nodeid.startswith("tests/infra/") else nodeid
+
+    return DeployChecksTogether(config, log)
+
+
+#: The fault suite's accounting, (label, counts) per test: printed once at the end of the run, also when the
+#: tests ran on xdist workers (each worker hands its records to the controller when it finishes).
+ACCOUNTING: list[tuple[str, dict[str, int]]] = []
+_FIELDS = ("accepted", "delivered", "queued", "duplicates", "lost")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the accounting to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_accounting"] = json.dumps(ACCOUNTING)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: collect a finished worker's accounting."""
+    raw = getattr(node, "workeroutput", {}).get("fault_accounting")
+    if raw:
+        ACCOUNTING.extend((label, counts) for label, counts in json.loads(raw))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the fault suite's accounting, per test and in total (on the controller only)."""
+    if not ACCOUNTING or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("fault suite accounting")
+    total = dict.fromkeys(_FIELDS, 0)
+    for label, counts in sorted(ACCOUNTING):
+        terminalreporter.line(f"{label}: " + " ".join(f"{name}={counts[name]}" for name in _FIELDS))
+        if not label.startswith("concurrency"):
+            total = {name: total[name] + counts[name] for name in _FIELDS}
+    terminalreporter.line("TOTAL (single-request faults): " + " ".join(f"{name}={total[name]}" for name in _FIELDS))

@@ -10,10 +10,13 @@ from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.errors import (
     CircuitOpenError,
     ConcurrentIdempotentRequestError,
+    ConfigUnavailableError,
     IdempotencyConflictError,
     ProviderAuthError,
+    ProviderConnectionError,
     ProviderError,
     ProviderQuotaError,
+    ProviderRateLimitedError,
     ProviderRequestError,
     ProviderServerError,
     ProviderTimeoutError,
@@ -88,31 +91,59 @@ def test_a_success_resets_the_consecutive_count(breaker: ProviderBreaker) -> Non
     "error",
     [
         ProviderServerError("x", status=500),
+        ProviderServerError("x", status=503),
         ProviderTimeoutError("x"),
-        ProviderAuthError("x", status=401, name="missing_api_key"),
-        ProviderAuthError("x", status=403, name="invalid_api_key"),
-        ProviderQuotaError("x", status=429, name="daily_quota_exceeded"),
+        ProviderConnectionError("x"),
+        ProviderRateLimitedError("x", status=429, name="rate_limit_exceeded", retry_after=1.0),
     ],
 )
-def test_outages_auth_and_quota_failures_count(breaker: ProviderBreaker, error: ProviderError) -> None:
-    """5xx, timeouts, 401/403 auth failures and quota exhaustion each count towards opening."""
+def test_transient_failures_count(breaker: ProviderBreaker, error: ProviderError) -> None:
+    """5xx, timeouts, connection errors and 429 rate limits each count towards opening."""
     fail(breaker, error, times=5)
     assert breaker.state == "open"
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        ProviderRequestError("x", status=422, name="validation_error"),
-        ProviderRequestError("x", status=400, name="validation_error"),
-        IdempotencyConflictError("x", status=409, name="invalid_idempotent_request"),
-        ConcurrentIdempotentRequestError("x", status=409, name="concurrent_idempotent_requests"),
-    ],
-)
-def test_validation_errors_do_not_count(breaker: ProviderBreaker, error: ProviderError) -> None:
-    """4xx validation and idempotency answers never open the breaker, however many there are."""
-    fail(breaker, error, times=20)
+NEUTRAL = [
+    ProviderRequestError("x", status=422, name="validation_error"),
+    ProviderRequestError("x", status=400, name="validation_error"),
+    ProviderAuthError("x", status=401, name="missing_api_key"),
+    ProviderAuthError("x", status=403, name="invalid_api_key"),
+    ProviderQuotaError("x", status=429, name="daily_quota_exceeded"),
+    IdempotencyConflictError("x", status=409, name="invalid_idempotent_request"),
+    ConcurrentIdempotentRequestError("x", status=409, name="concurrent_idempotent_requests"),
+    ConfigUnavailableError("Parameter Store unreachable"),
+]
+
+
+@pytest.mark.parametrize("error", NEUTRAL)
+def test_validation_auth_and_quota_errors_do_not_count(breaker: ProviderBreaker, error: Exception) -> None:
+    """Validation, auth, quota and idempotency answers (and our own errors) never open the breaker."""
+    for _ in range(20):
+        breaker.record(breaker.admit(), error)
     assert (breaker.state, breaker.fail_counter) == ("closed", 0)
+
+
+@pytest.mark.parametrize("error", NEUTRAL)
+def test_a_neutral_outcome_does_not_reset_the_consecutive_count(breaker: ProviderBreaker, error: Exception) -> None:
+    """pybreaker would count an excluded error as a success; here 4 failures + a 422/401 + 1 failure open it."""
+    fail(breaker, times=4)
+    breaker.record(breaker.admit(), error)
+    assert breaker.fail_counter == 4
+    fail(breaker)
+    assert breaker.state == "open"
+
+
+def test_a_neutral_trial_is_no_verdict(breaker: ProviderBreaker, clock: FakeClock) -> None:
+    """In half-open a trial ending in a 422 neither closes nor reopens: the next trial may go at once."""
+    fail(breaker, times=5)
+    clock.now += 60
+    for _ in range(5):  # five neutral trials would be five "successes" to pybreaker: closed after three
+        breaker.record(breaker.admit(), NEUTRAL[0])
+    assert breaker.state == "half-open"
+    succeed(breaker, times=2)
+    assert breaker.state == "half-open"
+    succeed(breaker)
+    assert breaker.state == "closed"
 
 
 def test_open_refuses_with_the_time_left(breaker: ProviderBreaker, clock: FakeClock) -> None:

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from contact_sdk.cli import main
+from contact_sdk.ops.cli import main
 
 
 def test_a_group_whose_extra_is_missing_explains_how_to_install_it() -> None:
     """Without jsonschema (the 'cli' extra), 'dashboard render' exits 2 naming the extra, instead of a traceback."""
     code = (
         "import sys; sys.modules['jsonschema'] = None\n"
-        "from contact_sdk.cli import main\n"
+        "from contact_sdk.ops.cli import main\n"
         "sys.exit(main(['dashboard', 'render', '--region', 'eu-west-1']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from contact_sdk.config import InMemoryParameterSource, ParameterCache
-from contact_sdk.events import DeliveryEvents
+from contact_sdk.delivery_endpoint import DeliveryEvents
 from contact_sdk.metrics import Metric
-from contact_sdk.webhooks import DeliveryStoreUnavailableError, InMemoryDeliveryEventStore, WebhookEvent
+from contact_sdk.delivery_status import DeliveryStoreUnavailableError, InMemoryDeliveryEventStore, WebhookEvent
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from contact_sdk import metrics
 from contact_sdk.metrics import (
     DIMENSION_SETS,
     METRICS,
@@ -235,3 +236,89 @@ def test_building_a_document_does_not_import_aiohttp() -> None:
         "same_after_real_import": True,
         "aiohttp_after_real_import": True,  # proves the check above would have seen it
     }
+
+
+def test_first_use_from_many_threads_at_once_loads_emf_once_and_cleanly() -> None:
+    """Sixteen threads building their first document together all get it; no transient package is left behind."""
+    script = textwrap.dedent(
+        """
+        import json, sys, threading
+        import contact_sdk.metrics as m
+        calls = []
+        real = m._load_emf_core
+        def counted():
+            calls.append(1)
+            return real()
+        m._load_emf_core = counted
+        start = threading.Barrier(16)
+        results, errors = [], []
+        def build():
+            start.wait()
+            try:
+                values = {m.Metric.EMAILS_SENT: [1]}
+                results.append(m.build_emf_lines(environment="prod", values=values, timestamp_ms=1))
+            except Exception as exc:
+                errors.append(repr(exc))
+        threads = [threading.Thread(target=build) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps({
+            "errors": errors, "loads": len(calls), "documents": len(results),
+            "distinct": len({json.dumps(r) for r in results}),
+            "package_left_registered": "aws_embedded_metrics" in sys.modules,
+        }))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(completed.stdout) == {
+        "errors": [],
+        "loads": 1,
+        "documents": 16,
+        "distinct": 1,
+        "package_left_registered": False,
+    }
+
+
+def test_the_emf_modules_we_load_are_where_we_load_them_from() -> None:
+    """The installed aws-embedded-metrics has the modules and calls we use: an upgrade that moves them fails here."""
+    import importlib
+    import importlib.util
+
+    for module_name, class_name in {
+        "aws_embedded_metrics.logger.metrics_context": "MetricsContext",
+        "aws_embedded_metrics.serializers.log_serializer": "LogSerializer",
+    }.items():
+        assert importlib.util.find_spec(module_name) is not None, f"{module_name} moved"
+        cls = getattr(importlib.import_module(module_name), class_name)
+        for method in {
+            "MetricsContext": ("empty", "set_dimensions", "set_property", "put_metric"),
+            "LogSerializer": ("serialize",),
+        }[class_name]:
+            assert callable(getattr(cls, method, None)), f"{class_name}.{method} is gone"
+
+
+def test_installed_aws_embedded_metrics_is_inside_the_supported_range() -> None:
+    """The tests ran against a version pyproject.toml allows, and that range has an upper bound."""
+    import importlib.metadata
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    (requirement,) = [
+        Requirement(r) for r in pyproject["project"]["dependencies"] if r.startswith("aws-embedded-metrics")
+    ]
+    assert any(spec.operator == "<" for spec in requirement.specifier), "no upper bound"
+    assert importlib.metadata.version("aws-embedded-metrics") in requirement.specifier
+
+
+def test_a_moved_emf_module_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If an upgrade renames a module we load, the error names the version and what is missing."""
+    monkeypatch.setitem(metrics.EMF_MODULES, "aws_embedded_metrics.logger.metrics_context_moved", "MetricsContext")
+    with pytest.raises(ImportError, match=r"aws-embedded-metrics \d+\.\d+.* no longer has .*metrics_context_moved"):
+        metrics._load_emf_core()

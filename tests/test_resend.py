@@ -497,15 +497,16 @@ def test_every_failed_attempt_counts_and_an_open_breaker_is_not_retried(
         (error(422, "validation_error"), False),
         (error(400, "validation_error"), False),
         (error(409, "invalid_idempotent_request"), False),
-        (error(401, "missing_api_key"), True),
-        (error(403, "invalid_api_key"), True),
-        (error(429, "daily_quota_exceeded"), True),
+        (error(401, "missing_api_key"), False),
+        (error(403, "invalid_api_key"), False),
+        (error(429, "daily_quota_exceeded"), False),
+        (error(500, "internal_server_error"), True),
     ],
 )
-def test_validation_errors_spare_the_breaker_but_auth_failures_count(
+def test_only_transient_failures_trip_the_breaker(
     make_client: Callable[..., ResendClient], answer: httpx.Response, opens: bool
 ) -> None:
-    """Five sends refused for validation leave the breaker closed; five refused for auth or quota open it."""
+    """Five sends refused for validation, auth or quota leave the breaker closed; 5xx answers open it."""
     client = make_client(ScriptedProvider(then=answer))
     for _ in range(5):
         with pytest.raises(ProviderError):

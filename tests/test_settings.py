@@ -70,12 +70,30 @@ def test_os_environ_is_the_default_source(monkeypatch: pytest.MonkeyPatch) -> No
     assert Settings.from_env().environment == "dev"
 
 
-@pytest.mark.parametrize("variable", INT_VARIABLES)
-@pytest.mark.parametrize("raw", ["ten", "1.5", "0x10", "0", "-3"])
+#: The contract: ``CONTACT_MIN_FILL_SECONDS`` ``0`` turns the fill-time rule off; every other zero is a mistake.
+ZERO_MEANS_OFF = {"CONTACT_MIN_FILL_SECONDS"}
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        (variable, raw)
+        for variable in INT_VARIABLES
+        for raw in ["ten", "1.5", "0x10", "0", "-3"]
+        if not (raw == "0" and variable in ZERO_MEANS_OFF)
+    ],
+)
 def test_bad_integers_name_the_variable(variable: str, raw: str) -> None:
     """A non-integer, zero or negative value raises ConfigurationError naming the variable."""
     with pytest.raises(ConfigurationError, match=f"^{variable}:"):
         Settings.from_env(environ={variable: raw})
+
+
+def test_zero_min_fill_seconds_turns_the_rule_off() -> None:
+    """``CONTACT_MIN_FILL_SECONDS=0`` is accepted (the rule is off); a negative value still names the variable."""
+    assert Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "0"}).min_fill_seconds == 0
+    with pytest.raises(ConfigurationError, match=r"^CONTACT_MIN_FILL_SECONDS: must be zero or more, got -1"):
+        Settings.from_env(environ={"CONTACT_MIN_FILL_SECONDS": "-1"})
 
 
 @pytest.mark.parametrize("raw", ["*", "https://example.com,*", "example.com", "https://ok.example, localhost:3000"])

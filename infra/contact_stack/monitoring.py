@@ -1,6 +1,6 @@
 """The dashboard, alarms and metric filters, from the JSON templates in ``dashboards/`` and ``alarms/``.
 
-There is one source of truth: :mod:`contact_sdk.cloudwatch.render` turns the templates into the
+There is one source of truth: :mod:`contact_sdk.ops.cloudwatch.render` turns the templates into the
 payloads of CloudWatch's own API (``PutDashboard``'s body, ``PutMetricAlarm``'s and
 ``PutMetricFilter``'s keyword arguments). This module only maps those payloads onto CloudFormation
 resources; it adds, drops or invents nothing. A key it does not know fails the synth, so a new
@@ -22,7 +22,7 @@ from aws_cdk import CfnResource, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from contact_sdk.cloudwatch.render import (
+from contact_sdk.ops.cloudwatch.render import (
     DeploymentParameters,
     render_alarms,
     render_dashboard,

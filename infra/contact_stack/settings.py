@@ -1,9 +1,11 @@
 """What one deployment of the stack varies on, resolved from CDK context in one place.
 
 Context comes from ``cdk.json``, then ``cdk deploy -c key=value`` (which wins). Everything that
-changes what is *synthesized* (names, origins, the artifact, the custom domain) is context; the two
-values an operator may change without a new synth (the alarm e-mail address and the reserved
-concurrency) are CloudFormation parameters instead (see :mod:`contact_stack.stack`).
+changes what is *synthesized* (names, origins, the artifact, the custom domain, the stage throttle,
+the optional WAF) is context; the two values an operator may change without a new synth (the alarm
+e-mail address and the reserved concurrency) are CloudFormation parameters instead (see
+:mod:`contact_stack.stack`). The reserved concurrency's default comes from context
+(``reservedConcurrency``), because the stage throttle is derived from it (:func:`derived_stage_throttle`).
 
 Example::
 
@@ -13,12 +15,13 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StackSettings"]
+__all__ = ["DEFAULT_P95_DURATION_MS", "DEFAULT_THROTTLE_HEADROOM", "StackSettings", "derived_stage_throttle"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -40,6 +43,48 @@ def _int(context: Mapping[str, Any], key: str, default: int, *, minimum: int) ->
     return value
 
 
+def _float(context: Mapping[str, Any], key: str, default: float, *, low: float, high: float) -> float:
+    raw = context.get(key, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"context {key}: expected a number, got {raw!r}") from None
+    if not low < value <= high:  # also refuses nan; inf fails the upper bound
+        raise ValueError(f"context {key}: must be more than {low:g} and at most {high:g}, got {raw!r}")
+    return value
+
+
+def _bool(context: Mapping[str, Any], key: str, default: bool) -> bool:
+    """A context flag: JSON true/false (cdk.json) or the text "true"/"false" (``-c key=value``), nothing else."""
+    raw = context.get(key, default)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ValueError(f"context {key}: expected true or false, got {raw!r}")
+
+
+#: The p95 duration of a warm ``POST /contact`` to plan the stage throttle for, in milliseconds: the Locust
+#: run's p95 (340-380 ms with a provider answering in 150 ms, README "Load testing"), rounded up.
+DEFAULT_P95_DURATION_MS = 400
+#: The share of the reserved concurrency the stage may fill at that duration (the rest absorbs cold starts,
+#: CORS preflights and a provider slower than the measurement). docs/deploy.md has the arithmetic.
+DEFAULT_THROTTLE_HEADROOM = 0.5
+#: The longest a function invocation may run (the Lambda timeout): a p95 above it is a typo.
+_MAX_DURATION_MS = 30_000
+
+
+def derived_stage_throttle(reserved_concurrency: int, p95_duration_ms: float, headroom: float) -> tuple[int, int]:
+    """``(rate, burst)`` for the stage: rate = reserved x headroom / p95 seconds (at least 1), burst = reserved.
+
+    By Little's law the concurrency a steady rate needs is rate x duration, so at the planned p95 the
+    stage admits no more than ``headroom`` of the function's reserved slots.
+    """
+    rate = max(1, math.floor(reserved_concurrency * headroom / (p95_duration_ms / 1000)))
+    return rate, reserved_concurrency
+
+
 @dataclass(frozen=True, slots=True)
 class StackSettings:
     """One environment's deployment settings (all plain values: nothing here is a CDK token)."""
@@ -53,14 +98,20 @@ class StackSettings:
     webhook_secret_parameter: str = "/portfolio/prod/resend/webhook-secret"  # noqa: S105 - a parameter name
     resend_api_url: str = "https://api.resend.com"
     log_level: str = "INFO"
-    throttle_rate_limit: int = 1000
-    throttle_burst_limit: int = 2000
+    throttle_rate_limit: int = 25
+    throttle_burst_limit: int = 20
     outbox_max_receive_count: int = 10
     manage_api_gateway_account: bool = True
     domain_name: str | None = None
     certificate_arn: str | None = None
     hosted_zone_id: str | None = None
     hosted_zone_name: str | None = None
+    reserved_concurrency: int = 20
+    p95_duration_ms: float = DEFAULT_P95_DURATION_MS
+    throttle_headroom: float = DEFAULT_THROTTLE_HEADROOM
+    waf: bool = False
+    waf_rate_limit: int = 300
+    waf_managed_rules: bool = True
 
     @property
     def prefix(self) -> str:
@@ -85,6 +136,12 @@ class StackSettings:
         if not _STAGE.match(stage):
             raise ValueError(f"context stage: {stage!r} must be letters, digits or '_'")
         origins = tuple(o.strip().rstrip("/") for o in _text(values, "allowedOrigins", "").split(",") if o.strip())
+        if not origins:
+            raise ValueError(
+                "context allowedOrigins is required: the comma-separated origins of the pages that show the form, "
+                "e.g. -c allowedOrigins=https://example.com,https://www.example.com (without it the function "
+                "refuses every browser)"
+            )
         for origin in origins:
             if origin == "*" or not origin.startswith(("https://", "http://")):
                 raise ValueError(f"context allowedOrigins: {origin!r} is not scheme://host[:port] (and never '*')")
@@ -98,6 +155,15 @@ class StackSettings:
             raise ValueError("context hostedZoneId and hostedZoneName go together")
         if hosted_zone_id and not domain_name:
             raise ValueError("context hostedZoneId needs domainName")
+        reserved_concurrency = _int(values, "reservedConcurrency", defaults.reserved_concurrency, minimum=1)
+        p95_duration_ms = _float(values, "p95DurationMs", defaults.p95_duration_ms, low=0, high=_MAX_DURATION_MS)
+        headroom = _float(values, "throttleHeadroom", defaults.throttle_headroom, low=0, high=1)
+        rate, burst = derived_stage_throttle(reserved_concurrency, p95_duration_ms, headroom)
+        waf_rate_limit = _int(values, "wafRateLimit", defaults.waf_rate_limit, minimum=10)
+        if waf_rate_limit > 2_000_000_000:
+            raise ValueError(
+                f"context wafRateLimit: must be at most 2000000000 (AWS WAF's limit), got {waf_rate_limit}"
+            )
         settings = cls(
             environment=environment,
             stage=stage,
@@ -110,16 +176,22 @@ class StackSettings:
             ),
             resend_api_url=_text(values, "resendApiUrl", defaults.resend_api_url).rstrip("/"),
             log_level=_text(values, "logLevel", defaults.log_level).upper(),
-            throttle_rate_limit=_int(values, "throttleRateLimit", defaults.throttle_rate_limit, minimum=1),
-            throttle_burst_limit=_int(values, "throttleBurstLimit", defaults.throttle_burst_limit, minimum=1),
+            throttle_rate_limit=_int(values, "throttleRateLimit", rate, minimum=1),
+            throttle_burst_limit=_int(values, "throttleBurstLimit", burst, minimum=1),
             outbox_max_receive_count=_int(
                 values, "outboxMaxReceiveCount", defaults.outbox_max_receive_count, minimum=1
             ),
-            manage_api_gateway_account=str(values.get("manageApiGatewayAccount", "true")).lower() != "false",
+            manage_api_gateway_account=_bool(values, "manageApiGatewayAccount", True),
             domain_name=domain_name,
             certificate_arn=certificate_arn,
             hosted_zone_id=hosted_zone_id,
             hosted_zone_name=hosted_zone_name,
+            reserved_concurrency=reserved_concurrency,
+            p95_duration_ms=p95_duration_ms,
+            throttle_headroom=headroom,
+            waf=_bool(values, "waf", defaults.waf),
+            waf_rate_limit=waf_rate_limit,
+            waf_managed_rules=_bool(values, "wafManagedRules", defaults.waf_managed_rules),
         )
         for name in settings.parameter_names:
             if not name.startswith("/"):
@@ -146,4 +218,10 @@ _CONTEXT_KEYS = (
     "certificateArn",
     "hostedZoneId",
     "hostedZoneName",
+    "reservedConcurrency",
+    "p95DurationMs",
+    "throttleHeadroom",
+    "waf",
+    "wafRateLimit",
+    "wafManagedRules",
 )

@@ -90,7 +90,9 @@ def main() -> None:
     result["aiohttp_loaded"] = "aiohttp" in sys.modules
     result["xray_loaded"] = "aws_xray_sdk" in sys.modules
     result["dev_tools_loaded"] = sorted(
-        name for name in sys.modules if name.startswith(("contact_sdk.sandbox", "contact_sdk.local", "contact_sdk.cli"))
+        name
+        for name in sys.modules
+        if name.startswith(("contact_sdk.devtools.sandbox", "contact_sdk.devtools.local", "contact_sdk.ops.cli"))
     )
     result["boto3_loaded"] = "boto3" in sys.modules
     with open(result_path, "w", encoding="utf-8") as out:

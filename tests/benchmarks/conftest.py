@@ -25,8 +25,8 @@ import pytest
 import handler
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import StdoutSink
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.benchmarks.floor import floor_pipeline
 from tests.entrypoint.conftest import (
@@ -140,13 +140,13 @@ def build_warm(null_stream: IO[str]) -> Iterator[Callable[..., WarmHandler]]:
             settings, sink=StdoutSink(write=null_stream.write), parameter_source=source, http=http
         )
         built.append(components)
-        handler.use_api(components.api)
+        handler.environment.use_api(components.api)
         warm = WarmHandler(components)
         assert warm.call(warm.submit_event())["statusCode"] == 200  # warms the caches and the connection
         return warm
 
     yield build
-    handler.use_api(None)
+    handler.environment.use_api(None)
     for components in built:
         components.client.close()
 

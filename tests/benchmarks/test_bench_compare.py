@@ -138,7 +138,8 @@ def test_compare_fails_on_a_deliberately_slowed_path(tmp_path: Path) -> None:
                 "--benchmark-warmup=off",
                 f"--benchmark-json={out}",
             ],
-            env={**os.environ, "BENCH_SLOW_MS": str(slow_ms)},
+            # A fresh pytest of its own: not an xdist worker's (pytest-benchmark stays off under xdist).
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}, "BENCH_SLOW_MS": str(slow_ms)},
             cwd=tmp_path,
             capture_output=True,
             text=True,

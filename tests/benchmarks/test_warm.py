@@ -14,7 +14,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 from tests.benchmarks.conftest import WARM_ROUNDS, InterleavedFloor, WarmHandler, mock_provider
 from tests.benchmarks.floor import floor_pipeline
 from tests.entrypoint.conftest import API_KEY, CSRF_SECRET

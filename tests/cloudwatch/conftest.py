@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters
-from contact_sdk.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters
+from contact_sdk.ops.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
 from tests.cloudwatch.drill import EmfSource, handler_source
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms"
@@ -32,7 +32,7 @@ def params() -> DeploymentParameters:
 
 @pytest.fixture
 def full_params() -> DeploymentParameters:
-    """The same deployment with every optional parameter set (outbox and dead-letter queues included)."""
+    """The same deployment with every optional parameter set (queues and the outbox consumer included)."""
     return DeploymentParameters(
         region="eu-west-1",
         function_name="contact-form-handler",
@@ -44,6 +44,8 @@ def full_params() -> DeploymentParameters:
         dashboard_name="prod-portfolio-email-dashboard",
         outbox_queue_name="prod-contact-outbox",
         dead_letter_queue_name="prod-contact-outbox-dlq",
+        consumer_function_name="prod-contact-outbox-consumer",
+        consumer_log_group_name="/aws/lambda/prod-contact-outbox-consumer",
     )
 
 

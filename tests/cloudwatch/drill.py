@@ -164,7 +164,7 @@ def handler_source(environment: str) -> EmfSource:
         )
         handler.lambda_handler(event, None)
 
-    handler.use_components(components)
+    handler.environment.use_components(components)
     call(SimulatedRequest())  # warm the caches: the drill's "cold starts" are the explicit ones
     sink.clear()
 
@@ -173,12 +173,12 @@ def handler_source(environment: str) -> EmfSource:
         if request.cold_start:
             components.client.close()
             components = build()
-        handler.use_components(components)
+        handler.environment.use_components(components)
         current["request"] = request
         try:
             call(request)
         finally:
-            handler.use_components(None)
+            handler.environment.use_components(None)
         now[0] += SECONDS_BETWEEN_REQUESTS  # the breaker's reset timeout runs on simulated time
         produced = list(sink.documents)
         sink.clear()

@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.commands.cloudwatch: `contact-sdk dashboard|alarms render|deploy`."""
+"""Tests for contact_sdk.ops.cloudwatch.command: `contact-sdk dashboard|alarms render|deploy`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cli import main
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
+from contact_sdk.ops.cli import main
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
 from tests.cloudwatch.conftest import TOPIC_ARN, edit_json
 from tests.conftest import aws_client
 
@@ -194,9 +199,9 @@ def test_alarms_deploy_without_log_group_is_exit_1(aws: str, capsys: pytest.Capt
 
 
 def test_the_console_command_runs_in_a_subprocess(params: DeploymentParameters, tmp_path: Path) -> None:
-    """`python -m contact_sdk.cli dashboard render` works as a separate process, and a bad region exits 2."""
+    """`python -m contact_sdk.ops.cli dashboard render` works as a separate process, and a bad region exits 2."""
     ok = subprocess.run(
-        [sys.executable, "-m", "contact_sdk.cli", "dashboard", "render", *ARGS],
+        [sys.executable, "-m", "contact_sdk.ops.cli", "dashboard", "render", *ARGS],
         capture_output=True,
         text=True,
         check=False,
@@ -206,7 +211,7 @@ def test_the_console_command_runs_in_a_subprocess(params: DeploymentParameters, 
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == render_dashboard(params)
     bad = subprocess.run(
-        [sys.executable, "-m", "contact_sdk.cli", "alarms", "render", *ARGS[:-2], "--region", "nowhere-1"],
+        [sys.executable, "-m", "contact_sdk.ops.cli", "alarms", "render", *ARGS[:-2], "--region", "nowhere-1"],
         capture_output=True,
         text=True,
         check=False,

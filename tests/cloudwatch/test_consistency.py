@@ -7,14 +7,19 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
-from contact_sdk.cloudwatch.validate import (
+from contact_sdk.metrics import DIMENSION_SETS, METRICS, NAMESPACE, build_emf_document
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
+from contact_sdk.ops.cloudwatch.validate import (
     MetricReference,
     alarm_metric_references,
     check_consistency,
     dashboard_metric_references,
 )
-from contact_sdk.metrics import DIMENSION_SETS, METRICS, NAMESPACE, build_emf_document
 
 
 def _references(params: DeploymentParameters) -> list[MetricReference]:
@@ -69,7 +74,10 @@ def test_other_metrics_are_aws_metrics_or_from_the_shipped_filters(full_params: 
         for t in f["metricTransformations"]
     }
     expected_dimensions: dict[str, set[tuple[str, str | None]]] = {
-        "AWS/Lambda": {("FunctionName", full_params.function_name)},
+        "AWS/Lambda": {
+            ("FunctionName", full_params.function_name),
+            ("FunctionName", full_params.consumer_function_name),
+        },
         "AWS/ApiGateway": {("ApiName", full_params.api_name), ("Stage", full_params.stage)},
         "AWS/SQS": {("QueueName", full_params.outbox_queue_name), ("QueueName", full_params.dead_letter_queue_name)},
     }
@@ -163,7 +171,7 @@ def test_an_emitted_metric_missing_from_the_dashboard_is_caught(params: Deployme
 def test_a_log_widget_on_another_log_group_is_caught(params: DeploymentParameters) -> None:
     """The Logs Insights widget and the metric filters must read this deployment's log group."""
     body = render_dashboard(params)
-    (log_widget,) = [w for w in body["widgets"] if w["type"] == "log"]
+    log_widget = next(w for w in body["widgets"] if w["type"] == "log")  # the first of the log widgets
     log_widget["properties"]["query"] = "SOURCE '/aws/lambda/other' | stats count(*)"
     assert "log-source" in _rules(params, body, render_alarms(params))
     filters = render_metric_filters(params)

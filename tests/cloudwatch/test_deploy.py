@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.deploy against moto's server: the calls carry the rendered definitions."""
+"""Tests for contact_sdk.ops.cloudwatch.deploy against moto's server: the calls carry the rendered definitions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from contact_sdk.cloudwatch.deploy import Change, DeployError, deploy_alarms, deploy_dashboard
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
-from contact_sdk.cloudwatch.validate import DefinitionInvalidError
+from contact_sdk.ops.cloudwatch.deploy import Change, DeployError, deploy_alarms, deploy_dashboard
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
+from contact_sdk.ops.cloudwatch.validate import DefinitionInvalidError
 from tests.cloudwatch.conftest import edit_json
 from tests.conftest import aws_client
 
@@ -53,9 +58,10 @@ def test_dashboard_update_is_planned(aws: str, params: DeploymentParameters, ful
 
 
 def test_deploy_alarms_puts_filters_and_alarms(aws: str, full_params: DeploymentParameters) -> None:
-    """Every rendered alarm and metric filter reads back from CloudWatch as rendered."""
+    """Every rendered alarm and metric filter reads back from CloudWatch as rendered (both functions' log groups)."""
     cloudwatch, logs = aws_client(aws, "cloudwatch"), aws_client(aws, "logs")
     logs.create_log_group(logGroupName=full_params.resolved_log_group_name)
+    logs.create_log_group(logGroupName="/aws/lambda/prod-contact-outbox-consumer")
     report = deploy_alarms(full_params, cloudwatch=cloudwatch, logs=logs)
     assert report.applied
     assert {c.action for c in report.changes} == {"create"}
@@ -70,13 +76,33 @@ def test_deploy_alarms_puts_filters_and_alarms(aws: str, full_params: Deployment
         else:
             assert stored[name]["MetricName"] == alarm["MetricName"]
             assert stored[name]["Threshold"] == alarm["Threshold"]
-    filters = logs.describe_metric_filters(logGroupName=full_params.resolved_log_group_name)["metricFilters"]
+    filters = [
+        f
+        for group in (full_params.resolved_log_group_name, "/aws/lambda/prod-contact-outbox-consumer")
+        for f in logs.describe_metric_filters(logGroupName=group)["metricFilters"]
+    ]
+    assert {f["logGroupName"] for f in filters} == {
+        "/aws/lambda/contact-form-handler",
+        "/aws/lambda/prod-contact-outbox-consumer",
+    }
     expected_filters = render_metric_filters(full_params)
     assert sorted((f["filterName"], f["filterPattern"]) for f in filters) == sorted(
         (f["filterName"], f["filterPattern"]) for f in expected_filters
     )
     again = deploy_alarms(full_params, cloudwatch=cloudwatch, logs=logs, dry_run=True)
     assert {c.action for c in again.changes} == {"unchanged"}
+
+
+def test_a_missing_consumer_log_group_stops_the_deploy_before_any_change(
+    aws: str, full_params: DeploymentParameters
+) -> None:
+    """With the API function's log group but not the consumer's, nothing is put and the message names it."""
+    cloudwatch, logs = aws_client(aws, "cloudwatch"), aws_client(aws, "logs")
+    logs.create_log_group(logGroupName=full_params.resolved_log_group_name)
+    with pytest.raises(DeployError, match="/aws/lambda/prod-contact-outbox-consumer does not exist"):
+        deploy_alarms(full_params, cloudwatch=cloudwatch, logs=logs)
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    assert logs.describe_metric_filters(logGroupName=full_params.resolved_log_group_name)["metricFilters"] == []
 
 
 def test_alarms_dry_run_changes_nothing(aws: str, params: DeploymentParameters) -> None:

@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.evaluate: datapoints, statistics, math, missing data, filter patterns."""
+"""Tests for contact_sdk.ops.cloudwatch.evaluate: datapoints, statistics, math, missing data, filter patterns."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.evaluate import (
+from contact_sdk.metrics import ListSink, Metric, MetricsRecorder
+from contact_sdk.ops.cloudwatch.evaluate import (
     AlarmState,
     AlarmTimeline,
     Datapoint,
@@ -17,8 +18,7 @@ from contact_sdk.cloudwatch.evaluate import (
     evaluate_alarm,
     filter_pattern_matches,
 )
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_metric_filters
-from contact_sdk.metrics import ListSink, Metric, MetricsRecorder
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters, render_alarms, render_metric_filters
 
 T0 = 1_735_689_600_000
 MINUTE = 60_000

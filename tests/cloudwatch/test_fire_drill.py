@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.evaluate import AlarmState, datapoints_from_emf, evaluate_alarms
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms
+from contact_sdk.ops.cloudwatch.evaluate import AlarmState, datapoints_from_emf, evaluate_alarms
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters, render_alarms
 from tests.cloudwatch.drill import EmfSource, SimulatedRequest
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z, on an hour boundary

@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.render: placeholders, optional parts, the fixed interface."""
+"""Tests for contact_sdk.ops.cloudwatch.render: placeholders, optional parts, the fixed interface."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contact_sdk.cloudwatch.render import (
+from contact_sdk.ops.cloudwatch.render import (
     PLACEHOLDERS,
     DeploymentParameters,
     TemplateError,
@@ -42,6 +42,8 @@ def test_interface_is_the_agreed_one() -> None:
         ("dashboard_name", None),
         ("outbox_queue_name", None),
         ("dead_letter_queue_name", None),
+        ("consumer_function_name", None),
+        ("consumer_log_group_name", None),
     ]
     for function in (render_dashboard, render_alarms, render_metric_filters):
         assert list(inspect.signature(function).parameters) == ["params"]

@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.templates: finding the one copy of the templates."""
+"""Tests for contact_sdk.ops.cloudwatch.templates: finding the one copy of the templates."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from contact_sdk.cloudwatch.templates import (
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.ops.cloudwatch.templates import (
     DASHBOARD_FILE,
     TEMPLATES_DIR_VARIABLE,
     load_template,
     templates_root,
 )
-from contact_sdk.errors import ConfigurationError
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Tests for contact_sdk.cloudwatch.validate: the shipped definitions pass, and each rule catches a break."""
+"""Tests for contact_sdk.ops.cloudwatch.validate: the shipped definitions pass, and each rule catches a break."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from contact_sdk.cloudwatch import validate
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
-from contact_sdk.cloudwatch.validate import (
+from contact_sdk.ops.cloudwatch import validate
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
+from contact_sdk.ops.cloudwatch.validate import (
     RULES,
     ValidationIssue,
     validate_alarms,
@@ -22,7 +27,14 @@ from contact_sdk.cloudwatch.validate import (
 )
 
 Mutation = Callable[[Any], None]
-CONSISTENCY_RULES = {"emitted-metric", "emitted-dimensions", "aws-metric", "metric-coverage", "log-source"}
+CONSISTENCY_RULES = {
+    "emitted-metric",
+    "emitted-dimensions",
+    "aws-metric",
+    "metric-coverage",
+    "log-source",
+    "function-alarms",  # tests/cloudwatch/test_function_alarms.py
+}
 
 
 def put(path: tuple[Any, ...], value: Any) -> Mutation:
@@ -49,7 +61,7 @@ def drop(path: tuple[Any, ...]) -> Mutation:
 
 def _log_query(value: str) -> Mutation:
     def mutate(body: Any) -> None:
-        (log_widget,) = [w for w in body["widgets"] if w["type"] == "log"]
+        log_widget = next(w for w in body["widgets"] if w["type"] == "log")  # the first of the log widgets
         log_widget["properties"]["query"] = value
 
     return mutate

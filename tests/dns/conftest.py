@@ -1,6 +1,7 @@
 """A tiny authoritative DNS server on loopback for the ``dns check`` tests, built on dnspython's message parsing.
 
-It answers TXT queries from a dict (name -> TXT values), NXDOMAIN for names it does not know, and
+It answers TXT queries from a dict (name -> TXT values) and MX queries from another (name ->
+``"<preference> <host>"``), NXDOMAIN for names in neither, and
 can be told to answer SERVFAIL or stay silent for chosen names (to exercise time-outs).
 No test here (the directory has no ``__init__``: a package named ``dns`` would shadow dnspython).
 """
@@ -14,9 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.MX
 import dns.rdtypes.ANY.TXT
 import pytest
 
@@ -34,8 +37,10 @@ class LoopbackDnsServer:
         *,
         servfail: Iterable[str] = (),
         silent: Iterable[str] = (),
+        mx: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.zone = {name.lower().rstrip("."): list(values) for name, values in zone.items()}
+        self.mx = {name.lower().rstrip("."): list(values) for name, values in (mx or {}).items()}
         self.servfail = {name.lower().rstrip(".") for name in servfail}
         self.silent = {name.lower().rstrip(".") for name in silent}
         self.queries: list[str] = []
@@ -80,10 +85,20 @@ class LoopbackDnsServer:
         if name in self.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
-        if name not in self.zone:
+        if name not in self.zone and name not in self.mx:
             response.set_rcode(dns.rcode.NXDOMAIN)
             return response
-        if question.rdtype == dns.rdatatype.TXT and self.zone[name]:
+        if question.rdtype == dns.rdatatype.MX and self.mx.get(name):
+            rrset = response.find_rrset(
+                response.answer, question.name, dns.rdataclass.IN, dns.rdatatype.MX, create=True
+            )
+            for value in self.mx[name]:
+                preference, _, host = value.partition(" ")
+                exchange = dns.name.from_text(host)
+                rrset.add(
+                    dns.rdtypes.ANY.MX.MX(dns.rdataclass.IN, dns.rdatatype.MX, int(preference), exchange), ttl=300
+                )
+        if question.rdtype == dns.rdatatype.TXT and self.zone.get(name):
             rrset = response.find_rrset(
                 response.answer, question.name, dns.rdataclass.IN, dns.rdatatype.TXT, create=True
             )
@@ -99,13 +114,17 @@ StartDnsServer = Callable[..., LoopbackDnsServer]
 
 @pytest.fixture
 def dns_server() -> Iterator[StartDnsServer]:
-    """Start loopback DNS servers: ``dns_server(zone, servfail=..., silent=...)``; all stop after the test."""
+    """Start loopback DNS servers: ``dns_server(zone, servfail=..., silent=..., mx=...)``; all stop after the test."""
     started: list[LoopbackDnsServer] = []
 
     def start(
-        zone: Mapping[str, Sequence[str]], *, servfail: Iterable[str] = (), silent: Iterable[str] = ()
+        zone: Mapping[str, Sequence[str]],
+        *,
+        servfail: Iterable[str] = (),
+        silent: Iterable[str] = (),
+        mx: Mapping[str, Sequence[str]] | None = None,
     ) -> LoopbackDnsServer:
-        server = LoopbackDnsServer(zone, servfail=servfail, silent=silent)
+        server = LoopbackDnsServer(zone, servfail=servfail, silent=silent, mx=mx)
         started.append(server)
         return server
 

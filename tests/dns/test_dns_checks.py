@@ -1,4 +1,4 @@
-"""Judging published records (contact_sdk.dns checks), with an in-process resolver."""
+"""Judging published records (contact_sdk.ops.dns.records checks), with an in-process resolver."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from contact_sdk.dns import (
+from contact_sdk.ops.dns.records import (
     CheckStatus,
     LookupOutcome,
     RecordKind,
@@ -14,50 +14,64 @@ from contact_sdk.dns import (
     check_dkim,
     check_dmarc,
     check_domain,
+    check_mx,
     check_spf,
-    check_verification,
     count_spf_lookups,
     format_check_table,
 )
 
 DOMAIN = "example.com"
+SPF_NAME = "send.example.com"  # Resend's return path: SPF and MX live on the send subdomain
 GOOD_ZONE: dict[str, list[str]] = {
-    "example.com": ["v=spf1 include:_spf.resend.com ~all", "google-site-verification=abc"],
-    "_spf.resend.com": ["v=spf1 include:amazonses.com ~all"],
+    "example.com": ["google-site-verification=abc"],
+    "send.example.com": ["v=spf1 include:amazonses.com ~all"],
     "amazonses.com": ["v=spf1 ip4:199.255.192.0/22 ip4:199.127.232.0/22 -all"],
     "resend._domainkey.example.com": ["p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDNkeyQIDAQAB=="],
-    "_resend.example.com": ["resend-verification-abc123"],
     "_dmarc.example.com": ["v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com"],
 }
+GOOD_MX: dict[str, list[str]] = {"send.example.com": ["10 feedback-smtp.us-east-1.amazonses.com"]}
 
 
 class FakeResolver:
-    """A TxtResolver answering from a dict, with chosen names timing out or failing."""
+    """A TxtResolver answering TXT and MX from dicts, with chosen names timing out or failing."""
 
     def __init__(
-        self, zone: Mapping[str, Sequence[str]], *, timeout: Sequence[str] = (), failure: Sequence[str] = ()
+        self,
+        zone: Mapping[str, Sequence[str]],
+        *,
+        mx: Mapping[str, Sequence[str]] | None = None,
+        timeout: Sequence[str] = (),
+        failure: Sequence[str] = (),
     ) -> None:
         self.zone = zone
+        self.mx = GOOD_MX if mx is None else mx
         self.timeout = set(timeout)
         self.failure = set(failure)
 
     def lookup_txt(self, name: str) -> TxtLookup:
         """Answer like DnspythonResolver would."""
+        return self._lookup(name, self.zone, "TXT")
+
+    def lookup_mx(self, name: str) -> TxtLookup:
+        """Answer like DnspythonResolver would."""
+        return self._lookup(name, self.mx, "MX")
+
+    def _lookup(self, name: str, table: Mapping[str, Sequence[str]], rdtype: str) -> TxtLookup:
         if name in self.timeout:
-            return TxtLookup(name, LookupOutcome.TIMEOUT, detail="no answer within 5 s")
+            return TxtLookup(name, LookupOutcome.TIMEOUT, detail="no answer within 5 s", rdtype=rdtype)
         if name in self.failure:
-            return TxtLookup(name, LookupOutcome.FAILURE, detail="SERVFAIL from 127.0.0.1")
-        if name not in self.zone:
-            return TxtLookup(name, LookupOutcome.NXDOMAIN)
-        records = tuple(self.zone[name])
-        return TxtLookup(name, LookupOutcome.ANSWER if records else LookupOutcome.NO_ANSWER, records)
+            return TxtLookup(name, LookupOutcome.FAILURE, detail="SERVFAIL from 127.0.0.1", rdtype=rdtype)
+        if name not in self.zone and name not in self.mx:
+            return TxtLookup(name, LookupOutcome.NXDOMAIN, rdtype=rdtype)
+        records = tuple(table.get(name, ()))
+        return TxtLookup(name, LookupOutcome.ANSWER if records else LookupOutcome.NO_ANSWER, records, rdtype=rdtype)
 
 
 def spf(*records: str, **extra: list[str]) -> tuple[CheckStatus, str]:
-    """Check SPF with the given apex records (and extra names to resolve includes)."""
-    zone = {**GOOD_ZONE, **extra, DOMAIN: list(records)}
+    """Check SPF with the given return-path records (and extra names to resolve includes)."""
+    zone = {**GOOD_ZONE, **extra, SPF_NAME: list(records)}
     resolver = FakeResolver(zone)
-    result = check_spf(resolver.lookup_txt(DOMAIN), resolver.lookup_txt)
+    result = check_spf(resolver.lookup_txt(SPF_NAME), resolver.lookup_txt)
     return result.status, result.reason
 
 
@@ -69,18 +83,18 @@ def answer(name: str, *records: str) -> TxtLookup:
 def test_good_zone_is_all_ok() -> None:
     """A correctly published domain passes every check, and the SPF reason counts its lookups."""
     results = check_domain(DOMAIN, FakeResolver(GOOD_ZONE))
-    assert [(r.kind, r.status) for r in results] == [
-        (RecordKind.SPF, CheckStatus.OK),
-        (RecordKind.DKIM, CheckStatus.OK),
-        (RecordKind.VERIFICATION, CheckStatus.OK),
-        (RecordKind.DMARC, CheckStatus.OK),
+    assert [(r.kind, r.name, r.status) for r in results] == [
+        (RecordKind.MX, "send.example.com", CheckStatus.OK),
+        (RecordKind.SPF, "send.example.com", CheckStatus.OK),
+        (RecordKind.DKIM, "resend._domainkey.example.com", CheckStatus.OK),
+        (RecordKind.DMARC, "_dmarc.example.com", CheckStatus.OK),
     ]
-    assert "(2 DNS lookups)" in results[0].reason
+    assert "(1 DNS lookup)" in results[1].reason
 
 
 def test_two_spf_records_are_a_permerror() -> None:
     """Two v=spf1 records at one name are wrong, citing RFC 7208."""
-    status, reason = spf("v=spf1 include:_spf.resend.com ~all", "v=spf1 include:_spf.google.com ~all")
+    status, reason = spf("v=spf1 include:amazonses.com ~all", "v=spf1 include:_spf.google.com ~all")
     assert status is CheckStatus.WRONG
     assert "2 SPF records" in reason
     assert "RFC 7208" in reason
@@ -89,21 +103,21 @@ def test_two_spf_records_are_a_permerror() -> None:
 @pytest.mark.parametrize("all_term", ["+all", "all"])
 def test_plus_all_is_wrong(all_term: str) -> None:
     """``+all`` (or a bare ``all``) authorises everyone and is reported as wrong."""
-    status, reason = spf(f"v=spf1 include:_spf.resend.com {all_term}")
+    status, reason = spf(f"v=spf1 include:amazonses.com {all_term}")
     assert status is CheckStatus.WRONG
     assert "+all" in reason
 
 
 def test_spf_without_resend_include_is_wrong() -> None:
-    """An SPF record that does not include _spf.resend.com does not authorise Resend."""
+    """An SPF record that does not include amazonses.com does not authorise Resend (it sends through SES)."""
     status, reason = spf("v=spf1 mx ~all")
     assert status is CheckStatus.WRONG
-    assert "include:_spf.resend.com" in reason
+    assert "include:amazonses.com" in reason
 
 
 def test_spf_include_with_fail_qualifier_does_not_count() -> None:
-    """``-include:_spf.resend.com`` fails Resend's servers instead of authorising them."""
-    status, _ = spf("v=spf1 -include:_spf.resend.com ~all")
+    """``-include:amazonses.com`` fails Resend's servers instead of authorising them."""
+    status, _ = spf("v=spf1 -include:amazonses.com ~all")
     assert status is CheckStatus.WRONG
 
 
@@ -118,7 +132,7 @@ def test_more_than_ten_lookups_is_a_permerror() -> None:
     """Counting nested includes past 10 DNS lookups reports a permerror."""
     nested = {f"spf{i}.example.net": [f"v=spf1 a mx include:spf{i + 1}.example.net ~all"] for i in range(5)}
     nested["spf5.example.net"] = ["v=spf1 -all"]
-    status, reason = spf("v=spf1 include:_spf.resend.com include:spf0.example.net ~all", **nested)
+    status, reason = spf("v=spf1 include:amazonses.com include:spf0.example.net ~all", **nested)
     assert status is CheckStatus.WRONG
     assert "more than 10 DNS lookups" in reason
 
@@ -134,15 +148,15 @@ def test_lookup_count_follows_includes_and_redirect() -> None:
 
 def test_include_without_spf_record_is_a_permerror() -> None:
     """An include pointing at a name without an SPF record is wrong (RFC 7208 §5.2)."""
-    status, reason = spf("v=spf1 include:_spf.resend.com include:nothing.example ~all")
+    status, reason = spf("v=spf1 include:amazonses.com include:nothing.example ~all")
     assert status is CheckStatus.WRONG
     assert "include:nothing.example has no SPF record" in reason
 
 
 def test_include_that_times_out_is_only_a_warning() -> None:
     """An include that cannot be looked up leaves the count incomplete: a warning, not a failure."""
-    resolver = FakeResolver(GOOD_ZONE, timeout=["_spf.resend.com"])
-    result = check_spf(resolver.lookup_txt(DOMAIN), resolver.lookup_txt)
+    resolver = FakeResolver(GOOD_ZONE, timeout=["amazonses.com"])
+    result = check_spf(resolver.lookup_txt(SPF_NAME), resolver.lookup_txt)
     assert result.status is CheckStatus.WARNING
     assert "count incomplete" in result.reason
 
@@ -150,7 +164,7 @@ def test_include_that_times_out_is_only_a_warning() -> None:
 def test_include_loop_is_reported() -> None:
     """An include that leads back to itself is reported instead of recursing forever."""
     status, reason = spf(
-        "v=spf1 include:_spf.resend.com include:loop.example ~all", **{"loop.example": ["v=spf1 include:loop.example"]}
+        "v=spf1 include:amazonses.com include:loop.example ~all", **{"loop.example": ["v=spf1 include:loop.example"]}
     )
     assert status is CheckStatus.WRONG
     assert "loop" in reason
@@ -158,7 +172,7 @@ def test_include_loop_is_reported() -> None:
 
 def test_neutral_all_is_a_warning() -> None:
     """``?all`` passes but is flagged as giving no protection."""
-    status, _ = spf("v=spf1 include:_spf.resend.com ?all")
+    status, _ = spf("v=spf1 include:amazonses.com ?all")
     assert status is CheckStatus.WARNING
 
 
@@ -221,27 +235,50 @@ def test_dmarc_without_valid_policy_is_wrong(record: str) -> None:
     assert check_dmarc(answer("_dmarc.example.com", record)).status is CheckStatus.WRONG
 
 
-def test_verification_record_missing_and_mismatched() -> None:
-    """``_resend`` absent is missing; a value other than the expected one is wrong."""
-    missing = check_verification(TxtLookup("_resend.example.com", LookupOutcome.NXDOMAIN))
+def test_mx_must_point_at_the_expected_feedback_host() -> None:
+    """The return-path MX: the expected host passes; another region or host is wrong; none is missing."""
+    host = "feedback-smtp.eu-west-1.amazonses.com"
+    name = "send.example.com"
+    assert check_mx(TxtLookup(name, LookupOutcome.ANSWER, (f"10 {host}",), rdtype="MX"), host).status is CheckStatus.OK
+    other = check_mx(TxtLookup(name, LookupOutcome.ANSWER, ("10 feedback-smtp.us-east-1.amazonses.com",)), host)
+    assert other.status is CheckStatus.WRONG
+    assert host in other.reason
+    missing = check_mx(TxtLookup(name, LookupOutcome.NXDOMAIN, rdtype="MX"), host)
     assert missing.status is CheckStatus.MISSING
-    mismatch = check_verification(answer("_resend.example.com", "resend-verification-old"), "resend-verification-new")
-    assert mismatch.status is CheckStatus.WRONG
-    assert "resend-verification-new" in mismatch.reason
+    assert missing.reason == "send.example.com does not exist (NXDOMAIN)"
+    none = check_mx(TxtLookup(name, LookupOutcome.NO_ANSWER, rdtype="MX"))
+    assert none.reason == "no MX record at send.example.com"
+
+
+def test_mx_without_an_expected_host_takes_any_ses_feedback_host() -> None:
+    """Offline the region may be unknown: any feedback-smtp.<region>.amazonses.com passes, a mail host does not."""
+    ses = TxtLookup("send.example.com", LookupOutcome.ANSWER, ("10 feedback-smtp.sa-east-1.amazonses.com",))
+    assert check_mx(ses).status is CheckStatus.OK
+    google = TxtLookup("send.example.com", LookupOutcome.ANSWER, ("1 aspmx.l.google.com",))
+    assert check_mx(google).status is CheckStatus.WRONG
+
+
+def test_dkim_must_be_the_key_resend_issued() -> None:
+    """With the value Resend lists, another well-formed key is wrong; the same key is OK."""
+    published = answer("resend._domainkey.example.com", "p=QUJD")
+    assert check_dkim(published, "p=QUJD").status is CheckStatus.OK
+    other = check_dkim(published, "p=REVG")
+    assert other.status is CheckStatus.WRONG
+    assert "not the key Resend issued" in other.reason
 
 
 def test_lookup_timeout_and_failure_are_errors() -> None:
     """A time-out or SERVFAIL is an error (the check fails) with the reason in words."""
-    resolver = FakeResolver(GOOD_ZONE, timeout=["_dmarc.example.com"], failure=["_resend.example.com"])
+    resolver = FakeResolver(GOOD_ZONE, timeout=["_dmarc.example.com"], failure=["resend._domainkey.example.com"])
     results = {r.kind: r for r in check_domain(DOMAIN, resolver)}
     assert results[RecordKind.DMARC].status is CheckStatus.ERROR
     assert "timed out" in results[RecordKind.DMARC].reason
-    assert results[RecordKind.VERIFICATION].status is CheckStatus.ERROR
-    assert "SERVFAIL" in results[RecordKind.VERIFICATION].reason
+    assert results[RecordKind.DKIM].status is CheckStatus.ERROR
+    assert "SERVFAIL" in results[RecordKind.DKIM].reason
 
 
 def test_each_dkim_selector_is_checked() -> None:
-    """Every selector asked for gets its own result."""
+    """Every selector asked for gets its own result; ``resend`` (expected anyway) is checked once."""
     results = check_domain(DOMAIN, FakeResolver(GOOD_ZONE), dkim_selectors=["resend", "resend2"])
     dkim = [r for r in results if r.kind is RecordKind.DKIM]
     assert [(r.name, r.status) for r in dkim] == [

@@ -9,24 +9,25 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import dns.zone
 import pytest
 
-from contact_sdk.cli import main
-from contact_sdk.dns import DnspythonResolver, LookupOutcome
+from contact_sdk.ops.cli import main
+from contact_sdk.ops.dns.records import DnspythonResolver, LookupOutcome
 
 LONG_KEY = base64.b64encode(bytes(range(256)) + bytes(range(38))).decode()  # a 2048-bit-sized key
 
 GOOD_ZONE: dict[str, list[str]] = {
-    "example.com": ["v=spf1 include:_spf.resend.com ~all", "google-site-verification=abc"],
-    "_spf.resend.com": ["v=spf1 include:amazonses.com ~all"],
+    "example.com": ["google-site-verification=abc"],
+    "send.example.com": ["v=spf1 include:amazonses.com ~all"],
     "amazonses.com": ["v=spf1 ip4:199.255.192.0/22 -all"],
     "resend._domainkey.example.com": [f"k=rsa; p={LONG_KEY}"],
-    "_resend.example.com": ["resend-verification-abc123"],
     "_dmarc.example.com": ["v=DMARC1; p=reject; rua=mailto:dmarc@example.com"],
 }
+GOOD_MX: dict[str, list[str]] = {"send.example.com": ["10 feedback-smtp.us-east-1.amazonses.com"]}
 
 BROKEN_ZONE: dict[str, list[str]] = {
-    "example.com": ["v=spf1 include:_spf.resend.com ~all", "v=spf1 +all"],
+    "send.example.com": ["v=spf1 include:amazonses.com ~all", "v=spf1 +all"],
     "resend._domainkey.example.com": ["v=DKIM1; k=rsa; p="],
     "_dmarc.example.com": [],
 }
@@ -37,27 +38,34 @@ pytestmark = pytest.mark.integration
 StartDnsServer = Callable[..., Any]
 
 
+@pytest.fixture(autouse=True)
+def _no_resend_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands read RESEND_API_KEY/RESEND_API_URL; a developer's own must not leak into these tests."""
+    monkeypatch.delenv("RESEND_API_KEY", raising=False)
+    monkeypatch.delenv("RESEND_API_URL", raising=False)
+
+
 def check_args(port: int, *extra: str, domain: str = "example.com") -> list[str]:
-    """Arguments for ``dns check`` against the loopback server on ``port``."""
-    return ["dns", "check", "--domain", domain, "--nameserver", "127.0.0.1", "--port", str(port), *extra]
+    """Arguments for an offline ``dns check`` against the loopback server on ``port``."""
+    return ["dns", "check", "--domain", domain, "--offline", "--nameserver", "127.0.0.1", "--port", str(port), *extra]
 
 
 def test_good_zone_checks_ok(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
     """A correctly published domain exits 0 with every record OK, the long DKIM key joined from two strings."""
-    server = dns_server(GOOD_ZONE)
+    server = dns_server(GOOD_ZONE, mx=GOOD_MX)
     assert main(check_args(server.port)) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert [line.split()[0] for line in lines[1:5]] == ["OK", "OK", "OK", "OK"]
-    assert "(2 DNS lookups)" in out
+    assert [line.split()[:2] for line in lines[1:5]] == [["OK", "mx"], ["OK", "spf"], ["OK", "dkim"], ["OK", "dmarc"]]
+    assert "(1 DNS lookup)" in out
     assert lines[-1] == "4 ok"
-    assert "_spf.resend.com" in server.queries
+    assert "amazonses.com" in server.queries
 
 
 def test_broken_zone_reports_each_problem_and_exits_1(
     dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two SPF records, a revoked DKIM key, no _resend and an empty _dmarc are each reported; exit 1."""
+    """No return-path MX, two SPF records, a revoked DKIM key and an empty _dmarc are each reported; exit 1."""
     server = dns_server(BROKEN_ZONE)
     assert main(check_args(server.port, "--format", "json")) == 1
     document = json.loads(capsys.readouterr().out)
@@ -66,20 +74,20 @@ def test_broken_zone_reports_each_problem_and_exits_1(
     assert verdicts["spf"][0] == "wrong"
     assert "2 SPF records" in verdicts["spf"][1]
     assert verdicts["dkim"] == ("wrong", "empty p=: the key is revoked, every signature fails")
-    assert verdicts["verification"] == ("missing", "_resend.example.com does not exist (NXDOMAIN)")
+    assert verdicts["mx"] == ("missing", "no MX record at send.example.com")
     assert verdicts["dmarc"] == ("missing", "no TXT record at _dmarc.example.com")
 
 
 def test_plus_all_and_monitor_only_dmarc(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
     """``+all`` fails the check; DMARC p=none alone is a warning that keeps exit 0."""
     monitor_only = {**GOOD_ZONE, "_dmarc.example.com": ["v=DMARC1; p=none; rua=mailto:d@example.com"]}
-    assert main(check_args(dns_server(monitor_only).port)) == 0
+    assert main(check_args(dns_server(monitor_only, mx=GOOD_MX).port)) == 0
     out = capsys.readouterr().out
     assert "WARNING" in out
     assert "monitor-only" in out
 
-    plus_all = {**GOOD_ZONE, "example.com": ["v=spf1 include:_spf.resend.com +all"]}
-    assert main(check_args(dns_server(plus_all).port)) == 1
+    plus_all = {**GOOD_ZONE, "send.example.com": ["v=spf1 include:amazonses.com +all"]}
+    assert main(check_args(dns_server(plus_all, mx=GOOD_MX).port)) == 1
     assert "+all authorises every server" in capsys.readouterr().out
 
 
@@ -96,7 +104,7 @@ def test_unknown_domain_is_reported_as_missing_not_a_traceback(
 
 def test_servfail_is_an_error(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
     """A SERVFAIL answer is reported as an error naming the rcode and server."""
-    server = dns_server(GOOD_ZONE, servfail=["_dmarc.example.com"])
+    server = dns_server(GOOD_ZONE, mx=GOOD_MX, servfail=["_dmarc.example.com"])
     assert main(check_args(server.port)) == 1
     line = next(line for line in capsys.readouterr().out.splitlines() if "_dmarc" in line)
     assert line.startswith("ERROR")
@@ -105,10 +113,10 @@ def test_servfail_is_an_error(dns_server: StartDnsServer, capsys: pytest.Capture
 
 def test_timeout_is_an_error(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
     """A server that never answers gives a clear time-out per record (short lifetime: this waits 0.2 s)."""
-    server = dns_server(GOOD_ZONE, silent=["_resend.example.com"])
+    server = dns_server(GOOD_ZONE, mx=GOOD_MX, silent=["resend._domainkey.example.com"])
     assert main(check_args(server.port, "--timeout", "0.2")) == 1
     captured = capsys.readouterr()
-    line = next(line for line in captured.out.splitlines() if "_resend" in line)
+    line = next(line for line in captured.out.splitlines() if "_domainkey" in line)
     assert line.startswith("ERROR")
     assert "timed out: no answer within 0.2 s" in line
     assert captured.err == ""
@@ -123,16 +131,28 @@ def test_resolver_distinguishes_no_answer_from_nxdomain(dns_server: StartDnsServ
     assert resolver.lookup_txt("_dmarc.example.com").records == ("v=DMARC1; p=reject",)
 
 
-def test_extra_dkim_selector_and_expected_verification(
-    dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``--dkim-selector`` adds selectors; ``--verification-value`` must match the published value."""
-    server = dns_server(GOOD_ZONE)
-    args = check_args(server.port, "--dkim-selector", "resend", "--dkim-selector", "resend2")
-    assert main([*args, "--verification-value", "resend-verification-other"]) == 1
+def test_resolver_reads_mx_records(dns_server: StartDnsServer) -> None:
+    """MX answers come back as ``"<preference> <host>"``; a name with only TXT has no MX answer."""
+    server = dns_server(GOOD_ZONE, mx={"send.example.com": ["10 Feedback-SMTP.us-east-1.amazonses.com."]})
+    resolver = DnspythonResolver(nameservers=["127.0.0.1"], port=server.port, timeout=2)
+    mx = resolver.lookup_mx("send.example.com")
+    assert (mx.outcome, mx.records, mx.rdtype) == (
+        LookupOutcome.ANSWER,
+        ("10 feedback-smtp.us-east-1.amazonses.com",),
+        "MX",
+    )
+    assert resolver.lookup_mx("_dmarc.example.com").outcome is LookupOutcome.NO_ANSWER
+
+
+def test_extra_dkim_selector_and_region(dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--dkim-selector`` adds selectors; ``--region`` changes the MX host the return path must have."""
+    server = dns_server(GOOD_ZONE, mx=GOOD_MX)
+    assert main(check_args(server.port, "--dkim-selector", "resend", "--dkim-selector", "resend2")) == 1
     out = capsys.readouterr().out
     assert "resend2._domainkey.example.com" in out
-    assert "expected 'resend-verification-other'" in out
+    assert out.count("resend._domainkey.example.com") == 1
+    assert main(check_args(server.port, "--region", "eu-west-1")) == 1
+    assert "expected MX feedback-smtp.eu-west-1.amazonses.com" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("domain", ["not a domain", "example", "-bad-.com", "http://example.com"])
@@ -146,7 +166,14 @@ def test_bad_domain_is_a_usage_error(domain: str, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(
-    "extra", [["--nameserver", "dns.example"], ["--port", "70000"], ["--timeout", "0"], ["--dkim-selector", "a b"]]
+    "extra",
+    [
+        ["--nameserver", "dns.example"],
+        ["--port", "70000"],
+        ["--timeout", "0"],
+        ["--dkim-selector", "a b"],
+        ["--region", "europe"],
+    ],
 )
 def test_bad_check_options_are_usage_errors(extra: list[str]) -> None:
     """A nameserver that is not an IP, a bad port, timeout or selector exits 2."""
@@ -161,16 +188,26 @@ def test_records_command_prints_table_zone_and_json(capsys: pytest.CaptureFixtur
     assert main(base) == 0
     table = capsys.readouterr()
     assert "resend._domainkey" in table.out
-    assert "--verification-value" in table.err
+    assert "DMARC (advice" in table.out
+    assert "no Resend API key" in table.err
+    assert main(["dns", "records", "--domain", "example.com", "--offline"]) == 0
+    placeholder = capsys.readouterr()
+    assert "--dkim-value" in placeholder.err
+    assert "no Resend API key" not in placeholder.err
 
     assert main([*base, "--format", "zone"]) == 0
     zone = capsys.readouterr().out
     dkim_line = next(line for line in zone.splitlines() if line.startswith("resend._domainkey.example.com."))
     assert dkim_line.count('"') == 4  # split into two quoted strings
+    assert zone.splitlines()[-1].startswith("; DMARC (advice")
+    parsed = dns.zone.from_text(zone, origin="example.com.", check_origin=False)  # the advice is a comment
+    assert sorted(name.to_text() for name in parsed.nodes) == ["_dmarc", "resend._domainkey", "send"]
 
     assert main([*base, "--format", "json", "--no-dmarc-rua"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["records"][-1]["value"] == "v=DMARC1; p=quarantine"
+    assert document["source"] == "offline"
+    assert "p=none" in document["dmarc_advice"]
 
 
 def test_records_command_refuses_a_bad_dkim_value(capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,7 +219,7 @@ def test_records_command_refuses_a_bad_dkim_value(capsys: pytest.CaptureFixture[
 def test_console_entry_point_reports_bad_domain_without_traceback() -> None:
     """Run as a process, a bad domain gives exit 2 and a one-line reason, never a stack trace."""
     completed = subprocess.run(
-        [sys.executable, "-m", "contact_sdk.cli", "dns", "check", "--domain", "exa mple.com"],
+        [sys.executable, "-m", "contact_sdk.ops.cli", "dns", "check", "--domain", "exa mple.com"],
         capture_output=True,
         text=True,
         timeout=60,

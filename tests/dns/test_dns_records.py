@@ -1,4 +1,4 @@
-"""Generating the email-authentication records and rendering them (contact_sdk.dns, the pure half)."""
+"""Generating the email-authentication records and rendering them (contact_sdk.ops.dns.records, the pure half)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from contact_sdk.dns import (
+from contact_sdk.ops.dns.records import (
     DmarcPolicy,
     DnsInputError,
+    DnsRecord,
     RecordKind,
     build_records,
     dkim_record_value,
@@ -18,6 +19,7 @@ from contact_sdk.dns import (
     format_zone,
     normalize_domain,
     records_as_json,
+    records_from_resend,
     split_txt_value,
 )
 
@@ -25,38 +27,92 @@ from contact_sdk.dns import (
 LONG_KEY = base64.b64encode(bytes(range(256)) + bytes(range(38))).decode()
 
 
-def test_default_records_follow_the_architecture() -> None:
-    """SPF, one DKIM placeholder, the _resend placeholder and DMARC p=none, all TTL 300."""
+def test_default_records_follow_resends_documented_layout() -> None:
+    """MX and SPF on send.<domain>, the DKIM placeholder at resend._domainkey, and DMARC p=none; TTL 300."""
     records = build_records("example.com")
-    assert [(r.kind, r.name) for r in records] == [
-        (RecordKind.SPF, "example.com"),
-        (RecordKind.DKIM, "resend._domainkey.example.com"),
-        (RecordKind.VERIFICATION, "_resend.example.com"),
-        (RecordKind.DMARC, "_dmarc.example.com"),
+    assert [(r.kind, r.type, r.name) for r in records] == [
+        (RecordKind.MX, "MX", "send.example.com"),
+        (RecordKind.SPF, "TXT", "send.example.com"),
+        (RecordKind.DKIM, "TXT", "resend._domainkey.example.com"),
+        (RecordKind.DMARC, "TXT", "_dmarc.example.com"),
     ]
-    assert records[0].value == "v=spf1 include:_spf.resend.com ~all"
-    assert records[1].value is None
+    assert (records[0].priority, records[0].value) == (10, "feedback-smtp.us-east-1.amazonses.com")
+    assert records[0].rdata() == "10 feedback-smtp.us-east-1.amazonses.com"
+    assert records[1].value == "v=spf1 include:amazonses.com ~all"
     assert records[2].value is None
     assert records[3].value == "v=DMARC1; p=none; rua=mailto:dmarc@example.com"
     assert {r.ttl for r in records} == {300}
-    assert {r.type for r in records} == {"TXT"}
+    assert {r.status for r in records} == {None}
+
+
+def test_region_picks_the_feedback_host() -> None:
+    """A domain in eu-west-1 bounces through feedback-smtp.eu-west-1.amazonses.com; a bad region is refused."""
+    assert build_records("example.com", region="eu-west-1")[0].value == "feedback-smtp.eu-west-1.amazonses.com"
+    with pytest.raises(DnsInputError, match="region"):
+        build_records("example.com", region="mars")
 
 
 def test_given_values_fill_the_records() -> None:
-    """DKIM keys, the verification value and the DMARC policy and report address are used as given."""
+    """DKIM keys and the DMARC policy and report address are used as given."""
     records = build_records(
         "Example.com",
         dkim_value="MIGfMA0GCSqGSIb3DQEB",
         dkim2_value="p=QUJDRA==",
-        verification_value="resend-verification-abc123",
         dmarc_policy=DmarcPolicy.REJECT,
         dmarc_rua="mailto:reports@example.net",
     )
     by_name = {r.name: r.value for r in records}
     assert by_name["resend._domainkey.example.com"] == "k=rsa; p=MIGfMA0GCSqGSIb3DQEB"
     assert by_name["resend2._domainkey.example.com"] == "p=QUJDRA=="
-    assert by_name["_resend.example.com"] == "resend-verification-abc123"
     assert by_name["_dmarc.example.com"] == "v=DMARC1; p=reject; rua=mailto:reports@example.net"
+
+
+# What Resend's GET /domains/{id} answers, written out as its API reference shows it.
+RESEND_DOMAIN = {
+    "object": "domain",
+    "id": "d91cd9bd-1176-453e-8fc1-35364d380206",
+    "name": "example.com",
+    "status": "partially_verified",
+    "region": "sa-east-1",
+    "records": [
+        {"record": "SPF", "name": "send", "type": "MX", "ttl": "Auto", "status": "verified",
+         "value": "feedback-smtp.sa-east-1.amazonses.com", "priority": 10},
+        {"record": "SPF", "name": "send", "type": "TXT", "ttl": "Auto", "status": "verified",
+         "value": '"v=spf1 include:amazonses.com ~all"'},
+        {"record": "DKIM", "name": "resend._domainkey", "type": "TXT", "ttl": "Auto", "status": "pending",
+         "value": "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ"},
+        {"record": "Receiving", "name": "example.com", "type": "MX", "ttl": "Auto", "status": "not_started",
+         "value": "inbound-smtp.sa-east-1.amazonaws.com", "priority": 10},
+    ],
+}  # fmt: skip
+
+
+def test_records_from_resend_keep_values_and_statuses() -> None:
+    """Names become fully qualified, SPF loses its quotes, statuses are kept, receiving is skipped, DMARC added."""
+    records = records_from_resend("example.com", RESEND_DOMAIN, dmarc_policy=DmarcPolicy.QUARANTINE)
+    assert [(r.kind, r.name, r.rdata(), r.status) for r in records] == [
+        (RecordKind.MX, "send.example.com", "10 feedback-smtp.sa-east-1.amazonses.com", "verified"),
+        (RecordKind.SPF, "send.example.com", "v=spf1 include:amazonses.com ~all", "verified"),
+        (RecordKind.DKIM, "resend._domainkey.example.com", "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ", "pending"),
+        (RecordKind.DMARC, "_dmarc.example.com", "v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resource", "needle"),
+    [
+        ([], "no `records` list"),
+        ({"records": "none"}, "no `records` list"),
+        ({"records": [{"record": "SPF", "type": "MX"}]}, "string `record`, `type` and `name`"),
+        ({"records": [{"record": "SPF", "type": "TXT", "name": "send", "value": " "}]}, "without a value"),
+        ({"records": [{"record": "SPF", "type": "MX", "name": "send", "value": "h.example"}]}, "numeric priority"),
+        ({"records": [{"record": "Tracking", "type": "CNAME", "name": "t", "value": "x"}]}, "no sending records"),
+    ],
+)
+def test_malformed_resend_answers_are_refused(resource: object, needle: str) -> None:
+    """A provider answer missing what the records need raises DnsInputError saying what is missing."""
+    with pytest.raises(DnsInputError, match=needle):
+        records_from_resend("example.com", resource)
 
 
 def test_dmarc_without_report_address() -> None:
@@ -110,12 +166,8 @@ def test_long_txt_values_are_split_into_255_octet_strings() -> None:
 
 def test_zone_snippet_parses_back_to_the_same_records() -> None:
     """dnspython reads the zone snippet back: names, TTLs and (split) values are exactly the records."""
-    records = build_records(
-        "example.com",
-        dkim_value=LONG_KEY,
-        verification_value='quote"and\\backslash',
-        dmarc_policy=DmarcPolicy.QUARANTINE,
-    )
+    odd = DnsRecord(RecordKind.SPF, "odd.example.com", 'quote"and\\backslash', "escaping", 300)
+    records = (*build_records("example.com", dkim_value=LONG_KEY, dmarc_policy=DmarcPolicy.QUARANTINE), odd)
     zone = dns.zone.from_text(format_zone(records), origin="example.com.", check_origin=False)
     parsed: dict[str, list[bytes]] = {}
     assert zone.origin is not None
@@ -124,8 +176,11 @@ def test_zone_snippet_parses_back_to_the_same_records() -> None:
         for rdata in rdataset:
             assert all(len(s) <= 255 for s in rdata.strings)
             parsed[name.derelativize(zone.origin).to_text(omit_final_dot=True)] = list(rdata.strings)
-    assert {name: b"".join(strings).decode() for name, strings in parsed.items()} == {r.name: r.value for r in records}
+    txt = {r.name: r.value for r in records if r.type == "TXT"}
+    assert {name: b"".join(strings).decode() for name, strings in parsed.items()} == txt
     assert len(parsed["resend._domainkey.example.com"]) == 2
+    mx = [(name.to_text(), rdata.preference, rdata.exchange.to_text()) for name, _, rdata in zone.iterate_rdatas("MX")]
+    assert mx == [("send", 10, "feedback-smtp.us-east-1.amazonses.com.")]
 
 
 def test_zone_snippet_comments_out_placeholders() -> None:
@@ -133,28 +188,50 @@ def test_zone_snippet_comments_out_placeholders() -> None:
     zone_text = format_zone(build_records("example.com"))
     lines = zone_text.splitlines()
     assert any(line.startswith("; resend._domainkey.example.com.") for line in lines)
-    assert any(line.startswith("; _resend.example.com.") for line in lines)
-    assert any(line.startswith("example.com. ") and "include:_spf.resend.com" in line for line in lines)
+    assert any(line.startswith("send.example.com. ") and "include:amazonses.com" in line for line in lines)
     zone = dns.zone.from_text(zone_text, origin="example.com.", check_origin=False)
-    assert sorted(n.to_text() for n in zone.nodes) == ["@", "_dmarc"]
+    assert sorted(n.to_text() for n in zone.nodes) == ["_dmarc", "send"]
 
 
 def test_table_shows_host_names_relative_to_the_domain() -> None:
-    """The table lists @, resend._domainkey, _resend and _dmarc with TTL and value, for dashboards."""
-    table = format_table(build_records("example.com", dkim_value="QUJD"), "example.com")
+    """The table lists send (MX, SPF), resend._domainkey and _dmarc with TTL and value, for dashboards."""
+    table = format_table(build_records("example.com"), "example.com")
     lines = table.splitlines()
     assert lines[1].split() == ["TYPE", "HOST", "TTL", "VALUE"]
-    assert lines[2].split(None, 3) == ["TXT", "@", "300", "v=spf1 include:_spf.resend.com ~all"]
-    assert lines[3].split(None, 3) == ["TXT", "resend._domainkey", "300", "k=rsa; p=QUJD"]
-    assert lines[4].split(None, 3)[:3] == ["TXT", "_resend", "300"]
-    assert "--verification-value" in lines[4]
+    assert lines[2].split(None, 3) == ["MX", "send", "300", "10 feedback-smtp.us-east-1.amazonses.com"]
+    assert lines[3].split(None, 3) == ["TXT", "send", "300", "v=spf1 include:amazonses.com ~all"]
+    assert lines[4].split(None, 3)[:3] == ["TXT", "resend._domainkey", "300"]
+    assert "--dkim-value" in lines[4]
+
+
+def test_table_shows_resends_status_when_known() -> None:
+    """Records read from Resend get a STATUS column; the DMARC advice, not Resend's, shows a dash."""
+    lines = format_table(records_from_resend("example.com", RESEND_DOMAIN), "example.com").splitlines()
+    assert lines[1].split() == ["TYPE", "HOST", "TTL", "STATUS", "VALUE"]
+    assert lines[4].split(None, 4)[:4] == ["TXT", "resend._domainkey", "300", "pending"]
+    assert lines[5].split(None, 4)[:4] == ["TXT", "_dmarc", "300", "-"]
 
 
 def test_json_document_lists_records_with_strings() -> None:
     """The JSON form carries name, host, TTL, value and the zone strings of each record."""
     document = records_as_json(build_records("example.com", dkim_value=LONG_KEY), "example.com")
-    dkim = document["records"][1]
+    mx, spf, dkim = document["records"][:3]
+    assert (mx["host"], mx["priority"], mx["strings"]) == ("send", 10, None)
+    assert spf["strings"] == ["v=spf1 include:amazonses.com ~all"]
     assert dkim["host"] == "resend._domainkey"
     assert dkim["ttl"] == 300
     assert "".join(dkim["strings"]) == dkim["value"]
-    assert document["records"][2]["value"] is None
+    assert records_as_json(build_records("example.com"), "example.com")["records"][2]["value"] is None
+
+
+@pytest.mark.parametrize("prefix", ["", ".updates"])
+def test_records_of_a_subdomain_are_qualified_once(prefix: str) -> None:
+    """Resend names a subdomain's records relative to the apex (``send.updates``); bare names work too."""
+    resource = {
+        "records": [
+            {"record": "SPF", "name": f"send{prefix}", "type": "TXT", "value": "v=spf1 include:amazonses.com ~all"},
+            {"record": "DKIM", "name": f"resend._domainkey{prefix}", "type": "TXT", "value": "p=QUJD"},
+        ]
+    }
+    names = [r.name for r in records_from_resend("updates.example.com", resource)]
+    assert names == ["send.updates.example.com", "resend._domainkey.updates.example.com", "_dmarc.updates.example.com"]

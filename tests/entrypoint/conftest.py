@@ -17,8 +17,8 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 from tests.conftest import aws_client
 
@@ -226,7 +226,8 @@ def seed_stack(
 @pytest.fixture(scope="session")
 def session_sandbox() -> Iterator[ResendSandbox]:
     """One Resend sandbox for the session; each test resets it."""
-    with ResendSandbox(api_key=API_KEY) as sandbox:
+    # No rate limit: the suites sharing it send in bursts; Resend's 429 is exercised through scripted faults.
+    with ResendSandbox(api_key=API_KEY, rate_limit_per_second=None) as sandbox:
         yield sandbox
 
 
@@ -247,14 +248,14 @@ def make_stack(
         stack = Stack(aws, session_sandbox, contact_table, kms_key_id, sink, components, sleeps)
         captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
-        handler.use_api(components.api)
+        handler.environment.use_api(components.api)
         return stack
 
     yield build
     for components in built:
         components.client.close()
     captures.close()
-    handler.use_api(None)
+    handler.environment.use_api(None)
     session_sandbox.reset()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cli import main
+from contact_sdk.ops.cli import main
 from tests.entrypoint.conftest import Stack, api_gateway_event
 
 pytestmark = pytest.mark.integration

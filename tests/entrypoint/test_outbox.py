@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import handler
+from contact_sdk.devtools.local.event_source import sqs_event
 from contact_sdk.errors import CircuitOpenError, ProviderQuotaError, ProviderServerError
 from contact_sdk.idempotency import SubmissionStatus
-from contact_sdk.local.event_source import sqs_event
 from contact_sdk.outbox import QueuedSubmission
 from contact_sdk.replay import backoff_seconds
 from tests.conftest import aws_client, create_outbox_queues
@@ -30,7 +30,7 @@ def queues(aws: str) -> dict[str, str]:
 def outbox_stack(make_stack: Callable[..., Stack], queues: dict[str, str]) -> Stack:
     """A stack whose outbox is the SQS queue; the consumer entry point uses the same components."""
     stack = make_stack(outbox_queue_url=queues["url"])
-    handler.use_components(stack.components)
+    handler.environment.use_components(stack.components)
     return stack
 
 

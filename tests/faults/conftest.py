@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import boto3
@@ -24,13 +24,13 @@ from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.compose import idempotency_key
 from contact_sdk.config import ParameterSource, SsmParameterSource
-from contact_sdk.local.event_source import sqs_event as local_sqs_event
+from contact_sdk.devtools.local.event_source import sqs_event as local_sqs_event
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import parse_submission
 from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
-from tests.conftest import REGION, aws_client, create_outbox_queues
+from tests.conftest import ACCOUNTING, REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import (
     FakeLambdaContext,
     LogCaptures,
@@ -40,9 +40,6 @@ from tests.entrypoint.conftest import (
 )
 
 __all__ = ["session_sandbox"]  # re-exported: pytest finds fixtures by the conftest's names
-
-#: Counts each accounting test reports, printed at the end of the run (``pytest_terminal_summary``).
-REPORT: list[tuple[str, Counts]] = []
 
 
 # -- small fakes -----------------------------------------------------------------------------------
@@ -291,14 +288,14 @@ def build_stack(
         )
         captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
-        handler.use_components(components)
+        handler.environment.use_components(components)
         return stack
 
     yield build
     for components in built:
         components.client.close()
     captures.close()
-    handler.use_components(None)
+    handler.environment.use_components(None)
     session_sandbox.reset()
 
 
@@ -393,23 +390,10 @@ def account(stack: FaultStack, accepted: set[str], *, label: str) -> Counts:
         duplicates=len(emails) - len(delivered),
         lost=len(accepted - delivered - waiting),
     )
-    REPORT.append((label, counts))
+    ACCOUNTING.append((label, asdict(counts)))
     print(f"[{label}] {counts}")
     assert delivered <= accepted, "an email went out for a submission that was not accepted"
     assert counts.accepted == counts.delivered + counts.queued, counts
     assert counts.duplicates == 0, counts
     assert counts.lost == 0, counts
     return counts
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the fault suite's accounting, per test and in total."""
-    if not REPORT:
-        return
-    terminalreporter.section("fault suite accounting")
-    total = Counts(0, 0, 0, 0, 0)
-    for label, counts in REPORT:
-        terminalreporter.line(f"{label}: {counts}")
-        if not label.startswith("concurrency"):
-            total = total + counts
-    terminalreporter.line(f"TOTAL (single-request faults): {total}")

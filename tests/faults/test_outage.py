@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 from tests.entrypoint.conftest import API_KEY, submission
 from tests.faults.conftest import FakeClock, FaultStack, Tally, account, breaker_on, sqs_event
 
@@ -30,7 +30,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 def clocked_sandbox(clock: FakeClock) -> Iterator[ResendSandbox]:
     """A sandbox of its own whose outage window follows the fake clock."""
-    with ResendSandbox(api_key=API_KEY, clock=clock) as sandbox:
+    # The fake clock does not advance by itself, so Resend's default rate limit would never reset.
+    with ResendSandbox(api_key=API_KEY, clock=clock, rate_limit_per_second=None) as sandbox:
         yield sandbox
 
 

@@ -137,9 +137,9 @@ def inproc() -> Iterator[InProcessStack]:
     loggers = [logging.getLogger("contact-form"), logging.getLogger("contact_sdk")]
     for logger in loggers:
         logger.addHandler(capture)
-    handler.use_api(components.api)
+    handler.environment.use_api(components.api)
     yield stack
-    handler.use_api(None)
+    handler.environment.use_api(None)
     for logger in loggers:
         logger.removeHandler(capture)
     components.client.close()

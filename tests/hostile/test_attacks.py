@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 import handler
-from contact_sdk.local.api_server import ApiServerOptions, LocalApiServer
+from contact_sdk.devtools.local.api_server import ApiServerOptions, LocalApiServer
 from contact_sdk.security.csrf import CsrfTokens, InMemoryNonceStore
 from tests.entrypoint.conftest import CSRF_SECRET, ORIGIN, Stack, api_gateway_event, submission
 from tests.hostile.conftest import (

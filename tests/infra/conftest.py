@@ -44,6 +44,14 @@ DOMAIN_CONTEXT = {
     "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     "hostedZoneName": "staging.example.com",
 }
+#: The flood-hardened variant: the optional web ACL on, and an account whose API Gateway logging role exists.
+WAF_CONTEXT = {
+    "environment": "edge",
+    "allowedOrigins": "https://example.com",
+    "waf": "true",
+    "wafRateLimit": "120",
+    "manageApiGatewayAccount": "false",
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, placeholder_artifact: 
 def synthesized_with_domain(tmp_path_factory: pytest.TempPathFactory, placeholder_artifact: Path) -> Synthesized:
     """A second environment with a custom domain and a Route 53 record, synthesized once."""
     return _synthesize(DOMAIN_CONTEXT, tmp_path_factory.mktemp("cdk.out-domain"), placeholder_artifact)
+
+
+@pytest.fixture(scope="session")
+def synthesized_with_waf(tmp_path_factory: pytest.TempPathFactory, placeholder_artifact: Path) -> Synthesized:
+    """The WAF_CONTEXT variant (web ACL, manageApiGatewayAccount=false), synthesized once."""
+    return _synthesize(WAF_CONTEXT, tmp_path_factory.mktemp("cdk.out-waf"), placeholder_artifact)
 
 
 @dataclass(frozen=True)

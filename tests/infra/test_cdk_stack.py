@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.cloudwatch.render import DeploymentParameters, render_alarms, render_dashboard, render_metric_filters
+from contact_sdk.ops.cloudwatch.render import (
+    DeploymentParameters,
+    render_alarms,
+    render_dashboard,
+    render_metric_filters,
+)
 from tests.infra.conftest import CONTEXT, Synthesized
 
 
@@ -179,7 +184,8 @@ def test_queues_and_topic_refuse_plain_http(synthesized: Synthesized) -> None:
 
 
 def test_table_is_on_demand_with_ttl_pitr_and_encryption(synthesized: Synthesized) -> None:
-    """DynamoDB: pk (S) key, pay per request, TTL on expiresAt, point-in-time recovery, SSE, retained."""
+    """DynamoDB: pk (S) key, pay per request, TTL on expiresAt, point-in-time recovery, SSE with the stack's key,
+    retained."""
     table = synthesized.one("AWS::DynamoDB::Table")
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
@@ -188,6 +194,8 @@ def test_table_is_on_demand_with_ttl_pitr_and_encryption(synthesized: Synthesize
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    assert evaluate(props["SSESpecification"]["KMSMasterKeyId"]).startswith("<GetAtt ParametersKey")
     assert table["DeletionPolicy"] == "Retain"
 
 
@@ -283,6 +291,16 @@ def test_kms_decrypt_only_via_ssm_and_only_for_the_parameters(
 
 
 @pytest.mark.parametrize("prefix", ["ApiPolicy", "OutboxConsumerPolicy"])
+def test_the_table_key_is_usable_only_via_dynamodb(synthesized: Synthesized, prefix: str) -> None:
+    """The functions may use the table's customer-managed key only through DynamoDB, for no other service."""
+    statement = _sid(_policy(synthesized, prefix), "UseTableKeyViaDynamoDB")
+    assert set(statement["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+    assert evaluate(statement["Resource"]).startswith("<GetAtt ParametersKey")
+    condition = evaluate(statement["Condition"])["StringEquals"]
+    assert condition == {"kms:ViaService": "dynamodb.<Ref AWS::Region>.amazonaws.com"}
+
+
+@pytest.mark.parametrize("prefix", ["ApiPolicy", "OutboxConsumerPolicy"])
 def test_table_actions_are_the_five_the_stores_use(synthesized: Synthesized, prefix: str) -> None:
     """GetItem, PutItem, UpdateItem, DeleteItem, Query on the table ARN only."""
     statement = _sid(_policy(synthesized, prefix), "UseTable")
@@ -362,7 +380,8 @@ def test_routes_of_the_contract_all_reach_the_function(synthesized: Synthesized)
 
 
 def test_stage_throttles_traces_and_logs_access(synthesized: Synthesized) -> None:
-    """Stage: 1000 rps with a 2000 burst on every method, X-Ray on, JSON access logs to the 7-day group."""
+    """Stage: 25 rps with a burst of 20 on every method (20 reserved x 0.5 / 0.4 s; docs/deploy.md), X-Ray on,
+    JSON access logs to the 7-day group."""
     stage = synthesized.one("AWS::ApiGateway::Stage")["Properties"]
     assert stage["StageName"] == "prod"
     assert stage["TracingEnabled"] is True
@@ -373,8 +392,8 @@ def test_stage_throttles_traces_and_logs_access(synthesized: Synthesized) -> Non
             "LoggingLevel": "OFF",
             "MetricsEnabled": False,
             "ResourcePath": "/*",
-            "ThrottlingBurstLimit": 2000,
-            "ThrottlingRateLimit": 1000,
+            "ThrottlingBurstLimit": 20,
+            "ThrottlingRateLimit": 25,
         }
     ]
     assert evaluate(stage["AccessLogSetting"]["DestinationArn"]).startswith("<GetAtt ApiAccessLogGroup")
@@ -476,7 +495,10 @@ def test_metric_filters_are_the_rendered_templates(synthesized: Synthesized) -> 
         key=lambda f: f["FilterName"],
     )
     assert actual == expected
-    assert {f["LogGroupName"] for f in actual} == {"/aws/lambda/prod-contact-form-handler"}
+    assert {f["LogGroupName"] for f in actual} == {
+        "/aws/lambda/prod-contact-form-handler",
+        "/aws/lambda/prod-contact-outbox-consumer",
+    }
 
 
 # --- Outputs and the whole ----------------------------------------------------------------------------

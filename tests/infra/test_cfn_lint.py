@@ -12,9 +12,9 @@ import pytest
 from tests.infra.conftest import INFRA, Synthesized
 
 
-@pytest.mark.parametrize("variant", ["synthesized", "synthesized_with_domain"])
+@pytest.mark.parametrize("variant", ["synthesized", "synthesized_with_domain", "synthesized_with_waf"])
 def test_cfn_lint_finds_nothing(variant: str, request: pytest.FixtureRequest) -> None:
-    """cfn-lint exits 0 for the production stack and the custom-domain variant."""
+    """cfn-lint exits 0 for the production stack, the custom-domain variant and the WAF variant."""
     synthesized: Synthesized = request.getfixturevalue(variant)
     result = subprocess.run(
         [

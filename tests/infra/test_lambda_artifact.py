@@ -95,8 +95,52 @@ def test_artifact_has_no_tests_sandbox_foreign_bytecode_or_scripts(lambda_artifa
         if name.endswith(".pyc"):
             assert parts[-2] == "__pycache__", name
             assert ".cpython-313." in parts[-1], name
-        assert not name.startswith(("contact_sdk/sandbox/", "contact_sdk/local/")), name
+        assert not name.startswith(("contact_sdk/devtools/sandbox/", "contact_sdk/devtools/local/")), name
         assert not re.search(r"(^|/)(tests?|conftest\.py)(/|$)", name), name
+
+
+#: Our modules that only operators or developers run (read off the tree by hand, not from the build tool).
+NOT_RUNTIME = (
+    "contact_sdk/ops/cli.py",
+    "contact_sdk/ops/",
+    "contact_sdk/ops/config/parameters.py",
+    "contact_sdk/ops/outbox/queue.py",
+    "contact_sdk/ops/dns/records.py",
+    "contact_sdk/ops/cloudwatch/",
+    "contact_sdk/devtools/sandbox/",
+    "contact_sdk/devtools/local/",
+)
+#: aiohttp and the distributions only it needs (aws-embedded-metrics' EC2 probe; the runtime never loads it).
+AIOHTTP_FAMILY = ("aiohttp", "aiosignal", "aiohappyeyeballs", "frozenlist", "multidict", "propcache", "yarl")
+
+
+def test_artifact_ships_the_runtime_alone(lambda_artifact: BuiltArtifact) -> None:
+    """No operator tool, no development tool, no aiohttp family: the function ships what it runs."""
+    for name in lambda_artifact.names:
+        assert not name.startswith(NOT_RUNTIME), name
+    tops = {name.lower() for name in top_level(lambda_artifact)}
+    for distribution in AIOHTTP_FAMILY:
+        assert distribution not in tops
+        assert not any(top.startswith(f"{distribution}-") and top.endswith(".dist-info") for top in tops), distribution
+
+
+def test_artifact_is_at_most_16_mib_zipped(lambda_artifact: BuiltArtifact) -> None:
+    """The runtime-only zip stays under 16 MiB (it was 28.6 MiB with every botocore model and aiohttp)."""
+    assert lambda_artifact.path.stat().st_size <= 16 * 1024 * 1024
+
+
+def test_botocore_keeps_exactly_the_models_the_runtime_calls(lambda_artifact: BuiltArtifact) -> None:
+    """The AWS services named by boto3 client calls in the shipped code are the models botocore keeps."""
+    called: set[str] = set()
+    for source in (lambda_artifact.unpacked / "contact_sdk").rglob("*.py"):
+        called |= set(
+            re.findall(r"""(?:aws_client|boto3\.client)\(\s*["']([a-z0-9-]+)["']""", source.read_text("utf-8"))
+        )
+    data = lambda_artifact.unpacked / "botocore" / "data"
+    kept = {entry.name for entry in data.iterdir() if entry.is_dir()}
+    assert called == {"dynamodb", "sqs", "ssm"}
+    assert kept == called
+    assert (data / "endpoints.json").is_file()
 
 
 def test_nothing_in_the_artifact_imports_the_sandbox(lambda_artifact: BuiltArtifact) -> None:
@@ -111,7 +155,8 @@ def test_nothing_in_the_artifact_imports_the_sandbox(lambda_artifact: BuiltArtif
             else:
                 continue
             assert not any(
-                name.startswith(("contact_sdk.sandbox", "contact_sdk.local")) or name in {"sandbox", "local"}
+                name.startswith(("contact_sdk.devtools.sandbox", "contact_sdk.devtools.local"))
+                or name in {"sandbox", "local"}
                 for name in imported
             ), source
 

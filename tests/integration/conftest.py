@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 SANDBOX_API_KEY = "re_test_key"
 
@@ -14,5 +14,6 @@ SANDBOX_API_KEY = "re_test_key"
 @pytest.fixture
 def sandbox() -> Iterator[ResendSandbox]:
     """A started Resend sandbox on 127.0.0.1 and an ephemeral port, with no faults; stopped after the test."""
-    with ResendSandbox(api_key=SANDBOX_API_KEY) as running:
+    # No rate limit: retry tests send back to back; 429s come from scripted steps where a test wants them.
+    with ResendSandbox(api_key=SANDBOX_API_KEY, rate_limit_per_second=None) as running:
         yield running

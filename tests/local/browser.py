@@ -170,6 +170,29 @@ class Browser:
         self.evaluate(f"document.getElementById({json.dumps(element_id)}).focus()")
         self.command("Input.insertText", {"text": text})
 
+    def type_text(self, text: str) -> None:
+        """Type ``text`` into whatever has the keyboard focus (no script moves the focus first)."""
+        self.command("Input.insertText", {"text": text})
+
+    #: ``key`` -> (``code``, Windows virtual key code, text typed) for :meth:`press`.
+    _KEYS: dict[str, tuple[str, int, str]] = {  # noqa: RUF012 - a constant table
+        "Tab": ("Tab", 9, ""),
+        "Enter": ("Enter", 13, "\r"),
+        " ": ("Space", 32, " "),
+    }
+
+    def press(self, key: str, *, shift: bool = False) -> None:
+        """Press and release one key on the keyboard (``"Tab"``, ``"Enter"`` or ``" "``), as a person would."""
+        code, virtual, text = self._KEYS[key]
+        params: dict[str, Any] = {
+            "key": key,
+            "code": code,
+            "windowsVirtualKeyCode": virtual,
+            "modifiers": 8 if shift else 0,
+        }
+        self.command("Input.dispatchKeyEvent", {"type": "keyDown" if text else "rawKeyDown", **params, "text": text})
+        self.command("Input.dispatchKeyEvent", {"type": "keyUp", **params})
+
     def click(self, element_id: str) -> None:
         """A left click in the middle of the element."""
         box = self.evaluate(

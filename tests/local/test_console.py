@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from contact_sdk.local.api_server import AccessRecord
-from contact_sdk.local.console import Console, ConsoleStream, render
+from contact_sdk.devtools.local.api_server import AccessRecord
+from contact_sdk.devtools.local.console import Console, ConsoleStream, render
 
 
 def _console() -> tuple[Console, io.StringIO]:

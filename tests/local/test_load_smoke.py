@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from contact_sdk.local.console import Console
-from contact_sdk.local.stack import LocalStack, StackOptions, StackPorts
+from contact_sdk.devtools.local.console import Console
+from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.local.api_server import (
+from contact_sdk.devtools.local.api_server import (
     ApiServerOptions,
     InvalidLambdaResponse,
     LambdaContext,

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.local.console import Console
-from contact_sdk.local.emulator import MAX_RECEIVE_COUNT, aws_client
-from contact_sdk.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
+from contact_sdk.devtools.local.console import Console
+from contact_sdk.devtools.local.emulator import MAX_RECEIVE_COUNT, aws_client
+from contact_sdk.devtools.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
 
 pytestmark = pytest.mark.integration
 
@@ -278,13 +278,13 @@ ANY_OTHER_PORTS = ("--api-port", "0", "--sandbox-port", "0", "--aws-port", "0")
 
 
 def test_the_command_exits_2_with_a_clear_message_when_a_port_is_taken() -> None:
-    """``python -m contact_sdk.local`` with a taken port prints which one and exits 2."""
+    """``python -m contact_sdk.devtools.local`` with a taken port prints which one and exits 2."""
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "contact_sdk.local", "--page-port", str(taken), *ANY_OTHER_PORTS],
+            [sys.executable, "-m", "contact_sdk.devtools.local", "--page-port", str(taken), *ANY_OTHER_PORTS],
             capture_output=True,
             text=True,
             timeout=60,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 API_KEY = "re_test_key"
 START = 1_700_000_000.0
@@ -43,12 +43,15 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def make_sandbox(clock: ManualClock) -> Iterator[Callable[..., ResendSandbox]]:
-    """Start sandboxes with the manual clock and the test key; all stopped at teardown."""
+    """Start sandboxes with the manual clock, the test key and no rate limit; all stopped at teardown."""
     started: list[ResendSandbox] = []
 
     def make(**kwargs: Any) -> ResendSandbox:
         kwargs.setdefault("api_key", API_KEY)
         kwargs.setdefault("clock", clock)
+        # The manual clock never leaves its first one-second window, so Resend's default rate limit
+        # would refuse every request past the fifth; tests of the limit pass rate_limit_per_second.
+        kwargs.setdefault("rate_limit_per_second", None)
         sandbox = ResendSandbox(**kwargs).start()
         started.append(sandbox)
         return sandbox

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contact_sdk.sandbox.__main__ import main
+from contact_sdk.devtools.sandbox.__main__ import main
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,18 @@ def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.Capt
 
 
 def test_command_serves_until_sigterm():
-    """``python -m contact_sdk.sandbox`` prints its URL, serves start-up faults, and exits 0 on SIGTERM."""
-    command = [sys.executable, "-m", "contact_sdk.sandbox", "--port", "0", "--api-key", "re_cli", "--step", "503"]
+    """``python -m contact_sdk.devtools.sandbox`` prints its URL, serves start-up faults, and exits 0 on SIGTERM."""
+    command = [
+        sys.executable,
+        "-m",
+        "contact_sdk.devtools.sandbox",
+        "--port",
+        "0",
+        "--api-key",
+        "re_cli",
+        "--step",
+        "503",
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             banner = process.stdout.readline() if process.stdout else ""

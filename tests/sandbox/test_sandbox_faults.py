@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.sandbox import FaultSpecError, ResendSandbox
+from contact_sdk.devtools.sandbox import FaultSpecError, ResendSandbox
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import resend
 
-from contact_sdk.sandbox import ResendSandbox
+from contact_sdk.devtools.sandbox import ResendSandbox
 
 pytestmark = pytest.mark.integration
 

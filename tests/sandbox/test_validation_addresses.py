@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contact_sdk.sandbox.errors import ApiError
-from contact_sdk.sandbox.validation import bare_address, validate_email
+from contact_sdk.devtools.sandbox.errors import ApiError
+from contact_sdk.devtools.sandbox.validation import bare_address, validate_email
 
 
 @pytest.mark.parametrize(

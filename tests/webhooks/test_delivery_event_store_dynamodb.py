@@ -9,14 +9,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
-from contact_sdk.webhooks import (
+from contact_sdk.delivery_status import (
     DEFAULT_RETENTION_SECONDS,
     DeliveryStoreUnavailableError,
     DynamoDBDeliveryEventStore,
     WebhookEvent,
     parse_event,
 )
+from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 
 pytestmark = pytest.mark.integration
 

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from contact_sdk.metrics import Metric
-from contact_sdk.webhooks import (
+from contact_sdk.delivery_status import (
     KNOWN_EVENT_TYPES,
     InMemoryDeliveryEventStore,
     WebhookEvent,
     parse_event,
 )
+from contact_sdk.metrics import Metric
 
 NOW = 1_700_000_000.0
 

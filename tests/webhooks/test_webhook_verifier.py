@@ -1,4 +1,4 @@
-"""Svix signature verification of Resend webhooks (contact_sdk.webhooks.WebhookVerifier)."""
+"""Svix signature verification of Resend webhooks (contact_sdk.delivery_status.WebhookVerifier)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import json
 
 import pytest
 
-from contact_sdk.errors import ConfigurationError
-from contact_sdk.webhooks import (
+from contact_sdk.delivery_status import (
     SignatureFailure,
     WebhookPayloadError,
     WebhookSecretError,
     WebhookSignatureError,
     WebhookVerifier,
 )
+from contact_sdk.errors import ConfigurationError
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()

@@ -1,0 +1,119 @@
+"""``POST /contact/events``: Resend's delivery-status webhooks, verified, deduplicated, counted.
+
+It is a route of the same ``lambda_handler`` rather than a sibling entry point: one artifact,
+one config cache (the signing secret is a third SecureString behind it), one API Gateway
+integration, and webhook traffic is tiny next to what API Gateway throttling already bounds.
+
+Answers (Resend retries anything that is not 2xx, so "retry later" is a 5xx and "never" a 4xx):
+
+* a wrong or missing signature, or a stale timestamp → ``401 invalid_signature``, nothing recorded;
+* an authentic body that is not a Resend event → ``400 invalid_json``;
+* an event type we do not know → ``200`` ``{"status": "ignored"}`` and a log line;
+* a ``svix-id`` already recorded (Resend's retry) → ``200`` ``{"status": "duplicate"}``, not counted twice;
+* the signing secret or the store unavailable → ``503 service_unavailable`` (Resend retries).
+
+Example::
+
+    endpoint = DeliveryEvents(config_cache=cache, secret_parameter="/portfolio/prod/resend/webhook-secret",
+                              store=store, record_metric=record)
+    outcome = endpoint.receive(headers, body)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from contact_sdk.config import ParameterCache
+from contact_sdk.delivery_status import (
+    DeliveryEventStore,
+    DeliveryStoreUnavailableError,
+    WebhookPayloadError,
+    WebhookSignatureError,
+    WebhookVerifier,
+)
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.metrics import Metric
+from contact_sdk.service import Outcome
+
+__all__ = ["DeliveryEvents"]
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryEvents:
+    """The webhook route; thread-safe, built once per execution environment."""
+
+    def __init__(
+        self,
+        *,
+        config_cache: ParameterCache,
+        secret_parameter: str,
+        store: DeliveryEventStore,
+        record_metric: Callable[[Metric], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._cache = config_cache
+        self.secret_parameter = secret_parameter
+        self._store = store
+        self._record = record_metric
+        self._clock = clock
+        self._verifier: tuple[str, WebhookVerifier] | None = None
+        self._lock = threading.Lock()
+
+    def _current_verifier(self) -> WebhookVerifier:
+        secret = self._cache.get(self.secret_parameter)
+        with self._lock:
+            if self._verifier is None or self._verifier[0] != secret:
+                self._verifier = (secret, WebhookVerifier(secret, clock=self._clock))
+            return self._verifier[1]
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+        """Verify one delivery and record it."""
+        try:
+            verifier = self._current_verifier()
+        except ConfigurationError as exc:
+            return Outcome.error(
+                503,
+                "service_unavailable",
+                "Webhook verification is not available right now.",
+                headers={"Retry-After": "60"},
+                log_fields={"config_error": str(exc)},
+            )
+        try:
+            event = verifier.verify(headers, body)
+        except WebhookSignatureError as exc:
+            return Outcome.error(
+                401,
+                "invalid_signature",
+                "The webhook signature is missing, invalid or too old.",
+                log_fields={"signature_failure": str(getattr(exc, "reason", "invalid"))},
+            )
+        except WebhookPayloadError as exc:
+            return Outcome.error(
+                400,
+                "invalid_json",
+                "The webhook body is not a Resend event.",
+                log_fields={"payload_error": str(exc)[:200]},
+            )
+        fields = {"svix_id": event.svix_id, "event_type": event.type[:64], "email_id": event.email_id}
+        if not event.is_known:
+            logger.info("unknown webhook event type ignored", extra=fields)
+            return Outcome(status=200, body={"status": "ignored"}, outcome="webhook_ignored", log_fields=fields)
+        try:
+            first_time = self._store.record(event, now=self._clock())
+        except DeliveryStoreUnavailableError as exc:
+            return Outcome.error(
+                503,
+                "service_unavailable",
+                "The event could not be recorded right now.",
+                headers={"Retry-After": "60"},
+                log_fields={**fields, "store_error": str(exc)},
+            )
+        if not first_time:
+            return Outcome(status=200, body={"status": "duplicate"}, outcome="webhook_duplicate", log_fields=fields)
+        if event.metric is not None:
+            self._record(event.metric)
+        return Outcome(status=200, body={"status": "recorded"}, outcome="webhook_recorded", log_fields=fields)

@@ -1,0 +1,190 @@
+"""``python -m contact_sdk.devtools.local``: run the whole service on loopback (what ``make run`` starts).
+
+Usage::
+
+    python -m contact_sdk.devtools.local
+    python -m contact_sdk.devtools.local --api-port 9080 --page-port 9000 --sandbox-latency-ms 100-300
+    CONTACT_LOCAL_API_PORT=9080 python -m contact_sdk.devtools.local --rate-limit 20
+
+Every flag has an environment variable (shown in ``--help``). Exit status: 0 after Ctrl-C or
+SIGTERM, 1 when a part failed to start, 2 on a bad argument or a port already in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from types import FrameType
+
+from contact_sdk.devtools.local.stack import (
+    LocalStack,
+    PortInUseError,
+    StackOptions,
+    StackPorts,
+    StackStartError,
+    environment_summary,
+    is_loopback_host,
+)
+
+__all__ = ["build_parser", "main", "parse_latency"]
+
+
+def parse_latency(raw: str) -> tuple[int, int]:
+    """``"150"`` -> ``(150, 150)``; ``"100-300"`` -> ``(100, 300)``."""
+    low, _, high = raw.partition("-")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MS or MIN-MAX milliseconds, got {raw!r}") from None
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {raw!r}")
+    return bounds
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above zero, got {raw!r}")
+    return value
+
+
+def _non_negative(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {raw!r}")
+    return value
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {raw!r}")
+    return value
+
+
+def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The command line; defaults come from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    defaults = StackPorts()
+    parser = argparse.ArgumentParser(
+        prog="python -m contact_sdk.devtools.local",
+        description="Run the contact service locally: AWS emulator, Resend sandbox, contact API and demo page.",
+    )
+    parser.add_argument(
+        "--host", default=env.get("CONTACT_LOCAL_HOST", "127.0.0.1"), help="loopback address (CONTACT_LOCAL_HOST)"
+    )
+    for name, default, what in (
+        ("page", defaults.page, "the demo page"),
+        ("api", defaults.api, "the contact API"),
+        ("sandbox", defaults.sandbox, "the Resend sandbox"),
+        ("aws", defaults.aws, "the AWS emulator"),
+    ):
+        variable = f"CONTACT_LOCAL_{name.upper()}_PORT"
+        parser.add_argument(
+            f"--{name}-port",
+            type=_port,
+            default=env.get(variable, str(default)),
+            help=f"port of {what} (default {default}; {variable}; 0 = any free port)",
+        )
+    parser.add_argument(
+        "--sandbox-latency-ms",
+        type=parse_latency,
+        default=env.get("CONTACT_LOCAL_SANDBOX_LATENCY_MS") or None,
+        metavar="MIN-MAX",
+        help="latency the sandbox adds to each Resend call (CONTACT_LOCAL_SANDBOX_LATENCY_MS)",
+    )
+    parser.add_argument(
+        "--sandbox-rate-limit",
+        type=_non_negative,
+        default=env.get("CONTACT_LOCAL_SANDBOX_RATE_LIMIT", "0"),
+        metavar="N",
+        help="Resend requests per second the sandbox allows before 429, 0 for no limit "
+        "(CONTACT_LOCAL_SANDBOX_RATE_LIMIT; default 0; Resend's default is 5)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_positive,
+        default=env.get("CONTACT_RATE_LIMIT", "5"),
+        help="submissions per source IP per window (CONTACT_RATE_LIMIT; production default 5)",
+    )
+    parser.add_argument(
+        "--rate-limit-window-seconds",
+        type=_positive,
+        default=env.get("CONTACT_RATE_LIMIT_WINDOW_SECONDS", "900"),
+        help="the rate-limit window (CONTACT_RATE_LIMIT_WINDOW_SECONDS)",
+    )
+    parser.add_argument(
+        "--token-rate-limit",
+        type=_positive,
+        default=env.get("CONTACT_TOKEN_RATE_LIMIT", "30"),
+        help="token requests per source IP per window (CONTACT_TOKEN_RATE_LIMIT)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no line per API request")
+    parser.add_argument("--verbose", action="store_true", help="every service log line, and the API's environment")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the stack, print the URLs, serve until Ctrl-C or SIGTERM."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not is_loopback_host(args.host):
+        parser.error(f"--host {args.host!r} is not a loopback address: the local stack never listens elsewhere")
+    options = StackOptions(
+        host=args.host,
+        ports=StackPorts(page=args.page_port, api=args.api_port, sandbox=args.sandbox_port, aws=args.aws_port),
+        sandbox_latency_ms=args.sandbox_latency_ms,
+        sandbox_rate_limit=args.sandbox_rate_limit,
+        rate_limit=args.rate_limit,
+        rate_limit_window_seconds=args.rate_limit_window_seconds,
+        token_rate_limit=args.token_rate_limit,
+        access_log=not args.quiet,
+        service_log_level="INFO" if args.verbose else "WARNING",
+    )
+    stack = LocalStack(options)
+
+    def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C stops the stack even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stack.console.line("stack", "starting: AWS emulator, Resend sandbox, contact API, demo page ...")
+        stack.start()
+    except PortInUseError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except StackStartError as exc:
+        print(f"cannot start the local stack: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stack.stop()
+        return 0
+    print(stack.banner(), flush=True)
+    if args.verbose:
+        print("The contact API runs with:\n" + environment_summary(stack.environment) + "\n", flush=True)
+    try:
+        stack.wait()
+    except KeyboardInterrupt:
+        stack.console.line("stack", "stopping ...")
+    finally:
+        stack.stop()
+    stack.console.line("stack", "stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,493 @@
+"""The whole service on loopback, with no AWS account: emulator, Resend sandbox, contact API, demo page.
+
+::
+
+    demo page (127.0.0.1:8000) ──fetch──▶ contact API (127.0.0.1:8080) ──▶ handler.lambda_handler
+                                               │ SSM · KMS · DynamoDB · SQS        │ POST /emails
+                                               ▼                                    ▼
+                                    AWS emulator, moto (:5000)          Resend sandbox (:8025, inbox page)
+
+:class:`LocalStack` checks every port first (a taken one is a :class:`PortInUseError` naming the flag
+that moves it), starts moto and the sandbox as child processes (each with its own interpreter, tied
+to this one's lifetime), seeds the emulator like the CDK app seeds AWS — a KMS key, the Resend config
+and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox queue and its
+dead-letter queue — then builds the service through :func:`~contact_sdk.bootstrap.build_components`,
+installs it in ``handler`` with ``handler.environment.use_components`` and serves it with
+:class:`~contact_sdk.devtools.local.api_server.LocalApiServer`. The demo page is served from its own origin,
+the only one in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin).
+
+The rate limits are the production defaults unless asked otherwise: load runs keep them and give each
+simulated visitor its own loopback source address instead (see ``docs/load-testing.md``).
+
+Example::
+
+    with LocalStack(StackOptions(ports=StackPorts.any())) as stack:
+        httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": stack.page_url})
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import errno
+import importlib
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import IO, Any
+
+from contact_sdk.bootstrap import build_components
+from contact_sdk.config import SsmParameterSource
+from contact_sdk.devtools.local.api_server import ApiServerOptions, LocalApiServer
+from contact_sdk.devtools.local.console import Console, ConsoleStream, DiscardingSink
+from contact_sdk.devtools.local.emulator import REGION, ResourceNames, SeededResources, aws_client, seed
+from contact_sdk.devtools.local.event_source import SqsEventSource
+from contact_sdk.devtools.local.page_server import PageServer
+from contact_sdk.logs import SERVICE_NAME
+from contact_sdk.settings import Settings
+
+__all__ = ["LocalStack", "PortInUseError", "StackOptions", "StackPorts", "StackStartError", "is_loopback_host"]
+
+logger = logging.getLogger(__name__)
+
+_CHILD_START_SECONDS = 60.0
+
+
+class StackStartError(Exception):
+    """A part of the stack did not come up; the message says which and why."""
+
+
+class PortInUseError(StackStartError):
+    """One or more of the stack's ports are taken. ``taken`` lists ``(what, port, flag)``."""
+
+    def __init__(self, host: str, taken: list[tuple[str, int, str]]) -> None:
+        self.host = host
+        self.taken = taken
+        lines = [f"  {what}: {host}:{port} is already in use (pick another: {flag})" for what, port, flag in taken]
+        super().__init__("cannot start the local stack:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class StackPorts:
+    """Where each part listens; ``0`` picks a free port (tests, load runs beside a running stack)."""
+
+    page: int = 8000
+    api: int = 8080
+    sandbox: int = 8025
+    aws: int = 5000
+
+    @classmethod
+    def any(cls) -> StackPorts:
+        """Every port picked free at start."""
+        return cls(page=0, api=0, sandbox=0, aws=0)
+
+
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    """How to run the stack. The defaults are what ``make run`` uses."""
+
+    host: str = "127.0.0.1"
+    ports: StackPorts = field(default_factory=StackPorts)
+    #: Latency the sandbox adds to every Resend call, uniform in ``(min, max)`` ms; ``None`` for none.
+    sandbox_latency_ms: tuple[int, int] | None = None
+    #: The sandbox's Resend rate limit in requests per second; 0 (the default) for none, so load runs
+    #: measure the service rather than the sandbox's 429s (Resend's own default is 5).
+    sandbox_rate_limit: int = 0
+    #: ``CONTACT_RATE_LIMIT``: submissions per source IP per window (production default: 5).
+    rate_limit: int = 5
+    rate_limit_window_seconds: int = 900
+    token_rate_limit: int = 30
+    #: ``CONTACT_MIN_FILL_SECONDS``: the fill-time spam rule (production default 3; ``0`` turns it off, as
+    #: the schemathesis run does: it submits right after fetching its token).
+    min_fill_seconds: int = 3
+    #: One console line per API request (off for load runs: printing costs CPU the API needs).
+    access_log: bool = True
+    #: The service's log level in the console (WARNING shows only what needs attention).
+    service_log_level: str = "WARNING"
+    names: ResourceNames = field(default_factory=ResourceNames)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and addresses in ``127.0.0.0/8`` or ``::1``: the only places the stack listens."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _port_flags() -> dict[str, tuple[str, str]]:
+    return {
+        "page": ("demo page", "--page-port or CONTACT_LOCAL_PAGE_PORT"),
+        "api": ("contact API", "--api-port or CONTACT_LOCAL_API_PORT"),
+        "sandbox": ("Resend sandbox", "--sandbox-port or CONTACT_LOCAL_SANDBOX_PORT"),
+        "aws": ("AWS emulator", "--aws-port or CONTACT_LOCAL_AWS_PORT"),
+    }
+
+
+def _probe(host: str, port: int) -> int | None:
+    """Bind ``host:port`` like the servers will; the bound port, or ``None`` when it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return None
+            raise
+        return int(probe.getsockname()[1])
+
+
+def resolve_ports(host: str, ports: StackPorts) -> StackPorts:
+    """Check every fixed port is free and pick the ``0`` ones; raises :class:`PortInUseError` naming all taken."""
+    wanted = {"page": ports.page, "api": ports.api, "sandbox": ports.sandbox, "aws": ports.aws}
+    fixed = [p for p in wanted.values() if p]
+    if len(fixed) != len(set(fixed)):
+        raise StackStartError(f"two parts of the stack cannot share a port: {wanted}")
+    taken: list[tuple[str, int, str]] = []
+    chosen: dict[str, int] = {}
+    for key, port in wanted.items():
+        bound = _probe(host, port)
+        if bound is None:
+            what, flag = _port_flags()[key]
+            taken.append((what, port, flag))
+        else:
+            chosen[key] = bound
+    if taken:
+        raise PortInUseError(host, taken)
+    if len(set(chosen.values())) != len(chosen):  # pragma: no cover - the kernel does not hand out one port twice
+        return resolve_ports(host, ports)
+    return StackPorts(**chosen)
+
+
+def load_handler_module() -> ModuleType:
+    """Import the repository's ``handler.py`` (the Lambda entry point), putting the clone's root on the path."""
+    root = Path(__file__).resolve().parents[3]
+    if (root / "handler.py").is_file() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module("handler")
+    except ModuleNotFoundError as exc:
+        raise StackStartError("handler.py was not found: run the stack from a clone of the repository") from exc
+
+
+class _Child:
+    """A child process whose output goes to the console and which stops when told, or when we die."""
+
+    def __init__(self, label: str, module: str, args: list[str], console: Console) -> None:
+        self.label = label
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter running our own modules
+            [sys.executable, "-m", "contact_sdk.devtools.local.child", module, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches the stack only; the stack stops its children in order
+        )
+        assert self.process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE
+        self.pump = console.pump(label, self.process.stdout)
+
+    def wait_until_listening(self, host: str, port: int, deadline: float) -> None:
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                self.pump.join(timeout=2)
+                raise StackStartError(f"the {self.label} exited during start-up (exit status {code}); see its output")
+            with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+                return
+            if time.monotonic() > deadline:
+                raise StackStartError(f"the {self.label} did not listen on {host}:{port} in time")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        self.pump.join(timeout=2)
+        if self.process.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdout.close()
+
+
+class LocalStack:
+    """The emulator, the sandbox, the contact API and the demo page, started and stopped together."""
+
+    def __init__(self, options: StackOptions | None = None, *, console: Console | None = None) -> None:
+        self.options = options or StackOptions()
+        if not is_loopback_host(self.options.host):
+            raise StackStartError(f"the local stack listens on loopback only, not on {self.options.host!r}")
+        self.console = console or Console()
+        self.ports: StackPorts | None = None
+        self.resources: SeededResources | None = None
+        self.sandbox_api_key = f"re_local_{secrets.token_hex(12)}"
+        # The sandbox signs its delivery webhooks with this; the API verifies them (POST /contact/events).
+        self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self._event_source: SqsEventSource | None = None
+        self.environment: dict[str, str] = {}
+        self._children: list[_Child] = []
+        self._api_server: LocalApiServer | None = None
+        self._page_server: PageServer | None = None
+        self._handler: ModuleType | None = None
+        self._aws_clients: list[Any] = []
+        self._resend_client: Any = None
+        self._log_handler: logging.StreamHandler[Any] | None = None
+        self._saved_stream: IO[str] | None = None
+        self._saved_levels: dict[str, int] = {}
+        self._stopped = threading.Event()
+
+    # -- where things are -------------------------------------------------------------------------
+
+    def _url(self, port: int) -> str:
+        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        return f"http://{host}:{port}"
+
+    def _ports(self) -> StackPorts:
+        if self.ports is None:
+            raise StackStartError("the stack is not started")
+        return self.ports
+
+    @property
+    def api_url(self) -> str:
+        """The contact API's base URL."""
+        return self._url(self._ports().api)
+
+    @property
+    def page_url(self) -> str:
+        """The demo page, and the origin the API allows."""
+        return self._url(self._ports().page)
+
+    @property
+    def sandbox_url(self) -> str:
+        """The Resend sandbox (API and inbox page)."""
+        return self._url(self._ports().sandbox)
+
+    @property
+    def aws_url(self) -> str:
+        """The AWS emulator's endpoint (``AWS_ENDPOINT_URL``)."""
+        return self._url(self._ports().aws)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """``CONTACT_ALLOWED_ORIGINS``: the page's origin, and its ``localhost`` twin on 127.0.0.1."""
+        origins = [self.page_url]
+        if self.options.host == "127.0.0.1":
+            origins.append(f"http://localhost:{self._ports().page}")
+        return tuple(origins)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        """Bring every part up, in order; on any failure, stop what started and raise :class:`StackStartError`."""
+        options = self.options
+        self.ports = resolve_ports(options.host, options.ports)
+        try:
+            self._start_children()
+            self.resources = self._seed()
+            self._start_api()
+            self._start_page()
+        except StackStartError:
+            self.stop()
+            raise
+        except Exception as exc:
+            self.stop()
+            raise StackStartError(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:  # Ctrl-C during start-up: leave nothing running
+            self.stop()
+            raise
+        return self
+
+    def _start_children(self) -> None:
+        ports = self._ports()
+        host = self.options.host
+        emulator = _Child(
+            "aws", "contact_sdk.devtools.local.emulator", ["--host", host, "--port", str(ports.aws)], self.console
+        )
+        self._children.append(emulator)
+        sandbox_args = ["--host", host, "--port", str(ports.sandbox), "--api-key", self.sandbox_api_key]
+        sandbox_args += ["--webhook-url", f"{self.api_url}/contact/events", "--webhook-secret", self.webhook_secret]
+        sandbox_args += ["--rate-limit", str(self.options.sandbox_rate_limit), "--domain", "example.com:verified"]
+        if self.options.sandbox_latency_ms is not None:
+            low, high = self.options.sandbox_latency_ms
+            sandbox_args += ["--latency-ms", f"{low}-{high}"]
+        sandbox = _Child("sandbox", "contact_sdk.devtools.sandbox", sandbox_args, self.console)
+        self._children.append(sandbox)
+        deadline = time.monotonic() + _CHILD_START_SECONDS
+        emulator.wait_until_listening(host, ports.aws, deadline)
+        sandbox.wait_until_listening(host, ports.sandbox, deadline)
+
+    def _seed(self) -> SeededResources:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return seed(
+            self.aws_url,
+            names=self.options.names,
+            resend_config={
+                "apiKey": self.sandbox_api_key,
+                "domain": "example.com",
+                "fromEmail": "contact@example.com",
+                "toEmail": "owner@example.com",
+                "version": 1,
+                "rotatedAt": now,
+            },
+            csrf_secret=secrets.token_urlsafe(48),
+            webhook_secret=self.webhook_secret,
+        )
+
+    def _start_api(self) -> None:
+        options, resources = self.options, self.resources
+        assert resources is not None  # noqa: S101 - seeded just before
+        self.environment = {
+            "CONTACT_CONFIG_PARAMETER": resources.config_parameter,
+            "CONTACT_CSRF_SECRET_PARAMETER": resources.csrf_secret_parameter,
+            "CONTACT_WEBHOOK_SECRET_PARAMETER": resources.webhook_secret_parameter,
+            "CONTACT_ALLOWED_ORIGINS": ",".join(self.allowed_origins),
+            "CONTACT_ENVIRONMENT": "local",
+            "CONTACT_TABLE_NAME": resources.table_name,
+            "CONTACT_OUTBOX_QUEUE_URL": resources.queue_url,
+            "RESEND_API_URL": self.sandbox_url,
+            "CONTACT_RATE_LIMIT": str(options.rate_limit),
+            "CONTACT_RATE_LIMIT_WINDOW_SECONDS": str(options.rate_limit_window_seconds),
+            "CONTACT_TOKEN_RATE_LIMIT": str(options.token_rate_limit),
+            "CONTACT_MIN_FILL_SECONDS": str(options.min_fill_seconds),
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_REGION": REGION,
+        }
+        settings = Settings.from_env(environ=self.environment)
+        # build_logger sets process-wide logger levels; put them back on stop (tests share the process).
+        self._saved_levels = {name: logging.getLogger(name).level for name in ("contact_sdk", SERVICE_NAME)}
+        endpoint = self.aws_url
+        ssm, dynamodb, sqs = (aws_client(endpoint, service) for service in ("ssm", "dynamodb", "sqs"))
+        self._aws_clients = [ssm, dynamodb, sqs]
+        components = build_components(
+            settings,
+            sink=DiscardingSink(),
+            parameter_source=SsmParameterSource(ssm),
+            dynamodb_client=dynamodb,
+            sqs_client=sqs,
+            log_level=options.service_log_level,
+        )
+        self._resend_client = components.client
+        handler = components.api.logger.registered_handler
+        if isinstance(handler, logging.StreamHandler):
+            self._log_handler = handler
+            self._saved_stream = handler.setStream(ConsoleStream(self.console, "service"))
+        self._handler = load_handler_module()
+        self._handler.environment.use_components(components)
+        # Lambda's SQS event source mapping, played locally: queued submissions drain once the provider is back.
+        self._event_source = SqsEventSource(sqs, resources.queue_url, self._handler.outbox_handler, region=REGION)
+        self._event_source.start()
+        server = LocalApiServer(
+            (options.host, self._ports().api),
+            self._handler.lambda_handler,
+            options=ApiServerOptions(region=REGION),
+            access_log=self.console.access if options.access_log else None,
+        )
+        self._api_server = server
+        server.serve_in_thread()
+
+    def _start_page(self) -> None:
+        server = PageServer(
+            (self.options.host, self._ports().page),
+            config={"apiUrl": self.api_url, "sandboxUrl": self.sandbox_url},
+        )
+        self._page_server = server
+        server.serve_in_thread()
+
+    def stop(self) -> None:
+        """Stop everything that started, newest first. Safe to call twice."""
+        if self._page_server is not None:
+            self._page_server.close()
+            self._page_server = None
+        if self._api_server is not None:
+            self._api_server.close()
+            self._api_server = None
+        if self._event_source is not None:
+            self._event_source.stop()
+            self._event_source = None
+        if self._handler is not None:
+            self._handler.environment.use_components(None)
+            self._handler = None
+        for client in self._aws_clients:
+            client.close()
+        self._aws_clients.clear()
+        if self._resend_client is not None:
+            self._resend_client.close()
+            self._resend_client = None
+        if self._log_handler is not None:
+            self._log_handler.setStream(self._saved_stream or sys.stdout)
+            self._log_handler = None
+        for name, level in self._saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._saved_levels.clear()
+        for child in reversed(self._children):
+            child.stop()
+        self._children.clear()
+        self._stopped.set()
+
+    def banner(self) -> str:
+        """What a person needs: the URLs, the limits, how to stop."""
+        options = self.options
+        latency = (
+            f"{options.sandbox_latency_ms[0]}-{options.sandbox_latency_ms[1]} ms added to each Resend call"
+            if options.sandbox_latency_ms
+            else "no added latency"
+        )
+        return "\n".join(
+            [
+                "",
+                "contact-sdk local stack is up (loopback only, no AWS account):",
+                f"  demo page       {self.page_url}/   <- open this, fill in the form, press Send",
+                f"  sandbox inbox   {self.sandbox_url}/   <- the emails the API sent ({latency})",
+                f"  contact API     {self.api_url}   (GET /contact/token, POST /contact, POST /contact/events)",
+                f"  API description {self.page_url}/openapi.yaml   (OpenAPI 3.1)",
+                "  outbox          drained by a local SQS event source into outbox_handler",
+                f"  AWS emulator    {self.aws_url}   (moto: SSM, KMS, DynamoDB, SQS)",
+                f"  allowed origins {', '.join(self.allowed_origins)}",
+                f"  rate limit      {options.rate_limit} submissions per {options.rate_limit_window_seconds} s "
+                "per source IP",
+                "Press Ctrl-C to stop.",
+                "",
+            ]
+        )
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is called from another thread (Ctrl-C raises here as usual)."""
+        while not self._stopped.wait(0.5):
+            pass
+
+    def __enter__(self) -> LocalStack:
+        """Start on entry."""
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop on exit."""
+        self.stop()
+
+
+def environment_summary(environment: Mapping[str, str]) -> str:
+    """The variables the API runs with, one per line (for ``--verbose``)."""
+    return "\n".join(f"  {name}={value}" for name, value in sorted(environment.items()))

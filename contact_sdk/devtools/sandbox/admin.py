@@ -1,0 +1,151 @@
+"""The ``/_sandbox/*`` control endpoints: what was received, and the fault switches.
+
+No authentication: the sandbox listens on loopback only unless told otherwise.
+
+==========================  =============================================================
+``GET /_sandbox/health``    ``{"status": "ok"}``
+``GET /_sandbox/emails``    accepted emails, newest last (id, body, headers, created_at)
+``GET /_sandbox/requests``  every API request, refused and faulted ones included
+``GET /_sandbox/webhooks``  every webhook delivery attempt
+``POST /_sandbox/reset``    forget emails, requests, idempotency keys, webhooks and faults
+``GET /_sandbox/faults``    the fault settings now
+``POST /_sandbox/faults``   merge a JSON object of settings (see :mod:`.faults`); 400 if bad
+``DELETE /_sandbox/faults`` no faults
+``GET /_sandbox/domains``   the domains the domains API serves, with their records
+``POST /_sandbox/domains``  ``{"name", "status"?, "region"?, "records"?}``: add the domain, or
+                            set its status (and per-record statuses); 400 if bad
+==========================  =============================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from contact_sdk.devtools.sandbox.api import Answer, json_answer
+from contact_sdk.devtools.sandbox.errors import ApiError, method_not_allowed, not_found
+from contact_sdk.devtools.sandbox.faults import FaultSpecError
+
+__all__ = ["SandboxControls", "handle_admin"]
+
+
+class SandboxControls(Protocol):
+    """What the admin endpoints need from a sandbox (``ResendSandbox`` provides it)."""
+
+    def emails(self) -> list[dict[str, object]]:
+        """Accepted emails, oldest first."""
+        ...
+
+    def requests(self) -> list[dict[str, object]]:
+        """Every API request, oldest first."""
+        ...
+
+    def webhooks(self) -> list[dict[str, object]]:
+        """Every webhook delivery attempt, oldest first."""
+        ...
+
+    def reset(self) -> None:
+        """Forget everything received and clear the faults."""
+        ...
+
+    def faults(self) -> dict[str, object]:
+        """The fault settings now."""
+        ...
+
+    def set_faults(self, settings: Mapping[str, object] | None = None, /, **changes: object) -> dict[str, object]:
+        """Merge fault settings; raises ``FaultSpecError`` on a bad one."""
+        ...
+
+    def clear_faults(self) -> None:
+        """No faults."""
+        ...
+
+    def domains(self) -> list[dict[str, object]]:
+        """Every domain, oldest first, with its records."""
+        ...
+
+    def add_domain(self, name: str, *, region: str = ..., status: str = ...) -> dict[str, object]:
+        """Add a domain; raises ``ValueError`` on a bad name, region or status, or a duplicate."""
+        ...
+
+    def set_domain_status(self, name_or_id: str, status: str, records: Sequence[str] | None = None) -> None:
+        """Set a domain's status; ``KeyError`` when unknown, ``ValueError`` on a bad status."""
+        ...
+
+
+def handle_admin(controls: SandboxControls, method: str, path: str, body: bytes | None) -> Answer:
+    """Answer one request under ``/_sandbox/``."""
+    try:
+        return _route(controls, method, path.rstrip("/"), body)
+    except ApiError as exc:
+        return json_answer(exc.status, exc.body(), exc.headers)
+
+
+def _route(controls: SandboxControls, method: str, path: str, body: bytes | None) -> Answer:
+    reads = {
+        "/_sandbox/emails": controls.emails,
+        "/_sandbox/requests": controls.requests,
+        "/_sandbox/webhooks": controls.webhooks,
+    }
+    if path in reads:
+        _allow(method, "GET")
+        return json_answer(200, reads[path]())
+    if path == "/_sandbox/health":
+        _allow(method, "GET")
+        return json_answer(200, {"status": "ok"})
+    if path == "/_sandbox/reset":
+        _allow(method, "POST")
+        controls.reset()
+        return json_answer(200, {"reset": True})
+    if path == "/_sandbox/faults":
+        _allow(method, "GET", "POST", "DELETE")
+        if method == "POST":
+            settings = _json_object(body)
+            try:
+                return json_answer(200, controls.set_faults(settings))
+            except FaultSpecError as exc:
+                raise ApiError(400, "invalid_fault", str(exc)) from None
+        if method == "DELETE":
+            controls.clear_faults()
+        return json_answer(200, controls.faults())
+    if path == "/_sandbox/domains":
+        _allow(method, "GET", "POST")
+        if method == "POST":
+            _set_domain(controls, body)
+        return json_answer(200, controls.domains())
+    raise not_found(
+        "Unknown sandbox endpoint; see /_sandbox/health, emails, requests, webhooks, faults, reset, domains."
+    )
+
+
+def _set_domain(controls: SandboxControls, body: bytes | None) -> None:
+    """Add the domain named in ``body`` if it is new, then apply its ``status`` (and ``records``) if given."""
+    settings = _json_object(body, what="domain settings", name="invalid_domain")
+    name, status, region, records = (settings.get(key) for key in ("name", "status", "region", "records"))
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "invalid_domain", "`name` must be a domain name such as example.com.")
+    if records is not None and (not isinstance(records, list) or not all(isinstance(r, str) for r in records)):
+        raise ApiError(400, "invalid_domain", "`records` must be a list of record statuses.")
+    try:
+        if not any(domain["name"] == name.strip().lower() for domain in controls.domains()):
+            controls.add_domain(name, region=str(region or "us-east-1"))
+        if status is not None or records is not None:
+            controls.set_domain_status(name.strip().lower(), str(status or "pending"), records)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_domain", str(exc)) from None
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise method_not_allowed()
+
+
+def _json_object(body: bytes | None, *, what: str = "fault settings", name: str = "invalid_fault") -> dict[str, object]:
+    try:
+        value = json.loads((body or b"").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, name, f"The body must be a JSON object of {what}.") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, name, f"The body must be a JSON object of {what}.")
+    return value

@@ -1,0 +1,196 @@
+"""Sending domains as Resend's domains API shows them: records to publish, with their statuses.
+
+A domain added to the sandbox gets the records Resend asks for (its "Domains" page and API): an MX
+and an SPF TXT record on the ``send`` subdomain (the return path, pointing at Amazon SES in the
+domain's region) and a DKIM public key at ``resend._domainkey``. Record names are relative to the
+zone apex, as Resend returns them (``send`` for ``example.com``, ``send.updates`` for
+``updates.example.com``); the sandbox takes the apex to be the last two labels, where Resend
+knows the public-suffix list. Statuses follow Resend's: a new domain is ``not_started``, and
+:meth:`DomainStore.set_status` moves it (and its records) to ``pending``, ``verified``, ``failed``...
+
+Example::
+
+    store = DomainStore(clock)
+    domain = store.add("example.com")
+    domain.resource()["records"][0]   # {"record": "SPF", "name": "send", "type": "MX", ...}
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from contact_sdk.devtools.sandbox.store import Clock, paginate, resend_time
+
+__all__ = [
+    "DOMAIN_STATUSES",
+    "RECORD_STATUSES",
+    "REGIONS",
+    "DomainEntry",
+    "DomainStore",
+    "domain_records",
+]
+
+#: Regions a Resend domain can send from.
+REGIONS: tuple[str, ...] = ("us-east-1", "eu-west-1", "sa-east-1", "ap-northeast-1")
+#: A domain's ``status`` values in Resend's API.
+DOMAIN_STATUSES: tuple[str, ...] = (
+    "not_started",
+    "pending",
+    "verified",
+    "partially_verified",
+    "partially_failed",
+    "failed",
+)
+#: A record's ``status`` values in Resend's API.
+RECORD_STATUSES: tuple[str, ...] = ("not_started", "pending", "verified", "failed", "temporary_failure")
+_DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+# An RSA-1024 SubjectPublicKeyInfo starts with these DER bytes; what follows stands in for the modulus.
+_RSA_1024_SPKI_PREFIX = bytes.fromhex("30819f300d06092a864886f70d010101050003818d0030818902818100")
+_RSA_EXPONENT_SUFFIX = bytes.fromhex("0203010001")
+
+
+def _dkim_public_key() -> str:
+    """A DKIM ``p=`` value shaped like the RSA-1024 key Resend issues (random modulus, never a real key)."""
+    modulus = bytes([0xC0 | secrets.randbelow(64)]) + secrets.token_bytes(127)
+    return base64.b64encode(_RSA_1024_SPKI_PREFIX + modulus + _RSA_EXPONENT_SUFFIX).decode("ascii")
+
+
+def domain_records(region: str, dkim_key: str, status: str, name: str = "example.com") -> list[dict[str, Any]]:
+    """The records Resend lists for the domain ``name`` in ``region``, each with ``status``."""
+    below_apex = ".".join(name.split(".")[:-2])
+    suffix = f".{below_apex}" if below_apex else ""
+    return [
+        {
+            "record": "SPF",
+            "name": f"send{suffix}",
+            "type": "MX",
+            "ttl": "Auto",
+            "status": status,
+            "value": f"feedback-smtp.{region}.amazonses.com",
+            "priority": 10,
+        },
+        {
+            "record": "SPF",
+            "name": f"send{suffix}",
+            "type": "TXT",
+            "ttl": "Auto",
+            "status": status,
+            "value": '"v=spf1 include:amazonses.com ~all"',
+        },
+        {
+            "record": "DKIM",
+            "name": f"resend._domainkey{suffix}",
+            "type": "TXT",
+            "ttl": "Auto",
+            "status": status,
+            "value": f"p={dkim_key}",
+        },
+    ]
+
+
+def _record_status(domain_status: str) -> str:
+    if domain_status in ("partially_verified", "partially_failed"):
+        return "pending"
+    return domain_status
+
+
+@dataclass(slots=True)
+class DomainEntry:
+    """One domain the sandbox knows."""
+
+    id: str
+    name: str
+    region: str
+    created_at: float
+    status: str = "not_started"
+    dkim_key: str = field(default_factory=_dkim_public_key)
+    record_statuses: list[str] | None = None  # per record, when set one by one
+
+    def records(self) -> list[dict[str, Any]]:
+        """The records with their statuses."""
+        records = domain_records(self.region, self.dkim_key, _record_status(self.status), self.name)
+        for record, status in zip(records, self.record_statuses or [], strict=False):
+            record["status"] = status
+        return records
+
+    def summary(self) -> dict[str, object]:
+        """The domain as ``GET /domains`` lists it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "created_at": resend_time(self.created_at),
+            "region": self.region,
+            "capabilities": {"sending": "enabled", "receiving": "disabled"},
+        }
+
+    def resource(self) -> dict[str, object]:
+        """The domain as ``GET /domains/{domain_id}`` answers it."""
+        return {
+            "object": "domain",
+            **self.summary(),
+            "open_tracking": False,
+            "click_tracking": False,
+            "records": self.records(),
+        }
+
+
+class DomainStore:
+    """Domains in the order they were added."""
+
+    def __init__(self, clock: Clock) -> None:
+        """An empty store reading time from ``clock``."""
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._domains: dict[str, DomainEntry] = {}
+
+    def add(self, name: str, region: str = "us-east-1", status: str = "not_started") -> DomainEntry:
+        """Add a domain (lower-cased) under a fresh id; raises ``ValueError`` on a bad region/status or a duplicate."""
+        name = name.strip().lower().removesuffix(".")
+        if not _DOMAIN_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a domain name like example.com")
+        if region not in REGIONS:
+            raise ValueError(f"region must be one of {', '.join(REGIONS)}")
+        if status not in DOMAIN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(DOMAIN_STATUSES)}")
+        with self._lock:
+            if any(entry.name == name for entry in self._domains.values()):
+                raise ValueError(f"domain {name} has already been registered")
+            entry = DomainEntry(str(uuid.uuid4()), name, region, self._clock(), status)
+            self._domains[entry.id] = entry
+        return entry
+
+    def get(self, key: str) -> DomainEntry | None:
+        """The domain with this id (or name), if any."""
+        with self._lock:
+            entry = self._domains.get(key)
+            if entry is None:
+                entry = next((item for item in self._domains.values() if item.name == key.lower()), None)
+            return entry
+
+    def set_status(self, key: str, status: str, records: list[str] | None = None) -> DomainEntry:
+        """Set a domain's status (and optionally each record's, in record order); ``KeyError`` if unknown."""
+        if status not in DOMAIN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(DOMAIN_STATUSES)}")
+        if records is not None and any(item not in RECORD_STATUSES for item in records):
+            raise ValueError(f"record statuses must be among {', '.join(RECORD_STATUSES)}")
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        with self._lock:
+            entry.status, entry.record_statuses = status, list(records) if records is not None else None
+        return entry
+
+    def page(self, *, limit: int | None, after: str | None, before: str | None) -> tuple[list[DomainEntry], bool]:
+        """Newest first; every domain when ``limit`` is ``None`` (Resend's list without ``limit``)."""
+        with self._lock:
+            newest_first = list(reversed(self._domains.values()))
+        if limit is None and after is None and before is None:
+            return newest_first, False
+        return paginate(newest_first, lambda entry: entry.id, limit=limit or 20, after=after, before=before)

@@ -1,0 +1,475 @@
+"""The sandbox itself: a standard-library HTTP server speaking the Resend API on loopback.
+
+:class:`ResendSandbox` wires the stores, the fault state, the API surface, the admin endpoints,
+the inbox page and (optionally) the webhook dispatcher behind one ``ThreadingHTTPServer`` whose
+request threads are daemons, so concurrent requests are served concurrently and a hung request
+never blocks shutdown: every hang waits on the stop event, not ``time.sleep``.
+
+Example::
+
+    from contact_sdk.devtools.sandbox import ResendSandbox
+
+    with ResendSandbox(api_key="re_test_key") as sandbox:
+        httpx.post(f"{sandbox.url}/emails", headers={"Authorization": "Bearer re_test_key"}, json={...})
+        sandbox.script(["500", "200"])
+        assert sandbox.emails()[-1]["body"]["subject"] == "Hello"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from random import Random
+from types import TracebackType
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+from contact_sdk.devtools.sandbox.admin import handle_admin
+from contact_sdk.devtools.sandbox.api import Answer, ApiRequest, ResendApi, json_answer
+from contact_sdk.devtools.sandbox.domains import DomainStore
+from contact_sdk.devtools.sandbox.faults import Faults, FaultState, parse_faults, parse_step
+from contact_sdk.devtools.sandbox.page import PAGE_HEADERS, render_inbox
+from contact_sdk.devtools.sandbox.store import (
+    DEFAULT_RATE_LIMIT,
+    Clock,
+    EmailRecord,
+    EmailStore,
+    IdempotencyStore,
+    RateLimiter,
+    RequestLog,
+)
+from contact_sdk.devtools.sandbox.webhook_sender import WebhookDispatcher, delivery_plan
+
+__all__ = ["DEFAULT_API_KEY", "MAX_BODY_BYTES", "ResendSandbox", "is_loopback"]
+
+#: The API key a sandbox accepts when none is given.
+DEFAULT_API_KEY = "re_test_key"
+#: Largest request body read; Resend's limit is 40 MB including attachments.
+MAX_BODY_BYTES = 40 * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ResendSandbox:
+    """A local Resend API for tests, the local stack and load runs that must not send mail.
+
+    Every argument is keyword-only. ``latency_ms``, ``failure_rate``, ``failure_status`` and
+    ``failure_name`` are the common start-up faults; ``faults`` takes any other fault setting
+    (same keys as ``POST /_sandbox/faults``). ``clock`` (epoch seconds) drives idempotency
+    expiry, the rate window, the outage window, scheduled sends and timestamps. Delivery webhooks
+    are sent only when ``webhook_url`` is set (with a ``whsec_`` ``webhook_secret``).
+
+    ``rate_limit_per_second`` defaults to Resend's documented default (:data:`DEFAULT_RATE_LIMIT`);
+    ``0`` or ``None`` turns the limit off. ``strict`` refuses unknown top-level fields in send
+    bodies (Resend ignores them). ``domains`` are added at start, ``not_started``, for the domains API.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit_per_second: int | None = DEFAULT_RATE_LIMIT,
+        latency_ms: tuple[float, float] | Sequence[float] | str | None = None,
+        failure_rate: float = 0.0,
+        failure_status: int = 500,
+        failure_name: str = "internal_server_error",
+        faults: Mapping[str, object] | None = None,
+        clock: Clock = time.time,
+        seed: int | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_delay_seconds: float = 0.2,
+        webhook_retry_delays: Sequence[float] = (0.5, 2.0, 5.0),
+        allow_non_loopback: bool = False,
+        strict: bool = False,
+        domains: Sequence[str] = (),
+    ) -> None:
+        """Build the sandbox (nothing listens until :meth:`start`); bad settings raise ``ValueError``."""
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        if not allow_non_loopback and not is_loopback(host):
+            raise ValueError(f"refusing to listen on non-loopback host {host!r}: it is a test tool")
+        if (webhook_url is None) != (webhook_secret is None):
+            raise ValueError("webhook_url and webhook_secret go together")
+        self._api_key = api_key
+        self._host, self._port = host, port
+        self._clock = clock
+        self._stopping = threading.Event()
+        start_faults: dict[str, object] = {
+            "latency_ms": latency_ms if latency_ms is None or isinstance(latency_ms, str) else list(latency_ms),
+            "failure_rate": failure_rate,
+            "failure_status": failure_status,
+            "failure_name": failure_name,
+            **(faults or {}),
+        }
+        self._faults = FaultState(parse_faults(start_faults, now=clock()), Random(seed))  # noqa: S311 - chance only
+        self._emails = EmailStore(clock)
+        self._requests = RequestLog(clock)
+        self._idempotency = IdempotencyStore(clock)
+        self._limiter = RateLimiter(rate_limit_per_second, clock)
+        self._domains = DomainStore(clock)
+        for name in domains:
+            self._domains.add(name)
+        self._dispatcher: WebhookDispatcher | None = None
+        if webhook_url is not None and webhook_secret is not None:
+            self._dispatcher = WebhookDispatcher(
+                url=webhook_url,
+                secret=webhook_secret,
+                clock=clock,
+                on_event=self._emails.set_last_event,
+                delay_seconds=webhook_delay_seconds,
+                retry_delays=webhook_retry_delays,
+            )
+        self._api = ResendApi(
+            api_key=api_key,
+            clock=clock,
+            emails=self._emails,
+            requests=self._requests,
+            idempotency=self._idempotency,
+            limiter=self._limiter,
+            faults=self._faults,
+            wait=self._stopping.wait,
+            on_accept=self._accepted,
+            domains=self._domains,
+            strict=strict,
+        )
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.log_requests = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> ResendSandbox:
+        """Bind and serve in a daemon thread; raises ``OSError`` when the port is taken."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self._host, self._port), _Handler)
+        server.sandbox = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="resend-sandbox", daemon=True
+        )
+        self._thread.start()
+        if self._dispatcher is not None:
+            self._dispatcher.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: hung requests end at once, open connections are closed. Idempotent."""
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+
+    def serve_forever(self) -> None:
+        """Start and block until interrupted (the command line's loop)."""
+        self.start()
+        try:
+            while not self._stopping.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> ResendSandbox:
+        """Start on entry."""
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop on exit."""
+        self.stop()
+
+    # -- where it listens ---------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The host it listens on."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the real one once started with ``port=0``)."""
+        if self._server is not None:
+            return int(self._server.server_address[1])
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL to give a Resend client, e.g. ``http://127.0.0.1:54321``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        """The only API key it accepts."""
+        return self._api_key
+
+    # -- what it received ---------------------------------------------------------------------
+
+    def emails(self) -> list[dict[str, object]]:
+        """Accepted emails, oldest first: id, body as sent, headers that matter, created_at."""
+        self._api.release_due()
+        return [record.to_json() for record in self._emails.all()]
+
+    def requests(self) -> list[dict[str, object]]:
+        """Every API request, oldest first: method, path, status, idempotency key, fault, timestamp."""
+        return [record.to_json() for record in self._requests.all()]
+
+    def webhooks(self) -> list[dict[str, object]]:
+        """Every webhook delivery attempt, oldest first (empty without ``webhook_url``)."""
+        return self._dispatcher.log() if self._dispatcher is not None else []
+
+    def reset(self) -> None:
+        """Forget emails, requests, idempotency keys, the rate window, webhooks; clear the faults."""
+        self._emails.clear()
+        self._requests.clear()
+        self._idempotency.clear()
+        self._limiter.clear()
+        self._faults.clear()
+        if self._dispatcher is not None:
+            self._dispatcher.clear()
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def faults(self) -> dict[str, object]:
+        """The fault settings now, as ``GET /_sandbox/faults`` shows them."""
+        return self._faults.current().to_json(self._clock())
+
+    def current_faults(self) -> Faults:
+        """The fault settings now, as a value."""
+        return self._faults.current()
+
+    def set_faults(self, settings: Mapping[str, object] | None = None, /, **changes: object) -> dict[str, object]:
+        """Merge fault settings, e.g. ``set_faults(latency_ms=[50, 100], failure_rate=0.1)``.
+
+        Keys are those of ``POST /_sandbox/faults``; raises ``FaultSpecError`` (a ``ValueError``)
+        on a bad one, leaving the settings unchanged. Returns the settings now.
+        """
+        merged = {**(settings or {}), **changes}
+        return self._faults.update(merged, self._clock()).to_json(self._clock())
+
+    def script(self, steps: Sequence[object]) -> None:
+        """Replace the script: one step per ``POST /emails``, e.g. ``["500", "timeout", "200"]``."""
+        for step in steps:
+            parse_step(step)
+        self.set_faults(script=list(steps))
+
+    def outage(self, seconds: float) -> None:
+        """Answer every API request 503 ``service_unavailable`` for ``seconds`` of the clock."""
+        self.set_faults(outage_seconds=seconds)
+
+    def clear_faults(self) -> None:
+        """No faults (the rate limit is a setting, not a fault, and stays)."""
+        self._faults.clear()
+
+    def set_rate_limit(self, per_second: int | None) -> None:
+        """Change the requests-per-second limit; ``None`` or 0 turns it off."""
+        self._limiter.set_limit(per_second)
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Requests per second allowed, ``None`` when unlimited."""
+        return self._limiter.limit
+
+    @property
+    def strict(self) -> bool:
+        """True when unknown top-level fields in send bodies are refused (``--strict``)."""
+        return self._api.strict
+
+    # -- domains ------------------------------------------------------------------------------
+
+    def add_domain(self, name: str, *, region: str = "us-east-1", status: str = "not_started") -> dict[str, object]:
+        """Add a sending domain to the domains API; returns it as ``GET /domains/{id}`` shows it."""
+        return self._domains.add(name, region, status).resource()
+
+    def set_domain_status(self, name_or_id: str, status: str, records: Sequence[str] | None = None) -> None:
+        """Set a domain's status (``verified``, ``failed``...) and optionally each record's, in record order."""
+        self._domains.set_status(name_or_id, status, list(records) if records is not None else None)
+
+    def domains(self) -> list[dict[str, object]]:
+        """Every domain, oldest first, as ``GET /domains/{id}`` shows it."""
+        entries, _ = self._domains.page(limit=None, after=None, before=None)
+        return [entry.resource() for entry in reversed(entries)]
+
+    # -- wiring used by the handler -----------------------------------------------------------
+
+    def _accepted(self, record: EmailRecord) -> None:
+        if record.last_event == "scheduled":
+            return  # delivered when it falls due: ResendApi.release_due hands it back here
+        if self._dispatcher is not None:
+            self._dispatcher.schedule(record)
+        else:
+            self._emails.set_last_event(record.id, delivery_plan(record)[-1][0].removeprefix("email."))
+
+    def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> Answer:
+        parts = urlsplit(target)
+        path = parts.path
+        if path == "/" and method == "GET":
+            return Answer(200, render_inbox(self._emails.all()).encode(), dict(PAGE_HEADERS))
+        if path == "/favicon.ico":
+            return Answer(404, b"", {})
+        if path == "/_sandbox" or path.startswith("/_sandbox/"):
+            return handle_admin(self, method, path, body)
+        return self._api.handle(
+            ApiRequest(method, path, dict(parse_qsl(parts.query, keep_blank_values=True)), headers, body)
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 overflows under a burst of new connections (load tests).
+    request_queue_size = 128
+    sandbox: ResendSandbox
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake every handler blocked on a kept-alive connection so it ends."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "resend-sandbox"
+    disable_nagle_algorithm = True  # headers and body are separate writes; Nagle would add ~40 ms per answer
+    timeout = 120  # an idle kept-alive connection is closed after this
+    server: _Server
+    _METHODS: ClassVar[tuple[str, ...]] = ("GET", "POST", "DELETE", "PATCH", "PUT")
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.sandbox.log_requests:
+            super().log_message(format, *args)
+
+    def _handle(self) -> None:
+        sandbox = self.server.sandbox
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        try:
+            body = self._read_body(headers)
+            answer = sandbox._answer(self.command, self.path, headers, body)
+        except Exception as exc:  # noqa: BLE001 - a sandbox bug must answer 500, not kill the connection
+            traceback.print_exc()
+            error = {"statusCode": 500, "name": "application_error", "message": f"Sandbox error: {exc!r}"}
+            answer = json_answer(500, error)
+        if answer.hang_seconds > 0 and sandbox._stopping.wait(answer.hang_seconds):
+            answer.reset = True  # stopping: end the hang without answering
+        if answer.reset:
+            self._reset_connection()
+            return
+        self._write(answer)
+
+    def _read_body(self, headers: Mapping[str, str]) -> bytes | None:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return self._read_chunked()
+        try:
+            length = int(headers.get("content-length", "0") or "0")
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(65537).strip():
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                self.close_connection = True
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(65537)
+
+    def _write(self, answer: Answer) -> None:
+        try:
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(answer.body)))
+            if self.close_connection:
+                self.send_header("connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(answer.body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (its read timeout); nothing to do
+
+    def _reset_connection(self) -> None:
+        """Close without answering; SO_LINGER 0 turns the close into a TCP reset."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

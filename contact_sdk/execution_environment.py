@@ -1,0 +1,69 @@
+"""One Lambda execution environment's service: built from the environment on first use, then reused.
+
+``handler.py`` holds one :class:`ExecutionEnvironment` and delegates to it; nothing is built at import, so a
+cold start pays for the object graph on its first invocation (or before the SnapStart snapshot).
+Whoever embeds the handler elsewhere (the local stack, the test suite) installs components it built
+itself with :meth:`ExecutionEnvironment.use_components`, instead of the handler growing seams of its own.
+
+Example::
+
+    environment = ExecutionEnvironment()
+    response = environment.components().api.handle(event, context)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from contact_sdk.api import ContactApi
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.settings import Settings
+
+__all__ = ["ExecutionEnvironment"]
+
+
+def _build_from_environment() -> Components:
+    # Imported above, built here: the import happens in the init phase (or before a SnapStart snapshot),
+    # the build on the first invocation.
+    return build_components(Settings.from_env())
+
+
+class ExecutionEnvironment:
+    """The components of one execution environment: built once by ``build`` (thread-safe), or installed."""
+
+    def __init__(self, build: Callable[[], Components] = _build_from_environment) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._components: Components | None = None
+        self._api: ContactApi | None = None
+
+    def components(self) -> Components:
+        """The components, built on first use. Raises ``ConfigurationError`` when the environment is malformed."""
+        components = self._components
+        if components is None:
+            with self._lock:
+                if self._components is None:
+                    self._components = self._build()
+                components = self._components
+        return components
+
+    def built(self) -> Components | None:
+        """The components if they exist already (``None`` before the first build): for the SnapStart hooks."""
+        return self._components
+
+    def api(self) -> ContactApi:
+        """The API adapter: an installed one, else the components' own."""
+        api = self._api
+        return api if api is not None else self.components().api
+
+    def use_components(self, components: Components | None) -> None:
+        """Install components built elsewhere (the local stack, tests), or ``None`` to build from the environment."""
+        with self._lock:
+            self._components = components
+            self._api = components.api if components is not None else None
+
+    def use_api(self, api: ContactApi | None) -> None:
+        """Install an API adapter only (``lambda_handler`` then uses it; the outbox consumer still builds)."""
+        with self._lock:
+            self._api = api

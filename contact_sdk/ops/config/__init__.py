@@ -1,0 +1,1 @@
+"""``contact-sdk config``: the service's SecureString parameters in SSM Parameter Store."""

@@ -1,0 +1,1 @@
+"""``contact-sdk dns``: the records Resend needs (SPF, DKIM, DMARC) and checking what DNS answers."""

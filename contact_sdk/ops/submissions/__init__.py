@@ -1,0 +1,1 @@
+"""``contact-sdk submissions``: review, export, release and erase the submission archive (docs/archive.md)."""

@@ -1,0 +1,222 @@
+"""The submission archive through ``lambda_handler``: every state a submission reaches is in the table.
+
+The oracle is the raw table, read with boto3, and what the Resend sandbox received; never the archive's
+own reader.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import handler
+from contact_sdk.archive import DynamoDBSubmissionArchive
+from contact_sdk.devtools.local.event_source import sqs_event
+from tests.conftest import aws_client, create_outbox_queues
+from tests.entrypoint.conftest import FakeLambdaContext, Stack, submission
+from tests.entrypoint.test_events import SECRET, WEBHOOK_PARAMETER, delivery, signed_event
+
+pytestmark = pytest.mark.integration
+
+DAY = 86400
+
+
+def archive_items(stack: Stack) -> list[dict[str, Any]]:
+    """Every item whose key starts with ``archive#``, read straight from the table."""
+    items = aws_client(stack.aws, "dynamodb").scan(TableName=stack.table)["Items"]
+    return [item for item in items if item["pk"]["S"].startswith("archive#")]
+
+
+def only_archive_item(stack: Stack) -> dict[str, Any]:
+    """The one archive item there must be."""
+    [item] = archive_items(stack)
+    return item
+
+
+def history_states(item: dict[str, Any]) -> list[str]:
+    """The states of the item's history, oldest first."""
+    return [entry["M"]["state"]["S"] for entry in item["history"]["L"]]
+
+
+def test_a_sent_submission_is_archived_with_its_email_id_and_30_days(stack: Stack) -> None:
+    """State sent, the provider's email id and the key it received, the request id, the IPv4 source, 30 days."""
+    before = time.time()
+    response = stack.submit(submission(), source_ip="198.51.100.23")
+    assert response["statusCode"] == 200
+    [email] = stack.sandbox.emails()
+    item = only_archive_item(stack)
+    key = email["headers"]["idempotency-key"]
+    assert item["pk"]["S"] == "archive#" + key.removeprefix("contact-")[:16]
+    assert item["state"]["S"] == "sent"
+    assert item["emailId"]["S"] == email["id"]
+    assert item["idempotencyKey"]["S"] == key
+    assert item["requestId"]["S"] == json.loads(response["body"])["requestId"]
+    assert item["source"]["S"] == "198.51.100.23"
+    assert item["email"]["S"] == "ada@example.org"
+    assert item["subject"]["S"] == "Analytical engine"
+    assert history_states(item) == ["sent"]
+    expires = int(item["expiresAt"]["N"])
+    assert before + 30 * DAY <= expires <= time.time() + 30 * DAY + 1
+
+
+def test_spam_is_archived_with_its_reasons_for_7_days_and_an_ipv6_source_as_its_64(stack: Stack) -> None:
+    """The honeypot filled: answered sent, nothing emailed, archived as spam with the reason and a /64."""
+    before = time.time()
+    response = stack.submit(submission(website="http://spam.example"), source_ip="2001:db8:aa:bb:1:2:3:4")
+    assert json.loads(response["body"])["status"] == "sent"
+    assert stack.sandbox.emails() == []
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "spam"
+    assert [r["S"] for r in item["reasons"]["L"]] == ["honeypot_filled"]
+    assert item["source"]["S"] == "2001:db8:aa:bb::/64"
+    assert "emailId" not in item
+    expires = int(item["expiresAt"]["N"])
+    assert before + 7 * DAY <= expires <= time.time() + 7 * DAY + 1
+
+
+def test_retention_follows_the_two_settings(make_stack: Callable[..., Stack]) -> None:
+    """CONTACT_ARCHIVE_DAYS=90 and CONTACT_ARCHIVE_SPAM_DAYS=2 set the TTL of sent and spam items."""
+    stack = make_stack(archive_days=90, archive_spam_days=2)
+    before = time.time()
+    stack.submit(submission())
+    stack.submit(submission(message="Another one, judged spam by the honeypot.", website="x"))
+    expiry = {item["state"]["S"]: int(item["expiresAt"]["N"]) for item in archive_items(stack)}
+    assert before + 90 * DAY <= expiry["sent"] <= time.time() + 90 * DAY + 1
+    assert before + 2 * DAY <= expiry["spam"] <= time.time() + 2 * DAY + 1
+
+
+def test_a_double_click_is_one_archive_record(stack: Stack) -> None:
+    """The same submission twice within the ledger's day: one email, one archive item, one history entry."""
+    stack.submit(submission())
+    stack.submit(submission())
+    assert len(stack.sandbox.emails()) == 1
+    assert history_states(only_archive_item(stack)) == ["sent"]
+
+
+def test_a_failed_archive_write_still_sends_and_is_counted(stack: Stack) -> None:
+    """The archive's table is gone: the visitor still gets 200 sent, the email goes out, ArchiveWriteFailed = 1."""
+    service = stack.components.service
+    service.archive = DynamoDBSubmissionArchive(aws_client(stack.aws, "dynamodb"), "no-such-table")
+    response = stack.submit(submission())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["status"] == "sent"
+    assert len(stack.sandbox.emails()) == 1
+    assert stack.sink.totals()["ArchiveWriteFailed"] == 1
+    gaps = [line for line in stack.log_lines() if line.get("message", "").startswith("archive write failed")]
+    assert gaps and gaps[0]["archive_state"] == "sent"
+    assert archive_items(stack) == []
+
+
+def test_without_a_table_the_archive_is_off_and_says_so(
+    make_stack: Callable[..., Stack], monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No CONTACT_TABLE_NAME: no archive, one warning naming it at build time, and submissions still work."""
+    monkeypatch.delenv("CONTACT_TABLE_NAME")
+    with caplog.at_level(logging.WARNING, logger="contact-form"):
+        stack = make_stack()
+    assert stack.components.service.archive is None
+    warnings = [r for r in caplog.records if "archive is off" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert stack.submit(submission())["statusCode"] == 200
+
+
+def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., Stack], aws: str) -> None:
+    """Provider down: archived queued with the reason; the consumer's delivery moves it to sent with an email id."""
+    queues = create_outbox_queues(aws, max_receive_count=3)
+    stack = make_stack(outbox_queue_url=queues["url"])
+    handler.environment.use_components(stack.components)
+    stack.sandbox.script(["500", "500", "500", "500"])
+    assert stack.submit(submission())["statusCode"] == 202
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "queued"
+    assert [r["S"] for r in item["reasons"]["L"]] == ["ProviderServerError"]
+    sqs = aws_client(aws, "sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queues["url"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    result = handler.outbox_handler(
+        sqs_event(sqs, queues["url"], queue_arn=arn, region="eu-west-1"), FakeLambdaContext()
+    )
+    assert result == {"batchItemFailures": []}
+    [email] = stack.sandbox.emails()
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "sent"
+    assert item["emailId"]["S"] == email["id"]
+    assert "reasons" not in item
+    assert history_states(item) == ["queued", "sent"]
+
+
+def test_a_delivery_webhook_for_the_email_shows_in_the_archive(stack: Stack, capsys: Any) -> None:
+    """The webhook about the sent email's id is what `submissions show` reports as the state."""
+    from contact_sdk.ops.cli import main
+
+    stack.put_parameter(WEBHOOK_PARAMETER, SECRET)
+    stack.submit(submission())
+    [email] = stack.sandbox.emails()
+    for later, event_type, expected in ((5, "email.delivered", "delivered"), (10, "email.bounced", "bounced")):
+        body = json.loads(delivery(event_type, email_id=str(email["id"])))
+        body["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + later))
+        assert stack.call(signed_event(json.dumps(body).encode()))["statusCode"] == 200
+        identifier = only_archive_item(stack)["submissionId"]["S"]
+        assert main(["submissions", "show", identifier, "--table", stack.table, "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["state"] == expected
+        assert shown["history"][-1]["state"] == expected
+
+
+def test_archive_state_is_the_seam_for_later_states(stack: Stack) -> None:
+    """service.archive_state moves an archived submission (e.g. to parked with a reason); unknown keys and a
+    broken archive are reported in the returned log fields, never raised."""
+    stack.submit(submission())
+    [email] = stack.sandbox.emails()
+    key = email["headers"]["idempotency-key"]
+    service = stack.components.service
+    assert service.archive_state(key, "parked", reason="validation_error: invalid `to`") == {"archive_state": "parked"}
+    item = only_archive_item(stack)
+    assert item["state"]["S"] == "parked"
+    assert [r["S"] for r in item["reasons"]["L"]] == ["validation_error: invalid `to`"]
+    assert service.archive_state("contact-" + "0" * 64, "parked", reason="x") == {}
+    service.archive = DynamoDBSubmissionArchive(aws_client(stack.aws, "dynamodb"), "no-such-table")
+    assert service.archive_state(key, "parked", reason="x") == {"archive_gap": "parked"}
+    service.archive = None
+    assert service.archive_state(key, "parked") == {}
+
+
+def test_a_state_reached_on_the_request_path_creates_the_record(stack: Stack) -> None:
+    """archive_submission(PARKED, reasons) archives a submission never seen before, with the 30-day retention."""
+    from contact_sdk.archive import ArchiveState
+    from contact_sdk.models import ContactSubmission
+    from contact_sdk.service import SubmitRequest
+
+    form = ContactSubmission.model_validate(
+        {"name": "Ada", "email": "ada@example.org", "message": "Parked by a permanent refusal.", "consent": True}
+    )
+    request = SubmitRequest(
+        origin=None, client_ip="192.0.2.44", content_type=None, body=b"", csrf_token=None, request_id="req-parked"
+    )
+    key = "contact-" + "ab" * 32
+    fields = stack.components.service.archive_submission(
+        form, request, key, ArchiveState.PARKED, reasons=("validation_error: invalid `to`",)
+    )
+    assert fields == {"archive_state": "parked"}
+    item = only_archive_item(stack)
+    assert item["pk"]["S"] == "archive#abababababababab"
+    assert (item["state"]["S"], item["requestId"]["S"], item["source"]["S"]) == ("parked", "req-parked", "192.0.2.44")
+    assert int(item["expiresAt"]["N"]) >= time.time() + 30 * DAY - 5
+
+
+def test_dynamodb_unreachable_the_visitor_is_answered_and_the_gap_counted(
+    make_stack: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens where DynamoDB should be: guards fall back, the email goes out, ArchiveWriteFailed = 1."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    stack = make_stack()
+    response = stack.submit(submission())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["status"] == "sent"
+    assert len(stack.sandbox.emails()) == 1
+    assert stack.sink.totals()["ArchiveWriteFailed"] == 1

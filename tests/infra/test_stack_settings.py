@@ -1,0 +1,78 @@
+"""StackSettings.from_context: the stage throttle arithmetic, the WAF flags, and every bad context value.
+
+No synthesis here (no Node.js needed); expected figures are worked out by hand in each docstring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from contact_stack.settings import StackSettings
+
+ORIGIN = {"allowedOrigins": "https://example.com"}
+
+
+def settings(**context: Any) -> StackSettings:
+    return StackSettings.from_context({**ORIGIN, **context})
+
+
+def test_the_default_stage_throttle_is_derived_from_20_slots_at_400_ms() -> None:
+    """20 reserved x 0.5 headroom / 0.4 s = 25 requests/s; the burst is the 20 slots themselves."""
+    default = settings()
+    assert (default.reserved_concurrency, default.p95_duration_ms, default.throttle_headroom) == (20, 400, 0.5)
+    assert (default.throttle_rate_limit, default.throttle_burst_limit) == (25, 20)
+
+
+@pytest.mark.parametrize(
+    ("context", "rate", "burst"),
+    [
+        ({"reservedConcurrency": "40", "p95DurationMs": "250"}, 80, 40),  # 40 x 0.5 / 0.25
+        ({"p95DurationMs": 4000}, 2, 20),  # the 4 s response budget: 20 x 0.5 / 4 = 2.5, rounded down
+        ({"p95DurationMs": 4000, "throttleHeadroom": "1"}, 5, 20),  # 20 / 4
+        ({"reservedConcurrency": 1, "p95DurationMs": 30000}, 1, 1),  # 0.016..., never below 1
+        ({"throttleRateLimit": "7", "throttleBurstLimit": "9"}, 7, 9),  # explicit values win
+    ],
+)
+def test_other_reservations_and_durations(context: dict[str, Any], rate: int, burst: int) -> None:
+    """The derivation follows the context; explicit throttleRateLimit/throttleBurstLimit override it."""
+    derived = settings(**context)
+    assert (derived.throttle_rate_limit, derived.throttle_burst_limit) == (rate, burst)
+
+
+def test_waf_is_off_unless_asked_and_takes_cdk_json_booleans() -> None:
+    """waf defaults to off with a 300-request limit and managed rules; JSON true and the text "TRUE" both count."""
+    default = settings()
+    assert (default.waf, default.waf_rate_limit, default.waf_managed_rules) == (False, 300, True)
+    on = settings(waf=True, wafRateLimit="120", wafManagedRules="false")
+    assert (on.waf, on.waf_rate_limit, on.waf_managed_rules) == (True, 120, False)
+    assert settings(waf="TRUE").waf is True
+    assert settings(manageApiGatewayAccount="false").manage_api_gateway_account is False
+    assert settings(manageApiGatewayAccount=False).manage_api_gateway_account is False
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"allowedOrigins": None}, "allowedOrigins is required"),
+        ({"allowedOrigins": " , "}, "allowedOrigins is required"),
+        ({"reservedConcurrency": "0"}, "reservedConcurrency: must be at least 1"),
+        ({"reservedConcurrency": "twenty"}, "reservedConcurrency: expected a whole number"),
+        ({"p95DurationMs": "0"}, "p95DurationMs: must be more than 0 and at most 30000"),
+        ({"p95DurationMs": "45000"}, "p95DurationMs: must be more than 0 and at most 30000"),
+        ({"p95DurationMs": "nan"}, "p95DurationMs: must be more than 0"),
+        ({"p95DurationMs": "fast"}, "p95DurationMs: expected a number"),
+        ({"throttleHeadroom": "0"}, "throttleHeadroom: must be more than 0 and at most 1"),
+        ({"throttleHeadroom": "1.5"}, "throttleHeadroom: must be more than 0 and at most 1"),
+        ({"throttleRateLimit": "0"}, "throttleRateLimit: must be at least 1"),
+        ({"waf": "yes"}, "waf: expected true or false"),
+        ({"wafManagedRules": "1"}, "wafManagedRules: expected true or false"),
+        ({"wafRateLimit": "9"}, "wafRateLimit: must be at least 10"),
+        ({"wafRateLimit": "3000000000"}, "wafRateLimit: must be at most 2000000000"),
+        ({"manageApiGatewayAccount": "flase"}, "manageApiGatewayAccount: expected true or false"),
+    ],
+)
+def test_a_bad_context_value_is_named(context: dict[str, Any], message: str) -> None:
+    """Each bad value stops with a message naming the key (a typo no longer means 'true')."""
+    with pytest.raises(ValueError, match=message):
+        StackSettings.from_context({**ORIGIN, **context})

@@ -1,0 +1,171 @@
+"""``contact-sdk config``: the commands end to end through the CLI, against the local AWS emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contact_sdk.ops.cli import main
+from tests.conftest import aws_client
+
+pytestmark = pytest.mark.integration
+
+NAME = "/portfolio/test/resend/api-key"
+API_KEY = "re_live_0123456789abcdefWXYZ"
+DOCUMENT = {
+    "apiKey": API_KEY,
+    "domain": "example.com",
+    "fromEmail": "no-reply@example.com",
+    "toEmail": "owner@example.org",
+    "version": 1,
+    "rotatedAt": "2024-12-23T10:00:00Z",
+}
+
+
+@pytest.fixture
+def key_id(aws: str) -> str:
+    """A KMS key in the emulator (the CLI finds the emulator through AWS_ENDPOINT_URL)."""
+    return str(aws_client(aws, "kms").create_key()["KeyMetadata"]["KeyId"])
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "resend.json"
+    path.write_text(json.dumps(DOCUMENT), encoding="utf-8")
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def stored_value(aws: str, name: str) -> Any:
+    return aws_client(aws, "ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+
+
+def test_put_then_show_never_prints_the_key(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """put writes the SecureString and show reads it back; both print the document with apiKey masked."""
+    status, out, _ = run(
+        capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--file", str(config_file)
+    )
+    assert status == 0
+    assert "version 1" in out
+    assert API_KEY not in out
+    assert "re_...WXYZ" in out
+    assert json.loads(stored_value(aws, NAME)["Value"]) == DOCUMENT
+
+    status, out, _ = run(capsys, "config", "show", "--parameter", NAME)
+    assert status == 0
+    assert "SecureString, version 1" in out
+    assert API_KEY not in out
+    assert json.loads(out.split("\n", 1)[1])["fromEmail"] == "no-reply@example.com"
+
+
+def test_put_reads_standard_input_and_refuses_invalid_json(
+    aws: str, key_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invalid document exits 1 with the field named and nothing written."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({**DOCUMENT, "fromEmail": "x@elsewhere.com"})))
+    status, _, err = run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id)
+    assert status == 1
+    assert "fromEmail" in err
+    assert API_KEY not in err
+    assert aws_client(aws, "ssm").describe_parameters()["Parameters"] == []
+
+
+def test_rotate_from_standard_input(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rotate reads the new key from stdin, keeps the KMS key, bumps version and sets rotatedAt."""
+    run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--file", str(config_file))
+    monkeypatch.setattr("sys.stdin", io.StringIO("re_next_key_0000000001\n"))
+    status, out, _ = run(capsys, "config", "rotate", "--parameter", NAME, "--api-key-stdin")
+    assert status == 0
+    assert "config version 2" in out
+    assert "re_next_key_0000000001" not in out
+    stored = json.loads(stored_value(aws, NAME)["Value"])
+    assert stored["apiKey"] == "re_next_key_0000000001"
+    assert stored["version"] == 2
+    assert stored["rotatedAt"] != DOCUMENT["rotatedAt"]
+
+
+def test_rotate_from_an_environment_variable(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--api-key-env names the variable holding the new key (never the key itself on the command line)."""
+    run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--file", str(config_file))
+    monkeypatch.setenv("NEW_RESEND_KEY", "re_from_env_000000000002")
+    status, _, _ = run(capsys, "config", "rotate", "--parameter", NAME, "--api-key-env", "NEW_RESEND_KEY")
+    assert status == 0
+    assert json.loads(stored_value(aws, NAME)["Value"])["apiKey"] == "re_from_env_000000000002"
+
+
+def test_put_csrf_secret_generates_and_masks(aws: str, key_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """put-csrf-secret writes 64 random characters and prints only a mask."""
+    name = "/portfolio/test/contact/csrf-secret"
+    status, out, _ = run(capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id)
+    assert status == 0
+    parameter = stored_value(aws, name)
+    assert parameter["Type"] == "SecureString"
+    assert len(parameter["Value"]) == 64
+    assert parameter["Value"] not in out
+    assert parameter["Value"][-4:] in out
+
+
+def test_put_csrf_secret_keep_previous_rotates_gracefully(
+    aws: str, key_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--keep-previous writes {"current": new, "previous": old}; twice in a row keeps only the last old one."""
+    name = "/portfolio/test/contact/csrf-secret"
+    run(capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id)
+    first = stored_value(aws, name)["Value"]
+    status, out, _ = run(
+        capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id, "--keep-previous"
+    )
+    assert status == 0
+    assert "keep verifying" in out
+    rotated = json.loads(stored_value(aws, name)["Value"])
+    assert rotated["previous"] == first
+    assert len(rotated["current"]) == 64
+    assert rotated["current"] not in out
+    run(capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id, "--keep-previous")
+    again = json.loads(stored_value(aws, name)["Value"])
+    assert again["previous"] == rotated["current"]
+
+
+def test_put_webhook_secret_from_standard_input(
+    aws: str, key_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """put-webhook-secret validates the whsec_ secret from stdin and stores it encrypted."""
+    name = "/portfolio/test/resend/webhook-secret"
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    monkeypatch.setattr("sys.stdin", io.StringIO(secret + "\n"))
+    status, out, _ = run(capsys, "config", "put-webhook-secret", "--parameter", name, "--kms-key-id", key_id)
+    assert status == 0
+    assert secret not in out
+    assert stored_value(aws, name)["Value"] == secret
+
+
+def test_show_reports_a_missing_parameter(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """show on a parameter that does not exist exits 1 with one line on stderr."""
+    status, _, err = run(capsys, "config", "show", "--parameter", "/nope")
+    assert status == 1
+    assert err.strip() == "error: parameter /nope does not exist"
+
+
+def test_parameter_names_default_to_the_service_variables(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --parameter, the command uses CONTACT_CONFIG_PARAMETER like the function does."""
+    monkeypatch.setenv("CONTACT_CONFIG_PARAMETER", "/portfolio/env/resend/api-key")
+    status, _, _ = run(capsys, "config", "put", "--kms-key-id", key_id, "--file", str(config_file))
+    assert status == 0
+    assert json.loads(stored_value(aws, "/portfolio/env/resend/api-key")["Value"]) == DOCUMENT
