@@ -12,8 +12,8 @@ import pytest
 
 from contact_sdk.config import InMemoryParameterSource, ParameterCache
 from contact_sdk.delivery_endpoint import DeliveryEvents
-from contact_sdk.metrics import Metric
 from contact_sdk.delivery_status import DeliveryStoreUnavailableError, InMemoryDeliveryEventStore, WebhookEvent
+from contact_sdk.metrics import Metric
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()

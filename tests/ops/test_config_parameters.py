@@ -69,7 +69,7 @@ def test_invalid_documents_are_refused_by_field_without_quoting_values(change: d
 
 def test_addresses_are_stored_normalised() -> None:
     """The CLI writes what the Lambda will read: domain lower-cased, an IDN domain in ASCII."""
-    document = configtool.parse_resend_config(
+    document = parameters.parse_resend_config(
         {**DOCUMENT, "fromEmail": "no-reply@EXAMPLE.com", "toEmail": "me@b\u00fccher.de"}
     )
     assert (document.from_email, document.to_email) == ("no-reply@example.com", "me@xn--bcher-kva.de")
