@@ -69,7 +69,7 @@ def normalize_address(value: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidAddressError(str(exc)) from None
     # With SMTPUTF8 refused, email-validator always gives the ASCII form (IDNA domain), length checked.
-    return result.ascii_email if result.ascii_email is not None else result.normalized
+    return result.ascii_email or result.normalized
 
 
 def is_valid_address(value: str) -> bool:

@@ -44,6 +44,20 @@ def test_refusals_with_our_own_reasons(address: str, reason: str) -> None:
     assert is_valid_address(address) is False
 
 
+def test_only_spaces_are_trimmed() -> None:
+    """Other whitespace is not silently dropped: a no-break space around the address is refused."""
+    assert normalize_address("Xavier@example.orgX") == "Xavier@example.orgx"  # no letter is ever trimmed
+    assert normalize_address("  Xavier@example.org  ") == "Xavier@example.org"
+    assert not is_valid_address("\u00a0ada@example.org")
+    assert not is_valid_address("ada@example.org\u2003")
+
+
+def test_the_librarys_reason_is_kept() -> None:
+    with pytest.raises(InvalidAddressError) as error:
+        normalize_address("a..b@example.org")
+    assert "period" in str(error.value)
+
+
 def test_the_longest_address_is_254_characters() -> None:
     longest = "a" * 64 + "@" + ".".join(["b" * 61, "c" * 61, "d" * 61]) + ".org"
     assert len(longest) == 254
