@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install test lint typecheck unit sandbox lambda bench bench-baseline bench-compare clean
+.PHONY: install test lint typecheck unit sandbox lambda bench bench-baseline bench-compare mutation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,17 @@ bench-baseline: bench  ## save this run as the baseline for bench-compare
 bench-compare: bench  ## fail when a path's median is more than BENCH_THRESHOLD % slower than the baseline
 	$(BIN)/python tools/bench_compare.py compare $(BENCH_BASELINE) $(BENCH_JSON) --threshold $(BENCH_THRESHOLD)
 
+MODULES ?= models compose config
+MUTATION_CHILDREN ?= 2
+
+# Not part of CI: CPU-heavy. Mutants of MODULES (runtime modules, e.g. MODULES="security/csrf resend"),
+# each judged by the fast tier only; results are kept in mutants/ so a rerun only redoes what changed.
+mutation: install  ## mutation testing (mutmut 3) of MODULES by the fast tier, with a score table per module
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(foreach m,$(MODULES),'contact_sdk.$(subst /,.,$(m)).*')
+	$(BIN)/mutmut results --all true | $(BIN)/python tools/mutation_report.py $(MODULES)
+	$(if $(filter models,$(MODULES)),$(BIN)/python tools/model_mutants.py)
+
 include make/local.mk
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from contact_sdk.addresses import InvalidAddressError, normalize_address
 from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -249,15 +250,19 @@ class ResendConfig:
                 or (isinstance(value, str) and not value.strip())
             ):
                 raise ConfigurationError(f"parameter {parameter}: field {name} is empty or of the wrong type")
+        addresses: dict[str, str] = {}
         for name in ("fromEmail", "toEmail"):
-            address = data[name].strip()
-            if address.count("@") != 1 or any(c in address for c in " \r\n<>,;"):
-                raise ConfigurationError(f"parameter {parameter}: field {name} is not an email address")
+            try:
+                addresses[name] = normalize_address(data[name])
+            except InvalidAddressError as exc:
+                raise ConfigurationError(
+                    f"parameter {parameter}: field {name} is not an email address ({exc})"
+                ) from None
         return cls(
             api_key=data["apiKey"].strip(),
             domain=data["domain"].strip(),
-            from_email=data["fromEmail"].strip(),
-            to_email=data["toEmail"].strip(),
+            from_email=addresses["fromEmail"],
+            to_email=addresses["toEmail"],
             version=str(data["version"]),
             rotated_at=data["rotatedAt"],
         )

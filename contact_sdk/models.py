@@ -11,47 +11,71 @@ Example::
 
 from __future__ import annotations
 
-import re
+import math
 import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["ContactSubmission", "is_valid_email", "parse_submission"]
+from contact_sdk.addresses import MAX_ADDRESS_LENGTH, InvalidAddressError, normalize_address
+from contact_sdk.text import control_character, describe_character
 
-MAX_EMAIL_LENGTH = 254
-# RFC 5322 dot-atom local part and an LDH (or IDNA) domain with a dot: conservative on purpose,
-# because the address becomes the email's Reply-To header. No quoted strings, comments,
-# whitespace, commas or angle brackets can get through.
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+__all__ = ["ContactSubmission", "parse_submission"]
 
+MAX_EMAIL_LENGTH = MAX_ADDRESS_LENGTH
 
 _ALLOWED_IN_MESSAGE = str.maketrans("", "", "\n\r\t")
 
 
-def _has_control_characters(value: str) -> bool:
-    # Fast path in C: a printable string holds no Cc/Cf/Zl/Zp character (nearly every real name).
-    if value.isprintable():
-        return False
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\t" for ch in value)
+# The rules, as plain functions: the validators below only route fields to them (and mutation testing,
+# which cannot switch a decorated method, exercises them here).
 
 
-def is_valid_email(address: str) -> bool:
-    """Whether ``address`` is a syntactically valid, header-safe email address (no DNS lookup)."""
-    if not address or len(address) > MAX_EMAIL_LENGTH or address.count("@") != 1:
-        return False
-    local, domain = address.split("@")
-    if len(local) > 64 or not _LOCAL_PART.match(local):
-        return False
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _one_line(value: Any) -> Any:
+    """Refuse a control character anywhere in ``value`` as sent (before any trimming)."""
+    if isinstance(value, str):
+        bad = control_character(value)
+        if bad is not None:
+            raise ValueError(f"must be a single line without control characters ({describe_character(bad)})")
+    return value
+
+
+def _none_if_empty(value: str | None) -> str | None:
+    return value or None
+
+
+def _message_text(value: str) -> str:
+    # Line breaks and tabs are fine in a message; other control characters are not.
+    if value.translate(_ALLOWED_IN_MESSAGE).isprintable():  # fast path in C
+        return value
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _address(value: str) -> str:
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    labels = ascii_domain.rstrip(".").split(".")
-    if len(labels) < 2 or len(ascii_domain) > 253:
-        return False
-    return all(_DOMAIN_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+        return normalize_address(value)
+    except InvalidAddressError as exc:
+        raise ValueError(f"must be a valid email address, like name@example.com ({exc})") from None
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON has one number type: 1796418354000.0 and 1.7e12 are whole numbers. A fractional,
+    # infinite or NaN float stays a float, and strict mode refuses it as "not a whole number".
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _consent(value: bool) -> bool:
+    if value is not True:
+        raise ValueError("you must agree to the processing of your data to send the form")
+    return value
 
 
 class ContactSubmission(BaseModel):
@@ -73,47 +97,39 @@ class ContactSubmission(BaseModel):
     @field_validator("name", "message", "subject", "email", mode="before")
     @classmethod
     def _trim(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+        return _trimmed(value)
 
-    @field_validator("name")
+    # Defined after ``_trim`` on purpose: pydantic runs "before" validators last-defined first, so this
+    # sees the value as sent — a trailing newline is refused, not trimmed away.
+    @field_validator("name", "subject", "email", mode="before")
     @classmethod
-    def _name_has_no_controls(cls, value: str) -> str:
-        if _has_control_characters(value):
-            raise ValueError("must not contain line breaks or control characters")
-        return value
+    def _one_line_as_sent(cls, value: Any) -> Any:
+        return _one_line(value)
 
     @field_validator("subject")
     @classmethod
-    def _subject_is_one_line(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if _has_control_characters(value):
-            raise ValueError("must be a single line without control characters")
-        return value or None
+    def _empty_subject_is_none(cls, value: str | None) -> str | None:
+        return _none_if_empty(value)
 
     @field_validator("message")
     @classmethod
     def _message_has_no_odd_controls(cls, value: str) -> str:
-        # Line breaks and tabs are fine in a message; other control characters are not.
-        if value.translate(_ALLOWED_IN_MESSAGE).isprintable():  # fast path in C
-            return value
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
-            raise ValueError("must not contain control characters")
-        return value
+        return _message_text(value)
 
     @field_validator("email")
     @classmethod
     def _email_is_valid(cls, value: str) -> str:
-        if not is_valid_email(value):
-            raise ValueError("must be a valid email address, like name@example.com")
-        return value
+        return _address(value)
+
+    @field_validator("form_started_at", mode="before")
+    @classmethod
+    def _whole_number_floats_are_whole(cls, value: Any) -> Any:
+        return _whole_number(value)
 
     @field_validator("consent")
     @classmethod
     def _consent_given(cls, value: bool) -> bool:
-        if value is not True:
-            raise ValueError("you must agree to the processing of your data to send the form")
-        return value
+        return _consent(value)
 
 
 _FRIENDLY: dict[str, str] = {
@@ -146,10 +162,8 @@ def parse_submission(payload: dict[str, Any]) -> tuple[ContactSubmission | None,
         fields: dict[str, str] = {}
         for error in exc.errors(include_url=False, include_input=False):
             location = error["loc"]
-            field_name = str(location[0]) if location else "body"
-            if field_name == "form_started_at":
-                field_name = "formStartedAt"
-            elif field_name == "turnstile_token":
-                field_name = "turnstileToken"
+            field_name = (
+                str(location[0]) if location else "body"
+            )  # pydantic reports aliases: formStartedAt, turnstileToken
             fields.setdefault(field_name[:64], _message_for(error))
         return None, fields

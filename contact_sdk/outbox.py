@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
 from contact_sdk.errors import ContactSdkError
 from contact_sdk.models import ContactSubmission
 
@@ -97,6 +99,13 @@ class QueuedSubmission:
         for name in ("name", "email", "message", "idempotency_key", "request_id", "reason"):
             if not isinstance(getattr(queued, name), str):
                 raise ValueError(f"outbox message field {name} is not a string")
+        try:
+            queued.to_submission()
+        except ValidationError as exc:
+            # Queued before a rule tightened (a line feed in the address): it can never be sent, so it
+            # is unreadable — dead-lettered for the operator — instead of failing every redelivery.
+            fields = sorted({str(error["loc"][0]) for error in exc.errors(include_url=False) if error["loc"]})
+            raise ValueError(f"outbox message holds a submission that is not valid: {', '.join(fields)}") from None
         return queued
 
 

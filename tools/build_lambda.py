@@ -83,6 +83,7 @@ ENTRY_POINT = "handler.py"
 #: Dependencies the runtime never imports, with why; they and what only they need stay out.
 UNUSED_DEPENDENCIES = {
     "aiohttp": "aws-embedded-metrics imports it only to probe EC2 metadata; contact_sdk.metrics loads its pure modules",
+    "dnspython": "email-validator imports it only for deliverability checks, which contact_sdk.addresses turns off",
 }
 #: The AWS services the runtime calls (SSM Parameter Store, DynamoDB, SQS): botocore keeps only their models.
 BOTOCORE_SERVICES = ("dynamodb", "sqs", "ssm")

@@ -144,6 +144,35 @@ ATTACKS: list[Attack] = [
         ("subject",),
     ),
     Attack("nel-in-name", with_field("name", "Ada\x85Bcc: v@evil.test"), 400, "validation_error", 0, ("name",)),
+    # A line feed in the address: each used to be accepted (the patterns ended in ``$``) and parked in the outbox.
+    Attack("lf-in-email-local-part", with_field("email", "x\n@example.com"), 400, "validation_error", 0, ("email",)),
+    Attack("lf-in-email-domain", with_field("email", "a@example\n.com"), 400, "validation_error", 0, ("email",)),
+    Attack("trailing-lf-in-email", with_field("email", "ada@example.org\n"), 400, "validation_error", 0, ("email",)),
+    Attack("tab-in-email", with_field("email", "ada\t@example.org"), 400, "validation_error", 0, ("email",)),
+    Attack("nul-in-email", with_field("email", "ada@exa\x00mple.org"), 400, "validation_error", 0, ("email",)),
+    Attack("del-in-email", with_field("email", "ada\x7f@example.org"), 400, "validation_error", 0, ("email",)),
+    Attack("trailing-lf-in-name", with_field("name", "Ada\n"), 400, "validation_error", 0, ("name",)),
+    Attack("trailing-lf-in-subject", with_field("subject", "Hello\n"), 400, "validation_error", 0, ("subject",)),
+    Attack("bidi-override-in-subject", with_field("subject", "Invoice \u202egpj.exe"), 400, "validation_error", 0),
+    # Real names and whole numbers: accepted and delivered.
+    Attack("zwnj-in-name", with_field("name", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"), 200, None, 1),
+    Attack("zwj-in-name", with_field("name", "\u0915\u094d\u200d\u0937\u093f\u0924\u093f"), 200, None, 1),
+    Attack("rlm-in-subject", with_field("subject", "\u200f\u05e9\u05dc\u05d5\u05dd\u200f"), 200, None, 1),
+    Attack(
+        "whole-float-formStartedAt",
+        lambda s: post(s, {**submission(), "formStartedAt": float(int(time.time()) - 60) * 1000}),
+        200,
+        None,
+        1,
+    ),
+    Attack(
+        "fractional-formStartedAt",
+        lambda s: post(s, {**submission(), "formStartedAt": time.time() * 1000 - 60_000.5}),
+        400,
+        "validation_error",
+        0,
+        ("formStartedAt",),
+    ),
     Attack(
         "comma-list-in-email",
         with_field("email", "ada@example.org, victim@evil.test"),
@@ -268,7 +297,7 @@ def test_named_attack(stack: Stack, attack: Attack) -> None:
     if attack.emails is not None:
         assert len(emails) == attack.emails
     for email in emails:
-        assert_safe_email(email)
+        assert_safe_email(email, submission()["email"])
         assert SCRIPT not in str(email["html"])
         assert "<img" not in str(email["html"])
     if attack.name.startswith(("script-in", "attribute-in")) and emails:

@@ -11,6 +11,7 @@ import base64
 import json
 import string
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -113,14 +114,39 @@ wild_forms = st.fixed_dictionaries(
 one_line = st.text(alphabet=st.characters(exclude_categories=["Cc", "Cf", "Zl", "Zp", "Cs"]), max_size=40) | st.lists(
     st.text(alphabet=string.printable.strip(), max_size=10) | markup.filter(lambda m: "\r" not in m), max_size=4
 ).map("".join)
+# Names as people write them: joiners in Persian and Indic scripts, bidi marks around Arabic and Hebrew.
+real_names = st.sampled_from(
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian with a zero-width non-joiner
+        "\u0915\u094d\u200d\u0937\u093f\u0924\u093f",  # Devanagari with a zero-width joiner
+        "\u200f\u05d3\u05e0\u05d4 \u05dc\u05d5\u05d9\u200f",  # Hebrew between right-to-left marks
+        "Ada \u200e(\u0639\u0644\u064a)\u200e",  # left-to-right marks around an Arabic name
+        "\u2067\u0639\u0644\u064a\u2069 Lovelace",  # an isolate
+    ]
+)
+valid_addresses = st.sampled_from(
+    [
+        "ada@example.org",
+        "o'brien+tag@example.co.uk",
+        "x@xn--bcher-kva.example",
+        "Ada@Example.ORG",
+        " ada@b\u00fccher.de ",
+    ]
+)
 valid_forms = st.fixed_dictionaries(
     {
-        "name": one_line.map(lambda t: ("Ada " + t)[:100]),
-        "email": st.sampled_from(["ada@example.org", "o'brien+tag@example.co.uk", "x@xn--bcher-kva.example"]),
-        "message": st.text(max_size=200).map(lambda t: "Hello there, I write about this: " + t.replace("\x00", "")),
+        "name": one_line.map(lambda t: ("Ada " + t)[:100]) | real_names,
+        "email": valid_addresses,
+        "message": st.text(
+            alphabet=st.characters(exclude_categories=["Cc", "Cs"]) | st.sampled_from("\r\n\t"), max_size=200
+        ).map(lambda t: "Hello there, I write about this: " + t),
         "consent": st.just(True),
     },
-    optional={"subject": one_line, "website": st.just(""), "formStartedAt": st.just(int(time.time() * 1000) - 60_000)},
+    optional={
+        "subject": one_line | real_names,
+        "website": st.just(""),
+        "formStartedAt": st.sampled_from([int(time.time() * 1000) - 60_000, float(int(time.time()) - 60) * 1000]),
+    },
 )
 form_fields = valid_forms | wild_forms
 
@@ -154,13 +180,73 @@ def test_any_form_is_rejected_cleanly_or_sent_safely(inproc: InProcessStack, fie
     event_label = body.get("status") if body and "status" in body else (body or {}).get("error", {}).get("code")
     note_outcome(f"{response['statusCode']} {event_label}")
     emails = inproc.provider.emails()[sent_before:]
+    typed = fields.get("email")
     for email in emails:
-        assert_safe_email(email)
+        assert_safe_email(email, typed if isinstance(typed, str) else None)
     if body is not None and body.get("status") == "sent" and emails:
         assert len(emails) == 1
     if body is not None and "error" in body:
         assert emails == []
+    if isinstance(typed, str) and has_control_character(typed):
+        assert response["statusCode"] == 400 and "email" in body["error"]["fields"], body  # type: ignore[index]
     assert_log_lines_are_single_json_objects(inproc.logs[logs_before:])
+
+
+def has_control_character(value: str) -> bool:
+    """The test's own rule: a character of a control, separator or surrogate category anywhere."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs") for ch in value)
+
+
+@FAST
+@given(fields=valid_forms)
+def test_valid_forms_with_real_names_are_sent_as_typed(inproc: InProcessStack, fields: dict[str, Any]) -> None:
+    """A valid form — joiners, bidi marks, whole-number float times included — is sent, its reply-to as typed."""
+    sent_before = len(inproc.provider.requests)
+    event = api_gateway_event(
+        "POST",
+        "/contact",
+        body=json.dumps(fields),
+        headers={"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": inproc.token()},
+    )
+    response = inproc.call(event)
+    body = assert_contract_response(response)
+    assert response["statusCode"] == 200 and body is not None and body["status"] == "sent", body
+    emails = inproc.provider.emails()[sent_before:]
+    assert len(emails) <= 1  # the same form twice is one email (idempotency)
+    for email in emails:
+        assert_safe_email(email, fields["email"])
+        assert email["subject"].startswith(f"Contact Form: Message from {fields['name'].strip()}")
+
+
+controls = st.characters(categories=["Cc", "Zl", "Zp"])
+
+
+@FAST
+@given(address=st.emails(), control=controls, where=st.integers(min_value=0, max_value=300))
+def test_a_control_character_anywhere_in_the_address_is_refused(
+    inproc: InProcessStack, address: str, control: str, where: int
+) -> None:
+    """CR, LF, NUL, DEL, C1, U+2028/9 — at the start, inside, or trailing: 400 naming ``email``, nothing sent."""
+    at = where % (len(address) + 1)
+    fields = {
+        "name": "Ada",
+        "email": address[:at] + control + address[at:],
+        "message": "Hello there, friend.",
+        "consent": True,
+    }
+    sent_before = len(inproc.provider.requests)
+    event = api_gateway_event(
+        "POST",
+        "/contact",
+        body=json.dumps(fields),
+        headers={"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": inproc.token()},
+    )
+    response = inproc.call(event)
+    body = assert_contract_response(response)
+    assert response["statusCode"] == 400 and body is not None, body
+    assert body["error"]["code"] == "validation_error"
+    assert "email" in body["error"]["fields"]
+    assert len(inproc.provider.requests) == sent_before
 
 
 @FAST
@@ -295,8 +381,9 @@ def test_any_form_through_the_real_stack(real_stack: Stack, fields: dict[str, An
     response = stack.submit(fields)
     body = assert_contract_response(response)
     emails = stack.sandbox.emails()[before:]
+    typed = fields.get("email")
     for email in emails:
-        assert_safe_email(dict(email["body"]))  # type: ignore[call-overload]
+        assert_safe_email(dict(email["body"]), typed if isinstance(typed, str) else None)  # type: ignore[call-overload]
     if body is not None and "error" in body:
         assert emails == []
     assert_log_lines_are_single_json_objects(stack.logs[logs_before:])

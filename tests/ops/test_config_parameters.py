@@ -47,6 +47,11 @@ def test_a_valid_document_round_trips_to_the_contract_json() -> None:
         ({"domain": "Example..com"}, "domain"),
         ({"fromEmail": "no-reply@other.com"}, "fromEmail must be an address at 'domain'"),
         ({"toEmail": "not an address"}, "toEmail"),
+        # The one address rule: the old pattern ended in $, which let a trailing newline through.
+        ({"toEmail": "owner@example.org\n"}, "toEmail"),
+        ({"toEmail": "Owner <owner@example.org>"}, "toEmail"),
+        ({"fromEmail": "no-reply\n@example.com"}, "fromEmail"),
+        ({"domain": "example.com\n"}, "must be a lower-case domain name"),
         ({"version": 0}, "version"),
         ({"version": "2"}, "version"),
         ({"rotatedAt": "2024-12-23T10:00:00"}, "rotatedAt"),
@@ -60,6 +65,14 @@ def test_invalid_documents_are_refused_by_field_without_quoting_values(change: d
         parameters.parse_resend_config({**DOCUMENT, **change})
     assert field in str(caught.value)
     assert API_KEY not in str(caught.value)
+
+
+def test_addresses_are_stored_normalised() -> None:
+    """The CLI writes what the Lambda will read: domain lower-cased, an IDN domain in ASCII."""
+    document = parameters.parse_resend_config(
+        {**DOCUMENT, "fromEmail": "no-reply@EXAMPLE.com", "toEmail": "me@b\u00fccher.de"}
+    )
+    assert (document.from_email, document.to_email) == ("no-reply@example.com", "me@xn--bcher-kva.de")
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"text"'])

@@ -560,7 +560,9 @@ def test_erase_json_lists_what_went(table: str, dynamodb: Any, capsys: Any) -> N
     }
 
 
-@pytest.mark.parametrize("bad", ["ada", "ada@", "@example.org", "ada example.org", "a@b@c.org", ""])
+@pytest.mark.parametrize(
+    "bad", ["ada", "ada@", "@example.org", "ada example.org", "a@b@c.org", "", "ada@example.org\n"]
+)
 def test_erase_a_malformed_address_is_a_usage_error(table: str, bad: str, capsys: Any) -> None:
     """Not an address: exit 2, nothing touched."""
     status, _, err = run(capsys, "erase", "--email", bad)

@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from contact_sdk.addresses import is_valid_address
 from contact_sdk.devtools.sandbox.errors import ApiError
+from contact_sdk.text import control_character
 
 __all__ = [
     "BATCH_LIMIT",
@@ -67,9 +69,18 @@ _ADDRESS_FORMAT = "The email address needs to follow the `email@example.com` or 
 
 
 def bare_address(value: str) -> str | None:
-    """The ``email@x`` inside ``email@x`` or ``Name <email@x>``; ``None`` if it is neither."""
+    """The ``email@x`` inside ``email@x`` or ``Name <email@x>``; ``None`` if it is neither.
+
+    The address itself must pass the service's own rule (:func:`contact_sdk.addresses.is_valid_address`),
+    and no control character may appear anywhere in the value (a line break in a display name is
+    a header injection however the address looks).
+    """
+    if control_character(value) is not None:
+        return None
     match = _BARE.match(value) or _NAMED.match(value)
-    return match.group(1) if match else None
+    if match is None or not is_valid_address(match.group(1)):
+        return None
+    return match.group(1)
 
 
 def address_list(value: object) -> list[str]:

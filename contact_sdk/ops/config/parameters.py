@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
+from contact_sdk.addresses import InvalidAddressError, normalize_address
 from contact_sdk.config import ResendConfig
 from contact_sdk.errors import ConfigurationError
 
@@ -66,7 +67,6 @@ __all__ = [
 MIN_SECRET_BYTES = 32
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
 _SECRET_PREFIXES = ("re_", "whsec_")
 
 
@@ -98,16 +98,17 @@ class ResendConfigDocument(BaseModel):
     @field_validator("domain")
     @classmethod
     def _check_domain(cls, value: str) -> str:
-        if not _HOSTNAME.match(value):
+        if not _HOSTNAME.fullmatch(value):
             raise ValueError("must be a lower-case domain name such as 'example.com'")
         return value
 
     @field_validator("from_email", "to_email")
     @classmethod
     def _check_email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError("must be a plain email address such as 'name@example.com'")
-        return value
+        try:
+            return normalize_address(value)
+        except InvalidAddressError as exc:
+            raise ValueError(f"must be a plain email address such as 'name@example.com' ({exc})") from None
 
     @field_validator("rotated_at", mode="before")
     @classmethod

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from contact_sdk.addresses import InvalidAddressError, normalize_address
 from contact_sdk.archive import DEFAULT_ARCHIVE_DAYS
 from contact_sdk.errors import ConfigurationError, ProviderError
-from contact_sdk.models import is_valid_email
 from contact_sdk.ops.outbox.queue import mask_email
 from contact_sdk.ops.submissions import records
 from contact_sdk.settings import ENVIRONMENT_VARIABLES
@@ -64,10 +64,13 @@ def _since(value: str) -> float:
 
 
 def _address(value: str) -> str:
-    address = value.strip()
-    if not is_valid_email(address):
-        raise argparse.ArgumentTypeError(f"{value!r} is not an email address (expected name@example.org)")
-    return address
+    # The one address rule, so the lookup key is spelled the way the form stored it (domain lower-cased, IDN in ASCII).
+    try:
+        return normalize_address(value)
+    except InvalidAddressError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an email address (expected name@example.org): {exc}"
+        ) from None
 
 
 def _days(value: str) -> int:

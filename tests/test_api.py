@@ -1,0 +1,234 @@
+"""The API Gateway adapter, fast tier: routing, headers, bodies and error shapes, in process.
+
+The service runs with in-memory collaborators and an ``httpx.MockTransport`` provider that keeps
+what it was sent; responses are read as API Gateway would pass them on (status, headers, JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.api import ContactApi, RequestHeaders
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.metrics import ListSink
+from contact_sdk.outbox import InMemoryOutbox
+from contact_sdk.service import Outcome
+from contact_sdk.settings import Settings
+
+ORIGIN = "https://www.example.com"
+CONFIG = json.dumps(
+    {
+        "apiKey": "re_test_key_123456",
+        "domain": "example.com",
+        "fromEmail": "no-reply@example.com",
+        "toEmail": "owner@example.com",
+        "version": 1,
+        "rotatedAt": "2026-11-01T10:00:00Z",
+    }
+)
+
+
+class Provider:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": f"e-{len(self.sent)}"})
+
+
+@pytest.fixture
+def setup() -> Iterator[tuple[Components, Provider]]:
+    provider = Provider()
+    settings = Settings.from_env(
+        environ={},
+        config_parameter="/c",
+        csrf_secret_parameter="/s",
+        allowed_origins=(ORIGIN,),
+        environment="test",
+        resend_api_url="http://resend.invalid",
+        submit_limit=1000,
+        token_limit=1000,
+        min_fill_seconds=0,  # these requests post the instant their token is issued; the fill rule is tested apart
+    )
+    components = build_components(
+        settings,
+        sink=ListSink(),
+        parameter_source=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
+        http=httpx.Client(transport=httpx.MockTransport(provider)),
+        outbox=InMemoryOutbox(),
+        sleep=lambda seconds: None,
+    )
+    yield components, provider
+    components.client.close()
+
+
+def event(
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: str | None = None,
+    request_id: str = "req-1",
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers or {}),
+        "multiValueHeaders": {name: [value] for name, value in (headers or {}).items()},
+        "body": body,
+        "isBase64Encoded": base64_body,
+        "requestContext": {"requestId": request_id, "identity": {"sourceIp": "203.0.113.7"}},
+    }
+
+
+def answer(api: ContactApi, raw: Any) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    response = api.handle(raw)
+    body = json.loads(response["body"]) if response["body"] else None
+    return response["statusCode"], response["headers"], body
+
+
+def token(api: ContactApi) -> str:
+    status, _, body = answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
+    assert status == 200 and body is not None
+    return str(body["token"])
+
+
+def form(**changes: Any) -> str:
+    value = {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
+    value.update(changes)
+    return json.dumps(value)
+
+
+def post(api: ContactApi, body: str, **options: Any) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
+    return answer(api, event("POST", "/contact", headers=headers, body=body, **options))
+
+
+def test_every_answer_carries_the_contract_headers(setup: tuple[Components, Provider]) -> None:
+    api = setup[0].api
+    status, headers, body = answer(api, event("GET", "/nowhere", request_id="abc"))
+    assert (status, body) == (
+        404,
+        {"error": {"code": "not_found", "message": "There is nothing at this address."}, "requestId": "abc"},
+    )
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Request-Id"] == "abc"
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_a_method_not_allowed_names_the_allowed_ones(setup: tuple[Components, Provider]) -> None:
+    api = setup[0].api
+    status, headers, body = answer(api, event("DELETE", "/contact"))
+    assert status == 405 and body is not None
+    assert body["error"] == {"code": "method_not_allowed", "message": "DELETE is not allowed here."}
+    assert headers["Allow"] == "OPTIONS, POST"
+    status, headers, _ = answer(api, event("POST", "/contact/token/"))  # a trailing slash is the same route
+    assert (status, headers["Allow"]) == (405, "GET, OPTIONS")
+
+
+def test_preflight(setup: tuple[Components, Provider]) -> None:
+    api = setup[0].api
+    response = api.handle(event("OPTIONS", "/contact", headers={"Origin": ORIGIN}))
+    assert (response["statusCode"], response["body"]) == (204, "")
+    assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
+    status, headers, body = answer(api, event("OPTIONS", "/contact", headers={"Origin": "https://evil.example"}))
+    assert status == 403 and body is not None and body["error"]["code"] == "origin_not_allowed"
+    assert not [name for name in headers if name.startswith("Access-Control-")]
+
+
+def test_a_submission_is_sent_once_with_the_address_normalised(setup: tuple[Components, Provider]) -> None:
+    api, provider = setup[0].api, setup[1]
+    status, _, body = post(api, form(email="  Ada@Example.ORG "))
+    assert status == 200 and body is not None and body["status"] == "sent"
+    assert [email["reply_to"] for email in provider.sent] == [["Ada@example.org"]]
+
+
+@pytest.mark.parametrize("address", ["x\n@example.com", "a@example\n.com", "ada@example.org\n"])
+def test_a_line_feed_in_the_address_is_a_400_naming_email(setup: tuple[Components, Provider], address: str) -> None:
+    api, provider = setup[0].api, setup[1]
+    status, _, body = post(api, form(email=address))
+    assert status == 400 and body is not None
+    assert body["error"]["code"] == "validation_error"
+    assert list(body["error"]["fields"]) == ["email"]
+    assert provider.sent == []
+
+
+def test_a_name_with_a_joiner_and_a_whole_float_time_are_sent(setup: tuple[Components, Provider]) -> None:
+    api, provider = setup[0].api, setup[1]
+    name = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    status, _, body = post(api, form(name=name, formStartedAt=1_700_000_000_000.0))
+    assert (status, body and body["status"]) == (200, "sent")
+    assert provider.sent[0]["subject"] == f"Contact Form: Message from {name}"
+
+
+def test_bodies_that_do_not_decode(setup: tuple[Components, Provider]) -> None:
+    api = setup[0].api
+    status, _, body = post(api, "not base64!", base64_body=True)
+    assert status == 400 and body is not None and body["error"]["code"] == "invalid_json"
+    status, _, body = post(api, base64.b64encode(form().encode()).decode(), base64_body=True)
+    assert (status, body and body["status"]) == (200, "sent")
+
+
+def test_a_client_request_id_that_could_forge_a_header_is_replaced(setup: tuple[Components, Provider]) -> None:
+    api = setup[0].api
+    for forged in ("a\nb", "x" * 129, ""):
+        _, headers, _ = answer(api, event("GET", "/nowhere", request_id=forged))
+        assert headers["X-Request-Id"] != forged
+        assert len(headers["X-Request-Id"]) == 36  # a fresh uuid4
+    _, headers, _ = answer(api, event("GET", "/nowhere", request_id="x" * 128))
+    assert headers["X-Request-Id"] == "x" * 128
+
+
+def test_the_events_route_without_its_secret_is_503_so_resend_retries(setup: tuple[Components, Provider]) -> None:
+    status, headers, body = answer(setup[0].api, event("POST", "/contact/events", body="{}"))
+    assert status == 503 and body is not None and body["error"]["code"] == "service_unavailable"
+    assert headers["Retry-After"] == "60"
+
+
+def test_a_bug_is_a_500_without_a_stack_trace(setup: tuple[Components, Provider]) -> None:
+    components = setup[0]
+
+    class Exploding:
+        def receive(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+            raise RuntimeError("secret internals")
+
+    api = ContactApi(
+        components.service, environment="test", sink=ListSink(), logger=components.api.logger, events=Exploding()
+    )
+    status, _, body = answer(api, event("POST", "/contact/events", body="{}"))
+    assert status == 500 and body is not None
+    assert body["error"] == {"code": "internal_error", "message": "Something went wrong on our side. Please try again."}
+    assert "secret internals" not in json.dumps(body)
+
+
+def test_an_event_that_is_not_an_object_is_a_404(setup: tuple[Components, Provider]) -> None:
+    status, _, _ = answer(setup[0].api, ["not", "an", "event"])
+    assert status == 404
+
+
+def test_request_headers_are_case_insensitive_and_refuse_conflicts() -> None:
+    headers = RequestHeaders(
+        {
+            "headers": {"ORIGIN": "https://a.example", "X-One": "1", "Skipped": None},
+            "multiValueHeaders": {"origin": ["https://a.example", "https://b.example"], "Accept": ["x", "x"]},
+        }
+    )
+    assert headers.single("Origin") is None  # two different values: ambiguous
+    assert headers.present("origin") is True
+    assert headers.single("accept") == "x"  # the same value twice is one value
+    assert headers.single("x-one") == "1"
+    assert headers.single("skipped") is None and headers.present("skipped") is False
+    assert headers.as_dict() == {"origin": "https://a.example", "accept": "x", "x-one": "1"}

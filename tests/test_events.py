@@ -1,0 +1,143 @@
+"""``POST /contact/events`` (DeliveryEvents), fast tier: signatures computed here with ``hmac``, not by the verifier."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+
+from contact_sdk.config import InMemoryParameterSource, ParameterCache
+from contact_sdk.delivery_endpoint import DeliveryEvents
+from contact_sdk.delivery_status import DeliveryStoreUnavailableError, InMemoryDeliveryEventStore, WebhookEvent
+from contact_sdk.metrics import Metric
+
+KEY = b"0123456789abcdef0123456789abcdef"
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
+NOW = 1_800_000_000
+
+
+def signed(
+    body: dict[str, Any] | str, *, svix_id: str = "msg_1", timestamp: int = NOW, key: bytes = KEY
+) -> tuple[dict[str, str], bytes]:
+    raw = (body if isinstance(body, str) else json.dumps(body)).encode()
+    mac = hmac.new(key, f"{svix_id}.{timestamp}.".encode() + raw, hashlib.sha256).digest()
+    headers = {
+        "svix-id": svix_id,
+        "svix-timestamp": str(timestamp),
+        "svix-signature": "v1," + base64.b64encode(mac).decode(),
+    }
+    return headers, raw
+
+
+def delivered(email_id: str = "e-1", kind: str = "email.delivered") -> dict[str, Any]:
+    return {"type": kind, "created_at": "2027-01-15T08:00:00.000Z", "data": {"email_id": email_id}}
+
+
+class Setup:
+    def __init__(self, *, secret: str | None = SECRET) -> None:
+        self.source = InMemoryParameterSource({"/w": secret} if secret is not None else {})
+        self.store = InMemoryDeliveryEventStore()
+        self.metrics: list[Metric] = []
+        self.cache = ParameterCache(self.source)
+        self.events = DeliveryEvents(
+            config_cache=self.cache,
+            secret_parameter="/w",
+            store=self.store,
+            record_metric=self.metrics.append,
+            clock=lambda: float(NOW),
+        )
+
+
+def test_an_authentic_delivery_is_recorded_and_counted_once() -> None:
+    setup = Setup()
+    headers, body = signed(delivered())
+    first = setup.events.receive(headers, body)
+    assert (first.status, first.body, first.outcome) == (200, {"status": "recorded"}, "webhook_recorded")
+    assert dict(first.log_fields) == {"svix_id": "msg_1", "event_type": "email.delivered", "email_id": "e-1"}
+    again = setup.events.receive(headers, body)
+    assert (again.status, again.body, again.outcome) == (200, {"status": "duplicate"}, "webhook_duplicate")
+    assert setup.metrics == [Metric.EMAILS_DELIVERED]
+
+
+@pytest.mark.parametrize(
+    ("kind", "metric"),
+    [
+        ("email.bounced", Metric.EMAILS_BOUNCED),
+        ("email.complained", Metric.EMAILS_COMPLAINED),
+        ("email.delivery_delayed", Metric.EMAILS_DELAYED),
+    ],
+)
+def test_each_counted_type(kind: str, metric: Metric) -> None:
+    setup = Setup()
+    setup.events.receive(*signed(delivered(kind=kind)))
+    assert setup.metrics == [metric]
+
+
+def test_an_unknown_type_is_ignored_not_counted() -> None:
+    setup = Setup()
+    outcome = setup.events.receive(*signed(delivered(kind="contact.created")))
+    assert (outcome.status, outcome.body, outcome.outcome) == (200, {"status": "ignored"}, "webhook_ignored")
+    assert setup.metrics == []
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong-key", "changed-body", "old", "no-signature"],
+)
+def test_a_bad_signature_is_401_and_nothing_is_recorded(tamper: str) -> None:
+    setup = Setup()
+    headers, body = signed(
+        delivered(), key=b"x" * 32 if tamper == "wrong-key" else KEY, timestamp=NOW - 3600 if tamper == "old" else NOW
+    )
+    if tamper == "changed-body":
+        body = body.replace(b"e-1", b"e-2")
+    if tamper == "no-signature":
+        del headers["svix-signature"]
+    outcome = setup.events.receive(headers, body)
+    assert (outcome.status, outcome.body["error"]["code"]) == (401, "invalid_signature")
+    assert setup.metrics == []
+    assert setup.store.status("e-1", now=NOW) is None
+
+
+def test_an_authentic_body_that_is_not_an_event_is_400() -> None:
+    setup = Setup()
+    outcome = setup.events.receive(*signed("[1, 2]"))
+    assert (outcome.status, outcome.body["error"]["code"]) == (400, "invalid_json")
+
+
+def test_no_secret_is_503_so_resend_retries() -> None:
+    outcome = Setup(secret=None).events.receive(*signed(delivered()))
+    assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
+    assert dict(outcome.headers) == {"Retry-After": "60"}
+
+
+def test_a_store_outage_is_503() -> None:
+    class Broken(InMemoryDeliveryEventStore):
+        def record(self, event: WebhookEvent, *, now: float) -> bool:
+            raise DeliveryStoreUnavailableError("down")
+
+    setup = Setup()
+    setup.events = DeliveryEvents(
+        config_cache=ParameterCache(setup.source),
+        secret_parameter="/w",
+        store=Broken(),
+        record_metric=setup.metrics.append,
+        clock=lambda: float(NOW),
+    )
+    outcome = setup.events.receive(*signed(delivered()))
+    assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
+    assert setup.metrics == []
+
+
+def test_a_rotated_secret_is_picked_up() -> None:
+    setup = Setup()
+    setup.events.receive(*signed(delivered()))
+    new_key = b"fedcba9876543210fedcba9876543210"
+    setup.source.values["/w"] = "whsec_" + base64.b64encode(new_key).decode()
+    setup.cache.expire_older_than(0)  # what the hourly TTL does
+    outcome = setup.events.receive(*signed(delivered("e-2"), svix_id="msg_2", key=new_key))
+    assert outcome.status == 200

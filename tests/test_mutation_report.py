@@ -1,0 +1,91 @@
+"""``tools/mutation_report.py``: per-module scores from mutmut's results, judged-equivalent mutants set aside."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "mutation_report.py"
+
+RESULTS = """\
+    contact_sdk.models.x_parse_submission__mutmut_1: killed
+    contact_sdk.models.x_parse_submission__mutmut_2: survived
+    contact_sdk.models.xǁContactSubmissionǁ_trim__mutmut_1: killed
+    contact_sdk.models.xǁContactSubmissionǁ_trim__mutmut_2: timeout
+    contact_sdk.security.csrf.x_verify__mutmut_1: no tests
+    contact_sdk.compose.x_compose_email__mutmut_1: killed
+some other line mutmut prints
+"""
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mutation_report", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_report"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_module_names(tool: ModuleType) -> None:
+    assert tool.module_of("contact_sdk.security.csrf.x_verify__mutmut_3") == "contact_sdk.security.csrf"
+    assert tool.module_of("contact_sdk.models.xǁContactSubmissionǁ_trim__mutmut_1") == "contact_sdk.models"
+    assert tool.module_of("not a mutant") is None
+
+
+def test_scores_per_module_with_equivalents_set_aside(tool: ModuleType) -> None:
+    results = tool.parse_results(RESULTS.splitlines())
+    assert len(results) == 6
+    equivalent = {"contact_sdk.models.x_parse_submission__mutmut_2"}
+    models, csrf = tool.score(results, ["models", "security/csrf"], equivalent)
+    assert (models.module, models.total, models.killed, models.equivalent, models.percent) == (
+        "contact_sdk.models",
+        4,
+        3,
+        1,
+        100.0,
+    )
+    assert (csrf.total, csrf.killed, csrf.percent) == (1, 0, 0.0)
+    assert csrf.surviving == ["contact_sdk.security.csrf.x_verify__mutmut_1: no tests"]
+    (bare,) = tool.score(results, ["models"], set())
+    assert bare.percent == 75.0
+
+
+def test_an_equivalent_needs_a_reason(tool: ModuleType) -> None:
+    assert tool.load_equivalent(["# header", "", "a__mutmut_1  # same behaviour"]) == {"a__mutmut_1"}
+    with pytest.raises(ValueError, match="line 1: an equivalent mutant needs its reason"):
+        tool.load_equivalent(["a__mutmut_1"])
+
+
+def test_main_prints_the_table_and_fails_under_the_minimum(
+    tool: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results.txt"
+    results.write_text(RESULTS, encoding="utf-8")
+    none = tmp_path / "none.txt"
+    assert tool.main(["--results", str(results), "--equivalent", str(none), "compose"]) == 0
+    assert "contact_sdk.compose" in capsys.readouterr().out
+    assert tool.main(["--results", str(results), "--equivalent", str(none), "--min", "85", "models"]) == 1
+    out = capsys.readouterr().out
+    assert "75.0%" in out and "survived  contact_sdk.models.x_parse_submission__mutmut_2: survived" in out
+    empty = tmp_path / "empty.txt"
+    empty.write_text("nothing here\n", encoding="utf-8")
+    assert tool.main(["--results", str(empty), "models"]) == 2
+    assert tool.main(["--results", str(tmp_path / "missing.txt"), "models"]) == 2
+
+
+def test_every_hand_written_model_mutant_still_applies_to_the_model() -> None:
+    """tools/model_mutants.py: each mutant's text occurs exactly once in models.py (else the table is stale)."""
+    spec = importlib.util.spec_from_file_location("model_mutants", TOOL.with_name("model_mutants.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["model_mutants"] = module
+    spec.loader.exec_module(module)
+    assert module.main(["--list"]) == 0
+    assert len(module.MUTANTS) >= 30
+    assert all(mutant.old != mutant.new for mutant in module.MUTANTS)

@@ -1,0 +1,169 @@
+"""The outbox consumer, fast tier: backoff figures computed by hand, and a batch delivered in process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.compose import idempotency_key
+from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.errors import CircuitOpenError, ProviderError, ProviderQuotaError, ProviderServerError
+from contact_sdk.idempotency import SubmissionStatus
+from contact_sdk.metrics import ListSink
+from contact_sdk.models import ContactSubmission
+from contact_sdk.outbox import InMemoryOutbox, QueuedSubmission
+from contact_sdk.replay import backoff_seconds
+from contact_sdk.settings import Settings
+
+NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
+
+
+# The hide grows 30 s, doubling per receive, and stops at 5 min (docs/guarantees.md: a day-long outage
+# spends receives slowly, and mail flows within minutes of recovery).
+@pytest.mark.parametrize(
+    ("receive_count", "seconds"), [(0, 30), (1, 30), (2, 60), (3, 120), (4, 240), (5, 300), (6, 300), (20, 300)]
+)
+def test_the_hide_grows_from_30_seconds_and_stops_at_5_minutes(receive_count: int, seconds: int) -> None:
+    error = ProviderServerError("down", status=500)
+    assert backoff_seconds(error, receive_count=receive_count, breaker_wait=0, now=NOON) == seconds
+
+
+def test_an_open_breaker_waits_for_its_half_open_time_within_the_growing_hide() -> None:
+    # At least the growing hide, at least the breaker's wait, never past the 5-minute cap.
+    assert backoff_seconds(CircuitOpenError("open"), receive_count=1, breaker_wait=42.2, now=NOON) == 43
+    assert backoff_seconds(CircuitOpenError("open"), receive_count=1, breaker_wait=0.0, now=NOON) == 30
+    assert backoff_seconds(CircuitOpenError("open"), receive_count=5, breaker_wait=42.2, now=NOON) == 300
+    assert backoff_seconds(CircuitOpenError("open"), receive_count=1, breaker_wait=900.0, now=NOON) == 300
+
+
+def test_retry_after_is_honoured_past_the_cap_and_never_below_the_growing_hide() -> None:
+    assert (
+        backoff_seconds(
+            ProviderError("busy", status=503, retry_after=1000.5), receive_count=1, breaker_wait=0, now=NOON
+        )
+        == 1001
+    )
+    assert (
+        backoff_seconds(ProviderError("busy", status=503, retry_after=7.5), receive_count=1, breaker_wait=0, now=NOON)
+        == 30
+    )
+    assert (
+        backoff_seconds(ProviderError("busy", status=503, retry_after=7.5), receive_count=9, breaker_wait=0, now=NOON)
+        == 300
+    )
+
+
+@pytest.mark.parametrize(("retry_after", "seconds"), [(0.0, 30), (10**9, 43_200)])
+def test_retry_after_is_bounded(retry_after: float, seconds: int) -> None:
+    error = ProviderError("busy", status=503, retry_after=retry_after)
+    assert backoff_seconds(error, receive_count=1, breaker_wait=0, now=NOON) == seconds
+
+
+def test_a_daily_quota_waits_for_midnight_utc_plus_30_seconds() -> None:
+    error = ProviderQuotaError("quota", status=429, retry_after=1.0)
+    # From 12:00:00 to 00:00:30 the next day: 12 h + 30 s = 43 230 s, over the 12 h SQS cap.
+    assert backoff_seconds(error, receive_count=1, breaker_wait=0, now=NOON) == 43_200
+    late = dt.datetime(2027, 3, 1, 23, 0, 0, tzinfo=dt.UTC).timestamp()
+    assert backoff_seconds(error, receive_count=1, breaker_wait=0, now=late) == 3630
+    longer = ProviderQuotaError("quota", status=429, retry_after=5000.0)
+    assert backoff_seconds(longer, receive_count=1, breaker_wait=0, now=late) == 5000
+
+
+# -- the consumer, in process (in-memory ledger and outbox, a recording provider) -------------------
+
+
+CONFIG = json.dumps(
+    {
+        "apiKey": "re_test_key_123456",
+        "domain": "example.com",
+        "fromEmail": "no-reply@example.com",
+        "toEmail": "owner@example.com",
+        "version": 1,
+        "rotatedAt": "2026-11-01T10:00:00Z",
+    }
+)
+
+
+@pytest.fixture
+def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
+    sent: list[dict[str, Any]] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": f"e-{len(sent)}"})
+
+    settings = Settings.from_env(
+        environ={},
+        config_parameter="/c",
+        csrf_secret_parameter="/s",
+        allowed_origins=("https://a.example",),
+        environment="test",
+        resend_api_url="http://resend.invalid",
+    )
+    components = build_components(
+        settings,
+        sink=ListSink(),
+        parameter_source=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
+        http=httpx.Client(transport=httpx.MockTransport(provider)),
+        outbox=InMemoryOutbox(),
+        sleep=lambda seconds: None,
+    )
+    yield components, sent
+    components.client.close()
+
+
+def record(body: str, message_id: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:outbox",
+        "awsRegion": "eu-west-1",
+    }
+
+
+def queued_body(**changes: Any) -> tuple[str, str]:
+    submission = ContactSubmission.model_validate(
+        {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
+    )
+    key = idempotency_key(submission)
+    item = QueuedSubmission.from_submission(submission, idempotency_key=key, request_id="r-1", reason="x", now=0.0)
+    data = {**json.loads(item.to_json()), **changes}
+    return json.dumps(data), key
+
+
+def test_a_batch_delivers_the_good_and_reports_the_unreadable(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    components, sent = consumer_setup
+    good, key = queued_body()
+    stale, _ = queued_body(email="x\n@example.com", idempotency_key="contact-" + "b" * 64)  # queued before the rule
+    event = {"Records": [record(good, "m-1"), record("{not ours", "m-2"), record(stale, "m-3")]}
+    result = components.consumer.handle(event)
+    assert result["batchItemFailures"] == [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]
+    assert [email["reply_to"] for email in sent] == [["ada@example.org"]]
+    ledger = components.service.ledger
+    assert ledger is not None
+    state = ledger.lookup(key)
+    assert state is not None and state.status == SubmissionStatus.SENT and state.email_id == "e-1"
+
+
+def test_a_message_already_sent_is_dropped_without_sending(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    components, sent = consumer_setup
+    body, key = queued_body()
+    ledger = components.service.ledger
+    assert ledger is not None
+    ledger.mark(key, SubmissionStatus.SENT, email_id="e-0")
+    assert components.consumer.handle({"Records": [record(body, "m-1")]})["batchItemFailures"] == []
+    assert sent == []
