@@ -49,6 +49,8 @@ def test_concurrent_sends_through_a_fleet_breaker_are_not_serialised(
         f"{min(durations) * 1000:.0f} / max {max(durations) * 1000:.0f} ms"
     )
     assert min(durations) >= LATENCY * 0.9
-    assert total < 3 * LATENCY
+    # Serialised, the sends would take CONCURRENCY latencies (2.4 s); concurrent, about one. The bound sits
+    # well between, so a busy machine (table round trips on both cores) does not make it flaky.
+    assert total < CONCURRENCY * LATENCY * 0.6
     assert len(sandbox.emails()) == 2 * CONCURRENCY
     assert (breaker.state, breaker.fail_counter, breaker.fleet_wide) == ("closed", 0, True)
