@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from contact_sdk.dynamo import create_table
@@ -350,6 +351,15 @@ def test_a_missing_table_is_unavailable_with_the_reason(dynamodb: Any) -> None:
     store = DynamoDBRateLimitStore(dynamodb, "no-such-table")
     with pytest.raises(RateLimitStoreUnavailable, match=r"\(no-such-table\) refused the update: ResourceNotFound"):
         store.hit("k", limit=5, window_seconds=900, now=1_000.0)
+
+
+def test_an_error_without_a_code_is_unavailable_as_unknown() -> None:
+    """A DynamoDB error carrying no code is still RateLimitStoreUnavailable, 'unknown error'."""
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("update_item", service_error_code="", http_status_code=500)
+        with pytest.raises(RateLimitStoreUnavailable, match=r"refused the update: unknown error$"):
+            DynamoDBRateLimitStore(client, TABLE).hit("k", limit=5, window_seconds=900, now=1_000.0)
 
 
 def test_an_unreachable_endpoint_is_unavailable() -> None:
