@@ -175,6 +175,14 @@ def test_the_merge_starts_at_25_groups() -> None:
     assert merged[1] == (1, 4, 22)  # (1-2, max 23) and (3-4, max 22) merged: the stricter 22 is kept
 
 
+def test_a_merge_packs_the_groups_into_24() -> None:
+    """Limit 46 half-way: 46 groups by hand, (0,0,45) then (1-2,44) ... (89-90,0); pairs merge into 24 groups."""
+    merged = condition_groups(limit=46, window_seconds=900, elapsed=450.0)
+    assert len(merged) == 24
+    assert merged[:3] == [(0, 0, 45), (1, 4, 43), (5, 8, 41)]
+    assert merged[-1] == (89, 90, 0)
+
+
 # --- client identity ------------------------------------------------------------------------------
 
 

@@ -211,6 +211,8 @@ def test_separator_lines_neither_count_as_visible_nor_against_the_letters() -> N
     assert reasons(message="-" * 30 + "\n" + "12345 " * 7) == ()
     # 8 letters + 32 digits + a rule of 40 '=': the rule is ignored, so 8/40 is a fifth and passes.
     assert reasons(message=A_FIFTH_LETTERS + "\n" + "=" * 40) == ()
+    # 7 letters of 40 plus a rule: the rule adds nothing, so it stays under a fifth.
+    assert reasons(message=UNDER_A_FIFTH + "\n" + "-" * 10) == ("mostly_non_letters",)
 
 
 def test_a_short_run_of_a_separator_is_an_ordinary_character() -> None:
