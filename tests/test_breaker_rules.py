@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from contact_sdk.breaker import ProviderBreaker, counts_as_failure
@@ -166,6 +167,19 @@ def test_an_unreachable_table_is_unavailable_by_the_error_name() -> None:
         store.reset(1_000.0)
     with pytest.raises(BreakerStoreUnavailable, match="unreachable: EndpointConnectionError"):
         store.clear_failures(1_000.0)
+
+
+def test_an_error_without_a_code_is_unavailable_as_unknown() -> None:
+    """A DynamoDB error carrying no code is BreakerStoreUnavailable, 'unknown error', for reads and writes."""
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    store = DynamoDBBreakerStore(client, TABLE)
+    with Stubber(client) as stubber:
+        stubber.add_client_error("get_item", service_error_code="", http_status_code=500)
+        stubber.add_client_error("update_item", service_error_code="", http_status_code=500)
+        with pytest.raises(BreakerStoreUnavailable, match=r"refused the read: unknown error$"):
+            store.read()
+        with pytest.raises(BreakerStoreUnavailable, match=r"refused the write: unknown error$"):
+            store.add_failure(1_000.0)
 
 
 def test_half_open_is_open_once_the_reset_timeout_has_passed() -> None:

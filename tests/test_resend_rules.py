@@ -367,3 +367,12 @@ def test_each_attempt_is_timed(client: Callable[..., ResendClient], clock: Clock
     provider = Provider(answer(500, "internal_server_error"), answer(200))
     client(provider, on_attempt=durations.append).send(EMAIL)
     assert durations == [0.0, 0.0]
+
+
+def test_the_pool_it_builds_asks_for_json_in_its_own_name() -> None:
+    """Without an injected client, the one it builds sends Accept: application/json and its User-Agent, nothing odd."""
+    with ResendClient(api_key="re_key", base_url="http://127.0.0.1:9") as own:
+        headers = own._http.headers  # the pool it built (no request is made)
+        assert headers["accept"] == "application/json"
+        assert re.fullmatch(r"contact-sdk/\S+", headers["user-agent"])
+        assert {name.lower() for name in headers} == {"accept", "accept-encoding", "connection", "user-agent"}
