@@ -225,10 +225,10 @@ def test_the_prefix_bounds_are_accepted(prefix: int) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"scope": ""}, "scope must be"),
-        ({"scope": "a#b"}, "scope must be"),
-        ({"limit": 0}, "greater than zero"),
-        ({"window_seconds": 0}, "greater than zero"),
+        ({"scope": ""}, "^scope must be a non-empty name without '#'$"),
+        ({"scope": "a#b"}, "^scope must be a non-empty name without '#'$"),
+        ({"limit": 0}, "^limit and window_seconds must be greater than zero$"),
+        ({"window_seconds": 0}, "^limit and window_seconds must be greater than zero$"),
     ],
 )
 def test_bad_limiter_settings_are_refused(kwargs: dict[str, Any], message: str) -> None:
@@ -248,6 +248,15 @@ def test_the_limiter_counts_a_slash_64_as_one_client_under_its_scope() -> None:
     assert submit.check("2001:db8:0:1::1").allowed
     assert token.check("2001:db8::1").allowed
     assert (submit.scope, submit.limit, submit.window_seconds) == ("submit", 2, 900)
+
+
+def test_the_limiter_uses_its_configured_prefix() -> None:
+    """With a /48 prefix, two addresses in different /64s of one /48 are one client."""
+    limiter = RateLimiter(
+        InMemoryRateLimitStore(), scope="s", limit=1, window_seconds=900, ipv6_prefix=48, clock=lambda: 1_000.0
+    )
+    assert limiter.check("2001:db8:1:1::1").allowed
+    assert not limiter.check("2001:db8:1:2::1").allowed
 
 
 # --- the stores -----------------------------------------------------------------------------------

@@ -104,6 +104,13 @@ def test_a_fractional_min_fill_time_is_honoured_to_the_millisecond() -> None:
     assert reasons(min_fill_seconds=1.5, token_issued_at_ms=NOW_MS - 1_500) == ()
 
 
+def test_a_one_second_min_fill_time_still_judges() -> None:
+    """min_fill_seconds=1 is a timing rule like any other: 999 ms after the form or the token is too fast."""
+    assert reasons(min_fill_seconds=1, form_started_at_ms=NOW_MS - 999) == ("submitted_too_fast",)
+    assert reasons(min_fill_seconds=1, token_issued_at_ms=NOW_MS - 999) == ("token_too_recent",)
+    assert reasons(min_fill_seconds=1, form_started_at_ms=NOW_MS - 1_000, token_issued_at_ms=NOW_MS - 1_000) == ()
+
+
 def test_the_skew_allowance_is_its_own_setting() -> None:
     """max_clock_skew_seconds=10 moves the future limit to 10 000 ms ahead."""
 
@@ -209,6 +216,7 @@ def test_thirty_nine_visible_characters_are_never_judged_by_their_letters() -> N
 def test_separator_lines_neither_count_as_visible_nor_against_the_letters() -> None:
     """A 30-dash line plus 35 digits is 35 visible characters (too short); letters beside a long rule still count."""
     assert reasons(message="-" * 30 + "\n" + "12345 " * 7) == ()
+    assert reasons(message="-" * 30 + "\n" + "123456 " * 6) == ()  # 36 visible: still too short
     # 8 letters + 32 digits + a rule of 40 '=': the rule is ignored, so 8/40 is a fifth and passes.
     assert reasons(message=A_FIFTH_LETTERS + "\n" + "=" * 40) == ()
     # 7 letters of 40 plus a rule: the rule adds nothing, so it stays under a fifth.
