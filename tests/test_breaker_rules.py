@@ -138,6 +138,59 @@ def test_the_fifth_failure_writes_the_opening_by_hand(fleet: loopback.Fleet, mot
     assert "leaseToken" not in item
 
 
+def test_a_trial_leaves_no_lease_behind(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
+    """After a failed trial and after a successful one, the item holds no leaseToken or leaseUntil."""
+    breaker = fleet.instance()
+    loopback.fail(breaker, 5)
+    fleet.clock.advance(60)
+    trial = breaker.admit()
+    assert {"leaseToken", "leaseUntil"} <= set(raw_item(moto_dynamodb))
+    breaker.record(trial, ProviderServerError("down", status=500))
+    assert not {"leaseToken", "leaseUntil"} & set(raw_item(moto_dynamodb))
+    fleet.clock.advance(60)
+    breaker.record(breaker.admit(), None)
+    item = raw_item(moto_dynamodb)
+    assert not {"leaseToken", "leaseUntil"} & set(item)
+    assert item["successes"] == {"N": "1"}
+
+
+def test_an_operators_reset_writes_a_closed_item_for_30_days(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
+    """reset() at t: phase closed, failures 0, expiring t + 30 days (not in the past)."""
+    breaker = fleet.instance()
+    loopback.fail(breaker, 5)
+    breaker.reset()
+    assert raw_item(moto_dynamodb) == {
+        "pk": {"S": "breaker#resend"},
+        "phase": {"S": "closed"},
+        "failures": {"N": "0"},
+        "expiresAt": {"N": str(1_800_000_000 + 30 * 86_400)},
+    }
+
+
+def test_after_a_reset_the_closed_view_is_cached_for_a_second(fleet: loopback.Fleet) -> None:
+    """The resetting environment holds 'closed, no failures' for 1 s: another's opening meanwhile is seen after it."""
+    a, b = fleet.instance(), fleet.instance()
+    a.reset()
+    loopback.fail(b, 5)
+    assert a.admit().trial is False  # its own fresh view of the reset, under a second old
+    fleet.clock.advance(1)
+    with pytest.raises(CircuitOpenError):
+        a.admit()
+
+
+def test_a_reset_that_finds_the_table_down_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    """When reset() is the first call to find DynamoDB unreachable, the one warning names the error."""
+    caplog.set_level("WARNING", logger="contact_sdk.breaker")
+    breaker = ProviderBreaker(
+        store=DynamoDBBreakerStore(loopback.dead_client(), TABLE), clock=Tick(), wall_clock=Tick()
+    )
+    breaker.reset()
+    warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "EndpointConnectionError" in warnings[0].__dict__["error"]
+    assert breaker.state == "closed"
+
+
 def test_a_store_is_named_after_its_breaker(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
     """A store named 'other' keeps breaker#other, apart from breaker#resend."""
     store = DynamoDBBreakerStore(moto_dynamodb, TABLE, name="other")
