@@ -187,8 +187,31 @@ def test_a_reset_that_finds_the_table_down_says_why(caplog: pytest.LogCaptureFix
     breaker.reset()
     warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(warnings) == 1
+    assert warnings[0].__dict__["error"].startswith("BreakerStoreUnavailable: ")
     assert "EndpointConnectionError" in warnings[0].__dict__["error"]
+    assert "decides alone and asks again every 30 s" in warnings[0].getMessage()
     assert breaker.state == "closed"
+
+
+def test_the_table_lost_half_a_second_after_the_opening_keeps_the_full_60_s(
+    fleet: loopback.Fleet, moto_dynamodb: Any
+) -> None:
+    """Opened fleet-wide at t, the table gone when a call in flight reports at t + 0.5: 59.5 s more, locally."""
+    breaker = fleet.instance()
+    in_flight = breaker.admit()
+    loopback.fail(breaker, 5)
+    moto_dynamodb.delete_table(TableName=TABLE)
+    fleet.clock.advance(0.5)
+    breaker.record(in_flight, ProviderServerError("down", status=500))
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.admit()
+    assert breaker.fleet_wide is False
+    assert caught.value.retry_after == pytest.approx(59.5)
+    fleet.clock.advance(59.25)
+    with pytest.raises(CircuitOpenError):
+        breaker.admit()
+    fleet.clock.advance(0.25)
+    assert breaker.admit().trial is True
 
 
 def test_a_store_is_named_after_its_breaker(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
