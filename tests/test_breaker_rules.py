@@ -189,7 +189,10 @@ def test_a_reset_that_finds_the_table_down_says_why(caplog: pytest.LogCaptureFix
     assert len(warnings) == 1
     assert warnings[0].__dict__["error"].startswith("BreakerStoreUnavailable: ")
     assert "EndpointConnectionError" in warnings[0].__dict__["error"]
-    assert "decides alone and asks again every 30 s" in warnings[0].getMessage()
+    assert warnings[0].getMessage() == (
+        "circuit breaker resend: the shared state in DynamoDB is unavailable; this instance decides alone "
+        "and asks again every 30 s"
+    )
     assert breaker.state == "closed"
 
 
@@ -212,6 +215,52 @@ def test_the_table_lost_half_a_second_after_the_opening_keeps_the_full_60_s(
         breaker.admit()
     fleet.clock.advance(0.25)
     assert breaker.admit().trial is True
+
+
+def test_the_closing_trial_leaves_a_clean_closed_item(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
+    """The third successful trial closes it: phase closed, failures 0, successes 0, no lease."""
+    breaker = fleet.instance()
+    loopback.fail(breaker, 5)
+    fleet.clock.advance(60)
+    loopback.succeed(breaker, 3)
+    item = raw_item(moto_dynamodb)
+    assert (item["phase"], item["failures"], item["successes"]) == ({"S": "closed"}, {"N": "0"}, {"N": "0"})
+    assert not {"leaseToken", "leaseUntil"} & set(item)
+
+
+def test_a_stale_view_cannot_take_a_held_lease(fleet: loopback.Fleet) -> None:
+    """B saw half-open with no trial; A then takes the lease; B's attempt is refused by the table's condition."""
+    a, b = fleet.instance(), fleet.instance()
+    loopback.fail(a, 5)
+    fleet.clock.advance(60)
+    assert b.state == "half-open"  # B's cached view: no lease yet
+    assert a.admit().trial is True
+    with pytest.raises(CircuitOpenError, match="already in flight"):
+        b.admit()
+
+
+def test_seconds_until_half_open_fleet_wide(fleet: loopback.Fleet) -> None:
+    """Closed: 0 s to wait. Opened at t: 0.5 s left at t + 59.5, 0 from t + 60 on."""
+    breaker = fleet.instance()
+    assert breaker.seconds_until_half_open() == 0.0
+    loopback.fail(breaker, 5)
+    fleet.clock.advance(59.5)
+    assert breaker.seconds_until_half_open() == pytest.approx(0.5)
+    fleet.clock.advance(0.5)
+    assert breaker.seconds_until_half_open() == 0.0
+
+
+def test_a_success_reported_after_the_table_went_down_is_counted_locally(
+    fleet: loopback.Fleet, moto_dynamodb: Any
+) -> None:
+    """Two calls admitted fleet-wide; the table goes; the failure and then the success are both taken locally."""
+    breaker = fleet.instance()
+    first, second = breaker.admit(), breaker.admit()
+    moto_dynamodb.delete_table(TableName=TABLE)
+    breaker.record(first, ProviderServerError("down", status=500))
+    assert (breaker.fleet_wide, breaker.fail_counter) == (False, 1)
+    breaker.record(second, None)
+    assert (breaker.fleet_wide, breaker.fail_counter) == (False, 0)
 
 
 def test_a_store_is_named_after_its_breaker(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
@@ -350,6 +399,17 @@ def test_reset_closes_the_local_breaker_and_frees_the_trial() -> None:
     assert breaker.admit().trial is False
     failing(breaker, 4)
     assert breaker.state == "closed"
+
+
+def test_a_reset_local_breaker_has_no_time_left_open() -> None:
+    """Opened at t and reset at t + 10: nothing to wait for (0), not the 50 s the old opening had left."""
+    tick = Tick()
+    breaker = ProviderBreaker(clock=tick)
+    failing(breaker, 5)
+    tick.now += 10
+    assert breaker.seconds_until_half_open() == pytest.approx(50.0)
+    breaker.reset()
+    assert breaker.seconds_until_half_open() == 0.0
 
 
 def test_the_local_defaults_are_the_documented_ones() -> None:
