@@ -376,3 +376,30 @@ def test_the_pool_it_builds_asks_for_json_in_its_own_name() -> None:
         assert headers["accept"] == "application/json"
         assert re.fullmatch(r"contact-sdk/\S+", headers["user-agent"])
         assert {name.lower() for name in headers} == {"accept", "accept-encoding", "connection", "user-agent"}
+
+
+def test_each_retry_is_logged_with_its_numbers(
+    client: Callable[..., ResendClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before each wait, one warning 'provider call failed, retrying' with retry number, wait, error, status, name."""
+    caplog.set_level("WARNING", logger="contact_sdk.resend")
+    provider = Provider(answer(503, "service_unavailable", {"retry-after": "2.0004"}), answer(200))
+    client(provider).send(EMAIL)
+    (record,) = [r for r in caplog.records if r.name == "contact_sdk.resend"]
+    assert record.getMessage() == "provider call failed, retrying"
+    fields = {k: record.__dict__[k] for k in ("retry_number", "wait_seconds", "error", "status", "provider_error")}
+    assert fields == {
+        "retry_number": 1,
+        "wait_seconds": 2.0,
+        "error": "ProviderServerError",
+        "status": 503,
+        "provider_error": "service_unavailable",
+    }
+
+
+def test_a_deferral_says_what_did_not_fit(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """The deferred error's message names the last error's type."""
+    provider = Provider(answer(500, "internal_server_error"))
+    with pytest.raises(ProviderDeferredError) as caught:
+        client(provider).send(EMAIL, deadline=clock() + 1)
+    assert caught.value.message == "deferred: the next wait or attempt does not fit (last error: ProviderServerError)"
