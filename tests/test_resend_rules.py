@@ -383,14 +383,14 @@ def test_each_retry_is_logged_with_its_numbers(
 ) -> None:
     """Before each wait, one warning 'provider call failed, retrying' with retry number, wait, error, status, name."""
     caplog.set_level("WARNING", logger="contact_sdk.resend")
-    provider = Provider(answer(503, "service_unavailable", {"retry-after": "2.0004"}), answer(200))
+    provider = Provider(answer(503, "service_unavailable", {"retry-after": "2.5004"}), answer(200))
     client(provider).send(EMAIL)
     (record,) = [r for r in caplog.records if r.name == "contact_sdk.resend"]
     assert record.getMessage() == "provider call failed, retrying"
     fields = {k: record.__dict__[k] for k in ("retry_number", "wait_seconds", "error", "status", "provider_error")}
     assert fields == {
         "retry_number": 1,
-        "wait_seconds": 2.0,
+        "wait_seconds": 2.5,
         "error": "ProviderServerError",
         "status": 503,
         "provider_error": "service_unavailable",
