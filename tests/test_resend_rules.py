@@ -403,3 +403,81 @@ def test_a_deferral_says_what_did_not_fit(client: Callable[..., ResendClient], c
     with pytest.raises(ProviderDeferredError) as caught:
         client(provider).send(EMAIL, deadline=clock() + 1)
     assert caught.value.message == "deferred: the next wait or attempt does not fit (last error: ProviderServerError)"
+
+
+class SlowProvider:
+    """Answers 200 after ``seconds`` of the injected clock, read back by the test; keeps what it received."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.received: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.received.append(request)
+        self.clock.now += self.seconds
+        return answer(200)
+
+
+def test_with_a_deadline_the_request_is_the_same(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """The deadline path (a worker thread) sends the same body, key and bearer key as the plain one."""
+    provider = Provider(answer(200))
+    client(provider).send(EMAIL, idempotency_key="key-d", deadline=clock() + 10)
+    request = provider.received[0]
+    assert request.headers["authorization"] == "Bearer re_key"
+    assert request.headers["idempotency-key"] == "key-d"
+    assert json.loads(request.content) == {
+        "from": "Form <no-reply@example.com>",
+        "to": ["me@example.com"],
+        "subject": "Hi",
+        "text": "Hello",
+    }
+
+
+def test_an_attempt_is_timed_in_milliseconds(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """A request that takes 0.25 s of the client's clock is reported to on_attempt as 250 ms."""
+    durations: list[float] = []
+    client(SlowProvider(clock, 0.25), on_attempt=durations.append).send(EMAIL)
+    assert durations == [pytest.approx(250.0)]
+
+
+def test_a_refused_half_open_trial_frees_the_trial(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """A 401 on the half-open trial is no verdict, but it hands the trial back: the next call is the trial again."""
+    breaker = ProviderBreaker(clock=clock)
+    provider = Provider(*[answer(500, "internal_server_error")] * 5, answer(401, "missing_api_key"), answer(200))
+    sender = client(provider, breaker=breaker, retry_policy=RetryPolicy(max_retries=0))
+    for _ in range(5):
+        with pytest.raises(ProviderServerError):
+            sender.send(EMAIL)
+    clock.now += 60
+    with pytest.raises(ProviderAuthError):
+        sender.send(EMAIL)
+    assert breaker.state == "half-open"
+    assert sender.send(EMAIL) == "sent-1"
+
+
+def test_closing_leaves_an_injected_client_open_and_closes_its_own() -> None:
+    """close() closes the pool the client built, never one it was given; the default base URL is Resend's."""
+    given = httpx.Client()
+    with ResendClient(api_key="re_key", http=given) as borrowing:
+        assert borrowing.base_url == "https://api.resend.com"
+    assert not given.is_closed
+    given.close()
+    own = ResendClient(api_key="re_key")
+    own.close()
+    assert own._http.is_closed
+
+
+@pytest.mark.parametrize("key", ["", "k" * 257])
+def test_a_key_outside_1_to_256_characters_is_refused_by_name(client: Callable[..., ResendClient], key: str) -> None:
+    """An empty or 257-character idempotency key is a ValueError saying the allowed length."""
+    with pytest.raises(ValueError, match=r"^idempotency_key must be 1 to 256 characters$"):
+        client(Provider(answer(200))).send(EMAIL, idempotency_key=key)
+
+
+def test_no_time_for_an_attempt_says_so(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """Deferred before any request, the message says the deadline leaves no time."""
+    with pytest.raises(ProviderDeferredError) as caught:
+        client(Provider(answer(200))).send(EMAIL, deadline=clock() + 0.1)
+    assert caught.value.message == "the deadline leaves no time for an attempt"
