@@ -24,6 +24,7 @@ from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.errors import (
     ProviderAuthError,
     ProviderDeferredError,
+    ProviderError,
     ProviderRateLimitedError,
     ProviderServerError,
 )
@@ -481,3 +482,25 @@ def test_no_time_for_an_attempt_says_so(client: Callable[..., ResendClient], clo
     with pytest.raises(ProviderDeferredError) as caught:
         client(Provider(answer(200))).send(EMAIL, deadline=clock() + 0.1)
     assert caught.value.message == "the deadline leaves no time for an attempt"
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_type", "message"),
+    [
+        (httpx.ConnectTimeout("slow"), "ProviderTimeoutError", "no answer from the provider in time (ConnectTimeout)"),
+        (httpx.ConnectError("refused"), "ProviderConnectionError", "could not reach the provider (ConnectError)"),
+        (httpx.DecodingError("bad gzip"), "ProviderServerError", "unreadable answer from the provider (DecodingError)"),
+    ],
+)
+def test_a_transport_failure_is_named_in_the_message(
+    client: Callable[..., ResendClient], failure: Exception, error_type: str, message: str
+) -> None:
+    """Timeouts, refused connections and unreadable answers become typed errors naming httpx's exception."""
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    with pytest.raises(ProviderError) as caught:
+        client(broken, retry_policy=RetryPolicy(max_retries=0)).send(EMAIL)
+    assert (type(caught.value).__name__, caught.value.message) == (error_type, message)
+    assert caught.value.__cause__ is failure

@@ -192,7 +192,7 @@ def test_twelve_expiry_digits_are_still_well_formed() -> None:
 
 def test_the_lifetime_must_be_positive() -> None:
     """ttl_seconds 0 is refused; 1 is accepted and exposed."""
-    with pytest.raises(ValueError, match="ttl_seconds must be greater than zero"):
+    with pytest.raises(ValueError, match=r"^ttl_seconds must be greater than zero$"):
         CsrfTokens(nonces=InMemoryNonceStore(), ttl_seconds=0)
     assert CsrfTokens(nonces=InMemoryNonceStore(), ttl_seconds=1).ttl_seconds == 1
     assert CsrfTokens(nonces=InMemoryNonceStore()).ttl_seconds == 3600
@@ -292,3 +292,11 @@ def test_tokens_on_the_dynamodb_store_refuse_a_replay_from_another_environment(d
     first.verify_and_consume(SECRET, ORIGIN, token)
     with pytest.raises(CsrfInvalid, match="replayed"):
         second.verify_and_consume(SECRET, ORIGIN, token)
+
+
+def test_an_origin_with_a_lone_surrogate_is_a_bad_signature_not_a_crash() -> None:
+    """A header decoded from JSON can hold a lone surrogate; such an origin fails the signature like any other."""
+    token = expected_token(SECRET, ORIGIN, NONCE, 1_800_000_500)
+    with pytest.raises(CsrfInvalid) as caught:
+        tokens(Clock(1_800_000_000)).verify_and_consume(SECRET, "https://a\ud800.example", token)
+    assert caught.value.reason == "bad_signature"
