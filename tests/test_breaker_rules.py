@@ -366,7 +366,11 @@ def test_the_local_breaker_opens_at_5_waits_60_and_closes_after_3_trials() -> No
     assert (breaker.state, breaker.fail_counter) == ("closed", 4)
     failing(breaker, 1)
     assert breaker.state == "open"
-    tick.now += 59.5
+    tick.now += 20
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.admit()
+    assert caught.value.message == "circuit open: the provider failed repeatedly; next trial in 40 s"
+    tick.now += 39.5
     with pytest.raises(CircuitOpenError) as caught:
         breaker.admit()
     assert caught.value.retry_after == pytest.approx(0.5)
@@ -375,8 +379,10 @@ def test_the_local_breaker_opens_at_5_waits_60_and_closes_after_3_trials() -> No
     for good in range(3):
         ticket = breaker.admit()
         assert ticket.trial
-        with pytest.raises(CircuitOpenError, match="already in flight"):
+        with pytest.raises(CircuitOpenError) as busy:
             breaker.admit()
+        assert busy.value.message == "circuit half-open: a trial call is already in flight"
+        assert busy.value.retry_after == 1.0
         breaker.record(ticket, None)
         assert breaker.state == ("closed" if good == 2 else "half-open")
     assert changes == [("closed", "open"), ("open", "half-open"), ("half-open", "closed")]
