@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from contact_sdk.errors import (
     ProviderError,
     ProviderRateLimitedError,
     ProviderServerError,
+    ProviderTimeoutError,
 )
 from contact_sdk.resend import OutgoingEmail, ResendClient, RetryPolicy, Timeouts, translate_response
 
@@ -504,3 +506,24 @@ def test_a_transport_failure_is_named_in_the_message(
         client(broken, retry_policy=RetryPolicy(max_retries=0)).send(EMAIL)
     assert (type(caught.value).__name__, caught.value.message) == (error_type, message)
     assert caught.value.__cause__ is failure
+
+
+def test_an_abandoned_attempt_is_left_on_a_daemon_thread(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """Past the deadline the attempt is abandoned, a timeout; it ran on a daemon 'resend-attempt' thread that
+    can never keep a process alive."""
+    release = threading.Event()
+    workers: list[threading.Thread] = []
+
+    def hanging(request: httpx.Request) -> httpx.Response:
+        workers.append(threading.current_thread())
+        release.wait(5)
+        return answer(200)
+
+    try:
+        with pytest.raises(ProviderTimeoutError) as caught:
+            client(hanging, retry_policy=RetryPolicy(max_retries=0)).send(EMAIL, deadline=clock() + 0.3)
+    finally:
+        release.set()
+    assert caught.value.message == "no answer from the provider inside the deadline (attempt abandoned)"
+    (worker,) = workers
+    assert (worker.name, worker.daemon) == ("resend-attempt", True)
