@@ -263,6 +263,32 @@ def test_a_success_reported_after_the_table_went_down_is_counted_locally(
     assert (breaker.fleet_wide, breaker.fail_counter) == (False, 0)
 
 
+def test_a_late_failure_after_the_opening_keeps_the_fleet_in_charge(fleet: loopback.Fleet) -> None:
+    """A failure of a call admitted before the opening is ignored, and the environment still decides fleet-wide."""
+    a, b = fleet.instance(), fleet.instance()
+    late = a.admit()
+    loopback.fail(b, 5)
+    a.record(late, ProviderServerError("down", status=500))
+    assert a.fleet_wide is True
+    assert a.state == "open"
+
+
+def test_fleet_wide_transitions_are_logged_as_such(fleet: loopback.Fleet, caplog: pytest.LogCaptureFixture) -> None:
+    """Opening, a failed trial and the closing trial each log 'circuit breaker resend: old -> new (fleet-wide)'."""
+    caplog.set_level("WARNING", logger="contact_sdk.breaker")
+    breaker = fleet.instance()
+    loopback.fail(breaker, 5)
+    fleet.clock.advance(60)
+    loopback.fail(breaker)
+    fleet.clock.advance(60)
+    loopback.succeed(breaker, 3)
+    assert [r.getMessage() for r in caplog.records] == [
+        "circuit breaker resend: closed -> open (fleet-wide)",
+        "circuit breaker resend: half-open -> open (fleet-wide)",
+        "circuit breaker resend: half-open -> closed (fleet-wide)",
+    ]
+
+
 def test_a_store_is_named_after_its_breaker(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:
     """A store named 'other' keeps breaker#other, apart from breaker#resend."""
     store = DynamoDBBreakerStore(moto_dynamodb, TABLE, name="other")
@@ -424,12 +450,17 @@ def test_the_local_defaults_are_the_documented_ones() -> None:
     assert (breaker.name, breaker.reset_timeout, breaker.fleet_wide) == ("resend", 60.0, False)
 
 
-def test_a_failing_listener_never_breaks_a_send() -> None:
+def test_a_failing_listener_never_breaks_a_send(caplog: pytest.LogCaptureFixture) -> None:
     """on_state_change raising is logged; the breaker still opens."""
 
     def listener(old: str | None, new: str) -> None:
         raise RuntimeError("listener down")
 
     breaker = ProviderBreaker(clock=Tick(), on_state_change=listener)
-    failing(breaker, 5)
+    with caplog.at_level("WARNING", logger="contact_sdk.breaker"):
+        failing(breaker, 5)
     assert breaker.state == "open"
+    assert [r.getMessage() for r in caplog.records] == [
+        "circuit breaker resend: closed -> open",
+        "circuit breaker listener failed",
+    ]
