@@ -234,9 +234,37 @@ def test_a_stale_view_cannot_take_a_held_lease(fleet: loopback.Fleet) -> None:
     loopback.fail(a, 5)
     fleet.clock.advance(60)
     assert b.state == "half-open"  # B's cached view: no lease yet
-    assert a.admit().trial is True
-    with pytest.raises(CircuitOpenError, match="already in flight"):
-        b.admit()
+    trial = a.admit()
+    assert trial.trial is True
+    with pytest.raises(CircuitOpenError) as refused:
+        b.admit()  # refused by the table's condition
+    assert (refused.value.message, refused.value.retry_after) == (
+        "circuit half-open: a trial call is already in flight",
+        1.0,
+    )
+    fleet.clock.advance(1)
+    with pytest.raises(CircuitOpenError) as seen:
+        b.admit()  # refused by its fresh view of the lease
+    assert (seen.value.message, seen.value.retry_after) == ("circuit half-open: a trial call is already in flight", 1.0)
+    state = DynamoDBBreakerStore(boto3.client("dynamodb", region_name="eu-west-1"), TABLE).read()
+    assert (state.lease_token, state.lease_until) == (trial.lease, 1_800_000_060.0 + 30)
+
+
+def test_the_fleet_refuses_until_the_full_60_s_have_passed(fleet: loopback.Fleet) -> None:
+    """Opened at t: at t + 59.5 the refusal says 'next trial in 0 s' and asks for 0.5 s; at t + 60 a trial goes."""
+    breaker = fleet.instance()
+    loopback.fail(breaker, 5)
+    fleet.clock.advance(20)
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.admit()
+    assert caught.value.message == "circuit open: the provider failed repeatedly; next trial in 40 s"
+    fleet.clock.advance(39.5)
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.admit()
+    assert caught.value.retry_after == pytest.approx(0.5)
+    assert caught.value.message.startswith("circuit open:")
+    fleet.clock.advance(0.5)
+    assert breaker.admit().trial is True
 
 
 def test_seconds_until_half_open_fleet_wide(fleet: loopback.Fleet) -> None:
