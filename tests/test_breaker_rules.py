@@ -136,6 +136,8 @@ def test_the_fifth_failure_writes_the_opening_by_hand(fleet: loopback.Fleet, mot
     assert (item["generation"], item["failures"], item["successes"]) == ({"N": "1"}, {"N": "0"}, {"N": "0"})
     assert item["expiresAt"] == {"N": str(1_800_000_000 + 30 * 86_400)}
     assert "leaseToken" not in item
+    state = DynamoDBBreakerStore(moto_dynamodb, TABLE).read()
+    assert (state.phase, state.opened_at, state.reset_timeout, state.generation) == ("open", 1_800_000_000.0, 60.0, 1)
 
 
 def test_a_trial_leaves_no_lease_behind(fleet: loopback.Fleet, moto_dynamodb: Any) -> None:

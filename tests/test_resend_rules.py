@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contact_sdk import timings
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.errors import (
     ProviderAuthError,
@@ -439,10 +440,12 @@ def test_with_a_deadline_the_request_is_the_same(client: Callable[..., ResendCli
 
 
 def test_an_attempt_is_timed_in_milliseconds(client: Callable[..., ResendClient], clock: Clock) -> None:
-    """A request that takes 0.25 s of the client's clock is reported to on_attempt as 250 ms."""
+    """A request that takes 0.25 s of the client's clock is 250 ms to on_attempt and to the request's tally."""
     durations: list[float] = []
-    client(SlowProvider(clock, 0.25), on_attempt=durations.append).send(EMAIL)
+    with timings.spending() as tally:
+        client(SlowProvider(clock, 0.25), on_attempt=durations.append).send(EMAIL)
     assert durations == [pytest.approx(250.0)]
+    assert tally.milliseconds("provider") == pytest.approx(250.0)
 
 
 def test_a_refused_half_open_trial_frees_the_trial(client: Callable[..., ResendClient], clock: Clock) -> None:
