@@ -28,13 +28,17 @@ typecheck: install
 	$(BIN)/mypy contact_sdk handler.py tools loadtests
 	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
-PYTEST_WORKERS ?= 2
+# Four workers on two cores: much of the suite waits on loopback servers, timers and child processes, so
+# two workers per core keep both busy (measured: 3 min 25 s with 2 workers, 2 min 28 s with 4).
+PYTEST_WORKERS ?= 4
+# The fast tier is CPU-bound (no servers to wait on): one worker per core (26 s with 2, 36 s with 4).
+UNIT_WORKERS ?= 2
 
 test: lint typecheck  ## everything CI runs: ruff, mypy --strict, the whole pytest suite with a branch-coverage floor
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term
 
 unit: install  ## the fast tier only: no loopback servers, no deployment checks
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not integration and not deploy"
+	$(BIN)/pytest -n $(UNIT_WORKERS) -m "not integration and not deploy"
 
 sandbox: install  ## the Resend sandbox alone, on 127.0.0.1:8025
 	$(BIN)/resend-sandbox --port 8025
