@@ -140,7 +140,12 @@ class DynamoDBSubmissionLedger:
             raise LedgerUnavailable(f"submission ledger ({self._table}) unreadable: {type(exc).__name__}") from exc
         if not item:
             return None
-        expires_at = float(item[TTL_ATTRIBUTE]["N"])
+        try:
+            expires_at = float(item[TTL_ATTRIBUTE]["N"])
+        except (KeyError, TypeError, ValueError):
+            # Not a record this ledger wrote whole (a hand edit, a partial write): unknown, never a crash.
+            logger.warning("submission ledger record without a valid expiry; treated as unknown", extra={"key": key})
+            return None
         if expires_at <= self._clock():
             return None
         email_id = item.get("emailId", {}).get("S")

@@ -102,6 +102,9 @@ def test_dynamodb_lookup_reads_status_id_and_expiry() -> None:
         {"status": {"S": "sent"}, "expiresAt": {"N": "1000000"}},  # expired (TTL deletion is lazy)
         {"status": {"S": "bogus"}, "expiresAt": {"N": "2000000"}},
         {"expiresAt": {"N": "2000000"}},
+        {"status": {"S": "sent"}},  # no expiry at all (seen under a concurrent emulator): unknown, not a 500
+        {"status": {"S": "sent"}, "expiresAt": {"S": "soon"}},
+        {"status": {"S": "sent"}, "expiresAt": {"N": "not-a-number"}},
     ],
 )
 def test_dynamodb_lookup_ignores_expired_or_foreign_items(item: dict[str, Any]) -> None:
