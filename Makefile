@@ -29,8 +29,8 @@ typecheck: install
 	MYPYPATH=infra $(BIN)/mypy -m app -p contact_stack
 
 # One worker per core. Under coverage the suite is CPU-bound, so more workers than cores only cost:
-# measured with --cov, 2 workers 3 min 25 s, 3 workers 3 min 38 s, 4 workers 4 min 15 s (without
-# coverage 4 workers win, 2 min 28 s, because much of the suite waits on servers and timers).
+# measured with --cov in a warm tree, 2 workers 3 min 25 s, 3 workers 3 min 38 s, 4 workers about 4 min
+# (without coverage 4 workers win, 2 min 28 s, because much of the suite waits on servers and timers).
 PYTEST_WORKERS ?= 2
 # The fast tier is CPU-bound too: 26 s with 2 workers, 36 s with 4.
 UNIT_WORKERS ?= 2
