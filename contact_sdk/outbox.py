@@ -109,6 +109,32 @@ class QueuedSubmission:
         return queued
 
 
+class LazySqsClient:
+    """An SQS client made on first use, once however many threads ask (the outbox and the parking lot)."""
+
+    def __init__(self, client: SQSClient | None = None, factory: Callable[[], SQSClient] | None = None) -> None:
+        self._client = client
+        self._factory = factory
+        self._lock = threading.Lock()
+
+    def get(self) -> SQSClient:
+        """The client, made now if it does not exist yet: the factory's, else boto3's default."""
+        with self._lock:
+            if self._client is None:
+                if self._factory is not None:
+                    self._client = self._factory()
+                else:
+                    import boto3  # noqa: PLC0415 - only the queueing path needs SQS
+
+                    self._client = boto3.client("sqs")
+            return self._client
+
+    def reset(self) -> None:
+        """Forget the client so the next call opens fresh connections (SnapStart restore)."""
+        with self._lock:
+            self._client = None
+
+
 class Outbox(Protocol):
     """Somewhere durable to keep a submission for later delivery."""
 
@@ -127,25 +153,14 @@ class SqsOutbox:
         client_factory: Callable[[], SQSClient] | None = None,
     ) -> None:
         self.queue_url = queue_url
-        self._client = client
-        self._factory = client_factory
-        self._lock = threading.Lock()
+        self._client = LazySqsClient(client, client_factory)
 
     def _sqs(self) -> SQSClient:
-        with self._lock:
-            if self._client is None:
-                if self._factory is not None:
-                    self._client = self._factory()
-                else:
-                    import boto3  # noqa: PLC0415 - only the queueing path needs SQS
-
-                    self._client = boto3.client("sqs")
-            return self._client
+        return self._client.get()
 
     def reset_client(self) -> None:
         """Forget the client so the next call opens fresh connections (SnapStart restore)."""
-        with self._lock:
-            self._client = None
+        self._client.reset()
 
     def enqueue(self, queued: QueuedSubmission) -> None:
         """Send one message; the idempotency key travels as a message attribute too."""

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from contact_sdk.errors import ContactSdkError
-from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.outbox import LazySqsClient, QueuedSubmission
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -61,20 +61,10 @@ class SqsParkingLot:
         client_factory: Callable[[], SQSClient] | None = None,
     ) -> None:
         self.queue_url = queue_url
-        self._client = client
-        self._factory = client_factory
-        self._lock = threading.Lock()
+        self._client = LazySqsClient(client, client_factory)
 
     def _sqs(self) -> SQSClient:
-        with self._lock:
-            if self._client is None:
-                if self._factory is not None:
-                    self._client = self._factory()
-                else:
-                    import boto3  # noqa: PLC0415 - only parking needs SQS
-
-                    self._client = boto3.client("sqs")
-            return self._client
+        return self._client.get()
 
     def park(self, queued: QueuedSubmission, *, reason: str) -> None:
         """Send the submission with its reason as the ``parkedReason`` attribute."""
