@@ -26,8 +26,14 @@ SERVICE_NAME = "contact-form"
 
 
 def build_logger(*, level: str | None = None, stream: IO[str] | None = None) -> Logger:
-    """A Powertools Logger whose JSON handler also serves the ``contact_sdk.*`` module loggers."""
+    """A Powertools Logger whose JSON handler also serves the ``contact_sdk.*`` module loggers.
+
+    ``level`` holds on every call: Powertools configures a service's logger once per process and leaves the
+    level of a later ``Logger`` for the same service as it was, so a second build (an embedder, or a test
+    process building several services) would otherwise log at whatever level the first one chose.
+    """
     logger = Logger(service=SERVICE_NAME, level=level, stream=stream)
+    logger.setLevel(level)  # Powertools' own rules: the level given, else POWERTOOLS_LOG_LEVEL, else INFO
     package_logger = logging.getLogger("contact_sdk")
     handler = logger.registered_handler
     if handler not in package_logger.handlers:

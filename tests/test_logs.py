@@ -1,0 +1,67 @@
+"""The service's logger: JSON lines, one handler for the service and the ``contact_sdk`` modules, its level."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from contact_sdk.logs import build_logger, correlation
+
+
+@pytest.fixture(autouse=True)
+def _restore_levels() -> Iterator[None]:
+    """The loggers are process-wide: put their levels back for the next test."""
+    names = ("contact-form", "contact_sdk")
+    saved = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_a_second_build_logs_at_its_own_level_not_the_first_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that builds a quiet service first (the local stack) and a chatty one later gets the later level."""
+    monkeypatch.delenv("POWERTOOLS_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_LOG_LEVEL", raising=False)
+    build_logger(level="ERROR")
+    logger = build_logger(level="DEBUG")
+    assert logging.getLogger("contact-form").getEffectiveLevel() == logging.DEBUG
+    assert logging.getLogger("contact_sdk").getEffectiveLevel() == logging.DEBUG
+    assert logger.log_level == logging.DEBUG
+
+
+def test_no_level_means_info_or_powertools_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a level: INFO, or what POWERTOOLS_LOG_LEVEL says, whatever an earlier build chose."""
+    monkeypatch.delenv("AWS_LAMBDA_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("POWERTOOLS_LOG_LEVEL", raising=False)
+    build_logger(level="ERROR")
+    build_logger()
+    assert logging.getLogger("contact-form").getEffectiveLevel() == logging.INFO
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    build_logger()
+    assert logging.getLogger("contact_sdk").getEffectiveLevel() == logging.WARNING
+
+
+def test_module_lines_carry_the_correlation_id_as_json() -> None:
+    """A ``contact_sdk.*`` module's line goes through the service's JSON handler with the request's id."""
+    logger = build_logger(level="INFO")
+    stream = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    saved = handler.setStream(stream)
+    try:
+        with correlation(logger, "req-123"):
+            logging.getLogger("contact_sdk.service").info("submission sent\nforged line")
+    finally:
+        handler.setStream(saved)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, "the newline in the message is escaped, not a second line"
+    record = json.loads(lines[0])
+    assert (record["message"], record["correlation_id"], record["service"]) == (
+        "submission sent\nforged line",
+        "req-123",
+        "contact-form",
+    )
