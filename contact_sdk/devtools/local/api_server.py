@@ -53,6 +53,9 @@ __all__ = [
     "response_from_result",
 ]
 
+#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
+_POLL_SECONDS = 0.05
+
 logger = logging.getLogger(__name__)
 
 #: A Lambda handler: ``(event, context) -> proxy result``.
@@ -471,7 +474,12 @@ class LocalApiServer(ThreadingHTTPServer):
 
     def serve_in_thread(self) -> threading.Thread:
         """Serve from a daemon thread; returns it."""
-        thread = threading.Thread(target=self.serve_forever, name=f"local-api-{self.server_address[1]}", daemon=True)
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"local-api-{self.server_address[1]}",
+            daemon=True,
+        )
         thread.start()
         self._thread = thread
         return thread

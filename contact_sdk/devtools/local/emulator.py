@@ -31,6 +31,9 @@ from contact_sdk.dynamo import create_table
 
 __all__ = ["MAX_RECEIVE_COUNT", "REGION", "ResourceNames", "SeededResources", "aws_client", "main", "seed"]
 
+#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
+_POLL_SECONDS = 0.05
+
 REGION = "eu-west-1"
 #: Receives of one outbox message before SQS moves it to the dead-letter queue. As deployed
 #: (infra/contact_stack/settings.py): the consumer's hides grow to 5 min per receive, so 450
@@ -190,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    serving = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    serving = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="moto", daemon=True
+    )
     serving.start()
     print(f"moto listening on http://{args.host}:{server.server_port}", flush=True)
     try:

@@ -1,6 +1,6 @@
 """Lambda's SQS event source mapping, for the local stack: the outbox drains here as it does in AWS.
 
-Every ``interval`` seconds it receives a batch from the outbox queue (long polling), shapes it as
+Every ``interval`` seconds (1 s) it receives a batch from the outbox queue (a short poll), shapes it as
 the SQS event Lambda sends, calls ``outbox_handler``, and deletes every message the handler did
 not report in ``batchItemFailures`` — exactly what the managed mapping does with a partial batch
 response. Failed messages stay hidden for the backoff the consumer chose, then come back; after
@@ -73,7 +73,7 @@ class SqsEventSource:
         outbox_handler: Callable[[dict[str, Any], Any], dict[str, Any]],
         *,
         region: str = "eu-west-1",
-        interval: float = 2.0,
+        interval: float = 1.0,
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
@@ -82,14 +82,16 @@ class SqsEventSource:
         self._interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._arn: str | None = None
         self.delivered = 0
 
     def poll_once(self) -> dict[str, Any] | None:
         """One receive → invoke → delete round; the handler's response, or ``None`` when the queue was empty."""
-        arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        event = sqs_event(self._sqs, self.queue_url, queue_arn=arn, region=self._region, wait_seconds=1)
+        if self._arn is None:
+            attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+            self._arn = str(attributes["Attributes"]["QueueArn"])
+        # A short poll: a stop waits for the round in hand, never for a long poll to run out.
+        event = sqs_event(self._sqs, self.queue_url, queue_arn=self._arn, region=self._region)
         if not event["Records"]:
             return None
         response = self._handler(event, _Context())

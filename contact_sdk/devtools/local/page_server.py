@@ -42,6 +42,9 @@ __all__ = [
     "with_turnstile_widget",
 ]
 
+#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
+_POLL_SECONDS = 0.05
+
 logger = logging.getLogger(__name__)
 
 #: URL path -> (file in ``contact_sdk/devtools/local/static``, content type).
@@ -181,7 +184,12 @@ class PageServer(ThreadingHTTPServer):
 
     def serve_in_thread(self) -> threading.Thread:
         """Serve from a daemon thread; returns it."""
-        thread = threading.Thread(target=self.serve_forever, name=f"demo-page-{self.server_address[1]}", daemon=True)
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"demo-page-{self.server_address[1]}",
+            daemon=True,
+        )
         thread.start()
         self._thread = thread
         return thread

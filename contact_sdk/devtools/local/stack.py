@@ -193,6 +193,7 @@ class _Child:
 
     def __init__(self, label: str, module: str, args: list[str], console: Console) -> None:
         self.label = label
+        self._asked = False
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter running our own modules
             [sys.executable, "-m", "contact_sdk.devtools.local.child", module, *args],
@@ -219,9 +220,15 @@ class _Child:
                 raise StackStartError(f"the {self.label} did not listen on {host}:{port} in time")
             time.sleep(0.1)
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
+    def ask_to_stop(self) -> None:
+        """Send SIGTERM once, without waiting (a second one would interrupt the child's clean shutdown)."""
+        if not self._asked and self.process.poll() is None:
             self.process.terminate()
+        self._asked = True
+
+    def stop(self) -> None:
+        self.ask_to_stop()
+        if self.process.poll() is None:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -489,6 +496,8 @@ class LocalStack:
         for name, level in self._saved_levels.items():
             logging.getLogger(name).setLevel(level)
         self._saved_levels.clear()
+        for child in reversed(self._children):  # all at once: each takes a moment to wind down
+            child.ask_to_stop()
         for child in reversed(self._children):
             child.stop()
         self._children.clear()

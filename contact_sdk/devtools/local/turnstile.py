@@ -60,6 +60,9 @@ __all__ = [
     "main",
 ]
 
+#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
+_POLL_SECONDS = 0.05
+
 #: Cloudflare's dummy secret keys.
 PASS_SECRET = "1x0000000000000000000000000000000AA"  # noqa: S105 - Cloudflare's public test secret
 FAIL_SECRET = "2x0000000000000000000000000000000AA"  # noqa: S105 - Cloudflare's public test secret
@@ -199,7 +202,9 @@ class SiteverifyStandIn(ThreadingHTTPServer):
 
     def serve_in_thread(self) -> SiteverifyStandIn:
         """Serve from a daemon thread."""
-        self._thread = threading.Thread(target=self.serve_forever, name="siteverify-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="siteverify-standin", daemon=True
+        )
         self._thread.start()
         return self
 
