@@ -80,8 +80,14 @@ def unique(words: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    """The whole stack on free ports; the rate limit high enough for every test of the module."""
-    options = StackOptions(ports=StackPorts.any(), rate_limit=1000, min_fill_seconds=MIN_FILL_SECONDS)
+    """The whole stack on free ports; the rate limit high enough for every test of the module.
+
+    A 1 s response budget: a failing provider gets one attempt before the outbox (or the ``503``) answers,
+    so the outage test hears its four ``503``s at once instead of after three seconds of backoff each.
+    """
+    options = StackOptions(
+        ports=StackPorts.any(), rate_limit=1000, min_fill_seconds=MIN_FILL_SECONDS, response_budget_ms=1000
+    )
     with LocalStack(options, console=Console(io.StringIO())) as running:
         yield running
 
@@ -261,6 +267,7 @@ def test_provider_and_outbox_down_keeps_the_text_and_tries_again(stack: LocalSta
     httpx.post(faults, json={"failure_rate": 1.0, "failure_status": 500}).raise_for_status()
     sqs.delete_queue(QueueUrl=queue_url)
     message = unique("Sent while provider and outbox were down")
+    tried_before = len(sandbox_list(stack, "requests"))
     page.evaluate(HOLD_TIMERS)
     try:
         fill(page, message)
@@ -286,6 +293,8 @@ def test_provider_and_outbox_down_keeps_the_text_and_tries_again(stack: LocalSta
             "each 503 used up its token: a fresh one fetched at once, old enough when the next try uses it"
         )
         assert {json.loads(c["body"])["message"] for c in made if c["method"] == "POST"} == {message}
+        # The stack's 1 s response budget leaves no room for the 1 s backoff: one provider call per POST.
+        assert len(sandbox_list(stack, "requests")) - tried_before == 4
         assert page.evaluate("document.getElementById('message').value") == message
     finally:
         kept = ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy")
@@ -301,13 +310,13 @@ def test_provider_and_outbox_down_keeps_the_text_and_tries_again(stack: LocalSta
     )
 
 
-#: The strict stack's rate-limit window: windows are fixed and aligned to the epoch (docs/security.md).
-STRICT_WINDOW_SECONDS = 6
+#: The strict stack's rate-limit window (docs/security.md): short, so the page's wait is a few seconds.
+STRICT_WINDOW_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
 def strict_stack() -> Iterator[LocalStack]:
-    """A stack that allows one submission per 6 s window, to meet the rate limit for real."""
+    """A stack that allows one submission per 3 s window, to meet the rate limit for real."""
     options = StackOptions(
         ports=StackPorts.any(),
         rate_limit=1,
@@ -326,8 +335,8 @@ def test_rate_limited_the_page_waits_as_told_and_sends_by_itself(strict_stack: L
         time.sleep(MIN_FILL_SECONDS + 0.2)
         page.evaluate(RECORD_FETCH)
         fill(page, unique("The first of two quick messages"))
-        # Send at the start of a window, so the second message (a moment later) falls in the same one.
-        time.sleep((-time.time()) % STRICT_WINDOW_SECONDS + 0.05)
+        # Wherever in its window the first send lands, the second (a moment later) is refused: in the same
+        # window the count is full, in the next one the first send still weighs on it (docs/security.md).
         page.click("send")
         assert status_after(page, "sent", "wait", "error") == "Thank you, your message was sent."
         page.evaluate(f"{STATUS}.dataset.kind = ''")

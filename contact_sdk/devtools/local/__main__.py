@@ -28,8 +28,9 @@ from contact_sdk.devtools.local.stack import (
     environment_summary,
     is_loopback_host,
 )
+from contact_sdk.settings import MAX_RESPONSE_BUDGET_MS
 
-__all__ = ["build_parser", "main", "parse_latency"]
+__all__ = ["build_parser", "main", "parse_latency", "stack_options"]
 
 
 def parse_latency(raw: str) -> tuple[int, int]:
@@ -61,6 +62,15 @@ def _non_negative(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected zero or more, got {raw!r}")
+    return value
+
+
+def _budget_ms(raw: str) -> int:
+    value = _positive(raw)
+    if value > MAX_RESPONSE_BUDGET_MS:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_RESPONSE_BUDGET_MS} (API Gateway's integration timeout), got {raw!r}"
+        )
     return value
 
 
@@ -139,6 +149,13 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         "(CONTACT_MIN_FILL_SECONDS; production default 3)",
     )
     parser.add_argument(
+        "--response-budget-ms",
+        type=_budget_ms,
+        default=env.get("CONTACT_RESPONSE_BUDGET_MS", "4000"),
+        help="how long POST /contact may spend on the provider before it queues the message or answers 503 "
+        "(CONTACT_RESPONSE_BUDGET_MS; production default 4000, at most 29000)",
+    )
+    parser.add_argument(
         "--turnstile",
         choices=("pass", "fail", "spent"),
         default=env.get("CONTACT_LOCAL_TURNSTILE") or None,
@@ -151,13 +168,9 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Start the stack, print the URLs, serve until Ctrl-C or SIGTERM."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not is_loopback_host(args.host):
-        parser.error(f"--host {args.host!r} is not a loopback address: the local stack never listens elsewhere")
-    options = StackOptions(
+def stack_options(args: argparse.Namespace) -> StackOptions:
+    """What the parsed command line asks of the stack."""
+    return StackOptions(
         host=args.host,
         ports=StackPorts(page=args.page_port, api=args.api_port, sandbox=args.sandbox_port, aws=args.aws_port),
         sandbox_latency_ms=args.sandbox_latency_ms,
@@ -166,11 +179,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit_window_seconds=args.rate_limit_window_seconds,
         token_rate_limit=args.token_rate_limit,
         min_fill_seconds=args.min_fill_seconds,
+        response_budget_ms=args.response_budget_ms,
         turnstile=args.turnstile,
         access_log=not args.quiet,
         service_log_level="INFO" if args.verbose else "WARNING",
     )
-    stack = LocalStack(options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the stack, print the URLs, serve until Ctrl-C or SIGTERM."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not is_loopback_host(args.host):
+        parser.error(f"--host {args.host!r} is not a loopback address: the local stack never listens elsewhere")
+    stack = LocalStack(stack_options(args))
 
     def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

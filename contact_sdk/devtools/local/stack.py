@@ -112,6 +112,9 @@ class StackOptions:
     #: ``CONTACT_MIN_FILL_SECONDS``: the fill-time spam rule (production default 3; ``0`` turns it off, for
     #: scripted clients such as the schemathesis run, which submits right after fetching its token).
     min_fill_seconds: int = 3
+    #: ``CONTACT_RESPONSE_BUDGET_MS``: how long ``POST /contact`` may spend on the provider before queueing
+    #: (production default 4000; a short one shows at once what a visitor sees when the provider is down).
+    response_budget_ms: int = 4000
     #: ``--turnstile``: ``None`` (off), or ``"pass"``, ``"fail"``, ``"spent"`` -- which of Cloudflare's test
     #: secrets the API verifies with, against the local siteverify stand-in; the demo page gets the widget.
     turnstile: str | None = None
@@ -390,6 +393,7 @@ class LocalStack:
             "CONTACT_RATE_LIMIT_WINDOW_SECONDS": str(options.rate_limit_window_seconds),
             "CONTACT_TOKEN_RATE_LIMIT": str(options.token_rate_limit),
             "CONTACT_MIN_FILL_SECONDS": str(options.min_fill_seconds),
+            "CONTACT_RESPONSE_BUDGET_MS": str(options.response_budget_ms),
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": REGION,
         }

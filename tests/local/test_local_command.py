@@ -1,0 +1,54 @@
+"""``python -m contact_sdk.devtools.local``'s command line: values reach the stack, bad ones stop it with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from contact_sdk.devtools.local.__main__ import build_parser, stack_options
+
+
+def test_the_response_budget_comes_from_the_flag_or_the_environment() -> None:
+    """``--response-budget-ms`` wins; without it ``CONTACT_RESPONSE_BUDGET_MS``; without both, 4000 as in production."""
+    assert build_parser({}).parse_args(["--response-budget-ms", "1500"]).response_budget_ms == 1500
+    assert build_parser({"CONTACT_RESPONSE_BUDGET_MS": "2500"}).parse_args([]).response_budget_ms == 2500
+    assert build_parser({}).parse_args([]).response_budget_ms == 4000
+
+
+def test_the_parsed_values_are_what_the_stack_runs_with() -> None:
+    """Every flag lands in the stack's options (and from there in the API's environment)."""
+    argv = ["--response-budget-ms", "1500", "--min-fill-seconds", "0", "--rate-limit", "7", "--quiet"]
+    argv += ["--rate-limit-window-seconds", "60", "--token-rate-limit", "9", "--sandbox-latency-ms", "5-10"]
+    argv += ["--sandbox-rate-limit", "2", "--turnstile", "fail", "--verbose", "--api-port", "0"]
+    options = stack_options(build_parser({}).parse_args(argv))
+    assert (options.response_budget_ms, options.min_fill_seconds, options.rate_limit) == (1500, 0, 7)
+    assert (options.rate_limit_window_seconds, options.token_rate_limit) == (60, 9)
+    assert (options.sandbox_latency_ms, options.sandbox_rate_limit, options.turnstile) == ((5, 10), 2, "fail")
+    assert (options.access_log, options.service_log_level, options.ports.api) == (False, "INFO", 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("0", "above zero"),
+        ("-5", "above zero"),
+        ("1.5", "whole number"),
+        ("soon", "whole number"),
+        ("29001", "at most 29000 (API Gateway's integration timeout)"),
+    ],
+)
+def test_a_bad_response_budget_is_refused_with_its_reason(
+    raw: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 and a line naming the flag and why, from the flag or from the environment alike."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser({}).parse_args(["--response-budget-ms", raw])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--response-budget-ms" in error and reason in error
+    with pytest.raises(SystemExit):
+        build_parser({"CONTACT_RESPONSE_BUDGET_MS": raw}).parse_args([])
+
+
+def test_the_largest_budget_api_gateway_allows_is_accepted() -> None:
+    """29 s, API Gateway's integration timeout, is the edge: allowed."""
+    assert build_parser({}).parse_args(["--response-budget-ms", "29000"]).response_budget_ms == 29000
