@@ -17,13 +17,18 @@ from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPort
 pytestmark = pytest.mark.integration
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+#: The stack's fill-time rule, and how long the run's visitors take (above it, as a person's would be): shorter
+#: than production's 3 s and Locust's 3.5 s, so a few seconds of run hold several rounds of every scenario.
+MIN_FILL_SECONDS = 1
+VISITOR_FILL_SECONDS = 1.5
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    """A stack with the production rate limit and a little provider latency."""
+    """A stack with the production rate limit, a 1 s fill-time rule and a little provider latency."""
     options = StackOptions(
         ports=StackPorts.any(),
+        min_fill_seconds=MIN_FILL_SECONDS,
         sandbox_latency_ms=(20, 60),
         access_log=False,
         service_log_level="ERROR",
@@ -55,6 +60,8 @@ def run_locust(stack: LocalStack, reports: Path, *extra: str, seconds: int) -> t
         "5",
         "--site-origin",
         stack.page_url,
+        "--fill-seconds",
+        str(VISITOR_FILL_SECONDS),
         "--csv",
         str(reports / "smoke"),
         "--html",
@@ -70,7 +77,7 @@ def run_locust(stack: LocalStack, reports: Path, *extra: str, seconds: int) -> t
 
 def test_smoke_run_passes_with_every_scenario_judged(stack: LocalStack, tmp_path: Path) -> None:
     """Every scenario's expected answers count as successes, the abuser meets its 429, and reports are written."""
-    code, summary, output = run_locust(stack, tmp_path, seconds=12)
+    code, summary, output = run_locust(stack, tmp_path, seconds=7)
     assert code == 0, output[-3000:]
     assert summary["passed"] is True
     assert summary["failure_ratio"] == 0, output[-3000:]
@@ -89,7 +96,7 @@ def test_smoke_run_passes_with_every_scenario_judged(stack: LocalStack, tmp_path
 
 def test_an_impossible_p95_limit_fails_the_run(stack: LocalStack, tmp_path: Path) -> None:
     """``--p95-limit-ms 1`` makes the run exit 1 and say why."""
-    code, summary, output = run_locust(stack, tmp_path, "--p95-limit-ms", "1", seconds=5)
+    code, summary, output = run_locust(stack, tmp_path, "--p95-limit-ms", "1", seconds=4)
     assert code == 1, output[-3000:]
     assert summary["passed"] is False
     assert "load check: FAILED: p95 of legitimate submissions" in output
