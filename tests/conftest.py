@@ -120,26 +120,45 @@ def create_outbox_queues(endpoint: str, *, max_receive_count: int = 3) -> dict[s
 INFRA = Path(__file__).resolve().parent / "infra"
 
 
+#: Run first, so their long waits (servers, a browser, Locust, CDK synths, Lambda builds) overlap the rest.
+SLOW_FIRST = (INFRA, Path(__file__).resolve().parent / "local")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/infra is a deployment check (``-m "not deploy"`` leaves them out)."""
+    """Every test under tests/infra is a deployment check (``-m "not deploy"`` leaves them out).
+
+    The deployment checks and the local-stack tests come first (each module's tests stay together and in
+    their order): on xdist workers the long ones start while the short ones fill the gaps.
+    """
     for item in items:
         if INFRA in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.deploy)
 
+    def rank(item: pytest.Item) -> int:
+        parents = Path(str(item.path)).parents
+        return next((i for i, folder in enumerate(SLOW_FIRST) if folder in parents), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under xdist, the deployment checks run together on one worker; every other test goes where there is room.
+    """Under xdist, each module's tests run on one worker, the deployment checks all on one; in collection order.
 
-    They share session fixtures that are expensive to build twice (three CDK synths, two Lambda builds).
-    xdist's own ``--dist loadgroup`` would do this, but with pytest 9 its group suffix no longer reaches the
-    node id, so the scheduler is told directly: one scope for tests/infra, one scope per test elsewhere.
+    A module's tests share its fixtures (a local stack, a browser, a moto server), so splitting a module
+    between workers builds them twice; the deployment checks share session fixtures that are expensive to
+    build twice (three CDK synths, two Lambda builds). xdist's own ``--dist loadgroup`` would do this, but
+    with pytest 9 its group suffix no longer reaches the node id, so the scheduler is told directly. Its
+    default reordering (biggest scope first, by test count) is turned off: a module's count says nothing
+    of its time, and the collection already puts the slow ones first.
     """
     from xdist.scheduler import LoadScopeScheduling
 
+    config.option.loadscopereorder = False
+
     class DeployChecksTogether(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            return "tests/infra" if nodeid.startswith("tests/infra/") else nodeid
+            return "tests/infra" if nodeid.startswith("tests/infra/") else nodeid.split("::", 1)[0]
 
     return DeployChecksTogether(config, log)
 

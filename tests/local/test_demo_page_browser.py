@@ -26,10 +26,8 @@ from tests.local.browser import CHROMIUM, Browser
 
 pytestmark = [
     pytest.mark.integration,
-    # Asks ``--dist loadgroup`` for one worker (fewer stacks). Nothing depends on it: each worker starts its own
-    # module stacks, and the outage test restores what it takes away (with pytest 9.2 and xdist 3.8 the group
-    # is not honoured).
-    pytest.mark.xdist_group("demo-page-browser"),
+    # Under xdist the module's tests run on one worker (tests/conftest.py): one stack of each kind. Nothing
+    # depends on it: each worker starts its own module stacks, and the outage test restores what it takes away.
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
 ]
 

@@ -37,9 +37,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 
-# Asks ``--dist loadgroup`` for one worker (one stack). Nothing depends on it: a worker that runs a test of the
-# module starts its own stack and checks its own tally (with pytest 9.2 and xdist 3.8 the group is not honoured).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("openapi-conformance")]
+# Under xdist the module's tests run on one worker (tests/conftest.py), so one stack serves them all. Nothing
+# depends on it: a worker that runs a test of the module starts its own stack and checks its own tally.
+pytestmark = pytest.mark.integration
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 #: Examples per operation and phase: bounded, so the run fits the normal test command (about a minute).
