@@ -10,7 +10,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing contact-sdk with its dev, load and infra extras into $(VENV) (log: $(VENV)/install.log) ..."
 	@# uv resolves and installs in parallel (about 20 s here against pip's 4 min); pip is the fallback.
-	@{ { $(BIN)/python -m pip install --upgrade pip uv && $(BIN)/uv pip install --python $(BIN)/python -e ".[dev,load,infra]"; } \
+	@# --compile-bytecode: the .pyc files are written here, once, in parallel, instead of by every test worker
+	@# and child interpreter racing to compile botocore, moto and aws_cdk on their first import.
+	@{ { $(BIN)/python -m pip install --upgrade pip uv \
+		&& $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -e ".[dev,load,infra]"; } \
 		|| $(BIN)/python -m pip install -e ".[dev,load,infra]"; } \
 		> $(VENV)/install.log 2>&1 || { grep -v "^WARNING: Location" $(VENV)/install.log | tail -40; echo "install failed"; exit 1; }
 	@$(BIN)/python -c "import contact_sdk, moto, jsonschema" && $(BIN)/python -c "import locust" \
