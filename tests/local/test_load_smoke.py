@@ -1,4 +1,4 @@
-"""A short headless Locust run against a local stack: the scenarios pass, and an impossible limit fails the run."""
+"""Short headless Locust runs against a local stack, side by side: the scenarios pass; an impossible limit fails."""
 
 from __future__ import annotations
 
@@ -37,52 +37,80 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-def run_locust(stack: LocalStack, reports: Path, *extra: str, seconds: int) -> tuple[int, dict[str, object], str]:
-    """Run Locust headless for ``seconds``; its exit status, the summary file and its output."""
-    summary = reports / "summary.json"
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--only-summary",
-        "--host",
-        stack.api_url,
-        "--users",
-        "8",
-        "--spawn-rate",
-        "8",
-        "--run-time",
-        f"{seconds}s",
-        "--stop-timeout",
-        "5",
-        "--site-origin",
-        stack.page_url,
-        "--fill-seconds",
-        str(VISITOR_FILL_SECONDS),
-        "--csv",
-        str(reports / "smoke"),
-        "--html",
-        str(reports / "smoke.html"),
-        "--summary-file",
-        str(summary),
-        *extra,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    output = result.stdout + result.stderr
-    return result.returncode, json.loads(summary.read_text()), output
+class LocustRun:
+    """One headless Locust run against the stack, started now and awaited by :meth:`result`."""
+
+    def __init__(self, stack: LocalStack, reports: Path, *extra: str, seconds: int) -> None:
+        self.summary = reports / "summary.json"
+        self.output = reports / "output.txt"
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--only-summary",
+            "--host",
+            stack.api_url,
+            "--users",
+            "8",
+            "--spawn-rate",
+            "8",
+            "--run-time",
+            f"{seconds}s",
+            "--stop-timeout",
+            "5",
+            "--site-origin",
+            stack.page_url,
+            "--fill-seconds",
+            str(VISITOR_FILL_SECONDS),
+            "--csv",
+            str(reports / "smoke"),
+            "--html",
+            str(reports / "smoke.html"),
+            "--summary-file",
+            str(self.summary),
+            *extra,
+        ]
+        with self.output.open("w") as sink:
+            self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True)
+
+    def result(self) -> tuple[int, dict[str, object], str]:
+        """Its exit status, the summary file and its output (killed after 60 s)."""
+        try:
+            code = self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        return code, json.loads(self.summary.read_text()), self.output.read_text()
 
 
-def test_smoke_run_passes_with_every_scenario_judged(stack: LocalStack, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def runs(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocustRun]]:
+    """Both runs at once (each visitor has its own loopback address, so they do not share a rate limit)."""
+    started = {
+        "smoke": LocustRun(stack, tmp_path_factory.mktemp("smoke"), seconds=7),
+        "impossible": LocustRun(stack, tmp_path_factory.mktemp("impossible"), "--p95-limit-ms", "1", seconds=4),
+    }
+    yield started
+    for run in started.values():
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+
+
+def test_smoke_run_passes_with_every_scenario_judged(runs: dict[str, LocustRun]) -> None:
     """Every scenario's expected answers count as successes, the abuser meets its 429, and reports are written."""
-    code, summary, output = run_locust(stack, tmp_path, seconds=7)
+    run = runs["smoke"]
+    code, summary, output = run.result()
     assert code == 0, output[-3000:]
     assert summary["passed"] is True
     assert summary["failure_ratio"] == 0, output[-3000:]
     assert isinstance(summary["legitimate_submissions"], int) and summary["legitimate_submissions"] > 0
-    stats = (tmp_path / "smoke_stats.csv").read_text()
+    reports = run.summary.parent
+    stats = (reports / "smoke_stats.csv").read_text()
     for name in (
         "POST /contact [legitimate]",
         "POST /contact [abuser]",
@@ -90,13 +118,13 @@ def test_smoke_run_passes_with_every_scenario_judged(stack: LocalStack, tmp_path
         "burst abuser is rate limited",
     ):
         assert name in stats
-    assert (tmp_path / "smoke.html").stat().st_size > 0
+    assert (reports / "smoke.html").stat().st_size > 0
     assert "load check: PASSED" in output
 
 
-def test_an_impossible_p95_limit_fails_the_run(stack: LocalStack, tmp_path: Path) -> None:
+def test_an_impossible_p95_limit_fails_the_run(runs: dict[str, LocustRun]) -> None:
     """``--p95-limit-ms 1`` makes the run exit 1 and say why."""
-    code, summary, output = run_locust(stack, tmp_path, "--p95-limit-ms", "1", seconds=4)
+    code, summary, output = runs["impossible"].result()
     assert code == 1, output[-3000:]
     assert summary["passed"] is False
     assert "load check: FAILED: p95 of legitimate submissions" in output
