@@ -4,6 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
+# Write bytecode even where the environment says not to (this machine sets PYTHONDONTWRITEBYTECODE=1): the suite
+# starts two workers and dozens of child interpreters, and each would compile the package and rewrite every
+# test module again (collection 9.7 s -> 4.6 s per worker with the .pyc files kept).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install test lint typecheck unit sandbox lambda bench bench-baseline bench-compare mutation clean
 
 $(STAMP): pyproject.toml
