@@ -30,16 +30,16 @@ import binascii
 import json
 import logging
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from contact_sdk.devtools.local.serving import ThreadedServer
 from contact_sdk.security.origin import SECURITY_HEADERS
 
 __all__ = [
@@ -52,9 +52,6 @@ __all__ = [
     "build_event",
     "response_from_result",
 ]
-
-#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
-_POLL_SECONDS = 0.05
 
 logger = logging.getLogger(__name__)
 
@@ -437,10 +434,10 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
     do_DELETE = do_GET = do_HEAD = do_OPTIONS = do_PATCH = do_POST = do_PUT = _proxy  # noqa: N815 - stdlib dispatch names
 
 
-class LocalApiServer(ThreadingHTTPServer):
+class LocalApiServer(ThreadedServer):
     """The local API Gateway in front of ``handler``. Bind with port ``0`` for any free port."""
 
-    daemon_threads = True
+    thread_name = "local-api"
     request_queue_size = 256
 
     def __init__(
@@ -454,14 +451,12 @@ class LocalApiServer(ThreadingHTTPServer):
         self.handler = handler
         self.options = options or ApiServerOptions()
         self._access_log = access_log
-        self._thread: threading.Thread | None = None
         super().__init__(address, _ProxyRequestHandler)
 
     @property
     def url(self) -> str:
         """``http://host:port`` this server answers on."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def record_access(self, record: AccessRecord) -> None:
         """Hand one finished request to the access log (errors there never reach the client)."""
@@ -471,23 +466,3 @@ class LocalApiServer(ThreadingHTTPServer):
             self._access_log(record)
         except Exception:
             logger.exception("the access log failed")
-
-    def serve_in_thread(self) -> threading.Thread:
-        """Serve from a daemon thread; returns it."""
-        thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"local-api-{self.server_address[1]}",
-            daemon=True,
-        )
-        thread.start()
-        self._thread = thread
-        return thread
-
-    def close(self) -> None:
-        """Stop serving (if serving) and release the socket."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()

@@ -27,12 +27,10 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from contact_sdk.devtools.local.serving import POLL_SECONDS
 from contact_sdk.dynamo import create_table
 
 __all__ = ["MAX_RECEIVE_COUNT", "REGION", "ResourceNames", "SeededResources", "aws_client", "main", "seed"]
-
-#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
-_POLL_SECONDS = 0.05
 
 REGION = "eu-west-1"
 #: Receives of one outbox message before SQS moves it to the dead-letter queue. As deployed
@@ -194,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     serving = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="moto", daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, name="moto", daemon=True
     )
     serving.start()
     print(f"moto listening on http://{args.host}:{server.server_port}", flush=True)

@@ -23,13 +23,14 @@ import html
 import json
 import logging
 import socket
-import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from contact_sdk.devtools.local.serving import ThreadedServer
 
 __all__ = [
     "CLIENT_FILES",
@@ -41,9 +42,6 @@ __all__ = [
     "page_asset",
     "with_turnstile_widget",
 ]
-
-#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
-_POLL_SECONDS = 0.05
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +154,10 @@ class _PageHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET  # noqa: N815 - the stdlib dispatches on do_<METHOD>
 
 
-class PageServer(ThreadingHTTPServer):
+class PageServer(ThreadedServer):
     """Serves the demo page; ``config`` is what the page reads from ``/config.json`` (``apiUrl``, ``sandboxUrl``)."""
 
-    daemon_threads = True
+    thread_name = "demo-page"
 
     def __init__(
         self, address: tuple[str, int], *, config: Mapping[str, Any], turnstile_sitekey: str | None = None
@@ -173,31 +171,9 @@ class PageServer(ThreadingHTTPServer):
             f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' {api}; "
             "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
         )
-        self._thread: threading.Thread | None = None
         super().__init__(address, _PageHandler)
 
     @property
     def url(self) -> str:
         """``http://host:port`` the page is served on: its origin."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def serve_in_thread(self) -> threading.Thread:
-        """Serve from a daemon thread; returns it."""
-        thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"demo-page-{self.server_address[1]}",
-            daemon=True,
-        )
-        thread.start()
-        self._thread = thread
-        return thread
-
-    def close(self) -> None:
-        """Stop serving (if serving) and release the socket."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
+        return self.origin

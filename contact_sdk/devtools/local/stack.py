@@ -438,7 +438,8 @@ class LocalStack:
         if mode is None:
             return
         standin = SiteverifyStandIn((self.options.host, 0), hostname=self.options.host, action="contact")
-        self._siteverify = standin.serve_in_thread()
+        standin.serve_in_thread()
+        self._siteverify = standin
         parameter = self.options.names.turnstile_secret_parameter
         ssm = aws_client(self.aws_url, "ssm")
         try:

@@ -43,10 +43,12 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
+
+from contact_sdk.devtools.local.serving import ThreadedServer
 
 __all__ = [
     "DUMMY_TOKEN",
@@ -59,9 +61,6 @@ __all__ = [
     "SiteverifyStandIn",
     "main",
 ]
-
-#: How often a serving thread looks for a stop request: the stop answers within this (socketserver waits 0.5 s).
-_POLL_SECONDS = 0.05
 
 #: Cloudflare's dummy secret keys.
 PASS_SECRET = "1x0000000000000000000000000000000AA"  # noqa: S105 - Cloudflare's public test secret
@@ -165,10 +164,10 @@ def _fields(content_type: str, raw: bytes) -> dict[str, str] | None:
         return None
 
 
-class SiteverifyStandIn(ThreadingHTTPServer):
+class SiteverifyStandIn(ThreadedServer):
     """The stand-in siteverify server; see the module docstring."""
 
-    daemon_threads = True
+    thread_name = "siteverify-standin"
 
     def __init__(self, address: tuple[str, int], *, hostname: str = "localhost", action: str = "contact") -> None:
         self.hostname = hostname
@@ -183,14 +182,12 @@ class SiteverifyStandIn(ThreadingHTTPServer):
         self.status = 200
         #: How many of the next requests to drop without an answer.
         self.drop_next = 0
-        self._thread: threading.Thread | None = None
         super().__init__(address, _Handler)
 
     @property
     def url(self) -> str:
         """The siteverify URL (``CONTACT_TURNSTILE_SITEVERIFY_URL``)."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}{SITEVERIFY_PATH}"
+        return f"{self.origin}{SITEVERIFY_PATH}"
 
     def take_drop(self) -> bool:
         """Whether to drop this request (counts one down)."""
@@ -200,25 +197,10 @@ class SiteverifyStandIn(ThreadingHTTPServer):
                 return True
             return False
 
-    def serve_in_thread(self) -> SiteverifyStandIn:
-        """Serve from a daemon thread."""
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name="siteverify-standin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving and release the socket."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
-
     def __enter__(self) -> SiteverifyStandIn:
         """Serve on entry."""
-        return self.serve_in_thread()
+        self.serve_in_thread()
+        return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
