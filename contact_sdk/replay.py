@@ -10,9 +10,12 @@ Two schedules, one client: inside one invocation the client runs the design's fu
 (1 s, ×2, each wait capped at 16 s, ``Retry-After`` honoured) bounded by this Lambda's own
 deadline; a longer wait, or one past the deadline, is handed to SQS: the message is hidden
 (``ChangeMessageVisibility``) until the provider may be ready again. The hide grows with the
-receive count whatever the reason (30 s doubling, capped at 5 minutes), and is longer when the
-provider names a wait (``Retry-After``, the next UTC midnight for a daily quota, up to SQS's 12
-hours). With the stack's ``maxReceiveCount`` of 450 a 24-hour outage dead-letters nothing.
+receive count whatever the reason, the provider's or ours (Parameter Store unreachable at a cold
+start, a bug): 30 s doubling, capped at 5 minutes. It is longer when the provider names a wait
+(``Retry-After``, the next UTC midnight for a daily quota), up to what SQS still allows: a message
+stays hidden at most 12 hours from the receive that delivered it, so a longer wait is split over
+receives (each hides again for what is left). With the stack's ``maxReceiveCount`` of 450 a
+24-hour outage dead-letters nothing.
 
 A permanent refusal (see :func:`~contact_sdk.service.is_permanent_refusal`) is not retried: the
 message is parked (:meth:`~contact_sdk.service.ContactService.park`) and leaves the outbox. Only
@@ -55,12 +58,25 @@ if TYPE_CHECKING:
 
     from contact_sdk.service import ContactService
 
-__all__ = ["HIDE_CAP_SECONDS", "MAX_VISIBILITY_SECONDS", "OutboxConsumer", "backoff_seconds", "growing_hide"]
+__all__ = [
+    "HIDE_CAP_SECONDS",
+    "MAX_VISIBILITY_SECONDS",
+    "RECEIVE_SLACK_SECONDS",
+    "OutboxConsumer",
+    "backoff_seconds",
+    "growing_hide",
+    "longest_hide",
+]
 
 logger = logging.getLogger(__name__)
 
-#: SQS's upper bound for a message's visibility timeout (12 hours).
+#: SQS's upper bound for a message's visibility timeout (12 hours), counted from the receive.
 MAX_VISIBILITY_SECONDS = 43_200
+#: How long before the consumer's invocation SQS may have handed the batch to the event source:
+#: its batching window (at most 300 s; the stack's is 5 s) and a minute of slack. SQS's 12 hours
+#: count from that receive, which the consumer cannot see (``ApproximateFirstReceiveTimestamp`` is
+#: the first receive's, not this one's).
+RECEIVE_SLACK_SECONDS = 360
 BASE_BACKOFF_SECONDS = 30
 #: The longest a message is hidden for a reason we can only guess at (an outage, an open breaker):
 #: short enough that mail flows again within minutes of the provider's recovery. A wait the
@@ -73,12 +89,30 @@ def growing_hide(receive_count: int) -> float:
     return float(min(BASE_BACKOFF_SECONDS * 2 ** min(max(receive_count - 1, 0), 20), HIDE_CAP_SECONDS))
 
 
-def backoff_seconds(error: BaseException, *, receive_count: int, breaker_wait: float, now: float) -> int:
+def longest_hide(*, invoked_at: float, now: float) -> float:
+    """The longest hide SQS still accepts ``now`` for a message of a batch whose invocation began at ``invoked_at``.
+
+    SQS refuses a visibility timeout that would end more than 12 hours after the message was
+    received (``InvalidParameterValue``); the receive came at most :data:`RECEIVE_SLACK_SECONDS`
+    before the invocation.
+    """
+    return MAX_VISIBILITY_SECONDS - RECEIVE_SLACK_SECONDS - max(now - invoked_at, 0.0)
+
+
+def backoff_seconds(
+    error: BaseException,
+    *,
+    receive_count: int,
+    breaker_wait: float,
+    now: float,
+    longest: float = MAX_VISIBILITY_SECONDS,
+) -> int:
     """How long to hide a message that failed with ``error`` before SQS offers it again.
 
-    Never less than :func:`growing_hide` of the receive count, whatever the reason, so a long
-    outage spends receives slowly (see docs/guarantees.md for the arithmetic against the queue's
-    ``maxReceiveCount``).
+    Never less than :func:`growing_hide` of the receive count, whatever the reason (the provider's
+    or ours), so a long outage spends receives slowly (see docs/guarantees.md for the arithmetic
+    against the queue's ``maxReceiveCount``); never more than ``longest`` (see :func:`longest_hide`):
+    a longer wait is finished by the hide of the next receive.
     """
     grown = growing_hide(receive_count)
     if isinstance(error, CircuitOpenError):
@@ -94,7 +128,7 @@ def backoff_seconds(error: BaseException, *, receive_count: int, breaker_wait: f
         wait = max(error.retry_after, grown)
     else:
         wait = grown
-    return max(1, min(math.ceil(wait), MAX_VISIBILITY_SECONDS))
+    return max(1, min(math.ceil(wait), math.floor(min(longest, MAX_VISIBILITY_SECONDS))))
 
 
 class OutboxConsumer:
@@ -124,6 +158,7 @@ class OutboxConsumer:
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Process one SQS batch; returns the partial batch response."""
         recorder = MetricsRecorder(environment=self.environment, sink=self.sink)
+        invoked_at = self._clock()
         deadline = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock)
         # Deferred: Powertools' batch utility (and its data classes) cost ~40 ms to import, and only this
         # handler needs them; the API's cold start must not pay for it.
@@ -138,7 +173,7 @@ class OutboxConsumer:
             with recording(recorder):
                 response = process_partial_response(
                     event=event,
-                    record_handler=lambda record: self._process(record, deadline),
+                    record_handler=lambda record: self._process(record, deadline, invoked_at),
                     processor=processor,
                     context=context,
                 )
@@ -151,7 +186,7 @@ class OutboxConsumer:
         )
         return dict(response)
 
-    def _process(self, record: SQSRecord, deadline: float | None) -> str:
+    def _process(self, record: SQSRecord, deadline: float | None, invoked_at: float) -> str:
         try:
             queued = QueuedSubmission.from_json(record.body)
         except ValueError as exc:
@@ -162,9 +197,24 @@ class OutboxConsumer:
                 return ""
             raise
         with correlation(self.logger, queued.request_id):
-            return self._deliver(record, queued, deadline)
+            try:
+                return self._deliver(queued, deadline)
+            except Exception as exc:
+                # Whatever failed (the provider, Parameter Store at a cold start, a bug), the message is hidden
+                # for the growing hide at least, so every cause spends receives as slowly as an outage does.
+                self._postpone(record, exc, invoked_at)
+                self.logger.warning(
+                    "outbox delivery failed; will retry",
+                    extra={
+                        "idempotency_key": queued.idempotency_key,
+                        "error": type(exc).__name__,
+                        "status": exc.status if isinstance(exc, ProviderError) else None,
+                        "receive_count": record.attributes.approximate_receive_count,
+                    },
+                )
+                raise
 
-    def _deliver(self, record: SQSRecord, queued: QueuedSubmission, deadline: float | None) -> str:
+    def _deliver(self, queued: QueuedSubmission, deadline: float | None) -> str:
         key = queued.idempotency_key
         ledger = self.service.ledger
         try:
@@ -183,16 +233,6 @@ class OutboxConsumer:
                 return ""  # parked with its reason: SQS deletes it from the outbox
             if not is_permanent_refusal(exc):
                 self.service.record_metric(Metric.EMAILS_FAILED)
-            self._postpone(record, exc)
-            self.logger.warning(
-                "outbox delivery failed; will retry",
-                extra={
-                    "idempotency_key": key,
-                    "error": type(exc).__name__,
-                    "status": exc.status,
-                    "receive_count": record.attributes.approximate_receive_count,
-                },
-            )
             raise
         self.service.record_metric(Metric.EMAILS_SENT)
         if ledger is not None:
@@ -223,24 +263,44 @@ class OutboxConsumer:
             return False
         return True
 
-    def _postpone(self, record: SQSRecord, error: ProviderError) -> None:
+    def _postpone(self, record: SQSRecord, error: BaseException, invoked_at: float) -> None:
         if self.queue_url is None or self._sqs is None:
             return
         try:
             receive_count = int(record.attributes.approximate_receive_count or "1")
         except ValueError:
             receive_count = 1
+        now = self._clock()
         seconds = backoff_seconds(
             error,
             receive_count=receive_count,
             breaker_wait=self.service.client.breaker.seconds_until_half_open(),
-            now=self._clock(),
+            now=now,
+            longest=longest_hide(invoked_at=invoked_at, now=now),
         )
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto is loaded by now
 
+        sqs = self._sqs()
         try:
-            self._sqs().change_message_visibility(
+            sqs.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
             )
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            fallback = int(growing_hide(receive_count))
+            if exc.response.get("Error", {}).get("Code") != "InvalidParameterValue" or seconds <= fallback:
+                logger.warning("could not postpone the outbox message", extra={"error": type(exc).__name__})
+                return
+            # SQS counts its 12 hours from an earlier receive than we thought: the growing hide still spends
+            # receives slowly, and the next receive asks for the rest of the wait.
+            logger.warning(
+                "SQS refused the hide; hiding for the growing hide instead",
+                extra={"refused_s": seconds, "hide_s": fallback, "error": str(exc)},
+            )
+            try:
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=fallback
+                )
+            except (ClientError, BotoCoreError) as again:
+                logger.warning("could not postpone the outbox message", extra={"error": type(again).__name__})
+        except BotoCoreError as exc:
             logger.warning("could not postpone the outbox message", extra={"error": type(exc).__name__})

@@ -1,7 +1,8 @@
 """An SQS queue on a simulated clock, with a dead-letter queue, for day-long outage runs in a second.
 
 It honours what the outbox relies on, as SQS documents it: a received message is hidden for the
-queue's visibility timeout (or what ``ChangeMessageVisibility`` sets, at most 12 h), each receive
+queue's visibility timeout (or what ``ChangeMessageVisibility`` sets: a hide that would end more than
+12 h after the receive is refused with ``InvalidParameterValue``, as SQS does), each receive
 adds one to ``ApproximateReceiveCount``, and a message received more than ``max_receive_count``
 times is moved to the dead-letter queue instead of being delivered. Only the calls the service
 makes are implemented: ``send_message``, ``receive_message``, ``change_message_visibility``,
@@ -15,6 +16,8 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 MAX_VISIBILITY = 43_200
 
@@ -43,6 +46,7 @@ class _Message:
     body: str
     attributes: dict[str, Any]
     visible_at: float
+    received_at: float = 0.0
     receive_count: int = 0
     receipt: str | None = None
     deleted: bool = False
@@ -59,6 +63,8 @@ class SimulatedQueue:
     messages: list[_Message] = field(default_factory=list)
     dead_letters: list[_Message] = field(default_factory=list)
     moved_by_hand: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Every hide SQS accepted, in seconds.
+    hides: list[int] = field(default_factory=list)
     _receipts: itertools.count[int] = field(default_factory=itertools.count)
 
     # -- the SQS API the service calls ---------------------------------------------------------
@@ -86,6 +92,7 @@ class SimulatedQueue:
                 self.dead_letters.append(message)
                 continue
             message.receive_count += 1
+            message.received_at = now
             message.visible_at = now + self.visibility_timeout
             message.receipt = f"{message.message_id}#{next(self._receipts)}"
             out.append(
@@ -104,8 +111,19 @@ class SimulatedQueue:
 
     def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> None:  # noqa: N803
         assert QueueUrl == self.url
-        assert 0 <= VisibilityTimeout <= MAX_VISIBILITY, VisibilityTimeout
         message = self._by_receipt(ReceiptHandle)
+        if VisibilityTimeout < 0 or self.clock() + VisibilityTimeout - message.received_at > MAX_VISIBILITY:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "InvalidParameterValue",
+                        "Message": f"Value {VisibilityTimeout} for parameter VisibilityTimeout is invalid. Reason: "
+                        "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+                    }
+                },
+                "ChangeMessageVisibility",
+            )
+        self.hides.append(VisibilityTimeout)
         message.visible_at = self.clock() + VisibilityTimeout
 
     def delete_message(self, *, QueueUrl: str, ReceiptHandle: str) -> None:  # noqa: N803

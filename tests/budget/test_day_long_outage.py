@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from contact_sdk.bootstrap import build_components
 from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.errors import ConfigUnavailableError
 from contact_sdk.metrics import ListSink
 from contact_sdk.settings import Settings
 from tests.budget.simulated_sqs import SimClock, SimulatedQueue
@@ -66,6 +68,22 @@ class Provider:
         return httpx.Response(200, json={"id": f"email-{key[-12:]}"})
 
 
+@dataclass
+class ParameterStoreDown:
+    """Parameter Store on the simulated clock: unreachable until ``recovers_at``, then ``healthy``'s values."""
+
+    healthy: InMemoryParameterSource
+    clock: SimClock
+    recovers_at: float
+    refused: int = 0
+
+    def fetch(self, name: str) -> str:
+        if self.clock() < self.recovers_at:
+            self.refused += 1
+            raise ConfigUnavailableError(f"parameter {name}: Parameter Store unreachable (simulated outage)")
+        return self.healthy.fetch(name)
+
+
 class SimContext:
     """A Lambda context whose remaining time runs on the simulated clock (30 s per invocation)."""
 
@@ -91,12 +109,16 @@ def api_event(method: str, path: str, *, body: str | None, headers: dict[str, st
     }
 
 
-def test_a_day_long_outage_dead_letters_nothing_and_delivers_each_submission_once() -> None:
+@pytest.mark.parametrize("cause", ["provider", "parameter_store"])
+def test_a_day_long_outage_dead_letters_nothing_and_delivers_each_submission_once(cause: str) -> None:
     """24 h of 503s: every accepted submission is delivered exactly once, within 10 minutes of recovery, none lost.
 
     Submissions arrive throughout the outage (at its start, then every 2 hours); the event source
     polls whenever a message is visible. Accounting (printed): accepted, delivered, dead-lettered,
     duplicates, the most receives any message needed, and the latest delivery after recovery.
+    With ``cause="parameter_store"`` the outbox consumer (a function of its own, started cold) also
+    cannot read its config for the 24 h: a failure that is not the provider's spends receives as
+    slowly as one that is.
     """
     clock = SimClock()
     start = clock()
@@ -136,6 +158,16 @@ def test_a_day_long_outage_dead_letters_nothing_and_delivers_each_submission_onc
         clock=clock,
     )
     api, consumer = components.api, components.consumer
+    if cause == "parameter_store":
+        consumer = build_components(
+            settings,
+            sink=ListSink(),
+            parameter_source=ParameterStoreDown(source, clock, recovers_at=start + OUTAGE),
+            http=http,
+            sqs_client=queue,
+            sleep=clock.sleep,
+            clock=clock,
+        ).consumer
 
     arrivals = [start + 0.0, start + 1.0, start + 2.0] + [start + h * 2 * HOUR for h in range(1, 12)]
     accepted: dict[str, float] = {}  # idempotency key -> when the visitor was answered 202
@@ -210,7 +242,7 @@ def test_a_day_long_outage_dead_letters_nothing_and_delivers_each_submission_onc
     latest_after_recovery = max(times[0] for times in delivered.values()) - provider.recovers_at
     most_receives = max(m.receive_count for m in queue.messages)
     print(
-        f"\n[24 h outage] accepted={len(accepted)} delivered={len(delivered)} "
+        f"\n[24 h outage: {cause}] accepted={len(accepted)} delivered={len(delivered)} "
         f"dead-lettered={len(queue.dead_letters)} duplicates={duplicates} "
         f"most receives={most_receives} of maxReceiveCount={max_receive_count} "
         f"latest delivery {latest_after_recovery:.0f} s after recovery; provider refused {provider.refused} calls"

@@ -100,20 +100,33 @@ def test_a_30s_outage_queues_traffic_cycles_the_breaker_and_drains(
     assert (counts.accepted, counts.delivered, counts.queued) == (11, 11, 0)
 
 
-def seconds_to_quota_reset(now: float) -> float:
-    """Seconds from ``now`` to 00:00:30 UTC tomorrow (the consumer's daily-quota reset)."""
-    tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
-    return dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
+#: Any day: the consumer's clock is injected, so the test passes at every hour it runs.
+QUOTA_DAY = dt.date(2027, 3, 1)
 
 
-def test_an_exhausted_quota_queues_and_the_consumer_waits_for_the_reset(fault_stack: FaultStack) -> None:
+@pytest.mark.parametrize(
+    ("time_of_day", "hides"),
+    [
+        # The reset is 00:00:30 UTC. SQS keeps a message hidden at most 12 h (43 200 s) from the receive
+        # that delivered it; the consumer allows 360 s for the event source's batching, so one hide is at
+        # most 42 840 s and a longer wait is finished by the next receive's hide.
+        pytest.param(dt.time(0, 30), [42_840, 41_790], id="00:30 (23 h 30 min 30 s to wait)"),
+        pytest.param(dt.time(11, 59), [42_840, 450], id="11:59 (12 h 1 min 30 s)"),
+        pytest.param(dt.time(12, 1), [42_840, 330], id="12:01 (11 h 59 min 30 s)"),
+        pytest.param(dt.time(23, 59), [90], id="23:59 (90 s)"),
+    ],
+)
+def test_an_exhausted_quota_queues_and_the_consumer_waits_for_the_reset(
+    build_stack: Callable[..., FaultStack], time_of_day: dt.time, hides: list[int]
+) -> None:
     """429 daily_quota_exceeded: not retried, 202 queued; the consumer hides the message until the reset.
 
     The sandbox sends ``Retry-After: 1`` with the 429 (the per-second rate window); a daily quota does
     not come back in a second, so the consumer must still wait for the reset, not retry every second
-    until SQS gives up and dead-letters the message.
+    until SQS gives up and dead-letters the message. Every hide is one SQS (moto) accepts.
     """
-    stack, tally = fault_stack, Tally()
+    clock = FakeClock(start=dt.datetime.combine(QUOTA_DAY, time_of_day, tzinfo=dt.UTC).timestamp())
+    stack, tally = build_stack(clock=clock), Tally()
     stack.sandbox.set_faults(failure_rate=1.0, failure_status=429, failure_name="daily_quota_exceeded")
     payload = submission()
     response = stack.submit(payload)
@@ -124,22 +137,28 @@ def test_an_exhausted_quota_queues_and_the_consumer_waits_for_the_reset(fault_st
     assert "ProviderRetries" not in totals  # a quota is permanent for now: no pointless retries
     assert stack.summary()["queued_reason"] == "ProviderQuotaError"
 
-    event = sqs_event(stack.aws, stack.queue_url)
-    now = time.time()
-    result = stack.drain_once(event)
-    assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
     assert stack.sqs is not None
-    [(_, postpone)] = [call for call in stack.sqs.calls if call[0] == "change_message_visibility"]
-    assert abs(postpone["VisibilityTimeout"] - seconds_to_quota_reset(now)) <= 5
-    [warning] = stack.lines("outbox delivery failed; will retry")
-    assert warning["error"] == "ProviderQuotaError"
+    asked: list[int] = []
+    for _ in hides:
+        event = sqs_event(stack.aws, stack.queue_url)
+        result = stack.drain_once(event)
+        assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
+        [postpone] = [call for name, call in stack.sqs.calls if name == "change_message_visibility"][len(asked) :]
+        asked.append(postpone["VisibilityTimeout"])
+        clock.advance(postpone["VisibilityTimeout"])  # the hide ends: the message is visible again
+        stack.make_visible(event)
+    assert asked == hides
+    reset = dt.datetime.combine(QUOTA_DAY + dt.timedelta(days=1), dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp()
+    assert clock() == reset
+    assert not stack.lines("could not postpone the outbox message")  # SQS took every hide
+    warnings = stack.lines("outbox delivery failed; will retry")
+    assert [w["error"] for w in warnings] == ["ProviderQuotaError"] * len(hides)
     assert stack.sandbox.emails() == []
 
     # The reset comes: the quota is back and the message visible again; the drain sends it once.
     stack.sandbox.clear_faults()
-    stack.make_visible(event)
     assert stack.drain() == [{"batchItemFailures": []}]
-    account(stack, tally.accepted, label="quota exhausted, delivered after the reset")
+    account(stack, tally.accepted, label=f"quota exhausted at {time_of_day:%H:%M}, delivered after the reset")
 
 
 def test_the_consumer_waits_out_an_open_breaker(
