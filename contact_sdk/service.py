@@ -1,9 +1,13 @@
 """The contact service: every step between a request's parts and its outcome, in order.
 
-``POST /contact``: origin → rate limit → media type → size → token present → JSON → validation
-→ Turnstile token present (when on) → CSRF token (signature, origin, expiry, then consumed once)
-→ Turnstile siteverify (when on) → spam → send (→ outbox).
-Validation runs before the token is consumed, so a person who fixes a field keeps their token.
+``POST /contact`` (the contract's order of checks, §6): origin → rate limit → media type → size →
+JSON → CSRF token (present, then signature, origin, expiry, and consumed once) → Turnstile (when on:
+the token present, then siteverify) → fields → spam → send (→ outbox).
+Nobody without a valid token learns the field rules: a reused, forged or foreign token is ``403
+csrf_invalid`` whatever the body. Every answer given after the token was consumed carries a
+``nextToken`` (in the ``error`` object of an error), whose fill-time start is the consumed token's,
+so a person who fixes a field resends at once. The honeypot is never a field error: filled with
+anything at all, the submission is spam.
 
 The service is built once per execution environment and is safe to call from many threads.
 It knows nothing of API Gateway: :mod:`contact_sdk.api` turns events into :class:`SubmitRequest`
@@ -180,6 +184,16 @@ def _unavailable(message: str, log_fields: Mapping[str, Any] | None = None) -> O
     )
 
 
+def _with_next_token(outcome: Outcome, next_token: str) -> Outcome:
+    """An error answer given after the CSRF token was consumed: the page's next token rides in its ``error``."""
+    error = {**outcome.body["error"], "nextToken": next_token}
+    return replace(outcome, body={**outcome.body, "error": error})
+
+
+def _refuse_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _marked(email: OutgoingEmail, subject_prefix: str) -> OutgoingEmail:
     return dataclasses.replace(email, subject=subject_prefix + email.subject) if subject_prefix else email
 
@@ -268,65 +282,71 @@ class ContactService:
                 f"The message is too large: the limit is {MAX_BODY_BYTES // 1024} KiB.",
                 metrics=(Metric.VALIDATION_ERRORS,),
             )
-        if request.csrf_token is None or not request.csrf_token.strip():
-            return self._csrf_refused(CsrfMissing())
         payload = self._decode_json(request.body)
         if not isinstance(payload, dict):
             return Outcome.error(
                 400, "invalid_json", "The body must be a JSON object.", metrics=(Metric.VALIDATION_ERRORS,)
             )
-        submission, field_errors = parse_submission(payload)
-        if submission is None:
-            return Outcome.error(
-                400,
-                "validation_error",
-                "Some fields need your attention.",
-                fields=field_errors,
-                metrics=(Metric.VALIDATION_ERRORS,),
-                log_fields={"invalid_fields": sorted(field_errors)},
-            )
-        if self.captcha is not None and not (submission.turnstile_token or "").strip():
-            # Before the CSRF token is consumed: the page can add the widget's token and send again.
-            return self._captcha_refused("missing")
+        if request.csrf_token is None or not request.csrf_token.strip():
+            return self._csrf_refused(CsrfMissing())
         try:
             secret, previous_secrets = self.config.csrf_secrets()
         except ConfigurationError as exc:
             return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
         try:
-            token_issued_at = self.csrf.verify_and_consume(
+            form_started_at = self.csrf.verify_and_consume(
                 secret, origin, request.csrf_token, previous_secrets=previous_secrets
             )
         except (CsrfMissing, CsrfInvalid) as exc:
             return self._csrf_refused(exc)
+        # The token is spent: every answer from here on hands the page the next one, counting from the same start.
+        next_token = self.csrf.issue(secret, origin, started_at=form_started_at)
         captcha_unverified = False
         if self.captcha is not None:
-            # After the CSRF check, so forged requests never make us call Cloudflare.
-            result = self.captcha.verify(
-                submission.turnstile_token, remote_ip=request.client_ip, deadline=request.deadline
-            )
+            turnstile_token = payload.get("turnstileToken")
+            if not isinstance(turnstile_token, str) or not turnstile_token.strip():
+                return _with_next_token(self._captcha_refused("missing"), next_token)
+            result = self.captcha.verify(turnstile_token, remote_ip=request.client_ip, deadline=request.deadline)
             if result.verdict == CaptchaVerdict.REFUSED:
-                return self._captcha_refused(result.reason)
+                return _with_next_token(self._captcha_refused(result.reason), next_token)
             if result.verdict == CaptchaVerdict.UNAVAILABLE:
                 self.record_metric(Metric.CAPTCHA_UNAVAILABLE)
                 if self.captcha_strict:
-                    return _unavailable(
-                        "We could not check that you are not a robot right now. Please try again in a minute.",
-                        {"captcha_reason": result.reason},
+                    return _with_next_token(
+                        _unavailable(
+                            "We could not check that you are not a robot right now. Please try again in a minute.",
+                            {"captcha_reason": result.reason},
+                        ),
+                        next_token,
                     )
                 logger.warning(
                     "Turnstile unavailable: delivering with the subject marked", extra={"captcha_reason": result.reason}
                 )
                 captcha_unverified = True
-        next_token = self.csrf.issue(secret, origin)
+        # The honeypot is judged by the spam rules alone, whatever it holds: a field error would tell a bot it is read.
+        honeypot = payload.pop("website", None)
+        submission, field_errors = parse_submission(payload)
+        if submission is None:
+            return _with_next_token(
+                Outcome.error(
+                    400,
+                    "validation_error",
+                    "Some fields need your attention.",
+                    fields=field_errors,
+                    metrics=(Metric.VALIDATION_ERRORS,),
+                    log_fields={"invalid_fields": sorted(field_errors)},
+                ),
+                next_token,
+            )
         verdict = judge(
-            honeypot=submission.website,
+            honeypot=honeypot,
             form_started_at_ms=submission.form_started_at,
             message=submission.message,
             name=submission.name,
             subject=submission.subject,
             now_ms=int(self._clock() * 1000),
             min_fill_seconds=self.min_fill_seconds,
-            token_issued_at_ms=token_issued_at * 1000,
+            token_issued_at_ms=form_started_at * 1000,
         )
         if verdict.is_spam:
             # Indistinguishable from "sent" for the sender; nothing is sent, but the owner can review it.
@@ -588,18 +608,22 @@ class ContactService:
             "submission NOT accepted: provider and durable store unavailable; full submission follows",
             extra={"submission": queued.to_json(), "reason": reason},
         )
-        return _unavailable(
-            "We could not send your message right now. Please try again in a minute.",
-            {"idempotency_key": key, "unavailable_reason": reason},
+        return _with_next_token(
+            _unavailable(
+                "We could not send your message right now. Please try again in a minute.",
+                {"idempotency_key": key, "unavailable_reason": reason},
+            ),
+            next_token,
         )
 
     # -- helpers -------------------------------------------------------------------------------
 
     @staticmethod
     def _decode_json(body: bytes) -> Any:
+        # NaN, Infinity and -Infinity are Python's extensions, not JSON (RFC 8259): refused as invalid_json.
         try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return json.loads(body.decode("utf-8"), parse_constant=_refuse_json_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return None
 
     @staticmethod

@@ -231,11 +231,45 @@ def test_invalid_fields_are_400_with_a_message_per_field(stack: Stack, payload: 
     assert metric_totals(stack)["ValidationErrors"] == 1
 
 
-def test_a_validation_error_does_not_burn_the_token(stack: Stack) -> None:
-    """After fixing a field, the same token is still accepted."""
+def test_a_validation_error_spends_the_token_and_hands_back_the_next(stack: Stack) -> None:
+    """Contract §6: fields are judged after the token is consumed; the 400's error carries the nextToken to resend with."""
     token = stack.token()
-    assert stack.submit(submission(email="nope"), token=token)["statusCode"] == 400
-    assert stack.submit(submission(), token=token)["statusCode"] == 200
+    refused = stack.submit(submission(email="nope"), token=token)
+    assert refused["statusCode"] == 400
+    error = json.loads(refused["body"])["error"]
+    assert set(error) == {"code", "message", "fields", "nextToken"}
+    assert stack.submit(submission(), token=token)["statusCode"] == 403
+    assert stack.submit(submission(), token=error["nextToken"])["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    [pytest.param("v2.forged", id="forged"), pytest.param("reused", id="reused"), pytest.param("foreign", id="foreign")],
+)
+def test_without_a_valid_token_nobody_learns_the_field_rules(stack: Stack, token: str) -> None:
+    """A forged, reused or other-origin token gets 403 csrf_invalid for a body full of field errors (contract §6)."""
+    bad_body = submission(email="nope", message="short", consent=False, surprise="field")
+    if token == "reused":
+        token = stack.token()
+        assert stack.submit(submission(), token=token)["statusCode"] == 200
+    elif token == "foreign":
+        token = stack.token(origin="http://localhost:8000")  # an allowed origin, but not the one posting
+    response = stack.submit(bad_body, token=token)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"] == {
+        "code": "csrf_invalid",
+        "message": "The form's security token is invalid or has expired. Reload the page and try again.",
+    }
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(stack: Stack, constant: str) -> None:
+    """RFC 8259 has no NaN or Infinity: a body using them is 400 invalid_json, before the token is looked at."""
+    raw = json.dumps(submission()).replace('"consent": true', f'"consent": true, "formStartedAt": {constant}')
+    assert constant in raw
+    response = stack.submit(None, raw=raw)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_json"
 
 
 def test_body_format_errors(stack: Stack) -> None:
