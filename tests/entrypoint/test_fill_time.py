@@ -105,7 +105,7 @@ def test_a_form_started_far_in_the_future_is_spam(timed: Stack, clock: Clock) ->
 
 
 def test_a_next_token_counts_from_the_start_of_the_token_it_replaces(timed: Stack, clock: Clock) -> None:
-    """Contract §6: a nextToken keeps its form's start, so the page's next message may go at once; a fresh token may not."""
+    """Contract §6: a nextToken keeps its form's start, so the next message may go at once; a fresh token may not."""
     token = timed.token()
     clock.now += 5
     first = post(timed, submission(formStartedAt=...), token)
@@ -125,7 +125,7 @@ def test_a_next_token_counts_from_the_start_of_the_token_it_replaces(timed: Stac
 
 
 def test_a_field_error_hands_back_a_next_token_that_may_resend_at_once(timed: Stack, clock: Clock) -> None:
-    """A 400 after the token was spent carries a nextToken with the form's start: the corrected form goes out at once."""
+    """A 400 after the token was spent carries a nextToken with the form's start: the corrected form goes at once."""
     token = timed.token()
     clock.now += 4
     refused = post(timed, submission(email="not an address", formStartedAt=...), token)

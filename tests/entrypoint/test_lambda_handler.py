@@ -232,7 +232,7 @@ def test_invalid_fields_are_400_with_a_message_per_field(stack: Stack, payload: 
 
 
 def test_a_validation_error_spends_the_token_and_hands_back_the_next(stack: Stack) -> None:
-    """Contract §6: fields are judged after the token is consumed; the 400's error carries the nextToken to resend with."""
+    """Contract §6: fields are judged after the token is consumed; the 400's error carries the nextToken to resend."""
     token = stack.token()
     refused = stack.submit(submission(email="nope"), token=token)
     assert refused["statusCode"] == 400
@@ -244,7 +244,11 @@ def test_a_validation_error_spends_the_token_and_hands_back_the_next(stack: Stac
 
 @pytest.mark.parametrize(
     "token",
-    [pytest.param("v2.forged", id="forged"), pytest.param("reused", id="reused"), pytest.param("foreign", id="foreign")],
+    [
+        pytest.param("v2.forged", id="forged"),
+        pytest.param("reused", id="reused"),
+        pytest.param("foreign", id="foreign"),
+    ],
 )
 def test_without_a_valid_token_nobody_learns_the_field_rules(stack: Stack, token: str) -> None:
     """A forged, reused or other-origin token gets 403 csrf_invalid for a body full of field errors (contract §6)."""

@@ -88,7 +88,7 @@ def test_a_refused_token_is_403_captcha_invalid(
 def test_a_missing_token_is_403_with_a_next_token(
     turnstile_stack: Callable[..., Stack], standin: SiteverifyStandIn
 ) -> None:
-    """No turnstileToken: 403 captcha_invalid after the CSRF token is spent; the answer's nextToken carries the resend."""
+    """No turnstileToken: 403 captcha_invalid after the CSRF token is spent; its nextToken carries the resend."""
     stack = turnstile_stack(PASS_SECRET, standin.url)
     token = stack.token()
     missing = assert_error(stack.submit(submission(), token=token), 403, "captcha_invalid")
