@@ -8,8 +8,10 @@ duration, and the milliseconds spent with the provider, Parameter Store and Dyna
 ``provider_ms``, ``parameter_store_ms``, ``dynamodb_ms`` when each was called) and flushes one set
 of EMF metrics — also when something failed.
 
-``POST /contact`` gets one deadline: ``response_budget_ms`` from the moment ``handle`` starts,
-or the Lambda's remaining time minus ``deadline_margin_ms`` if that is earlier.
+Every route gets one deadline (:class:`~contact_sdk.deadline.Deadline`): ``response_budget_ms`` from
+the moment ``handle`` starts, or the Lambda's remaining time minus ``deadline_margin_ms`` if that is
+earlier. It is handed to the service with the request, and every call the request makes (DynamoDB,
+SQS, Parameter Store, siteverify, Resend) ends by it.
 
 Example::
 
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from contact_sdk import timings
+from contact_sdk.deadline import Deadline, within
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
 from contact_sdk.security.origin import SECURITY_HEADERS
@@ -230,8 +233,10 @@ class ContactApi:
                 f"{method or 'This method'} is not allowed here.",
                 headers={"Allow": ", ".join(allowed)},
             )
+        deadline = self._deadline(context, received_at)
         if route == "/contact/events":
-            return self._events(headers, event)
+            with within(deadline):
+                return self._events(headers, event)
         if method == "OPTIONS":
             if origin is not None and self.service.origins.is_allowed(origin):
                 return Outcome(status=204, body={}, outcome="preflight")
@@ -243,7 +248,7 @@ class ContactApi:
             )
         client_ip = _client_ip_of(event)
         if route == "/contact/token":
-            return self.service.issue_token(origin=origin, client_ip=client_ip)
+            return self.service.issue_token(origin=origin, client_ip=client_ip, deadline=deadline)
         body = _body_of(event)
         if body is None:
             return Outcome.error(
@@ -257,17 +262,18 @@ class ContactApi:
                 body=body,
                 csrf_token=headers.single("x-csrf-token") if headers.present("x-csrf-token") else None,
                 request_id=request_id,
-                deadline=self._deadline(context, received_at),
+                deadline=deadline,
             )
         )
 
-    def _deadline(self, context: Any, received_at: float) -> float | None:
+    def _deadline(self, context: Any, received_at: float) -> Deadline | None:
         """The earlier of the response budget (from ``received_at``) and the Lambda's own deadline."""
-        lambda_ends = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock)
+        clock = self.service.client.clock
+        lambda_ends = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=clock)
         if self.response_budget_ms is None:
             return lambda_ends
-        budget_ends = received_at + self.response_budget_ms / 1000
-        return budget_ends if lambda_ends is None else min(budget_ends, lambda_ends)
+        budget_ends = Deadline(received_at + self.response_budget_ms / 1000, clock)
+        return budget_ends if lambda_ends is None or budget_ends.at <= lambda_ends.at else lambda_ends
 
     def _events(self, headers: RequestHeaders, event: Mapping[str, Any]) -> Outcome:
         if self.events is None:

@@ -23,9 +23,11 @@ import httpx
 from contact_sdk import timings
 from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
+from contact_sdk.aws import AwsService
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
+from contact_sdk.degraded import DependencyGuard, GuardState
 from contact_sdk.delivery_endpoint import DeliveryEvents
 from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
@@ -59,36 +61,60 @@ class Components:
     parameter_source: ParameterSource
     outbox: Outbox | None
     consumer: OutboxConsumer
-    #: The boto3 clients built here and held by the guards (DynamoDB); SnapStart closes their pools on restore.
-    aws_clients: tuple[Any, ...] = ()
+    #: The AWS services the components call (DynamoDB, SQS, Parameter Store); SnapStart resets them on restore.
+    aws_services: tuple[AwsService, ...] = ()
     #: The Turnstile verifier when ``CONTACT_TURNSTILE_SECRET_PARAMETER`` is set (its HTTP client is closed with it).
     captcha: TurnstileVerifier | None = None
 
 
-def aws_client(service: str) -> Any:
-    """A boto3 client with short timeouts and few retries: an AWS outage must not eat the Lambda deadline.
-
-    botocore's defaults (60 s timeouts, up to 10 attempts for DynamoDB) would hold a request far
-    past the point where the guards' fallbacks and the outbox could still answer in time.
-    """
-    import boto3  # noqa: PLC0415 - deferred: built once, on the first request that needs AWS
-    from botocore.config import Config  # noqa: PLC0415
-
-    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+def _report_degraded(service: str, how: str, detail: str) -> None:
+    """A call to ``service`` was skipped, cut or failed: the log names it; ``DependencyDegraded`` counts the request."""
+    logger.warning("dependency degraded", extra={"dependency": service, "degraded": how, "detail": detail})
+    if timings.first_degradation(service):
+        record(Metric.DEPENDENCY_DEGRADED)
 
 
-def archive_client() -> Any:
-    """The archive's own DynamoDB client: one attempt, 1 s timeouts.
+def _on_guard_change(name: str, old: GuardState, new: GuardState) -> None:
+    if new == GuardState.SKIPPING:
+        logger.warning("dependency %s: skipped by the following requests for a while", name, extra={"dependency": name})
+    elif new == GuardState.HEALTHY:
+        logger.warning("dependency %s: answering again", name, extra={"dependency": name})
 
-    The archive is written before the visitor is answered; an archive that cannot be written
-    costs a gap in the archive (logged, counted), never seconds of the visitor's wait.
-    """
-    import boto3  # noqa: PLC0415 - deferred like aws_client
-    from botocore.config import Config  # noqa: PLC0415
 
-    config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
-    return boto3.client("dynamodb", config=config)
+@dataclass(slots=True)
+class AwsServices:
+    """The AWS services the runtime calls, each bounded by the deadline in force (:mod:`contact_sdk.aws`)."""
+
+    dynamodb: AwsService
+    sqs: AwsService
+    ssm: AwsService
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        dynamodb_client: Any = None,
+        sqs_client: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AwsServices:
+        """One :class:`AwsService` per service, with its guard; an injected client is bounded the same way."""
+
+        def service(name: str, injected: Any) -> AwsService:
+            return AwsService(
+                name,
+                guard=DependencyGuard(name, on_change=_on_guard_change),
+                on_degraded=_report_degraded,
+                client_factory=(lambda config: injected) if injected is not None else None,
+                clock=clock,
+            )
+
+        return cls(
+            dynamodb=service("dynamodb", dynamodb_client), sqs=service("sqs", sqs_client), ssm=service("ssm", None)
+        )
+
+    def all(self) -> tuple[AwsService, ...]:
+        """Every service, for SnapStart's restore and for closing."""
+        return (self.dynamodb, self.sqs, self.ssm)
 
 
 def _on_breaker_change(old: str | None, new: str) -> None:
@@ -168,7 +194,8 @@ def build_components(
     clock (monotonic for intervals, ``time.time`` for what is compared with epoch timestamps).
     """
     log = build_logger(level=log_level)
-    source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
+    aws = AwsServices.build(dynamodb_client=dynamodb_client, sqs_client=sqs_client, clock=time.monotonic)
+    source = parameter_source or SsmParameterSource(client_factory=aws.ssm.client)
     cache = ParameterCache(
         _TimedParameterSource(source),
         ttl_seconds=settings.config_ttl_seconds,
@@ -181,9 +208,7 @@ def build_components(
         # With the table, the breaker's state is shared by every execution environment (docs/guarantees.md).
         breaker_store = None
         if settings.table_name:
-            if dynamodb_client is None:
-                dynamodb_client = aws_client("dynamodb")
-            breaker_store = DynamoDBBreakerStore(dynamodb_client, settings.table_name)
+            breaker_store = DynamoDBBreakerStore(aws.dynamodb.client(), settings.table_name)
         breaker = ProviderBreaker(
             on_state_change=_on_breaker_change,
             store=breaker_store,
@@ -212,16 +237,14 @@ def build_components(
     delivery_store: DeliveryEventStore
     archive: SubmissionArchive | None = None
     if settings.table_name:
-        injected_dynamodb = dynamodb_client is not None
-        if dynamodb_client is None:
-            dynamodb_client = aws_client("dynamodb")
+        dynamodb_client = aws.dynamodb.client()
         _time_dynamodb(dynamodb_client)
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
         ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
         delivery_store = DynamoDBDeliveryEventStore(dynamodb_client, settings.table_name)
         archive = DynamoDBSubmissionArchive(
-            dynamodb_client if injected_dynamodb else archive_client(),
+            dynamodb_client,
             settings.table_name,
             days=settings.archive_days,
             spam_days=settings.archive_spam_days,
@@ -234,7 +257,7 @@ def build_components(
         delivery_store = InMemoryDeliveryEventStore()
         log.warning("CONTACT_TABLE_NAME is not set: the submission archive is off (nothing is kept for review)")
     if outbox is None and settings.outbox_queue_url:
-        outbox = SqsOutbox(settings.outbox_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
+        outbox = SqsOutbox(settings.outbox_queue_url, client_factory=aws.sqs.client)
     if outbox is None:
         log.warning(
             "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
@@ -252,9 +275,10 @@ def build_components(
             timeout_seconds=settings.turnstile_timeout_ms / 1000,
             http=turnstile_http,
             clock=client.clock,
+            guard=DependencyGuard("siteverify", on_change=_on_guard_change),
         )
     if parking is None and settings.parked_queue_url:
-        parking = SqsParkingLot(settings.parked_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
+        parking = SqsParkingLot(settings.parked_queue_url, client_factory=aws.sqs.client)
     if parking is None and outbox is not None:
         log.warning(
             "CONTACT_PARKED_QUEUE_URL is not set: a permanently refused submission stays in the outbox "
@@ -305,7 +329,7 @@ def build_components(
         sink=sink,
         logger=log,
         queue_url=settings.outbox_queue_url,
-        sqs_client=(lambda: sqs_client) if sqs_client is not None else (lambda: aws_client("sqs")),
+        sqs_client=aws.sqs.client,
         deadline_margin_ms=settings.deadline_margin_ms,
         clock=clock or time.time,
     )
@@ -326,9 +350,7 @@ def build_components(
         parameter_source=source,
         outbox=outbox,
         consumer=consumer,
-        aws_clients=tuple(
-            dict.fromkeys(c for c in (dynamodb_client, getattr(archive, "client", None)) if c is not None)
-        ),
+        aws_services=aws.all(),
         captcha=captcha,
     )
 

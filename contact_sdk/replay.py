@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, within
 from contact_sdk.errors import (
     CircuitOpenError,
     IdempotencyConflictError,
@@ -186,7 +187,7 @@ class OutboxConsumer:
         )
         return dict(response)
 
-    def _process(self, record: SQSRecord, deadline: float | None, invoked_at: float) -> str:
+    def _process(self, record: SQSRecord, deadline: Deadline | None, invoked_at: float) -> str:
         try:
             queued = QueuedSubmission.from_json(record.body)
         except ValueError as exc:
@@ -198,11 +199,13 @@ class OutboxConsumer:
             raise
         with correlation(self.logger, queued.request_id):
             try:
-                return self._deliver(queued, deadline)
+                with within(deadline):
+                    return self._deliver(queued, deadline)
             except Exception as exc:
                 # Whatever failed (the provider, Parameter Store at a cold start, a bug), the message is hidden
                 # for the growing hide at least, so every cause spends receives as slowly as an outage does.
-                self._postpone(record, exc, invoked_at)
+                with within(deadline.extended(QUEUE_ALLOWANCE_SECONDS) if deadline is not None else None):
+                    self._postpone(record, exc, invoked_at)
                 self.logger.warning(
                     "outbox delivery failed; will retry",
                     extra={
@@ -214,7 +217,7 @@ class OutboxConsumer:
                 )
                 raise
 
-    def _deliver(self, queued: QueuedSubmission, deadline: float | None) -> str:
+    def _deliver(self, queued: QueuedSubmission, deadline: Deadline | None) -> str:
         key = queued.idempotency_key
         ledger = self.service.ledger
         try:

@@ -34,6 +34,7 @@ from typing import Any
 from contact_sdk.archive import ArchiveState, ArchiveUnavailable, SubmissionArchive
 from contact_sdk.compose import compose_email, idempotency_key
 from contact_sdk.config import ServiceConfig
+from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, within
 from contact_sdk.errors import (
     PROVIDER_UNAVAILABLE,
     ConfigurationError,
@@ -122,15 +123,15 @@ class SubmitRequest:
     body: bytes
     csrf_token: str | None
     request_id: str
-    #: A time on the Resend client's clock after which no provider attempt may start.
-    deadline: float | None = None
+    #: The request's one deadline (from receipt: the response budget or the Lambda's, whichever is earlier).
+    deadline: Deadline | None = None
 
 
-def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float]) -> float | None:
-    """When provider work must stop: the Lambda's remaining time minus ``margin_ms``, on ``clock``.
+def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float]) -> Deadline | None:
+    """When the work must stop: the Lambda's remaining time minus ``margin_ms``, on ``clock``.
 
-    ``None`` without a usable Lambda context (local tools, tests): the client's own timeouts and
-    retry limits then bound the call.
+    ``None`` without a usable Lambda context (local tools, tests): each call's own timeouts and the
+    client's retry limits then bound the work.
     """
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
@@ -139,7 +140,7 @@ def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float
         budget_ms = float(remaining()) - margin_ms
     except (TypeError, ValueError):
         return None
-    return clock() + max(budget_ms, 0.0) / 1000
+    return Deadline.after(max(budget_ms, 0.0) / 1000, clock=clock)
 
 
 def is_permanent_refusal(error: ProviderError) -> bool:
@@ -182,6 +183,11 @@ def _unavailable(message: str, log_fields: Mapping[str, Any] | None = None) -> O
         headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
         log_fields=log_fields,
     )
+
+
+def _allowance(deadline: Deadline | None) -> Deadline | None:
+    """``deadline`` plus the allowance to keep a submission durably and answer."""
+    return None if deadline is None else deadline.extended(QUEUE_ALLOWANCE_SECONDS)
 
 
 def _with_next_token(outcome: Outcome, next_token: str) -> Outcome:
@@ -245,23 +251,35 @@ class ContactService:
 
     # -- GET /contact/token --------------------------------------------------------------------
 
-    def issue_token(self, *, origin: str | None, client_ip: str) -> Outcome:
-        """A fresh CSRF token bound to ``origin`` (which the caller has already found allowed)."""
+    def issue_token(self, *, origin: str | None, client_ip: str, deadline: Deadline | None = None) -> Outcome:
+        """A fresh CSRF token bound to ``origin`` (which the caller has already found allowed).
+
+        Every call it makes (the rate limit's counter, the CSRF secret) ends by ``deadline``.
+        """
         if origin is None or not self.origins.is_allowed(origin):
             return self._origin_refused()
-        decision = self.token_limiter.check(client_ip)
-        if not decision.allowed:
-            return _rate_limited(decision, "token requests")
-        try:
-            token = self.csrf.issue(self.config.csrf_secret(), origin)
-        except ConfigurationError as exc:
-            return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
+        with within(deadline):
+            decision = self.token_limiter.check(client_ip)
+            if not decision.allowed:
+                return _rate_limited(decision, "token requests")
+            try:
+                token = self.csrf.issue(self.config.csrf_secret(), origin)
+            except ConfigurationError as exc:
+                return _unavailable("The contact form is not available right now.", {"config_error": str(exc)})
         return Outcome(status=200, body={"token": token, "expiresIn": self.csrf.ttl_seconds}, outcome="token_issued")
 
     # -- POST /contact -------------------------------------------------------------------------
 
     def submit(self, request: SubmitRequest) -> Outcome:
-        """Handle one submission: see the module docstring for the order of checks."""
+        """Handle one submission: see the module docstring for the order of checks.
+
+        Every call it makes ends by ``request.deadline``; keeping the submission durably (the outbox, the
+        parking lot, its records) may use :data:`~contact_sdk.deadline.QUEUE_ALLOWANCE_SECONDS` more.
+        """
+        with within(request.deadline):
+            return self._submit(request)
+
+    def _submit(self, request: SubmitRequest) -> Outcome:
         if request.origin is None or not self.origins.is_allowed(request.origin):
             return self._origin_refused()
         origin = request.origin
@@ -350,9 +368,10 @@ class ContactService:
         )
         if verdict.is_spam:
             # Indistinguishable from "sent" for the sender; nothing is sent, but the owner can review it.
-            archived = self.archive_submission(
-                submission, request, idempotency_key(submission), ArchiveState.SPAM, reasons=verdict.reasons
-            )
+            with within(_allowance(request.deadline)):
+                archived = self.archive_submission(
+                    submission, request, idempotency_key(submission), ArchiveState.SPAM, reasons=verdict.reasons
+                )
             return Outcome(
                 status=200,
                 body={"status": "sent", "nextToken": next_token},
@@ -408,8 +427,9 @@ class ContactService:
                     extra={"error": type(exc).__name__, "status": exc.status, "provider_error": exc.name},
                 )
             return self._keep_for_later(submission, request, key, next_token, reason=type(exc).__name__)
-        self._mark(key, SubmissionStatus.SENT, email_id=email_id)
-        archived = self.archive_submission(submission, request, key, ArchiveState.SENT, email_id=email_id)
+        with within(_allowance(request.deadline)):
+            self._mark(key, SubmissionStatus.SENT, email_id=email_id)
+            archived = self.archive_submission(submission, request, key, ArchiveState.SENT, email_id=email_id)
         return Outcome(
             status=200,
             body={"status": "sent", "nextToken": next_token},
@@ -496,7 +516,7 @@ class ContactService:
         return {"archive_gap": str(state)}
 
     def send_submission(
-        self, submission: ContactSubmission, key: str, deadline: float | None, *, subject_prefix: str = ""
+        self, submission: ContactSubmission, key: str, deadline: Deadline | None, *, subject_prefix: str = ""
     ) -> str:
         """Compose and send the email for ``submission`` under ``key``; the provider's id.
 
@@ -570,9 +590,14 @@ class ContactService:
             reason=type(error).__name__,
             now=self._clock(),
         )
-        if self.park(queued, error, archived=False):
-            reason = refusal_reason(error)
-            archive_fields = self.archive_submission(submission, request, key, ArchiveState.PARKED, reasons=(reason,))
+        with within(_allowance(request.deadline)):
+            parked = self.park(queued, error, archived=False)
+            if parked:
+                reason = refusal_reason(error)
+                archive_fields = self.archive_submission(
+                    submission, request, key, ArchiveState.PARKED, reasons=(reason,)
+                )
+        if parked:
             return Outcome(
                 status=202,
                 body={"status": "queued", "nextToken": next_token},
@@ -588,13 +613,18 @@ class ContactService:
             submission, idempotency_key=key, request_id=request.request_id, reason=reason, now=self._clock()
         )
         if self.outbox is not None:
-            try:
-                self.outbox.enqueue(queued)
-            except OutboxUnavailable as exc:
-                logger.error("the outbox is unavailable too", extra={"error": str(exc)})
-            else:
-                self._mark(key, SubmissionStatus.QUEUED)
-                archived = self.archive_submission(submission, request, key, ArchiveState.QUEUED, reasons=(reason,))
+            # The contract's allowance past the budget "to queue and answer": the durable copy is worth it.
+            with within(_allowance(request.deadline)):
+                try:
+                    self.outbox.enqueue(queued)
+                except OutboxUnavailable as exc:
+                    logger.error("the outbox is unavailable too", extra={"error": str(exc)})
+                    enqueued = False
+                else:
+                    enqueued = True
+                    self._mark(key, SubmissionStatus.QUEUED)
+                    archived = self.archive_submission(submission, request, key, ArchiveState.QUEUED, reasons=(reason,))
+            if enqueued:
                 return Outcome(
                     status=202,
                     body={"status": "queued", "nextToken": next_token},

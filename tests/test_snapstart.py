@@ -197,14 +197,16 @@ def test_after_restore_drops_the_provider_connection(provider: tuple[str, list[i
 
 
 def test_after_restore_resets_every_aws_client() -> None:
-    """Parameter Store, the outbox and the DynamoDB client each drop their connections."""
+    """Parameter Store, the outbox and each AWS service (DynamoDB's client among them) drop their connections."""
     components = _components()
     report = SnapStartHooks(lambda: components).after_restore()
     source, outbox = components.parameter_source, components.outbox
     assert isinstance(source, ResettableSource) and isinstance(outbox, ResettableOutbox)
-    (dynamodb,) = components.aws_clients
+    services = {service.name: service for service in components.aws_services}
+    assert set(services) == {"dynamodb", "sqs", "ssm"}
+    dynamodb = services["dynamodb"].client()
     assert (source.resets, outbox.resets, dynamodb.closed) == (1, 1, 1)
-    assert report.connections_dropped == 4
+    assert report.connections_dropped == 6  # the Resend pool, Parameter Store, the outbox, three AWS services
 
 
 def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> None:
@@ -263,8 +265,8 @@ def test_before_snapshot_primes_the_components_and_closes_their_connections() ->
     hooks = SnapStartHooks(lambda: built[-1] if built else None, prime=prime)
     hooks.before_snapshot()
     assert len(built) == 1
-    (dynamodb,) = built[0].aws_clients
-    assert dynamodb.closed == 1
+    services = {service.name: service for service in built[0].aws_services}
+    assert services["dynamodb"].client().closed == 1
 
 
 def test_before_snapshot_survives_a_misconfiguration() -> None:
