@@ -10,7 +10,13 @@ Answers (Resend retries anything that is not 2xx, so "retry later" is a 5xx and 
 * an authentic body that is not a Resend event → ``400 invalid_json``;
 * an event type we do not know → ``200`` ``{"status": "ignored"}`` and a log line;
 * a ``svix-id`` already recorded (Resend's retry) → ``200`` ``{"status": "duplicate"}``, not counted twice;
-* the signing secret or the store unavailable → ``503 service_unavailable`` (Resend retries).
+* the signing secret or the store unavailable, or the deadline passed → ``503 service_unavailable``
+  (Resend retries).
+
+An event's metric is counted when, and only when, the store says this call recorded it: the store
+writes the svix-id marker and the event in one transaction and resolves its own unanswered writes,
+so neither a crash nor a timeout at any point appends an event twice or loses one
+(``DynamoDBDeliveryEventStore`` says which single window can leave one event uncounted).
 
 Example::
 
@@ -70,8 +76,8 @@ class DeliveryEvents:
                 self._verifier = (secret, WebhookVerifier(secret, clock=self._clock))
             return self._verifier[1]
 
-    def receive(self, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """Verify one delivery and record it."""
+    def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: float | None = None) -> Outcome:
+        """Verify one delivery and record it; ``deadline`` is handed to the store (a time on its clock)."""
         try:
             verifier = self._current_verifier()
         except ConfigurationError as exc:
@@ -103,14 +109,16 @@ class DeliveryEvents:
             logger.info("unknown webhook event type ignored", extra=fields)
             return Outcome(status=200, body={"status": "ignored"}, outcome="webhook_ignored", log_fields=fields)
         try:
-            first_time = self._store.record(event, now=self._clock())
+            first_time = self._store.record(event, now=self._clock(), deadline=deadline)
         except DeliveryStoreUnavailableError as exc:
+            # With outcome_unknown the event may be recorded: Resend's retry will answer "duplicate"
+            # and this event's metric stays uncounted (the store's docstring explains why).
             return Outcome.error(
                 503,
                 "service_unavailable",
                 "The event could not be recorded right now.",
                 headers={"Retry-After": "60"},
-                log_fields={**fields, "store_error": str(exc)},
+                log_fields={**fields, "store_error": str(exc), "store_outcome_unknown": exc.outcome_unknown},
             )
         if not first_time:
             return Outcome(status=200, body={"status": "duplicate"}, outcome="webhook_duplicate", log_fields=fields)

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import enum
 import hashlib
 import hmac
@@ -67,12 +66,13 @@ import re
 import threading
 import time
 import types
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.errors import ConfigurationError, ContactSdkError
@@ -177,10 +177,16 @@ class WebhookPayloadError(WebhookError):
 
 
 class DeliveryStoreUnavailableError(ContactSdkError):
-    """The delivery-event store could not be written or read, chained to the original error.
+    """The delivery-event store could not be written or read (or the deadline left no time to try),
+    chained to the original error.
 
-    Nothing was recorded: the route answers 5xx so that Resend retries the event later.
+    The route answers 503 so that Resend retries the event later. ``outcome_unknown`` is true when a
+    write went out and no answer came back: the event may be recorded, and the retry will say so.
     """
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,39 +424,56 @@ def _status(email_id: str, events: list[RecordedEvent], updated_at: float) -> De
 
 
 class DeliveryEventStore(Protocol):
-    """Keeps verified webhook events, once each, against the email they are about."""
+    """Keeps verified webhook events, once each, against the email they are about.
 
-    def record(self, event: WebhookEvent, *, now: float) -> bool:
-        """Record ``event``; ``False`` (and nothing written) if its ``svix_id`` was already recorded.
+    ``now`` is epoch seconds (what expiry is measured in). ``deadline`` is a time on the store's own
+    ``clock`` after which no call to the backing store may start; ``None`` means no deadline.
+    """
 
-        Events without an ``email_id`` are only remembered for deduplication.
-        Raises :class:`DeliveryStoreUnavailableError` when the store cannot be written.
+    def record(self, event: WebhookEvent, *, now: float, deadline: float | None = None) -> bool:
+        """Record ``event`` and its ``svix_id`` marker together; ``True`` only for the call that recorded it.
+
+        ``False`` (nothing written) when the ``svix_id`` was already recorded by another call. Count
+        the event's metric exactly when this returns ``True``. Events without an ``email_id`` are only
+        remembered for deduplication. Raises :class:`DeliveryStoreUnavailableError` when the store
+        cannot be written (nothing was recorded, or ``outcome_unknown``) or the deadline has passed.
         """
         ...
 
-    def status(self, email_id: str, *, now: float) -> DeliveryStatus | None:
+    def status(self, email_id: str, *, now: float, deadline: float | None = None) -> DeliveryStatus | None:
         """The events recorded for ``email_id``, or ``None`` if none (or all expired)."""
         ...
 
-    def recent(self, *, now: float, limit: int = 20) -> list[DeliveryStatus]:
+    def recent(self, *, now: float, limit: int = 20, deadline: float | None = None) -> list[DeliveryStatus]:
         """The ``limit`` most recently updated emails, newest first."""
         ...
+
+
+def _refuse_after(deadline: float | None, clock: Callable[[], float], store: str, action: str) -> None:
+    """Raise :class:`DeliveryStoreUnavailableError` when ``deadline`` has passed on ``clock``."""
+    if deadline is not None and clock() >= deadline:
+        raise DeliveryStoreUnavailableError(f"{store} could not {action}: the deadline passed before the call")
 
 
 class InMemoryDeliveryEventStore:
     """A thread-safe :class:`DeliveryEventStore` for one process: tests and local runs.
 
-    Entries expire ``retention_seconds`` after their last write, like the DynamoDB store's TTL.
+    Entries expire ``retention_seconds`` after their last write, like the DynamoDB store's TTL. A
+    record is one step under one lock, so marker and event are kept together as in DynamoDB.
     """
 
-    def __init__(self, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS) -> None:
+    def __init__(
+        self, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._retention = retention_seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}  # svix id -> expiry
         self._emails: dict[str, tuple[list[RecordedEvent], float]] = {}  # email id -> (events, updated_at)
 
-    def record(self, event: WebhookEvent, *, now: float) -> bool:
+    def record(self, event: WebhookEvent, *, now: float, deadline: float | None = None) -> bool:
         """See :meth:`DeliveryEventStore.record`."""
+        _refuse_after(deadline, self._clock, "the in-memory delivery-event store", "record the event")
         with self._lock:
             expiry = self._seen.get(event.svix_id)
             if expiry is not None and expiry > now:
@@ -463,16 +486,18 @@ class InMemoryDeliveryEventStore:
                 self._emails[event.email_id] = ([*events, RecordedEvent.of(event)], now)
             return True
 
-    def status(self, email_id: str, *, now: float) -> DeliveryStatus | None:
+    def status(self, email_id: str, *, now: float, deadline: float | None = None) -> DeliveryStatus | None:
         """See :meth:`DeliveryEventStore.status`."""
+        _refuse_after(deadline, self._clock, "the in-memory delivery-event store", "read the delivery status")
         with self._lock:
             entry = self._emails.get(email_id)
             if entry is None or entry[1] + self._retention <= now:
                 return None
             return _status(email_id, list(entry[0]), entry[1])
 
-    def recent(self, *, now: float, limit: int = 20) -> list[DeliveryStatus]:
+    def recent(self, *, now: float, limit: int = 20, deadline: float | None = None) -> list[DeliveryStatus]:
         """See :meth:`DeliveryEventStore.recent`."""
+        _refuse_after(deadline, self._clock, "the in-memory delivery-event store", "list recent deliveries")
         with self._lock:
             live = [
                 _status(email_id, list(events), updated_at)
@@ -482,71 +507,145 @@ class InMemoryDeliveryEventStore:
         return sorted(live, key=lambda s: s.updated_at, reverse=True)[:limit]
 
 
+#: Errors after which a write may or may not have been applied (DynamoDB's documented 5xx, and a
+#: transaction whose token is still being processed): ask again with the same request.
+_UNANSWERED_CODES = frozenset(
+    {"InternalServerError", "ServiceUnavailable", "ServiceUnavailableException", "TransactionInProgressException"}
+)
+#: botocore errors raised before the request left this process: nothing can have been applied.
+_NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)
+
+
 class DynamoDBDeliveryEventStore:
-    """A :class:`DeliveryEventStore` in the service's DynamoDB table.
+    """A :class:`DeliveryEventStore` in the service's DynamoDB table, each event written once, atomically.
 
     Two kinds of item, both carrying the TTL attribute (now + ``ttl_seconds``):
 
-    - ``webhook#<svix-id>``: the deduplication marker, written by **one** conditional ``PutItem``
-      (``attribute_not_exists(pk)``, or an expired marker DynamoDB has not deleted yet). A retry of
-      the same event fails the condition and is not recorded again.
-    - ``delivery#<email id>``: ``events``, a list of ``{svixId, type, createdAt, detail}`` maps,
-      appended with one ``UpdateItem`` (``list_append``) that also refreshes ``updatedAt`` and the TTL.
-      The last status is derived when reading (events arrive out of order).
+    - ``webhook#<svix-id>``: the deduplication marker: event type, email id, received time, and the
+      ``attemptId`` of the :meth:`record` call that wrote it;
+    - ``delivery#<email id>``: ``events``, a list of ``{svixId, type, createdAt, detail}`` maps, with
+      ``emailId``, ``updatedAt`` and the TTL. The last status is derived when reading (events arrive
+      out of order).
 
-    If the append fails after the marker was written, the marker is deleted again (best effort)
-    before :class:`DeliveryStoreUnavailableError` is raised, so that Resend's retry records the event.
+    **One write.** :meth:`record` puts the marker (condition: ``attribute_not_exists(pk)``, or a marker
+    past its TTL that DynamoDB has not deleted yet) and appends the event (``list_append``) in **one**
+    ``TransactWriteItems``: both land or neither does, so there is no moment at which a marker exists
+    without its event, and nothing to undo. Why a transaction rather than one conditional item (the
+    svix-ids kept in a set on the ``delivery#`` item): the marker keeps its own key, so markers written
+    before this design still deduplicate Resend's retries, erasure and the operator commands read the
+    same items, and the event's destination item can change without moving the deduplication; and
+    DynamoDB makes a transaction idempotent by its ``ClientRequestToken`` (10 minutes), which is what
+    resolves a lost answer (below). The price is two write units per item instead of one, on a route
+    that sees a few events per email.
+
+    **Lost answers.** Each :meth:`record` call draws one attempt id, sends it as the transaction's
+    ``ClientRequestToken`` and stores it in the marker. When a try gets no answer (a timeout, a reset
+    connection, a DynamoDB 5xx) the write may have landed, so the same request is sent again (up to
+    ``max_attempts`` tries, none started past the deadline): DynamoDB either applies it now, answers
+    success for the token it already applied, or cancels it on the marker's condition and returns the
+    marker, whose ``attemptId`` says whether this call wrote it. Only this call's own write returns
+    ``True``; another delivery's (Resend's retry, Svix delivering twice) returns ``False``. A write that
+    is refused (throttled, invalid, cancelled for another reason) applied nothing: the error is raised
+    and Resend's retry records the event.
+
+    **The one window left.** If DynamoDB applies the write and no try of this call ever reads an
+    answer (every retry unanswered until the deadline, or the process dies while the call is in
+    flight), the route answers 503 and Resend's retry finds the event recorded: the history holds it
+    once, and its metric is not counted. Counting it on that retry instead would count every Svix
+    double delivery twice; a second "counted" write would only move the same window to that write.
+    The error says ``outcome_unknown`` so the route logs it.
 
     Example::
 
         store = DynamoDBDeliveryEventStore(boto3.client("dynamodb"), "contact-prod")
-        if store.record(event, now=time.time()):
-            ...  # first time this svix-id was seen: count it
+        if store.record(event, now=time.time(), deadline=time.monotonic() + 3):
+            ...  # this call recorded the event: count it
     """
 
     def __init__(
-        self, client: DynamoDBClient, table_name: str, *, ttl_seconds: int = DEFAULT_RETENTION_SECONDS
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        ttl_seconds: int = DEFAULT_RETENTION_SECONDS,
+        max_attempts: int = 2,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self._client = client
         self._table_name = table_name
         self._ttl = ttl_seconds
+        self._max_attempts = max_attempts
+        self._clock = clock
 
-    def record(self, event: WebhookEvent, *, now: float) -> bool:
-        """See :meth:`DeliveryEventStore.record`."""
+    def record(self, event: WebhookEvent, *, now: float, deadline: float | None = None) -> bool:
+        """See :meth:`DeliveryEventStore.record` and the class docstring. One ``TransactWriteItems``
+        per try."""
+        attempt_id = uuid.uuid4().hex
+        request = self._record_request(event, now=now, attempt_id=attempt_id)
+        failure: Exception | None = None
+        unanswered = False  # a try went out and no answer came back: it may have landed
+        for _ in range(self._max_attempts):
+            if deadline is not None and self._clock() >= deadline:
+                raise self._record_failed(failure, unanswered=unanswered, deadline_passed=True)
+            try:
+                self._client.transact_write_items(**request)
+            except ClientError as exc:
+                code = _error_code(exc)
+                reasons = exc.response.get("CancellationReasons") or []
+                if (
+                    code == "TransactionCanceledException"
+                    and reasons
+                    and reasons[0].get("Code") == "ConditionalCheckFailed"
+                ):
+                    # Recorded already: by this call if an unanswered try landed, else by another delivery.
+                    return _attempt_id_of(reasons[0].get("Item")) == attempt_id
+                failure = exc
+                if code in _UNANSWERED_CODES:
+                    unanswered = True
+                    continue
+                if code == "TransactionCanceledException" and any(
+                    reason.get("Code") == "TransactionConflict" for reason in reasons
+                ):
+                    continue  # another event of the same email was being written: nothing applied, try again
+                break
+            except BotoCoreError as exc:
+                failure = exc
+                unanswered = unanswered or not isinstance(exc, _NOT_SENT)
+                continue
+            return True
+        raise self._record_failed(failure, unanswered=unanswered, deadline_passed=False)
+
+    def _record_request(self, event: WebhookEvent, *, now: float, attempt_id: str) -> dict[str, Any]:
+        """The ``TransactWriteItems`` arguments: the marker's conditional put, then the event's append."""
         expires = str(int(now) + self._ttl)
-        marker_key: dict[str, AttributeValueTypeDef] = {PARTITION_KEY: {"S": f"webhook#{event.svix_id}"}}
         marker: dict[str, AttributeValueTypeDef] = {
-            **marker_key,
+            PARTITION_KEY: {"S": f"webhook#{event.svix_id}"},
             "eventType": {"S": event.type},
             "receivedAt": {"N": repr(float(now))},
+            "attemptId": {"S": attempt_id},
             TTL_ATTRIBUTE: {"N": expires},
         }
         if event.email_id is not None:
             marker["emailId"] = {"S": event.email_id}
-        try:
-            self._client.put_item(
-                TableName=self._table_name,
-                Item=marker,
-                ConditionExpression="attribute_not_exists(#pk) OR #expires <= :now",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise self._unavailable("write the svix-id marker", exc) from exc
-        except BotoCoreError as exc:
-            raise self._unavailable("write the svix-id marker", exc) from exc
-        if event.email_id is None:
-            return True
-        try:
-            self._append(event, now=now, expires=expires)
-        except (ClientError, BotoCoreError) as exc:
-            self._forget_marker(marker_key)
-            raise self._unavailable("append the event", exc) from exc
-        return True
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table_name,
+                    "Item": marker,
+                    "ConditionExpression": "attribute_not_exists(#pk) OR #expires <= :now",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
+                    "ExpressionAttributeValues": {":now": {"N": str(int(now))}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        if event.email_id is not None:
+            items.append({"Update": self._append(event, now=now, expires=expires)})
+        return {"TransactItems": items, "ClientRequestToken": attempt_id}
 
-    def _append(self, event: WebhookEvent, *, now: float, expires: str) -> None:
+    def _append(self, event: WebhookEvent, *, now: float, expires: str) -> dict[str, Any]:
         recorded: dict[str, AttributeValueTypeDef] = {
             "svixId": {"S": event.svix_id},
             "type": {"S": event.type},
@@ -554,36 +653,47 @@ class DynamoDBDeliveryEventStore:
         }
         if (detail := event.detail) is not None:
             recorded["detail"] = {"S": detail}
-        self._client.update_item(
-            TableName=self._table_name,
-            Key={PARTITION_KEY: {"S": f"delivery#{event.email_id}"}},
+        return {
+            "TableName": self._table_name,
+            "Key": {PARTITION_KEY: {"S": f"delivery#{event.email_id}"}},
             # An item past its TTL that DynamoDB has not deleted yet keeps its old events: same email, harmless.
-            UpdateExpression=(
+            "UpdateExpression": (
                 "SET #events = list_append(if_not_exists(#events, :empty), :event), "
                 "#email = :email, #updated = :updated, #expires = :expires"
             ),
-            ExpressionAttributeNames={
+            "ExpressionAttributeNames": {
                 "#events": "events",
                 "#email": "emailId",
                 "#updated": "updatedAt",
                 "#expires": TTL_ATTRIBUTE,
             },
-            ExpressionAttributeValues={
+            "ExpressionAttributeValues": {
                 ":empty": {"L": []},
                 ":event": {"L": [{"M": recorded}]},
                 ":email": {"S": event.email_id or ""},
                 ":updated": {"N": repr(float(now))},
                 ":expires": {"N": expires},
             },
+        }
+
+    def _record_failed(
+        self, failure: Exception | None, *, unanswered: bool, deadline_passed: bool
+    ) -> DeliveryStoreUnavailableError:
+        reasons = [] if failure is None else [_describe(failure)]
+        if deadline_passed:
+            reasons.append("the deadline passed before " + ("the call" if failure is None else "another try"))
+        if unanswered:
+            reasons.append("a try went unanswered, so the event may be recorded (outcome unknown)")
+        error = DeliveryStoreUnavailableError(
+            f"DynamoDB delivery-event store ({self._table_name}) could not record the event: {'; '.join(reasons)}",
+            outcome_unknown=unanswered,
         )
+        error.__cause__ = failure
+        return error
 
-    def _forget_marker(self, key: dict[str, AttributeValueTypeDef]) -> None:
-        # The original failure is the one to report; a marker left behind expires with its TTL.
-        with contextlib.suppress(ClientError, BotoCoreError):
-            self._client.delete_item(TableName=self._table_name, Key=key)
-
-    def status(self, email_id: str, *, now: float) -> DeliveryStatus | None:
+    def status(self, email_id: str, *, now: float, deadline: float | None = None) -> DeliveryStatus | None:
         """See :meth:`DeliveryEventStore.status`. One strongly consistent ``GetItem``."""
+        self._refuse_after(deadline, "read the delivery status")
         try:
             response = self._client.get_item(
                 TableName=self._table_name,
@@ -595,34 +705,56 @@ class DynamoDBDeliveryEventStore:
         item = response.get("Item")
         return None if item is None else _status_of_item(item, now=now)
 
-    def recent(self, *, now: float, limit: int = 20) -> list[DeliveryStatus]:
+    def recent(self, *, now: float, limit: int = 20, deadline: float | None = None) -> list[DeliveryStatus]:
         """See :meth:`DeliveryEventStore.recent`.
 
-        A filtered ``Scan`` of the table (it has no index by time): fine for an operator command
-        over a contact form's volume, not for a request path.
+        A filtered ``Scan`` of the table (it has no index by time), one call per page, none started
+        past the deadline: fine for an operator command over a contact form's volume, not for a
+        request path.
         """
         statuses: list[DeliveryStatus] = []
-        try:
-            pages = self._client.get_paginator("scan").paginate(
-                TableName=self._table_name,
-                FilterExpression="begins_with(#pk, :prefix) AND #expires > :now",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":prefix": {"S": "delivery#"}, ":now": {"N": str(int(now))}},
-            )
-            for page in pages:
-                for item in page.get("Items", []):
-                    status = _status_of_item(item, now=now)
-                    if status is not None:
-                        statuses.append(status)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("scan recent deliveries", exc) from exc
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "FilterExpression": "begins_with(#pk, :prefix) AND #expires > :now",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {":prefix": {"S": "delivery#"}, ":now": {"N": str(int(now))}},
+        }
+        while True:
+            self._refuse_after(deadline, "scan recent deliveries")
+            try:
+                page = self._client.scan(**request)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._unavailable("scan recent deliveries", exc) from exc
+            for item in page.get("Items", []):
+                status = _status_of_item(item, now=now)
+                if status is not None:
+                    statuses.append(status)
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return sorted(statuses, key=lambda s: s.updated_at, reverse=True)[:limit]
 
+    def _refuse_after(self, deadline: float | None, action: str) -> None:
+        _refuse_after(deadline, self._clock, f"DynamoDB delivery-event store ({self._table_name})", action)
+
     def _unavailable(self, action: str, exc: Exception) -> DeliveryStoreUnavailableError:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
         return DeliveryStoreUnavailableError(
-            f"DynamoDB delivery-event store ({self._table_name}) could not {action}: {code or 'unknown error'}"
+            f"DynamoDB delivery-event store ({self._table_name}) could not {action}: {_describe(exc)}"
         )
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or "")
+
+
+def _describe(exc: Exception) -> str:
+    """The error's code (``ClientError``) or class name: what an operator searches for."""
+    return (_error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__) or "unknown error"
+
+
+def _attempt_id_of(item: Mapping[str, Any] | None) -> str | None:
+    value = (item or {}).get("attemptId")
+    return value.get("S") if isinstance(value, Mapping) else None
 
 
 def _status_of_item(item: Mapping[str, Any], *, now: float) -> DeliveryStatus | None:

@@ -117,7 +117,7 @@ def test_no_secret_is_503_so_resend_retries() -> None:
 
 def test_a_store_outage_is_503() -> None:
     class Broken(InMemoryDeliveryEventStore):
-        def record(self, event: WebhookEvent, *, now: float) -> bool:
+        def record(self, event: WebhookEvent, *, now: float, deadline: float | None = None) -> bool:
             raise DeliveryStoreUnavailableError("down")
 
     setup = Setup()
@@ -141,3 +141,16 @@ def test_a_rotated_secret_is_picked_up() -> None:
     setup.cache.expire_older_than(0)  # what the hourly TTL does
     outcome = setup.events.receive(*signed(delivered("e-2"), svix_id="msg_2", key=new_key))
     assert outcome.status == 200
+
+
+def test_the_deadline_is_handed_to_the_store() -> None:
+    """A deadline already passed on the store's clock: 503 so that Resend retries, nothing recorded or counted."""
+    setup = Setup()
+    outcome = setup.events.receive(*signed(delivered()), deadline=0.0)  # the store's clock is monotonic, > 0
+    assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
+    assert outcome.log_fields["store_outcome_unknown"] is False
+    assert setup.metrics == []
+    assert setup.store.status("e-1", now=NOW) is None
+    retried = setup.events.receive(*signed(delivered()))
+    assert retried.body == {"status": "recorded"}
+    assert setup.metrics == [Metric.EMAILS_DELIVERED]

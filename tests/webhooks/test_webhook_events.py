@@ -6,8 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from contact_sdk.delivery_status import (
     KNOWN_EVENT_TYPES,
+    DeliveryStoreUnavailableError,
     InMemoryDeliveryEventStore,
     WebhookEvent,
     parse_event,
@@ -116,3 +119,18 @@ def test_events_without_email_id_are_only_deduplicated() -> None:
     assert store.record(event("msg_1", "contact.created", email_id=None), now=NOW)
     assert not store.record(event("msg_1", "contact.created", email_id=None), now=NOW)
     assert store.recent(now=NOW) == []
+
+
+def test_in_memory_store_refuses_every_call_after_the_deadline() -> None:
+    """Past the deadline on the store's clock nothing is recorded or read; before it, everything works."""
+    clock_now = [100.0]
+    store = InMemoryDeliveryEventStore(clock=lambda: clock_now[0])
+    with pytest.raises(DeliveryStoreUnavailableError, match="deadline passed"):
+        store.record(event("msg_1"), now=NOW, deadline=100.0)
+    with pytest.raises(DeliveryStoreUnavailableError, match="deadline passed"):
+        store.status("em_1", now=NOW, deadline=99.0)
+    with pytest.raises(DeliveryStoreUnavailableError, match="deadline passed"):
+        store.recent(now=NOW, deadline=50.0)
+    assert store.record(event("msg_1"), now=NOW, deadline=100.5) is True
+    assert store.status("em_1", now=NOW, deadline=101.0) is not None
+    assert len(store.recent(now=NOW, deadline=None)) == 1
