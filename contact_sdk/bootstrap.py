@@ -26,8 +26,6 @@ from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
-from contact_sdk.delivery_endpoint import DeliveryEvents
-from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record, record_timing
@@ -42,6 +40,13 @@ from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateL
 from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
+
+# contact_sdk.webhooks under the names this module used before the rename, so that only import lines
+# change here while bootstrap is being rewritten (issue 21); the rewrite uses the new names.
+from contact_sdk.webhooks import DynamoDBWebhookStore as DynamoDBDeliveryEventStore
+from contact_sdk.webhooks import InMemoryWebhookStore as InMemoryDeliveryEventStore
+from contact_sdk.webhooks import WebhookRoute as DeliveryEvents
+from contact_sdk.webhooks import WebhookStore as DeliveryEventStore
 
 __all__ = ["Components", "build_api"]
 

@@ -20,10 +20,11 @@ import pytest
 from botocore.config import Config
 
 from contact_sdk.config import InMemoryParameterSource, ParameterCache
-from contact_sdk.delivery_endpoint import DeliveryEvents
-from contact_sdk.delivery_status import DeliveryStoreUnavailableError, DynamoDBDeliveryEventStore, parse_event
 from contact_sdk.dynamo import PARTITION_KEY
 from contact_sdk.metrics import Metric
+from contact_sdk.webhooks.route import WebhookRoute
+from contact_sdk.webhooks.store import DynamoDBWebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.verifier import parse_event
 from tests.aws_fault_proxy import AwsFaultProxy
 from tests.conftest import REGION, aws_client
 
@@ -72,11 +73,11 @@ class Route:
 
     def __init__(self, proxy: AwsFaultProxy, table: str, *, max_attempts: int = 2, **client_options: Any) -> None:
         self.clock = Clock()
-        self.store = DynamoDBDeliveryEventStore(
+        self.store = DynamoDBWebhookStore(
             client_for(proxy.url, **client_options), table, max_attempts=max_attempts, clock=self.clock
         )
         self.metrics: list[Metric] = []
-        self.events = DeliveryEvents(
+        self.route = WebhookRoute(
             config_cache=ParameterCache(InMemoryParameterSource({"/w": SECRET})),
             secret_parameter="/w",
             store=self.store,
@@ -95,7 +96,7 @@ class Route:
             "svix-timestamp": str(NOW),
             "svix-signature": "v1," + base64.b64encode(mac).decode(),
         }
-        outcome = self.events.receive(headers, body, **options)
+        outcome = self.route.receive(headers, body, **options)
         self.last_log_fields = dict(outcome.log_fields)
         return outcome.status, outcome.body
 
@@ -224,9 +225,9 @@ def test_an_unanswered_write_and_no_time_for_another_try_is_503_and_never_double
 def test_no_retry_starts_after_the_deadline(proxy: AwsFaultProxy, aws: str, contact_table: str) -> None:
     """An unanswered try that used up the time left: no second call, an error saying the outcome is unknown."""
     clock = Clock(step=1.0)  # each try reads the clock once: the second reading is the deadline
-    store = DynamoDBDeliveryEventStore(client_for(proxy.url), contact_table, clock=clock)
+    store = DynamoDBWebhookStore(client_for(proxy.url), contact_table, clock=clock)
     proxy.queue(WRITE, "lose")
-    with pytest.raises(DeliveryStoreUnavailableError, match="deadline passed before another try") as raised:
+    with pytest.raises(WebhookStoreUnavailableError, match="deadline passed before another try") as raised:
         store.record(event("msg_1"), now=NOW, deadline=clock.now + 1)
     assert raised.value.outcome_unknown
     assert proxy.seen(WRITE) == ["lose"]
@@ -293,7 +294,7 @@ def event(svix_id: str, event_type: str = "email.delivered") -> Any:
 def test_concurrent_deliveries_of_one_event_record_it_once(serial_contact_table: tuple[str, str]) -> None:
     """Svix delivering one event eight times at once: exactly one call records it, the history holds it once."""
     url, table = serial_contact_table
-    store = DynamoDBDeliveryEventStore(client_for(url), table)
+    store = DynamoDBWebhookStore(client_for(url), table)
     results: list[bool] = []
     barrier = threading.Barrier(8)
 
@@ -318,11 +319,11 @@ def test_concurrent_deliveries_of_one_event_record_it_once(serial_contact_table:
 def test_reads_refuse_to_start_after_the_deadline(proxy: AwsFaultProxy, contact_table: str) -> None:
     """status() and recent() with the deadline passed raise the store's error and send nothing."""
     clock = Clock()
-    store = DynamoDBDeliveryEventStore(client_for(proxy.url), contact_table, clock=clock)
+    store = DynamoDBWebhookStore(client_for(proxy.url), contact_table, clock=clock)
     store.record(event("msg_1"), now=NOW)
-    with pytest.raises(DeliveryStoreUnavailableError, match="deadline passed"):
+    with pytest.raises(WebhookStoreUnavailableError, match="deadline passed"):
         store.status(EMAIL_ID, now=NOW, deadline=clock.now)
-    with pytest.raises(DeliveryStoreUnavailableError, match="deadline passed"):
+    with pytest.raises(WebhookStoreUnavailableError, match="deadline passed"):
         store.recent(now=NOW, deadline=clock.now - 5)
     assert proxy.seen("GetItem") == []
     assert proxy.seen("Scan") == []
@@ -334,4 +335,4 @@ def test_reads_refuse_to_start_after_the_deadline(proxy: AwsFaultProxy, contact_
 def test_max_attempts_below_one_is_refused() -> None:
     """A store that may never try is a configuration mistake, refused when built."""
     with pytest.raises(ValueError, match="max_attempts"):
-        DynamoDBDeliveryEventStore(boto3.client("dynamodb", region_name=REGION), "t", max_attempts=0)
+        DynamoDBWebhookStore(boto3.client("dynamodb", region_name=REGION), "t", max_attempts=0)

@@ -1,4 +1,8 @@
-"""``POST /contact/events``: Resend's delivery-status webhooks, verified, deduplicated, counted.
+"""The webhook route, ``POST /contact/events``: Resend's delivery-status webhooks, verified, recorded once, counted.
+
+:class:`WebhookRoute` reads the signing secret (through the config cache, so a rotated secret is
+picked up), verifies with :class:`~contact_sdk.webhooks.verifier.WebhookVerifier`, and records with a
+:class:`~contact_sdk.webhooks.store.WebhookStore`.
 
 It is a route of the same ``lambda_handler`` rather than a sibling entry point: one artifact,
 one config cache (the signing secret is a third SecureString behind it), one API Gateway
@@ -16,13 +20,13 @@ Answers (Resend retries anything that is not 2xx, so "retry later" is a 5xx and 
 An event's metric is counted when, and only when, the store says this call recorded it: the store
 writes the svix-id marker and the event in one transaction and resolves its own unanswered writes,
 so neither a crash nor a timeout at any point appends an event twice or loses one
-(``DynamoDBDeliveryEventStore`` says which single window can leave one event uncounted).
+(``DynamoDBWebhookStore`` says which single window can leave one event uncounted).
 
 Example::
 
-    endpoint = DeliveryEvents(config_cache=cache, secret_parameter="/portfolio/prod/resend/webhook-secret",
-                              store=store, record_metric=record)
-    outcome = endpoint.receive(headers, body)
+    route = WebhookRoute(config_cache=cache, secret_parameter="/portfolio/prod/resend/webhook-secret",
+                         store=store, record_metric=record)
+    outcome = route.receive(headers, body, deadline=deadline)
 """
 
 from __future__ import annotations
@@ -33,23 +37,18 @@ import time
 from collections.abc import Callable, Mapping
 
 from contact_sdk.config import ParameterCache
-from contact_sdk.delivery_status import (
-    DeliveryEventStore,
-    DeliveryStoreUnavailableError,
-    WebhookPayloadError,
-    WebhookSignatureError,
-    WebhookVerifier,
-)
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.metrics import Metric
 from contact_sdk.service import Outcome
+from contact_sdk.webhooks.store import WebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.verifier import WebhookPayloadError, WebhookSignatureError, WebhookVerifier
 
-__all__ = ["DeliveryEvents"]
+__all__ = ["WebhookRoute"]
 
 logger = logging.getLogger(__name__)
 
 
-class DeliveryEvents:
+class WebhookRoute:
     """The webhook route; thread-safe, built once per execution environment."""
 
     def __init__(
@@ -57,7 +56,7 @@ class DeliveryEvents:
         *,
         config_cache: ParameterCache,
         secret_parameter: str,
-        store: DeliveryEventStore,
+        store: WebhookStore,
         record_metric: Callable[[Metric], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -110,7 +109,7 @@ class DeliveryEvents:
             return Outcome(status=200, body={"status": "ignored"}, outcome="webhook_ignored", log_fields=fields)
         try:
             first_time = self._store.record(event, now=self._clock(), deadline=deadline)
-        except DeliveryStoreUnavailableError as exc:
+        except WebhookStoreUnavailableError as exc:
             # With outcome_unknown the event may be recorded: Resend's retry will answer "duplicate"
             # and this event's metric stays uncounted (the store's docstring explains why).
             return Outcome.error(
