@@ -7,6 +7,7 @@ fault applies to one call, in order:
 ==============  ===========================================================================================
 ``lose``        forward the call, then close the connection without answering: it landed, the answer is lost
 ``hold``        forward the call, then answer nothing until the client gives up (its read timeout)
+``landed-500``  forward the call, then answer 500 ``InternalServerError``: it landed, DynamoDB says it failed
 ``drop``        close the connection without forwarding: the call never reached the emulator
 ``throttle``    answer 400 ``ThrottlingException`` without forwarding: refused, nothing applied
 ``conflict``    answer a ``TransactionCanceledException`` with a ``TransactionConflict`` reason, not forwarded
@@ -34,7 +35,7 @@ import httpx
 
 __all__ = ["FAULTS", "AwsFaultProxy"]
 
-FAULTS = ("lose", "hold", "drop", "throttle", "conflict")
+FAULTS = ("lose", "hold", "landed-500", "drop", "throttle", "conflict")
 
 _HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
 
@@ -111,6 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
         "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
         "message": "Rate of requests exceeds the allowed throughput.",
     }
+    _INTERNAL: ClassVar[dict[str, str]] = {
+        "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        "message": "Internal server error",
+    }
     _CONFLICT: ClassVar[dict[str, Any]] = {
         "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
         "message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
@@ -142,6 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
             proxy._release.wait(30)
         if fault in ("lose", "hold"):
             self.close_connection = True
+            return
+        if fault == "landed-500":
+            self._answer(500, json.dumps(self._INTERNAL).encode(), {"Content-Type": "application/x-amz-json-1.0"})
             return
         kept = {name: value for name, value in response.headers.items() if name.lower() not in _HOP_BY_HOP}
         kept.pop("content-encoding", None)  # httpx has decoded the body

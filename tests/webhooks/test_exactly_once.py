@@ -196,6 +196,19 @@ def test_a_write_that_timed_out_after_landing_is_counted_once(
     assert history(aws, contact_table) == ["msg_1"]
 
 
+def test_a_500_after_the_write_landed_is_resolved_by_the_next_try(
+    proxy: AwsFaultProxy, aws: str, contact_table: str
+) -> None:
+    """DynamoDB applies the write and answers 500 (its 5xx leave the outcome open): the second try finds the
+    call's own marker, so the event is recorded and counted once."""
+    route = Route(proxy, contact_table)
+    proxy.queue(WRITE, "landed-500")
+    assert status_of(route.deliver()) == "recorded"
+    assert proxy.seen(WRITE) == ["landed-500", "forward"]
+    assert route.metrics == [Metric.EMAILS_DELIVERED]
+    assert history(aws, contact_table) == ["msg_1"]
+
+
 def test_botocores_own_retry_of_a_landed_write_counts_once(proxy: AwsFaultProxy, aws: str, contact_table: str) -> None:
     """With the store trying once and botocore retrying (the same token), a lost answer still counts once."""
     route = Route(proxy, contact_table, max_attempts=1, botocore_attempts=2)
