@@ -52,8 +52,8 @@ _MAX_REQUEST_ID = 128
 class EventsEndpoint(Protocol):
     """The delivery-status webhook route (``POST /contact/events``)."""
 
-    def receive(self, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """Verify and record one webhook delivery."""
+    def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Deadline | None = None) -> Outcome:
+        """Verify and record one webhook delivery; every call it makes ends by ``deadline``."""
 
 
 class RequestHeaders:
@@ -236,7 +236,7 @@ class ContactApi:
         deadline = self._deadline(context, received_at)
         if route == "/contact/events":
             with within(deadline):
-                return self._events(headers, event)
+                return self._events(headers, event, deadline)
         if method == "OPTIONS":
             if origin is not None and self.service.origins.is_allowed(origin):
                 return Outcome(status=204, body={}, outcome="preflight")
@@ -275,13 +275,13 @@ class ContactApi:
         budget_ends = Deadline(received_at + self.response_budget_ms / 1000, clock)
         return budget_ends if lambda_ends is None or budget_ends.at <= lambda_ends.at else lambda_ends
 
-    def _events(self, headers: RequestHeaders, event: Mapping[str, Any]) -> Outcome:
+    def _events(self, headers: RequestHeaders, event: Mapping[str, Any], deadline: Deadline | None) -> Outcome:
         if self.events is None:
             return Outcome.error(404, "not_found", "Delivery-status webhooks are not configured here.")
         body = _body_of(event)
         if body is None:
             return Outcome.error(400, "invalid_json", "The body could not be decoded.")
-        return self.events.receive(headers.as_dict(), body)
+        return self.events.receive(headers.as_dict(), body, deadline=deadline)
 
     # -- response ------------------------------------------------------------------------------
 

@@ -28,8 +28,6 @@ from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
 from contact_sdk.degraded import DependencyGuard, GuardState
-from contact_sdk.delivery_endpoint import DeliveryEvents
-from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record, record_timing
@@ -44,6 +42,7 @@ from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateL
 from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
 from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
+from contact_sdk.webhooks import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookRoute, WebhookStore
 
 __all__ = ["Components", "build_api"]
 
@@ -234,7 +233,7 @@ def build_components(
     rate_store: RateLimitStore
     nonce_store: NonceStore
     ledger: SubmissionLedger
-    delivery_store: DeliveryEventStore
+    delivery_store: WebhookStore
     archive: SubmissionArchive | None = None
     if settings.table_name:
         dynamodb_client = aws.dynamodb.client()
@@ -242,7 +241,7 @@ def build_components(
         rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
         nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
         ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
-        delivery_store = DynamoDBDeliveryEventStore(dynamodb_client, settings.table_name)
+        delivery_store = DynamoDBWebhookStore(dynamodb_client, settings.table_name)
         archive = DynamoDBSubmissionArchive(
             dynamodb_client,
             settings.table_name,
@@ -254,7 +253,7 @@ def build_components(
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
         ledger = InMemorySubmissionLedger()
-        delivery_store = InMemoryDeliveryEventStore()
+        delivery_store = InMemoryWebhookStore()
         log.warning("CONTACT_TABLE_NAME is not set: the submission archive is off (nothing is kept for review)")
     if outbox is None and settings.outbox_queue_url:
         outbox = SqsOutbox(settings.outbox_queue_url, client_factory=aws.sqs.client)
@@ -317,7 +316,7 @@ def build_components(
     )
     sink = sink or StdoutSink()
     if events is None:
-        events = DeliveryEvents(
+        events = WebhookRoute(
             config_cache=cache,
             secret_parameter=settings.webhook_secret_parameter,
             store=delivery_store,

@@ -19,7 +19,7 @@ from contact_sdk.archive import DynamoDBSubmissionArchive
 from contact_sdk.devtools.local.event_source import sqs_event
 from tests.conftest import aws_client, create_outbox_queues
 from tests.entrypoint.conftest import FakeLambdaContext, Stack, submission
-from tests.entrypoint.test_events import SECRET, WEBHOOK_PARAMETER, delivery, signed_event
+from tests.entrypoint.test_webhooks import SECRET, WEBHOOK_PARAMETER, delivery, signed_event
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from contact_sdk.archive import ArchiveState, DynamoDBSubmissionArchive
-from contact_sdk.delivery_status import DynamoDBDeliveryEventStore, parse_event
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.idempotency import DynamoDBSubmissionLedger, SubmissionStatus
 from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.cli import main
+from contact_sdk.webhooks.store import DynamoDBWebhookStore
+from contact_sdk.webhooks.verifier import parse_event
 from tests.conftest import aws_client
 
 pytestmark = pytest.mark.integration
@@ -108,7 +109,7 @@ def test_a_table_without_archive_items_lists_nothing(table: str, dynamodb: Any, 
     """Ledger records and delivery events alone are not submissions: an empty list, no error."""
     DynamoDBSubmissionLedger(dynamodb, table).mark(key(1), SubmissionStatus.SENT, email_id="em-1")
     body = json.dumps({"type": "email.delivered", "created_at": "2026-11-30T10:00:00Z", "data": {"email_id": "em-1"}})
-    DynamoDBDeliveryEventStore(dynamodb, table).record(
+    DynamoDBWebhookStore(dynamodb, table).record(
         parse_event("msg_1", body.encode(), fallback_created_at=0), now=time.time()
     )
     status, out, _ = run(capsys, "list", "--json")
@@ -505,7 +506,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 def _webhook(dynamodb: Any, table: str, svix_id: str, email_id: str) -> None:
     body = json.dumps({"type": "email.delivered", "created_at": "2026-11-30T10:00:00Z", "data": {"email_id": email_id}})
-    DynamoDBDeliveryEventStore(dynamodb, table).record(
+    DynamoDBWebhookStore(dynamodb, table).record(
         parse_event(svix_id, body.encode(), fallback_created_at=0), now=time.time()
     )
 

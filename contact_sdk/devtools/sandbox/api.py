@@ -4,7 +4,13 @@ Order of checks, outermost first (what sits in front of Resend's application is 
 
     outage window -> script step / random timeout / random failure     (faults.py)
     User-Agent -> Authorization -> rate limit                            (403 / 401 / 403 / 429)
-    route -> Idempotency-Key shape -> JSON -> validation -> idempotency -> store
+    route -> Idempotency-Key shape -> JSON -> idempotency claim -> validation -> sender domain -> store
+
+The key is claimed before the body is validated, as an idempotency layer in front of the application
+does: a request whose key is already done answers from the key (the first answer again, or 409) without
+being validated again. What a refusal inside the claim (422 validation, 403 unverified sender domain)
+does to the key is the ``idempotency_on_refusal`` setting: ``release`` gives the key back, ``record``
+keeps it with that payload and that refusal for 24 hours (Resend does not document which it does).
 
 Before any of that, scheduled emails whose time has come (by the injected clock) move to ``sent``.
 Routes: ``POST/GET /emails``, ``POST /emails/batch``, ``GET/PATCH /emails/{id}``,
@@ -52,9 +58,21 @@ from contact_sdk.devtools.sandbox.store import (
     RequestRecord,
     fingerprint,
 )
-from contact_sdk.devtools.sandbox.validation import validate_batch, validate_email
+from contact_sdk.devtools.sandbox.validation import bare_address, validate_batch, validate_email
 
-__all__ = ["STORED_HEADERS", "Answer", "ApiRequest", "ResendApi", "error_answer", "json_answer"]
+__all__ = [
+    "IDEMPOTENCY_ON_REFUSAL",
+    "STORED_HEADERS",
+    "Answer",
+    "ApiRequest",
+    "ResendApi",
+    "error_answer",
+    "json_answer",
+    "unverified_domain",
+]
+
+#: What a refused request does to its Idempotency-Key: give it back (the default), or keep it.
+IDEMPOTENCY_ON_REFUSAL: tuple[str, ...] = ("release", "record")
 
 #: Request headers kept with each stored email (lower-case).
 STORED_HEADERS: tuple[str, ...] = ("idempotency-key", "user-agent", "content-type", "x-batch-validation")
@@ -139,8 +157,14 @@ class ResendApi:
         on_accept: Callable[[EmailRecord], None],
         domains: DomainStore | None = None,
         strict: bool = False,
+        idempotency_on_refusal: str = "release",
+        require_verified_domain: bool = False,
     ) -> None:
-        """Wire the stores; ``wait(seconds)`` pauses and returns True when the sandbox is stopping."""
+        """Wire the stores; ``wait(seconds)`` pauses and returns True when the sandbox is stopping.
+
+        ``idempotency_on_refusal`` is ``release`` or ``record`` (see the module docstring);
+        ``require_verified_domain`` refuses a ``from`` whose domain is not ``verified`` (403).
+        """
         self._api_key = api_key
         self._clock = clock
         self._emails = emails
@@ -151,12 +175,23 @@ class ResendApi:
         self._wait = wait
         self._on_accept = on_accept
         self._domains = domains if domains is not None else DomainStore(clock)
-        self._strict = strict
+        self.strict = strict
+        self.require_verified_domain = require_verified_domain
+        self._on_refusal = "release"
+        self.idempotency_on_refusal = idempotency_on_refusal
 
     @property
-    def strict(self) -> bool:
-        """True when unknown top-level fields are refused instead of ignored."""
-        return self._strict
+    def idempotency_on_refusal(self) -> str:
+        """``release`` (a refused request gives its key back) or ``record`` (the key keeps the refusal)."""
+        return self._on_refusal
+
+    @idempotency_on_refusal.setter
+    def idempotency_on_refusal(self, value: str) -> None:
+        if value not in IDEMPOTENCY_ON_REFUSAL:
+            raise ValueError(
+                f"idempotency_on_refusal must be one of {', '.join(IDEMPOTENCY_ON_REFUSAL)}, not {value!r}"
+            )
+        self._on_refusal = value
 
     def release_due(self) -> None:
         """Move scheduled emails whose time has come to ``sent`` and hand each to ``on_accept``."""
@@ -272,10 +307,12 @@ class ResendApi:
 
     def _send(self, exchange: _Exchange, headers: Mapping[str, str], body: bytes | None) -> Answer:
         key = _idempotency_key(headers)
-        payload = validate_email(_parse_json(body), strict=self._strict)
+        payload = _parse_json(body)
 
         def store() -> tuple[int, object]:
-            record = self._store(payload, headers, "/emails", exchange)
+            email = validate_email(payload, strict=self.strict)
+            self._check_sender(email)
+            record = self._store(email, headers, "/emails", exchange)
             return 200, {"id": record.id}
 
         return self._idempotent(exchange, key, "/emails", payload, store)
@@ -286,10 +323,12 @@ class ResendApi:
         if mode not in ("strict", "permissive"):
             raise ApiError(422, "validation_error", "The `x-batch-validation` header must be strict or permissive.")
         payload = _parse_json(body)
-        valid, errors = validate_batch(payload, permissive=mode == "permissive", strict=self._strict)
 
         def store() -> tuple[int, object]:
+            valid, errors = validate_batch(payload, permissive=mode == "permissive", strict=self.strict)
             items = cast("list[dict[str, Any]]", payload)
+            for index in valid:
+                self._check_sender(items[index])
             data = [{"id": self._store(items[index], headers, "/emails/batch", exchange).id} for index in valid]
             return 200, {"data": data, "errors": errors} if mode == "permissive" else {"data": data}
 
@@ -309,15 +348,35 @@ class ResendApi:
         replay = self._idempotency.begin(key, fingerprint(path, payload))
         if replay is not None:
             exchange.record.replayed = True
-            return json_answer(*replay)
+            status, result = replay
+            if status >= 400:  # a refusal kept with the key (idempotency_on_refusal=record): the same again
+                refusal = cast("dict[str, Any]", result)
+                raise ApiError(status, str(refusal["name"]), str(refusal["message"]))
+            return json_answer(status, result)
         try:
             self._spend_latency(exchange)  # the key stays "in flight" for the whole latency
             status, result = store()
+        except ApiError as refusal:
+            if self._on_refusal == "record":
+                self._idempotency.complete(key, refusal.status, refusal.body())
+            else:
+                self._idempotency.release(key)
+            raise
         except BaseException:
             self._idempotency.release(key)
             raise
         self._idempotency.complete(key, status, result)
         return json_answer(status, result)
+
+    def _check_sender(self, email: Mapping[str, Any]) -> None:
+        """With ``require_verified_domain``, refuse a ``from`` whose domain is not a verified domain (403)."""
+        if not self.require_verified_domain:
+            return
+        address = bare_address(str(email["from"])) or ""
+        domain = address.rpartition("@")[2].lower()
+        entry = self._domains.get(domain)
+        if entry is None or entry.name != domain or entry.status != "verified":
+            raise unverified_domain(domain)
 
     def _store(
         self, payload: dict[str, Any], headers: Mapping[str, str], endpoint: str, exchange: _Exchange
@@ -350,7 +409,7 @@ class ResendApi:
         if not isinstance(payload, dict):
             raise ApiError(422, "validation_error", "The request body must be a JSON object.")
         unknown = sorted(set(payload) - {"id", "scheduled_at"})
-        if unknown and self._strict:
+        if unknown and self.strict:
             message = f"Unknown field `{unknown[0]}`. Only `scheduled_at` can be updated."
             raise ApiError(422, "validation_error", message)
         scheduled_at = payload.get("scheduled_at")
@@ -417,6 +476,15 @@ class ResendApi:
 
 
 _DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def unverified_domain(domain: str) -> ApiError:
+    """403: the sender's domain is not a verified domain of the team (Resend's own wording)."""
+    return ApiError(
+        403,
+        "validation_error",
+        f"The {domain} domain is not verified. Please, add and verify your domain on https://resend.com/domains",
+    )
 
 
 def _pagination(query: Mapping[str, str], *, default_limit: int | None) -> tuple[int | None, str | None, str | None]:
