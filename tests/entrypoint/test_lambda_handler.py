@@ -36,6 +36,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type, X-CSRF-Token",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Max-Age": "600",
+    # Contract section 3: so a page on another origin can read when to retry and which request to quote.
+    "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
 }
 
 
