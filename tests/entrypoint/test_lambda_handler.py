@@ -304,9 +304,8 @@ def test_the_sixth_submission_in_the_window_is_429_with_retry_after(stack: Stack
     response = stack.submit(submission(message="The sixth message, long enough."))
     assert_error(response, 429, "rate_limited")
     retry_after = int(response["headers"]["Retry-After"])
-    # The window slides (docs/security.md): five hits early in a 900 s window fade out through the next
-    # one, so the wait can pass 900 s, never two windows.
-    assert 1 <= retry_after <= 2 * 900
+    # Contract §6/§7 (round 3): a Retry-After never longer than the rate window.
+    assert 1 <= retry_after <= 900
     assert (
         stack.submit(submission(message="From elsewhere, long enough."), source_ip="198.51.100.7")["statusCode"] == 200
     )
