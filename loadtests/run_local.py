@@ -3,9 +3,10 @@
 The stack gets free ports, so this works beside a running ``make run``; it keeps the production rate
 limit (5 per 15 minutes per source IP) and the sandbox adds ``--latency-ms`` to every Resend call.
 ``--provider-failure-rate`` makes the sandbox answer that share of sends with a 500;
-``--provider-fault`` applies one of the issue's provider faults for the whole run (``slow``: every call
-8 s; ``down``: every call 503, after which the outbox must drain into exactly one email per accepted
-submission; ``flaky``: 10 % of calls 500). Reports land in
+``--provider-fault`` has the stack hold one of the issue's provider faults for the whole run, as the
+local stack's own ``--provider-fault`` does (``slow``: every call 8 s; ``down``: every call 503, after
+which the outbox must drain into exactly one email per accepted submission; ``flaky``: 10 % of calls
+500). Reports land in
 ``reports/<name>_*.csv``, ``reports/<name>.html`` and ``reports/<name>.json``; the stack's own log in
 ``reports/<name>-stack.log``. The exit status is Locust's: 1 when a limit of the run was broken.
 
@@ -35,15 +36,10 @@ if str(ROOT) not in sys.path:
 
 from contact_sdk.devtools.local.__main__ import parse_latency  # noqa: E402 - after the path fix above
 from contact_sdk.devtools.local.console import Console  # noqa: E402
+from contact_sdk.devtools.local.provider_faults import PROVIDER_FAULTS  # noqa: E402
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-#: The issue's provider faults, as sandbox fault settings (``down`` is an outage window set per run).
-PROVIDER_FAULTS: dict[str, dict[str, object]] = {
-    "slow": {"latency_ms": [8000, 8000]},
-    "flaky": {"failure_rate": 0.1, "failure_status": 500, "failure_name": "internal_server_error"},
-    "down": {},
-}
 
 
 def run_seconds(run_time: str) -> int:
@@ -121,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        seconds = run_seconds(args.run_time)
+        run_seconds(args.run_time)  # a bad run time stops here, before a stack starts
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
     reports = Path(args.reports)
@@ -132,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox_latency_ms=args.latency_ms,
         sandbox_rate_limit=args.provider_rate_limit,
         rate_limit=args.rate_limit,
+        provider_fault=args.provider_fault,
         access_log=False,
         service_log_level="ERROR",
     )
@@ -151,11 +148,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             with urllib.request.urlopen(request, timeout=5):  # noqa: S310
                 pass
-        if args.provider_fault == "down":
-            # An outage window longer than the run (plus Locust's stop timeout): cleared by hand afterwards.
-            _sandbox(stack.sandbox_url, "/_sandbox/faults", method="POST", body={"outage_seconds": seconds + 60})
-        elif args.provider_fault:
-            _sandbox(stack.sandbox_url, "/_sandbox/faults", method="POST", body=PROVIDER_FAULTS[args.provider_fault])
         low, high = args.latency_ms
         print(
             f"local stack up: API {stack.api_url}, page origin {stack.page_url}, sandbox {stack.sandbox_url} "

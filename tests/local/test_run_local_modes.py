@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from contact_sdk.devtools.sandbox import ResendSandbox
-from contact_sdk.devtools.sandbox.faults import parse_faults
 
 RUN_LOCAL = Path(__file__).resolve().parents[2] / "loadtests" / "run_local.py"
 API_KEY = "re_run_local_modes"
@@ -44,13 +43,12 @@ def test_a_bad_run_time_is_refused(run_local: ModuleType, raw: str) -> None:
         run_local.run_seconds(raw)
 
 
-def test_every_fault_mode_is_a_valid_sandbox_setting(run_local: ModuleType) -> None:
-    """The sandbox accepts each mode's settings: 8 s latency, a 10 % 500 rate (the outage is set per run)."""
-    assert set(run_local.PROVIDER_FAULTS) == {"slow", "down", "flaky"}
-    slow = parse_faults(run_local.PROVIDER_FAULTS["slow"], now=0.0)
-    assert slow.latency_ms == (8000.0, 8000.0)
-    flaky = parse_faults(run_local.PROVIDER_FAULTS["flaky"], now=0.0)
-    assert (flaky.failure_rate, flaky.failure_status) == (0.1, 500)
+def test_the_fault_modes_are_the_local_stacks(run_local: ModuleType) -> None:
+    """``--provider-fault`` offers the local stack's three faults, and the stack is what holds them."""
+    for name in ("slow", "down", "flaky"):
+        assert run_local.build_parser().parse_args(["--provider-fault", name]).provider_fault == name
+    with pytest.raises(SystemExit):
+        run_local.build_parser().parse_args(["--provider-fault", "outage"])
 
 
 @pytest.mark.integration

@@ -14,7 +14,10 @@ and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox qu
 dead-letter queue — then builds the service through :func:`~contact_sdk.bootstrap.build_components`,
 installs it in ``handler`` with ``handler.environment.use_components`` and serves it with
 :class:`~contact_sdk.devtools.local.api_server.LocalApiServer`. The demo page is served from its own origin,
-the only one in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin).
+which is in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin) beside any origin asked for with
+``StackOptions.allowed_origins`` (``--allowed-origin``): your own site, served on another port, can use
+the local API. ``StackOptions.provider_fault`` (``--provider-fault``) holds one of the provider faults
+of :mod:`~contact_sdk.devtools.local.provider_faults` from the start.
 
 The rate limits are the production defaults unless asked otherwise: load runs keep them and give each
 simulated visitor its own loopback source address instead (see ``docs/load-testing.md``).
@@ -47,6 +50,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import IO, Any
 
+import httpx
+
 from contact_sdk.bootstrap import build_components
 from contact_sdk.config import SsmParameterSource
 from contact_sdk.devtools.local.api_server import ApiServerOptions, LocalApiServer
@@ -54,8 +59,11 @@ from contact_sdk.devtools.local.console import Console, ConsoleStream, Discardin
 from contact_sdk.devtools.local.emulator import REGION, ResourceNames, SeededResources, aws_client, seed
 from contact_sdk.devtools.local.event_source import SqsEventSource
 from contact_sdk.devtools.local.page_server import PageServer
+from contact_sdk.devtools.local.provider_faults import ProviderFault, provider_fault
 from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, TEST_SECRETS, SiteverifyStandIn
+from contact_sdk.errors import ConfigurationError
 from contact_sdk.logs import SERVICE_NAME
+from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import Settings
 
 __all__ = ["LocalStack", "PortInUseError", "StackOptions", "StackPorts", "StackStartError", "is_loopback_host"]
@@ -118,6 +126,12 @@ class StackOptions:
     #: ``--turnstile``: ``None`` (off), or ``"pass"``, ``"fail"``, ``"spent"`` -- which of Cloudflare's test
     #: secrets the API verifies with, against the local siteverify stand-in; the demo page gets the widget.
     turnstile: str | None = None
+    #: Origins the API allows besides the demo page's own (``--allowed-origin``): a site of yours, served from
+    #: another port, that should use the local API. Each must be an origin (``scheme://host[:port]``).
+    allowed_origins: tuple[str, ...] = ()
+    #: ``--provider-fault``: ``None``, or a name in :data:`~contact_sdk.devtools.local.provider_faults.PROVIDER_FAULTS`
+    #: (``slow``, ``down``, ``flaky``) held by the sandbox from the start.
+    provider_fault: str | None = None
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -257,6 +271,16 @@ class LocalStack:
             raise StackStartError(
                 f"--turnstile must be one of {', '.join(TEST_SECRETS)}, not {self.options.turnstile!r}"
             )
+        try:
+            self._extra_origins = tuple(sorted(OriginPolicy(self.options.allowed_origins).allowed_origins))
+        except ConfigurationError as exc:
+            raise StackStartError(f"--allowed-origin: {exc}") from exc
+        try:
+            self.provider_fault: ProviderFault | None = (
+                provider_fault(self.options.provider_fault) if self.options.provider_fault is not None else None
+            )
+        except ValueError as exc:
+            raise StackStartError(f"--provider-fault: {exc}") from exc
         self._siteverify: SiteverifyStandIn | None = None
         self._captcha: Any = None
         self.console = console or Console()
@@ -311,11 +335,14 @@ class LocalStack:
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
-        """``CONTACT_ALLOWED_ORIGINS``: the page's origin, and its ``localhost`` twin on 127.0.0.1."""
+        """``CONTACT_ALLOWED_ORIGINS``: the page's origin, its ``localhost`` twin on 127.0.0.1, then the extra ones.
+
+        The extra origins (``StackOptions.allowed_origins``) in their canonical form, each once.
+        """
         origins = [self.page_url]
         if self.options.host == "127.0.0.1":
             origins.append(f"http://localhost:{self._ports().page}")
-        return tuple(origins)
+        return tuple(origins + [origin for origin in self._extra_origins if origin not in origins])
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -328,6 +355,7 @@ class LocalStack:
             self.resources = self._seed()
             self._start_api()
             self._start_page()
+            self._hold_provider_fault()
         except StackStartError:
             self.stop()
             raise
@@ -451,6 +479,14 @@ class LocalStack:
         self.environment["CONTACT_TURNSTILE_SECRET_PARAMETER"] = parameter
         self.environment["CONTACT_TURNSTILE_SITEVERIFY_URL"] = standin.url
 
+    def _hold_provider_fault(self) -> None:
+        """With ``--provider-fault``: the sandbox holds it from now on (until its faults are cleared)."""
+        if self.provider_fault is None:
+            return
+        answer = httpx.post(f"{self.sandbox_url}/_sandbox/faults", json=dict(self.provider_fault.settings), timeout=10)
+        if answer.status_code != 200:
+            raise StackStartError(f"the sandbox refused the provider fault: {answer.status_code} {answer.text}")
+
     @property
     def siteverify(self) -> SiteverifyStandIn | None:
         """The siteverify stand-in (``--turnstile``), else ``None``."""
@@ -529,6 +565,14 @@ class LocalStack:
                 f"  allowed origins {', '.join(self.allowed_origins)}",
                 f"  rate limit      {options.rate_limit} submissions per {options.rate_limit_window_seconds} s "
                 "per source IP",
+                *(
+                    [
+                        f"  provider fault  {self.provider_fault.name}: {self.provider_fault.description} "
+                        f"(end it: curl -X DELETE {self.sandbox_url}/_sandbox/faults)"
+                    ]
+                    if self.provider_fault is not None
+                    else []
+                ),
                 *(
                     [f"  turnstile       on ({options.turnstile}), siteverify stand-in {self._siteverify.url}"]
                     if self._siteverify is not None
