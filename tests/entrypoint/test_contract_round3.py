@@ -6,9 +6,7 @@
 fill-time start of the token it replaces, so a visitor who corrects a field can resend at once. A
 filled honeypot is judged spam whatever its length or type." And ``NaN``/``Infinity`` are not JSON.
 
-The intake that implements the order is the lead's (issue 22, item 1); until it lands, the tests it
-makes pass are marked ``xfail(strict=True)``, so they fail loudly once it is merged and the marks are due
-to go. The service's clock is a settable one: no test sleeps.
+The service's clock is a settable one: no test sleeps.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from tests.entrypoint.conftest import ORIGIN, Stack, api_gateway_event, submissi
 from tests.entrypoint.test_lambda_handler import assert_error, body_of
 
 pytestmark = pytest.mark.integration
-
-NEEDS_THE_INTAKE = pytest.mark.xfail(strict=True, reason="needs the intake's round-3 order (lead)")
 
 
 class Clock:
@@ -48,7 +44,6 @@ def post(stack: Stack, token: str, *, body: str) -> dict[str, Any]:
 BAD_FIELDS = json.dumps({"name": "", "email": "not an address", "message": "short", "consent": False})
 
 
-@NEEDS_THE_INTAKE
 def test_a_used_token_with_bad_fields_is_csrf_invalid(stack: Stack) -> None:
     """A token already used, and a body the field rules refuse: ``403 csrf_invalid``, never the fields."""
     token = stack.token()
@@ -57,14 +52,12 @@ def test_a_used_token_with_bad_fields_is_csrf_invalid(stack: Stack) -> None:
     assert "fields" not in body["error"]
 
 
-@NEEDS_THE_INTAKE
 def test_a_forged_token_with_bad_fields_is_csrf_invalid(stack: Stack) -> None:
     """A token nobody issued, and a body the field rules refuse: ``403 csrf_invalid``, never the fields."""
     body = assert_error(post(stack, "forged.token.value", body=BAD_FIELDS), 403, "csrf_invalid")
     assert "fields" not in body["error"]
 
 
-@NEEDS_THE_INTAKE
 def test_a_field_error_hands_a_next_token_that_keeps_the_fill_time(make_stack: Callable[..., Stack]) -> None:
     """A ``400`` after 5 s of filling carries ``error.nextToken``; the corrected form sent with it at once is mailed."""
     clock = Clock()
@@ -82,7 +75,6 @@ def test_a_field_error_hands_a_next_token_that_keeps_the_fill_time(make_stack: C
     assert len(stack.sandbox.emails()) == 1, "mailed, not judged spam: the fill time counts from the form shown"
 
 
-@NEEDS_THE_INTAKE
 @pytest.mark.parametrize("honeypot", ["x" * 1001, 12, True, {"url": "http://spam.example"}, ["a"]])
 def test_a_filled_honeypot_is_spam_whatever_its_length_or_type(stack: Stack, honeypot: Any) -> None:
     """A honeypot a bot filled (1,001 characters, a number, a boolean, an object, a list): looks sent, mails nothing."""
@@ -92,7 +84,6 @@ def test_a_filled_honeypot_is_spam_whatever_its_length_or_type(stack: Stack, hon
     assert stack.sandbox.emails() == []
 
 
-@NEEDS_THE_INTAKE
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_not_json(stack: Stack, number: str) -> None:
     """``{"name": NaN, ...}`` is what Python's json module reads, but not JSON (RFC 8259): ``400 invalid_json``."""

@@ -288,7 +288,6 @@ def test_two_empty_sends_then_a_good_one_leave_no_stale_error(
     assert len(emails_with(stack, message)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs the intake's round-3 order (lead)")
 def test_a_field_the_api_refuses_is_corrected_and_sent_at_once(
     served: tuple[ExampleSite, LocalStack], page: Browser
 ) -> None:
