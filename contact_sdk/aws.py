@@ -6,7 +6,8 @@ which hooks three of botocore's events:
 
 * ``before-call``: the call may start only if the service is not being skipped (its
   :class:`~contact_sdk.degraded.DependencyGuard` remembers a recent failure) and the time left —
-  the deadline in force (:func:`contact_sdk.deadline.within`) or the service's own ``call_timeout``,
+  the deadline in force (:func:`contact_sdk.deadline.within`) or the call timeout
+  (``CONTACT_AWS_CALL_TIMEOUT_MS``),
   whichever comes first — is at least ``min_call_seconds``. Otherwise it raises
   :class:`DependencySkipped` or :class:`DeadlineReached` at once, without touching the network.
 * ``before-send``: the signed request goes out through an ``httpx`` client on a
@@ -93,14 +94,19 @@ class ServiceLimits:
     min_call_seconds: float
     #: Whether a failure makes the following requests skip the service for a while.
     skip_when_degraded: bool = True
+    #: A timeout after at least this long says the service is slow (a brownout); a call cut sooner by the
+    #: request's deadline says the request ran out of time, and the service is not blamed for it.
+    slow_after: float = 0.5
 
 
-#: Per service: DynamoDB answers in milliseconds (a second is a brownout), Parameter Store's decrypting
-#: read takes tens of them, and the SQS outbox is the last durable copy: never skipped, given longer.
+#: Per service, with the default call timeout (``CONTACT_AWS_CALL_TIMEOUT_MS``, 1.5 s: DynamoDB and SQS answer
+#: in milliseconds, Parameter Store's decrypting read in tens of them, so a second and a half is a brownout).
+#: Parameter Store needs a little more to be worth starting; the SQS outbox is the last durable copy: never
+#: skipped.
 SERVICE_LIMITS: Mapping[str, ServiceLimits] = {
-    "dynamodb": ServiceLimits(call_timeout=1.0, min_call_seconds=0.05),
+    "dynamodb": ServiceLimits(call_timeout=1.5, min_call_seconds=0.05),
     "ssm": ServiceLimits(call_timeout=1.5, min_call_seconds=0.1),
-    "sqs": ServiceLimits(call_timeout=2.0, min_call_seconds=0.05, skip_when_degraded=False),
+    "sqs": ServiceLimits(call_timeout=1.5, min_call_seconds=0.05, skip_when_degraded=False),
 }
 
 
@@ -303,8 +309,15 @@ class AwsService:
         if not isinstance(call, _Call):
             return
         if isinstance(exception, (ReadTimeoutError, ConnectTimeoutError)):
-            waited = (self._clock() - call.started) * 1000
-            self._failed(call, f"cut after {waited:.0f} ms ({type(exception).__name__})")
+            waited = self._clock() - call.started
+            detail = f"cut after {waited * 1000:.0f} ms ({type(exception).__name__})"
+            if waited < min(self.limits.slow_after, self.limits.call_timeout):
+                # The request's deadline cut it before the service had a fair chance: not the service's failure.
+                if call.admission is not None and self.guard is not None:
+                    self.guard.release(call.admission)
+                self._report("cut", detail)
+                return
+            self._failed(call, detail)
         else:
             self._failed(call, f"{type(exception).__name__}")
 

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -21,26 +22,27 @@ from typing import Any
 import httpx
 
 from contact_sdk import timings
+from contact_sdk.admission import Admission, SeparateAdmission, TransactionalAdmission
 from contact_sdk.api import ContactApi, EventsEndpoint
-from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
-from contact_sdk.aws import AwsService
+from contact_sdk.aws import SERVICE_LIMITS, AwsService
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
 from contact_sdk.degraded import DependencyGuard, GuardState
-from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
+from contact_sdk.delivery import Delivery
+from contact_sdk.intake import Intake
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record, record_timing
 from contact_sdk.outbox import Outbox, SqsOutbox
+from contact_sdk.outbox_consumer import OutboxConsumer
 from contact_sdk.parking import ParkingLot, SqsParkingLot
-from contact_sdk.replay import OutboxConsumer
+from contact_sdk.record import DynamoDBSubmissionRecords, InMemorySubmissionRecords, SubmissionRecords
 from contact_sdk.resend import ResendClient, RetryEvent, Timeouts
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
-from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
 from contact_sdk.webhooks import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookRoute, WebhookStore
 
@@ -54,7 +56,10 @@ class Components:
     """Handles on the parts :func:`build_api` made, for SnapStart hooks and operators."""
 
     api: ContactApi
-    service: ContactService
+    intake: Intake
+    delivery: Delivery
+    #: Every submission's record (in the table, or in this process without one).
+    records: SubmissionRecords
     client: ResendClient
     cache: ParameterCache
     parameter_source: ParameterSource
@@ -94,13 +99,18 @@ class AwsServices:
         *,
         dynamodb_client: Any = None,
         sqs_client: Any = None,
+        call_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> AwsServices:
         """One :class:`AwsService` per service, with its guard; an injected client is bounded the same way."""
 
         def service(name: str, injected: Any) -> AwsService:
+            limits = SERVICE_LIMITS[name]
+            if call_timeout is not None:
+                limits = dataclasses.replace(limits, call_timeout=call_timeout)
             return AwsService(
                 name,
+                limits=limits,
                 guard=DependencyGuard(name, on_change=_on_guard_change),
                 on_degraded=_report_degraded,
                 client_factory=(lambda config: injected) if injected is not None else None,
@@ -193,7 +203,12 @@ def build_components(
     clock (monotonic for intervals, ``time.time`` for what is compared with epoch timestamps).
     """
     log = build_logger(level=log_level)
-    aws = AwsServices.build(dynamodb_client=dynamodb_client, sqs_client=sqs_client, clock=time.monotonic)
+    aws = AwsServices.build(
+        dynamodb_client=dynamodb_client,
+        sqs_client=sqs_client,
+        call_timeout=settings.aws_call_timeout_ms / 1000,
+        clock=time.monotonic,
+    )
     source = parameter_source or SsmParameterSource(client_factory=aws.ssm.client)
     cache = ParameterCache(
         _TimedParameterSource(source),
@@ -232,29 +247,32 @@ def build_components(
     )
     rate_store: RateLimitStore
     nonce_store: NonceStore
-    ledger: SubmissionLedger
-    delivery_store: WebhookStore
-    archive: SubmissionArchive | None = None
+    records: SubmissionRecords
+    webhook_store: WebhookStore
+    shared: tuple[Any, DynamoDBRateLimitStore, DynamoDBNonceStore, DynamoDBSubmissionRecords] | None = None
     if settings.table_name:
         dynamodb_client = aws.dynamodb.client()
         _time_dynamodb(dynamodb_client)
-        rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
-        nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
-        ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
-        delivery_store = DynamoDBWebhookStore(dynamodb_client, settings.table_name)
-        archive = DynamoDBSubmissionArchive(
-            dynamodb_client,
-            settings.table_name,
-            days=settings.archive_days,
-            spam_days=settings.archive_spam_days,
+        rate_table = DynamoDBRateLimitStore(dynamodb_client, settings.table_name)
+        nonce_table = DynamoDBNonceStore(dynamodb_client, settings.table_name)
+        record_table = DynamoDBSubmissionRecords(
+            dynamodb_client, settings.table_name, days=settings.archive_days, spam_days=settings.archive_spam_days
         )
+        shared = (dynamodb_client, rate_table, nonce_table, record_table)
+        rate_store = FallbackRateLimitStore(rate_table)
+        nonce_store = FallbackNonceStore(nonce_table)
+        records = record_table
+        webhook_store = DynamoDBWebhookStore(dynamodb_client, settings.table_name)
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
-        ledger = InMemorySubmissionLedger()
-        delivery_store = InMemoryWebhookStore()
-        log.warning("CONTACT_TABLE_NAME is not set: the submission archive is off (nothing is kept for review)")
+        records = InMemorySubmissionRecords(days=settings.archive_days, spam_days=settings.archive_spam_days)
+        webhook_store = InMemoryWebhookStore()
+        log.warning(
+            "CONTACT_TABLE_NAME is not set: submissions are recorded in this instance only (nothing is kept for "
+            "review, and a repeat is recognised only by the instance that saw it first)"
+        )
     if outbox is None and settings.outbox_queue_url:
         outbox = SqsOutbox(settings.outbox_queue_url, client_factory=aws.sqs.client)
     if outbox is None:
@@ -283,19 +301,31 @@ def build_components(
             "CONTACT_PARKED_QUEUE_URL is not set: a permanently refused submission stays in the outbox "
             "and reaches its dead-letter queue only after maxReceiveCount receives"
         )
-    service = ContactService(
+    csrf = CsrfTokens(nonces=nonce_store, clock=clock or time.time)
+    submit_limiter = RateLimiter(
+        rate_store,
+        scope="submit",
+        limit=settings.submit_limit,
+        window_seconds=settings.submit_window_seconds,
+        ipv6_prefix=settings.rate_limit_ipv6_prefix,
+        clock=clock or time.time,
+    )
+    separate = SeparateAdmission(submit_limiter, csrf, records)
+    admission: Admission = separate
+    if shared is not None:
+        dynamodb_client, rate_table, nonce_table, record_table = shared
+        admission = TransactionalAdmission(
+            dynamodb_client,
+            limiter=submit_limiter,
+            rate_store=rate_table,
+            nonces=nonce_table,
+            records=record_table,
+            fallback=separate,
+        )
+    intake = Intake(
         config=config,
-        client=client,
         origins=origins,
-        csrf=CsrfTokens(nonces=nonce_store, clock=clock or time.time),
-        submit_limiter=RateLimiter(
-            rate_store,
-            scope="submit",
-            limit=settings.submit_limit,
-            window_seconds=settings.submit_window_seconds,
-            ipv6_prefix=settings.rate_limit_ipv6_prefix,
-            clock=clock or time.time,
-        ),
+        csrf=csrf,
         token_limiter=RateLimiter(
             rate_store,
             scope="token",
@@ -304,26 +334,32 @@ def build_components(
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
             clock=clock or time.time,
         ),
-        outbox=outbox,
-        ledger=ledger,
-        parking=parking,
+        admission=admission,
         min_fill_seconds=settings.min_fill_seconds,
-        record_metric=record,
-        archive=archive,
-        clock=clock or time.time,
         captcha=captcha,
         captcha_strict=settings.turnstile_strict,
+        clock=clock or time.time,
+        record_metric=record,
+    )
+    delivery = Delivery(
+        config=config,
+        client=client,
+        records=records,
+        outbox=outbox,
+        parking=parking,
+        clock=clock or time.time,
+        record_metric=record,
     )
     sink = sink or StdoutSink()
     if events is None:
         events = WebhookRoute(
             config_cache=cache,
             secret_parameter=settings.webhook_secret_parameter,
-            store=delivery_store,
+            store=webhook_store,
             record_metric=record,
         )
     consumer = OutboxConsumer(
-        service,
+        delivery,
         environment=settings.environment,
         sink=sink,
         logger=log,
@@ -333,7 +369,8 @@ def build_components(
         clock=clock or time.time,
     )
     api = ContactApi(
-        service,
+        intake,
+        delivery,
         environment=settings.environment,
         sink=sink,
         logger=log,
@@ -343,7 +380,9 @@ def build_components(
     )
     return Components(
         api=api,
-        service=service,
+        intake=intake,
+        delivery=delivery,
+        records=records,
         client=client,
         cache=cache,
         parameter_source=source,

@@ -33,8 +33,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["QUEUE_ALLOWANCE_SECONDS", "Deadline", "current", "within"]
+__all__ = ["QUEUE_ALLOWANCE_SECONDS", "Deadline", "current", "lambda_deadline", "within"]
 
 #: What the contract allows past the response budget "to queue and answer" is 500 ms; keeping the
 #: submission durably (the outbox, its record) may use this much of it, the rest is for the answer.
@@ -111,3 +112,19 @@ def within(deadline: Deadline | None) -> Iterator[Deadline | None]:
         yield deadline
     finally:
         _current.reset(token)
+
+
+def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float]) -> Deadline | None:
+    """When the work must stop: the Lambda's remaining time minus ``margin_ms``, on ``clock``.
+
+    ``None`` without a usable Lambda context (local tools, tests): each call's own timeouts and the
+    client's retry limits then bound the work.
+    """
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        budget_ms = float(remaining()) - margin_ms
+    except (TypeError, ValueError):
+        return None
+    return Deadline.after(max(budget_ms, 0.0) / 1000, clock=clock)

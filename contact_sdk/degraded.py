@@ -8,9 +8,9 @@ each execution environment. It is a small circuit breaker with a short memory::
                               └─────────failure──────────┘  (and the next skip is twice as long,
                                                               up to max_skip_seconds)
 
-A *failure* is what says the dependency is slow or down: a call cut by its timeout or by the
-request's deadline after it had a fair share of time, a connection that could not be made, a 5xx,
-throttling. An answer the dependency gave in time (a failed condition, a missing item) is not one.
+A *failure* is what says the dependency is slow or down: a call cut by its timeout, or by the
+request's deadline after it had a fair share of time (half a second), a connection that could not be
+made, a 5xx, throttling. An answer the dependency gave in time (a failed condition, a missing item) is not one.
 While skipping, every call is refused at once (:meth:`admit` returns ``None``) and the caller takes
 its documented degraded path (``docs/guarantees.md``); after ``skip_seconds`` exactly one call goes
 through as a probe while the others keep skipping, so a dependency that came back is found within

@@ -177,6 +177,46 @@ class OutgoingEmail:
             body["headers"] = dict(self.headers)
         return body
 
+    @classmethod
+    def from_json(cls, body: Any) -> OutgoingEmail:
+        """Read back a body :meth:`to_json` wrote (a queued or parked email); ``ValueError`` naming what is wrong."""
+        if not isinstance(body, dict):
+            raise ValueError("the email is not a JSON object")
+        unknown = sorted(set(body) - {"from", "to", "subject", "html", "text", "reply_to", "tags", "headers"})
+        if unknown:
+            raise ValueError(f"the email has unexpected fields: {', '.join(unknown)}")
+        sender, to, subject = body.get("from"), body.get("to"), body.get("subject")
+        if not isinstance(sender, str) or not sender or not isinstance(subject, str) or not subject:
+            raise ValueError("the email's from and subject must be non-empty text")
+        if not isinstance(to, list) or not to or not all(isinstance(a, str) and a for a in to):
+            raise ValueError("the email's to must be a non-empty list of addresses")
+        parts = {name: body.get(name) for name in ("html", "text")}
+        if any(value is not None and not isinstance(value, str) for value in parts.values()):
+            raise ValueError("the email's html and text must be text")
+        reply_to = body.get("reply_to", [])
+        if not isinstance(reply_to, list) or not all(isinstance(a, str) for a in reply_to):
+            raise ValueError("the email's reply_to must be a list of addresses")
+        tags = body.get("tags", [])
+        if not isinstance(tags, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("value"), str) for t in tags
+        ):
+            raise ValueError("the email's tags must be a list of {name, value}")
+        headers = body.get("headers", {})
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ValueError("the email's headers must map names to text")
+        return cls(
+            sender=sender,
+            to=tuple(to),
+            subject=subject,
+            html=parts["html"],
+            text=parts["text"],
+            reply_to=tuple(reply_to),
+            tags=tuple((t["name"], t["value"]) for t in tags),
+            headers=dict(headers),
+        )
+
 
 def _parse_retry_after(status: int, headers: httpx.Headers, wall_clock: Callable[[], float]) -> float | None:
     """The provider's requested wait: ``Retry-After`` on any answer; ``ratelimit-reset`` only on a 429.

@@ -86,7 +86,7 @@ def _drop_connections(components: Components) -> int:
 
 
 def _parameter_names(components: Components) -> tuple[str, ...]:
-    config = components.service.config
+    config = components.intake.config
     return (config.config_parameter, config.csrf_secret_parameter)
 
 

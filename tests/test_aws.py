@@ -194,11 +194,21 @@ def test_no_retry_when_it_would_not_fit(scripted: Any, reports: list[tuple[str, 
     assert [how for _, how, _ in reports] == ["failed"]
 
 
-def test_the_outbox_queue_is_never_skipped(reports: list[tuple[str, str, str]]) -> None:
-    """SQS keeps the last durable copy: it has no guard, so a failure never makes the next enqueue skip it."""
-    service = AwsService("sqs", guard=DependencyGuard("sqs"), on_degraded=lambda *r: reports.append(r))
-    assert service.guard is None
-    assert service.limits == ServiceLimits(call_timeout=2.0, min_call_seconds=0.05, skip_when_degraded=False)
+def test_the_outbox_queue_is_never_skipped(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """SQS keeps the last durable copy: after a failed enqueue the next one is still sent, never skipped."""
+    server = scripted(*([(500, {"__type": "InternalError"})] * 4))
+
+    def factory(config: Any) -> Any:
+        return boto3.client("sqs", endpoint_url=server.url, region_name=REGION, config=config)  # type: ignore[call-overload]
+
+    service = AwsService(
+        "sqs", guard=DependencyGuard("sqs"), on_degraded=lambda *r: reports.append(r), client_factory=factory
+    )
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            service.client().send_message(QueueUrl=f"{server.url}/123456789012/outbox", MessageBody="{}")
+    assert len(server.received) == 4  # each enqueue and its one retry reached the queue
+    assert [how for _, how, _ in reports] == ["failed", "failed"]
 
 
 def test_a_reset_drops_the_connections_and_forgets_the_failures(

@@ -214,8 +214,8 @@ def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> No
     components = _components()
     source = components.parameter_source
     assert isinstance(source, InMemoryParameterSource)
-    components.service.config.resend()
-    components.service.config.csrf_secret()
+    components.intake.config.resend()
+    components.intake.config.csrf_secret()
     clock = Clock()
     hooks = SnapStartHooks(lambda: components, wall_clock=clock)
     hooks.before_snapshot()
@@ -223,7 +223,7 @@ def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> No
     report = hooks.after_restore()
     assert report.parameters_expired == (CONFIG, CSRF)
     fetches = source.fetches
-    components.service.config.resend()
+    components.intake.config.resend()
     assert source.fetches == fetches + 1
 
 
@@ -232,7 +232,7 @@ def test_config_cached_just_before_a_short_snapshot_is_kept() -> None:
     components = _components()
     source = components.parameter_source
     assert isinstance(source, InMemoryParameterSource)
-    components.service.config.resend()
+    components.intake.config.resend()
     clock = Clock()
     hooks = SnapStartHooks(lambda: components, wall_clock=clock)
     hooks.before_snapshot()
@@ -241,14 +241,14 @@ def test_config_cached_just_before_a_short_snapshot_is_kept() -> None:
     assert report.parameters_expired == ()
     assert report.seconds_in_snapshot == 60
     fetches = source.fetches
-    components.service.config.resend()
+    components.intake.config.resend()
     assert source.fetches == fetches
 
 
 def test_restore_without_a_snapshot_time_expires_everything_cached() -> None:
     """If the before hook never ran, the hook cannot know the age, so every entry is due for refresh."""
     components = _components()
-    components.service.config.resend()
+    components.intake.config.resend()
     report = SnapStartHooks(lambda: components).after_restore()
     assert report.seconds_in_snapshot is None
     assert report.parameters_expired == (CONFIG,)

@@ -55,7 +55,8 @@ import secrets as _secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -80,6 +81,7 @@ __all__ = [
     "InMemoryNonceStore",
     "NonceStore",
     "NonceStoreUnavailable",
+    "VerifiedToken",
 ]
 
 #: The format version every issued token starts with.
@@ -202,16 +204,7 @@ class DynamoDBNonceStore:
     def consume(self, nonce: str, expires_at: float) -> bool:
         """See :meth:`NonceStore.consume`. Any DynamoDB or connection failure raises :class:`NonceStoreUnavailable`."""
         try:
-            self._client.put_item(
-                TableName=self._table_name,
-                Item={
-                    PARTITION_KEY: {"S": f"csrf#{nonce}"},
-                    TTL_ATTRIBUTE: {"N": str(math.ceil(expires_at))},
-                },
-                ConditionExpression="attribute_not_exists(#pk) OR #expires < :now",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": {"N": str(math.floor(self._clock()))}},
-            )
+            self._client.put_item(**self._put(nonce, expires_at))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -223,6 +216,22 @@ class DynamoDBNonceStore:
                 f"DynamoDB nonce store ({self._table_name}) unreachable: {type(exc).__name__}"
             ) from exc
         return True
+
+    def consume_write(self, nonce: str, expires_at: float) -> dict[str, Any]:
+        """The same single use as a ``Put`` of a ``TransactWriteItems`` (the intake's admission transaction)."""
+        return {"Put": self._put(nonce, expires_at)}
+
+    def _put(self, nonce: str, expires_at: float) -> dict[str, Any]:
+        return {
+            "TableName": self._table_name,
+            "Item": {
+                PARTITION_KEY: {"S": f"csrf#{nonce}"},
+                TTL_ATTRIBUTE: {"N": str(math.ceil(expires_at))},
+            },
+            "ConditionExpression": "attribute_not_exists(#pk) OR #expires < :now",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {":now": {"N": str(math.floor(self._clock()))}},
+        }
 
 
 def _error_code(exc: ClientError) -> str:
@@ -244,6 +253,16 @@ def _b64decode(text: str, expected_length: int) -> bytes | None:
     if len(raw) != expected_length or _b64encode(raw) != text:
         return None
     return raw
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature, origin and expiry checked out: the nonce still to consume, and its times."""
+
+    nonce: str
+    expires_at: int
+    #: When the visitor's form was first shown (the fill-time rule counts from it).
+    started_at: int
 
 
 class CsrfTokens:
@@ -319,6 +338,21 @@ class CsrfTokens:
         other-origin, expired or replayed one, and :class:`NonceStoreUnavailable` if the nonce store
         cannot be asked. The nonce is consumed only once signature and expiry have been checked.
         """
+        verified = self.verify(secret, origin, token, previous_secrets=previous_secrets)
+        if not self.consume(verified):
+            raise CsrfInvalid("replayed")
+        return verified.started_at
+
+    def verify(
+        self,
+        secret: bytes,
+        origin: str,
+        token: str | None,
+        *,
+        previous_secrets: Iterable[bytes] = (),
+    ) -> VerifiedToken:
+        """Every check but the single use: parse, signature (constant time), expiry. Pure; raises like
+        :meth:`verify_and_consume`. Consume the result with :meth:`consume` (or in a transaction)."""
         if token is None or not token.strip():
             raise CsrfMissing
         keys = [secret, *previous_secrets]
@@ -338,9 +372,21 @@ class CsrfTokens:
             raise CsrfInvalid("malformed")  # signed, so ours, but never issued that way: a secret has leaked?
         if self._clock() >= expires_at:
             raise CsrfInvalid("expired")
-        if not self._nonces.consume(nonce, expires_at):
-            raise CsrfInvalid("replayed")
-        return issued_at if started_at is None else started_at
+        return VerifiedToken(
+            nonce=nonce, expires_at=expires_at, started_at=issued_at if started_at is None else started_at
+        )
+
+    def consume(self, verified: VerifiedToken) -> bool:
+        """Use the token up: ``True`` the first time, ``False`` if it was used already.
+
+        Raises :class:`NonceStoreUnavailable` if the nonce store cannot be asked.
+        """
+        return self._nonces.consume(verified.nonce, verified.expires_at)
+
+    @property
+    def nonces(self) -> NonceStore:
+        """Where used nonces are remembered."""
+        return self._nonces
 
 
 def _check_secret(secret: bytes) -> None:

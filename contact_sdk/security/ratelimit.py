@@ -112,14 +112,15 @@ class RateLimitStoreUnavailable(ContactSdkError):  # noqa: N818 - the name the s
 class RateLimitDecision:
     """The outcome of one rate-limit check.
 
-    ``remaining`` is how many more hits the sliding window allows right now after this one;
+    ``remaining`` is how many more hits the sliding window allows right now after this one (``None``
+    when the hit was counted inside a transaction, which returns nothing on success);
     ``retry_after_seconds`` is 0 when allowed, otherwise the whole seconds (at least 1) until the
     next hit would be allowed: the value of the ``Retry-After`` header.
     """
 
     allowed: bool
     limit: int
-    remaining: int
+    remaining: int | None
     retry_after_seconds: int
 
 
@@ -375,6 +376,57 @@ class DynamoDBRateLimitStore:
 
         Any failure other than the limit being reached raises :class:`RateLimitStoreUnavailable`.
         """
+        request = self._update(key, limit=limit, window_seconds=window_seconds, now=now)
+        try:
+            response = self._client.update_item(**request, ReturnValues="ALL_OLD")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                returned: Any = exc.response.get("Item")
+                return self.refused(returned, limit=limit, window_seconds=window_seconds, now=now)
+            raise RateLimitStoreUnavailable(
+                f"DynamoDB rate-limit store ({self._table_name}) refused the update: {code or 'unknown error'}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise RateLimitStoreUnavailable(
+                f"DynamoDB rate-limit store ({self._table_name}) unreachable: {type(exc).__name__}"
+            ) from exc
+        before: dict[str, Any] = dict(response.get("Attributes", {}))
+        start = window_bounds(now, window_seconds)[0]
+        return sliding_decision(
+            current=_count(before, start),
+            previous=_count(before, start - window_seconds),
+            limit=limit,
+            window_seconds=window_seconds,
+            now=now,
+            last_hit=_last_hit(before),
+        )
+
+    def hit_write(self, key: str, *, limit: int, window_seconds: int, now: float) -> dict[str, Any]:
+        """The same hit as an ``Update`` of a ``TransactWriteItems`` (the intake's admission transaction).
+
+        A transaction returns no values on success: the decision is then "allowed", with ``remaining``
+        unknown (``None``); on a refusal, :meth:`refused` reads the item the transaction returns.
+        """
+        return {"Update": self._update(key, limit=limit, window_seconds=window_seconds, now=now)}
+
+    def refused(self, old: Any, *, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
+        """The decision when the hit's condition failed, computed from the item as it was."""
+        item: dict[str, Any] = dict(old) if isinstance(old, dict) else {}
+        start = window_bounds(now, window_seconds)[0]
+        decision = sliding_decision(
+            current=_count(item, start),
+            previous=_count(item, start - window_seconds),
+            limit=limit,
+            window_seconds=window_seconds,
+            now=now,
+            last_hit=_last_hit(item),
+        )
+        if decision.allowed:  # merged condition groups refused a hit the exact rule allows: wait a second
+            return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=1)
+        return decision
+
+    def _update(self, key: str, *, limit: int, window_seconds: int, now: float) -> dict[str, Any]:
         start, end = window_bounds(now, window_seconds)
         previous_start = start - window_seconds
         groups = condition_groups(limit=limit, window_seconds=window_seconds, elapsed=now - start)
@@ -403,50 +455,15 @@ class DynamoDBRateLimitStore:
             if low == 0:
                 previous_in = f"(attribute_not_exists(#prev) OR {previous_in})"
             clauses.append(f"({previous_in} AND (attribute_not_exists(#cur) OR #cur <= :max{index}))")
-        condition = " OR ".join(clauses)
-        try:
-            response = self._client.update_item(
-                TableName=self._table_name,
-                Key={PARTITION_KEY: {"S": f"rate#{key}"}},
-                UpdateExpression="ADD #cur :one SET #expires = :expires, #last = :now REMOVE #old1, #old2",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                returned: Any = exc.response.get("Item")
-                old: dict[str, Any] = dict(returned) if isinstance(returned, dict) else {}
-                decision = sliding_decision(
-                    current=_count(old, start),
-                    previous=_count(old, previous_start),
-                    limit=limit,
-                    window_seconds=window_seconds,
-                    now=now,
-                    last_hit=_last_hit(old),
-                )
-                if decision.allowed:  # merged condition groups refused a hit the exact rule allows: wait a second
-                    return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=1)
-                return decision
-            raise RateLimitStoreUnavailable(
-                f"DynamoDB rate-limit store ({self._table_name}) refused the update: {code or 'unknown error'}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise RateLimitStoreUnavailable(
-                f"DynamoDB rate-limit store ({self._table_name}) unreachable: {type(exc).__name__}"
-            ) from exc
-        before: dict[str, Any] = dict(response.get("Attributes", {}))
-        return sliding_decision(
-            current=_count(before, start),
-            previous=_count(before, previous_start),
-            limit=limit,
-            window_seconds=window_seconds,
-            now=now,
-            last_hit=_last_hit(before),
-        )
+        return {
+            "TableName": self._table_name,
+            "Key": {PARTITION_KEY: {"S": f"rate#{key}"}},
+            "UpdateExpression": "ADD #cur :one SET #expires = :expires, #last = :now REMOVE #old1, #old2",
+            "ConditionExpression": " OR ".join(clauses),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
 
 class RateLimiter:
@@ -490,7 +507,15 @@ class RateLimiter:
 
         Raises :class:`RateLimitStoreUnavailable` when the store cannot be reached.
         """
+        key, now = self.hit_for(client_ip)
+        return self._store.hit(key, limit=self.limit, window_seconds=self.window_seconds, now=now)
+
+    def hit_for(self, client_ip: str) -> tuple[str, float]:
+        """The store key and the time of one hit from ``client_ip`` (for a hit counted in a transaction)."""
         client = client_identity(client_ip, ipv6_prefix=self.ipv6_prefix)
-        return self._store.hit(
-            f"{self.scope}#{client}", limit=self.limit, window_seconds=self.window_seconds, now=self._clock()
-        )
+        return f"{self.scope}#{client}", self._clock()
+
+    @property
+    def store(self) -> RateLimitStore:
+        """Where the hits are counted."""
+        return self._store

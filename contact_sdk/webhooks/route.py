@@ -40,7 +40,7 @@ from contact_sdk.config import ParameterCache
 from contact_sdk.deadline import Deadline
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.metrics import Metric
-from contact_sdk.service import Outcome
+from contact_sdk.outcome import Outcome
 from contact_sdk.webhooks.store import WebhookStore, WebhookStoreUnavailableError
 from contact_sdk.webhooks.verifier import WebhookPayloadError, WebhookSignatureError, WebhookVerifier
 

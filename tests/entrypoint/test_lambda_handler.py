@@ -446,7 +446,7 @@ def test_a_csrf_secret_rotated_with_keep_previous_still_accepts_open_forms(stack
     assert stack.submit(submission(), token=before)["statusCode"] == 200
     stack.put_parameter(CSRF_PARAMETER, new_secret)  # the next rotation drops the old secret
     stack.components.cache.expire_older_than(0)
-    signed_with_old = stack.components.service.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
+    signed_with_old = stack.components.intake.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
     late = submission(message="Another message, after the rotation.")
     assert stack.submit(late, token=signed_with_old)["statusCode"] == 403
     assert stack.submit(late)["statusCode"] == 200
@@ -494,7 +494,7 @@ def test_a_bug_is_a_500_internal_error_with_metrics_still_flushed(stack: Stack) 
     def boom() -> bytes:
         raise RuntimeError("a bug")
 
-    stack.components.service.config.csrf_secret = boom  # type: ignore[method-assign]
+    stack.components.intake.config.csrf_secret = boom  # type: ignore[method-assign]
     response = stack.call(api_gateway_event("GET", "/contact/token", headers={"Origin": ORIGIN}))
     assert_error(response, 500, "internal_error")
     assert "RuntimeError" not in response["body"] and "Traceback" not in response["body"]
