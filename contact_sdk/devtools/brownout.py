@@ -63,7 +63,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["ENDPOINT_VARIABLES", "POLL_SECONDS", "BrownoutProxy", "Exchange", "Mode", "aws_operation"]
+__all__ = [
+    "DEPENDENCIES",
+    "ENDPOINT_VARIABLES",
+    "POLL_SECONDS",
+    "BrownoutProxy",
+    "Exchange",
+    "Mode",
+    "aws_operation",
+    "parse_target",
+]
 
 #: How often a held request looks at the mode, the clock, its client and a stop: the granularity of every
 #: release, of noticing that a client gave up, and of :meth:`BrownoutProxy.stop`.
@@ -74,6 +83,8 @@ ENDPOINT_VARIABLES = {
     "sqs": "AWS_ENDPOINT_URL_SQS",
     "ssm": "AWS_ENDPOINT_URL_SSM",
 }
+#: The service's dependencies one proxy can stand in front of (``--brownout`` of the local stack and the fault table).
+DEPENDENCIES = ("dynamodb", "sqs", "ssm", "siteverify", "resend")
 #: Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus the ones rewritten here.
 _HOP_BY_HOP = frozenset(
     {
@@ -151,6 +162,17 @@ class Mode:
 
     def __str__(self) -> str:
         return f"slow:{self.seconds:g}" if self.kind == _SLOW else self.kind
+
+
+def parse_target(text: str) -> tuple[str, Mode]:
+    """``DEPENDENCY:MODE`` -> ``(dependency, mode)``: ``dynamodb:slow:10``, ``sqs:hang``, ``ssm:healthy``."""
+    dependency, separator, mode = text.strip().partition(":")
+    if dependency not in DEPENDENCIES or not separator:
+        raise ValueError(
+            f"expected DEPENDENCY:MODE with DEPENDENCY one of {', '.join(DEPENDENCIES)} "
+            f"(e.g. dynamodb:slow:10, sqs:hang), not {text!r}"
+        )
+    return dependency, Mode.parse(mode)
 
 
 @dataclass(frozen=True, slots=True)

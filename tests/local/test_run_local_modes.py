@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from types import ModuleType
 import httpx
 import pytest
 
+from contact_sdk.devtools.brownout import BrownoutProxy, Mode
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.devtools.sandbox.faults import parse_faults
 
@@ -66,3 +68,41 @@ def test_the_drain_check_counts_emails_and_duplicate_contents_in_the_sandbox(run
         started = time.monotonic()
         assert run_local.await_drain(sandbox.url, 3, timeout=30)[:2] == (3, 1)
         assert time.monotonic() - started < 5  # already there: no wait
+
+
+def test_a_siteverify_brownout_is_refused_since_the_scenarios_send_no_turnstile_token(
+    run_local: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 before anything starts, pointing at the fault table instead."""
+    with pytest.raises(SystemExit) as exited:
+        run_local.main(["--brownout", "siteverify:hang"])
+    assert exited.value.code == 2
+    assert "loadtests/fault_table.py --only siteverify" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("accepted", "passed"), [((1, 1), True), ((2, 1), False)], ids=["all-delivered", "one-lost"])
+def test_after_a_brownout_the_proxy_turns_healthy_and_every_accepted_submission_must_be_an_email(
+    run_local: ModuleType, tmp_path: Path, accepted: tuple[int, int], passed: bool
+) -> None:
+    """The check reads accepted from Locust's summary and emails from the sandbox; it writes both back with the
+    proxy's counts, and fails when an accepted submission never became an email."""
+    summary = tmp_path / "run.json"
+    summary.write_text(json.dumps({"accepted_sent": accepted[0], "accepted_queued": accepted[1]}), encoding="utf-8")
+    with ResendSandbox(api_key=API_KEY) as sandbox, BrownoutProxy(sandbox.url) as proxy:
+        with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+            for key, text in (("k1", "first"), ("k2", "second")):
+                body = {"from": "a@example.com", "to": ["b@example.com"], "subject": "s", "text": text}
+                assert client.post("/emails", json=body, headers={"Idempotency-Key": key}).status_code == 200
+        proxy.set_mode(Mode.hang())
+        status = run_local._after_the_brownout(proxy, sandbox.url, summary, 0)
+        assert proxy.mode == Mode.healthy()
+    assert status == (0 if passed else 1)
+    written = json.loads(summary.read_text(encoding="utf-8"))["after_brownout"]
+    assert (written["accepted"], written["emails"], written["duplicates"], written["passed"]) == (
+        sum(accepted),
+        2,
+        0,
+        passed,
+    )
+    assert written["calls"] == 0
