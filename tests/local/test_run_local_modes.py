@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -80,29 +81,54 @@ def test_a_siteverify_brownout_is_refused_since_the_scenarios_send_no_turnstile_
     assert "loadtests/fault_table.py --only siteverify" in capsys.readouterr().err
 
 
+REF_A, REF_B, REF_C, REF_D = (f"{n:08d}-0000-4000-8000-000000000000" for n in (1, 2, 3, 4))
+
+
+@dataclass(frozen=True)
+class AfterBrownout:
+    """What Locust counted, what the sandbox holds, and the verdict expected."""
+
+    accepted: tuple[int, int]  # (sent, queued) answers
+    references: list[str]  # accepted references in the summary
+    emailed: list[str]  # one email per entry, carrying that reference
+    lost: int
+    twice: int
+    passed: bool
+
+
 @pytest.mark.integration
-@pytest.mark.parametrize(("accepted", "passed"), [((1, 1), True), ((2, 1), False)], ids=["all-delivered", "one-lost"])
-def test_after_a_brownout_the_proxy_turns_healthy_and_every_accepted_submission_must_be_an_email(
-    run_local: ModuleType, tmp_path: Path, accepted: tuple[int, int], passed: bool
+@pytest.mark.parametrize(
+    "case",
+    [
+        AfterBrownout((1, 1), [REF_A, REF_B], [REF_A, REF_B], lost=0, twice=0, passed=True),
+        AfterBrownout((2, 1), [REF_A, REF_B, REF_C], [REF_A, REF_B, REF_D], lost=1, twice=0, passed=False),
+        AfterBrownout((2, 0), [REF_A, REF_B], [REF_A, REF_B, REF_B], lost=0, twice=1, passed=False),
+        AfterBrownout((2, 1), [REF_A, REF_B], [REF_A, REF_B], lost=0, twice=0, passed=False),
+    ],
+    ids=["all-delivered", "one-lost-behind-an-unanswered-one", "one-twice", "an-answer-without-reference"],
+)
+def test_after_a_brownout_every_accepted_submission_is_in_exactly_one_email(
+    run_local: ModuleType, tmp_path: Path, case: AfterBrownout
 ) -> None:
-    """The check reads accepted from Locust's summary and emails from the sandbox; it writes both back with the
-    proxy's counts, and fails when an accepted submission never became an email."""
+    """The proxy turns healthy; each accepted reference from Locust's summary must be in one sandbox email."""
     summary = tmp_path / "run.json"
-    summary.write_text(json.dumps({"accepted_sent": accepted[0], "accepted_queued": accepted[1]}), encoding="utf-8")
+    counted = {"accepted_sent": case.accepted[0], "accepted_queued": case.accepted[1]}
+    summary.write_text(json.dumps({**counted, "accepted_references": case.references}), encoding="utf-8")
     with ResendSandbox(api_key=API_KEY) as sandbox, BrownoutProxy(sandbox.url) as proxy:
         with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-            for key, text in (("k1", "first"), ("k2", "second")):
+            for number, reference in enumerate(case.emailed):
+                text = f"Hello! Reference {reference}. Thanks."
                 body = {"from": "a@example.com", "to": ["b@example.com"], "subject": "s", "text": text}
-                assert client.post("/emails", json=body, headers={"Idempotency-Key": key}).status_code == 200
+                assert client.post("/emails", json=body, headers={"Idempotency-Key": f"k{number}"}).status_code == 200
         proxy.set_mode(Mode.hang())
         status = run_local._after_the_brownout(proxy, sandbox.url, summary, 0)
         assert proxy.mode == Mode.healthy()
-    assert status == (0 if passed else 1)
+    assert status == (0 if case.passed else 1)
     written = json.loads(summary.read_text(encoding="utf-8"))["after_brownout"]
-    assert (written["accepted"], written["emails"], written["duplicates"], written["passed"]) == (
-        sum(accepted),
-        2,
-        0,
-        passed,
+    assert (written["accepted"], written["lost"], written["emailed_twice"], written["passed"]) == (
+        sum(case.accepted),
+        case.lost,
+        case.twice,
+        case.passed,
     )
-    assert written["calls"] == 0
+    assert (written["emails"], written["calls"]) == (len(case.emailed), 0)
