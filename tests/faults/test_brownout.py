@@ -54,14 +54,11 @@ from tests.entrypoint.conftest import (
     LogCaptures,
     api_gateway_event,
     seed_stack,
-    session_sandbox,
     submission,
 )
 from tests.entrypoint.test_events import SECRET as WEBHOOK_SECRET
 from tests.entrypoint.test_events import WEBHOOK_PARAMETER, delivery, signed_event
 from tests.faults.conftest import peek_bodies
-
-__all__ = ["session_sandbox"]  # re-exported: pytest finds fixtures by the module's names
 
 pytestmark = pytest.mark.integration
 
