@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -89,10 +90,17 @@ def test_p95_is_the_nearest_rank(fault_table: ModuleType) -> None:
 
 
 @pytest.mark.integration
-def test_a_dependency_row_runs_end_to_end(fault_table: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-    """One row against the real emulator, proxy and service: a line with the count and the statuses."""
-    assert fault_table.main(["--only", "ssm", "slow", "warm", "token", "--count", "2"]) == 0
-    [line] = capsys.readouterr().out.splitlines()
+def test_a_dependency_row_runs_end_to_end() -> None:
+    """One row as a user runs it, against the real emulator, proxy and service: the count and the statuses."""
+    result = subprocess.run(
+        [sys.executable, str(FAULT_TABLE), "--only", "ssm", "slow", "warm", "token", "--count", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [line] = result.stdout.splitlines()
     assert line.startswith("Parameter Store slow warm GET /contact/token")
     assert "n=2 statuses={200: 2}" in line
     assert "budget+0.5s=4.5s" in line
