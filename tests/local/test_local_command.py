@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contact_sdk.devtools.brownout import Mode
 from contact_sdk.devtools.local.__main__ import build_parser, main, stack_options
 
 
@@ -106,3 +107,31 @@ def test_a_bad_turnstile_mode_from_the_environment_is_refused_not_a_traceback(
         main([])
     assert exited.value.code == 2
     assert "--turnstile must be one of pass, fail, spent, not 'maybe'" in capsys.readouterr().err
+
+
+def test_a_brownout_comes_from_the_flag_or_the_environment() -> None:
+    """``--brownout dynamodb:slow:10`` (or ``CONTACT_LOCAL_BROWNOUT``) reaches the stack as (dependency, mode)."""
+    options = stack_options(build_parser({}).parse_args(["--brownout", "dynamodb:slow:10"]))
+    assert options.brownout == ("dynamodb", Mode.slow(10))
+    from_environment = stack_options(build_parser({"CONTACT_LOCAL_BROWNOUT": "sqs:hang"}).parse_args([]))
+    assert from_environment.brownout == ("sqs", Mode.hang())
+    assert stack_options(build_parser({}).parse_args([])).brownout is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("dynamodb", "expected DEPENDENCY:MODE"),
+        ("kinesis:hang", "expected DEPENDENCY:MODE with DEPENDENCY one of dynamodb, sqs, ssm, siteverify, resend"),
+        ("sqs:down", "expected healthy, hang or slow:SECONDS"),
+        ("ssm:slow:0", "above zero"),
+        ("ssm:slow:later", "above zero"),
+    ],
+)
+def test_a_bad_brownout_is_refused_with_its_reason(raw: str, reason: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 and a line naming the flag and what is wrong with the value."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser({}).parse_args(["--brownout", raw])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--brownout" in error and reason in error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, Mode
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.emulator import MAX_RECEIVE_COUNT, aws_client
 from contact_sdk.devtools.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
@@ -399,3 +401,38 @@ def test_bad_stack_options_are_refused_before_anything_starts(options: StackOpti
     """An origin with a path, ``*``, or an unknown fault: :class:`StackStartError` naming the option."""
     with pytest.raises(StackStartError, match=reason):
         LocalStack(options)
+
+
+DYNAMODB_OPERATIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"}
+
+
+def test_a_brownout_puts_a_proxy_in_front_of_that_service_alone() -> None:
+    """``--brownout dynamodb:...``: every DynamoDB call of the service goes through the proxy, nothing else does.
+
+    The proxy starts healthy here, so the submission is sent; the environment boto3 read is put back on stop.
+    """
+    variable = ENDPOINT_VARIABLES["dynamodb"]
+    assert variable not in os.environ
+    output = io.StringIO()
+    options = StackOptions(ports=StackPorts.any(), min_fill_seconds=0, brownout=("dynamodb", Mode.healthy()))
+    with LocalStack(options, console=Console(output)) as stack:
+        proxy = stack.brownout
+        assert proxy is not None
+        assert os.environ[variable] == proxy.url
+        assert f"dynamodb behind a proxy at {proxy.url}, healthy" in stack.banner()
+        with client_from("127.0.0.1") as client:
+            answer = send(stack, client, submission())
+        assert answer.status_code == 200 and answer.json()["status"] == "sent"
+        operations = [exchange.operation for exchange in proxy.exchanges()]
+        assert "UpdateItem" in operations  # the rate limits and the nonce, at least
+        assert set(operations) <= DYNAMODB_OPERATIONS, operations
+        port = int(proxy.url.rsplit(":", 1)[1])
+    assert variable not in os.environ
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def test_a_siteverify_brownout_needs_turnstile() -> None:
+    """Nothing calls siteverify without Turnstile: the stack says so instead of starting a proxy nobody uses."""
+    with pytest.raises(StackStartError, match="--brownout siteverify needs --turnstile"):
+        LocalStack(StackOptions(brownout=("siteverify", Mode.hang())))

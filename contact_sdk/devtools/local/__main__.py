@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from contact_sdk.devtools.brownout import DEPENDENCIES, Mode, parse_target
 from contact_sdk.devtools.local.provider_faults import PROVIDER_FAULTS, provider_fault
 from contact_sdk.devtools.local.stack import (
     LocalStack,
@@ -35,7 +36,7 @@ from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import MAX_RESPONSE_BUDGET_MS
 
-__all__ = ["build_parser", "main", "parse_latency", "stack_options"]
+__all__ = ["build_parser", "main", "parse_brownout", "parse_latency", "stack_options"]
 
 
 def parse_latency(raw: str) -> tuple[int, int]:
@@ -48,6 +49,14 @@ def parse_latency(raw: str) -> tuple[int, int]:
     if bounds[0] < 0 or bounds[1] < bounds[0]:
         raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {raw!r}")
     return bounds
+
+
+def parse_brownout(raw: str) -> tuple[str, Mode]:
+    """``"dynamodb:slow:10"`` -> ``("dynamodb", Mode.slow(10))``; an argument error that lists the spellings."""
+    try:
+        return parse_target(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(raw: str) -> int:
@@ -227,6 +236,15 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         + "; ".join(f"{fault.name}: {fault.description}" for fault in PROVIDER_FAULTS.values()).replace("%", "%%")
         + " (CONTACT_LOCAL_PROVIDER_FAULT)",
     )
+    parser.add_argument(
+        "--brownout",
+        type=parse_brownout,
+        default=env.get("CONTACT_LOCAL_BROWNOUT") or None,
+        metavar="DEPENDENCY:MODE",
+        help=f"put a proxy in front of one dependency ({', '.join(DEPENDENCIES)}; siteverify needs --turnstile) "
+        "that answers each call healthy, slow:SECONDS late, or hangs, e.g. dynamodb:slow:10 "
+        "(CONTACT_LOCAL_BROWNOUT; see docs/load-testing.md)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no line per API request")
     parser.add_argument("--verbose", action="store_true", help="every service log line, and the API's environment")
     return parser
@@ -247,6 +265,7 @@ def stack_options(args: argparse.Namespace) -> StackOptions:
         turnstile=args.turnstile,
         allowed_origins=args.allowed_origins,
         provider_fault=args.provider_fault,
+        brownout=args.brownout,
         access_log=not args.quiet,
         service_log_level="INFO" if args.verbose else "WARNING",
     )

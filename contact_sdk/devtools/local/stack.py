@@ -54,13 +54,21 @@ import httpx
 
 from contact_sdk.bootstrap import build_components
 from contact_sdk.config import SsmParameterSource
+from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, BrownoutProxy, Mode
 from contact_sdk.devtools.local.api_server import ApiServerOptions, LocalApiServer
 from contact_sdk.devtools.local.console import Console, ConsoleStream, DiscardingSink
-from contact_sdk.devtools.local.emulator import REGION, ResourceNames, SeededResources, aws_client, seed
+from contact_sdk.devtools.local.emulator import (
+    FAKE_CREDENTIALS,
+    REGION,
+    ResourceNames,
+    SeededResources,
+    aws_client,
+    seed,
+)
 from contact_sdk.devtools.local.event_source import SqsEventSource
 from contact_sdk.devtools.local.page_server import PageServer
 from contact_sdk.devtools.local.provider_faults import ProviderFault, provider_fault
-from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, TEST_SECRETS, SiteverifyStandIn
+from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, SITEVERIFY_PATH, TEST_SECRETS, SiteverifyStandIn
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.logs import SERVICE_NAME
 from contact_sdk.security.origin import OriginPolicy
@@ -132,6 +140,10 @@ class StackOptions:
     #: ``--provider-fault``: ``None``, or a name in :data:`~contact_sdk.devtools.local.provider_faults.PROVIDER_FAULTS`
     #: (``slow``, ``down``, ``flaky``) held by the sandbox from the start.
     provider_fault: str | None = None
+    #: ``--brownout``: ``(dependency, mode)`` to put a :class:`~contact_sdk.devtools.brownout.BrownoutProxy` in
+    #: front of one dependency (``dynamodb``, ``sqs``, ``ssm``, ``siteverify`` with ``turnstile``, or ``resend``)
+    #: for the whole run; ``None`` for none. :attr:`LocalStack.brownout` switches its mode at runtime.
+    brownout: tuple[str, Mode] | None = None
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -281,6 +293,14 @@ class LocalStack:
             )
         except ValueError as exc:
             raise StackStartError(f"--provider-fault: {exc}") from exc
+        if self.options.brownout is not None:
+            dependency = self.options.brownout[0]
+            if dependency not in (*ENDPOINT_VARIABLES, "siteverify", "resend"):
+                raise StackStartError(f"--brownout cannot stand in front of {dependency!r}")
+            if dependency == "siteverify" and self.options.turnstile is None:
+                raise StackStartError("--brownout siteverify needs --turnstile: without it nothing calls siteverify")
+        self._brownout: BrownoutProxy | None = None
+        self._saved_environ: dict[str, str | None] = {}
         self._siteverify: SiteverifyStandIn | None = None
         self._captcha: Any = None
         self.console = console or Console()
@@ -426,20 +446,23 @@ class LocalStack:
             "AWS_REGION": REGION,
         }
         self._start_siteverify(resources)
+        self._start_brownout()
         settings = Settings.from_env(environ=self.environment)
         # build_logger sets process-wide logger levels; put them back on stop (tests share the process).
         self._saved_levels = {name: logging.getLogger(name).level for name in ("contact_sdk", SERVICE_NAME)}
         endpoint = self.aws_url
         ssm, dynamodb, sqs = (aws_client(endpoint, service) for service in ("ssm", "dynamodb", "sqs"))
         self._aws_clients = [ssm, dynamodb, sqs]
-        components = build_components(
-            settings,
-            sink=DiscardingSink(),
-            parameter_source=SsmParameterSource(ssm),
-            dynamodb_client=dynamodb,
-            sqs_client=sqs,
-            log_level=options.service_log_level,
-        )
+        clients: dict[str, Any] = {
+            "parameter_source": SsmParameterSource(ssm),
+            "dynamodb_client": dynamodb,
+            "sqs_client": sqs,
+        }
+        if options.brownout is not None:
+            # The degraded service's client is left to build_components, built as Lambda builds it.
+            browned = {"ssm": "parameter_source", "dynamodb": "dynamodb_client", "sqs": "sqs_client"}
+            clients.pop(browned.get(options.brownout[0], ""), None)
+        components = build_components(settings, sink=DiscardingSink(), log_level=options.service_log_level, **clients)
         self._resend_client = components.client
         self._captcha = components.captcha
         handler = components.api.logger.registered_handler
@@ -487,6 +510,55 @@ class LocalStack:
         if answer.status_code != 200:
             raise StackStartError(f"the sandbox refused the provider fault: {answer.status_code} {answer.text}")
 
+    def _start_brownout(self) -> None:
+        """With ``--brownout``: the proxy in front of that dependency, and the service pointed at it.
+
+        An AWS service's client is then built by ``build_components`` as Lambda builds it (production's
+        timeouts and retries), and reaches the proxy through ``AWS_ENDPOINT_URL_<SERVICE>``. boto3 reads that,
+        the region and the credentials from the process environment, so they are set here for the stack's
+        lifetime -- fake credentials: the proxy forwards to the emulator only -- and put back by :meth:`stop`.
+        """
+        if self.options.brownout is None:
+            return
+        dependency, mode = self.options.brownout
+        upstreams = {"resend": self.sandbox_url}
+        if self._siteverify is not None:
+            upstreams["siteverify"] = self._siteverify.origin
+        proxy = BrownoutProxy(upstreams.get(dependency, self.aws_url), mode=mode).start()
+        self._brownout = proxy
+        if dependency in ENDPOINT_VARIABLES:
+            variable = ENDPOINT_VARIABLES[dependency]
+            self.environment[variable] = proxy.url
+            self._set_environ(
+                {
+                    variable: proxy.url,
+                    "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+                    "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+                    "AWS_SESSION_TOKEN": None,
+                    "AWS_PROFILE": None,
+                    "AWS_REGION": REGION,
+                    "AWS_DEFAULT_REGION": REGION,
+                }
+            )
+        elif dependency == "resend":
+            self.environment["RESEND_API_URL"] = proxy.url
+        else:
+            self.environment["CONTACT_TURNSTILE_SITEVERIFY_URL"] = proxy.url + SITEVERIFY_PATH
+
+    def _set_environ(self, values: Mapping[str, str | None]) -> None:
+        """Set (or, for ``None``, remove) process environment variables, remembering what to put back."""
+        for name, value in values.items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @property
+    def brownout(self) -> BrownoutProxy | None:
+        """The brownout proxy (``--brownout``), else ``None``: switch its mode, read what it saw."""
+        return self._brownout
+
     @property
     def siteverify(self) -> SiteverifyStandIn | None:
         """The siteverify stand-in (``--turnstile``), else ``None``."""
@@ -507,6 +579,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything that started, newest first. Safe to call twice."""
+        if self._brownout is not None:  # first: it releases the calls the API's threads may be waiting on
+            self._brownout.stop()
+            self._brownout = None
         if self._page_server is not None:
             self._page_server.close()
             self._page_server = None
@@ -542,6 +617,12 @@ class LocalStack:
         for child in reversed(self._children):
             child.stop()
         self._children.clear()
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
         self._stopped.set()
 
     def banner(self) -> str:
@@ -576,6 +657,14 @@ class LocalStack:
                 *(
                     [f"  turnstile       on ({options.turnstile}), siteverify stand-in {self._siteverify.url}"]
                     if self._siteverify is not None
+                    else []
+                ),
+                *(
+                    [
+                        f"  brownout        {options.brownout[0]} behind a proxy at {self._brownout.url}, "
+                        f"{options.brownout[1]} (healthy | slow:SECONDS | hang)"
+                    ]
+                    if self._brownout is not None and options.brownout is not None
                     else []
                 ),
                 "Press Ctrl-C to stop.",
