@@ -70,6 +70,14 @@ class Components:
     #: The Turnstile verifier when ``CONTACT_TURNSTILE_SECRET_PARAMETER`` is set (its HTTP client is closed with it).
     captcha: TurnstileVerifier | None = None
 
+    def close(self) -> None:
+        """Close every connection the components hold: Resend's, Turnstile's and each AWS service's."""
+        self.client.close()
+        if self.captcha is not None:
+            self.captcha.close()
+        for service in self.aws_services:
+            service.close()
+
 
 def _report_degraded(service: str, how: str, detail: str) -> None:
     """A call to ``service`` was skipped, cut or failed: the log names it; ``DependencyDegraded`` counts the request."""

@@ -212,13 +212,16 @@ class Intake:
         if origin is None or not self.origins.is_allowed(origin):
             return origin_refused()
         with within(deadline):
+            # The secret first: without it there is no token, while the limiter can fall back to this
+            # instance's memory. Asked second, a slow rate-limit store would leave the secret no time.
+            try:
+                secret = self.config.csrf_secret()
+            except ConfigurationError as exc:
+                return unavailable("The contact form is not available right now.", {"config_error": str(exc)})
             decision = self.token_limiter.check(client_ip)
             if not decision.allowed:
                 return _rate_limited(decision, "token requests")
-            try:
-                token = self.csrf.issue(self.config.csrf_secret(), origin)
-            except ConfigurationError as exc:
-                return unavailable("The contact form is not available right now.", {"config_error": str(exc)})
+            token = self.csrf.issue(secret, origin)
         return Outcome(status=200, body={"token": token, "expiresIn": self.csrf.ttl_seconds}, outcome="token_issued")
 
     # -- POST /contact -------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def setup() -> Iterator[tuple[Components, Provider]]:
         sleep=lambda seconds: None,
     )
     yield components, provider
-    components.client.close()
+    components.close()
 
 
 def event(

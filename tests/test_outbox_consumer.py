@@ -117,7 +117,7 @@ def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
         sleep=lambda seconds: None,
     )
     yield components, sent
-    components.client.close()
+    components.close()
 
 
 def record(body: str, message_id: str) -> dict[str, Any]:

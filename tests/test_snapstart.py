@@ -191,7 +191,7 @@ def test_after_restore_drops_the_provider_connection(provider: tuple[str, list[i
         hooks.after_restore()
         components.client.send(_email())
     finally:
-        components.client.close()
+        components.close()
     assert ports[0] == ports[1]
     assert ports[2] != ports[1]
 

@@ -149,7 +149,7 @@ def build_warm(null_stream: IO[str]) -> Iterator[Callable[..., WarmHandler]]:
     yield build
     handler.environment.use_api(None)
     for components in built:
-        components.client.close()
+        components.close()
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def handler_source(environment: str) -> EmfSource:
     def documents(request: SimulatedRequest) -> list[dict[str, Any]]:
         nonlocal components
         if request.cold_start:
-            components.client.close()
+            components.close()
             components = build()
         serving = components
         if request.dynamodb == "down":

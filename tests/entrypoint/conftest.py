@@ -260,7 +260,7 @@ def make_stack(
 
     yield build
     for components in built:
-        components.client.close()
+        components.close()
     captures.close()
     handler.environment.use_api(None)
     session_sandbox.reset()

@@ -514,7 +514,7 @@ def test_emf_documents_go_to_stdout_in_lambda(stack: Stack, capsys: pytest.Captu
     try:
         handler.lambda_handler(api_gateway_event("GET", "/contact/token", headers={"Origin": ORIGIN}), None)
     finally:
-        components.client.close()
+        components.close()
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert len(lines) == 1
     assert lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Portfolio/EmailService"

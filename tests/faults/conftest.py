@@ -295,7 +295,7 @@ def build_stack(
 
     yield build
     for components in built:
-        components.client.close()
+        components.close()
     captures.close()
     handler.environment.use_components(None)
     session_sandbox.reset()

@@ -222,9 +222,7 @@ def brownout(
     for stack in made:
         stack.proxy.stop()  # first: releases whatever the service still waits on
         for components in stack.built:
-            components.client.close()
-            if components.captcha is not None:
-                components.captcha.close()
+            components.close()
         stack.captures.close()
     standin.__exit__(None, None, None)
     handler.environment.use_components(None)

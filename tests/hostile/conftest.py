@@ -143,7 +143,7 @@ def inproc() -> Iterator[InProcessStack]:
     handler.environment.use_api(None)
     for logger in loggers:
         logger.removeHandler(capture)
-    components.client.close()
+    components.close()
 
 
 # -- invariants ------------------------------------------------------------------------------------
