@@ -3,7 +3,7 @@
 Every email a submission becomes goes through :class:`Delivery`: the API hands it an
 :class:`~contact_sdk.intake.Accepted` verdict (:meth:`Delivery.deliver`), the outbox consumer a queued
 message (:meth:`Delivery.replay`), and ``contact-sdk submissions release`` / ``outbox redrive
---recompose`` a record to send again (:meth:`Delivery.release`, :meth:`Delivery.recompose`). So each
+--recompose`` a record to send again (:meth:`Delivery.release`, :meth:`Delivery.requeue`). So each
 provider answer means one thing wherever it comes back (:func:`decide`):
 
 ============================================  =========================================================
@@ -27,7 +27,8 @@ The email is composed **once**, when it is first sent, and from then on it trave
 (the outbox message and the parked record carry it), so a replay or a redrive sends the byte-identical
 request under the same ``Idempotency-Key``. A resend that must change it (the operator fixed the sender
 of a parked message) is recomposed under a key derived from the first (:func:`~contact_sdk.outbox.derived_key`)
-and the record notes both; the record's conditional moves, not Resend, guarantee one delivered email.
+and the record notes both; the record's conditional moves, not Resend, guarantee one delivered email:
+a message still under an older key is *superseded* and dropped by the consumer, never sent.
 
 Example::
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -131,6 +133,9 @@ class ReplayResult(enum.StrEnum):
 
     DELIVERED = "delivered"
     ALREADY_DELIVERED = "already_delivered"
+    #: The message's key was replaced by a recomposed one (a redrive or release under a derived key):
+    #: sending it too could make a second email, and the record holds what the operator needs.
+    SUPERSEDED = "superseded"
     PARKED = "parked"
     LATER = "later"
 
@@ -150,6 +155,17 @@ class Replay:
 def _allowance(deadline: Deadline | None) -> Deadline | None:
     """``deadline`` plus the allowance to keep a submission durably and answer."""
     return None if deadline is None else deadline.extended(QUEUE_ALLOWANCE_SECONDS)
+
+
+def _kept_subject(record: RecordView) -> str:
+    """The subject of the email a parked record kept, or ``""``."""
+    if record.payload is None:
+        return ""
+    try:
+        subject = json.loads(record.payload).get("email", {}).get("subject", "")
+    except (ValueError, AttributeError):
+        return ""
+    return subject if isinstance(subject, str) else ""
 
 
 def _marked(email: OutgoingEmail, subject_prefix: str) -> OutgoingEmail:
@@ -313,9 +329,14 @@ class Delivery:
         key = queued.idempotency_key
         fields: dict[str, Any] = {"idempotency_key": key}
         record = self._record_of(key)
-        delivered = record is not None and record.state in (RecordState.SENT, RecordState.RELEASED)
-        if record is not None and delivered and (queued.cycle is None or record.cycle == queued.cycle):
+        same_cycle = record is not None and (queued.cycle is None or record.cycle == queued.cycle)
+        if record is not None and same_cycle and record.state in (RecordState.SENT, RecordState.RELEASED):
             return Replay(ReplayResult.ALREADY_DELIVERED, record.email_id, log_fields=fields)
+        if record is not None and same_cycle and key in record.keys[:-1]:
+            fields["superseded_by"] = record.keys[-1]
+            return Replay(ReplayResult.SUPERSEDED, log_fields=fields)
+        # A derived key whose record did not note it (the operator's write failed after the message went out).
+        noted = key if record is not None and key not in record.keys else None
         with within(deadline):
             config = self.config.resend()  # a ConfigurationError goes to the consumer: tried again later
             email = queued.email
@@ -328,7 +349,7 @@ class Delivery:
                 return self._replay_failed(queued, exc, deadline, record, fields)
         self._record_metric(Metric.EMAILS_SENT)
         with within(_allowance(deadline)):
-            recorded = self._move(key, RecordState.SENT, cycle=queued.cycle, email_id=email_id)
+            recorded = self._move(key, RecordState.SENT, cycle=queued.cycle, email_id=email_id, new_key=noted)
         return Replay(ReplayResult.DELIVERED, email_id, log_fields={**fields, **recorded})
 
     def _replay_failed(
@@ -372,10 +393,15 @@ class Delivery:
     # -- the operator --------------------------------------------------------------------------
 
     def recompose(self, submission: ContactSubmission, record: RecordView, *, reason: str) -> QueuedEmail:
-        """A new email for ``submission`` from today's config, under the next key derived from the record's."""
+        """A new email for ``submission`` from today's config, under the next key derived from the record's.
+
+        The ``[captcha unverified]`` mark of the email the record kept (parked) is kept: it is the owner's
+        only warning, and a fixed ``fromEmail`` does not make the submission verified.
+        """
         config = self.config.resend(force_refresh=True)
+        prefix = CAPTCHA_UNVERIFIED_MARK if _kept_subject(record).startswith(CAPTCHA_UNVERIFIED_MARK) else ""
         return QueuedEmail(
-            email=compose_email(submission, config),
+            email=_marked(compose_email(submission, config), prefix),
             idempotency_key=derived_key(record.idempotency_key, len(record.keys)),
             request_id=f"recomposed:{record.submission_id}",
             queued_at=self._clock(),
@@ -383,6 +409,33 @@ class Delivery:
             cycle=record.cycle,
             config_version=config.version,
         )
+
+    def requeue(self, submission: ContactSubmission, record: RecordView, *, reason: str) -> QueuedEmail:
+        """Put a parked (or dead-lettered) submission back in the outbox, recomposed under a derived key.
+
+        For ``contact-sdk outbox redrive --recompose``: after the operator fixed what made Resend refuse
+        it (``fromEmail``, the domain), the email is composed again from today's config; the old key's
+        payload is not sent again (Resend would answer ``409``). The message goes out first, then the
+        record moves to ``queued`` noting the new key; a replay under the old key is then superseded.
+        If the record cannot be moved, the new message still carries a key the record knows to derive,
+        and its delivery notes it. Raises :class:`~contact_sdk.outbox.OutboxUnavailable`, or
+        ``ValueError`` when the record's state has nothing to redrive.
+        """
+        if record.state not in (RecordState.PARKED, RecordState.QUEUED):
+            raise ValueError(f"a {record.state} submission has nothing to redrive")
+        if self.outbox is None:
+            raise ValueError("no outbox to put it in")
+        queued = self.recompose(submission, record, reason=reason)
+        self.outbox.enqueue(queued)
+        self._move(
+            record.idempotency_key,
+            RecordState.QUEUED,
+            cycle=record.cycle,
+            reasons=(reason,),
+            new_key=queued.idempotency_key,
+            request_id=queued.request_id,
+        )
+        return queued
 
     def release(self, submission: ContactSubmission, record: RecordView, *, deadline: Deadline | None = None) -> str:
         """Send a spam-judged or parked submission now, recomposed under a derived key; the provider's email id.

@@ -205,6 +205,10 @@ class OutboxConsumer:
                 raise error
             if replayed.result == ReplayResult.ALREADY_DELIVERED:
                 self.logger.info("outbox message already delivered; dropping it", extra=dict(replayed.log_fields))
+            elif replayed.result == ReplayResult.SUPERSEDED:
+                self.logger.info(
+                    "outbox message superseded by a recomposed one; dropping it", extra=dict(replayed.log_fields)
+                )
             elif replayed.result == ReplayResult.DELIVERED:
                 self.logger.info(
                     "outbox message delivered",

@@ -197,7 +197,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 #: The fault suite's accounting, (label, counts) per test: printed once at the end of the run, also when the
 #: tests ran on xdist workers (each worker hands its records to the controller when it finishes).
 ACCOUNTING: list[tuple[str, dict[str, int]]] = []
-_FIELDS = ("accepted", "delivered", "queued", "duplicates", "lost")
+_FIELDS = ("accepted", "delivered", "queued", "parked", "duplicates", "lost")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -222,7 +222,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("fault suite accounting")
     total = dict.fromkeys(_FIELDS, 0)
     for label, counts in sorted(ACCOUNTING):
-        terminalreporter.line(f"{label}: " + " ".join(f"{name}={counts[name]}" for name in _FIELDS))
+        terminalreporter.line(f"{label}: " + " ".join(f"{name}={counts.get(name, 0)}" for name in _FIELDS))
         if not label.startswith("concurrency"):
-            total = {name: total[name] + counts[name] for name in _FIELDS}
+            total = {name: total[name] + counts.get(name, 0) for name in _FIELDS}
     terminalreporter.line("TOTAL (single-request faults): " + " ".join(f"{name}={total[name]}" for name in _FIELDS))

@@ -234,3 +234,86 @@ def test_a_message_whose_record_is_sent_is_dropped_without_sending(
     message["cycle"] = claim.record.cycle
     assert components.consumer.handle({"Records": [record(json.dumps(message), "m-1")]})["batchItemFailures"] == []
     assert sent == []
+
+
+def _parked_record(components: Components, key: str, *, payload: OutgoingEmail = QUEUED_EMAIL) -> int:
+    """A record for ``SUBMISSION`` parked with ``payload`` kept, as a refused delivery leaves it; its cycle."""
+    draft = Draft.of(
+        SUBMISSION, key=key, request_id="r-0", client_ip="203.0.113.9", state=RecordState.RECEIVED, now=time.time()
+    )
+    cycle = components.records.claim(draft).record.cycle
+    kept = json.dumps({"key": key, "email": payload.to_json()})
+    components.records.move(key, RecordState.PARKED, cycle=cycle, now=time.time(), reasons=("422",), payload=kept)
+    return cycle
+
+
+def test_a_message_under_a_key_a_recompose_replaced_is_dropped_without_sending(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    """After ``redrive --recompose`` the record holds the first key and ``.r1``: a copy under the first is superseded
+    (sending it could make a second email); the ``.r1`` message is the one sent."""
+    components, sent = consumer_setup
+    body, key = queued_body()
+    cycle = _parked_record(components, key)
+    components.records.move(key, RecordState.QUEUED, cycle=cycle, now=time.time(), new_key=key + ".r1")
+    old = json.dumps({**json.loads(body), "cycle": cycle})
+    assert components.consumer.handle({"Records": [record(old, "m-1")]})["batchItemFailures"] == []
+    assert sent == []
+    new = json.dumps({**json.loads(body), "cycle": cycle, "idempotency_key": key + ".r1"})
+    assert components.consumer.handle({"Records": [record(new, "m-2")]})["batchItemFailures"] == []
+    assert len(sent) == 1
+    view = components.records.get(key)
+    assert view is not None and view.state == RecordState.SENT and view.keys == (key, key + ".r1")
+
+
+def test_a_derived_key_the_record_missed_is_noted_when_it_is_delivered(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    """The operator's record write failed after the recomposed message went out: its delivery notes the key."""
+    components, sent = consumer_setup
+    body, key = queued_body()
+    cycle = _parked_record(components, key)
+    new = json.dumps({**json.loads(body), "cycle": cycle, "idempotency_key": key + ".r1"})
+    assert components.consumer.handle({"Records": [record(new, "m-1")]})["batchItemFailures"] == []
+    assert len(sent) == 1
+    view = components.records.get(key)
+    assert view is not None and view.state == RecordState.SENT and view.keys == (key, key + ".r1")
+
+
+def test_a_requeued_submission_is_recomposed_and_keeps_its_captcha_mark(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    """``redrive --recompose``: today's sender, the ``[captcha unverified]`` mark of the parked email, key ``.r1``,
+    and the record ``queued`` with both keys."""
+    components, _ = consumer_setup
+    _, key = queued_body()
+    _parked_record(components, key)
+    view = components.records.get(key)
+    assert view is not None
+    queued = components.delivery.requeue(SUBMISSION, view, reason="fixed the sender")
+    outbox = components.delivery.outbox
+    assert isinstance(outbox, InMemoryOutbox)
+    [message] = outbox.messages
+    assert message is queued and message.idempotency_key == key + ".r1"
+    assert message.email is not None
+    assert message.email.sender == "Contact Form <no-reply@example.com>"
+    assert message.email.subject == "[captcha unverified] Contact Form: Message from Ada"
+    after = components.records.get(key)
+    assert after is not None and after.state == RecordState.QUEUED and after.keys == (key, key + ".r1")
+    assert after.payload is None
+
+
+def test_a_delivered_submission_has_nothing_to_requeue(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    """``requeue`` refuses a sent record: the outbox gets nothing."""
+    components, _ = consumer_setup
+    _, key = queued_body()
+    cycle = _parked_record(components, key)
+    components.records.move(key, RecordState.SENT, cycle=cycle, now=time.time(), email_id="e-1")
+    view = components.records.get(key)
+    assert view is not None
+    with pytest.raises(ValueError, match="a sent submission has nothing to redrive"):
+        components.delivery.requeue(SUBMISSION, view, reason="again")
+    outbox = components.delivery.outbox
+    assert isinstance(outbox, InMemoryOutbox) and outbox.messages == []

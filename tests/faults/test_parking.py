@@ -18,8 +18,8 @@ from contact_sdk.ops.outbox import queue
 from contact_sdk.outbox import read_message
 from contact_sdk.parking import PARKED_REASON_ATTRIBUTE, InMemoryParkingLot
 from tests.conftest import aws_client
-from tests.entrypoint.conftest import submission
-from tests.faults.conftest import FaultStack, sqs_event
+from tests.entrypoint.conftest import CONFIG_PARAMETER, resend_config, submission
+from tests.faults.conftest import FaultStack, account, sqs_event
 from tests.queued import queued_email
 
 pytestmark = pytest.mark.integration
@@ -252,3 +252,87 @@ def test_an_unreachable_lot_leaves_an_unreadable_message_to_sqs(build_stack: Cal
     lot.fail = False
     lot.park_unreadable("[1, 2]", reason="unreadable: test")
     assert lot.unreadable == [("[1, 2]", "unreadable: test")]
+
+
+def test_a_recomposed_redrive_sends_the_fixed_email_once_under_a_derived_key(
+    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Parked for its sender; the operator fixes fromEmail and runs ``redrive --recompose``: one email, from the
+    new sender, under ``<key>.r1``; the record notes both keys; the old message, put back, sends nothing."""
+    stack = parking_stack
+    stack.sandbox.script(["422:invalid_from_address"])
+    assert stack.submit(submission(email="grace.hopper@example.net"))["statusCode"] == 202
+    [parked] = dead_letters(stack)
+    first_key = read_message(parked["Body"]).idempotency_key
+    identifier = first_key.removeprefix("contact-")[:16]
+    assert account(stack, {first_key}, label="parked, before the recomposed redrive").parked == 1
+
+    fixed = json.loads(resend_config())
+    fixed["fromEmail"] = "verified@example.com"
+    aws_client(stack.aws, "ssm").put_parameter(
+        Name=CONFIG_PARAMETER, Value=json.dumps(fixed), Type="SecureString", Overwrite=True
+    )
+    stack.sandbox.clear_faults()
+    args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
+    args += ["--table", stack.table, "--config-parameter", CONFIG_PARAMETER, "--resend-api-url", stack.sandbox.url]
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert f"recomposed {identifier} under {first_key}.r1\n" in out
+    assert "moved 1 message(s); left 0" in out
+    assert dead_letters(stack) == []
+
+    # A copy under the first key is still around (say, a plain redrive an operator ran from an old listing).
+    aws_client(stack.aws, "sqs").send_message(QueueUrl=stack.queue_url, MessageBody=parked["Body"])
+    stack.drain()
+    [email] = stack.sandbox.emails()
+    assert email["body"]["from"] == "Contact Form <verified@example.com>"  # type: ignore[index]
+    assert email["body"]["reply_to"] == ["grace.hopper@example.net"]  # type: ignore[index]
+    assert email["headers"]["idempotency-key"] == first_key + ".r1"  # type: ignore[index]
+    keys_sent = [r["idempotency_key"] for r in email_requests(stack)]
+    assert first_key not in keys_sent[1:], keys_sent  # only the refused first attempt went under the first key
+    item = aws_client(stack.aws, "dynamodb").get_item(
+        TableName=stack.table, Key={"pk": {"S": f"archive#{identifier}"}}
+    )["Item"]
+    assert item["state"]["S"] == "sent"
+    assert [entry["S"] for entry in item["keys"]["L"]] == [first_key, first_key + ".r1"]
+    assert [h["M"]["state"]["S"] for h in item["history"]["L"]] == ["received", "parked", "queued", "sent"]
+    assert account(stack, {first_key}, label="parked, then redriven recomposed").delivered == 1
+
+
+def test_a_recomposed_redrive_leaves_what_it_cannot_redrive(
+    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message whose record is gone, or whose submission was delivered, stays on the queue with the reason."""
+    stack = parking_stack
+    unknown = queued_email(
+        ContactSubmission.model_validate(
+            {"name": "Ada", "email": "ada@example.org", "message": "A message nobody recorded.", "consent": True}
+        ),
+        now=0.0,
+        reason="ProviderRequestError",
+        idempotency_key="contact-" + "e" * 64,
+        request_id="req-unknown",
+    )
+    aws_client(stack.aws, "sqs").send_message(QueueUrl=stack.dlq_url, MessageBody=unknown.to_json())
+    args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
+    args += ["--table", stack.table, "--config-parameter", CONFIG_PARAMETER, "--resend-api-url", stack.sandbox.url]
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "(no record of submission eeeeeeeeeeeeeeee (expired or erased): redrive it without --recompose)" in out
+    assert "moved 0 message(s); left 1" in out
+    assert len(dead_letters(stack)) == 1
+    assert stack.sandbox.emails() == []
+
+
+def test_recompose_without_a_table_is_refused_before_anything_moves(
+    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ``--table`` and no ``CONTACT_TABLE_NAME``: exit 2 with the reason, the queues untouched."""
+    monkeypatch.delenv("CONTACT_TABLE_NAME", raising=False)
+    stack = parking_stack
+    stack.sandbox.script(["422:invalid_from_address"])
+    assert stack.submit(submission())["statusCode"] == 202
+    args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
+    assert cli_main(args) == 2
+    assert "--recompose needs the submissions' table" in capsys.readouterr().err
+    assert len(dead_letters(stack)) == 1

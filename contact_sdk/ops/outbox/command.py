@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk.ops.outbox import queue
+from contact_sdk.ops.sending import add_sending_arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -112,22 +114,73 @@ def _redrive(args: argparse.Namespace) -> int:
     if args.source == args.target:
         sys.stderr.write("error: --from and --to are the same queue\n")
         return 2
-    result = queue.redrive(
-        _sqs(args),
-        source=args.source,
-        target=args.target,
-        max_messages=args.max,
-        dry_run=args.dry_run,
-        parked_only=args.parked_only,
-    )
+    if args.recompose and not args.table:
+        sys.stderr.write("error: --recompose needs the submissions' table: --table or CONTACT_TABLE_NAME\n")
+        return 2
+    if not args.recompose or args.dry_run:
+        result = queue.redrive(
+            _sqs(args),
+            source=args.source,
+            target=args.target,
+            max_messages=args.max,
+            dry_run=args.dry_run,
+            parked_only=args.parked_only,
+        )
+    else:
+        from contact_sdk.errors import ConfigurationError  # noqa: PLC0415
+        from contact_sdk.outbox import OutboxUnavailable  # noqa: PLC0415
+
+        try:
+            result = _redrive_recomposed(args)
+        except ConfigurationError as exc:
+            sys.stderr.write(f"error: the Resend config could not be read: {exc}; nothing moved after that\n")
+            return 1
+        except OutboxUnavailable as exc:
+            sys.stderr.write(f"error: {exc}; the message stays on {args.source}\n")
+            return 1
     verb = "would move" if result.dry_run else "moved"
     for message_id in result.moved:
         sys.stdout.write(f"{verb} {message_id}\n")
     for message_id, reason in result.skipped:
-        why = "not parked" if reason == "not parked" else f"not a queued submission: {reason}"
-        sys.stdout.write(f"left {message_id} ({why})\n")
+        sys.stdout.write(f"left {message_id} ({reason})\n")
     sys.stdout.write(f"{verb} {len(result.moved)} message(s); left {len(result.skipped)}\n")
     return 0
+
+
+def _redrive_recomposed(args: argparse.Namespace) -> queue.RedriveResult:
+    """``--recompose``: each message's submission composed again from today's config, under a derived key."""
+    import time  # noqa: PLC0415
+
+    from contact_sdk.ops.sending import operator_delivery  # noqa: PLC0415 - only --recompose sends
+    from contact_sdk.ops.submissions import records  # noqa: PLC0415
+    from contact_sdk.ops.submissions.command import dynamodb_client  # noqa: PLC0415
+    from contact_sdk.record import submission_id  # noqa: PLC0415
+
+    dynamodb = dynamodb_client(args.region)
+    delivery, close = operator_delivery(args, dynamodb, outbox_url=args.target)
+
+    def requeue(message: queue.PeekedMessage) -> str | None:
+        if message.idempotency_key is None:
+            return "no idempotency key to find its record by"
+        identifier = submission_id(message.idempotency_key)
+        try:
+            _, key = records.requeue_submission(dynamodb, args.table, identifier, delivery=delivery, now=time.time())
+        except records.RequeueRefused as exc:
+            return str(exc)
+        sys.stdout.write(f"recomposed {identifier} under {key}\n")
+        return None
+
+    try:
+        return queue.redrive(
+            _sqs(args),
+            source=args.source,
+            target=args.target,
+            max_messages=args.max,
+            parked_only=args.parked_only,
+            requeue=requeue,
+        )
+    finally:
+        close()
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -190,4 +243,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     redrive.add_argument(
         "--parked-only", action="store_true", help="move only parked submissions (after fixing their cause)"
     )
+    redrive.add_argument(
+        "--recompose",
+        action="store_true",
+        help="compose each email again from today's Resend config, under a key derived from its first "
+        "(after fixing fromEmail or the domain); needs the table",
+    )
+    redrive.add_argument(
+        "--table", default=os.environ.get("CONTACT_TABLE_NAME"), help="with --recompose: the submissions' table"
+    )
+    add_sending_arguments(redrive)
     redrive.set_defaults(handler=_guarded(_redrive))

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,6 +216,7 @@ def redrive(
     max_messages: int = MAX_BATCH,
     dry_run: bool = False,
     parked_only: bool = False,
+    requeue: Callable[[PeekedMessage], str | None] | None = None,
 ) -> RedriveResult:
     """Move up to ``max_messages`` queued submissions from ``source`` (the DLQ) to ``target`` (the outbox).
 
@@ -223,6 +225,10 @@ def redrive(
     that were not parked. A moved message loses its ``parkedReason`` (it is a fresh try; refused
     again, it is parked again with the new reason). With ``dry_run`` nothing is sent or deleted:
     the messages are only looked at and released.
+
+    ``requeue`` replaces the copy (``--recompose``): it puts a new message for the submission in the
+    outbox itself and returns ``None``, or returns why it did not (the original then stays); the
+    original is deleted only after it did.
     """
     result = RedriveResult(dry_run=dry_run)
     messages = _receive(sqs, source, max_messages)
@@ -231,7 +237,7 @@ def redrive(
         for message in messages:
             described = _describe(message)
             if described.unreadable is not None:
-                result.skipped.append((message["MessageId"], described.unreadable))
+                result.skipped.append((message["MessageId"], f"not a queued submission: {described.unreadable}"))
                 keep.append(message)
                 continue
             if parked_only and described.parked_reason is None:
@@ -241,6 +247,19 @@ def redrive(
             if dry_run:
                 result.moved.append(message["MessageId"])
                 keep.append(message)
+                continue
+            if requeue is not None:
+                try:
+                    refused = requeue(described)
+                except Exception:
+                    keep.append(message)
+                    raise
+                if refused is not None:
+                    result.skipped.append((message["MessageId"], refused))
+                    keep.append(message)
+                    continue
+                sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+                result.moved.append(message["MessageId"])
                 continue
             attributes: dict[str, MessageAttributeValueTypeDef] = {
                 str(name): {"DataType": value["DataType"], "StringValue": value["StringValue"]}

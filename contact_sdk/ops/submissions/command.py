@@ -29,24 +29,28 @@ from typing import TYPE_CHECKING, Any
 from contact_sdk.addresses import InvalidAddressError, normalize_address
 from contact_sdk.errors import ConfigurationError, ProviderError
 from contact_sdk.ops.outbox.queue import mask_email
+from contact_sdk.ops.sending import add_sending_arguments, operator_delivery
 from contact_sdk.ops.submissions import records
-from contact_sdk.record import DEFAULT_ARCHIVE_DAYS
 from contact_sdk.settings import ENVIRONMENT_VARIABLES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from contact_sdk.delivery import Delivery
 
 __all__ = ["register"]
 
 
-def _dynamodb(args: argparse.Namespace) -> DynamoDBClient:
+def dynamodb_client(region: str | None) -> DynamoDBClient:
+    """The operator's DynamoDB client: generous timeouts, a few retries (a person is waiting, not a visitor)."""
     import boto3  # noqa: PLC0415 - only the command that runs pays for boto3
     from botocore.config import Config  # noqa: PLC0415
 
     config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.client("dynamodb", region_name=args.region, config=config)
+    return boto3.client("dynamodb", region_name=region, config=config)
+
+
+def _dynamodb(args: argparse.Namespace) -> DynamoDBClient:
+    return dynamodb_client(args.region)
 
 
 def _submission_id(value: str) -> str:
@@ -71,16 +75,6 @@ def _address(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not an email address (expected name@example.org): {exc}"
         ) from None
-
-
-def _days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {value!r}") from None
-    if days <= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {days}")
-    return days
 
 
 def _print_json(value: Any) -> None:
@@ -146,32 +140,11 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delivery(args: argparse.Namespace) -> tuple[Delivery, Callable[[], None]]:
-    """The service's one delivery path, for this table: the Resend config from Parameter Store, the runtime's
-    client, the submission records. Returns it and the function closing the client's connections."""
-    import boto3  # noqa: PLC0415
-
-    from contact_sdk.config import ParameterCache, ServiceConfig, SsmParameterSource  # noqa: PLC0415 - release only
-    from contact_sdk.delivery import Delivery  # noqa: PLC0415
-    from contact_sdk.record import DynamoDBSubmissionRecords  # noqa: PLC0415
-    from contact_sdk.resend import ResendClient  # noqa: PLC0415
-
-    cache = ParameterCache(SsmParameterSource(boto3.client("ssm", region_name=args.region)), ttl_seconds=300)
-    config = ServiceConfig(
-        cache,
-        config_parameter=args.config_parameter,
-        csrf_secret_parameter=ENVIRONMENT_VARIABLES["csrf_secret_parameter"].default or "",
-    )
-    client = ResendClient(api_key=lambda: config.resend().api_key, base_url=args.resend_api_url)
-    records_ = DynamoDBSubmissionRecords(_dynamodb(args), args.table, days=args.archive_days)
-    delivery = Delivery(config=config, client=client, records=records_, outbox=None, parking=None)
-    return delivery, client.close
-
-
 def _release(args: argparse.Namespace) -> int:
-    delivery, close = _delivery(args)
+    dynamodb = _dynamodb(args)
+    delivery, close = operator_delivery(args, dynamodb)
     try:
-        result = records.release_submission(_dynamodb(args), args.table, args.id, delivery=delivery, now=time.time())
+        result = records.release_submission(dynamodb, args.table, args.id, delivery=delivery, now=time.time())
     except records.ReleaseRefused as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -300,24 +273,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     release = commands.add_parser("release", parents=[common], help="send a submission judged spam, once")
     release.add_argument("id", type=_submission_id, help="the submission id (16 hex characters)")
-    config = ENVIRONMENT_VARIABLES["config_parameter"]
-    release.add_argument(
-        "--config-parameter",
-        default=os.environ.get(config.name) or config.default,
-        help=f"SSM name of the Resend config (default: {config.name} or {config.default})",
-    )
-    api = ENVIRONMENT_VARIABLES["resend_api_url"]
-    release.add_argument(
-        "--resend-api-url",
-        default=(os.environ.get(api.name) or api.default or "").rstrip("/"),
-        help=f"Resend base URL (default: {api.name} or {api.default})",
-    )
-    release.add_argument(
-        "--archive-days",
-        type=_days,
-        default=os.environ.get("CONTACT_ARCHIVE_DAYS") or str(DEFAULT_ARCHIVE_DAYS),
-        help="days the released submission stays archived (default: CONTACT_ARCHIVE_DAYS or 30)",
-    )
+    add_sending_arguments(release)
     environment = ENVIRONMENT_VARIABLES["environment"]
     release.add_argument(
         "--environment",

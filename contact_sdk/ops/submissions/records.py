@@ -49,6 +49,7 @@ __all__ = [
     "HistoryEntry",
     "ReleaseRefused",
     "ReleaseResult",
+    "RequeueRefused",
     "erase_address",
     "export_csv",
     "export_jsonl",
@@ -57,6 +58,7 @@ __all__ = [
     "normalise_id",
     "parse_since",
     "release_submission",
+    "requeue_submission",
     "scan_submissions",
 ]
 
@@ -539,3 +541,37 @@ def release_submission(
         raise
     client.update_item(TableName=table, Key=key_, UpdateExpression="REMOVE releaseClaimedAt")
     return ReleaseResult(identifier, email_id)
+
+
+# --- redrive with a recomposed email -----------------------------------------------------------
+
+
+class RequeueRefused(Exception):  # noqa: N818 - reads as what happened to the request
+    """The submission has nothing to redrive (no record, or it was delivered or never held back)."""
+
+
+def requeue_submission(
+    client: DynamoDBClient, table: str, identifier: str, *, delivery: Delivery, now: float
+) -> tuple[str, str]:
+    """Put the parked or dead-lettered submission ``identifier`` back in the outbox, recomposed.
+
+    For ``contact-sdk outbox redrive --recompose``: composed again from today's Resend config under a key
+    derived from its first (:meth:`~contact_sdk.delivery.Delivery.requeue`); the record moves to
+    ``queued`` noting the new key, so the old message, wherever it still is, is superseded. Returns
+    ``(submission id, new key)``; raises :class:`RequeueRefused` (and the outbox's or config's errors).
+    """
+    submission = find_submission(client, table, identifier, now=now)
+    raw = client.get_item(
+        TableName=table, Key={PARTITION_KEY: {"S": RECORD_PREFIX + identifier}}, ConsistentRead=True
+    ).get("Item", {})
+    record = view_of(raw) if submission is not None else None
+    if submission is None or record is None:
+        raise RequeueRefused(
+            f"no record of submission {identifier} (expired or erased): redrive it without --recompose"
+        )
+    if record.state in (RecordState.SENT, RecordState.RELEASED):
+        raise RequeueRefused(f"submission {identifier} was delivered already (email {submission.email_id})")
+    if record.state not in (RecordState.PARKED, RecordState.QUEUED):
+        raise RequeueRefused(f"submission {identifier} is {record.state}, not parked or queued: nothing to redrive")
+    queued = delivery.requeue(submission.to_submission(), record, reason="redriven by the operator, recomposed")
+    return identifier, queued.idempotency_key
