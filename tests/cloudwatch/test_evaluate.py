@@ -266,7 +266,7 @@ def test_dead_letter_queue_drill(full_params: DeploymentParameters) -> None:
 
 def test_outbox_not_draining_drill(full_params: DeploymentParameters) -> None:
     """Drill: the oldest outbox message over an hour old trips its alarm; a draining queue is OK."""
-    (alarm,) = [a for a in render_alarms(full_params) if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
+    (alarm,) = [a for a in render_alarms(full_params) if a["AlarmName"] == "prod-portfolio-email-outbox-not-draining"]
     dimensions = (("QueueName", str(full_params.outbox_queue_name)),)
     draining = [Datapoint("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, T0, 120.0)]
     stuck = [Datapoint("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, T0, 5400.0)]

@@ -101,11 +101,23 @@ def test_queue_widgets_and_dead_letter_alarm_only_when_named(
     assert len(sqs) == 2
     bottom = max(w["y"] + w["height"] for w in body["widgets"] if w not in sqs)
     assert all(w["y"] == bottom for w in sqs)
-    queue_alarms = {a["MetricName"]: a for a in render_alarms(full_params) if a.get("Namespace") == "AWS/SQS"}
+    queue_alarms = {
+        (a["MetricName"], a["Dimensions"][0]["Value"]): a
+        for a in render_alarms(full_params)
+        if a.get("Namespace") == "AWS/SQS"
+    }
     assert set(queue_alarms) == {
-        "ApproximateNumberOfMessagesVisible",
-        "ApproximateAgeOfOldestMessage",
-        "NumberOfMessagesSent",
+        ("ApproximateNumberOfMessagesVisible", "prod-contact-outbox-dlq"),
+        ("ApproximateAgeOfOldestMessage", "prod-contact-outbox"),
+        ("ApproximateAgeOfOldestMessage", "prod-contact-outbox-dlq"),
+        ("NumberOfMessagesSent", "prod-contact-outbox-dlq"),
+    }
+    queue_alarms = {
+        "ApproximateNumberOfMessagesVisible": queue_alarms[
+            ("ApproximateNumberOfMessagesVisible", "prod-contact-outbox-dlq")
+        ],
+        "NumberOfMessagesSent": queue_alarms[("NumberOfMessagesSent", "prod-contact-outbox-dlq")],
+        "ApproximateAgeOfOldestMessage": queue_alarms[("ApproximateAgeOfOldestMessage", "prod-contact-outbox")],
     }
     dlq_alarm = queue_alarms["ApproximateNumberOfMessagesVisible"]
     assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "prod-contact-outbox-dlq"}]
@@ -122,7 +134,10 @@ def test_only_the_dead_letter_queue_named(params: DeploymentParameters) -> None:
     text = _text(render_dashboard(only_dlq))
     assert '"QueueName", "dlq"' in text
     assert "Outbox queue depth" not in text
-    assert not [a for a in render_alarms(only_dlq) if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
+    ages = [a for a in render_alarms(only_dlq) if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
+    assert [a["Dimensions"] for a in ages] == [
+        [{"Name": "QueueName", "Value": "dlq"}]
+    ]  # the parked age, not the outbox
 
 
 def test_defaults_for_log_group_and_dashboard_name(params: DeploymentParameters) -> None:
