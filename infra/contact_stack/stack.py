@@ -74,7 +74,7 @@ from constructs import Construct, IConstruct
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.ops.cloudwatch.render import DeploymentParameters
 from contact_stack.monitoring import Monitoring
-from contact_stack.settings import StackSettings
+from contact_stack.settings import StackSettings, check_function_environment
 from contact_stack.waf import StageFirewall
 
 __all__ = ["ALIAS_NAME", "DYNAMODB_ACTIONS", "ContactStack"]
@@ -301,19 +301,15 @@ class ContactStack(Stack):
 
         # --- Functions ----------------------------------------------------------------------------
         environment = {
-            "CONTACT_CONFIG_PARAMETER": settings.config_parameter,
-            "CONTACT_CSRF_SECRET_PARAMETER": settings.csrf_secret_parameter,
-            "CONTACT_WEBHOOK_SECRET_PARAMETER": settings.webhook_secret_parameter,
-            "CONTACT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
-            "CONTACT_ENVIRONMENT": settings.environment,
+            **settings.function_environment(),
             "CONTACT_TABLE_NAME": self.table.table_name,
             "CONTACT_OUTBOX_QUEUE_URL": self.outbox.queue_url,
             # A permanently refused submission is parked on the DLQ with its reason (contact_sdk.parking).
             "CONTACT_PARKED_QUEUE_URL": self.dead_letter_queue.queue_url,
-            "RESEND_API_URL": settings.resend_api_url,
-            "POWERTOOLS_SERVICE_NAME": "contact-form",
-            "POWERTOOLS_LOG_LEVEL": settings.log_level,
         }
+        # The whole environment through the runtime's parsers once more: a variable added here that the
+        # function would refuse stops the synth (the resources' names are tokens the runtime takes as text).
+        check_function_environment(environment)
         self.api_function = self._function(
             "Api",
             name=f"{prefix}-contact-form-handler",

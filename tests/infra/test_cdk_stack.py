@@ -106,6 +106,28 @@ def test_functions_get_the_service_environment(synthesized: Synthesized) -> None
     assert set(variables) >= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
 
 
+@pytest.mark.parametrize("variant", ["synthesized", "synthesized_with_domain", "synthesized_with_waf"])
+def test_the_runtime_builds_a_service_from_the_deployed_environment(
+    variant: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each function's environment, as synthesised, is one the runtime builds its whole service from (no 500s)."""
+    from contact_sdk.bootstrap import build_components
+    from contact_sdk.config import InMemoryParameterSource
+    from contact_sdk.settings import Settings
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    for function in synthesized.resources("AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        # Resource names are CloudFormation references until deployed: give them deployed-looking values.
+        resolved = {
+            name: value if isinstance(value, str) else f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name}"
+            for name, value in variables.items()
+        }
+        components = build_components(Settings.from_env(resolved), parameter_source=InMemoryParameterSource())
+        components.client.close()
+
+
 def test_log_groups_keep_seven_days(synthesized: Synthesized) -> None:
     """Both function log groups and the API access log group expire after 7 days."""
     groups = {g["Properties"]["LogGroupName"]: g for g in synthesized.resources("AWS::Logs::LogGroup").values()}
