@@ -23,10 +23,12 @@ Design choices, each in one place:
   function refuses bodies over 32 KiB with the contract's ``413 payload_too_large`` before parsing.
   No API Gateway body validator/model: its ``400`` would not carry the contract's error body, and
   the field rules would live in two places.
-* **Roles are written out**, no managed policies: ``ssm:GetParameter`` on the parameter ARNs,
-  ``kms:Decrypt`` only via SSM and only for those parameters, the table's five actions (and its key
-  only via DynamoDB), the queue's actions, log streams in the function's own log group. The only
-  ``*`` resource is X-Ray's ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
+* **Roles are written out**, no managed policies, **exactly as used**: ``ssm:GetParameter`` on the parameter
+  ARNs, ``kms:Decrypt`` only via SSM and only for those parameters, the table actions each function's code
+  calls (and the table's key only via DynamoDB), the queue's actions, log streams in the function's own log
+  group. ``tests/infra/test_iam_as_used.py`` derives each function's actions from its code's boto3 calls
+  (``tools/boto3_calls.py``) and compares. The only ``*`` resource is X-Ray's
+  ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
 * **A flood** meets, in order: the optional web ACL's per-IP rule, the stage throttle (rate = reserved
   concurrency x headroom / p95 duration, burst = reserved concurrency; docs/deploy.md has the
   arithmetic), then the function's own guards. The ``Throttles`` alarms say when it got through.
@@ -46,6 +48,7 @@ from dataclasses import dataclass
 
 from aws_cdk import (
     Acknowledgment,
+    ArnFormat,
     Aws,
     CfnCondition,
     CfnOutput,
@@ -77,24 +80,23 @@ from contact_stack.monitoring import Monitoring
 from contact_stack.settings import StackSettings, check_function_environment
 from contact_stack.waf import StageFirewall
 
-__all__ = ["ALIAS_NAME", "DYNAMODB_ACTIONS", "ContactStack"]
+__all__ = ["ALIAS_NAME", "API_DYNAMODB_ACTIONS", "CONSUMER_DYNAMODB_ACTIONS", "ContactStack"]
 
 #: The alias API Gateway and the event source invoke; rolling back means pointing it at an older version.
 ALIAS_NAME = "live"
 
-#: Every DynamoDB action the service's stores use, granted on the table ARN only.
-DYNAMODB_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-)
+#: The DynamoDB actions each function's code calls, granted on the table ARN only. Derived from the code by
+#: tools/boto3_calls.py; tests/infra/test_iam_as_used.py fails when the code and these lists part ways. The API
+#: function: ledger and breaker reads and writes, CSRF nonces (PutItem), rate limits, the archive, the delivery
+#: events (DeleteItem releases a webhook's claim). The consumer: the ledger, the breaker, the archive.
+API_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+CONSUMER_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 #: What a function needs of the customer-managed key to read and write the table through DynamoDB (named
 #: one by one: no wildcard for cdk-nag's IAM5 to acknowledge).
 TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
-#: Outbox consumer actions (the event source mapping polls with the function's role).
+#: Outbox consumer actions: the event source mapping polls with the function's role (receive, delete, read the
+#: queue's attributes: AWS's list for SQS event sources); the code hides a failed message longer each receive.
 _CONSUMER_SQS_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -226,14 +228,6 @@ class ContactStack(Stack):
             pending_window=Duration.days(30),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
-            )
-        )
         self.parameter_arns = {
             name: self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
             for name in settings.parameter_names
@@ -284,15 +278,6 @@ class ContactStack(Stack):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.alarm_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.alarm_topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
         subscription = sns.CfnSubscription(
             self, "AlarmEmailSubscription", protocol="email", endpoint=alarm_email.value_as_string,
             topic_arn=self.alarm_topic.topic_arn,
@@ -318,6 +303,7 @@ class ContactStack(Stack):
             code=code,
             environment=environment,
             parameters=settings.parameter_names,
+            table_actions=API_DYNAMODB_ACTIONS,
             statements=[
                 iam.PolicyStatement(sid="SendToOutbox", actions=["sqs:SendMessage"], resources=[self.outbox.queue_arn]),
                 iam.PolicyStatement(
@@ -339,6 +325,7 @@ class ContactStack(Stack):
             code=code,
             environment=environment,
             parameters=(settings.config_parameter,),
+            table_actions=CONSUMER_DYNAMODB_ACTIONS,
             statements=[
                 iam.PolicyStatement(
                     sid="ConsumeOutbox", actions=list(_CONSUMER_SQS_ACTIONS), resources=[self.outbox.queue_arn]
@@ -401,6 +388,8 @@ class ContactStack(Stack):
             depends_on=[self.api_function.log_group, self.consumer_function.log_group],
         )
 
+        self._admit_alarms(self.alarm_names())
+
         # --- Outputs --------------------------------------------------------------------------------
         outputs = {
             "ApiUrl": (self.api.url_for_path("/contact"), "POST here; GET /contact/token first"),
@@ -421,6 +410,43 @@ class ContactStack(Stack):
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 
+    def alarm_names(self) -> list[str]:
+        """Every CloudWatch alarm this stack creates, by name."""
+        return list(self.monitoring.alarm_names)
+
+    def _admit_alarms(self, names: list[str]) -> None:
+        """Let exactly these alarms of this account publish to the encrypted topic (key and topic policy).
+
+        CloudWatch needs the key to publish to a KMS-encrypted topic. ``aws:SourceAccount`` and
+        ``aws:SourceArn`` keep the grant to this stack's alarms: without them any alarm of any account could use
+        the key that also protects the secrets and the table through the CloudWatch service (a confused deputy).
+        """
+        arns = [
+            self.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            for name in names
+        ]
+        conditions = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}, "ArnEquals": {"aws:SourceArn": arns}}
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarmsToPublishToTheEncryptedTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions=conditions,
+            )
+        )
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+
     def _function(
         self,
         construct_id: str,
@@ -431,6 +457,7 @@ class ContactStack(Stack):
         code: lambda_.Code,
         environment: dict[str, str],
         parameters: tuple[str, ...],
+        table_actions: tuple[str, ...],
         statements: list[iam.PolicyStatement],
     ) -> _FunctionParts:
         """One function with its own log group, role, policy, published version and alias."""
@@ -470,7 +497,7 @@ class ContactStack(Stack):
                         }
                     },
                 ),
-                iam.PolicyStatement(sid="UseTable", actions=list(DYNAMODB_ACTIONS), resources=[self.table.table_arn]),
+                iam.PolicyStatement(sid="UseTable", actions=list(table_actions), resources=[self.table.table_arn]),
                 iam.PolicyStatement(
                     sid="UseTableKeyViaDynamoDB",
                     actions=list(TABLE_KEY_ACTIONS),

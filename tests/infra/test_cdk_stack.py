@@ -232,18 +232,24 @@ def test_key_rotates_is_aliased_and_retained(synthesized: Synthesized) -> None:
     assert alias["Properties"]["AliasName"] == "alias/prod-portfolio-parameters"
 
 
-def test_alarm_topic_is_encrypted_and_cloudwatch_may_use_it(synthesized: Synthesized) -> None:
-    """The topic uses the CMK, whose policy lets CloudWatch encrypt; the topic policy lets this account's alarms in."""
+def test_alarm_topic_is_encrypted_and_only_this_stacks_alarms_may_use_it(synthesized: Synthesized) -> None:
+    """The topic uses the CMK; CloudWatch may use the key and publish to the topic only for this account's alarms
+    that this stack creates (aws:SourceAccount and aws:SourceArn), never for anyone's alarm."""
     topic = synthesized.one("AWS::SNS::Topic")
     assert evaluate(topic["Properties"]["KmsMasterKeyId"]).startswith("<GetAtt ParametersKey")
+    names = sorted(a["Properties"]["AlarmName"] for a in synthesized.resources("AWS::CloudWatch::Alarm").values())
+    assert len(names) >= 18
+    arns = [f"arn:<Ref AWS::Partition>:cloudwatch:<Ref AWS::Region>:<Ref AWS::AccountId>:alarm:{n}" for n in names]
     key_statements = synthesized.one("AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
-    cloudwatch = [s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
-    assert cloudwatch
-    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    (grant,) = [s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     topic_statements = synthesized.one("AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
-    publish = next(s for s in topic_statements if s["Effect"] == "Allow")
+    (publish,) = [s for s in topic_statements if s["Effect"] == "Allow"]
     assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    for statement in (grant, publish):
+        condition = evaluate(statement["Condition"])
+        assert condition["StringEquals"] == {"aws:SourceAccount": "<Ref AWS::AccountId>"}
+        assert sorted(condition["ArnEquals"]["aws:SourceArn"]) == arns
 
 
 def test_alarm_email_subscription_is_a_parameter(synthesized: Synthesized) -> None:
@@ -323,17 +329,20 @@ def test_the_table_key_is_usable_only_via_dynamodb(synthesized: Synthesized, pre
     assert condition == {"kms:ViaService": "dynamodb.<Ref AWS::Region>.amazonaws.com"}
 
 
-@pytest.mark.parametrize("prefix", ["ApiPolicy", "OutboxConsumerPolicy"])
-def test_table_actions_are_the_five_the_stores_use(synthesized: Synthesized, prefix: str) -> None:
-    """GetItem, PutItem, UpdateItem, DeleteItem, Query on the table ARN only."""
+@pytest.mark.parametrize(
+    ("prefix", "actions"),
+    [
+        ("ApiPolicy", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
+        ("OutboxConsumerPolicy", {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+    ],
+)
+def test_table_actions_are_the_ones_each_function_calls(
+    synthesized: Synthesized, prefix: str, actions: set[str]
+) -> None:
+    """The table actions each function calls today (tests/infra/test_iam_as_used.py derives them), on its ARN only:
+    no Query (neither function queries), no DeleteItem for the consumer."""
     statement = _sid(_policy(synthesized, prefix), "UseTable")
-    assert set(statement["Action"]) == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:Query",
-    }
+    assert set(as_list(statement["Action"])) == actions
     assert evaluate(statement["Resource"]).startswith("<GetAtt Table")
 
 
