@@ -74,6 +74,7 @@ class Metric(enum.StrEnum):
     CAPTCHA_UNAVAILABLE = "CaptchaUnavailable"
     PROVIDER_LATENCY = "ProviderLatency"
     BUDGET_EXHAUSTED = "BudgetExhausted"
+    DEPENDENCY_DEGRADED = "DependencyDegraded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,12 @@ METRICS: dict[Metric, MetricDefinition] = {
         ),
         MetricDefinition(Metric.PROVIDER_LATENCY, "Milliseconds", "each provider attempt, from start to outcome"),
         MetricDefinition(Metric.BUDGET_EXHAUSTED, "Count", "a submission queued because the response budget ran out"),
+        MetricDefinition(
+            Metric.DEPENDENCY_DEGRADED,
+            "Count",
+            "a request skipped or cut short a call to an AWS dependency (DynamoDB, SQS, Parameter Store) to keep the "
+            "response budget",
+        ),
     )
 }
 

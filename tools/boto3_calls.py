@@ -14,7 +14,8 @@ graph from each entry point:
 * importing a module runs its top level.
 
 A method called on a ``mypy_boto3_<service>`` client is an API call: ``dynamodb.get_item`` is
-``dynamodb:GetItem`` (botocore's own operation names). It is an over-approximation by design: a path
+``dynamodb:GetItem`` (botocore's own operation names; the few IAM names that differ, like Lambda's ``Invoke`` =
+``lambda:InvokeFunction``, are listed in ``_IAM_NAMES``). It is an over-approximation by design: a path
 that exists in the code counts even when no test takes it, so a permission is never derived away from
 code that can run.
 
@@ -74,24 +75,31 @@ from mypy.types import (
     get_proper_type,
 )
 
-__all__ = ["ENTRY_POINTS", "CallGraph", "derive_actions", "iam_action", "main"]
+__all__ = ["ENTRY_POINTS", "CallGraph", "derive_actions", "entry_roots", "iam_action", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The runtime: what the Lambda artifact ships (operator and development tools excluded).
 RUNTIME_PATHS = ("handler.py", "contact_sdk")
 _EXCLUDED_PACKAGES = ("contact_sdk.ops", "contact_sdk.devtools")
-#: Each deployed function's entry points (its handler; module top levels run for every function).
+#: Each deployed function's entry point (its Lambda handler); the top level of the handler's module runs too.
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "api": ("handler.lambda_handler",),
     "consumer": ("handler.outbox_handler",),
+    "hook": ("contact_sdk.deployment_check.pre_traffic_hook",),
 }
 _STUB_PREFIX = "mypy_boto3_"
+
+
+#: Operations whose IAM action is not named after them (the service authorization reference's names).
+_IAM_NAMES = {("lambda", "Invoke"): "InvokeFunction"}
 
 
 def iam_action(service: str, method: str) -> str | None:
     """``dynamodb:GetItem`` for ``("dynamodb", "get_item")``; None when the method is not an API operation."""
     operation = _operations(service).get(method)
-    return None if operation is None else f"{_iam_prefix(service)}:{operation}"
+    if operation is None:
+        return None
+    return f"{_iam_prefix(service)}:{_IAM_NAMES.get((service, operation), operation)}"
 
 
 @cache
@@ -404,16 +412,25 @@ def _visit_top_level(statement: Node, collector: _Collector, pending: list[tuple
 def derive_actions(
     entry_points: Mapping[str, Sequence[str]] = ENTRY_POINTS, *, graph: CallGraph | None = None
 ) -> dict[str, frozenset[str]]:
-    """Each function's reachable API actions, from its entry points and every runtime module's top level.
+    """Each function's reachable API actions, from its entry points and its handler module's top level.
 
-    A module's top level counts for every function: the runtime imports its modules before the first request.
+    Importing the handler's module runs its top level (and the top level of everything it imports) before the
+    first invocation, so that counts too.
     """
     graph = graph or build_graph()
-    unknown = [entry for entries in entry_points.values() for entry in entries if entry not in _known(graph)]
-    if unknown:
-        raise KeyError(f"entry point(s) not found in the runtime: {', '.join(unknown)}")
-    top_levels = [node for node in _known(graph) if node.endswith(".<module>") and node.startswith("handler")]
-    return {name: graph.actions_from([*entries, *top_levels]) for name, entries in entry_points.items()}
+    return {name: graph.actions_from(entry_roots(entries, graph)) for name, entries in entry_points.items()}
+
+
+def entry_roots(entries: Sequence[str], graph: CallGraph) -> list[str]:
+    """The entry points and the top levels of the modules that define them; ``KeyError`` for an unknown one."""
+    known = _known(graph)
+    roots = []
+    for entry in entries:
+        if entry not in known:
+            raise KeyError(f"entry point not found in the runtime: {entry}")
+        module = entry.rsplit(".", 1)[0]
+        roots += [entry, f"{module}.<module>"]
+    return roots
 
 
 def _known(graph: CallGraph) -> set[str]:
