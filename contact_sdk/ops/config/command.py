@@ -86,9 +86,14 @@ def _show(args: argparse.Namespace) -> int:
     if not isinstance(value, dict):
         sys.stdout.write(f"value: {parameters.mask_secret(stored.value)} ({len(stored.value)} characters)\n")
         return 0
-    _print_json(parameters.mask_document(value))
+    _print_json(parameters.mask_document(value))  # every value masked but the Resend config's public fields
     try:
-        parameters.parse_resend_config(value)
+        if "apiKey" in value:
+            parameters.parse_resend_config(value)
+        elif "current" in value:
+            parse_csrf_secret(stored.name, stored.value.strip())  # --keep-previous's {"current", "previous"}
+        else:
+            sys.stderr.write(f"warning: {stored.name} holds a JSON object contact-sdk does not know (masked above)\n")
     except ConfigurationError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
