@@ -9,6 +9,8 @@ graph from each entry point:
 * a call or reference to a function, a method resolved on the receiver's static type, a class
   instantiated (its ``__init__``), ``super()`` methods;
 * a receiver typed as a ``Protocol`` reaches the method on every runtime class that implements it;
+* a method called on an untyped (``Any``) receiver whose name is an operation of a service the runtime uses
+  counts as that call (:data:`UNTYPED_SERVICES`);
 * a function, method or lambda used as a value (a callback, a default argument) is reachable from
   where it is used, since it was handed over to be called;
 * importing a module runs its top level.
@@ -88,6 +90,8 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "hook": ("contact_sdk.deployment_check.pre_traffic_hook",),
 }
 _STUB_PREFIX = "mypy_boto3_"
+#: Services a call on an untyped receiver (``Any``) is matched against by method name: the ones the runtime uses.
+UNTYPED_SERVICES = ("dynamodb", "sqs", "ssm", "lambda", "codedeploy")
 
 
 #: Operations whose IAM action is not named after them (the service authorization reference's names).
@@ -277,14 +281,20 @@ class _Collector:
         if node.node is not None:  # a module attribute, or a class attribute reached through its class
             self._reference(node.node)
         receiver = self.types.get(node.expr)
-        if receiver is None:
+        if receiver is None or isinstance(get_proper_type(receiver), AnyType):
+            # An untyped receiver may be a client made without its stub's type: match the name against the
+            # services the runtime uses, so a call is never missed for want of a type (an over-approximation).
+            for candidate in UNTYPED_SERVICES:
+                untyped = iam_action(candidate, node.name)
+                if untyped is not None:
+                    self._action(untyped, node.line)
             return
         for instance in _instances(receiver):
             service = _service_of(instance)
             if service is not None:
-                action = iam_action(service, node.name)
-                if action is not None:
-                    self._action(action, node.line)
+                typed = iam_action(service, node.name)
+                if typed is not None:
+                    self._action(typed, node.line)
                 continue
             for info in self._implementations(instance.type):
                 for base in info.mro:

@@ -35,10 +35,13 @@ from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import Settings
 
 __all__ = [
+    "DEFAULT_DEPLOYMENT_CONFIG",
     "DEFAULT_P95_DURATION_MS",
     "DEFAULT_THROTTLE_HEADROOM",
+    "DEPLOYMENT_CONFIGS",
     "StackSettings",
     "check_function_environment",
+    "deployment_config_name",
     "derived_stage_throttle",
 ]
 
@@ -92,6 +95,30 @@ DEFAULT_P95_DURATION_MS = 400
 DEFAULT_THROTTLE_HEADROOM = 0.5
 #: The longest a function invocation may run (the Lambda timeout): a p95 above it is a typo.
 _MAX_DURATION_MS = 30_000
+
+
+#: CodeDeploy's predefined Lambda deployment configs (context ``deploymentConfig``), without their prefix.
+DEPLOYMENT_CONFIGS = (
+    "AllAtOnce",
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+)
+#: Ten minutes at 10 %: the rollback alarms judge 5-minute periods, so a canary of ten minutes holds at least one
+#: whole period of the new version's traffic (docs/deploy.md, "Rollout and rollback").
+DEFAULT_DEPLOYMENT_CONFIG = "Canary10Percent10Minutes"
+
+
+def deployment_config_name(name: str) -> str:
+    """CodeDeploy's name for a context value: ``CodeDeployDefault.LambdaCanary10Percent10Minutes``."""
+    if name not in DEPLOYMENT_CONFIGS:
+        raise ValueError(f"context deploymentConfig: {name!r} is not one of {', '.join(DEPLOYMENT_CONFIGS)}")
+    return f"CodeDeployDefault.Lambda{name}"
 
 
 #: Context key -> the environment variable its value becomes (what the runtime parses it as).
@@ -174,6 +201,8 @@ class StackSettings:
     waf: bool = False
     waf_rate_limit: int = 300
     waf_managed_rules: bool = True
+    #: How CodeDeploy shifts ``live`` to a new version (one of :data:`DEPLOYMENT_CONFIGS`).
+    deployment_config: str = DEFAULT_DEPLOYMENT_CONFIG
 
     @property
     def prefix(self) -> str:
@@ -258,7 +287,9 @@ class StackSettings:
             waf=_bool(values, "waf", defaults.waf),
             waf_rate_limit=waf_rate_limit,
             waf_managed_rules=_bool(values, "wafManagedRules", defaults.waf_managed_rules),
+            deployment_config=_text(values, "deploymentConfig", defaults.deployment_config),
         )
+        deployment_config_name(settings.deployment_config)
         for name in settings.parameter_names:
             if not name.startswith("/"):
                 raise ValueError(f"parameter name {name!r} must be a path starting with '/'")
@@ -318,4 +349,5 @@ _CONTEXT_KEYS = (
     "waf",
     "wafRateLimit",
     "wafManagedRules",
+    "deploymentConfig",
 )

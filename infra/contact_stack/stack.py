@@ -6,13 +6,15 @@
             ──► API Gateway (REST, regional, stage throttle sized from the reservation, access logs, X-Ray)
                    │  POST /contact · GET /contact/token · OPTIONS (both) · POST /contact/events · ANY -> 405
                    ▼
-                Lambda "contact-form-handler" (alias live -> published version, SnapStart)
+                Lambda "<env>-contact-form-handler" (alias live -> published version, SnapStart)
                    │ ssm:GetParameter ─► SecureStrings ─► kms:Decrypt (via ssm only)
                    │ DynamoDB table (rate limits, nonces, idempotency, delivery events)
-                   │ sqs:SendMessage ─► outbox queue ──► Lambda "outbox-consumer" (alias live) ─► DLQ
+                   │ sqs:SendMessage ─► outbox queue ──► Lambda "<env>-contact-outbox-consumer" (alias live) ─► DLQ
                    ▼
                 CloudWatch: EMF metrics, dashboard + alarms from the JSON templates ─► SNS topic (KMS)
                 (Errors, Throttles and timeouts of both functions among them)
+                CodeDeploy: each alias shifted to a new version by canary after a pre-traffic check,
+                rolled back by the rollback alarms (contact_stack.deployment)
 
 Design choices, each in one place:
 
@@ -63,6 +65,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -75,14 +78,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
-from contact_sdk.ops.cloudwatch.render import DeploymentParameters
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters, rollback_alarm_names
+from contact_stack.deployment import CanaryDeployment, DeploymentTarget
 from contact_stack.monitoring import Monitoring
-from contact_stack.settings import StackSettings, check_function_environment
+from contact_stack.settings import StackSettings, check_function_environment, deployment_config_name
 from contact_stack.waf import StageFirewall
 
 __all__ = ["ALIAS_NAME", "API_DYNAMODB_ACTIONS", "CONSUMER_DYNAMODB_ACTIONS", "ContactStack"]
 
-#: The alias API Gateway and the event source invoke; rolling back means pointing it at an older version.
+#: The alias API Gateway and the event source invoke. CodeDeploy shifts it to a new version by canary and back on
+#: a rollback (contact_stack.deployment); an operator stops a deployment rather than moving it by hand.
 ALIAS_NAME = "live"
 
 #: The DynamoDB actions each function's code calls, granted on the table ARN only. Derived from the code by
@@ -390,6 +395,9 @@ class ContactStack(Stack):
 
         self._admit_alarms(self.alarm_names())
 
+        # --- Canary deploys: CodeDeploy shifts each alias, after a pre-traffic check, and rolls back ----------
+        self.deployments = self._canary_deployments(settings, code)
+
         # --- Outputs --------------------------------------------------------------------------------
         outputs = {
             "ApiUrl": (self.api.url_for_path("/contact"), "POST here; GET /contact/token first"),
@@ -399,9 +407,20 @@ class ContactStack(Stack):
             "ParametersKeyAlias": (f"alias/{prefix}-portfolio-parameters", "--kms-key-id for contact-sdk config"),
             "ParametersKeyArn": (self.key.key_arn, "the customer-managed key"),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "alarm notifications"),
-            "ApiFunctionName": (self.api_function.name, "roll back with update-alias"),
-            "ApiFunctionAlias": (ALIAS_NAME, "the alias API Gateway invokes"),
+            "ApiFunctionName": (self.api_function.name, "--function-name for contact-sdk dashboard/alarms"),
+            "ApiFunctionAlias": (ALIAS_NAME, "the alias API Gateway invokes; CodeDeploy shifts it"),
+            "DeploymentApplicationName": (
+                f"{prefix}-contact-form",
+                "CodeDeploy application: aws deploy list-deployments",
+            ),
+            "ApiDeploymentGroupName": (self.api_function.name, "CodeDeploy deployment group of the API function"),
+            "ConsumerDeploymentGroupName": (self.consumer_function.name, "deployment group of the consumer"),
             "ConsumerFunctionName": (self.consumer_function.name, "outbox consumer"),
+            "Environment": (settings.environment, "the Environment metric dimension"),
+            "ApiName": (self.api.rest_api_name, "--api-name for contact-sdk dashboard/alarms"),
+            "StageName": (settings.stage, "--stage"),
+            "OutboxQueueName": (self.outbox.queue_name, "--outbox-queue-name"),
+            "DeadLetterQueueName": (self.dead_letter_queue.queue_name, "--dead-letter-queue-name"),
             "TableName": (self.table.table_name, "DynamoDB table"),
             "OutboxQueueUrl": (self.outbox.queue_url, "durable outbox"),
             "DeadLetterQueueUrl": (self.dead_letter_queue.queue_url, "outbox dead letters: redrive when fixed"),
@@ -409,6 +428,74 @@ class ContactStack(Stack):
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _canary_deployments(self, settings: StackSettings, code: lambda_.Code) -> dict[str, CanaryDeployment]:
+        """A deployment group per function on its ``live`` alias, with its hook, its rollback alarms, one role."""
+        prefix = settings.prefix
+        application = codedeploy.CfnApplication(
+            self, "DeploymentApplication", application_name=f"{prefix}-contact-form", compute_platform="Lambda"
+        )
+        service_role = iam.Role(
+            self,
+            "DeploymentRole",
+            assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
+            description=f"CodeDeploy for {prefix}-contact-form: shift this stack's aliases, run its hooks, read alarms",
+        )
+        targets = {
+            "api": (self.api_function, ("service", "config", "resend", "csrf")),
+            # The consumer's role cannot read the CSRF secret: its check stops at Resend.
+            "consumer": (self.consumer_function, ("service", "config", "resend")),
+        }
+        deployments = {
+            key: CanaryDeployment(
+                self,
+                f"{key.title()}Deployment",
+                target=DeploymentTarget(parts.name, parts.function, parts.alias),
+                application=application,
+                service_role=service_role,
+                config_name=deployment_config_name(settings.deployment_config),
+                alarm_names=rollback_alarm_names(self.monitoring_parameters, key),
+                checks=checks,
+                code=code,
+                group_name=parts.name,
+            )
+            for key, (parts, checks) in targets.items()
+        }
+        functions = [parts.function.function_arn for parts, _ in targets.values()]
+        # The aliases' ARNs written from the functions': a reference to an alias would make the alias wait for this
+        # policy, which waits for the deployment group, which the alias's update policy names (a cycle).
+        aliases = [f"{parts.function.function_arn}:{ALIAS_NAME}" for parts, _ in targets.values()]
+        rollback_alarms = sorted({name for d in deployments.values() for name in d.alarm_names})
+        alarm_arns = [
+            self.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            for name in rollback_alarms
+        ]
+        policy = iam.Policy(
+            self,
+            "DeploymentPolicy",
+            roles=[service_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ShiftTheAliases",
+                    actions=["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"],
+                    resources=[*functions, *aliases],
+                ),
+                iam.PolicyStatement(
+                    sid="RunTheHooks",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[d.hook.function_arn for d in deployments.values()],
+                ),
+                iam.PolicyStatement(
+                    sid="WatchTheRollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarm_arns
+                ),
+            ],
+        )
+        alarms_by_name = dict(zip(self.monitoring.alarm_names, self.monitoring.alarms, strict=True))
+        for deployment in deployments.values():
+            deployment.group.node.add_dependency(policy, *(alarms_by_name[name] for name in deployment.alarm_names))
+        return deployments
 
     def alarm_names(self) -> list[str]:
         """Every CloudWatch alarm this stack creates, by name."""

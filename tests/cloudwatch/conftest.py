@@ -22,7 +22,7 @@ def params() -> DeploymentParameters:
     """A deployment as the seed describes it, without the optional queues."""
     return DeploymentParameters(
         region="eu-west-1",
-        function_name="contact-form-handler",
+        function_name="prod-contact-form-handler",
         api_name="prod-portfolio-api",
         stage="prod",
         environment="prod",
@@ -35,12 +35,12 @@ def full_params() -> DeploymentParameters:
     """The same deployment with every optional parameter set (queues and the outbox consumer included)."""
     return DeploymentParameters(
         region="eu-west-1",
-        function_name="contact-form-handler",
+        function_name="prod-contact-form-handler",
         api_name="prod-portfolio-api",
         stage="prod",
         environment="prod",
         alarm_topic_arn=TOPIC_ARN,
-        log_group_name="/aws/lambda/contact-form-handler",
+        log_group_name="/aws/lambda/prod-contact-form-handler",
         dashboard_name="prod-portfolio-email-dashboard",
         outbox_queue_name="prod-contact-outbox",
         dead_letter_queue_name="prod-contact-outbox-dlq",

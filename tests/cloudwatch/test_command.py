@@ -24,7 +24,7 @@ ARGS = [
     "--region",
     "eu-west-1",
     "--function-name",
-    "contact-form-handler",
+    "prod-contact-form-handler",
     "--api-name",
     "prod-portfolio-api",
     "--stage",
@@ -195,7 +195,7 @@ def test_alarms_deploy_and_dry_run(aws: str, params: DeploymentParameters, capsy
 def test_alarms_deploy_without_log_group_is_exit_1(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A missing log group is a clear failure, not a traceback."""
     assert main(["alarms", "deploy", *ARGS, "--alarm-topic-arn", TOPIC_ARN]) == 1
-    assert "log group /aws/lambda/contact-form-handler does not exist" in capsys.readouterr().err
+    assert "log group /aws/lambda/prod-contact-form-handler does not exist" in capsys.readouterr().err
 
 
 def test_the_console_command_runs_in_a_subprocess(params: DeploymentParameters, tmp_path: Path) -> None:

@@ -134,6 +134,8 @@ def test_log_groups_keep_seven_days(synthesized: Synthesized) -> None:
     assert set(groups) == {
         "/aws/lambda/prod-contact-form-handler",
         "/aws/lambda/prod-contact-outbox-consumer",
+        "/aws/lambda/prod-contact-form-handler-predeploy-check",
+        "/aws/lambda/prod-contact-outbox-consumer-predeploy-check",
         "/aws/apigateway/prod-portfolio-api",
     }
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {7}

@@ -33,6 +33,10 @@ PLATFORM: dict[str, dict[str, str]] = {
         "sqs:DeleteMessage": "the event source mapping deletes each message the batch response does not list",
         "sqs:GetQueueAttributes": "the event source mapping reads the queue's attributes",
     },
+    "hook": {
+        "logs:CreateLogStream": "the Lambda service writes the hook's output to its log group with its role",
+        "logs:PutLogEvents": "the same",
+    },
 }
 #: What a call implies at KMS: the parameters are SecureStrings under the stack's key (decrypted via SSM), and
 #: the table is encrypted with the same key (DynamoDB uses it on the caller's behalf).
@@ -47,7 +51,13 @@ NOT_CALLED_BY_A_FUNCTION = {
     ("contact_sdk.dynamo", "dynamodb:CreateTable"): "create_table: the local stack and the tests",
     ("contact_sdk.dynamo", "dynamodb:UpdateTimeToLive"): "create_table: the local stack and the tests",
 }
-ROLES = {"api": "ApiRole", "consumer": "OutboxConsumerRole"}
+#: Each deployed function's role (logical id prefix) and the entry point its code starts from.
+ROLES = {
+    "ApiRole": "api",
+    "OutboxConsumerRole": "consumer",
+    "ApiDeploymentHookRole": "hook",
+    "ConsumerDeploymentHookRole": "hook",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +70,9 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def granted(synthesized: Synthesized, function: str) -> set[str]:
-    """Every action any policy attached to the function's role allows."""
-    (role_id,) = [k for k in synthesized.resources("AWS::IAM::Role") if k.startswith(ROLES[function])]
+def granted(synthesized: Synthesized, role: str) -> set[str]:
+    """Every action any policy attached to the role allows."""
+    (role_id,) = [k for k in synthesized.resources("AWS::IAM::Role") if k.startswith(role)]
     actions: set[str] = set()
     for policy in synthesized.resources("AWS::IAM::Policy").values():
         if {"Ref": role_id} in policy["Properties"]["Roles"]:
@@ -81,13 +91,13 @@ def expected(code: frozenset[str], function: str) -> set[str]:
     return wanted
 
 
-@pytest.mark.parametrize("function", list(ENTRY_POINTS))
+@pytest.mark.parametrize(("role", "function"), list(ROLES.items()))
 def test_each_function_is_granted_exactly_what_its_code_calls(
-    synthesized: Synthesized, graph: CallGraph, function: str
+    synthesized: Synthesized, graph: CallGraph, role: str, function: str
 ) -> None:
     """The synthesised policy of each function equals the actions derived from its code (plus the listed needs)."""
     code = derive_actions(graph=graph)[function]
-    have = granted(synthesized, function)
+    have = granted(synthesized, role)
     want = expected(code, function)
     assert not want - have, f"{function} calls but is not granted: {sorted(want - have)}"
     assert not have - want, f"{function} is granted but never calls: {sorted(have - want)}"
@@ -111,10 +121,11 @@ def test_the_functions_call_what_they_did_when_the_policies_were_written(graph: 
         "sqs:SendMessage",
         "ssm:GetParameter",
     }
+    assert actions["hook"] == {"lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus"}
 
 
 def _plain_call_sites() -> set[tuple[str, int, str]]:
-    """Every ``x.<operation>(...)`` in the runtime's source whose name is an SSM, DynamoDB or SQS operation.
+    """Every ``x.<operation>(...)`` in the runtime's source whose name is an operation of a service the runtime calls.
 
     A second reading, by name only and without types, so a call the typed walk cannot see is still found.
     """
@@ -127,7 +138,7 @@ def _plain_call_sites() -> set[tuple[str, int, str]]:
         module = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                for service in ("ssm", "dynamodb", "sqs"):
+                for service in ("ssm", "dynamodb", "sqs", "lambda", "codedeploy"):
                     action = iam_action(service, node.func.attr)
                     if action is not None:
                         sites.add((module, node.lineno, action))

@@ -73,6 +73,8 @@ def test_waf_is_off_unless_asked_and_takes_cdk_json_booleans() -> None:
         ({"resendApiUrl": "api.resend.com"}, "resendApiUrl: 'api.resend.com' would be refused by the function"),
         ({"logLevel": "loud"}, "logLevel: 'LOUD' would be refused by the function: POWERTOOLS_LOG_LEVEL: Unknown"),
         ({"environment": "Prod"}, "environment: 'Prod' must be lower-case"),
+        ({"deploymentConfig": "Canary5Percent"}, "deploymentConfig: 'Canary5Percent' is not one of AllAtOnce"),
+        ({"deploymentConfig": "CodeDeployDefault.LambdaAllAtOnce"}, "deploymentConfig: 'CodeDeployDefault.Lambda"),
     ],
 )
 def test_a_bad_context_value_is_named(context: dict[str, Any], message: str) -> None:
@@ -125,3 +127,9 @@ def test_the_synth_accepts_what_the_function_accepts(origins: str, written: str)
     """Origins the runtime accepts synthesise, and reach the functions as the comma-separated variable."""
     settings = StackSettings.from_context({"allowedOrigins": origins})
     assert settings.function_environment()["CONTACT_ALLOWED_ORIGINS"] == written
+
+
+def test_deploys_are_canaries_of_ten_minutes_unless_told() -> None:
+    """The default gives the 5-minute rollback alarms one whole period of canary traffic; AllAtOnce is allowed."""
+    assert settings().deployment_config == "Canary10Percent10Minutes"
+    assert settings(deploymentConfig="AllAtOnce").deployment_config == "AllAtOnce"
