@@ -13,7 +13,7 @@ only when ``consumer_function_name`` is given. Any other use of an unset paramet
 
 Example::
 
-    params = DeploymentParameters(region="eu-west-1", function_name="contact-form-handler",
+    params = DeploymentParameters(region="eu-west-1", function_name="prod-contact-form-handler",
                                   api_name="prod-portfolio-api", stage="prod", environment="prod",
                                   alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms")
     cloudwatch.put_dashboard(DashboardName=params.resolved_dashboard_name,
