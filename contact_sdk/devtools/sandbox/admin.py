@@ -12,7 +12,7 @@ No authentication: the sandbox listens on loopback only unless told otherwise.
 ``POST /_sandbox/faults``   merge a JSON object of settings (see :mod:`.faults`); 400 if bad
 ``DELETE /_sandbox/faults`` no faults
 ``GET /_sandbox/domains``   the domains the domains API serves, with their records
-``POST /_sandbox/domains``  ``{"name", "status"?, "region"?, "records"?}``: add the domain, or
+``POST /_sandbox/domains``  ``{"name", "status"?, "region"?, "records"?, "dkim"?, "return_path"?}``: add the domain, or
                             set its status (and per-record statuses); 400 if bad
 ==========================  =============================================================
 """
@@ -65,7 +65,9 @@ class SandboxControls(Protocol):
         """Every domain, oldest first, with its records."""
         ...
 
-    def add_domain(self, name: str, *, region: str = ..., status: str = ...) -> dict[str, object]:
+    def add_domain(
+        self, name: str, *, region: str = ..., status: str = ..., dkim: str = ..., return_path: str = ...
+    ) -> dict[str, object]:
         """Add a domain; raises ``ValueError`` on a bad name, region or status, or a duplicate."""
         ...
 
@@ -123,13 +125,14 @@ def _set_domain(controls: SandboxControls, body: bytes | None) -> None:
     """Add the domain named in ``body`` if it is new, then apply its ``status`` (and ``records``) if given."""
     settings = _json_object(body, what="domain settings", name="invalid_domain")
     name, status, region, records = (settings.get(key) for key in ("name", "status", "region", "records"))
+    dkim, return_path = settings.get("dkim", "cname"), settings.get("return_path", "send")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "invalid_domain", "`name` must be a domain name such as example.com.")
     if records is not None and (not isinstance(records, list) or not all(isinstance(r, str) for r in records)):
         raise ApiError(400, "invalid_domain", "`records` must be a list of record statuses.")
     try:
         if not any(domain["name"] == name.strip().lower() for domain in controls.domains()):
-            controls.add_domain(name, region=str(region or "us-east-1"))
+            controls.add_domain(name, region=str(region or "us-east-1"), dkim=str(dkim), return_path=str(return_path))
         if status is not None or records is not None:
             controls.set_domain_status(name.strip().lower(), str(status or "pending"), records)
     except ValueError as exc:

@@ -31,6 +31,7 @@ from contact_sdk.devtools.sandbox.errors import (
     ApiError,
     invalid_api_key,
     invalid_idempotency_key,
+    invalid_region,
     method_not_allowed,
     missing_api_key,
     missing_user_agent,
@@ -400,9 +401,16 @@ class ResendApi:
             raise ApiError(422, "validation_error", "Invalid `name` field: expected a domain name like example.com.")
         region = payload.get("region", "us-east-1")
         if region not in REGIONS:
-            raise ApiError(422, "validation_error", f"Invalid `region` field: one of {', '.join(REGIONS)}.")
+            raise invalid_region(REGIONS)
+        return_path = payload.get("custom_return_path", "send")
+        if not isinstance(return_path, str) or not _RETURN_PATH.fullmatch(return_path):
+            raise ApiError(
+                422,
+                "validation_error",
+                "Invalid `custom_return_path` field: one subdomain label, like send or bounces.",
+            )
         try:
-            entry = self._domains.add(name, str(region))
+            entry = self._domains.add(name, str(region), return_path=return_path)
         except ValueError as exc:
             message = f"The {name.strip().lower()} domain has been registered already."
             raise ApiError(403, "validation_error", message) from exc
@@ -417,6 +425,7 @@ class ResendApi:
 
 
 _DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_RETURN_PATH = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def _pagination(query: Mapping[str, str], *, default_limit: int | None) -> tuple[int | None, str | None, str | None]:

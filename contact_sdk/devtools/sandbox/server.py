@@ -305,9 +305,21 @@ class ResendSandbox:
 
     # -- domains ------------------------------------------------------------------------------
 
-    def add_domain(self, name: str, *, region: str = "us-east-1", status: str = "not_started") -> dict[str, object]:
-        """Add a sending domain to the domains API; returns it as ``GET /domains/{id}`` shows it."""
-        return self._domains.add(name, region, status).resource()
+    def add_domain(
+        self,
+        name: str,
+        *,
+        region: str = "us-east-1",
+        status: str = "not_started",
+        dkim: str = "cname",
+        return_path: str = "send",
+    ) -> dict[str, object]:
+        """Add a sending domain to the domains API; returns it as ``GET /domains/{id}`` shows it.
+
+        ``dkim="txt"`` gives it an older Resend domain's single TXT key instead of today's three CNAMEs;
+        ``return_path`` is its return-path subdomain (Resend's ``custom_return_path``).
+        """
+        return self._domains.add(name, region, status, return_path=return_path, dkim=dkim).resource()
 
     def set_domain_status(self, name_or_id: str, status: str, records: Sequence[str] | None = None) -> None:
         """Set a domain's status (``verified``, ``failed``...) and optionally each record's, in record order."""
