@@ -2,7 +2,7 @@
 
 Cursor pagination on ``GET /emails``, updating and cancelling scheduled emails (which fall due by
 the injected clock), unknown fields ignored (``strict`` refuses them), Resend endpoints the
-sandbox lacks answered as unknown endpoints, and the rate limit on by default. Expectations are
+sandbox lacks answered as unknown endpoints (a known path with another method as 405), and the rate limit on by default. Expectations are
 written out by hand from Resend's documentation, not read from the sandbox's constants.
 """
 
@@ -242,19 +242,35 @@ def test_strict_refuses_unknown_fields(make_sandbox: Callable[..., ResendSandbox
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/emails/metrics"),
-        ("GET", "/emails/receiving"),
-        ("GET", "/emails/receiving/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"),
-        ("POST", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/share"),
-        ("GET", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/attachments"),
         ("GET", "/audiences"),
-        ("DELETE", "/domains/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/verify"),
+        ("GET", "/broadcasts"),
+        ("POST", "/templates"),
+        ("GET", "/webhooks"),
+        ("GET", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/events"),
+        ("GET", "/domain"),
     ],
 )
 def test_endpoints_the_sandbox_lacks_answer_as_unknown_endpoints(client: httpx.Client, method: str, path: str):
     """Resend's 404 ``not_found`` "The requested endpoint does not exist.", not "Email not found."."""
     answer = client.request(method, path)
     assert_error(answer, 404, "not_found", "The requested endpoint does not exist.")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/domains/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/verify", "POST"),
+        ("PUT", "/emails", "GET, POST"),
+        ("DELETE", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/cancel", "POST"),
+        ("OPTIONS", "/api-keys", "GET, POST"),
+        ("TRACE", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c", "GET, PATCH"),
+    ],
+)
+def test_a_known_path_with_another_method_is_405(client: httpx.Client, method: str, path: str, allow: str):
+    """Resend's 405 ``method_not_allowed``, with an ``allow`` header naming the path's methods."""
+    answer = client.request(method, path)
+    assert_error(answer, 405, "method_not_allowed", "Method is not allowed for the requested path.")
+    assert answer.headers["allow"] == allow
 
 
 def test_an_unknown_email_id_is_still_email_not_found(client: httpx.Client):

@@ -65,7 +65,7 @@ def test_sdk_sees_sandbox_errors_as_resend_errors(sdk: ResendSandbox):
         resend.Emails.get("4ef9a417-02e9-4d39-ad75-9611e0fcc33c")
     assert (missing.value.code, missing.value.message) == (404, "Email not found.")
     with pytest.raises(resend.exceptions.ResendError) as unknown:
-        resend.Emails.metrics()
+        resend.Broadcasts.list()
     assert (unknown.value.code, unknown.value.message) == (404, "The requested endpoint does not exist.")
     sdk.script(["429:rate_limit_exceeded;retry-after=3"])
     with pytest.raises(resend.exceptions.ResendError) as limited:

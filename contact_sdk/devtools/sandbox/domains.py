@@ -173,6 +173,8 @@ class DomainEntry:
     sending: str = "enabled"
     receiving: str = "disabled"
     tracking_subdomain: str | None = None
+    #: What ``POST /domains/{id}/verify`` finds: ``verified``, or ``failed`` as if the records were not published.
+    verify_outcome: str = "verified"
 
     def records(self) -> list[dict[str, Any]]:
         """The records with their statuses."""
@@ -279,3 +281,35 @@ class DomainStore:
         if limit is None and after is None and before is None:
             return newest_first, False
         return paginate(newest_first, lambda entry: entry.id, limit=limit or 20, after=after, before=before)
+
+    def remove(self, key: str) -> bool:
+        """Delete the domain with this id; False when there is none."""
+        with self._lock:
+            return self._domains.pop(key, None) is not None
+
+    def update(self, key: str, **changes: object) -> DomainEntry | None:
+        """Change a domain's settings (tracking, TLS, capabilities, tracking subdomain); None when unknown."""
+        entry = self.get(key)
+        if entry is None or entry.id != key:
+            return None
+        with self._lock:
+            for field_name, value in changes.items():
+                setattr(entry, field_name, value)
+        return entry
+
+    def verify(self, key: str) -> DomainEntry | None:
+        """Verify a domain the way ``POST /domains/{id}/verify`` does: it and its records take its verify outcome."""
+        entry = self.get(key)
+        if entry is None or entry.id != key:
+            return None
+        with self._lock:
+            entry.status, entry.record_statuses = entry.verify_outcome, None
+        return entry
+
+    def renew_dkim(self, key: str) -> None:
+        """New DKIM keys and tokens, and back to ``not_started`` (what a claimed domain gets)."""
+        entry = self.get(key)
+        if entry is not None:
+            with self._lock:
+                entry.dkim_tokens, entry.dkim_key = _dkim_tokens(), _dkim_public_key()
+                entry.status, entry.record_statuses = "not_started", None

@@ -59,7 +59,7 @@ async function main() {
 
   out.invalid = outcome(await resend.emails.send(email({ from: "not an address" })));
   out.not_found = outcome(await resend.emails.get("4ef9a417-02e9-4d39-ad75-9611e0fcc33c"));
-  out.unknown_endpoint = outcome(await resend.emails.metrics());
+  out.unknown_endpoint = outcome(await resend.broadcasts.list());
   return out;
 }
 
