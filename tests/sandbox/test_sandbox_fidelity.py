@@ -2,8 +2,9 @@
 
 Cursor pagination on ``GET /emails``, updating and cancelling scheduled emails (which fall due by
 the injected clock), unknown fields ignored (``strict`` refuses them), Resend endpoints the
-sandbox lacks answered as unknown endpoints (a known path with another method as 405), and the rate limit on by default. Expectations are
-written out by hand from Resend's documentation, not read from the sandbox's constants.
+sandbox lacks answered as unknown endpoints (a known path with another method as 405), and the
+rate limit on by default. Expectations are written out by hand from Resend's documentation, not
+read from the sandbox's constants.
 """
 
 from __future__ import annotations
