@@ -87,6 +87,20 @@ def parse_message(raw: bytes, email_id: str, now: float) -> tuple[ReceivedEmail,
     )
 
 
+def attachment_parts(message: EmailMessage) -> list[EmailMessage]:
+    """Every part that is not a body: attachments, and inline parts (images a ``cid:`` in the HTML names).
+
+    ``EmailMessage.iter_attachments`` looks only one level down, so an inline image inside
+    ``multipart/related`` would be missed; this walks the whole tree.
+    """
+    bodies = {id(message.get_body(preferencelist=(kind,))) for kind in ("html", "plain")}
+    return [
+        part
+        for part in message.walk()
+        if isinstance(part, EmailMessage) and not part.is_multipart() and part is not message and id(part) not in bodies
+    ]
+
+
 class ReceivingStore:
     """Received emails in arrival order, their attachments in the shared :class:`AttachmentStore`."""
 
@@ -102,7 +116,7 @@ class ReceivingStore:
         if not raw.strip():
             raise ApiError(400, "validation_error", "The message is empty.")
         email, message = parse_message(raw, str(uuid.uuid4()), self._clock())
-        for part in message.iter_attachments():
+        for part in attachment_parts(message):
             data = part.get_payload(decode=True)
             content_id = part.get("content-id")
             self._attachments.add_received(

@@ -503,6 +503,9 @@ class _Handler(BaseHTTPRequestHandler):
         # The standard library answers what it cannot parse (a bad request line, oversized headers, a method
         # it has no do_ for) with an HTML page; Resend answers JSON, and so does the sandbox.
         self.close_connection = True
+        # A request line too broken to name its version leaves the stdlib's default, HTTP/0.9, which would
+        # drop the status line and headers; answer in HTTP/1.1 like every other answer.
+        self.request_version = "HTTP/1.1"
         if code == HTTPStatus.NOT_IMPLEMENTED:
             error = ApiError(405, "method_not_allowed", "Method is not allowed for the requested path.")
         else:
