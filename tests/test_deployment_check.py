@@ -172,26 +172,20 @@ def test_resend_unreachable_fails() -> None:
     assert detail(answer, "resend") == "Resend could not be reached at http://127.0.0.1:9: ConnectError"
 
 
-def test_a_restricted_key_passes_without_the_domain(sandbox_transport: httpx.Client) -> None:
-    """A sending-only key gets 401 restricted_api_key from the domains API: real, so the check passes."""
-    environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": "https://api.resend.test"}
-    answer = answer_api_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ, http=sandbox_transport)
+@pytest.mark.integration
+def test_a_restricted_key_passes_without_the_domain(sandbox: ResendSandbox) -> None:
+    """A sending-only key gets 401 restricted_api_key from the domains API: a real key, so the check passes."""
+    made = httpx.post(
+        f"{sandbox.url}/api-keys",
+        headers={"Authorization": f"Bearer {API_KEY}", "User-Agent": "test"},
+        json={"name": "contact form", "permission": "sending_access"},
+    ).json()
+    environ = environment(sandbox)
+    parameters = {CONFIG: resend_config(apiKey=made["token"]), CSRF: SECRET}
+    answer = answer_api_check(check(["resend"]), builder(environ, parameters), environ=environ)
     assert verdicts(answer) == {"config": True, "resend": True}
     assert "restricted to sending" in detail(answer, "resend")
-
-
-@pytest.fixture
-def sandbox_transport() -> Iterator[httpx.Client]:
-    """An httpx client answering GET /domains as Resend does for a sending-only key (its documented 401)."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/domains"
-        assert request.headers["authorization"] == f"Bearer {API_KEY}"
-        body = {"statusCode": 401, "name": "restricted_api_key", "message": "This API key is restricted to only send"}
-        return httpx.Response(401, json=body)
-
-    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
-        yield client
+    assert sandbox.requests()[-1]["name"] == "restricted_api_key"
 
 
 def test_a_missing_config_parameter_fails_config_and_skips_resend() -> None:
