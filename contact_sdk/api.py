@@ -1,19 +1,23 @@
 """API Gateway REST (payload 1.0) adapter: event in, response out, exactly as the contract says.
 
 This is the only module that knows API Gateway's event shape. It routes, takes the request
-apart (headers of any casing, ``multiValueHeaders``, base64 bodies), asks the
-:class:`~contact_sdk.service.ContactService`, and builds the response with the contract's
-headers on every answer. Per request it writes one summary log line (outcome, status,
-duration, and the milliseconds spent with the provider, Parameter Store and DynamoDB as
-``provider_ms``, ``parameter_store_ms``, ``dynamodb_ms`` when each was called) and flushes one set
-of EMF metrics — also when something failed.
+apart (headers of any casing, ``multiValueHeaders``, base64 bodies), and reads top-down: the
+:class:`~contact_sdk.intake.Intake` turns a submission into a verdict, the
+:class:`~contact_sdk.delivery.Delivery` delivers an accepted one, the webhook route records Resend's
+events; it builds the response with the contract's headers on every answer. Per request it writes one
+summary log line (outcome, status, duration, and the milliseconds spent with the provider, Parameter
+Store and DynamoDB as ``provider_ms``, ``parameter_store_ms``, ``dynamodb_ms`` when each was called,
+and ``degraded``: the dependencies it skipped or cut short) and flushes one set of EMF metrics — also
+when something failed.
 
-``POST /contact`` gets one deadline: ``response_budget_ms`` from the moment ``handle`` starts,
-or the Lambda's remaining time minus ``deadline_margin_ms`` if that is earlier.
+Every route gets one deadline (:class:`~contact_sdk.deadline.Deadline`): ``response_budget_ms`` from
+the moment ``handle`` starts, or the Lambda's remaining time minus ``deadline_margin_ms`` if that is
+earlier. It is handed down with the request, and every call the request makes (DynamoDB,
+SQS, Parameter Store, siteverify, Resend) ends by it.
 
 Example::
 
-    api = ContactApi(service, environment="prod", sink=StdoutSink(), logger=build_logger())
+    api = ContactApi(intake, delivery, environment="prod", sink=StdoutSink(), logger=build_logger())
     response = api.handle(event, context)
 """
 
@@ -30,10 +34,13 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from contact_sdk import timings
+from contact_sdk.deadline import Deadline, lambda_deadline, within
+from contact_sdk.delivery import Delivery
+from contact_sdk.intake import MAX_BODY_BYTES, Accepted, Intake, SubmitRequest
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
+from contact_sdk.outcome import Outcome
 from contact_sdk.security.origin import SECURITY_HEADERS
-from contact_sdk.service import MAX_BODY_BYTES, ContactService, Outcome, SubmitRequest, lambda_deadline
 
 __all__ = ["ROUTES", "ContactApi", "EventsEndpoint", "RequestHeaders"]
 
@@ -49,8 +56,8 @@ _MAX_REQUEST_ID = 128
 class EventsEndpoint(Protocol):
     """The delivery-status webhook route (``POST /contact/events``)."""
 
-    def receive(self, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """Verify and record one webhook delivery."""
+    def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Deadline | None = None) -> Outcome:
+        """Verify and record one webhook delivery; every call it makes ends by ``deadline``."""
 
 
 class RequestHeaders:
@@ -132,11 +139,15 @@ def _body_of(event: Mapping[str, Any]) -> bytes | None:
 
 
 class ContactApi:
-    """Turns API Gateway events into service calls and contract-shaped responses. Thread-safe."""
+    """Turns API Gateway events into intake and delivery calls and contract-shaped responses. Thread-safe.
+
+    ``clock`` is the clock deadlines are on (the Resend client's, so that its waits and the budget agree).
+    """
 
     def __init__(
         self,
-        service: ContactService,
+        intake: Intake,
+        delivery: Delivery,
         *,
         environment: str,
         sink: MetricsSink,
@@ -146,7 +157,9 @@ class ContactApi:
         response_budget_ms: int | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.service = service
+        self.intake = intake
+        self.delivery = delivery
+        self.origins = intake.origins
         self.environment = environment
         self.sink = sink
         self.logger = logger
@@ -158,7 +171,7 @@ class ContactApi:
     def handle(self, raw_event: Any, context: Any = None) -> dict[str, Any]:
         """Answer one API Gateway REST proxy event."""
         started = self.timer()
-        received_at = self.service.client.clock()  # the response budget counts from here
+        received_at = self.delivery.client.clock()  # the response budget counts from here
         event: Mapping[str, Any] = raw_event if isinstance(raw_event, Mapping) else {}
         request_id = _request_id_of(event)
         headers = RequestHeaders(event)
@@ -230,10 +243,12 @@ class ContactApi:
                 f"{method or 'This method'} is not allowed here.",
                 headers={"Allow": ", ".join(allowed)},
             )
+        deadline = self._deadline(context, received_at)
         if route == "/contact/events":
-            return self._events(headers, event)
+            with within(deadline):
+                return self._events(headers, event, deadline)
         if method == "OPTIONS":
-            if origin is not None and self.service.origins.is_allowed(origin):
+            if origin is not None and self.origins.is_allowed(origin):
                 return Outcome(status=204, body={}, outcome="preflight")
             return Outcome.error(
                 403,
@@ -243,13 +258,13 @@ class ContactApi:
             )
         client_ip = _client_ip_of(event)
         if route == "/contact/token":
-            return self.service.issue_token(origin=origin, client_ip=client_ip)
+            return self.intake.issue_token(origin=origin, client_ip=client_ip, deadline=deadline)
         body = _body_of(event)
         if body is None:
             return Outcome.error(
                 400, "invalid_json", "The body could not be decoded.", metrics=(Metric.VALIDATION_ERRORS,)
             )
-        return self.service.submit(
+        verdict = self.intake.submit(
             SubmitRequest(
                 origin=origin,
                 client_ip=client_ip,
@@ -257,25 +272,27 @@ class ContactApi:
                 body=body,
                 csrf_token=headers.single("x-csrf-token") if headers.present("x-csrf-token") else None,
                 request_id=request_id,
-                deadline=self._deadline(context, received_at),
+                deadline=deadline,
             )
         )
+        return self.delivery.deliver(verdict) if isinstance(verdict, Accepted) else verdict.outcome
 
-    def _deadline(self, context: Any, received_at: float) -> float | None:
+    def _deadline(self, context: Any, received_at: float) -> Deadline | None:
         """The earlier of the response budget (from ``received_at``) and the Lambda's own deadline."""
-        lambda_ends = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock)
+        clock = self.delivery.client.clock
+        lambda_ends = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=clock)
         if self.response_budget_ms is None:
             return lambda_ends
-        budget_ends = received_at + self.response_budget_ms / 1000
-        return budget_ends if lambda_ends is None else min(budget_ends, lambda_ends)
+        budget_ends = Deadline(received_at + self.response_budget_ms / 1000, clock)
+        return budget_ends if lambda_ends is None or budget_ends.at <= lambda_ends.at else lambda_ends
 
-    def _events(self, headers: RequestHeaders, event: Mapping[str, Any]) -> Outcome:
+    def _events(self, headers: RequestHeaders, event: Mapping[str, Any], deadline: Deadline | None) -> Outcome:
         if self.events is None:
             return Outcome.error(404, "not_found", "Delivery-status webhooks are not configured here.")
         body = _body_of(event)
         if body is None:
             return Outcome.error(400, "invalid_json", "The body could not be decoded.")
-        return self.events.receive(headers.as_dict(), body)
+        return self.events.receive(headers.as_dict(), body, deadline=deadline)
 
     # -- response ------------------------------------------------------------------------------
 
@@ -283,7 +300,7 @@ class ContactApi:
         if outcome is None:  # pragma: no cover - _dispatch always yields an outcome or raises
             outcome = Outcome.error(500, "internal_error", "Something went wrong on our side. Please try again.")
         headers: dict[str, str] = {"Content-Type": "application/json", **SECURITY_HEADERS, "X-Request-Id": request_id}
-        headers.update(self.service.origins.cors_headers(origin))
+        headers.update(self.origins.cors_headers(origin))
         headers.update(outcome.headers)
         body = "" if outcome.status == 204 else json.dumps({**outcome.body, "requestId": request_id})
         return {

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -21,27 +22,29 @@ from typing import Any
 import httpx
 
 from contact_sdk import timings
+from contact_sdk.admission import Admission, SeparateAdmission, TransactionalAdmission
 from contact_sdk.api import ContactApi, EventsEndpoint
-from contact_sdk.archive import DynamoDBSubmissionArchive, SubmissionArchive
+from contact_sdk.aws import SERVICE_LIMITS, AwsService
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
-from contact_sdk.delivery_endpoint import DeliveryEvents
-from contact_sdk.delivery_status import DeliveryEventStore, DynamoDBDeliveryEventStore, InMemoryDeliveryEventStore
-from contact_sdk.idempotency import DynamoDBSubmissionLedger, InMemorySubmissionLedger, SubmissionLedger
+from contact_sdk.degraded import DependencyGuard, GuardState
+from contact_sdk.delivery import Delivery
+from contact_sdk.intake import Intake
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric, MetricsSink, StdoutSink, record, record_timing
 from contact_sdk.outbox import Outbox, SqsOutbox
+from contact_sdk.outbox_consumer import OutboxConsumer
 from contact_sdk.parking import ParkingLot, SqsParkingLot
-from contact_sdk.replay import OutboxConsumer
+from contact_sdk.record import DynamoDBSubmissionRecords, InMemorySubmissionRecords, SubmissionRecords
 from contact_sdk.resend import ResendClient, RetryEvent, Timeouts
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
-from contact_sdk.service import ContactService
 from contact_sdk.settings import Settings
+from contact_sdk.webhooks import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookRoute, WebhookStore
 
 __all__ = ["Components", "build_api"]
 
@@ -53,42 +56,74 @@ class Components:
     """Handles on the parts :func:`build_api` made, for SnapStart hooks and operators."""
 
     api: ContactApi
-    service: ContactService
+    intake: Intake
+    delivery: Delivery
+    #: Every submission's record (in the table, or in this process without one).
+    records: SubmissionRecords
     client: ResendClient
     cache: ParameterCache
     parameter_source: ParameterSource
     outbox: Outbox | None
     consumer: OutboxConsumer
-    #: The boto3 clients built here and held by the guards (DynamoDB); SnapStart closes their pools on restore.
-    aws_clients: tuple[Any, ...] = ()
+    #: The AWS services the components call (DynamoDB, SQS, Parameter Store); SnapStart resets them on restore.
+    aws_services: tuple[AwsService, ...] = ()
     #: The Turnstile verifier when ``CONTACT_TURNSTILE_SECRET_PARAMETER`` is set (its HTTP client is closed with it).
     captcha: TurnstileVerifier | None = None
 
 
-def aws_client(service: str) -> Any:
-    """A boto3 client with short timeouts and few retries: an AWS outage must not eat the Lambda deadline.
-
-    botocore's defaults (60 s timeouts, up to 10 attempts for DynamoDB) would hold a request far
-    past the point where the guards' fallbacks and the outbox could still answer in time.
-    """
-    import boto3  # noqa: PLC0415 - deferred: built once, on the first request that needs AWS
-    from botocore.config import Config  # noqa: PLC0415
-
-    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+def _report_degraded(service: str, how: str, detail: str) -> None:
+    """A call to ``service`` was skipped, cut or failed: the log names it; ``DependencyDegraded`` counts the request."""
+    logger.warning("dependency degraded", extra={"dependency": service, "degraded": how, "detail": detail})
+    if timings.first_degradation(service):
+        record(Metric.DEPENDENCY_DEGRADED)
 
 
-def archive_client() -> Any:
-    """The archive's own DynamoDB client: one attempt, 1 s timeouts.
+def _on_guard_change(name: str, old: GuardState, new: GuardState) -> None:
+    if new == GuardState.SKIPPING:
+        logger.warning("dependency %s: skipped by the following requests for a while", name, extra={"dependency": name})
+    elif new == GuardState.HEALTHY:
+        logger.warning("dependency %s: answering again", name, extra={"dependency": name})
 
-    The archive is written before the visitor is answered; an archive that cannot be written
-    costs a gap in the archive (logged, counted), never seconds of the visitor's wait.
-    """
-    import boto3  # noqa: PLC0415 - deferred like aws_client
-    from botocore.config import Config  # noqa: PLC0415
 
-    config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
-    return boto3.client("dynamodb", config=config)
+@dataclass(slots=True)
+class AwsServices:
+    """The AWS services the runtime calls, each bounded by the deadline in force (:mod:`contact_sdk.aws`)."""
+
+    dynamodb: AwsService
+    sqs: AwsService
+    ssm: AwsService
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        dynamodb_client: Any = None,
+        sqs_client: Any = None,
+        call_timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AwsServices:
+        """One :class:`AwsService` per service, with its guard; an injected client is bounded the same way."""
+
+        def service(name: str, injected: Any) -> AwsService:
+            limits = SERVICE_LIMITS[name]
+            if call_timeout is not None:
+                limits = dataclasses.replace(limits, call_timeout=call_timeout)
+            return AwsService(
+                name,
+                limits=limits,
+                guard=DependencyGuard(name, on_change=_on_guard_change),
+                on_degraded=_report_degraded,
+                client_factory=(lambda config: injected) if injected is not None else None,
+                clock=clock,
+            )
+
+        return cls(
+            dynamodb=service("dynamodb", dynamodb_client), sqs=service("sqs", sqs_client), ssm=service("ssm", None)
+        )
+
+    def all(self) -> tuple[AwsService, ...]:
+        """Every service, for SnapStart's restore and for closing."""
+        return (self.dynamodb, self.sqs, self.ssm)
 
 
 def _on_breaker_change(old: str | None, new: str) -> None:
@@ -168,7 +203,13 @@ def build_components(
     clock (monotonic for intervals, ``time.time`` for what is compared with epoch timestamps).
     """
     log = build_logger(level=log_level)
-    source = parameter_source or SsmParameterSource(client_factory=lambda: aws_client("ssm"))
+    aws = AwsServices.build(
+        dynamodb_client=dynamodb_client,
+        sqs_client=sqs_client,
+        call_timeout=settings.aws_call_timeout_ms / 1000,
+        clock=time.monotonic,
+    )
+    source = parameter_source or SsmParameterSource(client_factory=aws.ssm.client)
     cache = ParameterCache(
         _TimedParameterSource(source),
         ttl_seconds=settings.config_ttl_seconds,
@@ -181,9 +222,7 @@ def build_components(
         # With the table, the breaker's state is shared by every execution environment (docs/guarantees.md).
         breaker_store = None
         if settings.table_name:
-            if dynamodb_client is None:
-                dynamodb_client = aws_client("dynamodb")
-            breaker_store = DynamoDBBreakerStore(dynamodb_client, settings.table_name)
+            breaker_store = DynamoDBBreakerStore(aws.dynamodb.client(), settings.table_name)
         breaker = ProviderBreaker(
             on_state_change=_on_breaker_change,
             store=breaker_store,
@@ -208,33 +247,34 @@ def build_components(
     )
     rate_store: RateLimitStore
     nonce_store: NonceStore
-    ledger: SubmissionLedger
-    delivery_store: DeliveryEventStore
-    archive: SubmissionArchive | None = None
+    records: SubmissionRecords
+    webhook_store: WebhookStore
+    shared: tuple[Any, DynamoDBRateLimitStore, DynamoDBNonceStore, DynamoDBSubmissionRecords] | None = None
     if settings.table_name:
-        injected_dynamodb = dynamodb_client is not None
-        if dynamodb_client is None:
-            dynamodb_client = aws_client("dynamodb")
+        dynamodb_client = aws.dynamodb.client()
         _time_dynamodb(dynamodb_client)
-        rate_store = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb_client, settings.table_name))
-        nonce_store = FallbackNonceStore(DynamoDBNonceStore(dynamodb_client, settings.table_name))
-        ledger = DynamoDBSubmissionLedger(dynamodb_client, settings.table_name)
-        delivery_store = DynamoDBDeliveryEventStore(dynamodb_client, settings.table_name)
-        archive = DynamoDBSubmissionArchive(
-            dynamodb_client if injected_dynamodb else archive_client(),
-            settings.table_name,
-            days=settings.archive_days,
-            spam_days=settings.archive_spam_days,
+        rate_table = DynamoDBRateLimitStore(dynamodb_client, settings.table_name)
+        nonce_table = DynamoDBNonceStore(dynamodb_client, settings.table_name)
+        record_table = DynamoDBSubmissionRecords(
+            dynamodb_client, settings.table_name, days=settings.archive_days, spam_days=settings.archive_spam_days
         )
+        shared = (dynamodb_client, rate_table, nonce_table, record_table)
+        rate_store = FallbackRateLimitStore(rate_table)
+        nonce_store = FallbackNonceStore(nonce_table)
+        records = record_table
+        webhook_store = DynamoDBWebhookStore(dynamodb_client, settings.table_name)
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore()
-        ledger = InMemorySubmissionLedger()
-        delivery_store = InMemoryDeliveryEventStore()
-        log.warning("CONTACT_TABLE_NAME is not set: the submission archive is off (nothing is kept for review)")
+        records = InMemorySubmissionRecords(days=settings.archive_days, spam_days=settings.archive_spam_days)
+        webhook_store = InMemoryWebhookStore()
+        log.warning(
+            "CONTACT_TABLE_NAME is not set: submissions are recorded in this instance only (nothing is kept for "
+            "review, and a repeat is recognised only by the instance that saw it first)"
+        )
     if outbox is None and settings.outbox_queue_url:
-        outbox = SqsOutbox(settings.outbox_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
+        outbox = SqsOutbox(settings.outbox_queue_url, client_factory=aws.sqs.client)
     if outbox is None:
         log.warning(
             "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
@@ -252,27 +292,40 @@ def build_components(
             timeout_seconds=settings.turnstile_timeout_ms / 1000,
             http=turnstile_http,
             clock=client.clock,
+            guard=DependencyGuard("siteverify", on_change=_on_guard_change),
         )
     if parking is None and settings.parked_queue_url:
-        parking = SqsParkingLot(settings.parked_queue_url, client=sqs_client, client_factory=lambda: aws_client("sqs"))
+        parking = SqsParkingLot(settings.parked_queue_url, client_factory=aws.sqs.client)
     if parking is None and outbox is not None:
         log.warning(
             "CONTACT_PARKED_QUEUE_URL is not set: a permanently refused submission stays in the outbox "
             "and reaches its dead-letter queue only after maxReceiveCount receives"
         )
-    service = ContactService(
+    csrf = CsrfTokens(nonces=nonce_store, clock=clock or time.time)
+    submit_limiter = RateLimiter(
+        rate_store,
+        scope="submit",
+        limit=settings.submit_limit,
+        window_seconds=settings.submit_window_seconds,
+        ipv6_prefix=settings.rate_limit_ipv6_prefix,
+        clock=clock or time.time,
+    )
+    separate = SeparateAdmission(submit_limiter, csrf, records)
+    admission: Admission = separate
+    if shared is not None:
+        dynamodb_client, rate_table, nonce_table, record_table = shared
+        admission = TransactionalAdmission(
+            dynamodb_client,
+            limiter=submit_limiter,
+            rate_store=rate_table,
+            nonces=nonce_table,
+            records=record_table,
+            fallback=separate,
+        )
+    intake = Intake(
         config=config,
-        client=client,
         origins=origins,
-        csrf=CsrfTokens(nonces=nonce_store, clock=clock or time.time),
-        submit_limiter=RateLimiter(
-            rate_store,
-            scope="submit",
-            limit=settings.submit_limit,
-            window_seconds=settings.submit_window_seconds,
-            ipv6_prefix=settings.rate_limit_ipv6_prefix,
-            clock=clock or time.time,
-        ),
+        csrf=csrf,
         token_limiter=RateLimiter(
             rate_store,
             scope="token",
@@ -281,36 +334,43 @@ def build_components(
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
             clock=clock or time.time,
         ),
-        outbox=outbox,
-        ledger=ledger,
-        parking=parking,
+        admission=admission,
         min_fill_seconds=settings.min_fill_seconds,
-        record_metric=record,
-        archive=archive,
-        clock=clock or time.time,
         captcha=captcha,
         captcha_strict=settings.turnstile_strict,
+        clock=clock or time.time,
+        record_metric=record,
+    )
+    delivery = Delivery(
+        config=config,
+        client=client,
+        records=records,
+        outbox=outbox,
+        parking=parking,
+        clock=clock or time.time,
+        record_metric=record,
     )
     sink = sink or StdoutSink()
     if events is None:
-        events = DeliveryEvents(
+        events = WebhookRoute(
             config_cache=cache,
             secret_parameter=settings.webhook_secret_parameter,
-            store=delivery_store,
+            store=webhook_store,
             record_metric=record,
         )
     consumer = OutboxConsumer(
-        service,
+        delivery,
         environment=settings.environment,
         sink=sink,
         logger=log,
         queue_url=settings.outbox_queue_url,
-        sqs_client=(lambda: sqs_client) if sqs_client is not None else (lambda: aws_client("sqs")),
+        sqs_client=aws.sqs.client,
         deadline_margin_ms=settings.deadline_margin_ms,
         clock=clock or time.time,
     )
     api = ContactApi(
-        service,
+        intake,
+        delivery,
         environment=settings.environment,
         sink=sink,
         logger=log,
@@ -320,15 +380,15 @@ def build_components(
     )
     return Components(
         api=api,
-        service=service,
+        intake=intake,
+        delivery=delivery,
+        records=records,
         client=client,
         cache=cache,
         parameter_source=source,
         outbox=outbox,
         consumer=consumer,
-        aws_clients=tuple(
-            dict.fromkeys(c for c in (dynamodb_client, getattr(archive, "client", None)) if c is not None)
-        ),
+        aws_services=aws.all(),
         captcha=captcha,
     )
 

@@ -3,7 +3,7 @@
     ContactSdkError
     ├── ConfigurationError              config missing, malformed, or unreachable
     │   ├── ConfigUnavailableError      Parameter Store unreachable and nothing cached
-    │   ├── WebhookSecretError          the whsec_ signing secret is malformed      (webhooks)
+    │   ├── WebhookSecretError          the whsec_ signing secret is malformed      (webhooks.verifier)
     │   └── TemplateError               a dashboard/alarm template cannot be filled  (cloudwatch.render)
     ├── CsrfError                       the request's CSRF token is refused (403)    (security.csrf)
     │   ├── CsrfMissing                     no token
@@ -12,10 +12,10 @@
     ├── RateLimitStoreUnavailable           per-instance memory (security.fallback)
     ├── LedgerUnavailable               submission ledger unreachable (idempotency)
     ├── OutboxUnavailable               the outbox queue did not take a message (outbox)
-    ├── WebhookError                    a webhook delivery is refused              (webhooks)
+    ├── WebhookError                    a webhook delivery is refused              (webhooks.verifier)
     │   ├── WebhookSignatureError           missing/invalid signature, stale timestamp (401)
     │   └── WebhookPayloadError             authentic body that is not a Resend event (400)
-    ├── DeliveryStoreUnavailableError   delivery events cannot be recorded (503)   (webhooks)
+    ├── WebhookStoreUnavailableError    webhook events cannot be recorded (503)    (webhooks.store)
     ├── DefinitionInvalidError, DeployError, EvaluationError                      (cloudwatch)
     ├── DnsInputError, ResolverUnavailableError                                   (dns)
     └── ProviderError                   anything that went wrong talking to Resend

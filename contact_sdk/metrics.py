@@ -117,8 +117,7 @@ METRICS: dict[Metric, MetricDefinition] = {
         MetricDefinition(
             Metric.DEPENDENCY_DEGRADED,
             "Count",
-            "a request skipped or cut short a call to an AWS dependency (DynamoDB, SQS, Parameter Store) to keep the "
-            "response budget",
+            "a request skipped or cut short a call to DynamoDB, SQS or Parameter Store (the log names which)",
         ),
     )
 }

@@ -88,7 +88,10 @@ class ContactSubmission(BaseModel):
     subject: str | None = Field(default=None, max_length=150)
     message: str = Field(min_length=10, max_length=5000)
     consent: bool
-    website: str | None = Field(default=None, max_length=1000)
+    #: The honeypot, as sent: any JSON value (a bot fills it with whatever it likes). It is never judged as a
+    #: field — a 400 would tell a bot the field is checked — only by the spam rules
+    #: (:func:`contact_sdk.security.spam.honeypot_filled`).
+    website: Any = None
     form_started_at: int | None = Field(default=None, alias="formStartedAt", ge=0)
     #: The Cloudflare Turnstile widget's token (``cf-turnstile-response``); required only when Turnstile is on.
     turnstile_token: str | None = Field(default=None, alias="turnstileToken", max_length=2048)

@@ -1,24 +1,33 @@
-"""The durable outbox: where a submission waits when the provider cannot take it now.
+"""The durable outbox: where an email waits when the provider cannot take it now.
 
-Production uses SQS (``CONTACT_OUTBOX_QUEUE_URL``) with a dead-letter queue after N receives;
-:mod:`contact_sdk.replay` drains it. A queued message carries everything needed to send the
-email later with the *same* idempotency key as the first attempt, so a replay can never
-deliver a second copy of an email the provider did accept.
+Production uses SQS (``CONTACT_OUTBOX_QUEUE_URL``) with a dead-letter queue after N receives; the
+outbox consumer (:mod:`contact_sdk.outbox_consumer`) drains it. A queued message is
+**self-contained**: it carries the composed email exactly as it goes to Resend, the idempotency key
+of its first attempt, and the record's cycle, so a replay or a redrive sends the byte-identical
+request under the same key whatever the configuration says by then (a changed ``fromEmail``, a
+``[captcha unverified]`` mark, a new template). An email that must change (an operator fixed the
+sender of a parked submission) is recomposed under a new key derived from the old one
+(:func:`derived_key`), and the submission's record notes both.
 
-Without a queue configured there is no outbox: the service answers ``503`` with
-``Retry-After`` (the client keeps the message and retries) and logs the full submission at
-ERROR as an operator's last resort. Nothing is ever dropped silently.
+Without a queue configured there is no outbox: the service answers ``503`` with ``Retry-After``
+(the client keeps the message and retries) and logs the full submission at ERROR as an operator's
+last resort. Nothing is ever dropped silently.
+
+Messages written before the email was carried (``version`` 1: the form's fields) are still read
+(:class:`LegacySubmission`); the consumer composes them from the configuration it has.
 
 Example::
 
     outbox = SqsOutbox(queue_url)
-    outbox.enqueue(QueuedSubmission.from_submission(submission, idempotency_key=key,
-                                                    request_id=rid, reason="CircuitOpenError", now=time.time()))
+    outbox.enqueue(QueuedEmail(email=email, idempotency_key=key, request_id=rid, queued_at=time.time(),
+                               reason="CircuitOpenError", cycle=record.cycle, config_version="3"))
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,22 +37,170 @@ from pydantic import ValidationError
 
 from contact_sdk.errors import ContactSdkError
 from contact_sdk.models import ContactSubmission
+from contact_sdk.resend import OutgoingEmail
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["InMemoryOutbox", "Outbox", "OutboxUnavailable", "QueuedSubmission", "SqsOutbox"]
+__all__ = [
+    "InMemoryOutbox",
+    "LegacySubmission",
+    "Outbox",
+    "OutboxUnavailable",
+    "QueuedEmail",
+    "SqsOutbox",
+    "derived_key",
+    "read_message",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+LEGACY_VERSION = 1
+_DERIVED = re.compile(r"^(?P<base>.+?)\.r(?P<n>[0-9]{1,3})$")
 
 
 class OutboxUnavailable(ContactSdkError):  # noqa: N818 - reads as a state, like the guards' *Unavailable errors
     """The outbox could not take the submission (queue unreachable, throttled, misconfigured)."""
 
 
+def derived_key(key: str, keys_used: int) -> str:
+    """The key of a recomposed resend: the submission's first key with ``.r<n>``, ``n`` the keys used so far.
+
+    Resend keeps a key 24 hours and answers ``409 invalid_idempotent_request`` to the same key with
+    another payload; a changed email therefore needs a key of its own, and deriving it keeps it
+    recognisable (and within Resend's 256 characters).
+
+    >>> derived_key("contact-ab12", 1)
+    'contact-ab12.r1'
+    >>> derived_key("contact-ab12.r1", 2)
+    'contact-ab12.r2'
+    """
+    if keys_used < 1:
+        raise ValueError("a derived key follows at least one used key")
+    match = _DERIVED.match(key)
+    base = match.group("base") if match else key
+    return f"{base}.r{keys_used}"
+
+
 @dataclass(frozen=True, slots=True)
-class QueuedSubmission:
-    """A validated submission waiting for delivery, with the key of its first attempt."""
+class QueuedEmail:
+    """An email waiting for delivery: what goes to Resend, the key of its first attempt, and its record's cycle.
+
+    ``email`` is the composed email. Only when the Resend config could not be read when it was queued
+    (Parameter Store down, nothing cached) is it ``None``: ``submission`` and ``subject_prefix`` then
+    say everything that determines it, and the consumer composes it once, from the config it reads.
+    """
+
+    email: OutgoingEmail | None
+    idempotency_key: str
+    request_id: str
+    queued_at: float
+    reason: str
+    #: The submission record's cycle (``None`` when it has no record: the table is off or was unavailable).
+    cycle: int | None = None
+    #: The Resend config's ``version`` the email was composed with (for the operator; never re-read).
+    config_version: str = ""
+    #: Without ``email``: the submission to compose it from, and the mark to put before its subject.
+    submission: ContactSubmission | None = None
+    subject_prefix: str = ""
+    version: int = SCHEMA_VERSION
+
+    @property
+    def visitor(self) -> str:
+        """The visitor's address (the email's reply-to), for the operator's masked view."""
+        if self.email is not None:
+            return self.email.reply_to[0] if self.email.reply_to else ""
+        return self.submission.email if self.submission is not None else ""
+
+    def __post_init__(self) -> None:
+        if (self.email is None) == (self.submission is None):
+            raise ValueError("a queued email carries either the composed email or the submission to compose it from")
+
+    def to_json(self) -> str:
+        """The message body stored in the queue."""
+        fields = None
+        if self.submission is not None:
+            fields = {
+                "name": self.submission.name,
+                "email": self.submission.email,
+                "subject": self.submission.subject,
+                "message": self.submission.message,
+            }
+        return json.dumps(
+            {
+                "version": self.version,
+                "email": None if self.email is None else self.email.to_json(),
+                "submission": fields,
+                "subject_prefix": self.subject_prefix,
+                "idempotency_key": self.idempotency_key,
+                "request_id": self.request_id,
+                "queued_at": self.queued_at,
+                "reason": self.reason,
+                "cycle": self.cycle,
+                "config_version": self.config_version,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueuedEmail:
+        """A version-2 message; ``ValueError`` naming what is wrong."""
+        expected = {
+            "version",
+            "email",
+            "submission",
+            "subject_prefix",
+            "idempotency_key",
+            "request_id",
+            "queued_at",
+            "reason",
+            "cycle",
+            "config_version",
+        }
+        unknown, missing = sorted(set(data) - expected), sorted(expected - set(data))
+        if unknown:
+            raise ValueError(f"outbox message has unexpected fields: {', '.join(unknown)}")
+        if missing:
+            raise ValueError(f"outbox message lacks the fields: {', '.join(missing)}")
+        for name in ("idempotency_key", "request_id", "reason", "config_version", "subject_prefix"):
+            if not isinstance(data[name], str):
+                raise ValueError(f"outbox message field {name} is not a string")
+        if not 1 <= len(data["idempotency_key"]) <= 256:
+            raise ValueError("outbox message field idempotency_key is not 1 to 256 characters")
+        queued_at, cycle = data["queued_at"], data["cycle"]
+        if isinstance(queued_at, bool) or not isinstance(queued_at, (int, float)) or not math.isfinite(queued_at):
+            raise ValueError("outbox message field queued_at is not a time")
+        if cycle is not None and (isinstance(cycle, bool) or not isinstance(cycle, int)):
+            raise ValueError("outbox message field cycle is not a whole number")
+        email = None if data["email"] is None else OutgoingEmail.from_json(data["email"])
+        submission = None
+        if data["submission"] is not None:
+            fields = data["submission"]
+            if not isinstance(fields, dict) or set(fields) != {"name", "email", "subject", "message"}:
+                raise ValueError("outbox message field submission is not the form's four fields")
+            try:
+                submission = ContactSubmission.model_validate({**fields, "consent": True})
+            except ValidationError as exc:
+                names = sorted({str(error["loc"][0]) for error in exc.errors(include_url=False) if error["loc"]})
+                raise ValueError(f"outbox message holds a submission that is not valid: {', '.join(names)}") from None
+        if (email is None) == (submission is None):
+            raise ValueError("outbox message carries neither an email nor a submission (or both)")
+        return cls(
+            email=email,
+            idempotency_key=data["idempotency_key"],
+            request_id=data["request_id"],
+            queued_at=float(queued_at),
+            reason=data["reason"],
+            cycle=cycle,
+            config_version=data["config_version"],
+            submission=submission,
+            subject_prefix=data["subject_prefix"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LegacySubmission:
+    """A message queued before the outbox carried the email (version 1): the form's fields and the first key."""
 
     name: str
     email: str
@@ -53,23 +210,12 @@ class QueuedSubmission:
     request_id: str
     queued_at: float
     reason: str
-    version: int = SCHEMA_VERSION
+    version: int = LEGACY_VERSION
 
-    @classmethod
-    def from_submission(
-        cls, submission: ContactSubmission, *, idempotency_key: str, request_id: str, reason: str, now: float
-    ) -> QueuedSubmission:
-        """Keep what the email needs; consent and the honeypot were checked already."""
-        return cls(
-            name=submission.name,
-            email=submission.email,
-            subject=submission.subject,
-            message=submission.message,
-            idempotency_key=idempotency_key,
-            request_id=request_id,
-            queued_at=now,
-            reason=reason,
-        )
+    @property
+    def visitor(self) -> str:
+        """The visitor's address, for the operator's masked view."""
+        return self.email
 
     def to_submission(self) -> ContactSubmission:
         """The submission again, for composing the email."""
@@ -78,20 +224,12 @@ class QueuedSubmission:
         )
 
     def to_json(self) -> str:
-        """The message body stored in the queue."""
+        """The message body as it was stored."""
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: str) -> QueuedSubmission:
-        """Parse a stored message; raises ``ValueError`` with a clear reason when it is not one of ours."""
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"outbox message is not JSON: {exc.msg}") from None
-        if not isinstance(data, dict):
-            raise ValueError("outbox message is not a JSON object")
-        if data.get("version") != SCHEMA_VERSION:
-            raise ValueError(f"outbox message has unknown version {data.get('version')!r}")
+    def from_dict(cls, data: dict[str, Any]) -> LegacySubmission:
+        """A version-1 message; ``ValueError`` naming what is wrong."""
         try:
             queued = cls(**data)
         except TypeError as exc:
@@ -103,10 +241,26 @@ class QueuedSubmission:
             queued.to_submission()
         except ValidationError as exc:
             # Queued before a rule tightened (a line feed in the address): it can never be sent, so it
-            # is unreadable — dead-lettered for the operator — instead of failing every redelivery.
+            # is unreadable — parked for the operator — instead of failing every redelivery.
             fields = sorted({str(error["loc"][0]) for error in exc.errors(include_url=False) if error["loc"]})
             raise ValueError(f"outbox message holds a submission that is not valid: {', '.join(fields)}") from None
         return queued
+
+
+def read_message(raw: str) -> QueuedEmail | LegacySubmission:
+    """Parse a stored message; raises ``ValueError`` with a clear reason when it is not one of ours."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"outbox message is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError("outbox message is not a JSON object")
+    version = data.get("version")
+    if version == SCHEMA_VERSION:
+        return QueuedEmail.from_dict(data)
+    if version == LEGACY_VERSION:
+        return LegacySubmission.from_dict(data)
+    raise ValueError(f"outbox message has unknown version {version!r}")
 
 
 class LazySqsClient:
@@ -136,9 +290,9 @@ class LazySqsClient:
 
 
 class Outbox(Protocol):
-    """Somewhere durable to keep a submission for later delivery."""
+    """Somewhere durable to keep an email for later delivery."""
 
-    def enqueue(self, queued: QueuedSubmission) -> None:
+    def enqueue(self, queued: QueuedEmail) -> None:
         """Store it durably, or raise :class:`OutboxUnavailable`."""
 
 
@@ -162,7 +316,7 @@ class SqsOutbox:
         """Forget the client so the next call opens fresh connections (SnapStart restore)."""
         self._client.reset()
 
-    def enqueue(self, queued: QueuedSubmission) -> None:
+    def enqueue(self, queued: QueuedEmail) -> None:
         """Send one message; the idempotency key travels as a message attribute too."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto is loaded by now
 
@@ -183,18 +337,18 @@ class InMemoryOutbox:
     """An outbox in a list: tests and the local stack without SQS. ``fail`` simulates an outage."""
 
     def __init__(self) -> None:
-        self.messages: list[QueuedSubmission] = []
+        self.messages: list[QueuedEmail] = []
         self.fail = False
         self._lock = threading.Lock()
 
-    def enqueue(self, queued: QueuedSubmission) -> None:
+    def enqueue(self, queued: QueuedEmail) -> None:
         """Keep it, or raise like an unreachable queue."""
         if self.fail:
             raise OutboxUnavailable("the outbox is unavailable (simulated)")
         with self._lock:
             self.messages.append(queued)
 
-    def drain(self) -> list[QueuedSubmission]:
+    def drain(self) -> list[QueuedEmail]:
         """Take every kept message."""
         with self._lock:
             messages, self.messages = self.messages, []
@@ -203,4 +357,4 @@ class InMemoryOutbox:
     def as_dicts(self) -> list[dict[str, Any]]:
         """Kept messages as plain dicts."""
         with self._lock:
-            return [asdict(m) for m in self.messages]
+            return [json.loads(m.to_json()) for m in self.messages]

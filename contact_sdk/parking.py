@@ -7,8 +7,10 @@ with its reason, in production on the outbox's dead-letter queue (``CONTACT_PARK
 with a ``parkedReason`` message attribute. ``contact-sdk outbox parked`` lists them with their
 reasons; ``contact-sdk outbox redrive --parked-only`` sends them back once the cause is fixed.
 
-:meth:`contact_sdk.service.ContactService.park` is the one place a submission is parked (metric,
-ERROR log, ledger), from the API and the outbox consumer alike.
+:meth:`contact_sdk.delivery.Delivery` is the one place a submission is parked (metric, ERROR log,
+record), from the API and the outbox consumer alike. The submission's record keeps the parked email
+too, for at least the dead-letter queue's 14 days, so the operator can release it after the queue's
+copy is gone.
 
 Example::
 
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from contact_sdk.errors import ContactSdkError
-from contact_sdk.outbox import LazySqsClient, QueuedSubmission
+from contact_sdk.outbox import LazySqsClient, QueuedEmail
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -43,7 +45,7 @@ class ParkingUnavailable(ContactSdkError):  # noqa: N818 - reads as a state, lik
 class ParkingLot(Protocol):
     """Somewhere durable to keep a permanently refused submission with its reason."""
 
-    def park(self, queued: QueuedSubmission, *, reason: str) -> None:
+    def park(self, queued: QueuedEmail, *, reason: str) -> None:
         """Keep it, or raise :class:`ParkingUnavailable`."""
 
     def park_unreadable(self, body: str, *, reason: str) -> None:
@@ -66,7 +68,7 @@ class SqsParkingLot:
     def _sqs(self) -> SQSClient:
         return self._client.get()
 
-    def park(self, queued: QueuedSubmission, *, reason: str) -> None:
+    def park(self, queued: QueuedEmail, *, reason: str) -> None:
         """Send the submission with its reason as the ``parkedReason`` attribute."""
         self._send(
             queued.to_json(),
@@ -98,12 +100,12 @@ class InMemoryParkingLot:
     """Parked submissions in a list (tests, the local stack). ``fail`` simulates an outage."""
 
     def __init__(self) -> None:
-        self.parked: list[tuple[QueuedSubmission, str]] = []
+        self.parked: list[tuple[QueuedEmail, str]] = []
         self.unreadable: list[tuple[str, str]] = []
         self.fail = False
         self._lock = threading.Lock()
 
-    def park(self, queued: QueuedSubmission, *, reason: str) -> None:
+    def park(self, queued: QueuedEmail, *, reason: str) -> None:
         """Keep it, or raise like an unreachable queue."""
         if self.fail:
             raise ParkingUnavailable("the parking lot is unavailable (simulated)")

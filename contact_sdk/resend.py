@@ -11,9 +11,14 @@ Policy, in order, for one :meth:`ResendClient.send`:
   a ``Retry-After`` (seconds or HTTP date) or ``ratelimit-reset`` replaces the computed wait;
   a requested wait longer than the cap is not slept at all: the send stops with
   :class:`~contact_sdk.errors.ProviderDeferredError` carrying it, for the outbox to honour;
-* one deadline bounds everything: no wait or attempt starts that cannot finish before it, and an
-  attempt's httpx timeouts are shortened to what is left *and* the attempt is abandoned at the
-  deadline (a body trickled byte by byte cannot overrun); the send then stops with
+* one deadline (:class:`~contact_sdk.deadline.Deadline`) bounds everything: no wait or attempt
+  starts that cannot finish before it (an attempt needs ``min_attempt_seconds``, checked again after
+  the breaker's admission, whose table read is never charged to the provider), and an attempt runs
+  inside the deadline's scope on a :class:`~contact_sdk.transport.DeadlineTransport`, so every
+  connect, write and read is cut to what is left and the attempt ends at the deadline with its
+  connection closed, in the caller's own thread (a body trickled byte by byte cannot overrun, and
+  nothing is left in flight when the handler returns). An attempt cut by the deadline is *neutral*
+  for the breaker: the caller ran out of time, the provider did not fail. The send then stops with
   :class:`~contact_sdk.errors.ProviderDeferredError`, so the caller can keep the message. The API
   passes its response budget as the deadline, the outbox consumer its Lambda deadline: two
   schedules, one client;
@@ -30,18 +35,16 @@ Example::
         OutgoingEmail(sender="Contact Form <no-reply@example.com>", to=("me@example.com",),
                       subject="Hello", text="Hi there"),
         idempotency_key="contact/3f2a...",
-        deadline=client.clock() + 20,
+        deadline=Deadline.after(20, clock=client.clock),
     )
 """
 
 from __future__ import annotations
 
-import contextvars
 import email.utils
 import json
 import logging
 import math
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -54,6 +57,7 @@ import tenacity
 from contact_sdk import timings
 from contact_sdk._version import __version__
 from contact_sdk.breaker import ProviderBreaker
+from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, within
 from contact_sdk.errors import (
     PermanentProviderError,
     ProviderConnectionError,
@@ -65,6 +69,7 @@ from contact_sdk.errors import (
     TransientProviderError,
     error_class_for,
 )
+from contact_sdk.transport import DeadlineTransport
 
 __all__ = [
     "USER_AGENT",
@@ -90,6 +95,8 @@ def _refuses_the_request(exc: BaseException) -> bool:
 
 
 _MAX_ERROR_TEXT = 200
+#: A timeout this close to the deadline (seconds) was the deadline's doing, not the provider's.
+_CUT_TOLERANCE_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +176,46 @@ class OutgoingEmail:
         if self.headers:
             body["headers"] = dict(self.headers)
         return body
+
+    @classmethod
+    def from_json(cls, body: Any) -> OutgoingEmail:
+        """Read back a body :meth:`to_json` wrote (a queued or parked email); ``ValueError`` naming what is wrong."""
+        if not isinstance(body, dict):
+            raise ValueError("the email is not a JSON object")
+        unknown = sorted(set(body) - {"from", "to", "subject", "html", "text", "reply_to", "tags", "headers"})
+        if unknown:
+            raise ValueError(f"the email has unexpected fields: {', '.join(unknown)}")
+        sender, to, subject = body.get("from"), body.get("to"), body.get("subject")
+        if not isinstance(sender, str) or not sender or not isinstance(subject, str) or not subject:
+            raise ValueError("the email's from and subject must be non-empty text")
+        if not isinstance(to, list) or not to or not all(isinstance(a, str) and a for a in to):
+            raise ValueError("the email's to must be a non-empty list of addresses")
+        parts = {name: body.get(name) for name in ("html", "text")}
+        if any(value is not None and not isinstance(value, str) for value in parts.values()):
+            raise ValueError("the email's html and text must be text")
+        reply_to = body.get("reply_to", [])
+        if not isinstance(reply_to, list) or not all(isinstance(a, str) for a in reply_to):
+            raise ValueError("the email's reply_to must be a list of addresses")
+        tags = body.get("tags", [])
+        if not isinstance(tags, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("value"), str) for t in tags
+        ):
+            raise ValueError("the email's tags must be a list of {name, value}")
+        headers = body.get("headers", {})
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ValueError("the email's headers must map names to text")
+        return cls(
+            sender=sender,
+            to=tuple(to),
+            subject=subject,
+            html=parts["html"],
+            text=parts["text"],
+            reply_to=tuple(reply_to),
+            tags=tuple((t["name"], t["value"]) for t in tags),
+            headers=dict(headers),
+        )
 
 
 def _parse_retry_after(status: int, headers: httpx.Headers, wall_clock: Callable[[], float]) -> float | None:
@@ -274,10 +321,11 @@ class ResendClient:
         )
 
     def _build_http(self) -> httpx.Client:
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=60.0)
         return httpx.Client(
             base_url=self.base_url,
             timeout=self.timeouts.within(None),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=60.0),
+            transport=DeadlineTransport(limits=limits),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
 
@@ -298,40 +346,71 @@ class ResendClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send(self, email: OutgoingEmail, *, idempotency_key: str | None = None, deadline: float | None = None) -> str:
+    def send(
+        self,
+        email: OutgoingEmail,
+        *,
+        idempotency_key: str | None = None,
+        deadline: Deadline | float | None = None,
+    ) -> str:
         """Send one email; return the provider's id.
 
         ``idempotency_key`` (1–256 characters; a random one if omitted) is sent on every attempt.
-        ``deadline`` is a time on this client's ``clock``: no attempt starts and no wait ends past it.
+        ``deadline`` (a :class:`~contact_sdk.deadline.Deadline`, or a time on this client's ``clock``):
+        no attempt starts and no wait ends past it, and an attempt in flight is cut at it.
         Raises a :class:`~contact_sdk.errors.ProviderError` subclass.
         """
         key = idempotency_key if idempotency_key is not None else f"contact-sdk/{uuid.uuid4()}"
         if not 1 <= len(key) <= 256:
             raise ValueError("idempotency_key must be 1 to 256 characters")
+        if deadline is None:
+            deadline = Deadline.never(clock=self.clock)
+        elif not isinstance(deadline, Deadline):
+            deadline = Deadline(float(deadline), self.clock)
         body = email.to_json()
         return str(self._retrying(self._attempt, body, key=key, deadline=deadline))
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    def _attempt(self, body: dict[str, Any], *, key: str, deadline: float | None) -> str:
-        remaining = None if deadline is None else deadline - self.clock()
-        if remaining is not None and remaining < self.retry_policy.min_attempt_seconds:
+    def _attempt(self, body: dict[str, Any], *, key: str, deadline: Deadline) -> str:
+        minimum = self.retry_policy.min_attempt_seconds
+        if not deadline.allows(minimum):
             raise ProviderDeferredError("the deadline leaves no time for an attempt")
-        ticket = self.breaker.admit()
+        with within(deadline):  # the breaker may read (and lease) its shared state: not past the deadline
+            ticket = self.breaker.admit()
+        if not deadline.allows(minimum):
+            # The admission took what was left: our own time, never charged to the provider.
+            deferred = ProviderDeferredError("the breaker's admission left no time for an attempt")
+            self._record(ticket, deferred, deadline)
+            raise deferred
         started = self.clock()
         try:
-            email_id = self._post_before(body, key=key, deadline=deadline)
+            email_id = self._post(body, key=key, deadline=deadline)
+        except ProviderTimeoutError as exc:
+            self._observe(started)
+            if deadline.remaining() > _CUT_TOLERANCE_SECONDS:
+                self._record(ticket, exc, deadline)  # the provider's own timeout, inside a full attempt
+                raise
+            # Cut by the caller's deadline: neutral, neither a failure nor a success of the provider.
+            deferred = ProviderDeferredError("the attempt was cut at the deadline (no answer yet)")
+            self._record(ticket, deferred, deadline)
+            raise deferred from exc
         except BaseException as exc:  # every outcome goes back, or a half-open trial ticket would leak
             self._observe(started)
             if _refuses_the_request(exc) and not ticket.trial:
                 # A refusal of this request (validation, auth) says nothing about the provider's
                 # health: it neither counts towards opening nor resets the run of failures.
                 raise
-            self.breaker.record(ticket, exc)
+            self._record(ticket, exc, deadline)
             raise
         self._observe(started)
-        self.breaker.record(ticket, None)
+        self._record(ticket, None, deadline)
         return email_id
+
+    def _record(self, ticket: Any, outcome: BaseException | None, deadline: Deadline) -> None:
+        # Writing the verdict to the shared state is bookkeeping: it may use the allowance past the deadline.
+        with within(deadline.extended(QUEUE_ALLOWANCE_SECONDS)):
+            self.breaker.record(ticket, outcome)
 
     def _observe(self, started: float) -> None:
         milliseconds = (self.clock() - started) * 1000
@@ -339,50 +418,19 @@ class ResendClient:
         if self._on_attempt is not None:
             self._on_attempt(milliseconds)
 
-    def _post_before(self, body: dict[str, Any], *, key: str, deadline: float | None) -> str:
-        """One POST that cannot outlive ``deadline`` (on this client's clock), whatever the provider does.
-
-        httpx's timeouts are per phase and per read: a body trickled a byte at a time, or a
-        connect stall followed by a slow answer, would add up past any single one of them. So
-        with a deadline the request runs on its own thread (every phase timeout shortened to
-        what is left) and this thread waits at most ``remaining``; past it the attempt counts as a
-        timeout and is abandoned. The abandoned request ends by itself within its own timeouts, and
-        the idempotency key makes a late acceptance harmless.
-        """
+    def _post(self, body: dict[str, Any], *, key: str, deadline: Deadline) -> str:
+        """One POST that cannot outlive ``deadline``, whatever the provider does (see the module docstring)."""
         api_key = self._api_key() if callable(self._api_key) else self._api_key
-        remaining = None if deadline is None else deadline - self.clock()  # after reading the key
+        remaining = deadline.remaining() if deadline.bounded else None  # after reading the key
         timeout = self.timeouts.within(remaining)
-        if remaining is None:
-            return self._post(body, key=key, api_key=api_key, timeout=timeout)
-        result: list[tuple[bool, Any]] = []
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                result.append((True, self._post(body, key=key, api_key=api_key, timeout=timeout)))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, re-raised there
-                result.append((False, exc))
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="resend-attempt")
-        worker.daemon = True
-        worker.start()
-        if not done.wait(max(remaining, 0.0)):
-            raise ProviderTimeoutError("no answer from the provider inside the deadline (attempt abandoned)")
-        succeeded, value = result[0]
-        if succeeded:
-            return str(value)
-        raise value
-
-    def _post(self, body: dict[str, Any], *, key: str, api_key: str, timeout: httpx.Timeout) -> str:
         headers = {
             "Authorization": f"Bearer {api_key}",
             "Idempotency-Key": key,
             "User-Agent": USER_AGENT,
         }
         try:
-            response = self._http.post(self._emails_url, json=body, headers=headers, timeout=timeout)
+            with within(deadline):
+                response = self._http.post(self._emails_url, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise ProviderTimeoutError(f"no answer from the provider in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
@@ -423,11 +471,8 @@ class ResendClient:
             # The provider asked for a longer wait than we ever sleep: hand the message to the
             # caller's slower mechanism (the outbox, SQS visibility) instead of asking early.
             return True
-        deadline = retry_state.kwargs.get("deadline")
-        if deadline is None:
-            return False
-        ends_at = self.clock() + retry_state.upcoming_sleep + self.retry_policy.min_attempt_seconds
-        return bool(ends_at > deadline)
+        deadline: Deadline = retry_state.kwargs["deadline"]
+        return not deadline.allows(retry_state.upcoming_sleep + self.retry_policy.min_attempt_seconds)
 
     def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
         error = self._error_of(retry_state)

@@ -126,6 +126,13 @@ class Settings:
         maximum=MAX_RESPONSE_BUDGET_MS,
         why_maximum="API Gateway's integration timeout",
     )
+    aws_call_timeout_ms: int = _setting(
+        "CONTACT_AWS_CALL_TIMEOUT_MS",
+        1500,
+        "the longest one call to DynamoDB, SQS or Parameter Store may take (the request's deadline cuts it sooner)",
+        maximum=MAX_RESPONSE_BUDGET_MS,
+        why_maximum="API Gateway's integration timeout",
+    )
     parked_queue_url: str | None = _setting(
         "CONTACT_PARKED_QUEUE_URL", None, "SQS queue (the outbox's dead-letter queue) for permanently refused mail"
     )

@@ -75,9 +75,9 @@ def _drop_connections(components: Components) -> int:
     if callable(reset):
         reset()
         dropped += 1
-    for client in components.aws_clients:
-        # botocore's BaseClient.close() empties the connection pools; the client stays usable.
-        client.close()
+    for service in components.aws_services:
+        # Its HTTP pool is dropped and its guard forgets past failures; the boto3 client stays usable.
+        service.reset()
         dropped += 1
     if components.captcha is not None:  # Turnstile's siteverify connections
         components.captcha.reconnect()
@@ -86,7 +86,7 @@ def _drop_connections(components: Components) -> int:
 
 
 def _parameter_names(components: Components) -> tuple[str, ...]:
-    config = components.service.config
+    config = components.intake.config
     return (config.config_parameter, config.csrf_secret_parameter)
 
 

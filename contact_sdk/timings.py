@@ -20,8 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["DYNAMODB", "PARAMETER_STORE", "PROVIDER", "Tally", "add", "measuring", "spending"]
+__all__ = ["DYNAMODB", "PARAMETER_STORE", "PROVIDER", "Tally", "add", "first_degradation", "measuring", "spending"]
 
 PROVIDER = "provider"
 PARAMETER_STORE = "parameter_store"
@@ -33,7 +34,15 @@ class Tally:
 
     def __init__(self) -> None:
         self._ms: dict[str, float] = {}
+        self._degraded: set[str] = set()
         self._lock = threading.Lock()
+
+    def note_degraded(self, dependency: str) -> bool:
+        """Note that the request skipped or cut a call to ``dependency``; whether it is the first such note."""
+        with self._lock:
+            first = dependency not in self._degraded
+            self._degraded.add(dependency)
+            return first
 
     def add(self, dependency: str, milliseconds: float) -> None:
         """Count ``milliseconds`` more against ``dependency``."""
@@ -45,10 +54,14 @@ class Tally:
         with self._lock:
             return self._ms.get(dependency, 0.0)
 
-    def as_log_fields(self) -> dict[str, float]:
-        """``{"<dependency>_ms": ms, ...}`` for every dependency that was called, rounded to 0.01 ms."""
+    def as_log_fields(self) -> dict[str, Any]:
+        """``{"<dependency>_ms": ms, ...}`` for every dependency that was called, rounded to 0.01 ms, and
+        ``degraded``: the dependencies the request skipped or cut short, if any."""
         with self._lock:
-            return {f"{name}_ms": round(ms, 2) for name, ms in sorted(self._ms.items())}
+            fields: dict[str, Any] = {f"{name}_ms": round(ms, 2) for name, ms in sorted(self._ms.items())}
+            if self._degraded:
+                fields["degraded"] = sorted(self._degraded)
+            return fields
 
 
 _current: contextvars.ContextVar[Tally | None] = contextvars.ContextVar("contact_sdk_timings", default=None)
@@ -63,6 +76,16 @@ def spending() -> Iterator[Tally]:
         yield tally
     finally:
         _current.reset(token)
+
+
+def first_degradation(dependency: str) -> bool:
+    """Note a skipped or cut call to ``dependency`` on the current request's tally; whether to count it.
+
+    ``True`` the first time in a request (``DependencyDegraded`` counts requests, not calls), and always
+    outside a request (the outbox consumer counts each).
+    """
+    tally = _current.get()
+    return True if tally is None else tally.note_degraded(dependency)
 
 
 def add(dependency: str, milliseconds: float) -> None:

@@ -40,6 +40,7 @@ import contextlib
 import ipaddress
 import json
 import random
+import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -60,6 +61,10 @@ LEGITIMATE_SUBMISSION = "POST /contact [legitimate]"
 #: Submissions the target answered ``200 sent`` or ``202 queued`` that are not spam: each one owes exactly
 #: one email (``run_local.py --provider-fault down`` checks the sandbox against it after the outbox drains).
 ACCEPTED: dict[str, int] = {"sent": 0, "queued": 0}
+#: The ``Reference <uuid>`` of each accepted legitimate submission: the after-run checks find every one of them in
+#: exactly one email, so an accepted submission that was lost cannot hide behind one nobody saw answered.
+ACCEPTED_REFERENCES: list[str] = []
+_REFERENCE = re.compile(r"Reference ([0-9a-f-]{36})")
 TOKEN_HEADER = "X-CSRF-Token"  # noqa: S105 - a header name
 
 
@@ -238,11 +243,14 @@ def expect(response: Any, allowed: Mapping[int, str | None], *, what: str) -> di
     return data
 
 
-def count_accepted(response: Any, data: Mapping[str, Any]) -> None:
-    """Count a real submission's ``200 sent`` / ``202 queued`` answer in :data:`ACCEPTED`."""
+def count_accepted(response: Any, data: Mapping[str, Any], payload: Mapping[str, Any] | None = None) -> None:
+    """Count a real submission's ``200 sent`` / ``202 queued`` answer in :data:`ACCEPTED` (its reference too)."""
     status = data.get("status")
     if response.status_code in (200, 202) and status in ACCEPTED:
         ACCEPTED[str(status)] += 1
+        reference = _REFERENCE.search(str((payload or {}).get("message", "")))
+        if reference:
+            ACCEPTED_REFERENCES.append(reference.group(1))
 
 
 def record_check(environment: Environment, name: str, *, passed: bool, reason: str = "") -> None:
@@ -335,18 +343,17 @@ class LegitimateVisitor(ContactUser):
             # A person types for a while after the form (and its token) appeared; the fill-time rule counts
             # from the token's signed issue time, so posting at once would be judged spam and mail nothing.
             time.sleep(self.fill_seconds)
-            with self.submit(client, token, legitimate_submission(self.rng), name=LEGITIMATE_SUBMISSION) as response:
+            payload = legitimate_submission(self.rng)
+            with self.submit(client, token, payload, name=LEGITIMATE_SUBMISSION) as response:
                 data = expect(response, {200: "sent", 202: "queued"}, what="legitimate submission")
-                count_accepted(response, data)
+                count_accepted(response, data, payload)
             next_token = data.get("nextToken")
             if isinstance(next_token, str) and self.rng.random() < 0.2:
                 time.sleep(self.fill_seconds)  # the nextToken counts from its own issue
-                with self.submit(
-                    client, next_token, legitimate_submission(self.rng), name=LEGITIMATE_SUBMISSION
-                ) as response:
-                    count_accepted(
-                        response, expect(response, {200: "sent", 202: "queued"}, what="follow-up with nextToken")
-                    )
+                follow_up = legitimate_submission(self.rng)
+                with self.submit(client, next_token, follow_up, name=LEGITIMATE_SUBMISSION) as response:
+                    data = expect(response, {200: "sent", 202: "queued"}, what="follow-up with nextToken")
+                    count_accepted(response, data, follow_up)
 
 
 class SpamBot(ContactUser):
@@ -535,6 +542,7 @@ def verdict(environment: Environment) -> tuple[bool, dict[str, Any]]:
         # Counted by this process: exact with one local runner (run_local.py), partial with --processes.
         "accepted_sent": ACCEPTED["sent"],
         "accepted_queued": ACCEPTED["queued"],
+        "accepted_references": list(ACCEPTED_REFERENCES),
     }
     reasons = []
     if not figures["legitimate_submissions"]:

@@ -3,9 +3,13 @@
 The stack gets free ports, so this works beside a running ``make run``; it keeps the production rate
 limit (5 per 15 minutes per source IP) and the sandbox adds ``--latency-ms`` to every Resend call.
 ``--provider-failure-rate`` makes the sandbox answer that share of sends with a 500;
-``--provider-fault`` applies one of the issue's provider faults for the whole run (``slow``: every call
-8 s; ``down``: every call 503, after which the outbox must drain into exactly one email per accepted
-submission; ``flaky``: 10 % of calls 500). Reports land in
+``--provider-fault`` has the stack hold one of the issue's provider faults for the whole run, as the
+local stack's own ``--provider-fault`` does (``slow``: every call 8 s; ``down``: every call 503, after
+which the outbox must drain into exactly one email per accepted submission; ``flaky``: 10 % of calls
+500). ``--brownout DEPENDENCY:MODE`` puts a brownout proxy in front of one dependency for the whole run
+(``dynamodb:slow:10``: every DynamoDB call answered 10 s late; ``sqs:hang``; ``ssm``, ``resend``);
+afterwards the proxy turns healthy and, as after ``down``, the outbox must drain into exactly one email
+per accepted submission. Reports land in
 ``reports/<name>_*.csv``, ``reports/<name>.html`` and ``reports/<name>.json``; the stack's own log in
 ``reports/<name>-stack.log``. The exit status is Locust's: 1 when a limit of the run was broken.
 
@@ -15,6 +19,7 @@ Usage::
     python loadtests/run_local.py --users 10 --run-time 20s --name smoke
     python loadtests/run_local.py --latency-ms 150 --provider-failure-rate 0.1 -- --p95-limit-ms 2000
     python loadtests/run_local.py --provider-fault down --users 20 --run-time 45s --name down
+    python loadtests/run_local.py --brownout dynamodb:slow:10 --users 20 --run-time 60s --name dynamodb-slow
 """
 
 from __future__ import annotations
@@ -33,17 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from contact_sdk.devtools.local.__main__ import parse_latency  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.brownout import BrownoutProxy, Mode  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.local.__main__ import parse_brownout, parse_latency  # noqa: E402
 from contact_sdk.devtools.local.console import Console  # noqa: E402
+from contact_sdk.devtools.local.provider_faults import PROVIDER_FAULTS  # noqa: E402
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-#: The issue's provider faults, as sandbox fault settings (``down`` is an outage window set per run).
-PROVIDER_FAULTS: dict[str, dict[str, object]] = {
-    "slow": {"latency_ms": [8000, 8000]},
-    "flaky": {"failure_rate": 0.1, "failure_status": 500, "failure_name": "internal_server_error"},
-    "down": {},
-}
+#: The reference the locustfile writes into every legitimate message.
+_REFERENCE = re.compile(r"Reference ([0-9a-f-]{36})")
 
 
 def run_seconds(run_time: str) -> int:
@@ -101,7 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="slow: every call 8 s; down: every call 503, then the outbox must drain; flaky: 10 %% of calls 500",
     )
     parser.add_argument(
-        "--drain-timeout", type=float, default=600.0, help="with --provider-fault down: seconds to wait for the drain"
+        "--brownout",
+        type=parse_brownout,
+        metavar="DEPENDENCY:MODE",
+        help="a proxy in front of one dependency for the whole run: dynamodb, sqs, ssm or resend, each call "
+        "answered slow:SECONDS late or hanging (e.g. dynamodb:slow:10); then the outbox must drain",
+    )
+    parser.add_argument(
+        "--response-budget-ms", type=int, default=4000, help="the stack's CONTACT_RESPONSE_BUDGET_MS (default 4000)"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600.0,
+        help="with --provider-fault down or --brownout: seconds to wait for the drain",
     )
     parser.add_argument("--rate-limit", type=int, default=5, help="the stack's CONTACT_RATE_LIMIT (default 5)")
     parser.add_argument(
@@ -121,9 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        seconds = run_seconds(args.run_time)
+        run_seconds(args.run_time)  # a bad run time stops here, before a stack starts
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    if args.brownout is not None and args.brownout[0] == "siteverify":
+        parser.error(
+            "--brownout siteverify: the Locust scenarios send no Turnstile token; "
+            "measure it with loadtests/fault_table.py --only siteverify"
+        )
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
     stack_log = (reports / f"{args.name}-stack.log").open("w", encoding="utf-8")
@@ -132,8 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox_latency_ms=args.latency_ms,
         sandbox_rate_limit=args.provider_rate_limit,
         rate_limit=args.rate_limit,
+        provider_fault=args.provider_fault,
         access_log=False,
         service_log_level="ERROR",
+        brownout=args.brownout,
+        response_budget_ms=args.response_budget_ms,
     )
     stack = LocalStack(options, console=Console(stack_log))
     try:
@@ -151,16 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             with urllib.request.urlopen(request, timeout=5):  # noqa: S310
                 pass
-        if args.provider_fault == "down":
-            # An outage window longer than the run (plus Locust's stop timeout): cleared by hand afterwards.
-            _sandbox(stack.sandbox_url, "/_sandbox/faults", method="POST", body={"outage_seconds": seconds + 60})
-        elif args.provider_fault:
-            _sandbox(stack.sandbox_url, "/_sandbox/faults", method="POST", body=PROVIDER_FAULTS[args.provider_fault])
         low, high = args.latency_ms
         print(
             f"local stack up: API {stack.api_url}, page origin {stack.page_url}, sandbox {stack.sandbox_url} "
             f"({low}-{high} ms, provider failure rate {args.provider_failure_rate}, "
-            f"provider fault {args.provider_fault or 'none'}); "
+            f"provider fault {args.provider_fault or 'none'}, "
+            f"brownout {stack.brownout.url + ' ' + str(stack.brownout.mode) if stack.brownout else 'none'}); "
             f"{args.users} users for {args.run_time}",
             flush=True,
         )
@@ -198,6 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = max(
                 status, _after_the_outage(stack.sandbox_url, reports / f"{args.name}.json", args.drain_timeout)
             )
+        if stack.brownout is not None:
+            status = max(
+                status,
+                _after_the_brownout(
+                    stack.brownout, stack.sandbox_url, reports / f"{args.name}.json", args.drain_timeout
+                ),
+            )
         return status
     except KeyboardInterrupt:
         return 130
@@ -226,6 +253,73 @@ def _after_the_outage(sandbox_url: str, summary_path: Path, timeout: float) -> i
     print(
         f"after the outage: accepted={accepted} emails={emails} duplicates={duplicates} "
         f"(drained in {waited:.0f} s; {during} sent during the outage) -> {'PASSED' if ok else 'FAILED'}",
+        flush=True,
+    )
+    return 0 if ok else 1
+
+
+def emails_by_reference(sandbox_url: str) -> dict[str, int]:
+    """How many of the sandbox's emails carry each ``Reference <uuid>`` (the locustfile puts one in every message)."""
+    emails = _sandbox(sandbox_url, "/_sandbox/emails")
+    assert isinstance(emails, list)  # noqa: S101 - the sandbox's documented answer
+    counts: dict[str, int] = {}
+    for email in emails:
+        for reference in set(_REFERENCE.findall(json.dumps(email.get("body")))):
+            counts[reference] = counts.get(reference, 0) + 1
+    return counts
+
+
+def await_references(sandbox_url: str, references: list[str], *, timeout: float) -> tuple[dict[str, int], float]:
+    """Wait until every reference is in an email (the outbox drained) or ``timeout``; (counts, seconds waited)."""
+    started = time.monotonic()
+    counts = emails_by_reference(sandbox_url)
+    while any(counts.get(r, 0) == 0 for r in references) and time.monotonic() - started < timeout:
+        time.sleep(5)
+        counts = emails_by_reference(sandbox_url)
+    return counts, time.monotonic() - started
+
+
+def _after_the_brownout(proxy: BrownoutProxy, sandbox_url: str, summary_path: Path, timeout: float) -> int:
+    """The dependency recovers: what the proxy saw, then every accepted submission in exactly one email.
+
+    Matched by each message's reference, not by totals: a submission whose answer Locust stopped waiting for at
+    the end of the run may still be sent, and must not hide an accepted one that was lost.
+    """
+    exchanges = proxy.exchanges()
+    calls = {
+        "calls": len(exchanges),
+        "answered": sum(e.answered is not None for e in exchanges),
+        "given_up_by_the_service": sum(e.gave_up is not None for e in exchanges),
+        "still_held": sum(e.pending for e in exchanges),
+    }
+    print(
+        f"the brownout proxy ({proxy.mode}) saw {calls['calls']} calls: {calls['answered']} answered, "
+        f"{calls['given_up_by_the_service']} given up by the service, {calls['still_held']} still held",
+        flush=True,
+    )
+    proxy.set_mode(Mode.healthy())
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    references = [str(r) for r in summary.get("accepted_references", [])]
+    accepted = int(summary.get("accepted_sent", 0)) + int(summary.get("accepted_queued", 0))
+    counts, waited = await_references(sandbox_url, references, timeout=timeout)
+    lost = sum(counts.get(r, 0) == 0 for r in references)
+    twice = sum(counts.get(r, 0) > 1 for r in references)
+    # Every accepted answer must be accounted for by a reference, or the check would judge fewer than were accepted.
+    ok = len(references) == accepted and lost == 0 and twice == 0
+    summary["after_brownout"] = {
+        **calls,
+        "accepted": accepted,
+        "accepted_with_reference": len(references),
+        "lost": lost,
+        "emailed_twice": twice,
+        "emails": sum(counts.values()),
+        "drain_seconds": round(waited, 1),
+        "passed": ok,
+    }
+    summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(
+        f"after the brownout: accepted={accepted} lost={lost} emailed twice={twice} emails={sum(counts.values())} "
+        f"(drained in {waited:.0f} s) -> {'PASSED' if ok else 'FAILED'}",
         flush=True,
     )
     return 0 if ok else 1

@@ -18,5 +18,5 @@ load-smoke: install  ## the CI smoke (about 30 s): 10 users for 20 s; fails on a
 	$(BIN)/python loadtests/run_local.py --users 10 --spawn-rate 10 --run-time 20s \
 		--latency-ms 50-100 --name smoke -- --only-summary
 
-browser:  ## Debian's chromium, for the demo page's browser test (tests/local/test_demo_page_browser.py)
+browser:  ## Debian's chromium, for the browser tests (tests/local/test_demo_page_browser.py, test_docs_example_browser.py)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }

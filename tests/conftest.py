@@ -144,6 +144,10 @@ def create_outbox_queues(endpoint: str, *, max_receive_count: int = 3) -> dict[s
 INFRA = Path(__file__).resolve().parent / "infra"
 
 
+#: Modules whose tests share only session fixtures and mostly wait (on a proxy holding a call, on a budget):
+#: each test is a scope of its own, so the module's minutes are spread over the workers instead of one.
+SPREAD = ("tests/faults/test_brownout.py",)
+
 #: Run first, so their long waits (servers, a browser, Locust, CDK synths, Lambda builds) overlap the rest.
 SLOW_FIRST = (INFRA, Path(__file__).resolve().parent / "local")
 
@@ -167,7 +171,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under xdist, each module's tests run on one worker, the deployment checks all on one; in collection order.
+    """Under xdist, each module's tests run on one worker (but :data:`SPREAD`'s), the deployment checks all on one.
 
     A module's tests share its fixtures (a local stack, a browser, a moto server), so splitting a module
     between workers builds them twice; the deployment checks share session fixtures that are expensive to
@@ -182,7 +186,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class DeployChecksTogether(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            return "tests/infra" if nodeid.startswith("tests/infra/") else nodeid.split("::", 1)[0]
+            if nodeid.startswith("tests/infra/"):
+                return "tests/infra"
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module in SPREAD else module
 
     return DeployChecksTogether(config, log)
 

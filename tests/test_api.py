@@ -17,9 +17,10 @@ import pytest
 from contact_sdk.api import ContactApi, RequestHeaders
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.deadline import Deadline
 from contact_sdk.metrics import ListSink
 from contact_sdk.outbox import InMemoryOutbox
-from contact_sdk.service import Outcome
+from contact_sdk.outcome import Outcome
 from contact_sdk.settings import Settings
 
 ORIGIN = "https://www.example.com"
@@ -202,11 +203,16 @@ def test_a_bug_is_a_500_without_a_stack_trace(setup: tuple[Components, Provider]
     components = setup[0]
 
     class Exploding:
-        def receive(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+        def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Deadline | None = None) -> Outcome:
             raise RuntimeError("secret internals")
 
     api = ContactApi(
-        components.service, environment="test", sink=ListSink(), logger=components.api.logger, events=Exploding()
+        components.intake,
+        components.delivery,
+        environment="test",
+        sink=ListSink(),
+        logger=components.api.logger,
+        events=Exploding(),
     )
     status, _, body = answer(api, event("POST", "/contact/events", body="{}"))
     assert status == 500 and body is not None

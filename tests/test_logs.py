@@ -54,7 +54,7 @@ def test_module_lines_carry_the_correlation_id_as_json() -> None:
     saved = handler.setStream(stream)
     try:
         with correlation(logger, "req-123"):
-            logging.getLogger("contact_sdk.service").info("submission sent\nforged line")
+            logging.getLogger("contact_sdk.intake").info("submission sent\nforged line")
     finally:
         handler.setStream(saved)
     lines = stream.getvalue().splitlines()

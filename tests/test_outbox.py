@@ -1,4 +1,4 @@
-"""The outbox message and the two outboxes, fast tier (SQS through an injected client stand-in)."""
+"""The outbox message (self-contained: the email as composed) and the two outboxes, fast tier."""
 
 from __future__ import annotations
 
@@ -10,9 +10,27 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import InMemoryOutbox, OutboxUnavailable, QueuedSubmission, SqsOutbox
+from contact_sdk.outbox import (
+    InMemoryOutbox,
+    LegacySubmission,
+    OutboxUnavailable,
+    QueuedEmail,
+    SqsOutbox,
+    derived_key,
+    read_message,
+)
+from contact_sdk.resend import OutgoingEmail
 
 KEY = "contact-" + "a" * 64
+EMAIL = OutgoingEmail(
+    sender="Contact Form <no-reply@example.com>",
+    to=("owner@example.com",),
+    subject="Contact Form: Message from Zoë",
+    html="<p>Hello there, friend.</p>",
+    text="Hello there, friend.",
+    reply_to=("ada@example.org",),
+    tags=(("source", "contact-form"),),
+)
 
 
 def submission(**changes: Any) -> ContactSubmission:
@@ -20,62 +38,109 @@ def submission(**changes: Any) -> ContactSubmission:
     return ContactSubmission.model_validate({**fields, **changes})
 
 
-def queued(**changes: Any) -> QueuedSubmission:
-    return QueuedSubmission.from_submission(
-        submission(**changes), idempotency_key=KEY, request_id="req-1", reason="CircuitOpenError", now=1_700_000_000.5
-    )
-
-
-def test_a_queued_submission_keeps_what_the_email_needs() -> None:
-    item = queued(subject="Engines")
-    assert (item.name, item.email, item.subject, item.message) == (
-        "Ada",
-        "Ada@example.org",
-        "Engines",
-        "Hello there, friend.",
-    )
-    assert (item.idempotency_key, item.request_id, item.reason, item.queued_at, item.version) == (
-        KEY,
-        "req-1",
-        "CircuitOpenError",
-        1_700_000_000.5,
-        1,
-    )
-
-
-def test_the_stored_body_is_compact_json_with_every_field() -> None:
-    body = queued().to_json()
-    assert json.loads(body) == {
-        "name": "Ada",
-        "email": "Ada@example.org",
-        "subject": None,
-        "message": "Hello there, friend.",
+def queued(**changes: Any) -> QueuedEmail:
+    fields: dict[str, Any] = {
+        "email": EMAIL,
         "idempotency_key": KEY,
         "request_id": "req-1",
         "queued_at": 1_700_000_000.5,
         "reason": "CircuitOpenError",
-        "version": 1,
+        "cycle": 1_700_000_000,
+        "config_version": "3",
     }
-    assert body.startswith('{"name":"Ada","email":"Ada@example.org","subject":null,')
-    assert "\\u" not in queued(name="Zo\u00eb").to_json()  # UTF-8 kept as is
+    return QueuedEmail(**{**fields, **changes})
 
 
-def test_round_trip_and_back_to_a_submission() -> None:
-    item = queued(subject="Hi")
-    again = QueuedSubmission.from_json(item.to_json())
+def test_the_stored_body_is_the_email_as_resend_takes_it_with_its_key_and_cycle() -> None:
+    """Version 2: the composed email (Resend's snake_case body), the first key, the record's cycle; UTF-8 kept."""
+    body = queued().to_json()
+    assert json.loads(body) == {
+        "version": 2,
+        "email": {
+            "from": "Contact Form <no-reply@example.com>",
+            "to": ["owner@example.com"],
+            "subject": "Contact Form: Message from Zoë",
+            "html": "<p>Hello there, friend.</p>",
+            "text": "Hello there, friend.",
+            "reply_to": ["ada@example.org"],
+            "tags": [{"name": "source", "value": "contact-form"}],
+        },
+        "submission": None,
+        "subject_prefix": "",
+        "idempotency_key": KEY,
+        "request_id": "req-1",
+        "queued_at": 1_700_000_000.5,
+        "reason": "CircuitOpenError",
+        "cycle": 1_700_000_000,
+        "config_version": "3",
+    }
+    assert "\\u" not in body  # UTF-8 kept as is
+
+
+def test_a_round_trip_gives_back_the_same_email() -> None:
+    """Read back, the message is equal to what was queued: the same request goes to Resend."""
+    item = queued()
+    assert read_message(item.to_json()) == item
+    assert queued().visitor == "ada@example.org"
+
+
+def test_an_uncomposed_message_carries_the_submission_and_the_subject_mark() -> None:
+    """Queued while the config could not be read: the four fields and the mark, composed later, once."""
+    item = queued(email=None, submission=submission(subject="Engines"), subject_prefix="[captcha unverified] ")
+    again = read_message(item.to_json())
     assert again == item
-    back = again.to_submission()
-    assert (back.name, back.email, back.subject, back.message, back.consent) == (
-        "Ada",
+    assert isinstance(again, QueuedEmail) and again.submission is not None
+    assert (again.submission.email, again.submission.subject, again.visitor) == (
         "Ada@example.org",
-        "Hi",
-        "Hello there, friend.",
-        True,
+        "Engines",
+        "Ada@example.org",
     )
+    with pytest.raises(ValueError, match="either the composed email or the submission"):
+        queued(email=None)
+
+
+def test_a_version_1_message_is_still_read() -> None:
+    """Messages queued before the outbox carried the email: the form's fields and the first key."""
+    raw = json.dumps(
+        {
+            "name": "Ada",
+            "email": "ada@example.org",
+            "subject": None,
+            "message": "Hello there, friend.",
+            "idempotency_key": KEY,
+            "request_id": "req-1",
+            "queued_at": 1.5,
+            "reason": "x",
+            "version": 1,
+        }
+    )
+    legacy = read_message(raw)
+    assert isinstance(legacy, LegacySubmission)
+    assert (legacy.to_submission().message, legacy.visitor, legacy.idempotency_key) == (
+        "Hello there, friend.",
+        "ada@example.org",
+        KEY,
+    )
+
+
+def test_a_derived_key_counts_the_keys_used_so_far() -> None:
+    """A recomposed resend goes out under the first key plus .r<n>: recognisable, and never a key used before."""
+    assert derived_key(KEY, 1) == KEY + ".r1"
+    assert derived_key(KEY + ".r1", 2) == KEY + ".r2"
+    assert derived_key(KEY + ".r9", 10) == KEY + ".r10"
+    with pytest.raises(ValueError, match="at least one used key"):
+        derived_key(KEY, 0)
 
 
 def stored(**changes: Any) -> str:
     return json.dumps({**json.loads(queued().to_json()), **changes})
+
+
+def legacy(**changes: Any) -> str:
+    fields = {"name": "Ada", "email": "ada@example.org", "subject": None, "message": "Hello there, friend."}
+    return json.dumps(
+        {**fields, "idempotency_key": KEY, "request_id": "r", "queued_at": 0, "reason": "x", "version": 1, **changes}
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,27 +148,39 @@ def stored(**changes: Any) -> str:
     [
         ("{nope", "outbox message is not JSON: "),
         ("[1]", "outbox message is not a JSON object"),
-        (stored(version=2), "outbox message has unknown version 2"),
+        (stored(version=3), "outbox message has unknown version 3"),
         (json.dumps({"name": "x"}), "outbox message has unknown version None"),
-        (stored(extra=1), "outbox message has unexpected fields: "),
-        (stored(email=5), "outbox message field email is not a string"),
+        (stored(extra=1), "outbox message has unexpected fields: extra"),
+        (json.dumps({"version": 2}), "outbox message lacks the fields: "),
         (stored(request_id=None), "outbox message field request_id is not a string"),
-        # Queued by an older version before the address rule refused line feeds: dead-lettered, not retried.
-        (stored(email="x\n@example.com"), "outbox message holds a submission that is not valid: email"),
-        (stored(name="", message="short"), "outbox message holds a submission that is not valid: message, name"),
+        (stored(idempotency_key=""), "outbox message field idempotency_key is not 1 to 256 characters"),
+        (stored(queued_at="soon"), "outbox message field queued_at is not a time"),
+        (stored(cycle=1.5), "outbox message field cycle is not a whole number"),
+        (stored(email=None), "outbox message carries neither an email nor a submission (or both)"),
+        (stored(email={"from": "a"}), "the email's from and subject must be non-empty text"),
+        (stored(email={**json.loads(stored())["email"], "bcc": ["x@example.org"]}), "the email has unexpected fields"),
+        (stored(email={**json.loads(stored())["email"], "to": []}), "the email's to must be a non-empty list"),
+        (stored(email={**json.loads(stored())["email"], "tags": [1]}), "the email's tags must be a list"),
+        (stored(submission={"name": "Ada"}), "outbox message field submission is not the form's four fields"),
+        (legacy(extra=1), "outbox message has unexpected fields: "),
+        (legacy(email=5), "outbox message field email is not a string"),
+        # Queued by an older version before the address rule refused line feeds: parked, not retried.
+        (legacy(email="x\n@example.com"), "outbox message holds a submission that is not valid: email"),
+        (legacy(name="", message="short"), "outbox message holds a submission that is not valid: message, name"),
     ],
 )
 def test_unreadable_messages_say_why(raw: str, message: str) -> None:
+    """Every way a message can be wrong is refused with a reason an operator can act on."""
     with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
-        QueuedSubmission.from_json(raw)
+        read_message(raw)
 
 
 def test_the_in_memory_outbox_keeps_drains_and_fails_on_demand() -> None:
     outbox = InMemoryOutbox()
     outbox.enqueue(queued())
-    outbox.enqueue(queued(name="Bo"))
-    assert [item["name"] for item in outbox.as_dicts()] == ["Ada", "Bo"]
-    assert [item.name for item in outbox.drain()] == ["Ada", "Bo"]
+    outbox.enqueue(queued(request_id="req-2"))
+    assert [item["request_id"] for item in outbox.as_dicts()] == ["req-1", "req-2"]
+    assert [item.request_id for item in outbox.drain()] == ["req-1", "req-2"]
     assert outbox.drain() == []
     outbox.fail = True
     with pytest.raises(OutboxUnavailable, match="simulated"):

@@ -29,7 +29,6 @@ from contact_sdk.errors import (
     ProviderError,
     ProviderRateLimitedError,
     ProviderServerError,
-    ProviderTimeoutError,
 )
 from contact_sdk.resend import OutgoingEmail, ResendClient, RetryPolicy, Timeouts, translate_response
 
@@ -511,22 +510,16 @@ def test_a_transport_failure_is_named_in_the_message(
     assert caught.value.__cause__ is failure
 
 
-def test_an_abandoned_attempt_is_left_on_a_daemon_thread(client: Callable[..., ResendClient], clock: Clock) -> None:
-    """Past the deadline the attempt is abandoned, a timeout; it ran on a daemon 'resend-attempt' thread that
-    can never keep a process alive."""
-    release = threading.Event()
-    workers: list[threading.Thread] = []
+def test_an_attempt_runs_in_the_callers_own_thread(client: Callable[..., ResendClient], clock: Clock) -> None:
+    """No thread of its own: when send() returns, nothing of the attempt is left running (an abandoned thread
+    could still send after the handler returned, on the next thaw of a frozen Lambda)."""
+    threads: list[threading.Thread] = []
 
-    def hanging(request: httpx.Request) -> httpx.Response:
-        workers.append(threading.current_thread())
-        release.wait(5)
+    def answering(request: httpx.Request) -> httpx.Response:
+        threads.append(threading.current_thread())
         return answer(200)
 
-    try:
-        with pytest.raises(ProviderTimeoutError) as caught:
-            client(hanging, retry_policy=RetryPolicy(max_retries=0)).send(EMAIL, deadline=clock() + 0.3)
-    finally:
-        release.set()
-    assert caught.value.message == "no answer from the provider inside the deadline (attempt abandoned)"
-    (worker,) = workers
-    assert (worker.name, worker.daemon) == ("resend-attempt", True)
+    before = set(threading.enumerate())
+    client(answering).send(EMAIL, deadline=clock() + 5)
+    assert threads == [threading.current_thread()]
+    assert set(threading.enumerate()) == before

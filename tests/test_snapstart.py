@@ -197,14 +197,16 @@ def test_after_restore_drops_the_provider_connection(provider: tuple[str, list[i
 
 
 def test_after_restore_resets_every_aws_client() -> None:
-    """Parameter Store, the outbox and the DynamoDB client each drop their connections."""
+    """Parameter Store, the outbox and each AWS service (DynamoDB's client among them) drop their connections."""
     components = _components()
     report = SnapStartHooks(lambda: components).after_restore()
     source, outbox = components.parameter_source, components.outbox
     assert isinstance(source, ResettableSource) and isinstance(outbox, ResettableOutbox)
-    (dynamodb,) = components.aws_clients
+    services = {service.name: service for service in components.aws_services}
+    assert set(services) == {"dynamodb", "sqs", "ssm"}
+    dynamodb = services["dynamodb"].client()
     assert (source.resets, outbox.resets, dynamodb.closed) == (1, 1, 1)
-    assert report.connections_dropped == 4
+    assert report.connections_dropped == 6  # the Resend pool, Parameter Store, the outbox, three AWS services
 
 
 def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> None:
@@ -212,8 +214,8 @@ def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> No
     components = _components()
     source = components.parameter_source
     assert isinstance(source, InMemoryParameterSource)
-    components.service.config.resend()
-    components.service.config.csrf_secret()
+    components.intake.config.resend()
+    components.intake.config.csrf_secret()
     clock = Clock()
     hooks = SnapStartHooks(lambda: components, wall_clock=clock)
     hooks.before_snapshot()
@@ -221,7 +223,7 @@ def test_config_cached_before_a_long_snapshot_is_refetched_after_restore() -> No
     report = hooks.after_restore()
     assert report.parameters_expired == (CONFIG, CSRF)
     fetches = source.fetches
-    components.service.config.resend()
+    components.intake.config.resend()
     assert source.fetches == fetches + 1
 
 
@@ -230,7 +232,7 @@ def test_config_cached_just_before_a_short_snapshot_is_kept() -> None:
     components = _components()
     source = components.parameter_source
     assert isinstance(source, InMemoryParameterSource)
-    components.service.config.resend()
+    components.intake.config.resend()
     clock = Clock()
     hooks = SnapStartHooks(lambda: components, wall_clock=clock)
     hooks.before_snapshot()
@@ -239,14 +241,14 @@ def test_config_cached_just_before_a_short_snapshot_is_kept() -> None:
     assert report.parameters_expired == ()
     assert report.seconds_in_snapshot == 60
     fetches = source.fetches
-    components.service.config.resend()
+    components.intake.config.resend()
     assert source.fetches == fetches
 
 
 def test_restore_without_a_snapshot_time_expires_everything_cached() -> None:
     """If the before hook never ran, the hook cannot know the age, so every entry is due for refresh."""
     components = _components()
-    components.service.config.resend()
+    components.intake.config.resend()
     report = SnapStartHooks(lambda: components).after_restore()
     assert report.seconds_in_snapshot is None
     assert report.parameters_expired == (CONFIG,)
@@ -263,8 +265,8 @@ def test_before_snapshot_primes_the_components_and_closes_their_connections() ->
     hooks = SnapStartHooks(lambda: built[-1] if built else None, prime=prime)
     hooks.before_snapshot()
     assert len(built) == 1
-    (dynamodb,) = built[0].aws_clients
-    assert dynamodb.closed == 1
+    services = {service.name: service for service in built[0].aws_services}
+    assert services["dynamodb"].client().closed == 1
 
 
 def test_before_snapshot_survives_a_misconfiguration() -> None:

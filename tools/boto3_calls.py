@@ -21,6 +21,14 @@ A method called on a ``mypy_boto3_<service>`` client is an API call: ``dynamodb.
 that exists in the code counts even when no test takes it, so a permission is never derived away from
 code that can run.
 
+``TransactWriteItems`` is not an IAM action: IAM authorizes a transaction by the actions of its items (a ``Put``
+is ``dynamodb:PutItem``, an ``Update`` ``dynamodb:UpdateItem``, a ``Delete`` ``dynamodb:DeleteItem``, a
+``ConditionCheck`` ``dynamodb:ConditionCheckItem``; DynamoDB's "Using IAM with transactions"). So the walk also
+notes each dictionary display keyed ``Put``, ``Update``, ``Delete`` or ``ConditionCheck`` (a transaction item
+being built), and a function that reaches ``transact_write_items`` needs the actions of the items it reaches
+instead (:data:`TRANSACTION_ITEMS`); one that reaches the call but builds no item it can see is an error, not
+an empty grant.
+
 Usage::
 
     python tools/boto3_calls.py                 # the table: entry point -> actions
@@ -46,6 +54,7 @@ from mypy import build
 from mypy.find_sources import create_source_list
 from mypy.nodes import (
     Decorator,
+    DictExpr,
     Expression,
     FuncBase,
     FuncDef,
@@ -58,6 +67,7 @@ from mypy.nodes import (
     NameExpr,
     Node,
     OverloadedFuncDef,
+    StrExpr,
     SuperExpr,
     TypeInfo,
 )
@@ -77,7 +87,7 @@ from mypy.types import (
     get_proper_type,
 )
 
-__all__ = ["ENTRY_POINTS", "CallGraph", "derive_actions", "entry_roots", "iam_action", "main"]
+__all__ = ["ENTRY_POINTS", "TRANSACTION_ITEMS", "CallGraph", "derive_actions", "entry_roots", "iam_action", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The runtime: what the Lambda artifact ships (operator and development tools excluded).
@@ -96,6 +106,15 @@ UNTYPED_SERVICES = ("dynamodb", "sqs", "ssm", "lambda", "codedeploy")
 
 #: Operations whose IAM action is not named after them (the service authorization reference's names).
 _IAM_NAMES = {("lambda", "Invoke"): "InvokeFunction"}
+#: A transaction item's key in ``TransactItems`` -> the IAM action that authorizes it.
+TRANSACTION_ITEMS: Mapping[str, str] = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+#: Operations IAM authorizes by the actions of their items, not by their own name.
+_AUTHORIZED_BY_ITEMS = frozenset({"dynamodb:TransactWriteItems"})
 
 
 def iam_action(service: str, method: str) -> str | None:
@@ -136,6 +155,8 @@ class CallGraph:
     actions: dict[str, set[str]] = field(default_factory=dict)
     #: Where each callable makes its API calls: ``(module, line, action)``.
     sites: dict[str, set[tuple[str, int, str]]] = field(default_factory=dict)
+    #: The IAM actions of the transaction items each callable builds (:data:`TRANSACTION_ITEMS`).
+    items: dict[str, set[str]] = field(default_factory=dict)
 
     def reachable(self, roots: Iterable[str]) -> set[str]:
         """Every callable reachable from ``roots`` (roots included)."""
@@ -150,8 +171,19 @@ class CallGraph:
         return seen
 
     def actions_from(self, roots: Iterable[str]) -> frozenset[str]:
-        """The API actions reachable from ``roots``."""
-        return frozenset(action for node in self.reachable(roots) for action in self.actions.get(node, ()))
+        """The IAM actions reachable from ``roots``: a transaction counts as the actions of the items it can write.
+
+        Raises ``ValueError`` when a transaction is reachable but no item it could write is.
+        """
+        reached = self.reachable(roots)
+        actions = {action for node in reached for action in self.actions.get(node, ())}
+        transactions = actions & _AUTHORIZED_BY_ITEMS
+        if not transactions:
+            return frozenset(actions)
+        items = {action for node in reached for action in self.items.get(node, ())}
+        if not items:
+            raise ValueError(f"{', '.join(sorted(transactions))} is reachable, but no transaction item it writes is")
+        return frozenset((actions - transactions) | items)
 
     def sites_from(self, roots: Iterable[str]) -> frozenset[tuple[str, int, str]]:
         """The call sites (module, line, action) reachable from ``roots``."""
@@ -258,6 +290,10 @@ class _Collector:
             self._super(node)
         elif isinstance(node, MemberExpr):
             self._member(node)
+        elif isinstance(node, DictExpr):
+            for key, _ in node.items:
+                if isinstance(key, StrExpr) and key.value in TRANSACTION_ITEMS:
+                    self.graph.items.setdefault(self.owner, set()).add(TRANSACTION_ITEMS[key.value])
         for child in _children(node):
             self.walk(child)
 

@@ -73,7 +73,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("message min_length 10 -> 11", _MESSAGE, _MESSAGE.replace("min_length=10", "min_length=11")),
     Mutant("message max_length 5000 -> 5001", _MESSAGE, _MESSAGE.replace("5000", "5001")),
     Mutant("message max_length 5000 -> 4999", _MESSAGE, _MESSAGE.replace("5000", "4999")),
-    Mutant("website max_length 1000 -> 1001", "default=None, max_length=1000)", "default=None, max_length=1001)"),
+    # The honeypot takes any JSON value: a type or a length rule on it would be a 400 telling a bot it is read.
+    Mutant("website typed as text", "website: Any = None", "website: str | None = None"),
+    Mutant("website given a max_length", "website: Any = None", "website: Any = Field(default=None, max_length=1000)"),
     Mutant("formStartedAt ge=0 deleted", 'alias="formStartedAt", ge=0)', 'alias="formStartedAt")'),
     Mutant("formStartedAt ge 0 -> 1", 'alias="formStartedAt", ge=0)', 'alias="formStartedAt", ge=1)'),
     Mutant("extra forbid -> ignore", 'extra="forbid"', 'extra="ignore"'),

@@ -8,27 +8,12 @@
  * or from code (a React / Next.js effect): const form = ContactForm.mount(el, {api}); ... form.destroy().
  *
  * It fetches the CSRF token when the form is shown, posts JSON, puts the API's per-field errors next to
- * their fields and moves focus to the first, announces every outcome in a live region, keeps the
- * visitor's text and tries again by itself after a 429/503, uses the rolling `nextToken`, and sends a
- * Turnstile widget's `cf-turnstile-response` as `turnstileToken`. See docs/browser-snippet.md.
+ * their fields (one element per field, made once and reused) and moves focus to the first, announces
+ * every outcome in a live region, keeps the visitor's text and sends it again by itself when the API's
+ * Retry-After says after a 429/503, uses the rolling `nextToken` (a corrected form goes out at once),
+ * and sends a Turnstile widget's `cf-turnstile-response` as `turnstileToken`. See docs/browser-snippet.md.
  */
-((root, factory) => {
-  "use strict";
-  const api = factory();
-  if (typeof module === "object" && module.exports) {
-    module.exports = api; // Node: the pure helpers, for tests
-    return;
-  }
-  root.ContactForm = api;
-  const start = () =>
-    document.querySelectorAll("form[data-contact-api]").forEach((form) =>
-      api.mount(form, {
-        api: form.getAttribute("data-contact-api"),
-        minFillSeconds: form.getAttribute("data-min-fill-seconds"),
-      }));
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
-})(typeof self === "object" ? self : globalThis, () => {
+(() => {
   "use strict";
 
   // The contract's fields: anything else in the body is refused with 400, so nothing else is sent.
@@ -38,22 +23,27 @@
     queued: "Thank you, we have your message. Its delivery is delayed and will happen by itself: " +
       "no need to send it again.",
     invalid: "Please check the highlighted fields.",
-    wait: "Not sent yet. Your message is kept here and we will try again in {s} seconds.",
+    wait: "Not sent yet. Your message is kept here and we will try again in {t}.", // {t} in words, {s} seconds
     captcha: "Please complete the verification, then send again.",
-    refused: "This page may not send messages to the contact service.",
     failed: "Your message could not be sent. It is kept here: please try again.",
     offline: "The contact service could not be reached. Your message is kept here: please try again.",
     sending: "Sending…",
   };
+  const INVALID = "aria-invalid";
+  const DESCRIBED = "aria-describedby";
+  const doc = document;
+  const now = Date.now;
 
-  /**
-   * Seconds to wait after a 429/503: the Retry-After header when the page may read it (a cross-origin
-   * page may not, unless the API exposes it), else the seconds the error message names, else a minute.
-   */
-  const waitSeconds = (header, message) => {
-    const m = /(\d+) second/.exec(message);
-    const s = header ? +header : m ? +m[1] : NaN;
+  /** Seconds to wait after a 429/503: the Retry-After header (the API exposes it), else a minute; 1 s to 1 h. */
+  const waitSeconds = (header) => {
+    const s = header ? +header : NaN;
     return s >= 0 ? Math.max(1, Math.min(s, 3600)) : 60;
+  };
+
+  /** A wait as a person says it: "42 seconds", "about a minute", "about 15 minutes", "about an hour". */
+  const inWords = (s) => {
+    const m = Math.round(s / 60);
+    return s < 60 ? `${s} second${s > 1 ? "s" : ""}` : "about " + (m < 2 ? "a minute" : m < 60 ? m + " minutes" : "an hour");
   };
 
   /** The JSON body from the form's values: contract fields only, trimmed (not the honeypot: whitespace there
@@ -74,25 +64,24 @@
     const error = (data && data.error) || {};
     const code = error.code;
     const state = data && data.status;
-    if (status === 200 && state === "sent") return { kind: "sent", text: t.sent };
-    if (status === 202 && state === "queued") return { kind: "queued", text: t.queued };
-    if (code === "validation_error") return { kind: "invalid", text: t.invalid, fields: error.fields || {} };
+    const said = (kind, more) => ({ kind, text: t[kind], ...more });
+    if (status === 200 && state === "sent") return said("sent");
+    if (status === 202 && state === "queued") return said("queued");
+    if (code === "validation_error") return said("invalid", { fields: error.fields || {} });
     if (status === 429 || status === 503) {
-      const s = waitSeconds(retryAfter, error.message);
-      return { kind: "wait", text: t.wait.replace("{s}", s), retry: s };
+      const s = waitSeconds(retryAfter);
+      return { kind: "wait", text: t.wait.replace("{s}", s).replace("{t}", inWords(s)), retry: s };
     }
     if (code === "csrf_missing" || code === "csrf_invalid") return { kind: "token", text: t.failed };
-    if (code === "captcha_invalid") return { kind: "captcha", text: t.captcha };
-    if (code === "origin_not_allowed") return { kind: "error", text: t.refused };
-    if (!status) return { kind: "error", text: t.offline };
-    return { kind: "error", text: status < 500 && error.message ? error.message : t.failed };
+    if (code === "captcha_invalid") return said("captcha");
+    // No answer the page may read: the network, or a refused origin (its 403 carries no CORS headers).
+    return { kind: "error", text: !status ? t.offline : status < 500 && error.message ? error.message : t.failed };
   };
 
   const mount = (form, options) => {
     const base = String(options.api || "").replace(/\/+$/, "");
     const t = { ...MESSAGES, ...options.messages };
-    const doc = form.ownerDocument;
-    const each = (fn) => Array.prototype.forEach.call(form.elements, fn);
+    const each = (fn) => [...form.elements].forEach(fn);
     let token = null;
     let tokenAt = 0;
     let expires = 0;
@@ -103,9 +92,9 @@
     let busy = false;
     let retries = 0;
     let timer = 0;
-    let observer = null;
-    let status = form.querySelector("[data-contact-status]");
-    if (!status) status = form.appendChild(doc.createElement("p"));
+    let warned = false;
+    // The live region exists, empty, from the start: a screen reader only announces changes to a region it knows.
+    const status = form.querySelector("[data-contact-status]") || form.appendChild(doc.createElement("p"));
     status.setAttribute("role", "status");
     status.setAttribute("aria-live", "polite");
 
@@ -116,41 +105,51 @@
 
     const call = async (method, path, headers, body) => {
       try {
-        const r = await fetch(base + path, { method, headers, body, credentials: "omit" });
+        const r = await fetch(base + path, { method, headers, body }); // (no cookies go to another origin)
         const data = await r.json().catch(() => null);
         return { status: r.status, data, retryAfter: r.headers.get("Retry-After") };
       } catch (offline) {
+        // A refused origin's 403 has no CORS headers, so the browser hides it: the page sees this. Tell the owner.
+        if (!warned) {
+          warned = true;
+          console.warn(`contact-form.js: no readable answer from ${base}. Is ${location.origin} in its ` +
+            "CONTACT_ALLOWED_ORIGINS?");
+        }
         return { status: 0 };
       }
     };
 
-    const keep = (next, seconds) => {
+    // A token and when its fill time started: now for a fetched one, the replaced token's for a nextToken.
+    const keep = (next, seconds, at = now()) => {
       token = next;
-      tokenAt = Date.now();
-      expires = Date.now() + seconds * 1000 - 30000;
+      tokenAt = at;
+      expires = now() + seconds * 1000 - 30000;
     };
 
     const fetchToken = async () => {
       const a = await call("GET", "/contact/token", {});
       if (a.status === 200 && a.data && a.data.token) {
         keep(a.data.token, a.data.expiresIn || 3600);
-        startedAt = startedAt || Date.now();
+        startedAt = startedAt || now();
       }
       return a;
     };
 
-    // The error slot of a field: its [data-error-for] element, or one made after it; tied by aria-describedby.
-    const slot = (el) => {
+    // A field's error: in its [data-error-for] element, or in one made once, after the field and outside any
+    // <label> (inside one it would become part of the field's name), tied to the field by aria-describedby.
+    const mark = (el, text) => {
       let s = form.querySelector(`[data-error-for="${el.name}"]`);
       if (!s) {
         s = doc.createElement("span");
         s.className = "contact-error";
-        el.after(s);
+        s.dataset.errorFor = el.name;
+        (el.closest("label") || el).after(s);
       }
       s.id = s.id || `${el.id || "contact-" + el.name}-error`;
-      const by = (el.getAttribute("aria-describedby") || "").split(" ");
-      if (!by.includes(s.id)) el.setAttribute("aria-describedby", by.concat(s.id).join(" ").trim());
-      return s;
+      const by = el.getAttribute(DESCRIBED) || "";
+      if (!by.split(" ").includes(s.id)) el.setAttribute(DESCRIBED, `${by} ${s.id}`.trim());
+      s.textContent = text;
+      el.setAttribute(INVALID, !!text);
     };
 
     // Show (or clear) every field's error; focus the first field in error. The first such field, or null.
@@ -158,10 +157,10 @@
       let first = null;
       each((el) => {
         const text = fields[el.name] || "";
-        if (!FIELDS.includes(el.name) || (!text && !el.hasAttribute("aria-invalid"))) return;
-        slot(el).textContent = text;
-        el.setAttribute("aria-invalid", !!text);
-        if (text && !first) first = el;
+        if (FIELDS.includes(el.name) && (text || el.hasAttribute(INVALID))) {
+          mark(el, text);
+          if (text && !first) first = el;
+        }
       });
       if (first) first.focus();
       return first;
@@ -180,16 +179,22 @@
       busy = true;
       form.setAttribute("aria-busy", "true");
       announce("sending", t.sending);
-      let a = !token || Date.now() > expires ? await fetchToken() : {};
+      let a = !token || now() > expires ? await fetchToken() : {};
       if (token) {
-        const young = tokenAt + minFill + 250 - Date.now(); // a fresh token (a retry, an old tab's): let it age
+        // A fresh token (a retry, an old tab's) or a form just cleared: let the fill time pass first.
+        const young = Math.max(tokenAt, startedAt) + minFill + 250 - now();
         if (young > 0 && minFill) await new Promise((done) => setTimeout(done, young));
         a = await call("POST", "/contact", { "Content-Type": "application/json", "X-CSRF-Token": token },
           JSON.stringify(payload(values(), startedAt)));
-        token = null; // single use, whatever the answer
-        if (a.data && a.data.nextToken) keep(a.data.nextToken, 3600);
-        // A Turnstile token is single-use too: after anything but a 429 (refused before it is checked), renew it.
-        if (a.status !== 429 && self.turnstile) self.turnstile.reset();
+        const d = a.data || {};
+        const next = d.nextToken || (d.error && d.error.nextToken);
+        // Single use, whatever the answer but a 429 (refused before the token is looked at); a Turnstile token
+        // too, so the widget is renewed after anything but a 429.
+        if (a.status !== 429) {
+          token = null;
+          if (self.turnstile) self.turnstile.reset();
+        }
+        if (next) keep(next, 3600, tokenAt); // it keeps the fill time of the token it replaces (contract §6)
       }
       busy = false;
       form.removeAttribute("aria-busy");
@@ -198,14 +203,14 @@
       if (o.fields && !showErrors(o.fields)) o.text = `${t.failed} ${JSON.stringify(o.fields)}`;
       if (o.kind === "wait") {
         if (retries++ < 3) timer = setTimeout(send, o.retry * 1000);
-        else Object.assign(o, { kind: "error", text: t.failed }); // three automatic tries in a row: over to the visitor
+        else [o.kind, o.text] = ["error", t.failed]; // three automatic tries in a row: over to the visitor
         if (!token) fetchToken(); // now, so it has aged past the fill time when the next send uses it
       }
       announce(o.kind, o.text);
       if (o.kind === "sent" || o.kind === "queued") {
         form.reset();
         showErrors({});
-        startedAt = Date.now();
+        startedAt = now();
       }
       form.dispatchEvent(new CustomEvent("contact:result", { detail: { status: a.status, kind: o.kind } }));
     };
@@ -224,26 +229,39 @@
       else send();
     };
 
+    // An edit clears its field's error: what is shown is about what is there now.
+    const onInput = ({ target }) => {
+      if (target.getAttribute(INVALID) === "true") mark(target, "");
+    };
+
     form.noValidate = true;
     form.addEventListener("submit", onSubmit);
+    form.addEventListener("input", onInput);
     // The token is fetched when the form is shown (the API's fill-time rule counts from its issue).
-    if (self.IntersectionObserver) {
-      observer = new IntersectionObserver((entries) => {
-        if (entries.some((e) => e.isIntersecting)) {
-          observer.disconnect();
-          fetchToken();
-        }
-      });
-      observer.observe(form);
-    } else fetchToken();
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        observer.disconnect();
+        fetchToken();
+      }
+    });
+    observer.observe(form);
     return {
       destroy() {
         clearTimeout(timer);
-        if (observer) observer.disconnect();
+        observer.disconnect();
         form.removeEventListener("submit", onSubmit);
+        form.removeEventListener("input", onInput);
       },
     };
   };
 
-  return { mount, outcome, payload, waitSeconds, MESSAGES };
-});
+  self.ContactForm = { mount, outcome, payload, waitSeconds, inWords, MESSAGES };
+  const start = () =>
+    doc.querySelectorAll("form[data-contact-api]").forEach((form) =>
+      mount(form, {
+        api: form.getAttribute("data-contact-api"),
+        minFillSeconds: form.getAttribute("data-min-fill-seconds"),
+      }));
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -33,6 +33,7 @@ from contact_sdk.errors import ConfigurationError
 __all__ = [
     "CORS_ALLOW_HEADERS",
     "CORS_ALLOW_METHODS",
+    "CORS_EXPOSE_HEADERS",
     "CORS_MAX_AGE_SECONDS",
     "SECURITY_HEADERS",
     "OriginPolicy",
@@ -45,6 +46,8 @@ CORS_ALLOW_HEADERS = "Content-Type, X-CSRF-Token"
 CORS_ALLOW_METHODS = "GET, POST, OPTIONS"
 #: How long a browser may cache a preflight answer, in seconds.
 CORS_MAX_AGE_SECONDS = 600
+#: Response headers a page on another origin may read: when to retry, and which request to quote.
+CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id"
 
 #: Headers on every response, whatever its status (contract section 3).
 SECURITY_HEADERS: Mapping[str, str] = types.MappingProxyType(
@@ -178,6 +181,8 @@ class OriginPolicy:
 
         ``Access-Control-Allow-Origin`` carries the allowed origin's canonical form (what a browser
         sends, and compares byte for byte with its own), never the request's spelling.
+        ``Access-Control-Expose-Headers`` lets the page read ``Retry-After`` (a ``429``/``503``'s wait) and
+        ``X-Request-Id`` (what to quote to the site's owner); without it a browser hides both from a script.
         """
         allowed = self.allowed(origin)
         if allowed is None:
@@ -188,4 +193,5 @@ class OriginPolicy:
             "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
             "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
             "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+            "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
         }

@@ -16,14 +16,22 @@ into the current window is allowed when::
 so a client that spent its allowance at the end of one window cannot spend it again at the start of
 the next: across any boundary the total in one window length stays at ``limit`` (the weighting
 assumes the previous window's hits were spread evenly; the test suite checks the boundary attack).
-A refused hit does not count. ``Retry-After`` is the exact time, rounded up to whole seconds, until
-the sliding estimate lets the next hit in, if the client sends nothing meanwhile.
+A refused hit does not count.
+
+**Never longer than the window.** The even-spread assumption can overshoot: with 2 per 900 s and
+both hits 20 s into a window, the estimate keeps weighing them until 450 s into the *next* window,
+1,330 s after they were made, though no hit of the last 900 s remains by then. So each key also keeps
+the time of its latest counted hit, and a hit is allowed whenever that one is a whole window old
+(nothing counted lies in the last ``window_seconds``, exactly, so letting one in can never exceed the
+limit). ``Retry-After`` is the exact time, rounded up to whole seconds, until the first of the two
+rules lets the next hit in, if the client sends nothing meanwhile: never more than ``window_seconds``.
 
 In production the counters live in the service's DynamoDB table (:class:`DynamoDBRateLimitStore`):
-one item per key holding the counters of the current and previous windows, and each check is **one**
-conditional ``UpdateItem``. DynamoDB's condition expressions cannot do arithmetic, so the rule above
-is written out as a disjunction over the possible ``previous`` counts (see
-:func:`condition_groups`); DynamoDB serialises writes to one item, so concurrent execution
+one item per key holding the counters of the current and previous windows and the latest hit's time,
+and each check is **one** conditional ``UpdateItem``. DynamoDB's condition expressions cannot do
+arithmetic, so the rule above is written out as a disjunction over the possible ``previous`` counts
+(see :func:`condition_groups`), or'd with ``latest hit <= now - window``; DynamoDB serialises writes
+to one item, so concurrent execution
 environments can never let more through than the rule allows. Without a table,
 :class:`InMemoryRateLimitStore` counts per process with the same rule.
 
@@ -54,6 +62,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -103,14 +112,15 @@ class RateLimitStoreUnavailable(ContactSdkError):  # noqa: N818 - the name the s
 class RateLimitDecision:
     """The outcome of one rate-limit check.
 
-    ``remaining`` is how many more hits the sliding window allows right now after this one;
+    ``remaining`` is how many more hits the sliding window allows right now after this one (``None``
+    when the hit was counted inside a transaction, which returns nothing on success);
     ``retry_after_seconds`` is 0 when allowed, otherwise the whole seconds (at least 1) until the
     next hit would be allowed: the value of the ``Retry-After`` header.
     """
 
     allowed: bool
     limit: int
-    remaining: int
+    remaining: int | None
     retry_after_seconds: int
 
 
@@ -172,18 +182,30 @@ def _wait_seconds(*, current: int, previous: int, limit: int, window_seconds: in
     return (w - elapsed) + max(needed_next, Fraction(0))
 
 
-def sliding_decision(*, current: int, previous: int, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
+def sliding_decision(
+    *, current: int, previous: int, limit: int, window_seconds: int, now: float, last_hit: float | None = None
+) -> RateLimitDecision:
     """Judge one hit: ``current`` hits in the window containing ``now``, ``previous`` in the one before.
 
-    Pure; both stores use it (the DynamoDB store through the condition it writes, then for the answer).
+    ``last_hit`` is the time of the key's latest counted hit (``None``: unknown). Once it is a whole
+    window old, nothing counted lies in the sliding window and the hit is allowed whatever the counts;
+    a refusal's wait is never longer than until then, so it is at most ``window_seconds`` when
+    ``last_hit`` is known (see the module docstring). Pure; both stores use it (the DynamoDB store
+    through the condition it writes, then for the answer).
 
     >>> sliding_decision(current=0, previous=5, limit=5, window_seconds=900, now=1_000.0)
     RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=80)
     >>> sliding_decision(current=1, previous=0, limit=5, window_seconds=900, now=1_000.0)
     RateLimitDecision(allowed=True, limit=5, remaining=3, retry_after_seconds=0)
+    >>> sliding_decision(current=2, previous=0, limit=2, window_seconds=900, now=920.0, last_hit=920.0)
+    RateLimitDecision(allowed=False, limit=2, remaining=0, retry_after_seconds=900)
     """
     start, _ = window_bounds(now, window_seconds)
     elapsed = Fraction(now) - start
+    # The latest counted hit's window has passed in full: every counted hit is outside the sliding window.
+    left_of_latest = Fraction(last_hit) + window_seconds - Fraction(now) if last_hit is not None else None
+    if left_of_latest is not None and left_of_latest <= 0:
+        current = previous = 0
     if _allows(current=current, previous=previous, limit=limit, window_seconds=window_seconds, elapsed=elapsed):
         used = (current + 1) + Fraction(previous) * (window_seconds - elapsed) / window_seconds
         return RateLimitDecision(
@@ -192,6 +214,8 @@ def sliding_decision(*, current: int, previous: int, limit: int, window_seconds:
     wait = _wait_seconds(
         current=current, previous=previous, limit=limit, window_seconds=window_seconds, elapsed=elapsed
     )
+    if left_of_latest is not None:
+        wait = min(wait, left_of_latest)
     return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=max(math.ceil(wait), 1))
 
 
@@ -239,7 +263,7 @@ class RateLimitStore(Protocol):
     """Counts hits per key and window, atomically, and judges each against the sliding window."""
 
     def hit(self, key: str, *, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
-        """Count one hit for ``key`` at ``now`` if the sliding window allows it (see the module docstring).
+        """Count one hit for ``key`` at ``now`` if the rule allows it (see the module docstring).
 
         Raises :class:`RateLimitStoreUnavailable` when the store cannot be reached.
         """
@@ -250,14 +274,16 @@ class InMemoryRateLimitStore:
     """A thread-safe :class:`RateLimitStore` for one process: tests, local runs, Lambda without a table.
 
     A window's counter is kept while it can still be the "previous" window and pruned on the next call
-    after that, so memory holds only the keys seen in the last two windows. It does not hold across
-    Lambda execution environments.
+    after that, so memory holds only the keys seen in the last two windows; a key's latest hit time is
+    kept as long as one of its counters is. It does not hold across Lambda execution environments.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, int], int] = {}
         self._by_expiry: list[tuple[int, str, int]] = []
+        self._last_hit: dict[str, float] = {}
+        self._live_windows: dict[str, int] = {}
 
     def __len__(self) -> int:
         """How many (key, window) counters are held."""
@@ -272,19 +298,30 @@ class InMemoryRateLimitStore:
             current = self._counters.get((key, start), 0)
             previous = self._counters.get((key, start - window_seconds), 0)
             decision = sliding_decision(
-                current=current, previous=previous, limit=limit, window_seconds=window_seconds, now=now
+                current=current,
+                previous=previous,
+                limit=limit,
+                window_seconds=window_seconds,
+                now=now,
+                last_hit=self._last_hit.get(key),
             )
             if decision.allowed:
                 if current == 0:
                     # Needed until the end of the next window, where it is the "previous" one.
                     heapq.heappush(self._by_expiry, (end + window_seconds, key, start))
+                    self._live_windows[key] = self._live_windows.get(key, 0) + 1
                 self._counters[(key, start)] = current + 1
+                self._last_hit[key] = now
         return decision
 
     def _prune(self, now: float) -> None:
         while self._by_expiry and self._by_expiry[0][0] <= now:
             _, key, start = heapq.heappop(self._by_expiry)
             self._counters.pop((key, start), None)
+            self._live_windows[key] -= 1
+            if not self._live_windows[key]:
+                del self._live_windows[key]
+                self._last_hit.pop(key, None)
 
 
 def _counter(window_start: int) -> str:
@@ -296,16 +333,34 @@ def _count(item: dict[str, Any], window_start: int) -> int:
     return int(value) if value is not None else 0
 
 
+#: The item attribute holding the time of the key's latest counted hit (epoch seconds).
+_LAST_HIT = "lastHit"
+
+
+def _last_hit(item: dict[str, Any]) -> float | None:
+    value = item.get(_LAST_HIT, {}).get("N")
+    return float(value) if value is not None else None
+
+
+def _number(value: Decimal) -> str:
+    """A DynamoDB number in plain notation, as DynamoDB itself writes it back (no trailing zeros)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 class DynamoDBRateLimitStore:
     """A :class:`RateLimitStore` in the service's DynamoDB table, shared by every Lambda execution environment.
 
-    One item per key, ``rate#<key>``, with one counter attribute per window (``w<window start>``) and
-    the TTL attribute (the end of the next window plus :data:`EXPIRY_SLACK_SECONDS`). Each check is a
-    single ``UpdateItem``: ``ADD`` one to the current window's counter, ``REMOVE`` counters too old to
-    matter, conditioned on the sliding rule written out by :func:`condition_groups` over the current
-    and previous counters. DynamoDB serialises writes to one item, so the limit holds however many
-    environments check at once. A refusal returns the old item (``ReturnValuesOnConditionCheckFailure``)
-    so ``Retry-After`` is computed from the real counts, with no second call.
+    One item per key, ``rate#<key>``, with one counter attribute per window (``w<window start>``), the
+    latest counted hit's time (``lastHit``) and the TTL attribute (the end of the next window plus
+    :data:`EXPIRY_SLACK_SECONDS`). Each check is a single ``UpdateItem``: ``ADD`` one to the current
+    window's counter, ``SET`` ``lastHit``, ``REMOVE`` counters too old to matter, conditioned on the
+    sliding rule written out by :func:`condition_groups` over the current and previous counters, or on
+    ``lastHit`` being a whole window old. DynamoDB serialises writes to one item, so the limit holds
+    however many environments check at once. Both outcomes return the old item (``ALL_OLD``, and
+    ``ReturnValuesOnConditionCheckFailure`` for a refusal) so the answer and ``Retry-After`` are
+    computed from the real counts, with no second call. (An item written before ``lastHit`` existed
+    is judged by the counts alone until it expires, at most two windows later.)
 
     Example::
 
@@ -321,6 +376,57 @@ class DynamoDBRateLimitStore:
 
         Any failure other than the limit being reached raises :class:`RateLimitStoreUnavailable`.
         """
+        request = self._update(key, limit=limit, window_seconds=window_seconds, now=now)
+        try:
+            response = self._client.update_item(**request, ReturnValues="ALL_OLD")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                returned: Any = exc.response.get("Item")
+                return self.refused(returned, limit=limit, window_seconds=window_seconds, now=now)
+            raise RateLimitStoreUnavailable(
+                f"DynamoDB rate-limit store ({self._table_name}) refused the update: {code or 'unknown error'}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise RateLimitStoreUnavailable(
+                f"DynamoDB rate-limit store ({self._table_name}) unreachable: {type(exc).__name__}"
+            ) from exc
+        before: dict[str, Any] = dict(response.get("Attributes", {}))
+        start = window_bounds(now, window_seconds)[0]
+        return sliding_decision(
+            current=_count(before, start),
+            previous=_count(before, start - window_seconds),
+            limit=limit,
+            window_seconds=window_seconds,
+            now=now,
+            last_hit=_last_hit(before),
+        )
+
+    def hit_write(self, key: str, *, limit: int, window_seconds: int, now: float) -> dict[str, Any]:
+        """The same hit as an ``Update`` of a ``TransactWriteItems`` (the intake's admission transaction).
+
+        A transaction returns no values on success: the decision is then "allowed", with ``remaining``
+        unknown (``None``); on a refusal, :meth:`refused` reads the item the transaction returns.
+        """
+        return {"Update": self._update(key, limit=limit, window_seconds=window_seconds, now=now)}
+
+    def refused(self, old: Any, *, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
+        """The decision when the hit's condition failed, computed from the item as it was."""
+        item: dict[str, Any] = dict(old) if isinstance(old, dict) else {}
+        start = window_bounds(now, window_seconds)[0]
+        decision = sliding_decision(
+            current=_count(item, start),
+            previous=_count(item, start - window_seconds),
+            limit=limit,
+            window_seconds=window_seconds,
+            now=now,
+            last_hit=_last_hit(item),
+        )
+        if decision.allowed:  # merged condition groups refused a hit the exact rule allows: wait a second
+            return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=1)
+        return decision
+
+    def _update(self, key: str, *, limit: int, window_seconds: int, now: float) -> dict[str, Any]:
         start, end = window_bounds(now, window_seconds)
         previous_start = start - window_seconds
         groups = condition_groups(limit=limit, window_seconds=window_seconds, elapsed=now - start)
@@ -330,12 +436,17 @@ class DynamoDBRateLimitStore:
             "#old1": _counter(start - 2 * window_seconds),
             "#old2": _counter(start - 3 * window_seconds),
             "#expires": TTL_ATTRIBUTE,
+            "#last": _LAST_HIT,
         }
+        exact_now = Decimal(repr(now))  # the float's shortest decimal spelling, which float() reads back as is
         values: dict[str, Any] = {
             ":one": {"N": "1"},
             ":expires": {"N": str(end + window_seconds + EXPIRY_SLACK_SECONDS)},
+            ":now": {"N": _number(exact_now)},
+            ":stale": {"N": _number(exact_now - window_seconds)},
         }
-        clauses: list[str] = []
+        # Every counted hit at least a window old: nothing is in the sliding window, whatever the counts say.
+        clauses: list[str] = ["#last <= :stale"]
         for index, (low, high, max_current) in enumerate(groups):
             values[f":lo{index}"] = {"N": str(low)}
             values[f":hi{index}"] = {"N": str(high)}
@@ -344,46 +455,15 @@ class DynamoDBRateLimitStore:
             if low == 0:
                 previous_in = f"(attribute_not_exists(#prev) OR {previous_in})"
             clauses.append(f"({previous_in} AND (attribute_not_exists(#cur) OR #cur <= :max{index}))")
-        # No group at all (cannot happen for limit >= 1) would mean "never": keep the expression valid.
-        condition = " OR ".join(clauses) or "attribute_not_exists(#expires) AND attribute_exists(#expires)"
-        try:
-            response = self._client.update_item(
-                TableName=self._table_name,
-                Key={PARTITION_KEY: {"S": f"rate#{key}"}},
-                UpdateExpression="ADD #cur :one SET #expires = :expires REMOVE #old1, #old2",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                returned: Any = exc.response.get("Item")
-                old: dict[str, Any] = dict(returned) if isinstance(returned, dict) else {}
-                decision = sliding_decision(
-                    current=_count(old, start),
-                    previous=_count(old, previous_start),
-                    limit=limit,
-                    window_seconds=window_seconds,
-                    now=now,
-                )
-                if decision.allowed:  # merged condition groups refused a hit the exact rule allows: wait a second
-                    return RateLimitDecision(allowed=False, limit=limit, remaining=0, retry_after_seconds=1)
-                return decision
-            raise RateLimitStoreUnavailable(
-                f"DynamoDB rate-limit store ({self._table_name}) refused the update: {code or 'unknown error'}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise RateLimitStoreUnavailable(
-                f"DynamoDB rate-limit store ({self._table_name}) unreachable: {type(exc).__name__}"
-            ) from exc
-        item: dict[str, Any] = dict(response.get("Attributes", {}))
-        current = max(_count(item, start) - 1, 0)
-        return sliding_decision(
-            current=current, previous=_count(item, previous_start), limit=limit, window_seconds=window_seconds, now=now
-        )
+        return {
+            "TableName": self._table_name,
+            "Key": {PARTITION_KEY: {"S": f"rate#{key}"}},
+            "UpdateExpression": "ADD #cur :one SET #expires = :expires, #last = :now REMOVE #old1, #old2",
+            "ConditionExpression": " OR ".join(clauses),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
 
 class RateLimiter:
@@ -427,7 +507,15 @@ class RateLimiter:
 
         Raises :class:`RateLimitStoreUnavailable` when the store cannot be reached.
         """
+        key, now = self.hit_for(client_ip)
+        return self._store.hit(key, limit=self.limit, window_seconds=self.window_seconds, now=now)
+
+    def hit_for(self, client_ip: str) -> tuple[str, float]:
+        """The store key and the time of one hit from ``client_ip`` (for a hit counted in a transaction)."""
         client = client_identity(client_ip, ipv6_prefix=self.ipv6_prefix)
-        return self._store.hit(
-            f"{self.scope}#{client}", limit=self.limit, window_seconds=self.window_seconds, now=self._clock()
-        )
+        return f"{self.scope}#{client}", self._clock()
+
+    @property
+    def store(self) -> RateLimitStore:
+        """Where the hits are counted."""
+        return self._store

@@ -5,7 +5,8 @@ The rules, and the reason each one reports:
 ==========================  =================================================================
 reason                      fires when
 ==========================  =================================================================
-``honeypot_filled``         the hidden ``website`` field is not empty (people never see it)
+``honeypot_filled``         the hidden ``website`` field holds anything at all (people never see it):
+                            any value but absent/``null`` and ``""``, whatever its type or length
 ``submitted_too_fast``      sent less than ``min_fill_seconds`` after ``formStartedAt``
 ``token_too_recent``        sent less than ``min_fill_seconds`` after its CSRF token's signed issue
                             time: server evidence, which a bot cannot backdate or omit
@@ -54,6 +55,7 @@ __all__ = [
     "MIN_LETTER_RATIO",
     "SPAM_KEYWORDS",
     "SpamVerdict",
+    "honeypot_filled",
     "judge",
 ]
 
@@ -98,9 +100,20 @@ class SpamVerdict:
     reasons: tuple[str, ...]
 
 
+def honeypot_filled(value: object) -> bool:
+    """Whether the hidden ``website`` field holds anything: every value but absent (``None``) and ``""``.
+
+    People never see the field, so whitespace, a number, ``false`` or an object all count as filled.
+
+    >>> [honeypot_filled(v) for v in (None, "", " ", 0, False, [], "http://spam.example")]
+    [False, False, True, True, True, True, True]
+    """
+    return value is not None and value != ""
+
+
 def judge(
     *,
-    honeypot: str | None,
+    honeypot: object,
     form_started_at_ms: int | None,
     message: str,
     name: str,
@@ -120,7 +133,7 @@ def judge(
     ('honeypot_filled',)
     """
     reasons: list[str] = []
-    if honeypot:
+    if honeypot_filled(honeypot):
         reasons.append("honeypot_filled")
     if min_fill_seconds > 0 and form_started_at_ms is not None:
         elapsed_ms = now_ms - form_started_at_ms

@@ -53,7 +53,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from contact_sdk.deadline import Deadline, within
+from contact_sdk.degraded import DependencyGuard
 from contact_sdk.errors import ConfigurationError
+from contact_sdk.transport import DeadlineTransport
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -73,6 +76,13 @@ MAX_TOKEN_LENGTH = 2048
 #: siteverify error codes that say our side is wrong or Cloudflare failed, not the visitor's token.
 _NOT_THE_VISITORS_FAULT = frozenset({"missing-input-secret", "invalid-input-secret", "internal-error"})
 _ATTEMPTS = 2
+#: Less time than this left, and a siteverify attempt is not worth starting.
+_MIN_ATTEMPT_SECONDS = 0.05
+
+
+def _siteverify_client() -> httpx.Client:
+    # Every connect, write and read of a verification ends by the request's deadline (contact_sdk.transport).
+    return httpx.Client(follow_redirects=False, transport=DeadlineTransport())
 
 
 class CaptchaVerdict(enum.StrEnum):
@@ -110,6 +120,8 @@ class TurnstileVerifier:
 
     ``secret`` returns the secret key (read through the Parameter Store cache, so a rotated key is
     picked up within the cache's TTL); ``clock`` is the clock ``deadline`` is on (the Resend client's).
+    ``guard`` remembers that siteverify just failed or overran, so the requests that follow get
+    ``unavailable`` at once for a while (one probe finds it back).
     """
 
     def __init__(
@@ -123,6 +135,7 @@ class TurnstileVerifier:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+        guard: DependencyGuard | None = None,
     ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be greater than zero")
@@ -132,9 +145,10 @@ class TurnstileVerifier:
         self.url = url
         self.timeout_seconds = timeout_seconds
         self._owns_http = http is None
-        self._http = http or httpx.Client(follow_redirects=False)
+        self._http = http or _siteverify_client()
         self._clock = clock
         self._new_key = new_key
+        self.guard = guard
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -144,9 +158,11 @@ class TurnstileVerifier:
         """Drop pooled connections (SnapStart restore): a fresh client when this verifier built its own."""
         if self._owns_http:
             self._http.close()
-            self._http = httpx.Client(follow_redirects=False)
+            self._http = _siteverify_client()
+        if self.guard is not None:
+            self.guard.reset()
 
-    def verify(self, token: str | None, *, remote_ip: str, deadline: float | None) -> CaptchaResult:
+    def verify(self, token: str | None, *, remote_ip: str, deadline: Deadline | None) -> CaptchaResult:
         """Judge ``token`` from ``remote_ip``; never raises for anything siteverify or the network does."""
         if token is None or not token.strip():
             return CaptchaResult(CaptchaVerdict.REFUSED, "missing")
@@ -160,18 +176,20 @@ class TurnstileVerifier:
         form = {"secret": secret, "response": token, "idempotency_key": self._new_key()}
         if remote_ip and remote_ip != "unknown":
             form["remoteip"] = remote_ip
+        admission = self.guard.admit() if self.guard is not None else None
+        if self.guard is not None and admission is None:
+            logger.warning("Turnstile siteverify skipped: it failed a moment ago", extra={"captcha_failure": "skipped"})
+            return CaptchaResult(CaptchaVerdict.UNAVAILABLE, "skipped")
         # One bound for the whole verification, retry included: the tighter of our timeout and the deadline.
-        until = self._clock() + self.timeout_seconds
-        if deadline is not None:
-            until = min(until, deadline)
+        until = (deadline or Deadline.never(clock=self._clock)).earliest(self.timeout_seconds)
         answer: Any = None
         failure = "deadline"
         for _ in range(_ATTEMPTS):
-            timeout = self._time_left(until)
-            if timeout is None:
+            if not until.allows(_MIN_ATTEMPT_SECONDS):  # not worth a connection attempt
                 break
             try:
-                response = self._http.post(self.url, data=form, timeout=timeout)
+                with within(until):
+                    response = self._http.post(self.url, data=form, timeout=until.remaining())
             except httpx.TimeoutException:
                 failure = "timeout"
                 continue
@@ -189,15 +207,13 @@ class TurnstileVerifier:
         if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):
             if answer is not None:
                 failure = "unreadable_answer"
+            if self.guard is not None and admission is not None:
+                self.guard.failed(admission)
             logger.warning("Turnstile siteverify gave no usable answer", extra={"captcha_failure": failure})
             return CaptchaResult(CaptchaVerdict.UNAVAILABLE, failure)
+        if self.guard is not None and admission is not None:
+            self.guard.succeeded(admission)
         return self._judge(answer)
-
-    def _time_left(self, until: float) -> float | None:
-        left = until - self._clock()
-        if left <= 0.05:  # not worth a connection attempt
-            return None
-        return left
 
     def _judge(self, answer: dict[str, Any]) -> CaptchaResult:
         codes = answer.get("error-codes")

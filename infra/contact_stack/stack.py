@@ -92,9 +92,11 @@ ALIAS_NAME = "live"
 
 #: The DynamoDB actions each function's code calls, granted on the table ARN only. Derived from the code by
 #: tools/boto3_calls.py; tests/infra/test_iam_as_used.py fails when the code and these lists part ways. The API
-#: function: ledger and breaker reads and writes, CSRF nonces (PutItem), rate limits, the archive, the delivery
-#: events (DeleteItem releases a webhook's claim). The consumer: the ledger, the breaker, the archive.
-API_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+#: function: the submission records, the breaker, CSRF nonces (PutItem), rate limits, the delivery events; its two
+#: TransactWriteItems (the admission's rate limit + nonce + record claim, the webhook's marker + event) are
+#: authorized by their items' PutItem and UpdateItem, TransactWriteItems being no IAM action of its own. The
+#: consumer: the records, the breaker.
+API_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 CONSUMER_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 #: What a function needs of the customer-managed key to read and write the table through DynamoDB (named
 #: one by one: no wildcard for cdk-nag's IAM5 to acknowledge).

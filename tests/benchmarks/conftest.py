@@ -81,7 +81,7 @@ class WarmHandler:
     def submit_event(self, **changes: Any) -> dict[str, Any]:
         """``POST /contact`` with a fresh token and a message never sent before (no idempotent replay)."""
         n = next(self._counter)
-        token = self.components.service.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
+        token = self.components.intake.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
         body = submission(message=f"Hello! I would like to talk about your engine, note {n}.", **changes)
         headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token}
         return api_gateway_event("POST", "/contact", body=json.dumps(body), headers=headers)

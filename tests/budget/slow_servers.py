@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -30,13 +32,32 @@ def _read_request(conn: socket.socket) -> None:
         rest += chunk
 
 
+def _client_gone(conn: socket.socket) -> bool:
+    """Whether the client closed its end (EOF or a reset is waiting to be read)."""
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 @contextmanager
-def body_server(*, byte_every: float | None) -> Iterator[str]:
-    """Answers 200 with its headers at once, then the body one byte every ``byte_every`` s (``None``: never)."""
+def body_server(*, byte_every: float | None, hung_up: list[float] | None = None) -> Iterator[str]:
+    """Answers 200 with its headers at once, then the body one byte every ``byte_every`` s (``None``: never).
+
+    ``hung_up`` gets the ``time.monotonic()`` at which the server saw a client close its connection before
+    the body was complete (the client gave up and closed, rather than leaving the connection open).
+    """
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     port = listener.getsockname()[1]
+
+    def note_hang_up() -> None:
+        if hung_up is not None:
+            hung_up.append(time.monotonic())
 
     def serve(conn: socket.socket) -> None:
         with conn:
@@ -47,11 +68,17 @@ def body_server(*, byte_every: float | None) -> Iterator[str]:
                     + f"Content-Length: {len(JSON_ANSWER)}\r\n\r\n".encode()
                 )
                 for byte in JSON_ANSWER:
-                    if byte_every is None or stop.wait(byte_every):
-                        stop.wait()
-                        return
+                    waited = 0.0
+                    while byte_every is None or waited < byte_every:
+                        if stop.wait(0.02):
+                            return
+                        waited += 0.02
+                        if _client_gone(conn):
+                            note_hang_up()
+                            return
                     conn.sendall(bytes([byte]))
             except OSError:
+                note_hang_up()
                 return
 
     def accept() -> None:

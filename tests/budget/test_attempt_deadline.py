@@ -6,6 +6,7 @@ asserted is the deadline plus a generous scheduling allowance, never a tight tim
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -91,3 +92,28 @@ def test_a_prompt_body_is_read_normally_under_a_deadline(clients: Callable[[str]
         client = clients(url)
         assert client.send(EMAIL, deadline=client.clock() + 5.0) == "trickled-0000"
     assert 0 < spent.milliseconds(timings.PROVIDER) < 5000
+
+
+@pytest.mark.parametrize("byte_every", [0.3, None], ids=["trickled", "hung"])
+def test_no_attempt_outlives_its_send(clients: Callable[[str], ResendClient], byte_every: float | None) -> None:
+    """When send() returns at the deadline, the attempt is over: its connection closed (the server sees the hang-up
+    before send() returns) and no thread of it left running to send later, e.g. on a Lambda's next thaw."""
+    hung_up: list[float] = []
+    before = set(threading.enumerate())
+    with body_server(byte_every=byte_every, hung_up=hung_up) as url:
+        client = clients(url)
+        _, error, _ = timed_send(client)
+        returned = time.monotonic()
+        assert isinstance(error, ProviderDeferredError)
+        assert {t for t in threading.enumerate() if t.name != "ThreadPoolExecutor"} - before <= _server_threads()
+        for _ in range(100):  # the server's poll notices the closed socket within a few tens of ms
+            if hung_up:
+                break
+            time.sleep(0.02)
+    assert hung_up, "the attempt's connection was left open"
+    assert hung_up[0] <= returned + 0.1  # closed by the client when it gave up, not later by a reaper
+
+
+def _server_threads() -> set[threading.Thread]:
+    """The loopback server's own threads (accept loop, one per connection): not the client's."""
+    return {t for t in threading.enumerate() if t.daemon and t.name.startswith("Thread-")}

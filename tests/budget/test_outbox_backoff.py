@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from contact_sdk.bootstrap import build_components
-from contact_sdk.compose import idempotency_key
 from contact_sdk.config import InMemoryParameterSource
 from contact_sdk.errors import (
     CircuitOpenError,
@@ -20,10 +19,10 @@ from contact_sdk.errors import (
 )
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.replay import OutboxConsumer, backoff_seconds, longest_hide
+from contact_sdk.outbox_consumer import OutboxConsumer, backoff_seconds, longest_hide
 from contact_sdk.settings import Settings
 from tests.budget.simulated_sqs import SimClock, SimulatedQueue
+from tests.queued import queued_email
 
 NOON = 1_795_780_800.0  # 2026-11-27 12:00:00 UTC
 ONE_PM = NOON + 3600  # the daily quota resets 11 h 0 min 30 s later, at 00:00:30 UTC
@@ -152,9 +151,7 @@ def _queue_one(queue: SimulatedQueue) -> None:
     submission = ContactSubmission.model_validate(
         {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
     )
-    queued = QueuedSubmission.from_submission(
-        submission, idempotency_key=idempotency_key(submission), request_id="r-1", reason="x", now=queue.clock()
-    )
+    queued = queued_email(submission, now=queue.clock())
     queue.send_message(QueueUrl=queue.url, MessageBody=queued.to_json())
 
 

@@ -31,6 +31,8 @@ class SimulatedRequest:
     """One contact-form submission in a drill, described by its situation."""
 
     provider: Literal["up", "down", "slow"] = "up"
+    #: DynamoDB (rate limits, nonces, records, the breaker's state) unreachable: the request goes on degraded.
+    dynamodb: Literal["up", "down"] = "up"
     spam: bool = False
     valid: bool = True
     cold_start: bool = False
@@ -51,6 +53,8 @@ def recorder_source(environment: str) -> EmfSource:
         recorder = MetricsRecorder(environment=environment, sink=sink, clock_ms=lambda: 0)
         if request.cold_start:
             recorder.count(Metric.PARAMETER_ACCESS, PARAMETERS_PER_COLD_START)
+        if request.dynamodb == "down":
+            recorder.count(Metric.DEPENDENCY_DEGRADED)
         if not request.valid:
             recorder.count(Metric.VALIDATION_ERRORS)
         elif request.spam:
@@ -119,7 +123,9 @@ def handler_source(environment: str) -> EmfSource:
             return httpx.Response(500, json={"statusCode": 500, "name": "internal_server_error", "message": "down"})
         return httpx.Response(200, json={"id": f"email-{now[0]}"})
 
-    def build() -> Components:
+    def build(*, dynamodb_down: bool = False) -> Components:
+        # DynamoDB down: the table is named, and its endpoint is a loopback port nothing listens on.
+        table = {"table_name": "drill-contact"} if dynamodb_down else {}
         components = build_components(
             Settings.from_env(
                 {},
@@ -128,6 +134,7 @@ def handler_source(environment: str) -> EmfSource:
                 submit_limit=10**6,
                 token_limit=10**6,
                 min_fill_seconds=0,  # the drill posts at once; with the fill-time rule on, it would all be spam
+                **table,
             ),
             sink=sink,
             parameter_source=parameters,
@@ -138,6 +145,7 @@ def handler_source(environment: str) -> EmfSource:
                 clock=lambda: now[0],
                 on_state_change=lambda old, new: record(Metric.CIRCUIT_OPENED) if new == "open" else None,
             ),
+            dynamodb_client=_unreachable_dynamodb() if dynamodb_down else None,
         )
         components.api.timer = lambda: now[0]
         return components
@@ -169,12 +177,19 @@ def handler_source(environment: str) -> EmfSource:
     call(SimulatedRequest())  # warm the caches: the drill's "cold starts" are the explicit ones
     sink.clear()
 
+    degraded: list[Components] = []
+
     def documents(request: SimulatedRequest) -> list[dict[str, Any]]:
         nonlocal components
         if request.cold_start:
             components.client.close()
             components = build()
-        handler.environment.use_components(components)
+        serving = components
+        if request.dynamodb == "down":
+            if not degraded:
+                degraded.append(build(dynamodb_down=True))
+            serving = degraded[0]
+        handler.environment.use_components(serving)
         current["request"] = request
         try:
             call(request)
@@ -186,3 +201,21 @@ def handler_source(environment: str) -> EmfSource:
         return produced
 
     return documents
+
+
+def _unreachable_dynamodb() -> Any:
+    """A DynamoDB client for a loopback port nothing listens on: every call is refused at once."""
+    import socket
+
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return boto3.client(  # type: ignore[call-overload]
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="eu-west-1",
+        aws_access_key_id="drill",
+        aws_secret_access_key="drill",
+    )

@@ -76,6 +76,10 @@ SCENARIOS: dict[str, tuple[Schedule, set[str]]] = {
         spread(INCIDENT_START, 20, 5 * MINUTE, SimulatedRequest(provider="slow", response_time_ms=6000)),
         {"response-time-p95"},
     ),
+    "DynamoDB unreachable": (
+        spread(INCIDENT_START, 20, 5 * MINUTE, SimulatedRequest(dynamodb="down", response_time_ms=400)),
+        {"dependency-degraded"},
+    ),
     "cold-start storm": (
         spread(INCIDENT_START, 30, 10 * MINUTE, SimulatedRequest(cold_start=True, response_time_ms=900)),
         {"parameter-access-anomaly"},

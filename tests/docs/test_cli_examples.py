@@ -28,16 +28,16 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.archive import ArchiveState, DynamoDBSubmissionArchive
-from contact_sdk.delivery_status import DynamoDBDeliveryEventStore, parse_event
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.dynamo import create_table
-from contact_sdk.idempotency import DynamoDBSubmissionLedger, SubmissionStatus
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.parking import PARKED_REASON_ATTRIBUTE
+from contact_sdk.parking import SqsParkingLot
+from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState
+from contact_sdk.webhooks.store import DynamoDBWebhookStore
+from contact_sdk.webhooks.verifier import parse_event
 from tests.conftest import aws_client
 from tests.docs.examples import DocBlock, documented_blocks, normalize, run_block
+from tests.queued import queued_email
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +173,7 @@ def _submission(name: str, email: str, message: str) -> ContactSubmission:
 def _event(reader: Reader, svix_id: str, kind: str, email_id: str, at: float) -> None:
     created = dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
     body = json.dumps({"type": kind, "created_at": created, "data": {"email_id": email_id}})
-    DynamoDBDeliveryEventStore(reader.client("dynamodb"), "contact-local").record(
+    DynamoDBWebhookStore(reader.client("dynamodb"), "contact-local").record(
         parse_event(svix_id, body.encode(), fallback_created_at=at), now=at
     )
 
@@ -182,33 +182,36 @@ def local_archive(reader: Reader) -> None:
     """The local stack after the four submissions archive.md describes, with the ids and email ids it shows."""
     dynamodb = reader.client("dynamodb")
     create_table(dynamodb, "contact-local")
+    records = DynamoDBSubmissionRecords(dynamodb, "contact-local")
     start = time.time() - 60
 
-    def archive(at: float) -> DynamoDBSubmissionArchive:
-        return DynamoDBSubmissionArchive(dynamodb, "contact-local", clock=lambda: at)
-
-    def record(number: int, email: str, key: str, state: ArchiveState, **extra: Any) -> None:
+    def claim(number: int, email: str, key: str, state: RecordState, reasons: tuple[str, ...] = ()) -> int:
+        """The intake's claim of submission ``number`` as ``received`` or ``spam``; the record's cycle."""
         submission = _submission("Ada Lovelace", email, f"Question number {number} about the engine.")
-        archive(start + number).record(
-            submission, key=key, request_id=f"req-{number}", client_ip="127.0.0.1", state=state, **extra
+        draft = Draft.of(
+            submission,
+            key=key,
+            request_id=f"req-{number}",
+            client_ip="127.0.0.1",
+            state=state,
+            now=start + number,
+            reasons=reasons,
         )
+        return records.claim(draft).record.cycle
 
     delivered_key = "contact-44a19c2791162c597535c564d5725a2b74ce5ffab394440cafd3733a791906a3"
     first_email = "7e284b5b-4e31-4b9c-bf3e-8988efd8651e"
-    record(0, "ada@example.org", delivered_key, ArchiveState.SENT, email_id=first_email)
-    DynamoDBSubmissionLedger(dynamodb, "contact-local").mark(delivered_key, SubmissionStatus.SENT, email_id=first_email)
+    cycle = claim(0, "ada@example.org", delivered_key, RecordState.RECEIVED)
+    records.move(delivered_key, RecordState.SENT, cycle=cycle, now=start, email_id=first_email)
     _event(reader, "msg_9eacd89fc4d186dbcdd3eca8b0", "email.sent", first_email, start + 0.5)
     _event(reader, "msg_c3789327cad75938515a472b29", "email.delivered", first_email, start + 0.6)
-    record(
-        1, "grace@example.org", "contact-6558f432f4dafd39" + "0" * 48, ArchiveState.SPAM, reasons=("honeypot_filled",)
-    )
-    record(
-        2, "Ada@Example.org", "contact-7e7e1640d46c1972" + "0" * 48, ArchiveState.SPAM, reasons=("submitted_too_fast",)
-    )
+    claim(1, "grace@example.org", "contact-6558f432f4dafd39" + "0" * 48, RecordState.SPAM, ("honeypot_filled",))
+    claim(2, "Ada@Example.org", "contact-7e7e1640d46c1972" + "0" * 48, RecordState.SPAM, ("submitted_too_fast",))
     queued_key = "contact-793e078453922dea" + "0" * 48
-    record(3, "alan@example.org", queued_key, ArchiveState.QUEUED, reasons=("ProviderQuotaError",))
+    cycle = claim(3, "alan@example.org", queued_key, RecordState.RECEIVED)
+    records.move(queued_key, RecordState.QUEUED, cycle=cycle, now=start + 3, reasons=("ProviderQuotaError",))
     second_email = "0b4c9d7e-8f3a-4c21-9d65-1f2e3a4b5c6d"
-    archive(start + 4).record_state(queued_key, "sent", email_id=second_email)
+    records.move(queued_key, RecordState.SENT, cycle=cycle, now=start + 4, email_id=second_email)
     _event(reader, "msg_0d1e2f3a4b5c6d7e8f9a0b1c2d", "email.delivered", second_email, start + 5)
     reader.sandbox.add_domain("example.com", status="verified")
     config = {
@@ -242,21 +245,13 @@ def parked_submission(reader: Reader) -> None:
     sqs = reader.client("sqs")
     dlq = sqs.create_queue(QueueName="contact-prod-OutboxDeadLetterQueue")["QueueUrl"]
     outbox = sqs.create_queue(QueueName="contact-prod-OutboxQueue")["QueueUrl"]
-    queued = QueuedSubmission.from_submission(
+    queued = queued_email(
         _submission("Ada Lovelace", "ada@example.org", "Please keep this message safe while parked."),
-        idempotency_key="contact-" + "1" * 64,
-        request_id="req-parked",
-        reason="ProviderRejectedError",
         now=time.time(),
+        reason="ProviderRejectedError",
+        request_id="req-parked",
     )
-    sqs.send_message(
-        QueueUrl=dlq,
-        MessageBody=queued.to_json(),
-        MessageAttributes={
-            "idempotencyKey": {"DataType": "String", "StringValue": queued.idempotency_key},
-            PARKED_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": "422 invalid_from_address"},
-        },
-    )
+    SqsParkingLot(dlq, client=sqs).park(queued, reason="422 invalid_from_address")
     reader.env.update(OUTBOX_DLQ_URL=dlq, OUTBOX_URL=outbox)
 
 
@@ -325,17 +320,16 @@ BLOCKS: dict[str, Runs | NotRun] = {
         },
     ),
     "docs/local-stack.md: AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=eu-west-1 "
-    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing contact-sdk outbox stats --queue-url "
+    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/contact-sdk outbox stats --queue-url "
     "http://127.0.0.1:5000/123456789012/contact-outbox-local --dlq-url "
     "http://127.0.0.1:5000/123456789012/contact-outbox-local-dlq": Runs(local_queues_and_table),
     "docs/local-stack.md: AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=eu-west-1 "
-    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing contact-sdk status --table contact-local": Runs(
+    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/contact-sdk status --table contact-local": Runs(
         local_queues_and_table
     ),
     "docs/local-stack.md: AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=eu-west-1 "
-    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing contact-sdk submissions list --table contact-local": Runs(
-        local_queues_and_table
-    ),
+    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/contact-sdk submissions list "
+    "--table contact-local": Runs(local_queues_and_table),
 }
 
 DOCUMENTED = {block.key: block for block in documented_blocks(ROOT)}

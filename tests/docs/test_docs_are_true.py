@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import re
+import tomllib
 from pathlib import Path
 
+from contact_sdk.ops.cli import build_parser
 from contact_sdk.settings import ENVIRONMENT_VARIABLES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +46,14 @@ def test_the_sandbox_module_table_names_every_module() -> None:
     }
     package = ROOT / "contact_sdk" / "devtools" / "sandbox"
     assert rows == {path.name for path in package.glob("*.py") if path.name != "__init__.py"}
+
+
+def test_the_readme_names_every_operator_command_group_and_how_to_run_it() -> None:
+    """The README's command row lists every group of ``contact-sdk --help``, at the path ``make install`` puts it."""
+    readme = (ROOT / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `.venv/bin/contact-sdk --help` |"))
+    listed = set(re.findall(r"`([a-z]+)`", row.split("|")[2]))
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert listed == set(commands.choices)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["contact-sdk"] == "contact_sdk.ops.cli:main"

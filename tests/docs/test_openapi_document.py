@@ -131,6 +131,7 @@ def test_security_headers_have_the_contract_values(document: dict[str, Any]) -> 
     assert headers["Access-Control-Allow-Headers"]["schema"]["const"] == "Content-Type, X-CSRF-Token"
     assert headers["Access-Control-Allow-Methods"]["schema"]["const"] == "GET, POST, OPTIONS"
     assert headers["Access-Control-Max-Age"]["schema"]["const"] == "600"
+    assert headers["Access-Control-Expose-Headers"]["schema"]["const"] == "Retry-After, X-Request-Id"
 
 
 def test_every_response_carries_the_security_headers_and_request_id(document: dict[str, Any]) -> None:

@@ -216,6 +216,9 @@ def seed_stack(
         "CONTACT_ENVIRONMENT": "test",
         "CONTACT_TABLE_NAME": contact_table,
         "RESEND_API_URL": sandbox.url,
+        # moto on a loaded test machine is not a brownout: only the response budget cuts its calls here (the
+        # brownout tests keep the default, and a proxy that holds the answers for 30 s).
+        "CONTACT_AWS_CALL_TIMEOUT_MS": "4000",
         **extra_env,
     }
     for name, value in environ.items():

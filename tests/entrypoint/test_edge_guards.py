@@ -102,3 +102,20 @@ def test_the_limit_cannot_be_doubled_across_a_window_boundary(make_stack: Callab
     clock.now += 180
     assert stack.submit(submission(message="Boundary message, after Retry-After."))["statusCode"] == 200
     assert len(stack.sandbox.emails()) == 6
+
+
+def test_retry_after_is_never_longer_than_the_window(make_stack: Callable[..., Stack]) -> None:
+    """Issue 22, 2 per 900 s: two sends 20 s into a window; the third is told 900 s (not 1,330), gets in then."""
+    clock = Clock()
+    stack = make_stack(clock=clock, submit_limit=2)
+    clock.now += 20
+    for i in range(2):
+        assert stack.submit(submission(message=f"Early message {i}, long enough."))["statusCode"] == 200
+    refused = stack.submit(submission(message="The third message, too soon."))
+    assert_error(refused, 429, "rate_limited")
+    assert refused["headers"]["Retry-After"] == "900"
+    clock.now += 899
+    assert stack.submit(submission(message="The third message, a second early."))["headers"]["Retry-After"] == "1"
+    clock.now += 1
+    assert stack.submit(submission(message="The third message, when told."))["statusCode"] == 200
+    assert len(stack.sandbox.emails()) == 3

@@ -104,23 +104,37 @@ def test_a_form_started_far_in_the_future_is_spam(timed: Stack, clock: Clock) ->
     assert_dropped_as_spam(timed, post(timed, submission(formStartedAt=10**13), token))
 
 
-def test_a_rolling_next_token_counts_from_its_own_issue(timed: Stack, clock: Clock) -> None:
-    """The nextToken of a sent submission is fresh: used at once it is spam, three seconds later it is not."""
+def test_a_next_token_counts_from_the_start_of_the_token_it_replaces(timed: Stack, clock: Clock) -> None:
+    """Contract §6: a nextToken keeps its form's start, so the next message may go at once; a fresh token may not."""
     token = timed.token()
     clock.now += 5
     first = post(timed, submission(formStartedAt=...), token)
     assert first["statusCode"] == 200 and len(timed.sandbox.emails()) == 1
     next_token = str(body_of(first)["nextToken"])
-    clock.now += 1
+    clock.now += 1  # 6 s after the form was shown, 1 s after the nextToken was issued
     second = post(timed, submission(message="A second message, about the notes.", formStartedAt=...), next_token)
     assert second["statusCode"] == 200
-    assert len(timed.sandbox.emails()) == 1
-    assert metric_totals(timed)["SpamBlocked"] == 1
-    third_token = str(body_of(second)["nextToken"])
-    clock.now += 3
-    third = post(timed, submission(message="A third message, about the engine.", formStartedAt=...), third_token)
+    assert len(timed.sandbox.emails()) == 2
+    assert metric_totals(timed).get("SpamBlocked", 0) == 0
+    fresh = timed.token()
+    clock.now += 1  # a token fetched 1 s ago: the fill-time rule counts from its own issue
+    third = post(timed, submission(message="A third message, about the engine.", formStartedAt=...), fresh)
     assert third["statusCode"] == 200
     assert len(timed.sandbox.emails()) == 2
+    assert metric_totals(timed)["SpamBlocked"] == 1
+
+
+def test_a_field_error_hands_back_a_next_token_that_may_resend_at_once(timed: Stack, clock: Clock) -> None:
+    """A 400 after the token was spent carries a nextToken with the form's start: the corrected form goes at once."""
+    token = timed.token()
+    clock.now += 4
+    refused = post(timed, submission(email="not an address", formStartedAt=...), token)
+    assert refused["statusCode"] == 400
+    next_token = str(body_of(refused)["error"]["nextToken"])
+    assert post(timed, submission(formStartedAt=...), token)["statusCode"] == 403  # the first token is spent
+    corrected = post(timed, submission(formStartedAt=...), next_token)
+    assert corrected["statusCode"] == 200
+    assert len(timed.sandbox.emails()) == 1
 
 
 def test_zero_turns_the_timing_rules_off(make_stack: Callable[..., Stack], clock: Clock) -> None:

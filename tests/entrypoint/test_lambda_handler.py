@@ -36,6 +36,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type, X-CSRF-Token",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Max-Age": "600",
+    # Contract section 3: so a page on another origin can read when to retry and which request to quote.
+    "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
 }
 
 
@@ -231,11 +233,49 @@ def test_invalid_fields_are_400_with_a_message_per_field(stack: Stack, payload: 
     assert metric_totals(stack)["ValidationErrors"] == 1
 
 
-def test_a_validation_error_does_not_burn_the_token(stack: Stack) -> None:
-    """After fixing a field, the same token is still accepted."""
+def test_a_validation_error_spends_the_token_and_hands_back_the_next(stack: Stack) -> None:
+    """Contract §6: fields are judged after the token is consumed; the 400's error carries the nextToken to resend."""
     token = stack.token()
-    assert stack.submit(submission(email="nope"), token=token)["statusCode"] == 400
-    assert stack.submit(submission(), token=token)["statusCode"] == 200
+    refused = stack.submit(submission(email="nope"), token=token)
+    assert refused["statusCode"] == 400
+    error = json.loads(refused["body"])["error"]
+    assert set(error) == {"code", "message", "fields", "nextToken"}
+    assert stack.submit(submission(), token=token)["statusCode"] == 403
+    assert stack.submit(submission(), token=error["nextToken"])["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("v2.forged", id="forged"),
+        pytest.param("reused", id="reused"),
+        pytest.param("foreign", id="foreign"),
+    ],
+)
+def test_without_a_valid_token_nobody_learns_the_field_rules(stack: Stack, token: str) -> None:
+    """A forged, reused or other-origin token gets 403 csrf_invalid for a body full of field errors (contract §6)."""
+    bad_body = submission(email="nope", message="short", consent=False, surprise="field")
+    if token == "reused":
+        token = stack.token()
+        assert stack.submit(submission(), token=token)["statusCode"] == 200
+    elif token == "foreign":
+        token = stack.token(origin="http://localhost:8000")  # an allowed origin, but not the one posting
+    response = stack.submit(bad_body, token=token)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"] == {
+        "code": "csrf_invalid",
+        "message": "The form's security token is invalid or has expired. Reload the page and try again.",
+    }
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(stack: Stack, constant: str) -> None:
+    """RFC 8259 has no NaN or Infinity: a body using them is 400 invalid_json, before the token is looked at."""
+    raw = json.dumps(submission()).replace('"consent": true', f'"consent": true, "formStartedAt": {constant}')
+    assert constant in raw
+    response = stack.submit(None, raw=raw)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_json"
 
 
 def test_body_format_errors(stack: Stack) -> None:
@@ -302,9 +342,8 @@ def test_the_sixth_submission_in_the_window_is_429_with_retry_after(stack: Stack
     response = stack.submit(submission(message="The sixth message, long enough."))
     assert_error(response, 429, "rate_limited")
     retry_after = int(response["headers"]["Retry-After"])
-    # The window slides (docs/security.md): five hits early in a 900 s window fade out through the next
-    # one, so the wait can pass 900 s, never two windows.
-    assert 1 <= retry_after <= 2 * 900
+    # Contract §6/§7 (round 3): a Retry-After never longer than the rate window.
+    assert 1 <= retry_after <= 900
     assert (
         stack.submit(submission(message="From elsewhere, long enough."), source_ip="198.51.100.7")["statusCode"] == 200
     )
@@ -407,7 +446,7 @@ def test_a_csrf_secret_rotated_with_keep_previous_still_accepts_open_forms(stack
     assert stack.submit(submission(), token=before)["statusCode"] == 200
     stack.put_parameter(CSRF_PARAMETER, new_secret)  # the next rotation drops the old secret
     stack.components.cache.expire_older_than(0)
-    signed_with_old = stack.components.service.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
+    signed_with_old = stack.components.intake.csrf.issue(CSRF_SECRET.encode(), ORIGIN)
     late = submission(message="Another message, after the rotation.")
     assert stack.submit(late, token=signed_with_old)["statusCode"] == 403
     assert stack.submit(late)["statusCode"] == 200
@@ -455,7 +494,7 @@ def test_a_bug_is_a_500_internal_error_with_metrics_still_flushed(stack: Stack) 
     def boom() -> bytes:
         raise RuntimeError("a bug")
 
-    stack.components.service.config.csrf_secret = boom  # type: ignore[method-assign]
+    stack.components.intake.config.csrf_secret = boom  # type: ignore[method-assign]
     response = stack.call(api_gateway_event("GET", "/contact/token", headers={"Origin": ORIGIN}))
     assert_error(response, 500, "internal_error")
     assert "RuntimeError" not in response["body"] and "Traceback" not in response["body"]

@@ -11,9 +11,9 @@ import pytest
 import handler
 from contact_sdk.devtools.local.event_source import sqs_event
 from contact_sdk.errors import CircuitOpenError, ProviderQuotaError, ProviderServerError
-from contact_sdk.idempotency import SubmissionStatus
-from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.replay import backoff_seconds
+from contact_sdk.outbox import QueuedEmail, read_message
+from contact_sdk.outbox_consumer import backoff_seconds
+from contact_sdk.record import RecordState
 from tests.conftest import aws_client, create_outbox_queues
 from tests.entrypoint.conftest import FakeLambdaContext, Stack, submission
 
@@ -61,17 +61,23 @@ def test_provider_down_queues_the_submission_and_answers_202(outbox_stack: Stack
     assert body["nextToken"]
     event = receive_event(stack, queues["url"])
     [record] = event["Records"]
-    queued = QueuedSubmission.from_json(record["body"])
-    keys = {r["idempotency_key"] for r in stack.sandbox.requests() if r["path"] == "/emails"}
-    assert keys == {queued.idempotency_key}
+    queued = read_message(record["body"])
+    assert isinstance(queued, QueuedEmail) and queued.email is not None
+    attempts = [r for r in stack.sandbox.requests() if r["path"] == "/emails"]
+    assert {r["idempotency_key"] for r in attempts} == {queued.idempotency_key}
     assert queued.reason == "ProviderDeferredError"  # three 500s, then the 4 s budget had no room for a fourth
+    # The message carries the email as composed (contract §8), not the form to compose again later.
+    assert (queued.email.sender, queued.email.to, queued.email.reply_to) == (
+        "Contact Form <no-reply@example.com>",
+        ("owner@example.com",),
+        ("ada@example.org",),
+    )
     totals = stack.sink.totals()
     assert totals["EmailsQueued"] == 1
     assert totals["EmailsFailed"] == 1
-    assert stack.components.service.ledger is not None
-    state = stack.components.service.ledger.lookup(queued.idempotency_key)
+    state = stack.components.records.get(queued.idempotency_key)
     assert state is not None
-    assert state.status == SubmissionStatus.QUEUED
+    assert state.state == RecordState.QUEUED
 
 
 def test_a_double_click_while_queued_queues_once(outbox_stack: Stack, queues: dict[str, str]) -> None:

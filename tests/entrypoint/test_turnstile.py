@@ -85,16 +85,20 @@ def test_a_refused_token_is_403_captcha_invalid(
     assert metric_totals(stack)["CaptchaRejected"] == 1
 
 
-def test_a_missing_token_is_403_and_the_csrf_token_survives(
+def test_a_missing_token_is_403_with_a_next_token(
     turnstile_stack: Callable[..., Stack], standin: SiteverifyStandIn
 ) -> None:
-    """No turnstileToken: refused before the CSRF token is spent, so the page can add it and resend."""
+    """No turnstileToken: 403 captcha_invalid after the CSRF token is spent; its nextToken carries the resend."""
     stack = turnstile_stack(PASS_SECRET, standin.url)
     token = stack.token()
-    assert_error(stack.submit(submission(), token=token), 403, "captcha_invalid")
-    assert_error(stack.submit(submission(turnstileToken="  "), token=token), 403, "captcha_invalid")
+    missing = assert_error(stack.submit(submission(), token=token), 403, "captcha_invalid")
+    blank = assert_error(
+        stack.submit(submission(turnstileToken="  "), token=missing["error"]["nextToken"]), 403, "captcha_invalid"
+    )
     assert standin.received == []
-    assert stack.submit(submission(turnstileToken=DUMMY_TOKEN), token=token)["statusCode"] == 200
+    assert_error(stack.submit(submission(turnstileToken=DUMMY_TOKEN), token=token), 403, "csrf_invalid")
+    response = stack.submit(submission(turnstileToken=DUMMY_TOKEN), token=blank["error"]["nextToken"])
+    assert response["statusCode"] == 200
     assert len(stack.sandbox.emails()) == 1
 
 
@@ -115,15 +119,15 @@ def test_a_forged_csrf_token_never_reaches_cloudflare(
     assert standin.received == []
 
 
-def test_an_oversized_token_is_a_validation_error(
+def test_an_oversized_or_non_text_token_is_refused_without_asking_cloudflare(
     turnstile_stack: Callable[..., Stack], standin: SiteverifyStandIn
 ) -> None:
-    """Longer than Cloudflare's 2048 characters, or not text: 400 naming turnstileToken."""
+    """Longer than Cloudflare's 2048 characters, or not text: 403 captcha_invalid, judged before any field."""
     stack = turnstile_stack(PASS_SECRET, standin.url)
     for bad in ("x" * 2049, 12345):
-        response = stack.submit(submission(turnstileToken=bad))
-        assert_error(response, 400, "validation_error")
-        assert set(body_of(response)["error"]["fields"]) == {"turnstileToken"}
+        response = stack.submit(submission(turnstileToken=bad, email="not judged yet"))
+        error = assert_error(response, 403, "captcha_invalid")["error"]
+        assert "fields" not in error and error["nextToken"]
     assert standin.received == []
 
 

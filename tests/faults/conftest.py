@@ -28,7 +28,7 @@ from contact_sdk.devtools.local.event_source import sqs_event as local_sqs_event
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import parse_submission
-from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.outbox import LegacySubmission, QueuedEmail, read_message
 from contact_sdk.settings import Settings
 from tests.conftest import ACCOUNTING, REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import (
@@ -145,9 +145,9 @@ class FaultStack(Stack):
     parameters: FlakyParameterSource | None = None
     transitions: list[tuple[str | None, str]] = field(default_factory=list)
 
-    def queued_messages(self) -> list[QueuedSubmission]:
+    def queued_messages(self) -> list[QueuedEmail | LegacySubmission]:
         """Every message in the outbox and its dead-letter queue, left visible again afterwards."""
-        return [QueuedSubmission.from_json(body) for body in peek_bodies(self.aws, self.queue_url, self.dlq_url)]
+        return [read_message(body) for body in peek_bodies(self.aws, self.queue_url, self.dlq_url)]
 
     def drain_once(self, event: dict[str, Any]) -> dict[str, Any]:
         """Run ``outbox_handler`` on one SQS event, then delete what it did not report failed.

@@ -12,8 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
+from contact_sdk.dynamo import create_table
+from tests.conftest import aws_client
 from tests.entrypoint.conftest import submission
 from tests.faults.conftest import FakeClock, FaultStack, Tally, account, breaker_on
 
@@ -27,15 +30,29 @@ pytestmark = pytest.mark.integration
         pytest.param(16, 10, [5, 40], id="long", marks=pytest.mark.slow),
     ],
 )
-def test_concurrent_submissions_while_the_provider_flaps(
-    build_stack: Callable[..., FaultStack], threads: int, per_thread: int, latency_ms: list[int]
+def test_concurrent_submissions_while_the_provider_flaps(  # noqa: PLR0917 - pytest passes fixtures by position
+    build_stack: Callable[..., FaultStack],
+    serial_moto_server: str,
+    contact_table: str,
+    threads: int,
+    per_thread: int,
+    latency_ms: list[int],
 ) -> None:
-    """accepted = delivered + queued and no duplicate email, with half the provider calls failing, and latency."""
+    """accepted = delivered + queued and no duplicate email, with half the provider calls failing, and latency.
+
+    DynamoDB is moto answering one request at a time: real DynamoDB applies each conditional write and each
+    transaction atomically, moto's threaded server does not (racing threads can half-apply a transaction in
+    the emulator), and what this test proves is our admission transaction under concurrency, not moto.
+    """
+    httpx.post(f"{serial_moto_server}/moto-api/reset").raise_for_status()
+    serial = aws_client(serial_moto_server, "dynamodb")
+    create_table(serial, contact_table)
     clock = FakeClock(start=time.time())
     transitions: list[tuple[str | None, str]] = []
     stack = build_stack(
         breaker=breaker_on(clock, transitions),
         settings={"submit_limit": 10_000, "token_limit": 10_000},
+        dynamodb_client=serial,
     )
     stack.sandbox.set_faults(failure_rate=0.5, failure_status=503, latency_ms=latency_ms)
     tally = Tally()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.idempotency import SubmissionStatus
+from contact_sdk.record import RecordState
 from tests.entrypoint.conftest import CONFIG_PARAMETER, CSRF_PARAMETER, api_gateway_event, submission
 from tests.faults.conftest import FaultStack, Tally, account, key_of
 
@@ -114,13 +114,13 @@ def test_dynamodb_down_degrades_to_instance_memory_and_still_limits(build_stack:
     messages = {line["message"] for line in stack.log_lines() if line["level"] == "WARNING"}
     assert "rate-limit store unavailable; limiting in this instance only" in messages
     assert "nonce store unavailable; single use enforced in this instance only" in messages
-    assert "submission ledger unavailable; relying on the provider's idempotency" in messages
+    assert "the submission's record could not be written; it goes ahead without it" in messages
 
     replay = stack.submit(submission(message="Another message with the token already used."), token=token)
     assert_error(replay, 403, "csrf_invalid")
     assert stack.summary()["csrf_reason"] == "replayed"
 
-    again = stack.submit(payload)  # a double click with a fresh token: the ledger cannot tell, Resend can
+    again = stack.submit(payload)  # a double click with a fresh token: the record cannot tell, Resend can
     tally.record(payload, again)
     assert again["statusCode"] == 200
     assert len(stack.sandbox.emails()) == 1
@@ -134,19 +134,18 @@ def test_dynamodb_down_degrades_to_instance_memory_and_still_limits(build_stack:
 
 
 def test_dynamodb_back_up_means_shared_state_again(build_stack: Callable[..., FaultStack]) -> None:
-    """After the outage the guards use the table again: the ledger records what is sent from then on."""
+    """After the outage the guards use the table again: the records keep what is sent from then on."""
     stack, tally = build_stack(), Tally()
     assert stack.dynamodb is not None
     stack.dynamodb.down = True
     tally.record(first := submission(message="Sent while DynamoDB was down."), stack.submit(first))
     stack.dynamodb.down = False
     tally.record(second := submission(message="Sent after DynamoDB came back."), stack.submit(second))
-    ledger = stack.components.service.ledger
-    assert ledger is not None
-    assert ledger.lookup(key_of(first)) is None  # not recorded during the outage (logged)
-    state = ledger.lookup(key_of(second))
+    records = stack.components.records
+    assert records.get(key_of(first)) is None  # not recorded during the outage (logged, counted)
+    state = records.get(key_of(second))
     assert state is not None
-    assert state.status == SubmissionStatus.SENT
+    assert state.state == RecordState.SENT
     account(stack, tally.accepted, label="DynamoDB back up")
 
 
@@ -177,7 +176,7 @@ def test_provider_and_outbox_down_is_503_nothing_accepted_then_the_retry_sends(f
     tally.record(payload, response)
     assert_error(response, 503, "service_unavailable")
     assert response["headers"]["Retry-After"] == "30"
-    assert "nextToken" not in body(response)
+    assert body(response)["error"]["nextToken"]  # the token was spent: the page resends with this one
     totals = stack.sink.totals()
     assert totals["EmailsFailed"] == 1
     assert "EmailsQueued" not in totals
@@ -185,9 +184,8 @@ def test_provider_and_outbox_down_is_503_nothing_accepted_then_the_retry_sends(f
     assert kept["level"] == "ERROR"
     assert json.loads(kept["submission"])["idempotency_key"] == key_of(payload)
     assert stack.lines("the outbox is unavailable too")
-    ledger = stack.components.service.ledger
-    assert ledger is not None
-    assert ledger.lookup(key_of(payload)) is None  # nothing claims it was accepted
+    record = stack.components.records.get(key_of(payload))
+    assert record is not None and record.state == RecordState.RECEIVED  # received, never claimed as accepted
     account(stack, tally.accepted, label="provider and outbox down (503)")
 
     # Retry-After later, everything is back: the client's retry is accepted and sent, once.

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from contact_sdk.devtools.sandbox import ResendSandbox
-from tests.entrypoint.conftest import API_KEY, submission
+from tests.conftest import aws_client
+from tests.entrypoint.conftest import API_KEY, CONFIG_PARAMETER, resend_config, submission
 from tests.faults.conftest import FakeClock, FaultStack, Tally, account, breaker_on, sqs_event
 
 pytestmark = pytest.mark.integration
@@ -201,23 +202,51 @@ def _server_error() -> Exception:
 
 
 def test_the_outbox_message_never_carries_more_than_the_email_needs(fault_stack: FaultStack) -> None:
-    """What waits in the queue: the fields of the email, the first attempt's key, the request id — no consent, no IP."""
+    """What waits in the queue: the email as composed, the first attempt's key, the request id — no consent, no IP."""
     stack = fault_stack
     stack.sandbox.script(["503"] * 4)
-    assert stack.submit(submission())["statusCode"] == 202
+    assert stack.submit(submission(), source_ip="198.51.100.77")["statusCode"] == 202
     [record] = sqs_event(stack.aws, stack.queue_url)["Records"]
     body = json.loads(record["body"])
     assert set(body) == {
-        "name",
+        "version",
         "email",
-        "subject",
-        "message",
+        "submission",
+        "subject_prefix",
         "idempotency_key",
         "request_id",
         "queued_at",
         "reason",
-        "version",
+        "cycle",
+        "config_version",
     }
+    assert set(body["email"]) == {"from", "to", "subject", "html", "text", "reply_to", "tags"}
+    assert body["submission"] is None
+    assert "198.51.100.77" not in record["body"] and "consent" not in record["body"]
+
+
+def test_a_replay_after_a_config_change_sends_the_original_email(fault_stack: FaultStack) -> None:
+    """Queued under one sender; the operator changes fromEmail; the consumer still sends the queued request, byte
+    for byte, under the same key (another payload under that key is what Resend refuses with 409)."""
+    stack, tally = fault_stack, Tally()
+    stack.sandbox.script(["503"] * 4)
+    payload = submission()
+    response = stack.submit(payload)
+    tally.record(payload, response)
+    assert response["statusCode"] == 202
+    [queued] = stack.queued_messages()
+    changed = json.loads(resend_config())
+    changed["fromEmail"] = "new-sender@example.com"
+    aws_client(stack.aws, "ssm").put_parameter(
+        Name=CONFIG_PARAMETER, Value=json.dumps(changed), Type="SecureString", Overwrite=True
+    )
+    stack.components.cache.expire_older_than(0)
+    assert stack.drain() == [{"batchItemFailures": []}]
+    [email] = stack.sandbox.emails()
+    assert email["body"] == json.loads(queued.to_json())["email"]  # type: ignore[index]
+    assert dict(email["headers"])["idempotency-key"] == queued.idempotency_key  # type: ignore[call-overload]
+    assert email["body"]["from"] == "Contact Form <no-reply@example.com>"  # type: ignore[index]
+    account(stack, tally.accepted, label="replay after a config change")
 
 
 @pytest.mark.parametrize(
@@ -227,7 +256,7 @@ def test_the_outbox_message_never_carries_more_than_the_email_needs(fault_stack:
 def test_a_quota_backoff_never_ends_before_the_reset(retry_after: float | None, expected: int) -> None:
     """A short Retry-After on a quota 429 (the rate window's) does not shorten the wait for the daily reset."""
     from contact_sdk.errors import ProviderQuotaError
-    from contact_sdk.replay import backoff_seconds
+    from contact_sdk.outbox_consumer import backoff_seconds
 
     now = 1_795_806_000.0  # 2026-11-27 19:00:00 UTC
     error = ProviderQuotaError("quota", status=429, name="daily_quota_exceeded", retry_after=retry_after)

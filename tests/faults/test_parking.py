@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 
+from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.cli import main as cli_main
 from contact_sdk.ops.outbox import queue
-from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.outbox import read_message
 from contact_sdk.parking import PARKED_REASON_ATTRIBUTE, InMemoryParkingLot
 from tests.conftest import aws_client
 from tests.entrypoint.conftest import submission
 from tests.faults.conftest import FaultStack, sqs_event
+from tests.queued import queued_email
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +68,7 @@ def test_a_permanent_refusal_is_parked_with_its_reason_and_answered_queued(
     reason = parked["MessageAttributes"][PARKED_REASON_ATTRIBUTE]["StringValue"]
     assert reason.startswith(f"ProviderRequestError {status} {name}:")
     body = json.loads(parked["Body"])
-    assert body["message"] == "Please keep this message safe while parked."
+    assert "Please keep this message safe while parked." in body["email"]["text"]  # the email itself is kept
     assert body["reason"] == reason
     assert sqs_event(stack.aws, stack.queue_url)["Records"] == []  # not in the outbox: nothing will retry it
     totals = stack.sink.totals()
@@ -166,7 +168,7 @@ def test_operators_list_parked_submissions_and_redrive_them_once_fixed(
     assert "moved 1 message(s); left 1" in out
     event = sqs_event(stack.aws, stack.queue_url)
     [record] = event["Records"]
-    assert QueuedSubmission.from_json(record["body"]).email == "grace.hopper@example.net"
+    assert read_message(record["body"]).visitor == "grace.hopper@example.net"
     stack.make_visible(event)
     assert stack.drain() == [{"batchItemFailures": []}]
     [email] = stack.sandbox.emails()
@@ -209,15 +211,11 @@ def test_parking_and_outbox_both_down_is_503_and_nothing_accepted(parking_stack:
 def test_the_in_memory_lot_keeps_what_it_parks() -> None:
     """The local stack's lot keeps the submission with its reason, in order."""
     lot = InMemoryParkingLot()
-    first = QueuedSubmission(
-        name="Ada",
-        email="ada@example.org",
-        subject=None,
-        message="Hello there, engine fan.",
-        idempotency_key="contact-1",
-        request_id="r1",
-        queued_at=0.0,
-        reason="x",
+    first = queued_email(
+        ContactSubmission.model_validate(
+            {"name": "Ada", "email": "ada@example.org", "message": "Hello there, engine fan.", "consent": True}
+        ),
+        now=0.0,
     )
     lot.park(first, reason="ProviderRequestError 422 validation_error: bad")
     assert lot.parked == [(first, "ProviderRequestError 422 validation_error: bad")]

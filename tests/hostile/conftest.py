@@ -172,7 +172,12 @@ def assert_contract_response(response: Any) -> dict[str, Any] | None:
         error = body["error"]
         assert error["code"] in ERROR_CODES, error
         assert isinstance(error["message"], str) and error["message"]
-        assert set(error) <= {"code", "message", "fields"}
+        assert set(error) <= {"code", "message", "fields", "nextToken"}
+        # Contract §6: an answer given after the CSRF token was consumed hands the page the next one.
+        consumed_first = error["code"] in ("validation_error", "captcha_invalid") or (
+            status == 503 and "nextToken" in error
+        )
+        assert ("nextToken" in error) == consumed_first, error
         if status == 429:
             assert int(headers["Retry-After"]) > 0
     else:

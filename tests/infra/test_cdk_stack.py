@@ -334,7 +334,7 @@ def test_the_table_key_is_usable_only_via_dynamodb(synthesized: Synthesized, pre
 @pytest.mark.parametrize(
     ("prefix", "actions"),
     [
-        ("ApiPolicy", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
+        ("ApiPolicy", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
         ("OutboxConsumerPolicy", {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
     ],
 )
@@ -342,7 +342,7 @@ def test_table_actions_are_the_ones_each_function_calls(
     synthesized: Synthesized, prefix: str, actions: set[str]
 ) -> None:
     """The table actions each function calls today (tests/infra/test_iam_as_used.py derives them), on its ARN only:
-    no Query (neither function queries), no DeleteItem for the consumer."""
+    no Query or Scan (neither function reads more than one item), no DeleteItem (neither deletes)."""
     statement = _sid(_policy(synthesized, prefix), "UseTable")
     assert set(as_list(statement["Action"])) == actions
     assert evaluate(statement["Resource"]).startswith("<GetAtt Table")

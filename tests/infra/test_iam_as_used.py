@@ -47,7 +47,8 @@ IMPLIED = {
 #: Runtime call sites no Lambda entry point reaches, and who calls them instead.
 NOT_CALLED_BY_A_FUNCTION = {
     ("contact_sdk.breaker_store", "dynamodb:PutItem"): "DynamoDBBreakerStore.reset: `contact-sdk breaker reset`",
-    ("contact_sdk.delivery_status", "dynamodb:GetItem"): "DynamoDBDeliveryEventStore.status: `contact-sdk status`",
+    ("contact_sdk.webhooks.store", "dynamodb:GetItem"): "DynamoDBWebhookStore.status: `contact-sdk status --email-id`",
+    ("contact_sdk.webhooks.store", "dynamodb:Scan"): "DynamoDBWebhookStore.recent: `contact-sdk status`",
     ("contact_sdk.dynamo", "dynamodb:CreateTable"): "create_table: the local stack and the tests",
     ("contact_sdk.dynamo", "dynamodb:UpdateTimeToLive"): "create_table: the local stack and the tests",
 }
@@ -110,7 +111,6 @@ def test_the_functions_call_what_they_did_when_the_policies_were_written(graph: 
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
         "sqs:SendMessage",
         "ssm:GetParameter",
     }
@@ -163,3 +163,20 @@ def test_iam_action_names_come_from_botocore() -> None:
     assert iam_action("sqs", "change_message_visibility") == "sqs:ChangeMessageVisibility"
     assert iam_action("ssm", "get_parameter") == "ssm:GetParameter"
     assert iam_action("dynamodb", "get_paginator") is None
+
+
+def test_a_transaction_is_granted_as_the_actions_of_its_items() -> None:
+    """A reachable TransactWriteItems counts as the PutItem/UpdateItem of the items reached, never as itself."""
+    graph = CallGraph(
+        edges={"handler": {"admit", "build_put", "build_update"}},
+        actions={"admit": {"dynamodb:TransactWriteItems", "sqs:SendMessage"}},
+        items={"build_put": {"dynamodb:PutItem"}, "build_update": {"dynamodb:UpdateItem"}, "elsewhere": {"x:Y"}},
+    )
+    assert graph.actions_from(["handler"]) == {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"}
+
+
+def test_a_transaction_without_a_visible_item_is_an_error_not_an_empty_grant() -> None:
+    """A transaction reached with none of its items fails the derivation instead of granting less."""
+    graph = CallGraph(edges={"handler": {"admit"}}, actions={"admit": {"dynamodb:TransactWriteItems"}})
+    with pytest.raises(ValueError, match="TransactWriteItems is reachable"):
+        graph.actions_from(["handler"])

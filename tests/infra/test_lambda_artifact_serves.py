@@ -24,10 +24,11 @@ import pytest
 from contact_sdk.devtools.local.event_source import sqs_event
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import QueuedSubmission, SqsOutbox
+from contact_sdk.outbox import SqsOutbox
 from tests.conftest import REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import API_KEY, ORIGIN, api_gateway_event, seed_stack, submission
 from tests.infra.conftest import BUILD_TOOL, ROOT
+from tests.queued import queued_email
 
 pytestmark = pytest.mark.integration
 
@@ -157,14 +158,14 @@ def test_artifact_serves_a_token_a_submission_and_an_outbox_batch_alone(
 ) -> None:
     """From the artifact alone: a token, a sent submission and a delivered outbox message; no aiohttp loaded."""
     sqs = aws_client(seeded.aws, "sqs")
-    queued = QueuedSubmission.from_submission(
+    queued = queued_email(
         ContactSubmission.model_validate(
             submission(name="Grace Hopper", email="grace@example.org") | {"consent": True}
         ),
+        now=time.time(),
+        reason="provider_unavailable",
         idempotency_key="contact-artifact-test-0001",
         request_id="req-queued-earlier",
-        reason="provider_unavailable",
-        now=time.time(),
     )
     SqsOutbox(seeded.queue_url, client=sqs).enqueue(queued)
     attributes = sqs.get_queue_attributes(QueueUrl=seeded.queue_url, AttributeNames=["QueueArn"])["Attributes"]

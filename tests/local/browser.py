@@ -195,13 +195,50 @@ class Browser:
 
     def click(self, element_id: str) -> None:
         """A left click in the middle of the element."""
+        self.click_on(f"#{element_id}")
+
+    def click_on(self, selector: str) -> None:
+        """A left click in the middle of the first element matching the CSS ``selector``."""
         box = self.evaluate(
-            f"(() => {{ const r = document.getElementById({json.dumps(element_id)}).getBoundingClientRect();"
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
             " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         x, y = box
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.command("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def add_script_on_load(self, source: str) -> None:
+        """Run ``source`` in every document this page loads from now on, before the page's own scripts.
+
+        DevTools puts it there, so the page's Content-Security-Policy does not apply to it (nor to
+        :meth:`evaluate`): a test can watch a page under a strict CSP without weakening it.
+        """
+        self.command("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+
+    def prefer_color_scheme(self, scheme: str) -> None:
+        """Emulate ``prefers-color-scheme: light`` or ``dark`` for the page's CSS."""
+        self.command("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+    def accessibility_node(self, selector: str) -> dict[str, Any]:
+        """The accessibility tree's node for the first element matching ``selector`` (``ignored`` when not in it)."""
+        root = self.command("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = self.command("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        if not node:
+            raise BrowserError(f"no element matches {selector!r}")
+        nodes = self.command("Accessibility.getPartialAXTree", {"nodeId": node, "fetchRelatives": False})["nodes"]
+        return dict(nodes[0])
+
+    def axe_violations(self, axe_source: str) -> list[dict[str, Any]]:
+        """Run axe-core (its source given) on the page as it is now: each violation's rule, impact and targets."""
+        if not self.evaluate("typeof window.axe === 'object'"):
+            self.evaluate(axe_source + "\n;0")
+        found = self.evaluate(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({"
+            "id: v.id, impact: v.impact, help: v.help,"
+            " targets: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)})))"
+        )
+        assert isinstance(found, list)
+        return found
 
     def screenshot(self, path: str) -> None:
         """Save a PNG of the page."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, Mode
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.emulator import MAX_RECEIVE_COUNT, aws_client
 from contact_sdk.devtools.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
@@ -318,3 +320,119 @@ def test_stop_releases_every_port() -> None:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
+
+
+# -- your own site, and a provider fault from the start ------------------------------------------------
+
+MY_SITE = "http://localhost:3000"
+
+
+@pytest.fixture(scope="module")
+def own_site_stack() -> Iterator[LocalStack]:
+    """A stack that also allows a site of the owner's (spelled as a person might) and holds the provider down."""
+    options = StackOptions(
+        ports=StackPorts.any(),
+        min_fill_seconds=0,
+        response_budget_ms=1000,
+        allowed_origins=("HTTP://LOCALHOST:3000/", "https://staging.example.org:443"),
+        provider_fault="down",
+    )
+    with LocalStack(options, console=Console(io.StringIO())) as running:
+        yield running
+
+
+def test_an_extra_origin_is_allowed_beside_the_page(own_site_stack: LocalStack) -> None:
+    """``--allowed-origin``: the preflight and the token from the owner's site are granted, with readable headers."""
+    stack = own_site_stack
+    assert stack.allowed_origins[-2:] == (MY_SITE, "https://staging.example.org")
+    assert stack.page_url in stack.allowed_origins
+    assert stack.environment["CONTACT_ALLOWED_ORIGINS"].split(",") == list(stack.allowed_origins)
+    preflight = httpx.options(
+        f"{stack.api_url}/contact",
+        headers={
+            "Origin": MY_SITE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-csrf-token",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == MY_SITE
+    token = httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": MY_SITE})
+    assert token.status_code == 200
+    assert token.headers["Access-Control-Expose-Headers"] == "Retry-After, X-Request-Id"
+    refused = httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": "http://localhost:3001"})
+    assert refused.status_code == 403
+
+
+def test_a_provider_fault_is_held_from_the_start(own_site_stack: LocalStack) -> None:
+    """``--provider-fault down``: the sandbox is in an outage from the start, so a submission is ``202 queued``."""
+    stack = own_site_stack
+    faults = httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()
+    assert faults["outage_remaining_seconds"] > 86_000
+    with client_from("127.0.0.21") as client:
+        token = client.get(f"{stack.api_url}/contact/token", headers={"Origin": MY_SITE}).json()["token"]
+        answer = client.post(
+            f"{stack.api_url}/contact", json=submission(), headers={"Origin": MY_SITE, "X-CSRF-Token": token}
+        )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "queued"
+    assert answer.headers["Access-Control-Allow-Origin"] == MY_SITE
+
+
+def test_the_banner_shows_the_extra_origins_and_the_fault(own_site_stack: LocalStack) -> None:
+    """A person sees which origins may call the API and which fault is on, with how to end it."""
+    lines = own_site_stack.banner().splitlines()
+    origins = next(line for line in lines if line.strip().startswith("allowed origins"))
+    assert origins.endswith(f"{MY_SITE}, https://staging.example.org")
+    fault = next(line for line in lines if line.strip().startswith("provider fault"))
+    assert "down: every Resend call is answered 503" in fault
+    assert f"curl -X DELETE {own_site_stack.sandbox_url}/_sandbox/faults" in fault
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (StackOptions(allowed_origins=("http://localhost:3000/contact",)), "--allowed-origin: allowed origins"),
+        (StackOptions(allowed_origins=("*",)), "is not an origin"),
+        (StackOptions(provider_fault="outage"), "--provider-fault: expected one of slow, down, flaky"),
+    ],
+)
+def test_bad_stack_options_are_refused_before_anything_starts(options: StackOptions, reason: str) -> None:
+    """An origin with a path, ``*``, or an unknown fault: :class:`StackStartError` naming the option."""
+    with pytest.raises(StackStartError, match=reason):
+        LocalStack(options)
+
+
+DYNAMODB_OPERATIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"}
+
+
+def test_a_brownout_puts_a_proxy_in_front_of_that_service_alone() -> None:
+    """``--brownout dynamodb:...``: every DynamoDB call of the service goes through the proxy, nothing else does.
+
+    The proxy starts healthy here, so the submission is sent; the environment boto3 read is put back on stop.
+    """
+    variable = ENDPOINT_VARIABLES["dynamodb"]
+    assert variable not in os.environ
+    output = io.StringIO()
+    options = StackOptions(ports=StackPorts.any(), min_fill_seconds=0, brownout=("dynamodb", Mode.healthy()))
+    with LocalStack(options, console=Console(output)) as stack:
+        proxy = stack.brownout
+        assert proxy is not None
+        assert os.environ[variable] == proxy.url
+        assert f"dynamodb behind a proxy at {proxy.url}, healthy" in stack.banner()
+        with client_from("127.0.0.1") as client:
+            answer = send(stack, client, submission())
+        assert answer.status_code == 200 and answer.json()["status"] == "sent"
+        operations = [exchange.operation for exchange in proxy.exchanges()]
+        assert "UpdateItem" in operations  # the rate limits and the nonce, at least
+        assert set(operations) <= DYNAMODB_OPERATIONS, operations
+        port = int(proxy.url.rsplit(":", 1)[1])
+    assert variable not in os.environ
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def test_a_siteverify_brownout_needs_turnstile() -> None:
+    """Nothing calls siteverify without Turnstile: the stack says so instead of starting a proxy nobody uses."""
+    with pytest.raises(StackStartError, match="--brownout siteverify needs --turnstile"):
+        LocalStack(StackOptions(brownout=("siteverify", Mode.hang())))

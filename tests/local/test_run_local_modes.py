@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
 
+from contact_sdk.devtools.brownout import BrownoutProxy, Mode
 from contact_sdk.devtools.sandbox import ResendSandbox
-from contact_sdk.devtools.sandbox.faults import parse_faults
 
 RUN_LOCAL = Path(__file__).resolve().parents[2] / "loadtests" / "run_local.py"
 API_KEY = "re_run_local_modes"
@@ -44,13 +46,12 @@ def test_a_bad_run_time_is_refused(run_local: ModuleType, raw: str) -> None:
         run_local.run_seconds(raw)
 
 
-def test_every_fault_mode_is_a_valid_sandbox_setting(run_local: ModuleType) -> None:
-    """The sandbox accepts each mode's settings: 8 s latency, a 10 % 500 rate (the outage is set per run)."""
-    assert set(run_local.PROVIDER_FAULTS) == {"slow", "down", "flaky"}
-    slow = parse_faults(run_local.PROVIDER_FAULTS["slow"], now=0.0)
-    assert slow.latency_ms == (8000.0, 8000.0)
-    flaky = parse_faults(run_local.PROVIDER_FAULTS["flaky"], now=0.0)
-    assert (flaky.failure_rate, flaky.failure_status) == (0.1, 500)
+def test_the_fault_modes_are_the_local_stacks(run_local: ModuleType) -> None:
+    """``--provider-fault`` offers the local stack's three faults, and the stack is what holds them."""
+    for name in ("slow", "down", "flaky"):
+        assert run_local.build_parser().parse_args(["--provider-fault", name]).provider_fault == name
+    with pytest.raises(SystemExit):
+        run_local.build_parser().parse_args(["--provider-fault", "outage"])
 
 
 @pytest.mark.integration
@@ -66,3 +67,66 @@ def test_the_drain_check_counts_emails_and_duplicate_contents_in_the_sandbox(run
         started = time.monotonic()
         assert run_local.await_drain(sandbox.url, 3, timeout=30)[:2] == (3, 1)
         assert time.monotonic() - started < 5  # already there: no wait
+
+
+def test_a_siteverify_brownout_is_refused_since_the_scenarios_send_no_turnstile_token(
+    run_local: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 before anything starts, pointing at the fault table instead."""
+    with pytest.raises(SystemExit) as exited:
+        run_local.main(["--brownout", "siteverify:hang"])
+    assert exited.value.code == 2
+    assert "loadtests/fault_table.py --only siteverify" in capsys.readouterr().err
+
+
+REF_A, REF_B, REF_C, REF_D = (f"{n:08d}-0000-4000-8000-000000000000" for n in (1, 2, 3, 4))
+
+
+@dataclass(frozen=True)
+class AfterBrownout:
+    """What Locust counted, what the sandbox holds, and the verdict expected."""
+
+    accepted: tuple[int, int]  # (sent, queued) answers
+    references: list[str]  # accepted references in the summary
+    emailed: list[str]  # one email per entry, carrying that reference
+    lost: int
+    twice: int
+    passed: bool
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "case",
+    [
+        AfterBrownout((1, 1), [REF_A, REF_B], [REF_A, REF_B], lost=0, twice=0, passed=True),
+        AfterBrownout((2, 1), [REF_A, REF_B, REF_C], [REF_A, REF_B, REF_D], lost=1, twice=0, passed=False),
+        AfterBrownout((2, 0), [REF_A, REF_B], [REF_A, REF_B, REF_B], lost=0, twice=1, passed=False),
+        AfterBrownout((2, 1), [REF_A, REF_B], [REF_A, REF_B], lost=0, twice=0, passed=False),
+    ],
+    ids=["all-delivered", "one-lost-behind-an-unanswered-one", "one-twice", "an-answer-without-reference"],
+)
+def test_after_a_brownout_every_accepted_submission_is_in_exactly_one_email(
+    run_local: ModuleType, tmp_path: Path, case: AfterBrownout
+) -> None:
+    """The proxy turns healthy; each accepted reference from Locust's summary must be in one sandbox email."""
+    summary = tmp_path / "run.json"
+    counted = {"accepted_sent": case.accepted[0], "accepted_queued": case.accepted[1]}
+    summary.write_text(json.dumps({**counted, "accepted_references": case.references}), encoding="utf-8")
+    with ResendSandbox(api_key=API_KEY) as sandbox, BrownoutProxy(sandbox.url) as proxy:
+        with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+            for number, reference in enumerate(case.emailed):
+                text = f"Hello! Reference {reference}. Thanks."
+                body = {"from": "a@example.com", "to": ["b@example.com"], "subject": "s", "text": text}
+                assert client.post("/emails", json=body, headers={"Idempotency-Key": f"k{number}"}).status_code == 200
+        proxy.set_mode(Mode.hang())
+        status = run_local._after_the_brownout(proxy, sandbox.url, summary, 0)
+        assert proxy.mode == Mode.healthy()
+    assert status == (0 if case.passed else 1)
+    written = json.loads(summary.read_text(encoding="utf-8"))["after_brownout"]
+    assert (written["accepted"], written["lost"], written["emailed_twice"], written["passed"]) == (
+        sum(case.accepted),
+        case.lost,
+        case.twice,
+        case.passed,
+    )
+    assert (written["emails"], written["calls"]) == (len(case.emailed), 0)

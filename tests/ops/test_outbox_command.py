@@ -11,8 +11,9 @@ import pytest
 from contact_sdk.models import parse_submission
 from contact_sdk.ops.cli import main
 from contact_sdk.ops.outbox.queue import mask_email
-from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.outbox import QueuedEmail, read_message
 from tests.conftest import aws_client, create_outbox_queues
+from tests.queued import queued_email
 
 pytestmark = pytest.mark.integration
 
@@ -25,22 +26,22 @@ def queues(aws: str) -> dict[str, str]:
     return create_outbox_queues(aws, max_receive_count=3)
 
 
-def queued(number: int) -> QueuedSubmission:
-    """A queued submission as the service writes it."""
+def queued(number: int) -> QueuedEmail:
+    """A queued email as the service writes it."""
     submission, errors = parse_submission(
         {"name": "Ada Lovelace", "email": f"ada{number}@example.org", "message": MESSAGE_TEXT, "consent": True}
     )
     assert submission is not None, errors
-    return QueuedSubmission.from_submission(
+    return queued_email(
         submission,
+        now=time.time(),
+        reason="CircuitOpenError",
         idempotency_key=f"contact-{number:064d}",
         request_id=f"req-{number}",
-        reason="CircuitOpenError",
-        now=time.time(),
     )
 
 
-def put(aws: str, queue_url: str, *items: QueuedSubmission | str) -> None:
+def put(aws: str, queue_url: str, *items: QueuedEmail | str) -> None:
     """Send messages the way the outbox does (the key as a message attribute too)."""
     sqs = aws_client(aws, "sqs")
     for item in items:
@@ -129,7 +130,7 @@ def test_redrive_moves_a_bounded_number_and_keeps_the_key(aws: str, queues: dict
     assert len(moved) == 3
     by_key = {q.idempotency_key: q for q in originals}
     for message in moved:
-        body = QueuedSubmission.from_json(message["Body"])
+        body = read_message(message["Body"])
         assert body == by_key[body.idempotency_key]
         assert message["MessageAttributes"]["idempotencyKey"]["StringValue"] == body.idempotency_key
 

@@ -1,6 +1,6 @@
 """``contact-sdk submissions`` against moto and the Resend sandbox: list, show, export, release, erase.
 
-Archive items are written by the runtime's writer (the code under test here is the reader and the
+Records are written by the runtime's record store (the code under test here is the reader and the
 commands); expectations are written out by hand, CSV is parsed back with the ``csv`` module, and erasure
 is judged by scanning the whole table.
 """
@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.archive import ArchiveState, DynamoDBSubmissionArchive
-from contact_sdk.delivery_status import DynamoDBDeliveryEventStore, parse_event
 from contact_sdk.devtools.sandbox import ResendSandbox
-from contact_sdk.idempotency import DynamoDBSubmissionLedger, SubmissionStatus
 from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.cli import main
+from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState
+from contact_sdk.webhooks.store import DynamoDBWebhookStore
+from contact_sdk.webhooks.verifier import parse_event
 from tests.conftest import aws_client
 
 pytestmark = pytest.mark.integration
@@ -45,30 +45,46 @@ def key(number: int) -> str:
     return f"contact-{number:016x}" + "0" * 48
 
 
+#: How the service brings a record to each state: the claim, then the moves.
+PATHS = {
+    RecordState.SPAM: (RecordState.SPAM,),
+    RecordState.SENT: (RecordState.RECEIVED, RecordState.SENT),
+    RecordState.QUEUED: (RecordState.RECEIVED, RecordState.QUEUED),
+    RecordState.PARKED: (RecordState.RECEIVED, RecordState.PARKED),
+    RecordState.RELEASED: (RecordState.SPAM, RecordState.RELEASED),
+}
+
+
 def seed(
     dynamodb: Any,
     table: str,
     number: int,
-    state: ArchiveState,
+    state: RecordState,
     *,
     submission: ContactSubmission | None = None,
     at: float | None = None,
     reasons: tuple[str, ...] = (),
     email_id: str | None = None,
     client_ip: str = "203.0.113.7",
+    payload: str | None = None,
 ) -> str:
-    """Archive one submission as the service does; its id."""
+    """Record one submission in ``state`` as the service does (the claim, then its moves); its id."""
     when = time.time() if at is None else at
-    archive = DynamoDBSubmissionArchive(dynamodb, table, clock=lambda: when)
-    return archive.record(
+    records = DynamoDBSubmissionRecords(dynamodb, table)
+    first, *moves = PATHS[state]
+    draft = Draft.of(
         submission or form(),
         key=key(number),
         request_id=f"req-{number}",
         client_ip=client_ip,
-        state=state,
-        reasons=reasons,
-        email_id=email_id,
+        state=first,
+        now=when,
+        reasons=reasons if not moves else (),
     )
+    cycle = records.claim(draft).record.cycle
+    for to in moves:
+        records.move(key(number), to, cycle=cycle, now=when, reasons=reasons, email_id=email_id, payload=payload)
+    return f"{number:016x}"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -105,10 +121,10 @@ def test_an_empty_archive_lists_nothing_and_succeeds(table: str, capsys: Any) ->
 
 
 def test_a_table_without_archive_items_lists_nothing(table: str, dynamodb: Any, capsys: Any) -> None:
-    """Ledger records and delivery events alone are not submissions: an empty list, no error."""
-    DynamoDBSubmissionLedger(dynamodb, table).mark(key(1), SubmissionStatus.SENT, email_id="em-1")
+    """Ledger items from before the records, and delivery events alone, are not submissions: an empty list."""
+    _legacy_ledger(dynamodb, table, key(1), "em-1")
     body = json.dumps({"type": "email.delivered", "created_at": "2026-11-30T10:00:00Z", "data": {"email_id": "em-1"}})
-    DynamoDBDeliveryEventStore(dynamodb, table).record(
+    DynamoDBWebhookStore(dynamodb, table).record(
         parse_event("msg_1", body.encode(), fallback_created_at=0), now=time.time()
     )
     status, out, _ = run(capsys, "list", "--json")
@@ -118,8 +134,8 @@ def test_a_table_without_archive_items_lists_nothing(table: str, dynamodb: Any, 
 def test_list_masks_by_default_and_reveals_on_request(table: str, dynamodb: Any, capsys: Any) -> None:
     """The table shows id, state, source and a masked address; --reveal shows the address; newest first."""
     now = time.time()
-    seed(dynamodb, table, 1, ArchiveState.SENT, at=now - 60, email_id="em-1")
-    seed(dynamodb, table, 2, ArchiveState.SPAM, reasons=("honeypot_filled",), client_ip="2001:db8:1:2:3:4:5:6")
+    seed(dynamodb, table, 1, RecordState.SENT, at=now - 60, email_id="em-1")
+    seed(dynamodb, table, 2, RecordState.SPAM, reasons=("honeypot_filled",), client_ip="2001:db8:1:2:3:4:5:6")
     status, out, _ = run(capsys, "list")
     assert status == 0
     lines = out.splitlines()
@@ -135,7 +151,7 @@ def test_list_masks_by_default_and_reveals_on_request(table: str, dynamodb: Any,
 
 def test_list_json_masks_the_message_name_and_subject(table: str, dynamodb: Any, capsys: Any) -> None:
     """--json carries the same masking: the message becomes its length, the name its first letter."""
-    seed(dynamodb, table, 1, ArchiveState.SENT, submission=form(subject="About the engine"))
+    seed(dynamodb, table, 1, RecordState.SENT, submission=form(subject="About the engine"))
     status, out, _ = run(capsys, "list", "--json")
     [entry] = json.loads(out)
     assert status == 0
@@ -150,9 +166,9 @@ def test_list_json_masks_the_message_name_and_subject(table: str, dynamodb: Any,
 def test_list_filters_by_state_and_since(table: str, dynamodb: Any, capsys: Any) -> None:
     """--state keeps one state; --since keeps what was received after the given time (relative or ISO)."""
     now = time.time()
-    seed(dynamodb, table, 1, ArchiveState.SENT, at=now - 10 * DAY)
-    seed(dynamodb, table, 2, ArchiveState.SPAM, at=now - 2 * DAY)
-    seed(dynamodb, table, 3, ArchiveState.QUEUED, at=now - 60)
+    seed(dynamodb, table, 1, RecordState.SENT, at=now - 10 * DAY)
+    seed(dynamodb, table, 2, RecordState.SPAM, at=now - 2 * DAY)
+    seed(dynamodb, table, 3, RecordState.QUEUED, at=now - 60)
 
     def ids(*argv: str) -> list[str]:
         status, out, _ = run(capsys, "list", "--json", *argv)
@@ -198,7 +214,7 @@ def test_a_missing_table_is_reported_not_raised(aws: str, capsys: Any) -> None:
 
 def test_expired_items_not_yet_deleted_are_not_listed(table: str, dynamodb: Any, capsys: Any) -> None:
     """DynamoDB deletes lazily: an item past its TTL is not shown."""
-    seed(dynamodb, table, 1, ArchiveState.SPAM, at=time.time() - 8 * DAY)  # 7-day spam retention
+    seed(dynamodb, table, 1, RecordState.SPAM, at=time.time() - 8 * DAY)  # 7-day spam retention
     status, out, _ = run(capsys, "list", "--json")
     assert (status, json.loads(out)) == (0, [])
 
@@ -209,22 +225,22 @@ def test_expired_items_not_yet_deleted_are_not_listed(table: str, dynamodb: Any,
 def test_show_prints_one_submission_with_its_history(table: str, dynamodb: Any, capsys: Any) -> None:
     """Fields masked, history in order, and the full idempotency key works as an id too."""
     now = time.time()
-    seed(dynamodb, table, 5, ArchiveState.QUEUED, at=now - 120, reasons=("CircuitOpenError",))
-    DynamoDBSubmissionArchive(dynamodb, table, clock=lambda: now).record_state(key(5), "sent", email_id="em-5")
+    seed(dynamodb, table, 5, RecordState.QUEUED, at=now - 120, reasons=("CircuitOpenError",))
+    DynamoDBSubmissionRecords(dynamodb, table).move(key(5), RecordState.SENT, cycle=None, now=now, email_id="em-5")
     status, out, _ = run(capsys, "show", "0000000000000005")
     assert status == 0
     assert "state: sent" in out
     assert "email: a***@e***.org" in out
     assert "message: [45 characters]" in out
     history = out.split("history:\n")[1].splitlines()
-    assert [line.split()[2] for line in history] == ["queued", "sent"]
-    assert "CircuitOpenError" in history[0]
+    assert [line.split()[2] for line in history] == ["received", "queued", "sent"]
+    assert "CircuitOpenError" in history[1]
     status, out, _ = run(capsys, "show", key(5), "--json", "--reveal")
     document = json.loads(out)
     assert status == 0
     assert document["email"] == "ada@example.org"
     assert document["message"] == "Hello, I would like to talk about the engine."
-    assert [h["state"] for h in document["history"]] == ["queued", "sent"]
+    assert [h["state"] for h in document["history"]] == ["received", "queued", "sent"]
     assert document["emailId"] == "em-5"
 
 
@@ -256,8 +272,8 @@ def test_a_hostile_csv_export_parses_back_and_no_cell_is_a_formula(table: str, d
         subject="+1 call me, please",
         message=HOSTILE_MESSAGE,
     )
-    seed(dynamodb, table, 1, ArchiveState.SPAM, submission=hostile, reasons=("@mention", "-minus"))
-    seed(dynamodb, table, 2, ArchiveState.SENT, submission=form(name="Ada, Countess of Lovelace"))
+    seed(dynamodb, table, 1, RecordState.SPAM, submission=hostile, reasons=("@mention", "-minus"))
+    seed(dynamodb, table, 2, RecordState.SENT, submission=form(name="Ada, Countess of Lovelace"))
     status, out, err = run(capsys, "export", "--format", "csv", "--reveal")
     assert status == 0
     assert err == "exported 2 submission(s) as csv\n"
@@ -277,8 +293,8 @@ def test_a_hostile_csv_export_parses_back_and_no_cell_is_a_formula(table: str, d
 
 def test_a_message_starting_with_a_formula_trigger_is_neutralised(table: str, dynamodb: Any, capsys: Any) -> None:
     """A message beginning with '-' or '@' (after trimming) is quoted too."""
-    seed(dynamodb, table, 1, ArchiveState.SENT, submission=form(message="-- signature first, then the text"))
-    seed(dynamodb, table, 2, ArchiveState.SENT, submission=form(message="@everyone please read this"))
+    seed(dynamodb, table, 1, RecordState.SENT, submission=form(message="-- signature first, then the text"))
+    seed(dynamodb, table, 2, RecordState.SENT, submission=form(message="@everyone please read this"))
     _, out, _ = run(capsys, "export", "--format", "csv", "--reveal")
     messages = sorted(row["message"] for row in csv.DictReader(io.StringIO(out, newline="")))
     assert messages == ["'-- signature first, then the text", "'@everyone please read this"]
@@ -288,7 +304,7 @@ def test_export_is_masked_unless_revealed_and_can_write_a_file(
     table: str, dynamodb: Any, capsys: Any, tmp_path: Any
 ) -> None:
     """Without --reveal the CSV holds masked values; --output writes the file instead of stdout."""
-    seed(dynamodb, table, 1, ArchiveState.SENT)
+    seed(dynamodb, table, 1, RecordState.SENT)
     target = tmp_path / "out.csv"
     status, out, _ = run(capsys, "export", "--format", "csv", "--output", str(target))
     assert (status, out) == (0, "")
@@ -300,9 +316,9 @@ def test_export_is_masked_unless_revealed_and_can_write_a_file(
 def test_jsonl_export_has_one_object_per_line_with_history(table: str, dynamodb: Any, capsys: Any) -> None:
     """JSON Lines: each line parses alone; --since applies; oldest first."""
     now = time.time()
-    seed(dynamodb, table, 1, ArchiveState.SENT, at=now - 10 * DAY, submission=form(message=HOSTILE_MESSAGE))
-    seed(dynamodb, table, 2, ArchiveState.SPAM, at=now - DAY, submission=form(message=HOSTILE_MESSAGE))
-    seed(dynamodb, table, 3, ArchiveState.QUEUED, at=now - 60, submission=form(message=HOSTILE_MESSAGE))
+    seed(dynamodb, table, 1, RecordState.SENT, at=now - 10 * DAY, submission=form(message=HOSTILE_MESSAGE))
+    seed(dynamodb, table, 2, RecordState.SPAM, at=now - DAY, submission=form(message=HOSTILE_MESSAGE))
+    seed(dynamodb, table, 3, RecordState.QUEUED, at=now - 60, submission=form(message=HOSTILE_MESSAGE))
     status, out, _ = run(capsys, "export", "--format", "jsonl", "--since", "2d", "--reveal")
     assert status == 0
     lines = out.splitlines()
@@ -362,22 +378,23 @@ def release_env(aws: str, table: str, sandbox: ResendSandbox, monkeypatch: pytes
 def test_release_sends_a_spam_submission_once_and_records_it(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
-    """The email goes out under the submission's key with the visitor as Reply-To; a second release is refused."""
-    seed(dynamodb, table, 7, ArchiveState.SPAM, reasons=("submitted_too_fast",))
+    """The email goes out recomposed, under a key derived from the submission's (.r1), the visitor as Reply-To; the
+    record notes both keys; a second release is refused."""
+    seed(dynamodb, table, 7, RecordState.SPAM, reasons=("submitted_too_fast",))
     status, out, err = run(capsys, "release", "0000000000000007")
     assert status == 0, err
     [email] = release_env.emails()
     assert out == f"released 0000000000000007: sent as email {email['id']}\n"
-    assert email["headers"]["idempotency-key"] == key(7)
+    assert email["headers"]["idempotency-key"] == key(7) + ".r1"
     assert email["body"]["reply_to"] == ["ada@example.org"]
     assert email["body"]["to"] == ["owner@example.com"]
     item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#0000000000000007"}})["Item"]
     assert item["state"]["S"] == "released"
     assert item["emailId"]["S"] == email["id"]
+    assert [k["S"] for k in item["keys"]["L"]] == [key(7), key(7) + ".r1"]
     assert [h["M"]["state"]["S"] for h in item["history"]["L"]] == ["spam", "released"]
     assert item["expiresAt"]["N"] > str(int(time.time()) + 29 * DAY)  # released: the normal retention
-    ledger = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"submission#{key(7)}"}})["Item"]
-    assert (ledger["status"]["S"], ledger["emailId"]["S"]) == ("sent", email["id"])
+    assert "releaseClaimedAt" not in item
     status, _, err = run(capsys, "release", "0000000000000007")
     assert status == 1
     assert "already released" in err
@@ -389,7 +406,7 @@ def test_a_release_is_counted_for_the_dashboard(
 ) -> None:
     """One SubmissionsReleased in Portfolio/EmailService with the Environment dimension (read back from moto)."""
     monkeypatch.setenv("CONTACT_ENVIRONMENT", "staging")
-    seed(dynamodb, table, 13, ArchiveState.SPAM)
+    seed(dynamodb, table, 13, RecordState.SPAM)
     assert run(capsys, "release", "000000000000000d")[0] == 0
     statistics = aws_client(dynamodb.meta.endpoint_url, "cloudwatch").get_metric_statistics(
         Namespace="Portfolio/EmailService",
@@ -408,7 +425,7 @@ def test_a_failed_count_does_not_undo_the_release(
 ) -> None:
     """CloudWatch unreachable: the release stands (exit 0, recorded) and a warning says the dashboard missed it."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9")
-    seed(dynamodb, table, 14, ArchiveState.SPAM)
+    seed(dynamodb, table, 14, RecordState.SPAM)
     status, out, err = run(capsys, "release", "000000000000000e")
     assert status == 0
     assert out.startswith("released 000000000000000e")
@@ -421,9 +438,12 @@ def test_release_refuses_what_was_not_held_back_and_unknown_ids(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
     """A sent submission is not released again; an unknown id is an error; nothing is emailed."""
-    seed(dynamodb, table, 8, ArchiveState.SENT, email_id="em-8")
+    seed(dynamodb, table, 8, RecordState.SENT, email_id="em-8")
     status, _, err = run(capsys, "release", "0000000000000008")
-    assert (status, err) == (1, "error: submission 0000000000000008 is sent, not spam: it was not held back\n")
+    assert (status, err) == (
+        1,
+        "error: submission 0000000000000008 is sent, not spam or parked: it was not held back\n",
+    )
     status, _, err = run(capsys, "release", "00000000000000aa")
     assert status == 1
     assert "no submission 00000000000000aa" in err
@@ -434,19 +454,52 @@ def test_release_refuses_what_was_not_held_back_and_unknown_ids(
 def test_a_submission_sent_before_and_judged_spam_when_it_came_again_is_not_released(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
-    """Sent, then the same text again with the honeypot filled: its state is spam, but it reached the owner."""
-    seed(dynamodb, table, 12, ArchiveState.SENT, email_id="em-12")
-    seed(dynamodb, table, 12, ArchiveState.SPAM, reasons=("honeypot_filled",))
+    """Sent, then the same text again with the honeypot filled: the record stays sent, nothing to release."""
+    seed(dynamodb, table, 12, RecordState.SENT, email_id="em-12")
+    records = DynamoDBSubmissionRecords(dynamodb, table)
+    spam_copy = Draft.of(
+        form(), key=key(12), request_id="r", client_ip="203.0.113.7", state=RecordState.SPAM, now=time.time()
+    )
+    assert not records.claim(spam_copy).created
     status, _, err = run(capsys, "release", "000000000000000c")
-    assert (status, err) == (1, "error: submission 000000000000000c was already sent as email em-12\n")
+    assert (status, err) == (
+        1,
+        "error: submission 000000000000000c is sent, not spam or parked: it was not held back\n",
+    )
     assert release_env.emails() == []
+
+
+def test_a_parked_submission_is_released_recomposed_from_todays_config(
+    release_env: ResendSandbox, aws: str, table: str, dynamodb: Any, capsys: Any
+) -> None:
+    """Parked (an unverified sender), the operator fixes fromEmail, releases it: one email with the new sender,
+    under .r1; the record moves parked -> sent and keeps both keys."""
+    seed(dynamodb, table, 15, RecordState.PARKED, reasons=("ProviderRequestError 403 validation_error: domain",))
+    fixed = json.loads(
+        aws_client(aws, "ssm").get_parameter(Name=CONFIG_PARAMETER, WithDecryption=True)["Parameter"]["Value"]
+    )
+    fixed["fromEmail"] = "verified@example.com"
+    aws_client(aws, "ssm").put_parameter(
+        Name=CONFIG_PARAMETER, Value=json.dumps(fixed), Type="SecureString", Overwrite=True
+    )
+    status, _, err = run(capsys, "release", "000000000000000f")
+    assert status == 0, err
+    [email] = release_env.emails()
+    assert email["body"]["from"] == "Contact Form <verified@example.com>"
+    assert email["headers"]["idempotency-key"] == key(15) + ".r1"
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#000000000000000f"}})["Item"]
+    assert (item["state"]["S"], item["emailId"]["S"]) == ("sent", email["id"])
+    assert [h["M"]["state"]["S"] for h in item["history"]["L"]] == ["received", "parked", "sent"]
+    assert "payload" not in item
+    assert run(capsys, "release", "000000000000000f")[0] == 1
+    assert len(release_env.emails()) == 1
 
 
 def test_a_refused_release_leaves_the_submission_releasable(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
     """Resend refuses (422): exit 1, nothing recorded, the claim removed; the next release succeeds."""
-    seed(dynamodb, table, 9, ArchiveState.SPAM, reasons=("too_many_links",))
+    seed(dynamodb, table, 9, RecordState.SPAM, reasons=("too_many_links",))
     release_env.script(["422:validation_error"])
     status, _, err = run(capsys, "release", "0000000000000009")
     assert status == 1
@@ -462,7 +515,7 @@ def test_a_claimed_release_is_not_sent_twice(
     release_env: ResendSandbox, table: str, dynamodb: Any, capsys: Any
 ) -> None:
     """Another run holds the claim (or crashed after sending): this run refuses and sends nothing."""
-    seed(dynamodb, table, 10, ArchiveState.SPAM)
+    seed(dynamodb, table, 10, RecordState.SPAM)
     dynamodb.update_item(
         TableName=table,
         Key={"pk": {"S": "archive#000000000000000a"}},
@@ -480,7 +533,7 @@ def test_release_without_the_resend_config_fails_cleanly(
 ) -> None:
     """The config parameter is missing: exit 1 naming the problem, the submission stays releasable."""
     monkeypatch.setenv("CONTACT_CONFIG_PARAMETER", "/portfolio/test/missing")
-    seed(dynamodb, table, 11, ArchiveState.SPAM)
+    seed(dynamodb, table, 11, RecordState.SPAM)
     status, _, err = run(capsys, "release", "000000000000000b")
     assert status == 1
     assert "the Resend config could not be read" in err
@@ -505,25 +558,39 @@ def _strings(value: Any) -> Iterator[str]:
 
 def _webhook(dynamodb: Any, table: str, svix_id: str, email_id: str) -> None:
     body = json.dumps({"type": "email.delivered", "created_at": "2026-11-30T10:00:00Z", "data": {"email_id": email_id}})
-    DynamoDBDeliveryEventStore(dynamodb, table).record(
+    DynamoDBWebhookStore(dynamodb, table).record(
         parse_event(svix_id, body.encode(), fallback_created_at=0), now=time.time()
     )
 
 
+def _legacy_ledger(dynamodb: Any, table: str, idempotency_key: str, email_id: str) -> None:
+    """An item of the submission ledger the records replaced (still in a table for a day after the upgrade)."""
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": f"submission#{idempotency_key}"},
+            "status": {"S": "sent"},
+            "emailId": {"S": email_id},
+            "expiresAt": {"N": str(int(time.time()) + DAY)},
+        },
+    )
+
+
 def test_erase_removes_every_item_of_the_address_and_nothing_else(table: str, dynamodb: Any, capsys: Any) -> None:
-    """Archive items (any case of the address), their ledger records, delivery records and webhook markers go;
-    a whole-table scan afterwards finds neither the address nor its email ids; another visitor's items stay."""
-    ledger = DynamoDBSubmissionLedger(dynamodb, table)
-    seed(dynamodb, table, 1, ArchiveState.SENT, submission=form(email="Ada@Example.org"), email_id="em-ada-1")
-    ledger.mark(key(1), SubmissionStatus.SENT, email_id="em-ada-1")
+    """Records (any case of the address), ledger items left from before the records, delivery records and webhook
+    markers go; a whole-table scan afterwards finds neither the address nor its email ids; another visitor's stay."""
+    seed(dynamodb, table, 1, RecordState.SENT, submission=form(email="Ada@Example.org"), email_id="em-ada-1")
+    _legacy_ledger(dynamodb, table, key(1), "em-ada-1")
     _webhook(dynamodb, table, "msg_a1", "em-ada-1")
-    seed(dynamodb, table, 2, ArchiveState.SPAM, submission=form(email="ada@example.org", message="A second try."))
-    seed(dynamodb, table, 3, ArchiveState.QUEUED, submission=form(email="ada@example.org", message="A third one."))
-    DynamoDBSubmissionArchive(dynamodb, table).record_state(key(3), "sent", email_id="em-ada-3")
-    ledger.mark(key(3), SubmissionStatus.SENT, email_id="em-ada-3")
+    seed(dynamodb, table, 2, RecordState.SPAM, submission=form(email="ada@example.org", message="A second try."))
+    seed(dynamodb, table, 3, RecordState.QUEUED, submission=form(email="ada@example.org", message="A third one."))
+    DynamoDBSubmissionRecords(dynamodb, table).move(
+        key(3), RecordState.SENT, cycle=None, now=time.time(), email_id="em-ada-3"
+    )
+    _legacy_ledger(dynamodb, table, key(3), "em-ada-3")
     _webhook(dynamodb, table, "msg_a3", "em-ada-3")
-    seed(dynamodb, table, 4, ArchiveState.SENT, submission=form(email="bob@example.org"), email_id="em-bob")
-    ledger.mark(key(4), SubmissionStatus.SENT, email_id="em-bob")
+    seed(dynamodb, table, 4, RecordState.SENT, submission=form(email="bob@example.org"), email_id="em-bob")
+    _legacy_ledger(dynamodb, table, key(4), "em-bob")
     _webhook(dynamodb, table, "msg_b", "em-bob")
 
     status, out, _ = run(capsys, "erase", "--email", "ADA@example.org")
@@ -549,7 +616,7 @@ def test_erase_removes_every_item_of_the_address_and_nothing_else(table: str, dy
 
 def test_erase_json_lists_what_went(table: str, dynamodb: Any, capsys: Any) -> None:
     """--json names the erased keys by kind."""
-    seed(dynamodb, table, 1, ArchiveState.SPAM)
+    seed(dynamodb, table, 1, RecordState.SPAM)
     status, out, _ = run(capsys, "erase", "--email", "ada@example.org", "--json")
     assert status == 0
     assert json.loads(out) == {

@@ -43,6 +43,7 @@ def test_taken_port_exits_2_with_a_clear_message(taken_port: int, capsys: pytest
         (["--failure-rate", "2"], "failure_rate"),
         (["--webhook-url", "http://127.0.0.1:9/hook", "--webhook-secret", "nope"], "whsec_"),
         (["--port", "eighty"], "invalid int"),
+        (["--idempotency-on-refusal", "forget"], "invalid choice: 'forget'"),
     ],
 )
 def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]):
@@ -54,7 +55,8 @@ def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.Capt
 
 
 def test_command_serves_until_sigterm():
-    """``python -m contact_sdk.devtools.sandbox`` prints its URL, serves start-up faults, and exits 0 on SIGTERM."""
+    """``python -m contact_sdk.devtools.sandbox`` prints its URL, serves start-up faults and settings, and exits 0
+    on SIGTERM."""
     command = [
         sys.executable,
         "-m",
@@ -65,6 +67,11 @@ def test_command_serves_until_sigterm():
         "re_cli",
         "--step",
         "503",
+        "--idempotency-on-refusal",
+        "record",
+        "--require-verified-domain",
+        "--domain",
+        "example.com:verified",
     ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
@@ -74,6 +81,10 @@ def test_command_serves_until_sigterm():
             body = {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
             assert httpx.post(f"{url}/emails", json=body, headers=headers).status_code == 503
             assert httpx.post(f"{url}/emails", json=body, headers=headers).status_code == 200
+            settings = httpx.get(f"{url}/_sandbox/settings").json()
+            assert (settings["idempotency_on_refusal"], settings["require_verified_domain"]) == ("record", True)
+            elsewhere = {**body, "from": "a@example.org"}
+            assert httpx.post(f"{url}/emails", json=elsewhere, headers=headers).status_code == 403
         finally:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=5)

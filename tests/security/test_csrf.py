@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import socket
 import threading
@@ -105,13 +108,14 @@ def flip_first_char(text: str) -> str:
 
 
 def test_issued_token_is_url_safe_and_versioned(tokens: CsrfTokens) -> None:
-    """A token is four URL-safe parts: version, nonce, expiry, MAC."""
+    """A token is five URL-safe parts: version, nonce, expiry, when the form was first shown, MAC."""
     token = tokens.issue(SECRET, ORIGIN)
     assert re.fullmatch(r"[A-Za-z0-9_\-.]+", token)
-    version, nonce, expiry, mac = token.split(".")
-    assert version == "v1"
+    version, nonce, expiry, started, mac = token.split(".")
+    assert version == "v2"
     assert len(nonce) == 22  # 128 bits, base64url unpadded
     assert int(expiry) == int(T0) + 3600
+    assert int(started) == int(T0)  # a fresh token: the form is shown now
     assert len(mac) == 43  # 256 bits
 
 
@@ -179,7 +183,7 @@ def test_absent_or_empty_token_is_missing(tokens: CsrfTokens, token: str | None)
         pytest.param(lambda t: t + ".extra", id="extra-part"),
         pytest.param(lambda t: t + "=", id="padded-mac"),
         pytest.param(lambda t: t + "A" * 200, id="too-long"),
-        pytest.param(lambda t: t.replace("v1", "v1é", 1), id="non-ascii"),
+        pytest.param(lambda t: t.replace("v2", "v2é", 1), id="non-ascii"),
         pytest.param(lambda t: replace_part(t, 1, "!!!!!!!!!!!!!!!!!!!!!!"), id="nonce-not-base64"),
         pytest.param(lambda t: replace_part(t, 1, "AAAA"), id="nonce-too-short"),
         pytest.param(lambda t: replace_part(t, 1, "AAAAA"), id="nonce-impossible-base64-length"),
@@ -188,9 +192,12 @@ def test_absent_or_empty_token_is_missing(tokens: CsrfTokens, token: str | None)
         pytest.param(lambda t: replace_part(t, 2, "-1"), id="expiry-negative"),
         pytest.param(lambda t: replace_part(t, 2, "0" + t.split(".")[2]), id="expiry-leading-zero"),
         pytest.param(lambda t: replace_part(t, 2, "9" * 13), id="expiry-too-long"),
-        pytest.param(lambda t: replace_part(t, 3, "AAAA"), id="mac-too-short"),
+        pytest.param(lambda t: replace_part(t, 3, "soon"), id="start-not-a-number"),
+        pytest.param(lambda t: replace_part(t, 3, "0" + t.split(".")[3]), id="start-leading-zero"),
+        pytest.param(lambda t: replace_part(t, 4, "AAAA"), id="mac-too-short"),
         pytest.param(lambda t: replace_part(t, 0, ""), id="version-empty"),
-        pytest.param(lambda t: replace_part(t, 0, "V1"), id="version-garbled"),
+        pytest.param(lambda t: replace_part(t, 0, "V2"), id="version-garbled"),
+        pytest.param(lambda t: replace_part(t, 0, "v1"), id="v1-with-five-parts"),
     ],
 )
 def test_malformed_tokens_are_invalid(
@@ -214,7 +221,7 @@ def test_non_canonical_base64_is_malformed(tokens: CsrfTokens) -> None:
         tokens.verify_and_consume(SECRET, ORIGIN, replace_part(token, 1, nonce[:-1] + sibling))
 
 
-@pytest.mark.parametrize("version", ["v0", "v2", "v10"])
+@pytest.mark.parametrize("version", ["v0", "v3", "v10"])
 def test_other_versions_are_unsupported(tokens: CsrfTokens, store: CountingNonceStore, version: str) -> None:
     """A token of another format version is refused as ``unsupported_version``."""
     token = replace_part(tokens.issue(SECRET, ORIGIN), 0, version)
@@ -230,13 +237,14 @@ def test_other_versions_are_unsupported(tokens: CsrfTokens, store: CountingNonce
         pytest.param(lambda t: replace_part(t, 1, flip_first_char(t.split(".")[1])), id="nonce"),
         pytest.param(lambda t: replace_part(t, 2, str(int(t.split(".")[2]) + 1)), id="expiry-later"),
         pytest.param(lambda t: replace_part(t, 2, str(int(t.split(".")[2]) - 1)), id="expiry-earlier"),
-        pytest.param(lambda t: replace_part(t, 3, flip_first_char(t.split(".")[3])), id="mac"),
+        pytest.param(lambda t: replace_part(t, 3, str(int(t.split(".")[3]) - 60)), id="start-earlier"),
+        pytest.param(lambda t: replace_part(t, 4, flip_first_char(t.split(".")[4])), id="mac"),
     ],
 )
 def test_tampering_with_any_part_breaks_the_signature(
     tokens: CsrfTokens, store: CountingNonceStore, tamper: Callable[[str], str]
 ) -> None:
-    """Changing the nonce, the expiry or the MAC is caught by the signature; nothing is consumed."""
+    """Changing the nonce, the expiry, the form's start or the MAC is caught by the signature; nothing is consumed."""
     token = tamper(tokens.issue(SECRET, ORIGIN))
     with pytest.raises(CsrfInvalid) as refused:
         tokens.verify_and_consume(SECRET, ORIGIN, token)
@@ -534,7 +542,64 @@ def test_verification_returns_the_signed_issue_time(tokens: CsrfTokens, clock: F
 def test_the_issue_time_cannot_be_moved_without_breaking_the_signature(tokens: CsrfTokens, clock: FakeClock) -> None:
     """Backdating a token means changing its expiry, which is signed."""
     token = tokens.issue(SECRET, ORIGIN)
-    version, nonce, expires_at, mac = token.split(".")
-    backdated = f"{version}.{nonce}.{int(expires_at) - 600}.{mac}"
+    version, nonce, expires_at, started_at, mac = token.split(".")
+    backdated = f"{version}.{nonce}.{int(expires_at) - 600}.{int(started_at) - 600}.{mac}"
     with pytest.raises(CsrfInvalid, match="bad_signature"):
         tokens.verify_and_consume(SECRET, ORIGIN, backdated)
+
+
+def test_a_next_token_keeps_the_start_of_the_token_it_replaces(tokens: CsrfTokens, clock: FakeClock) -> None:
+    """A nextToken issued 50 s after the first token says the form was shown 50 s ago, and lives a full hour."""
+    clock.now = 1_700_000_000.0
+    first = tokens.issue(SECRET, ORIGIN)
+    clock.now += 50
+    started = tokens.verify_and_consume(SECRET, ORIGIN, first)
+    assert started == 1_700_000_000
+    following = tokens.issue(SECRET, ORIGIN, started_at=started)
+    assert following.split(".")[2] == str(1_700_000_050 + 3600)
+    clock.now += 5
+    assert tokens.verify_and_consume(SECRET, ORIGIN, following) == 1_700_000_000
+
+
+def test_a_start_in_the_future_is_taken_as_now(tokens: CsrfTokens, clock: FakeClock) -> None:
+    """No token can claim its form was shown after it was issued."""
+    clock.now = 1_700_000_000.0
+    token = tokens.issue(SECRET, ORIGIN, started_at=1_800_000_000)
+    assert token.split(".")[3] == "1700000000"
+
+
+def test_a_signed_start_after_the_issue_time_is_refused(clock: FakeClock) -> None:
+    """A token whose signed start lies after its own issue time was never issued by us: malformed."""
+    clock.now = 1_700_000_000.0
+    nonce = "A" * 21 + "Q"  # 16 bytes, canonical base64url
+    expires_at, started_at = 1_700_003_600, 1_700_000_100
+    mac = hmac.new(SECRET, _message("v2", ORIGIN, nonce, expires_at, started_at), hashlib.sha256).digest()
+    token = f"v2.{nonce}.{expires_at}.{started_at}.{_b64(mac)}"
+    with pytest.raises(CsrfInvalid, match="malformed"):
+        CsrfTokens(nonces=InMemoryNonceStore(clock=clock), clock=clock).verify_and_consume(SECRET, ORIGIN, token)
+
+
+def test_a_token_of_the_first_format_is_still_accepted_for_its_hour(clock: FakeClock) -> None:
+    """v1 tokens (four parts, no start) issued before an upgrade verify, once, and start at their issue time."""
+    clock.now = 1_700_000_000.0
+    nonce = "A" * 21 + "g"
+    expires_at = 1_700_003_000  # issued 600 s ago
+    mac = hmac.new(SECRET, _message("v1", ORIGIN, nonce, expires_at), hashlib.sha256).digest()
+    token = f"v1.{nonce}.{expires_at}.{_b64(mac)}"
+    tokens = CsrfTokens(nonces=InMemoryNonceStore(clock=clock), clock=clock)
+    assert tokens.verify_and_consume(SECRET, ORIGIN, token) == 1_699_999_400
+    with pytest.raises(CsrfInvalid, match="replayed"):
+        tokens.verify_and_consume(SECRET, ORIGIN, token)
+
+
+def _message(*fields: object) -> bytes:
+    """A MAC input written out from the format's description: a context, then length-prefixed fields."""
+    message = b"contact-sdk/csrf"
+    for field in fields:
+        encoded = str(field).encode()
+        message += len(encoded).to_bytes(4, "big") + encoded
+    return message
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -1,10 +1,12 @@
 """CSRF tokens against their documented layout (docs/security.md, the module docstring), rebuilt by hand.
 
-``v1.<nonce>.<expires_at>.<mac>``: a 16-byte nonce and a 32-byte HMAC-SHA256, both base64url without
-padding; ``expires_at`` whole epoch seconds (issue time rounded down plus the lifetime); the MAC is
-over ``b"contact-sdk/csrf"`` followed by each of version, canonical origin, nonce and expiry as a
-4-byte big-endian length and its UTF-8 bytes. The expected tokens below are built with ``hmac`` and
-``base64`` from that sentence, not with the module.
+``v2.<nonce>.<expires_at>.<started_at>.<mac>``: a 16-byte nonce and a 32-byte HMAC-SHA256, both base64url
+without padding; ``expires_at`` whole epoch seconds (issue time rounded down plus the lifetime) and
+``started_at`` whole epoch seconds (when the form was first shown: the issue time, or the replaced token's);
+the MAC is over ``b"contact-sdk/csrf"`` followed by each of version, canonical origin, nonce, expiry and
+start as a 4-byte big-endian length and its UTF-8 bytes. The first format, ``v1.<nonce>.<expires_at>.<mac>``
+(no start; the MAC over the four fields), is still verified. The expected tokens below are built with
+``hmac`` and ``base64`` from those sentences, not with the module.
 
 The DynamoDB nonce store runs against moto's DynamoDB in process (``mock_aws``), so the fast tier
 reaches its conditional write; the loopback tests in ``test_csrf.py`` cover the same against moto's server.
@@ -46,13 +48,24 @@ def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def expected_token(secret: bytes, origin: str, nonce: bytes, expires_at: int) -> str:
-    """The token the documented layout prescribes."""
+def _mac(secret: bytes, *parts: str) -> str:
     message = b"contact-sdk/csrf"
-    for part in ("v1", origin, b64(nonce), str(expires_at)):
+    for part in parts:
         encoded = part.encode("utf-8")
         message += len(encoded).to_bytes(4, "big") + encoded
-    return f"v1.{b64(nonce)}.{expires_at}.{b64(hmac.new(secret, message, hashlib.sha256).digest())}"
+    return b64(hmac.new(secret, message, hashlib.sha256).digest())
+
+
+def expected_token(secret: bytes, origin: str, nonce: bytes, expires_at: int, started_at: int | None = None) -> str:
+    """The v2 token the documented layout prescribes (``started_at`` defaults to the issue time, an hour back)."""
+    started = expires_at - 3600 if started_at is None else started_at
+    mac = _mac(secret, "v2", origin, b64(nonce), str(expires_at), str(started))
+    return f"v2.{b64(nonce)}.{expires_at}.{started}.{mac}"
+
+
+def legacy_token(secret: bytes, origin: str, nonce: bytes, expires_at: int) -> str:
+    """A token of the first format (v1), as issued before the form's start was signed."""
+    return f"v1.{b64(nonce)}.{expires_at}.{_mac(secret, 'v1', origin, b64(nonce), str(expires_at))}"
 
 
 class Clock:
@@ -79,7 +92,23 @@ def test_an_issued_token_is_byte_for_byte_the_documented_layout() -> None:
     """Issued at 1 800 000 000.9 with a one-hour lifetime: expiry 1 800 003 600 and the MAC computed by hand."""
     token = tokens(Clock(1_800_000_000.9)).issue(SECRET, ORIGIN)
     assert token == expected_token(SECRET, ORIGIN, NONCE, 1_800_003_600)
-    assert token.startswith("v1.AAECAwQFBgcICQoLDA0ODw.1800003600.")
+    assert token.startswith("v2.AAECAwQFBgcICQoLDA0ODw.1800003600.1800000000.")
+
+
+def test_a_next_token_signs_the_start_it_was_given() -> None:
+    """Issued at 1 800 000 000 for a form shown at 1 799 999 940: the start is signed, the expiry an hour on."""
+    token = tokens(Clock(1_800_000_000.5)).issue(SECRET, ORIGIN, started_at=1_799_999_940)
+    assert token == expected_token(SECRET, ORIGIN, NONCE, 1_800_003_600, 1_799_999_940)
+
+
+def test_a_legacy_token_is_accepted_once_with_its_issue_time() -> None:
+    """A v1 token built by hand verifies, returns expiry − lifetime, and is refused the second time."""
+    clock = Clock(1_800_000_100)
+    csrf = tokens(clock, ttl=600)
+    token = legacy_token(SECRET, ORIGIN, NONCE, 1_800_000_500)
+    assert csrf.verify_and_consume(SECRET, ORIGIN, token) == 1_799_999_900
+    with pytest.raises(CsrfInvalid, match="replayed"):
+        csrf.verify_and_consume(SECRET, ORIGIN, token)
 
 
 def test_the_origin_is_bound_in_its_canonical_form() -> None:
@@ -89,10 +118,10 @@ def test_the_origin_is_bound_in_its_canonical_form() -> None:
 
 
 def test_a_hand_built_token_is_accepted_once_and_its_issue_time_returned() -> None:
-    """A token built by hand from the layout verifies, returns expiry − lifetime, and is refused the second time."""
+    """A token built by hand from the layout verifies, returns its start, and is refused the second time."""
     clock = Clock(1_800_000_100)
     csrf = tokens(clock, ttl=600)
-    token = expected_token(SECRET, ORIGIN, NONCE, 1_800_000_500)
+    token = expected_token(SECRET, ORIGIN, NONCE, 1_800_000_500, 1_799_999_900)
     assert csrf.verify_and_consume(SECRET, ORIGIN, token) == 1_799_999_900
     with pytest.raises(CsrfInvalid) as caught:
         csrf.verify_and_consume(SECRET, ORIGIN, token)
@@ -134,7 +163,7 @@ def test_a_secret_under_16_bytes_is_a_configuration_error(secret: bytes) -> None
 
 def test_a_16_byte_secret_is_enough() -> None:
     """Exactly 16 bytes is accepted."""
-    assert tokens(Clock(1_800_000_000)).issue(b"k" * 16, ORIGIN).startswith("v1.")
+    assert tokens(Clock(1_800_000_000)).issue(b"k" * 16, ORIGIN).startswith("v2.")
 
 
 @pytest.mark.parametrize("token", [None, "", "   ", "\t"])
@@ -151,7 +180,10 @@ GOOD_MAC = b64(bytes(32))
 @pytest.mark.parametrize(
     ("token", "reason"),
     [
-        ("v2.AAECAwQFBgcICQoLDA0ODw.1800000500." + GOOD_MAC, "unsupported_version"),
+        ("v3.AAECAwQFBgcICQoLDA0ODw.1800000500.1800000000." + GOOD_MAC, "unsupported_version"),
+        ("v2.AAECAwQFBgcICQoLDA0ODw.1800000500." + GOOD_MAC, "malformed"),  # v2 without its start
+        ("v2.AAECAwQFBgcICQoLDA0ODw.1800000500.-5." + GOOD_MAC, "malformed"),
+        ("v2.AAECAwQFBgcICQoLDA0ODw.1800000500.01800000000." + GOOD_MAC, "malformed"),
         ("v999.AAECAwQFBgcICQoLDA0ODw.1800000500." + GOOD_MAC, "unsupported_version"),
         ("v1000.AAECAwQFBgcICQoLDA0ODw.1800000500." + GOOD_MAC, "malformed"),
         ("V1.AAECAwQFBgcICQoLDA0ODw.1800000500." + GOOD_MAC, "malformed"),

@@ -90,6 +90,7 @@ def test_cors_headers_for_an_allowed_origin_carry_its_canonical_form(policy: Ori
         "Access-Control-Allow-Headers": "Content-Type, X-CSRF-Token",
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
         "Access-Control-Max-Age": "600",
+        "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
     }
     assert policy.cors_headers("http://localhost:3000")["Access-Control-Allow-Origin"] == "http://localhost:3000"
 

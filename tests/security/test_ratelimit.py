@@ -251,7 +251,9 @@ def test_limit_allows_exactly_limit_hits_per_window(clock: FakeClock) -> None:
     decisions = [limiter.check(IP) for _ in range(6)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False]
     assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0]
-    assert decisions[-1].retry_after_seconds == 980  # 799.75 s to the window's end, then 180 s
+    # The sliding estimate would say 980 s (799.75 s to the window's end, then 180 s), but the five hits, all at
+    # 100.25 s, are a whole window old 900 s later: the wait is never longer than the window.
+    assert decisions[-1].retry_after_seconds == 900
     assert all(d.limit == 5 for d in decisions)
 
 
@@ -296,10 +298,11 @@ def test_a_steady_client_gets_the_limit_per_window(clock: FakeClock) -> None:
         if limiter.check(IP).allowed:
             allowed_at.append(clock.now)
         clock.now += 10
-    # Hand-worked: 5 in the first window; then every later window lets 4 in (the previous window's hits
-    # weigh until its very end), e.g. at +180, +360, +540, +720 s into the second window.
+    # Hand-worked: 5 in the first window, at 0-40 s; then every later window lets 4 in (the previous window's
+    # hits weigh until its very end). In the second: at +40 s (the last of the first five is a window old),
+    # then +360, +540, +720 s, where 2, 3, 4 + 5 * (900 - e) / 900 <= 5.
     assert len(allowed_at) == 5 + 9 * 4
-    assert allowed_at[5:9] == [WINDOW_START + WINDOW + s for s in (180, 360, 540, 720)]
+    assert allowed_at[5:9] == [WINDOW_START + WINDOW + s for s in (40, 360, 540, 720)]
     for i, t in enumerate(allowed_at):
         assert sum(1 for u in allowed_at[i:] if u < t + WINDOW) <= 5
 
@@ -434,13 +437,13 @@ def test_dynamodb_retry_after_is_accurate(aws: str, contact_table: str, clock: F
     """A refusal's Retry-After comes from the real counts (returned by the failed condition), not a guess."""
     limiter = submit_limiter(DynamoDBRateLimitStore(aws_client(aws, "dynamodb"), contact_table), clock)
     for _ in range(5):
-        limiter.check(IP)
-    assert limiter.check(IP).retry_after_seconds == 980
+        limiter.check(IP)  # all at 100.25 s: a whole window old at 1000.25 s
+    assert limiter.check(IP).retry_after_seconds == 900
     clock.now = WINDOW_START + 600.5
-    assert limiter.check(IP).retry_after_seconds == 480
+    assert limiter.check(IP).retry_after_seconds == 400  # 399.75 s, rounded up
     clock.now = WINDOW_START + WINDOW + 100
-    assert limiter.check(IP).retry_after_seconds == 80
-    clock.now = WINDOW_START + WINDOW + 180
+    assert limiter.check(IP).retry_after_seconds == 1  # 0.25 s, rounded up
+    clock.now = WINDOW_START + WINDOW + 100.25
     assert limiter.check(IP).allowed
 
 

@@ -3,8 +3,10 @@
 The rule (docs/security.md, the module docstring): a hit at ``elapsed`` seconds into the current fixed
 window is allowed when ``current + 1 + previous * (window - elapsed) / window <= limit``; ``Retry-After``
 is the time, rounded up to whole seconds (at least 1), until that lets the next hit in if the client
-sends nothing meanwhile. The oracle below implements that sentence with its own arithmetic and finds
-the wait by stepping through time second by second, a second rule that shares no code with the module.
+sends nothing meanwhile. When the time of the latest counted hit is known, a hit is also allowed once
+that hit is a whole window old, so the wait is never longer than the window. The oracles below
+implement those sentences with their own arithmetic and find the wait by stepping through time second
+by second, a second rule that shares no code with the module.
 
 The DynamoDB store runs against moto's DynamoDB *in process* (``mock_aws``): the same emulator the
 loopback tests use, evaluating the same condition expressions, without a server, so the fast tier
@@ -94,6 +96,54 @@ def test_the_decision_and_retry_after_follow_the_rule() -> None:
             assert decision.remaining == max(math.floor(limit - used), 0), case
         else:
             assert decision.remaining == 0, case
+
+
+def oracle_with_latest(
+    *, current: int, previous: int, limit: int, window: int, now: int, last_hit: int
+) -> tuple[bool, int]:
+    """(allowed now, Retry-After) when the latest counted hit was at ``last_hit``: either rule lets a hit in."""
+
+    def allowed_at(t: Fraction) -> bool:
+        if t - last_hit >= window:
+            return True
+        c, p, e = counts_at(t, now=now, current=current, previous=previous, window=window)
+        return allowed_by_rule(current=c, previous=p, limit=limit, window=window, elapsed=e)
+
+    if allowed_at(Fraction(now)):
+        return True, 0
+    for seconds in range(1, 3 * window + 2):
+        if allowed_at(Fraction(now + seconds)):
+            return False, seconds
+    raise AssertionError("never allowed")  # pragma: no cover - a window after the latest hit it is allowed
+
+
+def latest_hits(current: int, previous: int, window: int, now: int) -> list[int]:
+    """Times the latest counted hit can have, given where the counts say the hits are."""
+    start = (now // window) * window
+    if current:
+        return [start, (start + now) // 2, now]
+    if previous:
+        return [start - window, start - window // 2, start - 1]
+    return []
+
+
+def test_with_the_latest_hit_known_the_wait_follows_both_rules_and_never_exceeds_the_window() -> None:
+    """A hit is let in by the estimate or once the latest counted hit is a window old; Retry-After <= the window."""
+    checked = 0
+    for current, previous, limit, window, offset in CASES:
+        now = 10 * window + offset
+        for last_hit in latest_hits(current, previous, window, now):
+            decision = sliding_decision(
+                current=current, previous=previous, limit=limit, window_seconds=window, now=now, last_hit=last_hit
+            )
+            expected = oracle_with_latest(
+                current=current, previous=previous, limit=limit, window=window, now=now, last_hit=last_hit
+            )
+            case = (current, previous, limit, window, offset, last_hit)
+            assert (decision.allowed, decision.retry_after_seconds) == expected, case
+            assert decision.retry_after_seconds <= window, case
+            checked += 1
+    assert checked > 500
 
 
 def test_a_worked_example_from_the_docs() -> None:
@@ -288,15 +338,35 @@ def stores(client: Any) -> list[Any]:
 
 
 def test_five_per_window_then_refused_with_the_wait_by_hand(dynamodb: Any) -> None:
-    """5 per 900 s: hits at 1000-1004 s leave 4,3,2,1,0; the 6th at 1005 s waits until 1980 s (975 s)."""
+    """5 per 900 s: hits at 1000-1004 s leave 4,3,2,1,0; the 6th at 1005 s waits until 1904 s (899 s).
+
+    The estimate alone would hold it until 1980 s (975 s); at 1904 s the latest hit is a window old.
+    """
     for store in stores(dynamodb):
         decisions = [store.hit("k", limit=5, window_seconds=900, now=1_000.0 + i) for i in range(6)]
         assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
         assert all(d.allowed for d in decisions[:5])
-        assert decisions[5] == RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=975)
-        # Refused hits are not counted: at 1980 s (180 s into the next window) the next hit goes.
-        assert not store.hit("k", limit=5, window_seconds=900, now=1_979.0).allowed
-        assert store.hit("k", limit=5, window_seconds=900, now=1_980.0).allowed
+        assert decisions[5] == RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=899)
+        # Refused hits are not counted: at 1904 s (the hit of 1004 s a window old) the next hit goes.
+        assert not store.hit("k", limit=5, window_seconds=900, now=1_903.0).allowed
+        assert store.hit("k", limit=5, window_seconds=900, now=1_904.0).allowed
+
+
+def test_the_issues_example_waits_a_window_at_most(dynamodb: Any) -> None:
+    """Limit 2 per 900 s, two hits 20 s into a window: the third is told 900 s (the issue saw 1,330), and gets in then.
+
+    By hand: hits at 920 s; the estimate weighs both until 450 s into the next window (2 × 450/900 = 1), 1,350 s;
+    but at 920 + 900 = 1,820 s nothing counted lies in the last 900 s.
+    """
+    for store in stores(dynamodb):
+        assert [store.hit("i", limit=2, window_seconds=900, now=920.0).allowed for _ in range(2)] == [True, True]
+        assert store.hit("i", limit=2, window_seconds=900, now=920.0) == RateLimitDecision(
+            allowed=False, limit=2, remaining=0, retry_after_seconds=900
+        )
+        assert store.hit("i", limit=2, window_seconds=900, now=1_819.5).retry_after_seconds == 1
+        assert store.hit("i", limit=2, window_seconds=900, now=1_820.0) == RateLimitDecision(
+            allowed=True, limit=2, remaining=1, retry_after_seconds=0
+        )
 
 
 def test_the_boundary_attack_is_refused(dynamodb: Any) -> None:
@@ -314,8 +384,15 @@ def test_the_item_holds_the_window_counter_and_its_expiry(dynamodb: Any) -> None
     store.hit("submit#203.0.113.7", limit=5, window_seconds=900, now=1_000.0)
     store.hit("submit#203.0.113.7", limit=5, window_seconds=900, now=1_001.0)
     stored = item(dynamodb, "submit#203.0.113.7")
-    # Window [900, 1800): counter w900 = 2; expiry 1800 + 900 + 60.
-    assert stored == {"pk": {"S": "rate#submit#203.0.113.7"}, "w900": {"N": "2"}, "expiresAt": {"N": "2760"}}
+    # Window [900, 1800): counter w900 = 2; the latest hit at 1001 s; expiry 1800 + 900 + 60.
+    assert stored == {
+        "pk": {"S": "rate#submit#203.0.113.7"},
+        "w900": {"N": "2"},
+        "lastHit": {"N": "1001"},
+        "expiresAt": {"N": "2760"},
+    }
+    store.hit("submit#203.0.113.7", limit=5, window_seconds=900, now=1_002.25)
+    assert item(dynamodb, "submit#203.0.113.7")["lastHit"] == {"N": "1002.25"}
 
 
 def test_counters_too_old_to_matter_are_removed(dynamodb: Any) -> None:
@@ -323,11 +400,11 @@ def test_counters_too_old_to_matter_are_removed(dynamodb: Any) -> None:
     store = DynamoDBRateLimitStore(dynamodb, TABLE)
     store.hit("k", limit=5, window_seconds=900, now=1_000.0)  # w900
     store.hit("k", limit=5, window_seconds=900, now=1_900.0)  # w1800; w900 is its previous window: kept
-    assert set(item(dynamodb, "k")) == {"pk", "expiresAt", "w900", "w1800"}
+    assert set(item(dynamodb, "k")) == {"pk", "expiresAt", "lastHit", "w900", "w1800"}
     store.hit("k", limit=5, window_seconds=900, now=2_800.0)  # w2700: w900 is two windows back -> removed
-    assert set(item(dynamodb, "k")) == {"pk", "expiresAt", "w1800", "w2700"}
+    assert set(item(dynamodb, "k")) == {"pk", "expiresAt", "lastHit", "w1800", "w2700"}
     store.hit("k", limit=5, window_seconds=900, now=4_600.0)  # w4500: w2700 two back, w1800 three back -> removed
-    assert set(item(dynamodb, "k")) == {"pk", "expiresAt", "w4500"}
+    assert set(item(dynamodb, "k")) == {"pk", "expiresAt", "lastHit", "w4500"}
 
 
 def test_a_refusal_computes_the_wait_from_the_stored_counts(dynamodb: Any) -> None:

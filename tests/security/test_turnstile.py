@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from contact_sdk.deadline import Deadline
 from contact_sdk.devtools.local.turnstile import DUMMY_TOKEN, FAIL_SECRET, PASS_SECRET, SPENT_SECRET, SiteverifyStandIn
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.turnstile import (
@@ -160,7 +161,9 @@ def test_a_slow_siteverify_is_cut_off_at_the_timeout(standin: SiteverifyStandIn)
 def test_a_deadline_already_passed_asks_nothing(standin: SiteverifyStandIn) -> None:
     """The response budget is spent: no call at all."""
     now = [100.0]
-    result = verifier(standin.url, clock=lambda: now[0]).verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=100.0)
+    result = verifier(standin.url, clock=lambda: now[0]).verify(
+        DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=Deadline(100.0, lambda: now[0])
+    )
     assert result == CaptchaResult(CaptchaVerdict.UNAVAILABLE, "deadline")
     assert standin.received == []
 

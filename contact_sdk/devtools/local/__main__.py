@@ -5,6 +5,7 @@ Usage::
     python -m contact_sdk.devtools.local
     python -m contact_sdk.devtools.local --api-port 9080 --page-port 9000 --sandbox-latency-ms 100-300
     CONTACT_LOCAL_API_PORT=9080 python -m contact_sdk.devtools.local --rate-limit 20
+    python -m contact_sdk.devtools.local --allowed-origin http://localhost:3000 --provider-fault slow
 
 Every flag has an environment variable (shown in ``--help``). Exit status: 0 after Ctrl-C or
 SIGTERM, 1 when a part failed to start, 2 on a bad argument or a port already in use.
@@ -18,7 +19,10 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
+from typing import Any
 
+from contact_sdk.devtools.brownout import DEPENDENCIES, Mode, parse_target
+from contact_sdk.devtools.local.provider_faults import PROVIDER_FAULTS, provider_fault
 from contact_sdk.devtools.local.stack import (
     LocalStack,
     PortInUseError,
@@ -28,9 +32,11 @@ from contact_sdk.devtools.local.stack import (
     environment_summary,
     is_loopback_host,
 )
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import MAX_RESPONSE_BUDGET_MS
 
-__all__ = ["build_parser", "main", "parse_latency", "stack_options"]
+__all__ = ["build_parser", "main", "parse_brownout", "parse_latency", "stack_options"]
 
 
 def parse_latency(raw: str) -> tuple[int, int]:
@@ -43,6 +49,14 @@ def parse_latency(raw: str) -> tuple[int, int]:
     if bounds[0] < 0 or bounds[1] < bounds[0]:
         raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {raw!r}")
     return bounds
+
+
+def parse_brownout(raw: str) -> tuple[str, Mode]:
+    """``"dynamodb:slow:10"`` -> ``("dynamodb", Mode.slow(10))``; an argument error that lists the spellings."""
+    try:
+        return parse_target(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(raw: str) -> int:
@@ -82,6 +96,46 @@ def _port(raw: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {raw!r}")
     return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """One ``--allowed-origin`` (or ``CONTACT_ALLOWED_ORIGINS``, comma-separated): canonical origins, in order."""
+    origins: list[str] = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            (canonical,) = OriginPolicy([entry]).allowed_origins
+        except ConfigurationError:
+            raise argparse.ArgumentTypeError(
+                f"{entry!r} is not an origin: expected scheme://host[:port] with no path, e.g. http://localhost:3000 "
+                "(from --allowed-origin or CONTACT_ALLOWED_ORIGINS)"
+            ) from None
+        origins.append(canonical)
+    return tuple(origins)
+
+
+class _AppendOrigins(argparse.Action):
+    """``--allowed-origin`` may be repeated; given at all, the flags replace ``CONTACT_ALLOWED_ORIGINS``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        so_far = getattr(namespace, self.dest)
+        # The default is the environment's raw string (converted only when no flag is given), or ().
+        kept = so_far if isinstance(so_far, tuple) and so_far is not self.default else ()
+        setattr(namespace, self.dest, (*kept, *(values or ())))
+
+
+def _fault(raw: str) -> str:
+    try:
+        return provider_fault(raw).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (from --provider-fault or CONTACT_LOCAL_PROVIDER_FAULT)") from None
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
@@ -163,6 +217,34 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         "already spent), verified by a local siteverify stand-in; the demo page shows a stand-in widget "
         "(CONTACT_LOCAL_TURNSTILE)",
     )
+    parser.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action=_AppendOrigins,
+        type=_origins,
+        default=env.get("CONTACT_ALLOWED_ORIGINS") or (),
+        metavar="URL",
+        help="an origin besides the demo page's that may use the API, e.g. your own site on http://localhost:3000; "
+        "repeat for more (default: CONTACT_ALLOWED_ORIGINS, comma-separated)",
+    )
+    parser.add_argument(
+        "--provider-fault",
+        type=_fault,
+        default=env.get("CONTACT_LOCAL_PROVIDER_FAULT") or None,
+        metavar="|".join(PROVIDER_FAULTS),
+        help="hold a provider fault from the start: "
+        + "; ".join(f"{fault.name}: {fault.description}" for fault in PROVIDER_FAULTS.values()).replace("%", "%%")
+        + " (CONTACT_LOCAL_PROVIDER_FAULT)",
+    )
+    parser.add_argument(
+        "--brownout",
+        type=parse_brownout,
+        default=env.get("CONTACT_LOCAL_BROWNOUT") or None,
+        metavar="DEPENDENCY:MODE",
+        help=f"put a proxy in front of one dependency ({', '.join(DEPENDENCIES)}; siteverify needs --turnstile) "
+        "that answers each call healthy, slow:SECONDS late, or hangs, e.g. dynamodb:slow:10 "
+        "(CONTACT_LOCAL_BROWNOUT; see docs/load-testing.md)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no line per API request")
     parser.add_argument("--verbose", action="store_true", help="every service log line, and the API's environment")
     return parser
@@ -181,6 +263,9 @@ def stack_options(args: argparse.Namespace) -> StackOptions:
         min_fill_seconds=args.min_fill_seconds,
         response_budget_ms=args.response_budget_ms,
         turnstile=args.turnstile,
+        allowed_origins=args.allowed_origins,
+        provider_fault=args.provider_fault,
+        brownout=args.brownout,
         access_log=not args.quiet,
         service_log_level="INFO" if args.verbose else "WARNING",
     )
@@ -192,7 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not is_loopback_host(args.host):
         parser.error(f"--host {args.host!r} is not a loopback address: the local stack never listens elsewhere")
-    stack = LocalStack(stack_options(args))
+    try:
+        stack = LocalStack(stack_options(args))
+    except StackStartError as exc:  # options argparse cannot see wrong (e.g. CONTACT_LOCAL_TURNSTILE)
+        parser.error(str(exc))
 
     def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

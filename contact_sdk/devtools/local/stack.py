@@ -14,7 +14,10 @@ and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox qu
 dead-letter queue — then builds the service through :func:`~contact_sdk.bootstrap.build_components`,
 installs it in ``handler`` with ``handler.environment.use_components`` and serves it with
 :class:`~contact_sdk.devtools.local.api_server.LocalApiServer`. The demo page is served from its own origin,
-the only one in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin).
+which is in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin) beside any origin asked for with
+``StackOptions.allowed_origins`` (``--allowed-origin``): your own site, served on another port, can use
+the local API. ``StackOptions.provider_fault`` (``--provider-fault``) holds one of the provider faults
+of :mod:`~contact_sdk.devtools.local.provider_faults` from the start.
 
 The rate limits are the production defaults unless asked otherwise: load runs keep them and give each
 simulated visitor its own loopback source address instead (see ``docs/load-testing.md``).
@@ -47,15 +50,28 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import IO, Any
 
+import httpx
+
 from contact_sdk.bootstrap import build_components
 from contact_sdk.config import SsmParameterSource
+from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, BrownoutProxy, Mode
 from contact_sdk.devtools.local.api_server import ApiServerOptions, LocalApiServer
 from contact_sdk.devtools.local.console import Console, ConsoleStream, DiscardingSink
-from contact_sdk.devtools.local.emulator import REGION, ResourceNames, SeededResources, aws_client, seed
+from contact_sdk.devtools.local.emulator import (
+    FAKE_CREDENTIALS,
+    REGION,
+    ResourceNames,
+    SeededResources,
+    aws_client,
+    seed,
+)
 from contact_sdk.devtools.local.event_source import SqsEventSource
 from contact_sdk.devtools.local.page_server import PageServer
-from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, TEST_SECRETS, SiteverifyStandIn
+from contact_sdk.devtools.local.provider_faults import ProviderFault, provider_fault
+from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, SITEVERIFY_PATH, TEST_SECRETS, SiteverifyStandIn
+from contact_sdk.errors import ConfigurationError
 from contact_sdk.logs import SERVICE_NAME
+from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import Settings
 
 __all__ = ["LocalStack", "PortInUseError", "StackOptions", "StackPorts", "StackStartError", "is_loopback_host"]
@@ -118,6 +134,16 @@ class StackOptions:
     #: ``--turnstile``: ``None`` (off), or ``"pass"``, ``"fail"``, ``"spent"`` -- which of Cloudflare's test
     #: secrets the API verifies with, against the local siteverify stand-in; the demo page gets the widget.
     turnstile: str | None = None
+    #: Origins the API allows besides the demo page's own (``--allowed-origin``): a site of yours, served from
+    #: another port, that should use the local API. Each must be an origin (``scheme://host[:port]``).
+    allowed_origins: tuple[str, ...] = ()
+    #: ``--provider-fault``: ``None``, or a name in :data:`~contact_sdk.devtools.local.provider_faults.PROVIDER_FAULTS`
+    #: (``slow``, ``down``, ``flaky``) held by the sandbox from the start.
+    provider_fault: str | None = None
+    #: ``--brownout``: ``(dependency, mode)`` to put a :class:`~contact_sdk.devtools.brownout.BrownoutProxy` in
+    #: front of one dependency (``dynamodb``, ``sqs``, ``ssm``, ``siteverify`` with ``turnstile``, or ``resend``)
+    #: for the whole run; ``None`` for none. :attr:`LocalStack.brownout` switches its mode at runtime.
+    brownout: tuple[str, Mode] | None = None
     #: One console line per API request (off for load runs: printing costs CPU the API needs).
     access_log: bool = True
     #: The service's log level in the console (WARNING shows only what needs attention).
@@ -257,6 +283,24 @@ class LocalStack:
             raise StackStartError(
                 f"--turnstile must be one of {', '.join(TEST_SECRETS)}, not {self.options.turnstile!r}"
             )
+        try:
+            self._extra_origins = tuple(sorted(OriginPolicy(self.options.allowed_origins).allowed_origins))
+        except ConfigurationError as exc:
+            raise StackStartError(f"--allowed-origin: {exc}") from exc
+        try:
+            self.provider_fault: ProviderFault | None = (
+                provider_fault(self.options.provider_fault) if self.options.provider_fault is not None else None
+            )
+        except ValueError as exc:
+            raise StackStartError(f"--provider-fault: {exc}") from exc
+        if self.options.brownout is not None:
+            dependency = self.options.brownout[0]
+            if dependency not in (*ENDPOINT_VARIABLES, "siteverify", "resend"):
+                raise StackStartError(f"--brownout cannot stand in front of {dependency!r}")
+            if dependency == "siteverify" and self.options.turnstile is None:
+                raise StackStartError("--brownout siteverify needs --turnstile: without it nothing calls siteverify")
+        self._brownout: BrownoutProxy | None = None
+        self._saved_environ: dict[str, str | None] = {}
         self._siteverify: SiteverifyStandIn | None = None
         self._captcha: Any = None
         self.console = console or Console()
@@ -311,11 +355,14 @@ class LocalStack:
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
-        """``CONTACT_ALLOWED_ORIGINS``: the page's origin, and its ``localhost`` twin on 127.0.0.1."""
+        """``CONTACT_ALLOWED_ORIGINS``: the page's origin, its ``localhost`` twin on 127.0.0.1, then the extra ones.
+
+        The extra origins (``StackOptions.allowed_origins``) in their canonical form, each once.
+        """
         origins = [self.page_url]
         if self.options.host == "127.0.0.1":
             origins.append(f"http://localhost:{self._ports().page}")
-        return tuple(origins)
+        return tuple(origins + [origin for origin in self._extra_origins if origin not in origins])
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -328,6 +375,7 @@ class LocalStack:
             self.resources = self._seed()
             self._start_api()
             self._start_page()
+            self._hold_provider_fault()
         except StackStartError:
             self.stop()
             raise
@@ -398,20 +446,23 @@ class LocalStack:
             "AWS_REGION": REGION,
         }
         self._start_siteverify(resources)
+        self._start_brownout()
         settings = Settings.from_env(environ=self.environment)
         # build_logger sets process-wide logger levels; put them back on stop (tests share the process).
         self._saved_levels = {name: logging.getLogger(name).level for name in ("contact_sdk", SERVICE_NAME)}
         endpoint = self.aws_url
         ssm, dynamodb, sqs = (aws_client(endpoint, service) for service in ("ssm", "dynamodb", "sqs"))
         self._aws_clients = [ssm, dynamodb, sqs]
-        components = build_components(
-            settings,
-            sink=DiscardingSink(),
-            parameter_source=SsmParameterSource(ssm),
-            dynamodb_client=dynamodb,
-            sqs_client=sqs,
-            log_level=options.service_log_level,
-        )
+        clients: dict[str, Any] = {
+            "parameter_source": SsmParameterSource(ssm),
+            "dynamodb_client": dynamodb,
+            "sqs_client": sqs,
+        }
+        if options.brownout is not None:
+            # The degraded service's client is left to build_components, built as Lambda builds it.
+            browned = {"ssm": "parameter_source", "dynamodb": "dynamodb_client", "sqs": "sqs_client"}
+            clients.pop(browned.get(options.brownout[0], ""), None)
+        components = build_components(settings, sink=DiscardingSink(), log_level=options.service_log_level, **clients)
         self._resend_client = components.client
         self._captcha = components.captcha
         handler = components.api.logger.registered_handler
@@ -451,6 +502,63 @@ class LocalStack:
         self.environment["CONTACT_TURNSTILE_SECRET_PARAMETER"] = parameter
         self.environment["CONTACT_TURNSTILE_SITEVERIFY_URL"] = standin.url
 
+    def _hold_provider_fault(self) -> None:
+        """With ``--provider-fault``: the sandbox holds it from now on (until its faults are cleared)."""
+        if self.provider_fault is None:
+            return
+        answer = httpx.post(f"{self.sandbox_url}/_sandbox/faults", json=dict(self.provider_fault.settings), timeout=10)
+        if answer.status_code != 200:
+            raise StackStartError(f"the sandbox refused the provider fault: {answer.status_code} {answer.text}")
+
+    def _start_brownout(self) -> None:
+        """With ``--brownout``: the proxy in front of that dependency, and the service pointed at it.
+
+        An AWS service's client is then built by ``build_components`` as Lambda builds it (production's
+        timeouts and retries), and reaches the proxy through ``AWS_ENDPOINT_URL_<SERVICE>``. boto3 reads that,
+        the region and the credentials from the process environment, so they are set here for the stack's
+        lifetime -- fake credentials: the proxy forwards to the emulator only -- and put back by :meth:`stop`.
+        """
+        if self.options.brownout is None:
+            return
+        dependency, mode = self.options.brownout
+        upstreams = {"resend": self.sandbox_url}
+        if self._siteverify is not None:
+            upstreams["siteverify"] = self._siteverify.origin
+        proxy = BrownoutProxy(upstreams.get(dependency, self.aws_url), mode=mode).start()
+        self._brownout = proxy
+        if dependency in ENDPOINT_VARIABLES:
+            variable = ENDPOINT_VARIABLES[dependency]
+            self.environment[variable] = proxy.url
+            self._set_environ(
+                {
+                    variable: proxy.url,
+                    "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+                    "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+                    "AWS_SESSION_TOKEN": None,
+                    "AWS_PROFILE": None,
+                    "AWS_REGION": REGION,
+                    "AWS_DEFAULT_REGION": REGION,
+                }
+            )
+        elif dependency == "resend":
+            self.environment["RESEND_API_URL"] = proxy.url
+        else:
+            self.environment["CONTACT_TURNSTILE_SITEVERIFY_URL"] = proxy.url + SITEVERIFY_PATH
+
+    def _set_environ(self, values: Mapping[str, str | None]) -> None:
+        """Set (or, for ``None``, remove) process environment variables, remembering what to put back."""
+        for name, value in values.items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @property
+    def brownout(self) -> BrownoutProxy | None:
+        """The brownout proxy (``--brownout``), else ``None``: switch its mode, read what it saw."""
+        return self._brownout
+
     @property
     def siteverify(self) -> SiteverifyStandIn | None:
         """The siteverify stand-in (``--turnstile``), else ``None``."""
@@ -471,6 +579,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything that started, newest first. Safe to call twice."""
+        if self._brownout is not None:  # first: it releases the calls the API's threads may be waiting on
+            self._brownout.stop()
+            self._brownout = None
         if self._page_server is not None:
             self._page_server.close()
             self._page_server = None
@@ -506,6 +617,12 @@ class LocalStack:
         for child in reversed(self._children):
             child.stop()
         self._children.clear()
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
         self._stopped.set()
 
     def banner(self) -> str:
@@ -530,8 +647,24 @@ class LocalStack:
                 f"  rate limit      {options.rate_limit} submissions per {options.rate_limit_window_seconds} s "
                 "per source IP",
                 *(
+                    [
+                        f"  provider fault  {self.provider_fault.name}: {self.provider_fault.description} "
+                        f"(end it: curl -X DELETE {self.sandbox_url}/_sandbox/faults)"
+                    ]
+                    if self.provider_fault is not None
+                    else []
+                ),
+                *(
                     [f"  turnstile       on ({options.turnstile}), siteverify stand-in {self._siteverify.url}"]
                     if self._siteverify is not None
+                    else []
+                ),
+                *(
+                    [
+                        f"  brownout        {options.brownout[0]} behind a proxy at {self._brownout.url}, "
+                        f"{options.brownout[1]} (healthy | slow:SECONDS | hang)"
+                    ]
+                    if self._brownout is not None and options.brownout is not None
                     else []
                 ),
                 "Press Ctrl-C to stop.",

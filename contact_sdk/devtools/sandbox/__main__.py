@@ -5,6 +5,7 @@ Usage::
     resend-sandbox --port 8025 --api-key re_test_key
     resend-sandbox --latency-ms 100-300 --failure-rate 0.05 --rate-limit 0 --strict
     resend-sandbox --domain example.com --domain news.example.org:verified
+    resend-sandbox --idempotency-on-refusal record --require-verified-domain --domain example.com:verified
     resend-sandbox --step 500 --step 500 --step 200 --webhook-url http://127.0.0.1:3000/contact/events \\
         --webhook-secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 
@@ -20,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from contact_sdk.devtools.sandbox.api import IDEMPOTENCY_ON_REFUSAL
 from contact_sdk.devtools.sandbox.domains import DOMAIN_STATUSES
 from contact_sdk.devtools.sandbox.faults import FaultSpecError
 from contact_sdk.devtools.sandbox.server import DEFAULT_API_KEY, ResendSandbox
@@ -62,6 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_domain,
         metavar="NAME[:STATUS]",
         help="serve this domain on GET /domains (repeatable); STATUS: " + ", ".join(DOMAIN_STATUSES),
+    )
+    listen.add_argument(
+        "--idempotency-on-refusal",
+        choices=IDEMPOTENCY_ON_REFUSAL,
+        default="release",
+        help="what a refused send (422, or 403 unverified domain) does to its Idempotency-Key: release it, or "
+        "record it with that payload and refusal for 24 h (default: %(default)s; Resend does not document it)",
+    )
+    listen.add_argument(
+        "--require-verified-domain",
+        action="store_true",
+        help="refuse (403) a `from` whose domain is not a verified --domain, as Resend does",
     )
     listen.add_argument("--log-requests", action="store_true", help="print one access-log line per request")
 
@@ -146,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             webhook_delay_seconds=args.webhook_delay,
             allow_non_loopback=args.allow_non_loopback,
             strict=args.strict,
+            idempotency_on_refusal=args.idempotency_on_refusal,
+            require_verified_domain=args.require_verified_domain,
         )
         for name, status in args.domain:
             sandbox.add_domain(name, status=status)

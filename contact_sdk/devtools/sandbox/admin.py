@@ -11,6 +11,8 @@ No authentication: the sandbox listens on loopback only unless told otherwise.
 ``GET /_sandbox/faults``    the fault settings now
 ``POST /_sandbox/faults``   merge a JSON object of settings (see :mod:`.faults`); 400 if bad
 ``DELETE /_sandbox/faults`` no faults
+``GET /_sandbox/settings``  the settings that are not faults (idempotency on refusal, rate limit...)
+``POST /_sandbox/settings`` change some of them (a JSON object); 400 if one is bad
 ``GET /_sandbox/domains``   the domains the domains API serves, with their records
 ``POST /_sandbox/domains``  ``{"name", "status"?, "region"?, "records"?, "dkim"?, "return_path"?, "verify"?}``: add
                             the domain, or set its status (and per-record statuses); 400 if bad
@@ -69,6 +71,14 @@ class SandboxControls(Protocol):
 
     def domains(self) -> list[dict[str, object]]:
         """Every domain, oldest first, with its records."""
+        ...
+
+    def settings(self) -> dict[str, object]:
+        """The settings that are not faults."""
+        ...
+
+    def set_settings(self, settings: Mapping[str, object] | None = None, /, **changes: object) -> dict[str, object]:
+        """Change settings; raises ``ValueError`` on a bad one, changing nothing."""
         ...
 
     def add_domain(
@@ -179,14 +189,23 @@ def _route(controls: SandboxControls, method: str, path: str, body: bytes | None
         if method == "DELETE":
             controls.clear_faults()
         return json_answer(200, controls.faults())
+    if path == "/_sandbox/settings":
+        _allow(method, "GET", "POST")
+        if method == "POST":
+            changes = _json_object(body, what="settings", name="invalid_setting")
+            try:
+                return json_answer(200, controls.set_settings(changes))
+            except ValueError as exc:
+                raise ApiError(400, "invalid_setting", str(exc)) from None
+        return json_answer(200, controls.settings())
     if path == "/_sandbox/domains":
         _allow(method, "GET", "POST")
         if method == "POST":
             _set_domain(controls, body)
         return json_answer(200, controls.domains())
     raise not_found(
-        "Unknown sandbox endpoint; see /_sandbox/health, emails, requests, webhooks, faults, reset, domains,"
-        " api-keys, receiving."
+        "Unknown sandbox endpoint; see /_sandbox/health, emails, requests, webhooks, faults, settings, reset,"
+        " domains, api-keys, receiving."
     )
 
 

@@ -7,6 +7,17 @@ Order of checks, outermost first (what sits in front of Resend's application is 
                                                          (403 / 401 / 403 / 401 restricted_api_key / 429)
     route (404 not_found, 405 method_not_allowed) -> the resource's own checks -> store
 
+The sends' own checks (``POST /emails``, ``POST /emails/batch``)::
+
+    Idempotency-Key shape -> JSON -> idempotency claim -> validation -> sender domain -> store
+
+A send's key is claimed before its body is validated, as an idempotency layer in front of the application
+does: a request whose key is already done answers from the key (the first answer again, or 409) without
+being validated again. What a refusal inside the claim (422 validation, 403 for a sender domain that is not
+verified or not the restricted key's) does to the key is the ``idempotency_on_refusal`` setting: ``release``
+gives the key back, ``record`` keeps it with that payload and that refusal for 24 hours (Resend does not
+document which it does).
+
 Before any of that, scheduled emails whose time has come (by the injected clock) move to ``sent``.
 Routes (:meth:`ResendApi.routes` lists them): emails (send, batch, list, get, update, cancel, share, metrics),
 their attachments, received emails and theirs, domains (create, list, get, update, delete, verify) and domain
@@ -69,7 +80,19 @@ from contact_sdk.devtools.sandbox.store import (
 )
 from contact_sdk.devtools.sandbox.validation import bare_address, validate_batch, validate_email
 
-__all__ = ["STORED_HEADERS", "Answer", "ApiRequest", "ResendApi", "error_answer", "json_answer"]
+__all__ = [
+    "IDEMPOTENCY_ON_REFUSAL",
+    "STORED_HEADERS",
+    "Answer",
+    "ApiRequest",
+    "ResendApi",
+    "error_answer",
+    "json_answer",
+    "unverified_domain",
+]
+
+#: What a refused request does to its Idempotency-Key: give it back (the default), or keep it.
+IDEMPOTENCY_ON_REFUSAL: tuple[str, ...] = ("release", "record")
 
 #: Request headers kept with each stored email (lower-case).
 STORED_HEADERS: tuple[str, ...] = ("idempotency-key", "user-agent", "content-type", "x-batch-validation")
@@ -125,10 +148,14 @@ class ResendApi:
         attachments: AttachmentStore | None = None,
         receiving: ReceivingStore | None = None,
         base_url: Callable[[], str] = lambda: "http://127.0.0.1",
+        idempotency_on_refusal: str = "release",
+        require_verified_domain: bool = False,
     ) -> None:
         """Wire the stores; ``wait(seconds)`` pauses and returns True when the sandbox is stopping.
 
         ``base_url`` is where the sandbox listens: download and share links point there.
+        ``idempotency_on_refusal`` is ``release`` or ``record`` (see the module docstring);
+        ``require_verified_domain`` refuses a ``from`` whose domain is not ``verified`` (403).
         """
         self._clock = clock
         self._emails = emails
@@ -139,7 +166,10 @@ class ResendApi:
         self._wait = wait
         self._on_accept = on_accept
         self._domains = domains if domains is not None else DomainStore(clock)
-        self._strict = strict
+        self.strict = strict
+        self.require_verified_domain = require_verified_domain
+        self._on_refusal = "release"
+        self.idempotency_on_refusal = idempotency_on_refusal
         self._keys = keys if keys is not None else ApiKeyStore(clock, first_token=api_key)
         self._attachments = attachments if attachments is not None else AttachmentStore(clock, base_url=base_url)
         self._receiving = receiving if receiving is not None else ReceivingStore(clock, self._attachments)
@@ -214,9 +244,17 @@ class ResendApi:
         return self._attachments
 
     @property
-    def strict(self) -> bool:
-        """True when unknown top-level fields are refused instead of ignored."""
-        return self._strict
+    def idempotency_on_refusal(self) -> str:
+        """``release`` (a refused request gives its key back) or ``record`` (the key keeps the refusal)."""
+        return self._on_refusal
+
+    @idempotency_on_refusal.setter
+    def idempotency_on_refusal(self, value: str) -> None:
+        if value not in IDEMPOTENCY_ON_REFUSAL:
+            raise ValueError(
+                f"idempotency_on_refusal must be one of {', '.join(IDEMPOTENCY_ON_REFUSAL)}, not {value!r}"
+            )
+        self._on_refusal = value
 
     def release_due(self) -> None:
         """Move scheduled emails whose time has come to ``sent`` and hand each to ``on_accept``."""
@@ -311,11 +349,13 @@ class ResendApi:
     def _send(self, exchange: _Exchange, request: ApiRequest, params: dict[str, str]) -> Answer:
         headers = request.headers
         key = _idempotency_key(headers)
-        payload = validate_email(parse_json(request.body), strict=self._strict)
-        self._sending_domain_allowed(exchange, payload)
+        payload = parse_json(request.body)
 
         def store() -> tuple[int, object]:
-            record = self._store(payload, headers, "/emails", exchange)
+            email = validate_email(payload, strict=self.strict)
+            self._sending_domain_allowed(exchange, email)
+            self._check_sender(email)
+            record = self._store(email, headers, "/emails", exchange)
             return 200, {"id": record.id}
 
         return self._idempotent(exchange, key, "/emails", payload, store)
@@ -327,12 +367,13 @@ class ResendApi:
         if mode not in ("strict", "permissive"):
             raise ApiError(422, "validation_error", "The `x-batch-validation` header must be strict or permissive.")
         payload = parse_json(request.body)
-        valid, errors = validate_batch(payload, permissive=mode == "permissive", strict=self._strict)
-        for index in valid:
-            self._sending_domain_allowed(exchange, cast("list[dict[str, Any]]", payload)[index])
 
         def store() -> tuple[int, object]:
+            valid, errors = validate_batch(payload, permissive=mode == "permissive", strict=self.strict)
             items = cast("list[dict[str, Any]]", payload)
+            for index in valid:
+                self._sending_domain_allowed(exchange, items[index])
+                self._check_sender(items[index])
             data = [{"id": self._store(items[index], headers, "/emails/batch", exchange).id} for index in valid]
             return 200, {"data": data, "errors": errors} if mode == "permissive" else {"data": data}
 
@@ -352,15 +393,35 @@ class ResendApi:
         replay = self._idempotency.begin(key, fingerprint(path, payload))
         if replay is not None:
             exchange.record.replayed = True
-            return json_answer(*replay)
+            status, result = replay
+            if status >= 400:  # a refusal kept with the key (idempotency_on_refusal=record): the same again
+                refusal = cast("dict[str, Any]", result)
+                raise ApiError(status, str(refusal["name"]), str(refusal["message"]))
+            return json_answer(status, result)
         try:
             self._spend_latency(exchange)  # the key stays "in flight" for the whole latency
             status, result = store()
+        except ApiError as refusal:
+            if self._on_refusal == "record":
+                self._idempotency.complete(key, refusal.status, refusal.body())
+            else:
+                self._idempotency.release(key)
+            raise
         except BaseException:
             self._idempotency.release(key)
             raise
         self._idempotency.complete(key, status, result)
         return json_answer(status, result)
+
+    def _check_sender(self, email: Mapping[str, Any]) -> None:
+        """With ``require_verified_domain``, refuse a ``from`` whose domain is not a verified domain (403)."""
+        if not self.require_verified_domain:
+            return
+        address = bare_address(str(email["from"])) or ""
+        domain = address.rpartition("@")[2].lower()
+        entry = self._domains.get(domain)
+        if entry is None or entry.name != domain or entry.status != "verified":
+            raise unverified_domain(domain)
 
     def _store(
         self, payload: dict[str, Any], headers: Mapping[str, str], endpoint: str, exchange: _Exchange
@@ -414,7 +475,7 @@ class ResendApi:
         email_id = params["email_id"]
         payload = json_object(request.body)
         unknown = sorted(set(payload) - {"id", "scheduled_at"})
-        if unknown and self._strict:
+        if unknown and self.strict:
             message = f"Unknown field `{unknown[0]}`. Only `scheduled_at` can be updated."
             raise ApiError(422, "validation_error", message)
         scheduled_at = payload.get("scheduled_at")
@@ -449,6 +510,15 @@ class ResendApi:
         if exchange.latency > 0:
             latency, exchange.latency = exchange.latency, 0.0
             self._wait(latency)
+
+
+def unverified_domain(domain: str) -> ApiError:
+    """403: the sender's domain is not a verified domain of the team (Resend's own wording)."""
+    return ApiError(
+        403,
+        "validation_error",
+        f"The {domain} domain is not verified. Please, add and verify your domain on https://resend.com/domains",
+    )
 
 
 def _unknown_cursor(exc: CursorError) -> ApiError:

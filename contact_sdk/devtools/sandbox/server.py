@@ -34,7 +34,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from contact_sdk.devtools.sandbox.admin import handle_admin
-from contact_sdk.devtools.sandbox.api import Answer, ApiRequest, ResendApi, error_answer, json_answer
+from contact_sdk.devtools.sandbox.api import (
+    IDEMPOTENCY_ON_REFUSAL,
+    Answer,
+    ApiRequest,
+    ResendApi,
+    error_answer,
+    json_answer,
+)
 from contact_sdk.devtools.sandbox.api_keys import ApiKeyStore
 from contact_sdk.devtools.sandbox.attachments import AttachmentStore
 from contact_sdk.devtools.sandbox.domains import DomainStore
@@ -83,6 +90,10 @@ class ResendSandbox:
     ``rate_limit_per_second`` defaults to Resend's documented default (:data:`DEFAULT_RATE_LIMIT`);
     ``0`` or ``None`` turns the limit off. ``strict`` refuses unknown top-level fields in send
     bodies (Resend ignores them). ``domains`` are added at start, ``not_started``, for the domains API.
+    ``idempotency_on_refusal`` says what a refused send (422, or 403 for an unverified sender domain)
+    does to its ``Idempotency-Key``: ``"release"`` (default) gives it back, ``"record"`` keeps it with
+    that payload and that refusal for 24 hours. ``require_verified_domain`` refuses, with Resend's 403,
+    a ``from`` whose domain is not a ``verified`` domain of the domains API.
     """
 
     def __init__(
@@ -106,6 +117,8 @@ class ResendSandbox:
         allow_non_loopback: bool = False,
         strict: bool = False,
         domains: Sequence[str] = (),
+        idempotency_on_refusal: str = "release",
+        require_verified_domain: bool = False,
     ) -> None:
         """Build the sandbox (nothing listens until :meth:`start`); bad settings raise ``ValueError``."""
         if not api_key:
@@ -162,6 +175,8 @@ class ResendSandbox:
             attachments=self._attachments,
             receiving=self._received,
             base_url=lambda: self.url,
+            idempotency_on_refusal=idempotency_on_refusal,
+            require_verified_domain=require_verified_domain,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -337,6 +352,48 @@ class ResendSandbox:
     def strict(self) -> bool:
         """True when unknown top-level fields in send bodies are refused (``--strict``)."""
         return self._api.strict
+
+    @property
+    def idempotency_on_refusal(self) -> str:
+        """``release`` or ``record``: what a refused send does to its Idempotency-Key."""
+        return self._api.idempotency_on_refusal
+
+    def settings(self) -> dict[str, object]:
+        """The settings that are not faults, as ``GET /_sandbox/settings`` shows them."""
+        return {
+            "idempotency_on_refusal": self._api.idempotency_on_refusal,
+            "rate_limit_per_second": self._limiter.limit,
+            "require_verified_domain": self._api.require_verified_domain,
+            "strict": self._api.strict,
+        }
+
+    def set_settings(self, settings: Mapping[str, object] | None = None, /, **changes: object) -> dict[str, object]:
+        """Change settings, e.g. ``set_settings(idempotency_on_refusal="record")``; returns them all.
+
+        Keys are those :meth:`settings` shows. A bad key or value raises ``ValueError`` naming it,
+        and nothing changes. Keys already kept by the idempotency store keep what they hold.
+        """
+        merged = {**(settings or {}), **changes}
+        unknown = sorted(set(merged) - set(self.settings()))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(self.settings()))}")
+        on_refusal = merged.get("idempotency_on_refusal", self._api.idempotency_on_refusal)
+        if on_refusal not in IDEMPOTENCY_ON_REFUSAL:
+            raise ValueError(f"idempotency_on_refusal must be one of {', '.join(IDEMPOTENCY_ON_REFUSAL)}")
+        for name in ("require_verified_domain", "strict"):
+            if not isinstance(merged.get(name, False), bool):
+                raise ValueError(f"{name} must be true or false")
+        rate = merged.get("rate_limit_per_second", self._limiter.limit)
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 0):
+            raise ValueError("rate_limit_per_second must be a whole number >= 0, or null for no limit")
+        self._api.idempotency_on_refusal = str(on_refusal)
+        self._api.require_verified_domain = bool(
+            merged.get("require_verified_domain", self._api.require_verified_domain)
+        )
+        self._api.strict = bool(merged.get("strict", self._api.strict))
+        if "rate_limit_per_second" in merged:
+            self.set_rate_limit(rate)
+        return self.settings()
 
     # -- domains ------------------------------------------------------------------------------
 

@@ -313,7 +313,8 @@ class _IdempotencyEntry:
 class IdempotencyStore:
     """Idempotency keys as Resend keeps them: 24 hours, tied to one payload, one request at a time.
 
-    Only successful answers are remembered; a refused request releases its key.
+    A key remembers the answer it is completed with (a success, or a refusal when the API records
+    refusals); a key released by its request is free again.
     """
 
     def __init__(self, clock: Clock, ttl_seconds: float = IDEMPOTENCY_TTL_SECONDS) -> None:
@@ -344,7 +345,7 @@ class IdempotencyStore:
             return entry.status, entry.body
 
     def complete(self, key: str, status: int, body: object) -> None:
-        """Remember the successful answer to the request that claimed ``key``."""
+        """Remember the answer to the request that claimed ``key``: its success, or a refusal to answer again."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:

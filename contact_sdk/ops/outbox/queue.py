@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contact_sdk.outbox import QueuedSubmission
+from contact_sdk.outbox import read_message
 from contact_sdk.parking import PARKED_REASON_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def _describe(message: Any) -> PeekedMessage:
     receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
     parked_reason = _parked_reason(message)
     try:
-        queued = QueuedSubmission.from_json(message["Body"])
+        queued = read_message(message["Body"])
     except ValueError as exc:
         return PeekedMessage(
             message_id=message["MessageId"],
@@ -183,7 +183,7 @@ def _describe(message: Any) -> PeekedMessage:
         queued_at=queued_at,
         reason=queued.reason,
         idempotency_key=queued.idempotency_key,
-        sender=mask_email(queued.email),
+        sender=mask_email(queued.visitor),
         parked_reason=parked_reason,
     )
 

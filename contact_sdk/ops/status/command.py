@@ -6,8 +6,9 @@ Usage::
     contact-sdk status --table contact-prod --email-id 4ef9a417-...   # every event of one email
     contact-sdk status --table contact-prod --format json
 
-Reads the delivery records ``POST /contact/events`` keeps in the service's DynamoDB table
-(``CONTACT_TABLE_NAME`` when ``--table`` is omitted). Exit status: 0 found, 1 nothing found or
+Reads the delivery records the webhook route (``POST /contact/events``) keeps through its store
+(:mod:`contact_sdk.webhooks.store`) in the service's DynamoDB table (``CONTACT_TABLE_NAME`` when
+``--table`` is omitted). Exit status: 0 found, 1 nothing found or
 DynamoDB refused, 2 bad arguments.
 """
 
@@ -20,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from contact_sdk.delivery_status import DeliveryStatus, DeliveryStoreUnavailableError, DynamoDBDeliveryEventStore
+from contact_sdk.webhooks.store import DeliveryStatus, DynamoDBWebhookStore, WebhookStoreUnavailableError
 
 __all__ = ["register"]
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import boto3  # noqa: PLC0415 - only this command needs it
 
-    store = DynamoDBDeliveryEventStore(boto3.client("dynamodb", region_name=args.region), args.table)
+    store = DynamoDBWebhookStore(boto3.client("dynamodb", region_name=args.region), args.table)
     now = time.time()
     try:
         if args.email_id:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             statuses = [found] if found is not None else []
         else:
             statuses = store.recent(now=now, limit=args.limit)
-    except DeliveryStoreUnavailableError as exc:
+    except WebhookStoreUnavailableError as exc:
         print(f"contact-sdk status: {exc}", file=sys.stderr)
         return 1
     if args.format == "json":

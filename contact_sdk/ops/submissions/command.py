@@ -27,17 +27,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk.addresses import InvalidAddressError, normalize_address
-from contact_sdk.archive import DEFAULT_ARCHIVE_DAYS
 from contact_sdk.errors import ConfigurationError, ProviderError
 from contact_sdk.ops.files import FileArgumentError, writable_output, write_output
 from contact_sdk.ops.outbox.queue import mask_email
 from contact_sdk.ops.submissions import records
+from contact_sdk.record import DEFAULT_ARCHIVE_DAYS
 from contact_sdk.settings import ENVIRONMENT_VARIABLES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from contact_sdk.models import ContactSubmission
+    from contact_sdk.delivery import Delivery
 
 __all__ = ["register"]
 
@@ -147,15 +147,14 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sender(args: argparse.Namespace) -> tuple[Callable[[ContactSubmission, str], str], Callable[[], None]]:
-    """Compose and send like the service: the Resend config from Parameter Store, the runtime's client.
-
-    Returns the sending function and the one closing the client's connections.
-    """
+def _delivery(args: argparse.Namespace) -> tuple[Delivery, Callable[[], None]]:
+    """The service's one delivery path, for this table: the Resend config from Parameter Store, the runtime's
+    client, the submission records. Returns it and the function closing the client's connections."""
     import boto3  # noqa: PLC0415
 
-    from contact_sdk.compose import compose_email  # noqa: PLC0415 - only release sends
-    from contact_sdk.config import ParameterCache, ServiceConfig, SsmParameterSource  # noqa: PLC0415
+    from contact_sdk.config import ParameterCache, ServiceConfig, SsmParameterSource  # noqa: PLC0415 - release only
+    from contact_sdk.delivery import Delivery  # noqa: PLC0415
+    from contact_sdk.record import DynamoDBSubmissionRecords  # noqa: PLC0415
     from contact_sdk.resend import ResendClient  # noqa: PLC0415
 
     cache = ParameterCache(SsmParameterSource(boto3.client("ssm", region_name=args.region)), ttl_seconds=300)
@@ -165,19 +164,15 @@ def _sender(args: argparse.Namespace) -> tuple[Callable[[ContactSubmission, str]
         csrf_secret_parameter=ENVIRONMENT_VARIABLES["csrf_secret_parameter"].default or "",
     )
     client = ResendClient(api_key=lambda: config.resend().api_key, base_url=args.resend_api_url)
-
-    def send(submission: ContactSubmission, key: str) -> str:
-        return client.send(compose_email(submission, config.resend()), idempotency_key=key)
-
-    return send, client.close
+    records_ = DynamoDBSubmissionRecords(_dynamodb(args), args.table, days=args.archive_days)
+    delivery = Delivery(config=config, client=client, records=records_, outbox=None, parking=None)
+    return delivery, client.close
 
 
 def _release(args: argparse.Namespace) -> int:
-    send, close = _sender(args)
+    delivery, close = _delivery(args)
     try:
-        result = records.release_submission(
-            _dynamodb(args), args.table, args.id, send=send, now=time.time(), days=args.archive_days
-        )
+        result = records.release_submission(_dynamodb(args), args.table, args.id, delivery=delivery, now=time.time())
     except records.ReleaseRefused as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

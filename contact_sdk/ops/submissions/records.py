@@ -27,24 +27,19 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contact_sdk.archive import (
-    ARCHIVE_PREFIX,
-    SUBMISSION_ID_LENGTH,
-    ArchiveState,
-    DynamoDBSubmissionArchive,
-    submission_id,
-)
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
-from contact_sdk.idempotency import DynamoDBSubmissionLedger, SubmissionStatus
 from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.outbox.queue import mask_email
+from contact_sdk.record import RECORD_PREFIX, SUBMISSION_ID_LENGTH, RecordState, submission_id, view_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from contact_sdk.delivery import Delivery
 
 __all__ = [
     "DELIVERY_STATES",
@@ -73,7 +68,7 @@ DELIVERY_STATES: Mapping[str, str] = {
     "email.delivery_delayed": "delayed",
 }
 #: Every state a listed submission can be in.
-STATES: tuple[str, ...] = ("sent", "queued", "parked", "spam", "released", *DELIVERY_STATES.values())
+STATES: tuple[str, ...] = (*(state.value for state in RecordState), *DELIVERY_STATES.values())
 
 _ID_PATTERN = re.compile(rf"[0-9a-f]{{{SUBMISSION_ID_LENGTH}}}")
 _KEY_PATTERN = re.compile(r"contact-[0-9a-f]{64}")
@@ -301,11 +296,11 @@ def scan_submissions(
     """Every live archived submission, newest first, optionally only in ``state`` or received since ``since``."""
     archive: list[dict[str, Any]] = []
     deliveries: dict[str, dict[str, Any]] = {}
-    for item in _scan(client, table, (ARCHIVE_PREFIX, "delivery#")):
+    for item in _scan(client, table, (RECORD_PREFIX, "delivery#")):
         if not _live(item, now):
             continue
         key = item[PARTITION_KEY]["S"]
-        if key.startswith(ARCHIVE_PREFIX):
+        if key.startswith(RECORD_PREFIX):
             archive.append(item)
         elif (email_id := _string(item, "emailId")) is not None:
             deliveries[email_id] = item
@@ -326,7 +321,7 @@ def scan_submissions(
 def find_submission(client: DynamoDBClient, table: str, identifier: str, *, now: float) -> ArchivedSubmission | None:
     """The archived submission ``identifier`` (a normalised id), or ``None``. Two strongly consistent ``GetItem``."""
     item = client.get_item(
-        TableName=table, Key={PARTITION_KEY: {"S": ARCHIVE_PREFIX + identifier}}, ConsistentRead=True
+        TableName=table, Key={PARTITION_KEY: {"S": RECORD_PREFIX + identifier}}, ConsistentRead=True
     ).get("Item")
     if item is None or not _live(item, now):
         return None
@@ -420,7 +415,7 @@ def erase_address(client: DynamoDBClient, table: str, address: str) -> ErasureRe
         TableName=table,
         FilterExpression="begins_with(#pk, :archive) AND emailNormalized = :address",
         ExpressionAttributeNames={"#pk": PARTITION_KEY},
-        ExpressionAttributeValues={":archive": {"S": ARCHIVE_PREFIX}, ":address": {"S": normalised}},
+        ExpressionAttributeValues={":archive": {"S": RECORD_PREFIX}, ":address": {"S": normalised}},
     )
     for page in pages:
         for item in page.get("Items", []):
@@ -489,16 +484,15 @@ def release_submission(
     table: str,
     identifier: str,
     *,
-    send: Callable[[ContactSubmission, str], str],
+    delivery: Delivery,
     now: float,
-    days: int,
 ) -> ReleaseResult:
-    """Send the spam-judged submission ``identifier`` as a normal email, once, and record it ``released``.
+    """Send the spam-judged or parked submission ``identifier`` now, once, through the one delivery path.
 
-    ``send(submission, idempotency_key)`` returns the provider's email id. Once: a conditional write
-    claims the submission first (state ``spam``, no earlier claim), so two operators cannot both send
-    it; the email goes out under the submission's own idempotency key, so even a crash between sending
-    and recording cannot make Resend send it twice within its 24 hours. If sending fails the claim is
+    It is recomposed from today's Resend config (an operator releases a parked submission after fixing
+    its cause) under a key derived from its first, and its record moves to ``released`` (spam) or
+    ``sent`` (parked), noting the new key. Once: a conditional write claims the record first (its
+    state, no earlier claim), so two operators cannot both send it; if sending fails the claim is
     removed and the error raised. Raises :class:`ReleaseRefused`.
     """
     from botocore.exceptions import ClientError  # noqa: PLC0415 - boto is loaded by now
@@ -507,25 +501,28 @@ def release_submission(
     if submission is None:
         raise ReleaseRefused(f"no submission {identifier} in the archive (unknown, expired or erased)")
     raw = client.get_item(
-        TableName=table, Key={PARTITION_KEY: {"S": ARCHIVE_PREFIX + identifier}}, ConsistentRead=True
+        TableName=table, Key={PARTITION_KEY: {"S": RECORD_PREFIX + identifier}}, ConsistentRead=True
     ).get("Item", {})
+    record = view_of(raw)
     stored_state = _string(raw, "state")
+    if record is None or stored_state is None:
+        raise ReleaseRefused(f"submission {identifier} has no readable record")
     if stored_state == "released":
         raise ReleaseRefused(f"submission {identifier} was already released (email {submission.email_id})")
-    if stored_state != "spam":
-        raise ReleaseRefused(f"submission {identifier} is {stored_state}, not spam: it was not held back")
-    if submission.email_id is not None:
+    if stored_state not in ("spam", "parked"):
+        raise ReleaseRefused(f"submission {identifier} is {stored_state}, not spam or parked: it was not held back")
+    if stored_state == "spam" and submission.email_id is not None:
         # The same text was sent before and judged spam when it came again: it reached the owner already.
         raise ReleaseRefused(f"submission {identifier} was already sent as email {submission.email_id}")
-    key_ = {PARTITION_KEY: {"S": ARCHIVE_PREFIX + identifier}}
+    key_ = {PARTITION_KEY: {"S": RECORD_PREFIX + identifier}}
     try:
         client.update_item(
             TableName=table,
             Key=key_,
             UpdateExpression="SET releaseClaimedAt = :now",
-            ConditionExpression="#state = :spam AND attribute_not_exists(releaseClaimedAt)",
+            ConditionExpression="#state = :state AND attribute_not_exists(releaseClaimedAt)",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":now": {"N": repr(float(now))}, ":spam": {"S": "spam"}},
+            ExpressionAttributeValues={":now": {"N": repr(float(now))}, ":state": {"S": stored_state}},
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -536,13 +533,9 @@ def release_submission(
             "inbox: Resend's idempotency key kept a second email from going out"
         ) from None
     try:
-        email_id = send(submission.to_submission(), submission.idempotency_key)
+        email_id = delivery.release(submission.to_submission(), record)
     except BaseException:
         client.update_item(TableName=table, Key=key_, UpdateExpression="REMOVE releaseClaimedAt")
         raise
-    archive = DynamoDBSubmissionArchive(client, table, days=days, clock=lambda: now)
-    archive.record_state(submission.idempotency_key, ArchiveState.RELEASED, email_id=email_id)
-    DynamoDBSubmissionLedger(client, table, clock=lambda: now).mark(
-        submission.idempotency_key, SubmissionStatus.SENT, email_id=email_id
-    )
+    client.update_item(TableName=table, Key=key_, UpdateExpression="REMOVE releaseClaimedAt")
     return ReleaseResult(identifier, email_id)

@@ -1,18 +1,16 @@
-"""Parsing verified Resend events, their metrics, and the in-process delivery-event store."""
+"""The in-process webhook store (contact_sdk.webhooks.store.InMemoryWebhookStore); the DynamoDB one has its
+own file."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-from contact_sdk.delivery_status import (
-    KNOWN_EVENT_TYPES,
-    InMemoryDeliveryEventStore,
-    WebhookEvent,
-    parse_event,
-)
-from contact_sdk.metrics import Metric
+import pytest
+
+from contact_sdk.deadline import Deadline
+from contact_sdk.webhooks.store import InMemoryWebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.verifier import WebhookEvent, parse_event
 
 NOW = 1_700_000_000.0
 
@@ -28,53 +26,9 @@ def event(
     return parse_event(svix_id, json.dumps(payload).encode(), fallback_created_at=NOW)
 
 
-def test_known_event_types_map_to_the_contract_metrics() -> None:
-    """The four delivery outcomes count the contract's metrics; other email events count nothing."""
-    assert KNOWN_EVENT_TYPES["email.delivered"] is Metric.EMAILS_DELIVERED
-    assert KNOWN_EVENT_TYPES["email.bounced"] is Metric.EMAILS_BOUNCED
-    assert KNOWN_EVENT_TYPES["email.complained"] is Metric.EMAILS_COMPLAINED
-    assert KNOWN_EVENT_TYPES["email.delivery_delayed"] is Metric.EMAILS_DELAYED
-    assert KNOWN_EVENT_TYPES["email.sent"] is None
-    assert KNOWN_EVENT_TYPES["email.opened"] is None
-
-
-def test_unknown_event_type_is_returned_not_refused() -> None:
-    """An unknown type parses (the route logs and ignores it) and counts no metric."""
-    parsed = event("msg_1", "domain.updated", email_id=None)
-    assert parsed.type == "domain.updated"
-    assert not parsed.is_known
-    assert parsed.metric is None
-    assert parsed.email_id is None
-
-
-def test_created_at_falls_back_to_the_signature_timestamp() -> None:
-    """Without a readable created_at the event is dated by its svix-timestamp."""
-    assert event("msg_1", created_at="yesterday").created_at == datetime.fromtimestamp(NOW, UTC)
-    assert event("msg_2").created_at == datetime.fromtimestamp(NOW, UTC)
-
-
-def test_naive_created_at_is_read_as_utc() -> None:
-    """A created_at without an offset is taken as UTC."""
-    assert event("msg_1", created_at="2024-11-22T23:41:12").created_at.tzinfo is UTC
-
-
-def test_bounce_detail_is_kept() -> None:
-    """A bounce's type, subtype and message explain the status."""
-    body = json.dumps(
-        {
-            "type": "email.bounced",
-            "data": {
-                "email_id": "em_1",
-                "bounce": {"type": "Permanent", "subType": "Suppressed", "message": "on the suppression list"},
-            },
-        }
-    ).encode()
-    assert parse_event("msg_1", body, fallback_created_at=NOW).detail == "Permanent/Suppressed: on the suppression list"
-
-
 def test_in_memory_store_records_a_svix_id_once() -> None:
     """Resend's retry of the same svix-id is not recorded a second time."""
-    store = InMemoryDeliveryEventStore()
+    store = InMemoryWebhookStore()
     assert store.record(event("msg_1"), now=NOW) is True
     assert store.record(event("msg_1"), now=NOW + 60) is False
     status = store.status("em_1", now=NOW + 60)
@@ -84,7 +38,7 @@ def test_in_memory_store_records_a_svix_id_once() -> None:
 
 def test_in_memory_store_orders_events_by_created_at() -> None:
     """Events arriving out of order are read back by Resend's created_at; the latest is the status."""
-    store = InMemoryDeliveryEventStore()
+    store = InMemoryWebhookStore()
     store.record(event("msg_2", "email.delivered", created_at="2024-01-01T00:00:05Z"), now=NOW)
     store.record(event("msg_1", "email.sent", created_at="2024-01-01T00:00:01Z"), now=NOW + 1)
     status = store.status("em_1", now=NOW + 2)
@@ -96,7 +50,7 @@ def test_in_memory_store_orders_events_by_created_at() -> None:
 
 def test_in_memory_store_forgets_after_retention() -> None:
     """Entries expire after the retention period, and the svix-id may then be recorded again."""
-    store = InMemoryDeliveryEventStore(retention_seconds=100)
+    store = InMemoryWebhookStore(retention_seconds=100)
     store.record(event("msg_1"), now=NOW)
     assert store.status("em_1", now=NOW + 100) is None
     assert store.record(event("msg_1"), now=NOW + 100) is True
@@ -104,7 +58,7 @@ def test_in_memory_store_forgets_after_retention() -> None:
 
 def test_in_memory_store_lists_recent_emails_newest_first() -> None:
     """recent() lists emails by their last update, newest first, up to the limit."""
-    store = InMemoryDeliveryEventStore()
+    store = InMemoryWebhookStore()
     for i in range(3):
         store.record(event(f"msg_{i}", email_id=f"em_{i}"), now=NOW + i)
     assert [s.email_id for s in store.recent(now=NOW + 10, limit=2)] == ["em_2", "em_1"]
@@ -112,7 +66,25 @@ def test_in_memory_store_lists_recent_emails_newest_first() -> None:
 
 def test_events_without_email_id_are_only_deduplicated() -> None:
     """A non-email event is remembered for dedupe but creates no delivery status."""
-    store = InMemoryDeliveryEventStore()
+    store = InMemoryWebhookStore()
     assert store.record(event("msg_1", "contact.created", email_id=None), now=NOW)
     assert not store.record(event("msg_1", "contact.created", email_id=None), now=NOW)
     assert store.recent(now=NOW) == []
+
+
+def test_in_memory_store_refuses_every_call_after_the_deadline() -> None:
+    """Past the request's deadline nothing is recorded or read; before it, everything works."""
+
+    def clock() -> float:
+        return 100.0
+
+    store = InMemoryWebhookStore()
+    with pytest.raises(WebhookStoreUnavailableError, match="deadline passed"):
+        store.record(event("msg_1"), now=NOW, deadline=Deadline(100.0, clock))
+    with pytest.raises(WebhookStoreUnavailableError, match="deadline passed"):
+        store.status("em_1", now=NOW, deadline=Deadline(99.0, clock))
+    with pytest.raises(WebhookStoreUnavailableError, match="deadline passed"):
+        store.recent(now=NOW, deadline=Deadline(50.0, clock))
+    assert store.record(event("msg_1"), now=NOW, deadline=Deadline(100.5, clock)) is True
+    assert store.status("em_1", now=NOW, deadline=Deadline(101.0, clock)) is not None
+    assert len(store.recent(now=NOW, deadline=None)) == 1

@@ -1,4 +1,7 @@
-"""Resend delivery-status webhooks: verify the Svix signature, parse the event, record it once.
+"""The webhook verifier: check a Resend webhook's Svix signature and parse it into a :class:`WebhookEvent`.
+
+Pure: no I/O, the clock injected. The route (:mod:`contact_sdk.webhooks.route`) calls it, and the
+store (:mod:`contact_sdk.webhooks.store`) keeps what it returns.
 
 Resend signs every webhook the Svix way. Three headers arrive with it (API Gateway may hand
 them over in any casing):
@@ -40,59 +43,41 @@ Example::
         ...                                          # 401, record nothing
     except WebhookPayloadError:
         ...                                          # 400
-    if store.record(event, now=time.time()) and (metric := event.metric) is not None:
-        recorder.count(metric)
+    event.metric                                     # what it counts once recorded, or None
 
-Errors::
+Errors (the store adds ``WebhookStoreUnavailableError``)::
 
     ContactSdkError
     ├── ConfigurationError
     │   └── WebhookSecretError          the signing secret is not ``whsec_<base64>``
-    ├── WebhookError                    a webhook request was refused
-    │   ├── WebhookSignatureError       401: header missing or malformed, no matching signature, stale timestamp
-    │   └── WebhookPayloadError         400: authentic, but not a JSON event object
-    └── DeliveryStoreUnavailableError        the event store could not be written or read (DynamoDB down, ...)
+    └── WebhookError                    a webhook request was refused
+        ├── WebhookSignatureError       401: header missing or malformed, no matching signature, stale timestamp
+        └── WebhookPayloadError         400: authentic, but not a JSON event object
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import enum
 import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.errors import ConfigurationError, ContactSdkError
 from contact_sdk.metrics import Metric
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
-
 __all__ = [
-    "DEFAULT_RETENTION_SECONDS",
     "DEFAULT_TOLERANCE_SECONDS",
     "KNOWN_EVENT_TYPES",
     "SIGNATURE_HEADERS",
-    "DeliveryEventStore",
-    "DeliveryStatus",
-    "DeliveryStoreUnavailableError",
-    "DynamoDBDeliveryEventStore",
-    "InMemoryDeliveryEventStore",
-    "RecordedEvent",
     "SignatureFailure",
     "WebhookError",
     "WebhookEvent",
@@ -102,12 +87,11 @@ __all__ = [
     "WebhookVerifier",
     "decode_signing_secret",
     "parse_event",
+    "parse_time",
 ]
 
 #: Seconds a webhook timestamp may be away from now, either direction (Svix's and Resend's value).
 DEFAULT_TOLERANCE_SECONDS = 300
-#: How long recorded events and svix-id markers are kept: 30 days.
-DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
 
 #: The signature headers, lower-cased: (message id, timestamp, signatures).
 SIGNATURE_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
@@ -174,13 +158,6 @@ class WebhookSignatureError(WebhookError):
 class WebhookPayloadError(WebhookError):
     """The signature is valid but the body is not a JSON object with a string ``type`` and an object
     ``data``: answer 400."""
-
-
-class DeliveryStoreUnavailableError(ContactSdkError):
-    """The delivery-event store could not be written or read, chained to the original error.
-
-    Nothing was recorded: the route answers 5xx so that Resend retries the event later.
-    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,12 +319,13 @@ def parse_event(svix_id: str, body: bytes, *, fallback_created_at: float) -> Web
         svix_id=svix_id,
         type=event_type,
         email_id=email_id if isinstance(email_id, str) and email_id else None,
-        created_at=_parse_time(payload.get("created_at")) or datetime.fromtimestamp(fallback_created_at, UTC),
+        created_at=parse_time(payload.get("created_at")) or datetime.fromtimestamp(fallback_created_at, UTC),
         data=data,
     )
 
 
-def _parse_time(value: object) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 string as an aware UTC datetime (naive is read as UTC); ``None`` if unreadable."""
     if not isinstance(value, str):
         return None
     try:
@@ -367,274 +345,3 @@ def _detail_of(data: Mapping[str, Any]) -> str | None:
             if detail:
                 return detail[:_MAX_DETAIL_LENGTH]
     return None
-
-
-# --- recording ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """One event as kept against an email: no recipient addresses, only what explains the status."""
-
-    svix_id: str
-    type: str
-    created_at: datetime
-    detail: str | None = None
-
-    @classmethod
-    def of(cls, event: WebhookEvent) -> RecordedEvent:
-        """The part of ``event`` worth keeping."""
-        return cls(svix_id=event.svix_id, type=event.type, created_at=event.created_at, detail=event.detail)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryStatus:
-    """What is known about one sent email: its events, oldest first by Resend's ``created_at``.
-
-    ``updated_at`` is when the last event was recorded here (epoch seconds). Events arrive out of
-    order (a retried ``email.sent`` after ``email.delivered``), so the status is the event with the
-    latest ``created_at``, not the last one received.
-    """
-
-    email_id: str
-    events: tuple[RecordedEvent, ...]
-    updated_at: float
-
-    @property
-    def last_event(self) -> RecordedEvent:
-        """The latest event by Resend's ``created_at``."""
-        return self.events[-1]
-
-    @property
-    def last_status(self) -> str:
-        """The type of the latest event, e.g. ``email.delivered``."""
-        return self.last_event.type
-
-
-def _status(email_id: str, events: list[RecordedEvent], updated_at: float) -> DeliveryStatus:
-    return DeliveryStatus(
-        email_id=email_id, events=tuple(sorted(events, key=lambda e: e.created_at)), updated_at=updated_at
-    )
-
-
-class DeliveryEventStore(Protocol):
-    """Keeps verified webhook events, once each, against the email they are about."""
-
-    def record(self, event: WebhookEvent, *, now: float) -> bool:
-        """Record ``event``; ``False`` (and nothing written) if its ``svix_id`` was already recorded.
-
-        Events without an ``email_id`` are only remembered for deduplication.
-        Raises :class:`DeliveryStoreUnavailableError` when the store cannot be written.
-        """
-        ...
-
-    def status(self, email_id: str, *, now: float) -> DeliveryStatus | None:
-        """The events recorded for ``email_id``, or ``None`` if none (or all expired)."""
-        ...
-
-    def recent(self, *, now: float, limit: int = 20) -> list[DeliveryStatus]:
-        """The ``limit`` most recently updated emails, newest first."""
-        ...
-
-
-class InMemoryDeliveryEventStore:
-    """A thread-safe :class:`DeliveryEventStore` for one process: tests and local runs.
-
-    Entries expire ``retention_seconds`` after their last write, like the DynamoDB store's TTL.
-    """
-
-    def __init__(self, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS) -> None:
-        self._retention = retention_seconds
-        self._lock = threading.Lock()
-        self._seen: dict[str, float] = {}  # svix id -> expiry
-        self._emails: dict[str, tuple[list[RecordedEvent], float]] = {}  # email id -> (events, updated_at)
-
-    def record(self, event: WebhookEvent, *, now: float) -> bool:
-        """See :meth:`DeliveryEventStore.record`."""
-        with self._lock:
-            expiry = self._seen.get(event.svix_id)
-            if expiry is not None and expiry > now:
-                return False
-            self._seen[event.svix_id] = now + self._retention
-            if event.email_id is not None:
-                events, updated_at = self._emails.get(event.email_id, ([], now))
-                if updated_at + self._retention <= now:
-                    events = []
-                self._emails[event.email_id] = ([*events, RecordedEvent.of(event)], now)
-            return True
-
-    def status(self, email_id: str, *, now: float) -> DeliveryStatus | None:
-        """See :meth:`DeliveryEventStore.status`."""
-        with self._lock:
-            entry = self._emails.get(email_id)
-            if entry is None or entry[1] + self._retention <= now:
-                return None
-            return _status(email_id, list(entry[0]), entry[1])
-
-    def recent(self, *, now: float, limit: int = 20) -> list[DeliveryStatus]:
-        """See :meth:`DeliveryEventStore.recent`."""
-        with self._lock:
-            live = [
-                _status(email_id, list(events), updated_at)
-                for email_id, (events, updated_at) in self._emails.items()
-                if updated_at + self._retention > now
-            ]
-        return sorted(live, key=lambda s: s.updated_at, reverse=True)[:limit]
-
-
-class DynamoDBDeliveryEventStore:
-    """A :class:`DeliveryEventStore` in the service's DynamoDB table.
-
-    Two kinds of item, both carrying the TTL attribute (now + ``ttl_seconds``):
-
-    - ``webhook#<svix-id>``: the deduplication marker, written by **one** conditional ``PutItem``
-      (``attribute_not_exists(pk)``, or an expired marker DynamoDB has not deleted yet). A retry of
-      the same event fails the condition and is not recorded again.
-    - ``delivery#<email id>``: ``events``, a list of ``{svixId, type, createdAt, detail}`` maps,
-      appended with one ``UpdateItem`` (``list_append``) that also refreshes ``updatedAt`` and the TTL.
-      The last status is derived when reading (events arrive out of order).
-
-    If the append fails after the marker was written, the marker is deleted again (best effort)
-    before :class:`DeliveryStoreUnavailableError` is raised, so that Resend's retry records the event.
-
-    Example::
-
-        store = DynamoDBDeliveryEventStore(boto3.client("dynamodb"), "contact-prod")
-        if store.record(event, now=time.time()):
-            ...  # first time this svix-id was seen: count it
-    """
-
-    def __init__(
-        self, client: DynamoDBClient, table_name: str, *, ttl_seconds: int = DEFAULT_RETENTION_SECONDS
-    ) -> None:
-        self._client = client
-        self._table_name = table_name
-        self._ttl = ttl_seconds
-
-    def record(self, event: WebhookEvent, *, now: float) -> bool:
-        """See :meth:`DeliveryEventStore.record`."""
-        expires = str(int(now) + self._ttl)
-        marker_key: dict[str, AttributeValueTypeDef] = {PARTITION_KEY: {"S": f"webhook#{event.svix_id}"}}
-        marker: dict[str, AttributeValueTypeDef] = {
-            **marker_key,
-            "eventType": {"S": event.type},
-            "receivedAt": {"N": repr(float(now))},
-            TTL_ATTRIBUTE: {"N": expires},
-        }
-        if event.email_id is not None:
-            marker["emailId"] = {"S": event.email_id}
-        try:
-            self._client.put_item(
-                TableName=self._table_name,
-                Item=marker,
-                ConditionExpression="attribute_not_exists(#pk) OR #expires <= :now",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise self._unavailable("write the svix-id marker", exc) from exc
-        except BotoCoreError as exc:
-            raise self._unavailable("write the svix-id marker", exc) from exc
-        if event.email_id is None:
-            return True
-        try:
-            self._append(event, now=now, expires=expires)
-        except (ClientError, BotoCoreError) as exc:
-            self._forget_marker(marker_key)
-            raise self._unavailable("append the event", exc) from exc
-        return True
-
-    def _append(self, event: WebhookEvent, *, now: float, expires: str) -> None:
-        recorded: dict[str, AttributeValueTypeDef] = {
-            "svixId": {"S": event.svix_id},
-            "type": {"S": event.type},
-            "createdAt": {"S": event.created_at.isoformat()},
-        }
-        if (detail := event.detail) is not None:
-            recorded["detail"] = {"S": detail}
-        self._client.update_item(
-            TableName=self._table_name,
-            Key={PARTITION_KEY: {"S": f"delivery#{event.email_id}"}},
-            # An item past its TTL that DynamoDB has not deleted yet keeps its old events: same email, harmless.
-            UpdateExpression=(
-                "SET #events = list_append(if_not_exists(#events, :empty), :event), "
-                "#email = :email, #updated = :updated, #expires = :expires"
-            ),
-            ExpressionAttributeNames={
-                "#events": "events",
-                "#email": "emailId",
-                "#updated": "updatedAt",
-                "#expires": TTL_ATTRIBUTE,
-            },
-            ExpressionAttributeValues={
-                ":empty": {"L": []},
-                ":event": {"L": [{"M": recorded}]},
-                ":email": {"S": event.email_id or ""},
-                ":updated": {"N": repr(float(now))},
-                ":expires": {"N": expires},
-            },
-        )
-
-    def _forget_marker(self, key: dict[str, AttributeValueTypeDef]) -> None:
-        # The original failure is the one to report; a marker left behind expires with its TTL.
-        with contextlib.suppress(ClientError, BotoCoreError):
-            self._client.delete_item(TableName=self._table_name, Key=key)
-
-    def status(self, email_id: str, *, now: float) -> DeliveryStatus | None:
-        """See :meth:`DeliveryEventStore.status`. One strongly consistent ``GetItem``."""
-        try:
-            response = self._client.get_item(
-                TableName=self._table_name,
-                Key={PARTITION_KEY: {"S": f"delivery#{email_id}"}},
-                ConsistentRead=True,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("read the delivery status", exc) from exc
-        item = response.get("Item")
-        return None if item is None else _status_of_item(item, now=now)
-
-    def recent(self, *, now: float, limit: int = 20) -> list[DeliveryStatus]:
-        """See :meth:`DeliveryEventStore.recent`.
-
-        A filtered ``Scan`` of the table (it has no index by time): fine for an operator command
-        over a contact form's volume, not for a request path.
-        """
-        statuses: list[DeliveryStatus] = []
-        try:
-            pages = self._client.get_paginator("scan").paginate(
-                TableName=self._table_name,
-                FilterExpression="begins_with(#pk, :prefix) AND #expires > :now",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#expires": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":prefix": {"S": "delivery#"}, ":now": {"N": str(int(now))}},
-            )
-            for page in pages:
-                for item in page.get("Items", []):
-                    status = _status_of_item(item, now=now)
-                    if status is not None:
-                        statuses.append(status)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("scan recent deliveries", exc) from exc
-        return sorted(statuses, key=lambda s: s.updated_at, reverse=True)[:limit]
-
-    def _unavailable(self, action: str, exc: Exception) -> DeliveryStoreUnavailableError:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
-        return DeliveryStoreUnavailableError(
-            f"DynamoDB delivery-event store ({self._table_name}) could not {action}: {code or 'unknown error'}"
-        )
-
-
-def _status_of_item(item: Mapping[str, Any], *, now: float) -> DeliveryStatus | None:
-    """Read a ``delivery#`` item; ``None`` if it has expired (DynamoDB deletes lazily)."""
-    if float(item[TTL_ATTRIBUTE]["N"]) <= now:
-        return None
-    events = []
-    for entry in item.get("events", {}).get("L", []):
-        fields_ = entry["M"]
-        created_at = _parse_time(fields_["createdAt"]["S"]) or datetime.fromtimestamp(0, UTC)
-        detail = fields_.get("detail", {}).get("S")
-        events.append(RecordedEvent(fields_["svixId"]["S"], fields_["type"]["S"], created_at, detail))
-    if not events:
-        return None
-    return _status(item["emailId"]["S"], events, float(item["updatedAt"]["N"]))

@@ -1,4 +1,5 @@
-"""The DynamoDB delivery-event store against moto's server on loopback."""
+"""The DynamoDB webhook store (contact_sdk.webhooks.store.DynamoDBWebhookStore) against moto's server on loopback;
+its failure modes are in test_exactly_once.py."""
 
 from __future__ import annotations
 
@@ -7,16 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
-from contact_sdk.delivery_status import (
-    DEFAULT_RETENTION_SECONDS,
-    DeliveryStoreUnavailableError,
-    DynamoDBDeliveryEventStore,
-    WebhookEvent,
-    parse_event,
-)
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
+from contact_sdk.webhooks.store import DEFAULT_RETENTION_SECONDS, DynamoDBWebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.verifier import WebhookEvent, parse_event
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +39,9 @@ def dynamodb(aws: str) -> Any:
 
 
 @pytest.fixture
-def store(dynamodb: Any, contact_table: str) -> DynamoDBDeliveryEventStore:
+def store(dynamodb: Any, contact_table: str) -> DynamoDBWebhookStore:
     """The store on the service's table in the emulator."""
-    return DynamoDBDeliveryEventStore(dynamodb, contact_table)
+    return DynamoDBWebhookStore(dynamodb, contact_table)
 
 
 def item(dynamodb: Any, table: str, key: str) -> dict[str, Any] | None:
@@ -56,7 +51,7 @@ def item(dynamodb: Any, table: str, key: str) -> dict[str, Any] | None:
 
 
 def test_first_event_is_recorded_with_marker_and_ttl(
-    store: DynamoDBDeliveryEventStore, dynamodb: Any, contact_table: str
+    store: DynamoDBWebhookStore, dynamodb: Any, contact_table: str
 ) -> None:
     """One event writes a webhook# marker and a delivery# item, both expiring after 30 days."""
     assert store.record(event("msg_1"), now=NOW) is True
@@ -68,9 +63,10 @@ def test_first_event_is_recorded_with_marker_and_ttl(
     assert marker[TTL_ATTRIBUTE] == {"N": expected_expiry}
     assert delivery[TTL_ATTRIBUTE] == {"N": expected_expiry}
     assert marker["eventType"] == {"S": "email.delivered"}
+    assert len(marker["attemptId"]["S"]) == 32  # the recording call's id, which resolves a lost answer
 
 
-def test_duplicate_svix_id_is_not_recorded_twice(store: DynamoDBDeliveryEventStore) -> None:
+def test_duplicate_svix_id_is_not_recorded_twice(store: DynamoDBWebhookStore) -> None:
     """Resend's retry with the same svix-id returns False and appends nothing."""
     assert store.record(event("msg_1"), now=NOW) is True
     assert store.record(event("msg_1"), now=NOW + 30) is False
@@ -79,7 +75,7 @@ def test_duplicate_svix_id_is_not_recorded_twice(store: DynamoDBDeliveryEventSto
     assert [e.svix_id for e in status.events] == ["msg_1"]
 
 
-def test_events_accumulate_and_last_status_follows_created_at(store: DynamoDBDeliveryEventStore) -> None:
+def test_events_accumulate_and_last_status_follows_created_at(store: DynamoDBWebhookStore) -> None:
     """Events for one email are kept in a list; the status is the latest by Resend's created_at."""
     store.record(event("msg_3", "email.delivered"), now=NOW)
     store.record(event("msg_1", "email.sent"), now=NOW + 1)
@@ -91,7 +87,7 @@ def test_events_accumulate_and_last_status_follows_created_at(store: DynamoDBDel
     assert status.updated_at == NOW + 2
 
 
-def test_bounce_detail_is_stored(store: DynamoDBDeliveryEventStore) -> None:
+def test_bounce_detail_is_stored(store: DynamoDBWebhookStore) -> None:
     """The bounce reason survives the round trip through DynamoDB."""
     bounce = {"type": "Permanent", "subType": "General", "message": "mailbox does not exist"}
     store.record(event("msg_1", "email.bounced", bounce=bounce), now=NOW)
@@ -102,14 +98,14 @@ def test_bounce_detail_is_stored(store: DynamoDBDeliveryEventStore) -> None:
 
 def test_expired_marker_does_not_block_a_new_record(dynamodb: Any, contact_table: str) -> None:
     """A marker past its TTL but not yet deleted by DynamoDB no longer deduplicates."""
-    store = DynamoDBDeliveryEventStore(dynamodb, contact_table, ttl_seconds=60)
+    store = DynamoDBWebhookStore(dynamodb, contact_table, ttl_seconds=60)
     assert store.record(event("msg_1"), now=NOW)
     assert store.status("em_1", now=NOW + 61) is None
     assert store.record(event("msg_1"), now=NOW + 61) is True
 
 
 def test_event_without_email_id_only_writes_the_marker(
-    store: DynamoDBDeliveryEventStore, dynamodb: Any, contact_table: str
+    store: DynamoDBWebhookStore, dynamodb: Any, contact_table: str
 ) -> None:
     """A non-email event is deduplicated but creates no delivery item."""
     assert store.record(event("msg_1", "contact.created", email_id=None), now=NOW)
@@ -118,49 +114,25 @@ def test_event_without_email_id_only_writes_the_marker(
     assert store.recent(now=NOW) == []
 
 
-def test_recent_lists_emails_newest_first(store: DynamoDBDeliveryEventStore) -> None:
+def test_recent_lists_emails_newest_first(store: DynamoDBWebhookStore) -> None:
     """recent() scans delivery items only, newest update first, up to the limit."""
     for i in range(1, 4):
         store.record(event(f"msg_{i}", email_id=f"em_{i}"), now=NOW + i)
     assert [s.email_id for s in store.recent(now=NOW + 10, limit=2)] == ["em_3", "em_2"]
 
 
-def test_unknown_email_has_no_status(store: DynamoDBDeliveryEventStore) -> None:
+def test_unknown_email_has_no_status(store: DynamoDBWebhookStore) -> None:
     """status() of an email never seen is None."""
     assert store.status("em_unknown", now=NOW) is None
 
 
 def test_missing_table_raises_store_unavailable(dynamodb: Any) -> None:
-    """A DynamoDB failure is translated into DeliveryStoreUnavailableError, chained to the cause."""
-    store = DynamoDBDeliveryEventStore(dynamodb, "no-such-table")
-    with pytest.raises(DeliveryStoreUnavailableError, match="no-such-table") as raised:
+    """A DynamoDB failure is translated into WebhookStoreUnavailableError, chained to the cause."""
+    store = DynamoDBWebhookStore(dynamodb, "no-such-table")
+    with pytest.raises(WebhookStoreUnavailableError, match="no-such-table") as raised:
         store.record(event("msg_1"), now=NOW)
     assert raised.value.__cause__ is not None
-    with pytest.raises(DeliveryStoreUnavailableError):
+    with pytest.raises(WebhookStoreUnavailableError):
         store.status("em_1", now=NOW)
-    with pytest.raises(DeliveryStoreUnavailableError):
+    with pytest.raises(WebhookStoreUnavailableError):
         store.recent(now=NOW)
-
-
-class _FailingAppend:
-    """Wraps a real client and fails the delivery UpdateItem, as a throttled table would."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def update_item(self, **kwargs: Any) -> Any:
-        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
-
-
-def test_failed_append_removes_the_marker_so_the_retry_records(dynamodb: Any, contact_table: str) -> None:
-    """If appending fails after the marker was written, the marker is removed and Resend's retry succeeds."""
-    throttled: Any = _FailingAppend(dynamodb)
-    failing = DynamoDBDeliveryEventStore(throttled, contact_table)
-    with pytest.raises(DeliveryStoreUnavailableError, match="ProvisionedThroughputExceeded"):
-        failing.record(event("msg_1"), now=NOW)
-    assert item(dynamodb, contact_table, "webhook#msg_1") is None
-    healthy = DynamoDBDeliveryEventStore(dynamodb, contact_table)
-    assert healthy.record(event("msg_1"), now=NOW + 5) is True

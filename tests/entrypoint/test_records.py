@@ -1,6 +1,6 @@
-"""The submission archive through ``lambda_handler``: every state a submission reaches is in the table.
+"""The submission record through ``lambda_handler``: every state a submission reaches is in the table, once.
 
-The oracle is the raw table, read with boto3, and what the Resend sandbox received; never the archive's
+The oracle is the raw table, read with boto3, and what the Resend sandbox received; never the record's
 own reader.
 """
 
@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 import handler
-from contact_sdk.archive import DynamoDBSubmissionArchive
 from contact_sdk.devtools.local.event_source import sqs_event
 from tests.conftest import aws_client, create_outbox_queues
 from tests.entrypoint.conftest import FakeLambdaContext, Stack, submission
-from tests.entrypoint.test_events import SECRET, WEBHOOK_PARAMETER, delivery, signed_event
+from tests.entrypoint.test_webhooks import SECRET, WEBHOOK_PARAMETER, delivery, signed_event
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +58,7 @@ def test_a_sent_submission_is_archived_with_its_email_id_and_30_days(stack: Stac
     assert item["source"]["S"] == "198.51.100.23"
     assert item["email"]["S"] == "ada@example.org"
     assert item["subject"]["S"] == "Analytical engine"
-    assert history_states(item) == ["sent"]
+    assert history_states(item) == ["received", "sent"]
     expires = int(item["expiresAt"]["N"])
     assert before + 30 * DAY <= expires <= time.time() + 30 * DAY + 1
 
@@ -90,40 +89,64 @@ def test_retention_follows_the_two_settings(make_stack: Callable[..., Stack]) ->
     assert before + 2 * DAY <= expiry["spam"] <= time.time() + 2 * DAY + 1
 
 
-def test_a_double_click_is_one_archive_record(stack: Stack) -> None:
-    """The same submission twice within the ledger's day: one email, one archive item, one history entry."""
-    stack.submit(submission())
-    stack.submit(submission())
+def test_a_double_click_is_one_record(stack: Stack) -> None:
+    """The same submission twice within the day: one email, one record, its history one cycle long."""
+    first, second = stack.submit(submission()), stack.submit(submission())
+    assert (first["statusCode"], second["statusCode"]) == (200, 200)
     assert len(stack.sandbox.emails()) == 1
-    assert history_states(only_archive_item(stack)) == ["sent"]
+    assert history_states(only_archive_item(stack)) == ["received", "sent"]
+    assert stack_lines(stack, "request handled")[-1]["outcome"] == "duplicate_sent"
 
 
-def test_a_failed_archive_write_still_sends_and_is_counted(stack: Stack) -> None:
-    """The archive's table is gone: the visitor still gets 200 sent, the email goes out, ArchiveWriteFailed = 1."""
-    service = stack.components.service
-    service.archive = DynamoDBSubmissionArchive(aws_client(stack.aws, "dynamodb"), "no-such-table")
+def test_a_spam_copy_of_a_delivered_submission_leaves_it_delivered(stack: Stack) -> None:
+    """Sent, then the same text again with the honeypot filled: answered like sent, the record stays sent (30 days),
+    its history unchanged: spam never overwrites what was delivered."""
+    stack.submit(submission())
+    before = only_archive_item(stack)
+    response = stack.submit(submission(website="http://spam.example"))
+    assert json.loads(response["body"])["status"] == "sent"
+    after = only_archive_item(stack)
+    assert (after["state"]["S"], after["expiresAt"], history_states(after)) == (
+        "sent",
+        before["expiresAt"],
+        ["received", "sent"],
+    )
+    assert len(stack.sandbox.emails()) == 1
+
+
+def test_a_record_that_cannot_be_written_still_sends_and_is_counted(make_stack: Callable[..., Stack]) -> None:
+    """The service's table is gone: the visitor still gets 200 sent, the email goes out, ArchiveWriteFailed = 1."""
+    stack = make_stack(table_name="no-such-table")
     response = stack.submit(submission())
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["status"] == "sent"
     assert len(stack.sandbox.emails()) == 1
     assert stack.sink.totals()["ArchiveWriteFailed"] == 1
-    gaps = [line for line in stack.log_lines() if line.get("message", "").startswith("archive write failed")]
-    assert gaps and gaps[0]["archive_state"] == "sent"
+    gaps = stack_lines(stack, "the submission's record could not be written; it goes ahead without it")
+    assert gaps and "no-such-table" in gaps[0]["error"]
+    assert stack_lines(stack, "request handled")[-1]["record_gap"] == "received"
     assert archive_items(stack) == []
 
 
-def test_without_a_table_the_archive_is_off_and_says_so(
+def test_without_a_table_records_are_kept_in_the_instance_and_it_says_so(
     make_stack: Callable[..., Stack], monkeypatch: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """No CONTACT_TABLE_NAME: no archive, one warning naming it at build time, and submissions still work."""
+    """No CONTACT_TABLE_NAME: one warning at build time, and a double click is still one email in this instance."""
     monkeypatch.delenv("CONTACT_TABLE_NAME")
     with caplog.at_level(logging.WARNING, logger="contact-form"):
         stack = make_stack()
-    assert stack.components.service.archive is None
-    warnings = [r for r in caplog.records if "archive is off" in r.getMessage()]
+    warnings = [r for r in caplog.records if "submissions are recorded in this instance only" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert stack.submit(submission())["statusCode"] == 200
+    assert stack.submit(submission())["statusCode"] == 200
+    assert len(stack.sandbox.emails()) == 1
+    assert stack_lines(stack, "request handled")[-1]["outcome"] == "duplicate_sent"
+
+
+def stack_lines(stack: Stack, message: str) -> list[dict[str, Any]]:
+    """The captured log lines with this message."""
+    return [line for line in stack.log_lines() if line.get("message") == message]
 
 
 def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., Stack], aws: str) -> None:
@@ -148,7 +171,7 @@ def test_queued_then_delivered_by_the_outbox_consumer(make_stack: Callable[..., 
     assert item["state"]["S"] == "sent"
     assert item["emailId"]["S"] == email["id"]
     assert "reasons" not in item
-    assert history_states(item) == ["queued", "sent"]
+    assert history_states(item) == ["received", "queued", "sent"]
 
 
 def test_a_permanent_refusal_is_archived_as_parked_with_its_reason(make_stack: Callable[..., Stack], aws: str) -> None:
@@ -165,7 +188,11 @@ def test_a_permanent_refusal_is_archived_as_parked_with_its_reason(make_stack: C
     [reason] = [r["S"] for r in item["reasons"]["L"]]
     assert "422 validation_error" in reason
     parked = aws_client(aws, "sqs").receive_message(QueueUrl=queues["dlq"], MessageAttributeNames=["All"])
-    assert len(parked["Messages"]) == 1  # the archive's word agrees with the parking lot's
+    assert len(parked["Messages"]) == 1  # the record's word agrees with the parking lot's
+    kept = json.loads(item["payload"]["S"])  # the record keeps the email itself, beyond the queue's 14 days
+    assert kept["email"] == json.loads(parked["Messages"][0]["Body"])["email"]
+    assert kept["key"] == item["idempotencyKey"]["S"]
+    assert int(item["expiresAt"]["N"]) >= time.time() + 30 * DAY - 5
     assert stack.sandbox.emails() == []
 
 
@@ -187,7 +214,7 @@ def test_a_queued_submission_refused_by_the_provider_later_is_archived_parked(
     assert result == {"batchItemFailures": []}  # parked, so the message leaves the outbox
     item = only_archive_item(stack)
     assert item["state"]["S"] == "parked"
-    assert history_states(item) == ["queued", "parked"]
+    assert history_states(item) == ["received", "queued", "parked"]
     assert stack.sandbox.emails() == []
 
 
@@ -207,47 +234,6 @@ def test_a_delivery_webhook_for_the_email_shows_in_the_archive(stack: Stack, cap
         shown = json.loads(capsys.readouterr().out)
         assert shown["state"] == expected
         assert shown["history"][-1]["state"] == expected
-
-
-def test_archive_state_is_the_seam_for_later_states(stack: Stack) -> None:
-    """service.archive_state moves an archived submission (e.g. to parked with a reason); unknown keys and a
-    broken archive are reported in the returned log fields, never raised."""
-    stack.submit(submission())
-    [email] = stack.sandbox.emails()
-    key = email["headers"]["idempotency-key"]
-    service = stack.components.service
-    assert service.archive_state(key, "parked", reason="validation_error: invalid `to`") == {"archive_state": "parked"}
-    item = only_archive_item(stack)
-    assert item["state"]["S"] == "parked"
-    assert [r["S"] for r in item["reasons"]["L"]] == ["validation_error: invalid `to`"]
-    assert service.archive_state("contact-" + "0" * 64, "parked", reason="x") == {}
-    service.archive = DynamoDBSubmissionArchive(aws_client(stack.aws, "dynamodb"), "no-such-table")
-    assert service.archive_state(key, "parked", reason="x") == {"archive_gap": "parked"}
-    service.archive = None
-    assert service.archive_state(key, "parked") == {}
-
-
-def test_a_state_reached_on_the_request_path_creates_the_record(stack: Stack) -> None:
-    """archive_submission(PARKED, reasons) archives a submission never seen before, with the 30-day retention."""
-    from contact_sdk.archive import ArchiveState
-    from contact_sdk.models import ContactSubmission
-    from contact_sdk.service import SubmitRequest
-
-    form = ContactSubmission.model_validate(
-        {"name": "Ada", "email": "ada@example.org", "message": "Parked by a permanent refusal.", "consent": True}
-    )
-    request = SubmitRequest(
-        origin=None, client_ip="192.0.2.44", content_type=None, body=b"", csrf_token=None, request_id="req-parked"
-    )
-    key = "contact-" + "ab" * 32
-    fields = stack.components.service.archive_submission(
-        form, request, key, ArchiveState.PARKED, reasons=("validation_error: invalid `to`",)
-    )
-    assert fields == {"archive_state": "parked"}
-    item = only_archive_item(stack)
-    assert item["pk"]["S"] == "archive#abababababababab"
-    assert (item["state"]["S"], item["requestId"]["S"], item["source"]["S"]) == ("parked", "req-parked", "192.0.2.44")
-    assert int(item["expiresAt"]["N"]) >= time.time() + 30 * DAY - 5
 
 
 def test_dynamodb_unreachable_the_visitor_is_answered_and_the_gap_counted(

@@ -1,10 +1,11 @@
-"""The outbox consumer: delivers queued submissions when the provider can take them again.
+"""The outbox consumer: delivers queued emails when the provider can take them again.
 
-An SQS event source invokes :meth:`OutboxConsumer.handle` with a batch; Powertools' batch
-utility reports each failed message back (``batchItemFailures``) so only those return to the
-queue. Each message is sent through the same :class:`~contact_sdk.service.ContactService` path
-as a live submission — same client, same breaker, same key rotation — with the *same*
-idempotency key as the first attempt, and the ledger marks it sent.
+An SQS event source invokes :meth:`OutboxConsumer.handle` with a batch; Powertools' batch utility
+reports each failed message back (``batchItemFailures``) so only those return to the queue. Each
+message goes through the one delivery path (:meth:`~contact_sdk.delivery.Delivery.replay`), which sends
+the email exactly as it was composed, under the *same* idempotency key as the first attempt, and
+moves the submission's record. This module owns only what is SQS's: reading the messages, and
+hiding the ones that must wait.
 
 Two schedules, one client: inside one invocation the client runs the design's full schedule
 (1 s, ×2, each wait capped at 16 s, ``Retry-After`` honoured) bounded by this Lambda's own
@@ -17,10 +18,9 @@ stays hidden at most 12 hours from the receive that delivered it, so a longer wa
 receives (each hides again for what is left). With the stack's ``maxReceiveCount`` of 450 a
 24-hour outage dead-letters nothing.
 
-A permanent refusal (see :func:`~contact_sdk.service.is_permanent_refusal`) is not retried: the
-message is parked (:meth:`~contact_sdk.service.ContactService.park`) and leaves the outbox. Only
-if no parking lot takes it does it stay, and SQS moves it to the dead-letter queue after
-``maxReceiveCount`` receives, where ``contact-sdk outbox`` inspects and redrives it.
+A permanent refusal is parked by the delivery and leaves the outbox; only if no parking lot takes it
+does it stay, and SQS moves it to the dead-letter queue after ``maxReceiveCount`` receives, where
+``contact-sdk outbox`` inspects and redrives it. A message that is not ours is parked as it came.
 
 Example (``handler.py``)::
 
@@ -39,24 +39,16 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from contact_sdk.errors import (
-    CircuitOpenError,
-    IdempotencyConflictError,
-    ProviderError,
-    ProviderQuotaError,
-)
-from contact_sdk.idempotency import LedgerUnavailable, SubmissionStatus
+from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, lambda_deadline, within
+from contact_sdk.delivery import Delivery, ReplayResult
+from contact_sdk.errors import CircuitOpenError, ProviderError, ProviderQuotaError
 from contact_sdk.logs import correlation
-from contact_sdk.metrics import Metric, MetricsRecorder, MetricsSink, recording
-from contact_sdk.outbox import QueuedSubmission
-from contact_sdk.parking import ParkingUnavailable
-from contact_sdk.service import is_permanent_refusal, lambda_deadline
+from contact_sdk.metrics import MetricsRecorder, MetricsSink, recording
+from contact_sdk.outbox import QueuedEmail, read_message
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_sqs import SQSClient
-
-    from contact_sdk.service import ContactService
 
 __all__ = [
     "HIDE_CAP_SECONDS",
@@ -132,11 +124,12 @@ def backoff_seconds(
 
 
 class OutboxConsumer:
-    """Delivers a batch of outbox messages; built once per execution environment."""
+    """Delivers a batch of outbox messages through :class:`~contact_sdk.delivery.Delivery`; built once per
+    execution environment."""
 
     def __init__(
         self,
-        service: ContactService,
+        delivery: Delivery,
         *,
         environment: str,
         sink: MetricsSink,
@@ -146,7 +139,7 @@ class OutboxConsumer:
         deadline_margin_ms: int = 3000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.service = service
+        self.delivery = delivery
         self.environment = environment
         self.sink = sink
         self.logger = logger
@@ -159,7 +152,7 @@ class OutboxConsumer:
         """Process one SQS batch; returns the partial batch response."""
         recorder = MetricsRecorder(environment=self.environment, sink=self.sink)
         invoked_at = self._clock()
-        deadline = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.service.client.clock)
+        deadline = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.delivery.client.clock)
         # Deferred: Powertools' batch utility (and its data classes) cost ~40 ms to import, and only this
         # handler needs them; the API's cold start must not pay for it.
         from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415
@@ -186,84 +179,66 @@ class OutboxConsumer:
         )
         return dict(response)
 
-    def _process(self, record: SQSRecord, deadline: float | None, invoked_at: float) -> str:
+    def _process(self, record: SQSRecord, deadline: Deadline | None, invoked_at: float) -> str:
         try:
-            queued = QueuedSubmission.from_json(record.body)
+            message = read_message(record.body)
         except ValueError as exc:
             # Not ours or corrupted: it can never succeed. Park it as it came: left to maxReceiveCount (450
             # receives, 180 s apart) it would take a day to reach the dead-letter queue, as it does with no lot.
             self.logger.error("outbox message unreadable", extra={"message_id": record.message_id, "error": str(exc)})
-            if self._park_unreadable(record.body, f"unreadable: {exc}"):
+            if self.delivery.park_unreadable(record.body, reason=f"unreadable: {exc}", deadline=deadline):
                 return ""
             raise
-        with correlation(self.logger, queued.request_id):
+        with correlation(self.logger, message.request_id):
             try:
-                return self._deliver(queued, deadline)
+                replayed = self.delivery.replay(message, deadline=deadline)
             except Exception as exc:
-                # Whatever failed (the provider, Parameter Store at a cold start, a bug), the message is hidden
-                # for the growing hide at least, so every cause spends receives as slowly as an outage does.
-                self._postpone(record, exc, invoked_at)
-                self.logger.warning(
-                    "outbox delivery failed; will retry",
+                # Not the provider (Parameter Store at a cold start, a bug): hidden for the growing hide at least,
+                # so every cause spends receives as slowly as an outage does.
+                self._later(record, exc, invoked_at, deadline, breaker_wait=0.0, key=message.idempotency_key)
+                raise
+            if replayed.result == ReplayResult.LATER:
+                error = replayed.error or RuntimeError("the provider could not take it now")
+                self._later(
+                    record, error, invoked_at, deadline, breaker_wait=replayed.breaker_wait, key=message.idempotency_key
+                )
+                raise error
+            if replayed.result == ReplayResult.ALREADY_DELIVERED:
+                self.logger.info("outbox message already delivered; dropping it", extra=dict(replayed.log_fields))
+            elif replayed.result == ReplayResult.DELIVERED:
+                self.logger.info(
+                    "outbox message delivered",
                     extra={
-                        "idempotency_key": queued.idempotency_key,
-                        "error": type(exc).__name__,
-                        "status": exc.status if isinstance(exc, ProviderError) else None,
-                        "receive_count": record.attributes.approximate_receive_count,
+                        **replayed.log_fields,
+                        "email_id": replayed.email_id,
+                        "queued_for_s": round(self._clock() - _queued_at(message)),
                     },
                 )
-                raise
+            return replayed.email_id or ""
 
-    def _deliver(self, queued: QueuedSubmission, deadline: float | None) -> str:
-        key = queued.idempotency_key
-        ledger = self.service.ledger
-        try:
-            state = ledger.lookup(key) if ledger is not None else None
-        except LedgerUnavailable:
-            state = None  # the provider's idempotency on the same key still holds
-        if state is not None and state.status == SubmissionStatus.SENT:
-            self.logger.info("outbox message already delivered; dropping it", extra={"idempotency_key": key})
-            return state.email_id or ""
-        try:
-            email_id = self.service.send_submission(queued.to_submission(), key, deadline)
-        except IdempotencyConflictError:
-            email_id = ""  # the provider already holds an email for this key
-        except ProviderError as exc:
-            if is_permanent_refusal(exc) and self.service.park(queued, exc):
-                return ""  # parked with its reason: SQS deletes it from the outbox
-            if not is_permanent_refusal(exc):
-                self.service.record_metric(Metric.EMAILS_FAILED)
-            raise
-        self.service.record_metric(Metric.EMAILS_SENT)
-        if ledger is not None:
-            try:
-                ledger.mark(key, SubmissionStatus.SENT, email_id=email_id or None)
-            except LedgerUnavailable as exc:
-                logger.warning("submission ledger unavailable; state not recorded", extra={"error": str(exc)})
-        archived = self.service.archive_state(key, "sent", email_id=email_id or None)
-        self.logger.info(
-            "outbox message delivered",
+    def _later(
+        self,
+        record: SQSRecord,
+        error: BaseException,
+        invoked_at: float,
+        deadline: Deadline | None,
+        *,
+        breaker_wait: float,
+        key: str,
+    ) -> None:
+        with within(deadline.extended(QUEUE_ALLOWANCE_SECONDS) if deadline is not None else None):
+            self._postpone(record, error, invoked_at, breaker_wait)
+        self.logger.warning(
+            "outbox delivery failed; will retry",
             extra={
                 "idempotency_key": key,
-                "email_id": email_id,
-                "queued_for_s": round(self._clock() - queued.queued_at),
-                **archived,
+                "error": type(error).__name__,
+                "status": error.status if isinstance(error, ProviderError) else None,
+                "receive_count": record.attributes.approximate_receive_count,
             },
         )
-        return email_id
 
-    def _park_unreadable(self, body: str, reason: str) -> bool:
-        parking = self.service.parking
-        if parking is None:
-            return False
-        try:
-            parking.park_unreadable(body, reason=reason)
-        except ParkingUnavailable as exc:
-            logger.warning("could not park the unreadable outbox message", extra={"error": str(exc)})
-            return False
-        return True
-
-    def _postpone(self, record: SQSRecord, error: BaseException, invoked_at: float) -> None:
+    def _postpone(self, record: SQSRecord, error: BaseException, invoked_at: float, breaker_wait: float) -> None:
         if self.queue_url is None or self._sqs is None:
             return
         try:
@@ -274,7 +249,7 @@ class OutboxConsumer:
         seconds = backoff_seconds(
             error,
             receive_count=receive_count,
-            breaker_wait=self.service.client.breaker.seconds_until_half_open(),
+            breaker_wait=breaker_wait,
             now=now,
             longest=longest_hide(invoked_at=invoked_at, now=now),
         )
@@ -304,3 +279,7 @@ class OutboxConsumer:
                 logger.warning("could not postpone the outbox message", extra={"error": type(again).__name__})
         except BotoCoreError as exc:
             logger.warning("could not postpone the outbox message", extra={"error": type(exc).__name__})
+
+
+def _queued_at(message: QueuedEmail | Any) -> float:
+    return float(getattr(message, "queued_at", 0.0))

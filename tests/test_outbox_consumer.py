@@ -1,9 +1,10 @@
-"""The outbox consumer, fast tier: backoff figures computed by hand, and a batch delivered in process."""
+"""The outbox consumer, fast tier: backoff figures computed by hand, and batches delivered in process."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +15,12 @@ from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.compose import idempotency_key
 from contact_sdk.config import InMemoryParameterSource
 from contact_sdk.errors import CircuitOpenError, ProviderError, ProviderQuotaError, ProviderServerError
-from contact_sdk.idempotency import SubmissionStatus
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import InMemoryOutbox, QueuedSubmission
-from contact_sdk.replay import backoff_seconds
+from contact_sdk.outbox import InMemoryOutbox, QueuedEmail
+from contact_sdk.outbox_consumer import backoff_seconds
+from contact_sdk.record import Draft, RecordState
+from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
 
 NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
@@ -131,39 +133,104 @@ def record(body: str, message_id: str) -> dict[str, Any]:
     }
 
 
-def queued_body(**changes: Any) -> tuple[str, str]:
-    submission = ContactSubmission.model_validate(
-        {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
+SUBMISSION = ContactSubmission.model_validate(
+    {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
+)
+#: An email as it was composed when it was queued: its sender is not today's config's.
+QUEUED_EMAIL = OutgoingEmail(
+    sender="Contact Form <old-sender@example.com>",
+    to=("owner@example.com",),
+    subject="[captcha unverified] Contact Form: Message from Ada",
+    html="<p>Hello there, about the engine.</p>",
+    text="Hello there, about the engine.",
+    reply_to=("ada@example.org",),
+    tags=(("source", "contact-form"),),
+)
+
+
+def queued_body(email: OutgoingEmail = QUEUED_EMAIL, **changes: Any) -> tuple[str, str]:
+    """A version-2 outbox message carrying ``email``, as JSON, and its key."""
+    key = idempotency_key(SUBMISSION)
+    item = QueuedEmail(
+        email=email, idempotency_key=key, request_id="r-1", queued_at=0.0, reason="x", config_version="1"
     )
-    key = idempotency_key(submission)
-    item = QueuedSubmission.from_submission(submission, idempotency_key=key, request_id="r-1", reason="x", now=0.0)
     data = {**json.loads(item.to_json()), **changes}
     return json.dumps(data), key
+
+
+def legacy_body(**changes: Any) -> tuple[str, str]:
+    """A version-1 message (the form's fields), as queued before the outbox carried the email."""
+    key = idempotency_key(SUBMISSION)
+    data = {
+        "name": "Ada",
+        "email": "ada@example.org",
+        "subject": None,
+        "message": "Hello there, about the engine.",
+        "idempotency_key": key,
+        "request_id": "r-1",
+        "queued_at": 0.0,
+        "reason": "x",
+        "version": 1,
+        **changes,
+    }
+    return json.dumps(data), key
+
+
+def test_a_queued_email_is_sent_exactly_as_it_was_composed(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    """The consumer sends the queued request byte for byte (the old sender, the captcha mark), not today's config."""
+    components, sent = consumer_setup
+    body, _key = queued_body()
+    assert components.consumer.handle({"Records": [record(body, "m-1")]})["batchItemFailures"] == []
+    assert sent == [json.loads(body)["email"]]
+    assert sent[0]["from"] == "Contact Form <old-sender@example.com>"
+
+
+def test_a_legacy_message_is_composed_from_todays_config(
+    consumer_setup: tuple[Components, list[dict[str, Any]]],
+) -> None:
+    """A version-1 message carries the form's fields: composed once, from the config the consumer reads."""
+    components, sent = consumer_setup
+    body, _ = legacy_body()
+    assert components.consumer.handle({"Records": [record(body, "m-1")]})["batchItemFailures"] == []
+    [email] = sent
+    assert (email["from"], email["to"], email["reply_to"]) == (
+        "Contact Form <no-reply@example.com>",
+        ["owner@example.com"],
+        ["ada@example.org"],
+    )
 
 
 def test_a_batch_delivers_the_good_and_reports_the_unreadable(
     consumer_setup: tuple[Components, list[dict[str, Any]]],
 ) -> None:
+    """Not ours, or a submission that is no longer valid: failed alone (no parking lot here), the rest delivered."""
     components, sent = consumer_setup
-    good, key = queued_body()
-    stale, _ = queued_body(email="x\n@example.com", idempotency_key="contact-" + "b" * 64)  # queued before the rule
-    event = {"Records": [record(good, "m-1"), record("{not ours", "m-2"), record(stale, "m-3")]}
+    good, _ = queued_body()
+    stale, _ = legacy_body(email="x\n@example.com", idempotency_key="contact-" + "b" * 64)  # queued before the rule
+    good_message = json.loads(good)
+    no_email = json.dumps({**good_message, "email": None})  # neither an email nor a submission
+    event = {
+        "Records": [record(good, "m-1"), record("{not ours", "m-2"), record(stale, "m-3"), record(no_email, "m-4")]
+    }
     result = components.consumer.handle(event)
-    assert result["batchItemFailures"] == [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]
+    assert result["batchItemFailures"] == [{"itemIdentifier": f"m-{n}"} for n in (2, 3, 4)]
     assert [email["reply_to"] for email in sent] == [["ada@example.org"]]
-    ledger = components.service.ledger
-    assert ledger is not None
-    state = ledger.lookup(key)
-    assert state is not None and state.status == SubmissionStatus.SENT and state.email_id == "e-1"
 
 
-def test_a_message_already_sent_is_dropped_without_sending(
+def test_a_message_whose_record_is_sent_is_dropped_without_sending(
     consumer_setup: tuple[Components, list[dict[str, Any]]],
 ) -> None:
+    """An SQS redelivery of an email already sent: its record says so, nothing goes to the provider."""
     components, sent = consumer_setup
     body, key = queued_body()
-    ledger = components.service.ledger
-    assert ledger is not None
-    ledger.mark(key, SubmissionStatus.SENT, email_id="e-0")
-    assert components.consumer.handle({"Records": [record(body, "m-1")]})["batchItemFailures"] == []
+    draft = Draft.of(
+        SUBMISSION, key=key, request_id="r-0", client_ip="203.0.113.9", state=RecordState.RECEIVED, now=time.time()
+    )
+    claim = components.records.claim(draft)
+    components.records.move(key, RecordState.SENT, cycle=claim.record.cycle, now=time.time(), email_id="e-0")
+    message = json.loads(body)
+    message["cycle"] = claim.record.cycle
+    assert components.consumer.handle({"Records": [record(json.dumps(message), "m-1")]})["batchItemFailures"] == []
     assert sent == []

@@ -56,7 +56,7 @@ def delivery(event_type: str, email_id: str = "4ef9a417-02e9-4d39-ad75-9611e0fcc
 
 
 @pytest.fixture
-def events_stack(stack: Stack) -> Stack:
+def webhook_stack(stack: Stack) -> Stack:
     """A stack whose webhook signing secret is in Parameter Store."""
     stack.put_parameter(WEBHOOK_PARAMETER, SECRET)
     return stack
@@ -71,28 +71,28 @@ def events_stack(stack: Stack) -> Stack:
         ("email.delivery_delayed", "EmailsDelayed"),
     ],
 )
-def test_a_verified_event_is_recorded_and_counted(events_stack: Stack, event_type: str, metric: str) -> None:
+def test_a_verified_event_is_recorded_and_counted(webhook_stack: Stack, event_type: str, metric: str) -> None:
     """A correctly signed delivery event answers 200 recorded and counts its metric."""
-    response = events_stack.call(signed_event(delivery(event_type)))
+    response = webhook_stack.call(signed_event(delivery(event_type)))
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["status"] == "recorded"
-    assert events_stack.sink.totals()[metric] == 1
+    assert webhook_stack.sink.totals()[metric] == 1
     assert "Access-Control-Allow-Origin" not in response["headers"]
 
 
-def test_a_retried_event_is_not_counted_twice(events_stack: Stack) -> None:
+def test_a_retried_event_is_not_counted_twice(webhook_stack: Stack) -> None:
     """Resend retries with the same svix-id: the second delivery is a 200 duplicate, counted once."""
     event = signed_event(delivery("email.delivered"), svix_id="msg_same")
-    assert json.loads(events_stack.call(event)["body"])["status"] == "recorded"
-    assert json.loads(events_stack.call(event)["body"])["status"] == "duplicate"
-    assert events_stack.sink.totals()["EmailsDelivered"] == 1
+    assert json.loads(webhook_stack.call(event)["body"])["status"] == "recorded"
+    assert json.loads(webhook_stack.call(event)["body"])["status"] == "duplicate"
+    assert webhook_stack.sink.totals()["EmailsDelivered"] == 1
 
 
 @pytest.mark.parametrize(
     "tamper",
     ["wrong-secret", "tampered-body", "missing-signature", "stale", "future"],
 )
-def test_bad_signatures_are_401_and_record_nothing(events_stack: Stack, tamper: str) -> None:
+def test_bad_signatures_are_401_and_record_nothing(webhook_stack: Stack, tamper: str) -> None:
     """Wrong secret, changed body, no signature, or a timestamp 6 minutes off: 401 and nothing counted."""
     body = delivery("email.delivered")
     if tamper == "wrong-secret":
@@ -108,23 +108,23 @@ def test_bad_signatures_are_401_and_record_nothing(events_stack: Stack, tamper: 
         else:
             del event["headers"]["svix-signature"]
             del event["multiValueHeaders"]["svix-signature"]
-    response = events_stack.call(event)
+    response = webhook_stack.call(event)
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["error"]["code"] == "invalid_signature"
-    assert not any(name.startswith("Emails") for name in events_stack.sink.totals())
+    assert not any(name.startswith("Emails") for name in webhook_stack.sink.totals())
 
 
-def test_an_unknown_event_type_is_ignored_with_200(events_stack: Stack) -> None:
+def test_an_unknown_event_type_is_ignored_with_200(webhook_stack: Stack) -> None:
     """A verified event of a type we do not know answers 200 ignored, with a log line."""
-    response = events_stack.call(signed_event(delivery("contact.created")))
+    response = webhook_stack.call(signed_event(delivery("contact.created")))
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["status"] == "ignored"
-    assert any(line["message"] == "unknown webhook event type ignored" for line in events_stack.log_lines())
+    assert any(line["message"] == "unknown webhook event type ignored" for line in webhook_stack.log_lines())
 
 
-def test_a_signed_body_that_is_not_json_is_400(events_stack: Stack) -> None:
+def test_a_signed_body_that_is_not_json_is_400(webhook_stack: Stack) -> None:
     """An authentic but malformed body answers 400 invalid_json."""
-    response = events_stack.call(signed_event(b"{not json"))
+    response = webhook_stack.call(signed_event(b"{not json"))
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "invalid_json"
 
@@ -139,12 +139,12 @@ def test_without_a_signing_secret_the_route_is_503_so_resend_retries(stack: Stac
 # -- contact-sdk status ------------------------------------------------------------------------
 
 
-def test_status_shows_the_latest_event_of_each_email(events_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_shows_the_latest_event_of_each_email(webhook_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     """Two emails' webhooks recorded; status lists both with their latest event, newest first."""
-    events_stack.call(signed_event(delivery("email.delivered", email_id="email-a")))
-    events_stack.call(signed_event(delivery("email.bounced", email_id="email-b")))
+    webhook_stack.call(signed_event(delivery("email.delivered", email_id="email-a")))
+    webhook_stack.call(signed_event(delivery("email.bounced", email_id="email-b")))
     capsys.readouterr()
-    assert main(["status", "--table", events_stack.table, "--format", "json"]) == 0
+    assert main(["status", "--table", webhook_stack.table, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["emailId"]: row["status"] for row in rows} == {
         "email-a": "email.delivered",
@@ -152,23 +152,23 @@ def test_status_shows_the_latest_event_of_each_email(events_stack: Stack, capsys
     }
 
 
-def test_status_of_one_email_lists_its_events(events_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_of_one_email_lists_its_events(webhook_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     """--email-id prints every event of that email as a table."""
-    events_stack.call(signed_event(delivery("email.delivery_delayed", email_id="email-c")))
-    events_stack.call(signed_event(delivery("email.delivered", email_id="email-c")))
+    webhook_stack.call(signed_event(delivery("email.delivery_delayed", email_id="email-c")))
+    webhook_stack.call(signed_event(delivery("email.delivered", email_id="email-c")))
     capsys.readouterr()
-    assert main(["status", "--table", events_stack.table, "--email-id", "email-c"]) == 0
+    assert main(["status", "--table", webhook_stack.table, "--email-id", "email-c"]) == 0
     out = capsys.readouterr().out
     assert "email.delivery_delayed" in out
     assert "email.delivered" in out
 
 
 def test_status_without_a_table_or_with_nothing_recorded(
-    events_stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    webhook_stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No table given: exit 2 with the reason; an unknown email: exit 1 saying nothing was recorded."""
     monkeypatch.delenv("CONTACT_TABLE_NAME", raising=False)
     assert main(["status"]) == 2
     assert "CONTACT_TABLE_NAME" in capsys.readouterr().err
-    assert main(["status", "--table", events_stack.table, "--email-id", "nope"]) == 1
+    assert main(["status", "--table", webhook_stack.table, "--email-id", "nope"]) == 1
     assert "no delivery events" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``POST /contact/events`` (DeliveryEvents), fast tier: signatures computed here with ``hmac``, not by the verifier."""
+"""The webhook route (contact_sdk.webhooks.route.WebhookRoute), fast tier: signatures computed here with ``hmac``,
+not by the verifier."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 
 from contact_sdk.config import InMemoryParameterSource, ParameterCache
-from contact_sdk.delivery_endpoint import DeliveryEvents
-from contact_sdk.delivery_status import DeliveryStoreUnavailableError, InMemoryDeliveryEventStore, WebhookEvent
+from contact_sdk.deadline import Deadline
 from contact_sdk.metrics import Metric
+from contact_sdk.webhooks.route import WebhookRoute
+from contact_sdk.webhooks.store import InMemoryWebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.verifier import WebhookEvent
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
@@ -40,10 +43,10 @@ def delivered(email_id: str = "e-1", kind: str = "email.delivered") -> dict[str,
 class Setup:
     def __init__(self, *, secret: str | None = SECRET) -> None:
         self.source = InMemoryParameterSource({"/w": secret} if secret is not None else {})
-        self.store = InMemoryDeliveryEventStore()
+        self.store = InMemoryWebhookStore()
         self.metrics: list[Metric] = []
         self.cache = ParameterCache(self.source)
-        self.events = DeliveryEvents(
+        self.route = WebhookRoute(
             config_cache=self.cache,
             secret_parameter="/w",
             store=self.store,
@@ -53,12 +56,13 @@ class Setup:
 
 
 def test_an_authentic_delivery_is_recorded_and_counted_once() -> None:
+    """A signed delivery answers 200 recorded with its log fields; the same again is a duplicate, counted once."""
     setup = Setup()
     headers, body = signed(delivered())
-    first = setup.events.receive(headers, body)
+    first = setup.route.receive(headers, body)
     assert (first.status, first.body, first.outcome) == (200, {"status": "recorded"}, "webhook_recorded")
     assert dict(first.log_fields) == {"svix_id": "msg_1", "event_type": "email.delivered", "email_id": "e-1"}
-    again = setup.events.receive(headers, body)
+    again = setup.route.receive(headers, body)
     assert (again.status, again.body, again.outcome) == (200, {"status": "duplicate"}, "webhook_duplicate")
     assert setup.metrics == [Metric.EMAILS_DELIVERED]
 
@@ -72,14 +76,16 @@ def test_an_authentic_delivery_is_recorded_and_counted_once() -> None:
     ],
 )
 def test_each_counted_type(kind: str, metric: Metric) -> None:
+    """Bounced, complained and delayed events each count their own metric."""
     setup = Setup()
-    setup.events.receive(*signed(delivered(kind=kind)))
+    setup.route.receive(*signed(delivered(kind=kind)))
     assert setup.metrics == [metric]
 
 
 def test_an_unknown_type_is_ignored_not_counted() -> None:
+    """A verified event of a type the route does not know answers 200 ignored and counts nothing."""
     setup = Setup()
-    outcome = setup.events.receive(*signed(delivered(kind="contact.created")))
+    outcome = setup.route.receive(*signed(delivered(kind="contact.created")))
     assert (outcome.status, outcome.body, outcome.outcome) == (200, {"status": "ignored"}, "webhook_ignored")
     assert setup.metrics == []
 
@@ -89,6 +95,7 @@ def test_an_unknown_type_is_ignored_not_counted() -> None:
     ["wrong-key", "changed-body", "old", "no-signature"],
 )
 def test_a_bad_signature_is_401_and_nothing_is_recorded(tamper: str) -> None:
+    """A wrong key, a changed body, an old timestamp or no signature: 401, nothing recorded or counted."""
     setup = Setup()
     headers, body = signed(
         delivered(), key=b"x" * 32 if tamper == "wrong-key" else KEY, timestamp=NOW - 3600 if tamper == "old" else NOW
@@ -97,47 +104,65 @@ def test_a_bad_signature_is_401_and_nothing_is_recorded(tamper: str) -> None:
         body = body.replace(b"e-1", b"e-2")
     if tamper == "no-signature":
         del headers["svix-signature"]
-    outcome = setup.events.receive(headers, body)
+    outcome = setup.route.receive(headers, body)
     assert (outcome.status, outcome.body["error"]["code"]) == (401, "invalid_signature")
     assert setup.metrics == []
     assert setup.store.status("e-1", now=NOW) is None
 
 
 def test_an_authentic_body_that_is_not_an_event_is_400() -> None:
+    """A correctly signed body that is not a Resend event answers 400 invalid_json."""
     setup = Setup()
-    outcome = setup.events.receive(*signed("[1, 2]"))
+    outcome = setup.route.receive(*signed("[1, 2]"))
     assert (outcome.status, outcome.body["error"]["code"]) == (400, "invalid_json")
 
 
 def test_no_secret_is_503_so_resend_retries() -> None:
-    outcome = Setup(secret=None).events.receive(*signed(delivered()))
+    """Without a signing secret the route answers 503 with Retry-After, so Resend keeps the event."""
+    outcome = Setup(secret=None).route.receive(*signed(delivered()))
     assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
     assert dict(outcome.headers) == {"Retry-After": "60"}
 
 
 def test_a_store_outage_is_503() -> None:
-    class Broken(InMemoryDeliveryEventStore):
-        def record(self, event: WebhookEvent, *, now: float) -> bool:
-            raise DeliveryStoreUnavailableError("down")
+    """A store that cannot record answers 503 and counts nothing."""
+
+    class Broken(InMemoryWebhookStore):
+        def record(self, event: WebhookEvent, *, now: float, deadline: float | None = None) -> bool:
+            raise WebhookStoreUnavailableError("down")
 
     setup = Setup()
-    setup.events = DeliveryEvents(
+    setup.route = WebhookRoute(
         config_cache=ParameterCache(setup.source),
         secret_parameter="/w",
         store=Broken(),
         record_metric=setup.metrics.append,
         clock=lambda: float(NOW),
     )
-    outcome = setup.events.receive(*signed(delivered()))
+    outcome = setup.route.receive(*signed(delivered()))
     assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
     assert setup.metrics == []
 
 
 def test_a_rotated_secret_is_picked_up() -> None:
+    """A new secret in Parameter Store verifies events once the cached value expires."""
     setup = Setup()
-    setup.events.receive(*signed(delivered()))
+    setup.route.receive(*signed(delivered()))
     new_key = b"fedcba9876543210fedcba9876543210"
     setup.source.values["/w"] = "whsec_" + base64.b64encode(new_key).decode()
     setup.cache.expire_older_than(0)  # what the hourly TTL does
-    outcome = setup.events.receive(*signed(delivered("e-2"), svix_id="msg_2", key=new_key))
+    outcome = setup.route.receive(*signed(delivered("e-2"), svix_id="msg_2", key=new_key))
     assert outcome.status == 200
+
+
+def test_the_deadline_is_handed_to_the_store() -> None:
+    """A deadline already passed: 503 so that Resend retries, nothing recorded or counted."""
+    setup = Setup()
+    outcome = setup.route.receive(*signed(delivered()), deadline=Deadline(0.0, lambda: 1.0))
+    assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
+    assert outcome.log_fields["store_outcome_unknown"] is False
+    assert setup.metrics == []
+    assert setup.store.status("e-1", now=NOW) is None
+    retried = setup.route.receive(*signed(delivered()))
+    assert retried.body == {"status": "recorded"}
+    assert setup.metrics == [Metric.EMAILS_DELIVERED]

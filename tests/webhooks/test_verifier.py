@@ -1,4 +1,4 @@
-"""Svix signature verification of Resend webhooks (contact_sdk.delivery_status.WebhookVerifier)."""
+"""The webhook verifier (contact_sdk.webhooks.verifier): Svix signatures, and parsing verified events."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from contact_sdk.delivery_status import (
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.metrics import Metric
+from contact_sdk.webhooks.verifier import (
+    KNOWN_EVENT_TYPES,
     SignatureFailure,
+    WebhookEvent,
     WebhookPayloadError,
     WebhookSecretError,
     WebhookSignatureError,
     WebhookVerifier,
+    parse_event,
 )
-from contact_sdk.errors import ConfigurationError
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
@@ -244,3 +250,61 @@ def test_repr_does_not_leak_the_key() -> None:
     text = repr(verifier())
     assert base64.b64encode(KEY).decode() not in text
     assert "whsec_" not in text
+
+
+# -- parsing verified events ---------------------------------------------------------------------
+
+
+def parsed(
+    svix_id: str, event_type: str = "email.delivered", email_id: str | None = "em_1", created_at: str | None = None
+) -> WebhookEvent:
+    """A verified body parsed into an event, dated ``NOW`` when it carries no readable created_at."""
+    data: dict[str, Any] = {} if email_id is None else {"email_id": email_id}
+    payload: dict[str, Any] = {"type": event_type, "data": data}
+    if created_at is not None:
+        payload["created_at"] = created_at
+    return parse_event(svix_id, json.dumps(payload).encode(), fallback_created_at=NOW)
+
+
+def test_known_event_types_map_to_the_contract_metrics() -> None:
+    """The four delivery outcomes count the contract's metrics; other email events count nothing."""
+    assert KNOWN_EVENT_TYPES["email.delivered"] is Metric.EMAILS_DELIVERED
+    assert KNOWN_EVENT_TYPES["email.bounced"] is Metric.EMAILS_BOUNCED
+    assert KNOWN_EVENT_TYPES["email.complained"] is Metric.EMAILS_COMPLAINED
+    assert KNOWN_EVENT_TYPES["email.delivery_delayed"] is Metric.EMAILS_DELAYED
+    assert KNOWN_EVENT_TYPES["email.sent"] is None
+    assert KNOWN_EVENT_TYPES["email.opened"] is None
+
+
+def test_unknown_event_type_is_returned_not_refused() -> None:
+    """An unknown type parses (the route logs and ignores it) and counts no metric."""
+    unknown = parsed("msg_1", "domain.updated", email_id=None)
+    assert unknown.type == "domain.updated"
+    assert not unknown.is_known
+    assert unknown.metric is None
+    assert unknown.email_id is None
+
+
+def test_created_at_falls_back_to_the_signature_timestamp() -> None:
+    """Without a readable created_at the event is dated by its svix-timestamp."""
+    assert parsed("msg_1", created_at="yesterday").created_at == datetime.fromtimestamp(NOW, UTC)
+    assert parsed("msg_2").created_at == datetime.fromtimestamp(NOW, UTC)
+
+
+def test_naive_created_at_is_read_as_utc() -> None:
+    """A created_at without an offset is taken as UTC."""
+    assert parsed("msg_1", created_at="2024-11-22T23:41:12").created_at.tzinfo is UTC
+
+
+def test_bounce_detail_is_kept() -> None:
+    """A bounce's type, subtype and message explain the status."""
+    body = json.dumps(
+        {
+            "type": "email.bounced",
+            "data": {
+                "email_id": "em_1",
+                "bounce": {"type": "Permanent", "subType": "Suppressed", "message": "on the suppression list"},
+            },
+        }
+    ).encode()
+    assert parse_event("msg_1", body, fallback_created_at=NOW).detail == "Permanent/Suppressed: on the suppression list"

@@ -1,0 +1,138 @@
+"""HTTP that keeps the request's deadline: every socket operation ends by it, and a cut connection is closed.
+
+httpx's timeouts are per phase and per read: a body trickled a byte at a time, or a slow connect
+followed by a slow answer, adds up past any one of them. botocore's timeouts are fixed per client.
+Neither can say "this call must be over by 12:00:04.000". So the runtime's HTTP clients (the Resend
+client, the Turnstile verifier, and through :mod:`contact_sdk.aws` every AWS call) run on a
+:class:`DeadlineTransport`: an ``httpx.HTTPTransport`` whose network backend cuts the timeout of
+each connect, TLS handshake, write and read to what is left of the deadline in force
+(:func:`contact_sdk.deadline.within`). When it runs out, the blocked socket operation times out in
+the caller's own thread, httpcore closes that connection (it never goes back to the pool), and the
+caller sees ``httpx.TimeoutException``. Nothing is left running: no thread, no half-read
+connection that a later request (or, in Lambda, the next thaw) would pick up.
+
+Why not a thread per call, abandoned at the deadline (the Resend client did that before): the
+abandoned thread kept its connection and could still send after the handler had returned; Lambda
+froze it mid-flight and it sent on the next thaw, inside another invocation.
+
+Why the network backend and not the transport's API: httpx builds its connection pool itself and
+takes no backend, so :class:`DeadlineTransport` hands its pool a wrapping backend after building it
+(``_pool._network_backend``, the one httpcore attribute every pool and proxy class keeps). The
+constructor checks the attribute is there and refuses to build otherwise, and
+``tests/test_transport.py`` proves the cut against a server that trickles, stalls and hangs, so an
+httpx/httpcore upgrade that moved it fails loudly instead of silently unbounding every call.
+DNS resolution (``getaddrinfo``) is the one step no socket timeout reaches; Lambda's resolver
+answers in milliseconds.
+
+Example::
+
+    http = httpx.Client(transport=DeadlineTransport())
+    with within(Deadline.after(1.5)):
+        http.get("https://api.resend.com/domains")   # over by then, whatever the server does
+"""
+
+from __future__ import annotations
+
+import ssl
+import typing
+from typing import Any
+
+import httpcore
+import httpx
+
+from contact_sdk.deadline import current
+
+__all__ = ["DeadlineBackend", "DeadlineTransport", "cut_timeout"]
+
+
+def cut_timeout(timeout: float | None) -> float | None:
+    """``timeout`` cut to what is left of the deadline in force (``None``: no limit, as httpcore means it)."""
+    deadline = current()
+    if deadline is None or not deadline.bounded:
+        return timeout
+    left = deadline.remaining()
+    return left if timeout is None else min(timeout, left)
+
+
+def _check_time(timeout: float | None, error: type[Exception], what: str) -> float | None:
+    cut = cut_timeout(timeout)
+    if cut is not None and cut <= 0:
+        raise error(f"the request's deadline passed before the {what}")
+    return cut
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the deadline in force."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _check_time(timeout, httpcore.ReadTimeout, "read"))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _check_time(timeout, httpcore.WriteTimeout, "write"))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(
+            ssl_context, server_hostname, _check_time(timeout, httpcore.ConnectTimeout, "TLS handshake")
+        )
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """Wraps a network backend so that connections and their operations keep the deadline in force."""
+
+    def __init__(self, backend: httpcore.NetworkBackend | None = None) -> None:
+        self._backend = backend or httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host,
+            port,
+            _check_time(timeout, httpcore.ConnectTimeout, "connect"),
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: typing.Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:  # pragma: no cover - the runtime never speaks HTTP over a UNIX socket
+        stream = self._backend.connect_unix_socket(
+            path, _check_time(timeout, httpcore.ConnectTimeout, "connect"), socket_options=socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore sleeps only between connect retries
+        self._backend.sleep(seconds)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` (same options: ``limits``, ``verify``, proxies from the environment...) whose
+    connections keep the deadline in force. See the module docstring."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        pool = getattr(self, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if not isinstance(backend, httpcore.NetworkBackend):
+            raise RuntimeError(
+                "this httpx/httpcore keeps its network backend elsewhere: calls could not be bounded by a deadline"
+            )
+        pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]

@@ -1,0 +1,231 @@
+"""AWS calls inside the request's deadline: moto on loopback when healthy, scripted loopback servers when not.
+
+What a user would notice: a healthy call works as botocore's own; a call that cannot finish in time is
+not started, or is cut at the deadline with its connection closed; a service that just failed is skipped
+by the following calls for a while (nothing reaches it), and one probe finds it back; an overloaded answer
+is retried once only if the retry fits; every skipped, cut or failed call is reported by name.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contact_sdk.aws import AwsService, DeadlineReached, DependencySkipped, ServiceLimits
+from contact_sdk.deadline import Deadline, within
+from contact_sdk.degraded import DependencyGuard, GuardState
+from tests.budget.slow_servers import body_server
+from tests.conftest import REGION
+
+pytestmark = pytest.mark.integration
+
+
+class ScriptedDynamoDB:
+    """A loopback server answering each request with the next (status, JSON body) of its script, then 200 {}."""
+
+    def __init__(self, script: list[tuple[int, dict[str, Any]]]) -> None:
+        self.script = list(script)
+        self.received: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                owner.received.append(str(self.headers.get("X-Amz-Target", "")))
+                status, body = owner.script.pop(0) if owner.script else (200, {})
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def reports() -> list[tuple[str, str, str]]:
+    return []
+
+
+def dynamodb_at(
+    url: str, reports: list[tuple[str, str, str]], *, clock: Any = time.monotonic, limits: ServiceLimits | None = None
+) -> AwsService:
+    """The DynamoDB service as the runtime builds it, pointed at ``url``; ``clock`` is its guard's.
+
+    Deadlines stay on the real clock: the servers here keep real time.
+    """
+
+    def factory(config: Any) -> Any:
+        return boto3.client("dynamodb", endpoint_url=url, region_name=REGION, config=config)  # type: ignore[call-overload]
+
+    return AwsService(
+        "dynamodb",
+        limits=limits,
+        guard=DependencyGuard("dynamodb", clock=clock),
+        on_degraded=lambda *report: reports.append(report),
+        client_factory=factory,
+    )
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    made: list[ScriptedDynamoDB] = []
+
+    def make(*script: tuple[int, dict[str, Any]]) -> ScriptedDynamoDB:
+        made.append(ScriptedDynamoDB(list(script)))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def test_a_healthy_service_answers_as_botocore_would(aws: str, reports: list[tuple[str, str, str]]) -> None:
+    """moto behind the bounded client: items written and read, a failed condition is the usual ClientError,
+    and nothing is reported degraded."""
+    service = dynamodb_at(aws, reports)
+    client = service.client()
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with within(Deadline.after(2.0)):
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "1"}
+        with pytest.raises(ClientError) as refused:
+            client.put_item(TableName="t", Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)")
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert reports == []
+    assert service.guard is not None and service.guard.state == GuardState.HEALTHY
+
+
+def test_too_little_time_left_and_nothing_is_sent(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """30 ms left, 50 ms needed: DeadlineReached at once, the server never sees the call, the guard unmoved."""
+    server = scripted()
+    service = dynamodb_at(server.url, reports)
+    with pytest.raises(DeadlineReached, match="30 ms left"), within(Deadline(100.03, lambda: 100.0)):
+        service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert server.received == []
+    assert [(name, how) for name, how, _ in reports] == [("dynamodb", "cut")]
+    assert service.guard is not None and service.guard.state == GuardState.HEALTHY
+
+
+def test_a_slow_service_is_cut_then_skipped_then_found_back_by_one_probe(reports: list[tuple[str, str, str]]) -> None:
+    """A body trickled a byte every 0.3 s: cut at the 0.5 s call timeout (connection closed), then skipped with
+    nothing sent; 5 s later (on the guard's clock) one probe goes and a healthy answer ends the skipping."""
+    clock = [1000.0]
+    hung_up: list[float] = []
+    with body_server(byte_every=0.3, hung_up=hung_up) as slow:
+        service = dynamodb_at(
+            slow, reports, clock=lambda: clock[0], limits=ServiceLimits(call_timeout=0.5, min_call_seconds=0.05)
+        )
+        client = service.client()
+        started = time.monotonic()
+        with pytest.raises(BotoCoreError, match="Read timeout"):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        assert time.monotonic() - started < 0.5 + 0.75
+        for _ in range(50):
+            if hung_up:
+                break
+            time.sleep(0.02)
+        assert hung_up, "the cut call's connection was left open"
+        with pytest.raises(DependencySkipped):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert [how for _, how, _ in reports] == ["failed", "skipped"]
+    assert service.guard is not None and service.guard.state == GuardState.SKIPPING
+
+
+def test_a_probe_after_the_skip_finds_a_recovered_service(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """Failed once (a 500 twice: the one retry too); skipped; after 5 s the probe gets an answer: healthy again."""
+    clock = [0.0]
+    server = scripted((500, {"__type": "InternalServerError"}), (500, {"__type": "InternalServerError"}))
+    service = dynamodb_at(server.url, reports, clock=lambda: clock[0])
+    client = service.client()
+    with pytest.raises(ClientError):
+        client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert len(server.received) == 2  # the first answer and the one retry that fitted
+    with pytest.raises(DependencySkipped):
+        client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    clock[0] = 5.0
+    assert client.get_item(TableName="t", Key={"pk": {"S": "a"}}) is not None
+    assert len(server.received) == 3
+    assert service.guard is not None and service.guard.state == GuardState.HEALTHY
+    assert [how for _, how, _ in reports] == ["failed", "skipped"]
+
+
+def test_throttling_is_retried_once_if_the_retry_fits(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """One ProvisionedThroughputExceeded and then an answer: the call succeeds, the service is not degraded."""
+    server = scripted((400, {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"}))
+    service = dynamodb_at(server.url, reports)
+    with within(Deadline.after(2.0)):
+        service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert len(server.received) == 2
+    assert reports == []
+
+
+def test_no_retry_when_it_would_not_fit(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """An overloaded answer with 60 ms left: no retry (it needs the pause and a call's minimum), a failure."""
+    clock = [0.0]
+    server = scripted((503, {"__type": "ServiceUnavailable"}))
+    service = dynamodb_at(server.url, reports, clock=lambda: clock[0])
+    with pytest.raises(ClientError), within(Deadline(0.06, lambda: clock[0])):
+        service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert len(server.received) == 1
+    assert [how for _, how, _ in reports] == ["failed"]
+
+
+def test_the_outbox_queue_is_never_skipped(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """SQS keeps the last durable copy: after a failed enqueue the next one is still sent, never skipped."""
+    server = scripted(*([(500, {"__type": "InternalError"})] * 4))
+
+    def factory(config: Any) -> Any:
+        return boto3.client("sqs", endpoint_url=server.url, region_name=REGION, config=config)  # type: ignore[call-overload]
+
+    service = AwsService(
+        "sqs", guard=DependencyGuard("sqs"), on_degraded=lambda *r: reports.append(r), client_factory=factory
+    )
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            service.client().send_message(QueueUrl=f"{server.url}/123456789012/outbox", MessageBody="{}")
+    assert len(server.received) == 4  # each enqueue and its one retry reached the queue
+    assert [how for _, how, _ in reports] == ["failed", "failed"]
+
+
+def test_a_reset_drops_the_connections_and_forgets_the_failures(
+    scripted: Any, reports: list[tuple[str, str, str]]
+) -> None:
+    """SnapStart's restore: the guard is healthy again and the next call opens a fresh connection."""
+    server = scripted((500, {}), (500, {}))
+    service = dynamodb_at(server.url, reports)
+    client = service.client()
+    with pytest.raises(ClientError):
+        client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    service.reset()
+    assert service.guard is not None and service.guard.state == GuardState.HEALTHY
+    assert client.get_item(TableName="t", Key={"pk": {"S": "a"}}) is not None
+
+
+def test_a_stand_in_that_is_not_a_botocore_client_is_used_as_it_is() -> None:
+    """A client without botocore's events (a simulated queue in the day-long outage test) gets no hooks."""
+    stand_in = object()
+    assert AwsService("sqs", client_factory=lambda config: stand_in).client() is stand_in

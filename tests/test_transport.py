@@ -1,0 +1,114 @@
+"""The deadline-bounded transport against loopback servers that trickle, hang and stall.
+
+The deadlines here are a second or less and the servers' own pace far slower (a byte every 0.3 s, never,
+a connect that is never accepted), so that an exchange can only end in time if the transport cut it. The
+bound checked is generous (the deadline plus 0.75 s of scheduling on a shared machine): whether it ended
+*because* of the cut shows in the error and in the server seeing the hang-up, not in the timing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.deadline import Deadline, within
+from contact_sdk.transport import DeadlineTransport, cut_timeout
+from tests.budget.slow_servers import body_server, stalled_connect_server
+
+pytestmark = pytest.mark.integration
+
+ALLOWANCE_S = 0.75
+
+
+@pytest.fixture
+def http() -> Any:
+    client = httpx.Client(transport=DeadlineTransport(), timeout=10.0)
+    yield client
+    client.close()
+
+
+def test_a_trickled_body_is_cut_at_the_deadline_and_its_connection_closed(http: httpx.Client) -> None:
+    """A byte every 0.3 s never trips a 10 s read timeout; the 1 s deadline cuts it, and the server sees the hang-up."""
+    hung_up: list[float] = []
+    with body_server(byte_every=0.3, hung_up=hung_up) as url:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout), within(Deadline.after(1.0)):
+            http.get(url)
+        ended = time.monotonic()
+        for _ in range(50):
+            if hung_up:
+                break
+            time.sleep(0.02)
+    assert ended - started < 1.0 + ALLOWANCE_S
+    assert hung_up and hung_up[0] <= ended + 0.1
+
+
+def test_a_hang_after_the_headers_is_cut_at_the_deadline(http: httpx.Client) -> None:
+    """Headers at once, then silence: a read timeout at the deadline, not after 10 s."""
+    with body_server(byte_every=None) as url:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout), within(Deadline.after(0.5)):
+            http.get(url)
+    assert time.monotonic() - started < 0.5 + ALLOWANCE_S
+
+
+def test_a_connect_that_is_never_accepted_is_cut_at_the_deadline(http: httpx.Client) -> None:
+    """A SYN nobody answers: a connect timeout at the deadline."""
+    with stalled_connect_server() as url:
+        started = time.monotonic()
+        with pytest.raises(httpx.ConnectTimeout), within(Deadline.after(0.5)):
+            http.get(url)
+    assert time.monotonic() - started < 0.5 + ALLOWANCE_S
+
+
+def test_a_passed_deadline_sends_nothing(http: httpx.Client) -> None:
+    """No time left: the connect is refused before a socket is opened; the server never sees a request."""
+    clock = [10.0]
+    hung_up: list[float] = []
+    with (
+        body_server(byte_every=0.001, hung_up=hung_up) as url,
+        pytest.raises(httpx.ConnectTimeout, match="deadline passed"),
+        within(Deadline(10.0, lambda: clock[0])),
+    ):
+        http.get(url)
+    assert hung_up == []
+
+
+def test_outside_a_scope_the_calls_own_timeouts_apply(http: httpx.Client) -> None:
+    """No deadline in force: a prompt trickle is read in full; the client's own read timeout is what bounds it."""
+    with body_server(byte_every=0.001) as url:
+        assert http.get(url).json() == {"id": "trickled-0000"}
+    assert cut_timeout(3.0) == 3.0 and cut_timeout(None) is None
+
+
+def test_inside_a_scope_each_timeout_is_cut_to_what_is_left() -> None:
+    """With 1.5 s left, a 10 s timeout becomes 1.5 s, a 0.2 s one stays, and "no limit" becomes 1.5 s."""
+    clock = [0.0]
+    with within(Deadline(1.5, lambda: clock[0])):
+        assert (cut_timeout(10.0), cut_timeout(0.2), cut_timeout(None)) == (1.5, 0.2, 1.5)
+
+
+def test_nothing_is_left_running_after_a_cut(http: httpx.Client) -> None:
+    """The exchange ran in the caller's thread: no thread of the client's outlives the call."""
+    with body_server(byte_every=None) as url:
+        before = {t for t in threading.enumerate() if not t.daemon}
+        with pytest.raises(httpx.ReadTimeout), within(Deadline.after(0.3)):
+            http.get(url)
+        assert {t for t in threading.enumerate() if not t.daemon} == before
+
+
+def test_a_transport_whose_pool_hides_its_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If httpx or httpcore stopped keeping the network backend where the transport hands it over, calls could
+    not be bounded: the transport refuses to be built rather than silently unbounding every call."""
+
+    def pool_without_backend(self: httpx.HTTPTransport, **_: Any) -> None:
+        self._pool = SimpleNamespace()  # type: ignore[assignment]
+
+    monkeypatch.setattr(httpx.HTTPTransport, "__init__", pool_without_backend)
+    with pytest.raises(RuntimeError, match="could not be bounded"):
+        DeadlineTransport()
