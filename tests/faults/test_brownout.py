@@ -225,6 +225,8 @@ def brownout(
             components.client.close()
             if components.captcha is not None:
                 components.captcha.close()
+            for service in components.aws_services:  # their pooled connections, not left to the garbage collector
+                service.close()
         stack.captures.close()
     standin.__exit__(None, None, None)
     handler.environment.use_components(None)
