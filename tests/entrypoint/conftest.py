@@ -261,6 +261,8 @@ def make_stack(
     yield build
     for components in built:
         components.client.close()
+        for service in components.aws_services:  # their pooled connections, not left to the garbage collector
+            service.close()
     captures.close()
     handler.environment.use_api(None)
     session_sandbox.reset()

@@ -296,6 +296,8 @@ def build_stack(
     yield build
     for components in built:
         components.client.close()
+        for service in components.aws_services:  # their pooled connections, not left to the garbage collector
+            service.close()
     captures.close()
     handler.environment.use_components(None)
     session_sandbox.reset()
