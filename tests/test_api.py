@@ -69,6 +69,8 @@ def setup() -> Iterator[tuple[Components, Provider]]:
     )
     yield components, provider
     components.client.close()
+    for service in components.aws_services:  # pooled AWS connections, not left to the GC
+        service.close()
 
 
 def event(

@@ -118,6 +118,8 @@ def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
     )
     yield components, sent
     components.client.close()
+    for service in components.aws_services:  # pooled AWS connections, not left to the GC
+        service.close()
 
 
 def record(body: str, message_id: str) -> dict[str, Any]:

@@ -192,6 +192,8 @@ def test_after_restore_drops_the_provider_connection(provider: tuple[str, list[i
         components.client.send(_email())
     finally:
         components.client.close()
+        for service in components.aws_services:  # pooled AWS connections, not left to the GC
+            service.close()
     assert ports[0] == ports[1]
     assert ports[2] != ports[1]
 

@@ -150,6 +150,8 @@ def build_warm(null_stream: IO[str]) -> Iterator[Callable[..., WarmHandler]]:
     handler.environment.use_api(None)
     for components in built:
         components.client.close()
+        for service in components.aws_services:  # pooled AWS connections, not left to the GC
+            service.close()
 
 
 @pytest.fixture

@@ -183,6 +183,8 @@ def handler_source(environment: str) -> EmfSource:
         nonlocal components
         if request.cold_start:
             components.client.close()
+            for service in components.aws_services:  # pooled AWS connections, not left to the GC
+                service.close()
             components = build()
         serving = components
         if request.dynamodb == "down":

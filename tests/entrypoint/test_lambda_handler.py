@@ -515,6 +515,8 @@ def test_emf_documents_go_to_stdout_in_lambda(stack: Stack, capsys: pytest.Captu
         handler.lambda_handler(api_gateway_event("GET", "/contact/token", headers={"Origin": ORIGIN}), None)
     finally:
         components.client.close()
+        for service in components.aws_services:  # pooled AWS connections, not left to the GC
+            service.close()
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert len(lines) == 1
     assert lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Portfolio/EmailService"

@@ -144,6 +144,8 @@ def inproc() -> Iterator[InProcessStack]:
     for logger in loggers:
         logger.removeHandler(capture)
     components.client.close()
+    for service in components.aws_services:  # pooled AWS connections, not left to the GC
+        service.close()
 
 
 # -- invariants ------------------------------------------------------------------------------------
