@@ -3,6 +3,10 @@
 * ``lambda_handler`` — API Gateway REST API, Lambda proxy integration (payload 1.0).
 * ``outbox_handler`` — SQS event source on the durable outbox (partial batch responses).
 
+A canary deploy's pre-traffic hook (its own function, handler ``contact_sdk.deployment_check.pre_traffic_hook``)
+invokes the new version of each function with a check event, which both handlers answer with the deployment
+check instead (``contact_sdk.deployment_check``; docs/deploy.md, "Rollout and rollback").
+
 Configuration comes from environment variables (see docs/configuration.md), secrets from SSM
 Parameter Store. Nothing is built until the first invocation needs it.
 """
@@ -13,6 +17,11 @@ import json
 import uuid
 from typing import Any
 
+from contact_sdk.deployment_check import (
+    answer_api_check,
+    answer_consumer_check,
+    is_deployment_check,
+)
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.execution_environment import ExecutionEnvironment
 from contact_sdk.logs import build_logger
@@ -40,6 +49,8 @@ def _misconfigured(event: Any, exc: ConfigurationError) -> dict[str, Any]:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway REST proxy event (``POST /contact``, ``GET /contact/token``, ...)."""
+    if is_deployment_check(event):
+        return answer_api_check(event, environment.components)
     try:
         api = environment.api()
     except ConfigurationError as exc:
@@ -49,6 +60,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def outbox_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Deliver a batch of queued submissions; returns ``{"batchItemFailures": [...]}``."""
+    if is_deployment_check(event):
+        return answer_consumer_check(event, environment.components)
     return environment.components().consumer.handle(event, context)
 
 

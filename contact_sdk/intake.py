@@ -208,12 +208,15 @@ class Intake:
     # -- GET /contact/token --------------------------------------------------------------------
 
     def issue_token(self, *, origin: str | None, client_ip: str, deadline: Deadline | None = None) -> Outcome:
-        """A fresh CSRF token bound to ``origin``; every call it makes (rate limit, secret) ends by ``deadline``."""
+        """A fresh CSRF token bound to ``origin``; every call it makes (secret, rate limit) ends by ``deadline``.
+
+        The secret is read before the limiter is asked: without it there is no token to give, and a slow
+        rate-limit table may use what is left of the deadline, then fall back to this instance's memory. The other
+        way round, a table cut at the deadline left nothing to read the secret with on a cold instance (a 503).
+        """
         if origin is None or not self.origins.is_allowed(origin):
             return origin_refused()
         with within(deadline):
-            # The secret first: without it there is no token, while the limiter can fall back to this
-            # instance's memory. Asked second, a slow rate-limit store would leave the secret no time.
             try:
                 secret = self.config.csrf_secret()
             except ConfigurationError as exc:
@@ -221,7 +224,10 @@ class Intake:
             decision = self.token_limiter.check(client_ip)
             if not decision.allowed:
                 return _rate_limited(decision, "token requests")
-            token = self.csrf.issue(secret, origin)
+            try:
+                token = self.csrf.issue(secret, origin)
+            except ConfigurationError as exc:  # a secret too short to sign with
+                return unavailable("The contact form is not available right now.", {"config_error": str(exc)})
         return Outcome(status=200, body={"token": token, "expiresIn": self.csrf.ttl_seconds}, outcome="token_issued")
 
     # -- POST /contact -------------------------------------------------------------------------

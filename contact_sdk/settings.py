@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from contact_sdk.errors import ConfigurationError
 
@@ -162,7 +163,7 @@ def _parse(name: str, default: Any, metadata: Mapping[str, Any], raw: str) -> An
     if name == "allowed_origins":
         return _parse_origins(raw)
     if name == "resend_api_url":
-        return raw.rstrip("/")
+        return _parse_url(variable, raw)
     if isinstance(default, bool):
         return _parse_bool(variable, raw)
     if isinstance(default, int):
@@ -182,6 +183,17 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
             )
         origins.append(origin)
     return tuple(origins)
+
+
+def _parse_url(variable: str, raw: str) -> str:
+    """An http(s) base URL with a host and nothing after the path (a request to anything else cannot succeed)."""
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(f"{variable}: {raw!r} is not an http(s) base URL such as https://api.resend.com")
+    return raw.rstrip("/")
 
 
 def _parse_int(variable: str, raw: str, minimum: int, maximum: int | None, why_maximum: str) -> int:

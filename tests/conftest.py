@@ -215,9 +215,52 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         ACCOUNTING.extend((label, counts) for label, counts in json.loads(raw))
 
 
+#: The SDK call matrix (tests/sandbox/test_sdk_matrix_*.py): (SDK, call) -> passed, failed or skipped, read off
+#: each matrix test's reports (on xdist the controller sees every worker's reports through this same hook).
+SDK_MATRIX: dict[tuple[str, str], str] = {}
+_MATRIX_TESTS = {
+    "tests/sandbox/test_sdk_matrix_python.py::test_python_sdk_call": "Python",
+    "tests/sandbox/test_sdk_matrix_node.py::test_node_sdk_call": "Node",
+}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Record one SDK call's outcome: failed if any phase failed, skipped if skipped, else passed."""
+    head, _, rest = report.nodeid.partition("[")
+    sdk = _MATRIX_TESTS.get(head)
+    if sdk is None or not rest:
+        return
+    key = (sdk, rest.removesuffix("]"))
+    if report.failed:
+        SDK_MATRIX[key] = "failed"
+    elif report.skipped:
+        SDK_MATRIX[key] = "skipped"
+    elif report.when == "call" and SDK_MATRIX.get(key) != "failed":
+        SDK_MATRIX[key] = "passed"
+
+
+def _sdk_matrix_summary(terminalreporter: Any) -> None:
+    """One line per SDK: calls that answered as documented out of the calls run, and any that did not."""
+    terminalreporter.section("SDK call matrix (docs/sandbox.md)")
+    for sdk in ("Python", "Node"):
+        outcomes = {call: outcome for (name, call), outcome in SDK_MATRIX.items() if name == sdk}
+        if not outcomes:
+            continue
+        passed = sum(outcome == "passed" for outcome in outcomes.values())
+        share = 100 * passed // len(outcomes)
+        terminalreporter.line(f"{sdk} SDK: {passed}/{len(outcomes)} calls answer as Resend documents ({share} %)")
+        for call, outcome in sorted(outcomes.items()):
+            if outcome != "passed":
+                terminalreporter.line(f"  {call}: {outcome}")
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Print the fault suite's accounting, per test and in total (on the controller only)."""
-    if not ACCOUNTING or hasattr(config, "workerinput"):
+    """Print the SDK call matrix and the fault suite's accounting, per test and in total (on the controller only)."""
+    if hasattr(config, "workerinput"):
+        return
+    if SDK_MATRIX:
+        _sdk_matrix_summary(terminalreporter)
+    if not ACCOUNTING:
         return
     terminalreporter.section("fault suite accounting")
     total = dict.fromkeys(_FIELDS, 0)

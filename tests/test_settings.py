@@ -165,3 +165,19 @@ def test_turnstile_is_off_by_default() -> None:
         2000,
         False,
     )
+
+
+@pytest.mark.parametrize(
+    "raw", ["api.resend.com", "ftp://api.resend.com", "https://", "https://api.resend.com?x=1", "https://a.b/#f"]
+)
+def test_a_resend_url_that_cannot_be_requested_names_the_variable(raw: str) -> None:
+    """``RESEND_API_URL`` must be an http(s) URL with a host: anything else would fail every send, so it is refused."""
+    with pytest.raises(ConfigurationError, match=r"^RESEND_API_URL: .* is not an http\(s\) base URL"):
+        Settings.from_env(environ={"RESEND_API_URL": raw})
+
+
+def test_a_resend_url_with_a_path_is_kept_without_its_trailing_slash() -> None:
+    """A proxy path is allowed; the trailing slash is dropped, as before."""
+    assert Settings.from_env(environ={"RESEND_API_URL": "https://proxy.example/resend/"}).resend_api_url == (
+        "https://proxy.example/resend"
+    )

@@ -32,7 +32,7 @@ docs/performance.md for after):
 * distributions reachable only through a dependency the runtime never imports (:data:`UNUSED_DEPENDENCIES`:
   aiohttp and its family, which aws-embedded-metrics needs only for an EC2 metadata probe);
 * botocore's API models of every service but the ones the runtime calls (:data:`BOTOCORE_SERVICES`): the
-  models are 28 MB of the 58 MB unzipped, and the function talks to three services. Bundling a trimmed
+  models are 28 MB of the 58 MB unzipped, and the functions talk to five services. Bundling a trimmed
   botocore rather than relying on the Lambda runtime's copy keeps the version the tests ran against;
 * tests, bytecode of any other Python, console scripts (``bin/``).
 
@@ -85,8 +85,9 @@ UNUSED_DEPENDENCIES = {
     "aiohttp": "aws-embedded-metrics imports it only to probe EC2 metadata; contact_sdk.metrics loads its pure modules",
     "dnspython": "email-validator imports it only for deliverability checks, which contact_sdk.addresses turns off",
 }
-#: The AWS services the runtime calls (SSM Parameter Store, DynamoDB, SQS): botocore keeps only their models.
-BOTOCORE_SERVICES = ("dynamodb", "sqs", "ssm")
+#: The AWS services the runtime calls (SSM Parameter Store, DynamoDB, SQS; Lambda and CodeDeploy from the canary
+#: deploy's pre-traffic hook, contact_sdk.deployment_check): botocore keeps only their models.
+BOTOCORE_SERVICES = ("codedeploy", "dynamodb", "lambda", "sqs", "ssm")
 _EXCLUDED_DIRS = {"__pycache__", "tests", "test"}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 

@@ -6,7 +6,9 @@ Usage::
     contact-sdk <group> <command> [options]
 
 Each command group lives in its own module under :mod:`contact_sdk.ops`; this file only
-dispatches. Exit status: 0 success, 1 the command failed, 2 bad usage.
+dispatches. Exit status: 0 success, 1 the command failed, 2 bad usage. A usage error is one line on
+standard error (the command, what is wrong, where ``--help`` is), never a stack trace; every bad input
+the docs list is run by ``tests/ops/test_bad_input.py`` (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
@@ -31,9 +33,20 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line: ``contact-sdk dns check: error: ... (see ... --help)``.
+
+    Sub-command parsers are made with the same class (``add_subparsers`` uses the parent's type).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line and exit 2 (argparse prints the whole usage block first)."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every command group registered."""
-    parser = argparse.ArgumentParser(prog="contact-sdk", description="Operator tools for the contact-form service.")
+    parser = _Parser(prog="contact-sdk", description="Operator tools for the contact-form service.")
     subparsers = parser.add_subparsers(dest="group", metavar="<group>")
     subparsers.required = True
     for module_name in COMMAND_MODULES:

@@ -114,6 +114,8 @@ class Monitoring:
     dashboard: cloudwatch.CfnDashboard
     alarms: Sequence[CfnResource]
     metric_filters: Sequence[CfnResource]
+    #: The alarms' names, in the order of :attr:`alarms` (plain strings: the key policy lists their ARNs).
+    alarm_names: Sequence[str] = ()
 
     @classmethod
     def add(cls, scope: Construct, params: DeploymentParameters, *, depends_on: Sequence[Any] = ()) -> Monitoring:
@@ -129,6 +131,7 @@ class Monitoring:
             dashboard_name=params.dashboard_name,
             dashboard_body=stack.to_json_string(render_dashboard(params)),
         )
+        rendered = render_alarms(params)
         alarms = [
             CfnResource(
                 scope,
@@ -136,7 +139,7 @@ class Monitoring:
                 type="AWS::CloudWatch::Alarm",
                 properties=alarm_properties(kwargs),
             )
-            for kwargs in render_alarms(params)
+            for kwargs in rendered
         ]
         filters = []
         for kwargs in render_metric_filters(params):
@@ -149,4 +152,5 @@ class Monitoring:
             for dependency in depends_on:
                 resource.node.add_dependency(dependency)
             filters.append(resource)
-        return cls(dashboard=dashboard, alarms=alarms, metric_filters=filters)
+        names = [str(kwargs["AlarmName"]) for kwargs in rendered]  # plain strings: _logical_id refused tokens
+        return cls(dashboard=dashboard, alarms=alarms, metric_filters=filters, alarm_names=names)

@@ -7,6 +7,11 @@ e-mail address and the reserved concurrency) are CloudFormation parameters inste
 :mod:`contact_stack.stack`). The reserved concurrency's default comes from context
 (``reservedConcurrency``), because the stage throttle is derived from it (:func:`derived_stage_throttle`).
 
+Every value that becomes one of the functions' environment variables is parsed by the runtime's own
+parser (:class:`contact_sdk.settings.Settings`, :class:`contact_sdk.security.origin.OriginPolicy`,
+Powertools' log level), so the synth refuses exactly what the deployed function would refuse, with the
+runtime's own message, instead of deploying a stack whose every request answers ``500``.
+
 Example::
 
     settings = StackSettings.from_context({"environment": "prod", "allowedOrigins": "https://example.com"})
@@ -15,13 +20,30 @@ Example::
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_P95_DURATION_MS", "DEFAULT_THROTTLE_HEADROOM", "StackSettings", "derived_stage_throttle"]
+from aws_lambda_powertools import Logger
+
+from contact_sdk.errors import ConfigurationError
+from contact_sdk.security.origin import OriginPolicy
+from contact_sdk.settings import Settings
+
+__all__ = [
+    "DEFAULT_DEPLOYMENT_CONFIG",
+    "DEFAULT_P95_DURATION_MS",
+    "DEFAULT_THROTTLE_HEADROOM",
+    "DEPLOYMENT_CONFIGS",
+    "StackSettings",
+    "check_function_environment",
+    "deployment_config_name",
+    "derived_stage_throttle",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -75,6 +97,70 @@ DEFAULT_THROTTLE_HEADROOM = 0.5
 _MAX_DURATION_MS = 30_000
 
 
+#: CodeDeploy's predefined Lambda deployment configs (context ``deploymentConfig``), without their prefix.
+DEPLOYMENT_CONFIGS = (
+    "AllAtOnce",
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+)
+#: Ten minutes at 10 %: the rollback alarms judge 5-minute periods, so a canary of ten minutes holds at least one
+#: whole period of the new version's traffic (docs/deploy.md, "Rollout and rollback").
+DEFAULT_DEPLOYMENT_CONFIG = "Canary10Percent10Minutes"
+
+
+def deployment_config_name(name: str) -> str:
+    """CodeDeploy's name for a context value: ``CodeDeployDefault.LambdaCanary10Percent10Minutes``."""
+    if name not in DEPLOYMENT_CONFIGS:
+        raise ValueError(f"context deploymentConfig: {name!r} is not one of {', '.join(DEPLOYMENT_CONFIGS)}")
+    return f"CodeDeployDefault.Lambda{name}"
+
+
+#: Context key -> the environment variable its value becomes (what the runtime parses it as).
+_RUNTIME_VARIABLES = {
+    "allowedOrigins": "CONTACT_ALLOWED_ORIGINS",
+    "resendApiUrl": "RESEND_API_URL",
+    "configParameter": "CONTACT_CONFIG_PARAMETER",
+    "csrfSecretParameter": "CONTACT_CSRF_SECRET_PARAMETER",
+    "webhookSecretParameter": "CONTACT_WEBHOOK_SECRET_PARAMETER",
+    "environment": "CONTACT_ENVIRONMENT",
+}
+
+
+def check_function_environment(environment: Mapping[str, str]) -> Settings:
+    """Parse the functions' environment the way the deployed function does; raise what it would raise.
+
+    ``Settings.from_env`` reads every variable, the origin allow-list is built as the service builds it
+    (:class:`OriginPolicy`), and the log level goes through Powertools' own resolution, which raises for a
+    level it does not know (the function would fail every invocation). Raises :class:`ConfigurationError`
+    carrying the runtime's message; returns the parsed settings.
+    """
+    settings = Settings.from_env(environment)
+    OriginPolicy(settings.allowed_origins)
+    level = environment.get("POWERTOOLS_LOG_LEVEL")
+    if level is not None:
+        try:
+            # A name of its own each time: Powertools configures a service's logger once per process and ignores
+            # the level of a later Logger for the same service, so a reused name would approve anything.
+            Logger(service=f"contact-stack-synth-check-{uuid.uuid4().hex}", level=level, stream=io.StringIO())
+        except ValueError as exc:
+            raise ConfigurationError(f"POWERTOOLS_LOG_LEVEL: {exc}") from None
+    return settings
+
+
+def _runtime_value(key: str, variable: str, value: str) -> None:
+    """Parse one context value as the runtime parses the variable it becomes; name the key when it refuses."""
+    try:
+        check_function_environment({variable: value})
+    except ConfigurationError as exc:
+        raise ValueError(f"context {key}: {value!r} would be refused by the function: {exc}") from None
+
+
 def derived_stage_throttle(reserved_concurrency: int, p95_duration_ms: float, headroom: float) -> tuple[int, int]:
     """``(rate, burst)`` for the stage: rate = reserved x headroom / p95 seconds (at least 1), burst = reserved.
 
@@ -115,6 +201,8 @@ class StackSettings:
     waf: bool = False
     waf_rate_limit: int = 300
     waf_managed_rules: bool = True
+    #: How CodeDeploy shifts ``live`` to a new version (one of :data:`DEPLOYMENT_CONFIGS`).
+    deployment_config: str = DEFAULT_DEPLOYMENT_CONFIG
 
     @property
     def prefix(self) -> str:
@@ -138,16 +226,20 @@ class StackSettings:
         stage = _text(values, "stage", environment)
         if not _STAGE.match(stage):
             raise ValueError(f"context stage: {stage!r} must be letters, digits or '_'")
-        origins = tuple(o.strip().rstrip("/") for o in _text(values, "allowedOrigins", "").split(",") if o.strip())
-        if not origins:
+        raw_origins = _text(values, "allowedOrigins", "")
+        if not any(o.strip() for o in raw_origins.split(",")):
             raise ValueError(
                 "context allowedOrigins is required: the comma-separated origins of the pages that show the form, "
                 "e.g. -c allowedOrigins=https://example.com,https://www.example.com (without it the function "
                 "refuses every browser)"
             )
-        for origin in origins:
-            if origin == "*" or not origin.startswith(("https://", "http://")):
-                raise ValueError(f"context allowedOrigins: {origin!r} is not scheme://host[:port] (and never '*')")
+        _runtime_value("allowedOrigins", _RUNTIME_VARIABLES["allowedOrigins"], raw_origins)
+        origins = Settings.from_env({_RUNTIME_VARIABLES["allowedOrigins"]: raw_origins}).allowed_origins
+        log_level = _text(values, "logLevel", defaults.log_level).upper()
+        try:
+            check_function_environment({"POWERTOOLS_LOG_LEVEL": log_level})
+        except ConfigurationError as exc:
+            raise ValueError(f"context logLevel: {log_level!r} would be refused by the function: {exc}") from None
         domain_name = _text(values, "domainName", "") or None
         certificate_arn = _text(values, "certificateArn", "") or None
         if bool(domain_name) != bool(certificate_arn):
@@ -178,7 +270,7 @@ class StackSettings:
                 values, "webhookSecretParameter", f"/portfolio/{environment}/resend/webhook-secret"
             ),
             resend_api_url=_text(values, "resendApiUrl", defaults.resend_api_url).rstrip("/"),
-            log_level=_text(values, "logLevel", defaults.log_level).upper(),
+            log_level=log_level,
             throttle_rate_limit=_int(values, "throttleRateLimit", rate, minimum=1),
             throttle_burst_limit=_int(values, "throttleBurstLimit", burst, minimum=1),
             outbox_max_receive_count=_int(
@@ -195,12 +287,42 @@ class StackSettings:
             waf=_bool(values, "waf", defaults.waf),
             waf_rate_limit=waf_rate_limit,
             waf_managed_rules=_bool(values, "wafManagedRules", defaults.waf_managed_rules),
+            deployment_config=_text(values, "deploymentConfig", defaults.deployment_config),
         )
+        deployment_config_name(settings.deployment_config)
         for name in settings.parameter_names:
             if not name.startswith("/"):
                 raise ValueError(f"parameter name {name!r} must be a path starting with '/'")
+        for key, variable in _RUNTIME_VARIABLES.items():
+            if key != "allowedOrigins":
+                _runtime_value(key, variable, str(getattr(settings, _FIELDS[key])))
         return settings
 
+    def function_environment(self) -> dict[str, str]:
+        """The functions' environment variables this settings object decides (the stack adds the resources').
+
+        The same mapping :func:`check_function_environment` approved when the settings were read.
+        """
+        return {
+            "CONTACT_CONFIG_PARAMETER": self.config_parameter,
+            "CONTACT_CSRF_SECRET_PARAMETER": self.csrf_secret_parameter,
+            "CONTACT_WEBHOOK_SECRET_PARAMETER": self.webhook_secret_parameter,
+            "CONTACT_ALLOWED_ORIGINS": ",".join(self.allowed_origins),
+            "CONTACT_ENVIRONMENT": self.environment,
+            "RESEND_API_URL": self.resend_api_url,
+            "POWERTOOLS_SERVICE_NAME": "contact-form",
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+        }
+
+
+#: Context key -> the StackSettings field that holds its value.
+_FIELDS = {
+    "resendApiUrl": "resend_api_url",
+    "configParameter": "config_parameter",
+    "csrfSecretParameter": "csrf_secret_parameter",
+    "webhookSecretParameter": "webhook_secret_parameter",
+    "environment": "environment",
+}
 
 #: Every context key the stack reads (documented in docs/deploy.md).
 _CONTEXT_KEYS = (
@@ -227,4 +349,5 @@ _CONTEXT_KEYS = (
     "waf",
     "wafRateLimit",
     "wafManagedRules",
+    "deploymentConfig",
 )

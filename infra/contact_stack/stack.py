@@ -6,13 +6,15 @@
             ──► API Gateway (REST, regional, stage throttle sized from the reservation, access logs, X-Ray)
                    │  POST /contact · GET /contact/token · OPTIONS (both) · POST /contact/events · ANY -> 405
                    ▼
-                Lambda "contact-form-handler" (alias live -> published version, SnapStart)
+                Lambda "<env>-contact-form-handler" (alias live -> published version, SnapStart)
                    │ ssm:GetParameter ─► SecureStrings ─► kms:Decrypt (via ssm only)
                    │ DynamoDB table (rate limits, nonces, idempotency, delivery events)
-                   │ sqs:SendMessage ─► outbox queue ──► Lambda "outbox-consumer" (alias live) ─► DLQ
+                   │ sqs:SendMessage ─► outbox queue ──► Lambda "<env>-contact-outbox-consumer" (alias live) ─► DLQ
                    ▼
                 CloudWatch: EMF metrics, dashboard + alarms from the JSON templates ─► SNS topic (KMS)
                 (Errors, Throttles and timeouts of both functions among them)
+                CodeDeploy: each alias shifted to a new version by canary after a pre-traffic check,
+                rolled back by the rollback alarms (contact_stack.deployment)
 
 Design choices, each in one place:
 
@@ -23,10 +25,12 @@ Design choices, each in one place:
   function refuses bodies over 32 KiB with the contract's ``413 payload_too_large`` before parsing.
   No API Gateway body validator/model: its ``400`` would not carry the contract's error body, and
   the field rules would live in two places.
-* **Roles are written out**, no managed policies: ``ssm:GetParameter`` on the parameter ARNs,
-  ``kms:Decrypt`` only via SSM and only for those parameters, the table's five actions (and its key
-  only via DynamoDB), the queue's actions, log streams in the function's own log group. The only
-  ``*`` resource is X-Ray's ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
+* **Roles are written out**, no managed policies, **exactly as used**: ``ssm:GetParameter`` on the parameter
+  ARNs, ``kms:Decrypt`` only via SSM and only for those parameters, the table actions each function's code
+  calls (and the table's key only via DynamoDB), the queue's actions, log streams in the function's own log
+  group. ``tests/infra/test_iam_as_used.py`` derives each function's actions from its code's boto3 calls
+  (``tools/boto3_calls.py``) and compares. The only ``*`` resource is X-Ray's
+  ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
 * **A flood** meets, in order: the optional web ACL's per-IP rule, the stage throttle (rate = reserved
   concurrency x headroom / p95 duration, burst = reserved concurrency; docs/deploy.md has the
   arithmetic), then the function's own guards. The ``Throttles`` alarms say when it got through.
@@ -46,6 +50,7 @@ from dataclasses import dataclass
 
 from aws_cdk import (
     Acknowledgment,
+    ArnFormat,
     Aws,
     CfnCondition,
     CfnOutput,
@@ -60,6 +65,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -72,29 +78,32 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
-from contact_sdk.ops.cloudwatch.render import DeploymentParameters
+from contact_sdk.ops.cloudwatch.render import DeploymentParameters, rollback_alarm_names
+from contact_stack.deployment import CanaryDeployment, DeploymentTarget
 from contact_stack.monitoring import Monitoring
-from contact_stack.settings import StackSettings
+from contact_stack.settings import StackSettings, check_function_environment, deployment_config_name
 from contact_stack.waf import StageFirewall
 
-__all__ = ["ALIAS_NAME", "DYNAMODB_ACTIONS", "ContactStack"]
+__all__ = ["ALIAS_NAME", "API_DYNAMODB_ACTIONS", "CONSUMER_DYNAMODB_ACTIONS", "ContactStack"]
 
-#: The alias API Gateway and the event source invoke; rolling back means pointing it at an older version.
+#: The alias API Gateway and the event source invoke. CodeDeploy shifts it to a new version by canary and back on
+#: a rollback (contact_stack.deployment); an operator stops a deployment rather than moving it by hand.
 ALIAS_NAME = "live"
 
-#: Every DynamoDB action the service's stores use, granted on the table ARN only.
-DYNAMODB_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-)
+#: The DynamoDB actions each function's code calls, granted on the table ARN only. Derived from the code by
+#: tools/boto3_calls.py; tests/infra/test_iam_as_used.py fails when the code and these lists part ways. The API
+#: function: the submission records, the breaker, CSRF nonces (PutItem), rate limits, the delivery events; its two
+#: TransactWriteItems (the admission's rate limit + nonce + record claim, the webhook's marker + event) are
+#: authorized by their items' PutItem and UpdateItem, TransactWriteItems being no IAM action of its own. The
+#: consumer: the records, the breaker.
+API_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+CONSUMER_DYNAMODB_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 #: What a function needs of the customer-managed key to read and write the table through DynamoDB (named
 #: one by one: no wildcard for cdk-nag's IAM5 to acknowledge).
 TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
-#: Outbox consumer actions (the event source mapping polls with the function's role).
+#: Outbox consumer actions: the event source mapping polls with the function's role (receive, delete, read the
+#: queue's attributes: AWS's list for SQS event sources); the code hides a failed message longer each receive.
 _CONSUMER_SQS_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -226,14 +235,6 @@ class ContactStack(Stack):
             pending_window=Duration.days(30),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
-            )
-        )
         self.parameter_arns = {
             name: self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
             for name in settings.parameter_names
@@ -284,15 +285,6 @@ class ContactStack(Stack):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.alarm_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.alarm_topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
         subscription = sns.CfnSubscription(
             self, "AlarmEmailSubscription", protocol="email", endpoint=alarm_email.value_as_string,
             topic_arn=self.alarm_topic.topic_arn,
@@ -301,19 +293,15 @@ class ContactStack(Stack):
 
         # --- Functions ----------------------------------------------------------------------------
         environment = {
-            "CONTACT_CONFIG_PARAMETER": settings.config_parameter,
-            "CONTACT_CSRF_SECRET_PARAMETER": settings.csrf_secret_parameter,
-            "CONTACT_WEBHOOK_SECRET_PARAMETER": settings.webhook_secret_parameter,
-            "CONTACT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
-            "CONTACT_ENVIRONMENT": settings.environment,
+            **settings.function_environment(),
             "CONTACT_TABLE_NAME": self.table.table_name,
             "CONTACT_OUTBOX_QUEUE_URL": self.outbox.queue_url,
             # A permanently refused submission is parked on the DLQ with its reason (contact_sdk.parking).
             "CONTACT_PARKED_QUEUE_URL": self.dead_letter_queue.queue_url,
-            "RESEND_API_URL": settings.resend_api_url,
-            "POWERTOOLS_SERVICE_NAME": "contact-form",
-            "POWERTOOLS_LOG_LEVEL": settings.log_level,
         }
+        # The whole environment through the runtime's parsers once more: a variable added here that the
+        # function would refuse stops the synth (the resources' names are tokens the runtime takes as text).
+        check_function_environment(environment)
         self.api_function = self._function(
             "Api",
             name=f"{prefix}-contact-form-handler",
@@ -322,6 +310,7 @@ class ContactStack(Stack):
             code=code,
             environment=environment,
             parameters=settings.parameter_names,
+            table_actions=API_DYNAMODB_ACTIONS,
             statements=[
                 iam.PolicyStatement(sid="SendToOutbox", actions=["sqs:SendMessage"], resources=[self.outbox.queue_arn]),
                 iam.PolicyStatement(
@@ -343,6 +332,7 @@ class ContactStack(Stack):
             code=code,
             environment=environment,
             parameters=(settings.config_parameter,),
+            table_actions=CONSUMER_DYNAMODB_ACTIONS,
             statements=[
                 iam.PolicyStatement(
                     sid="ConsumeOutbox", actions=list(_CONSUMER_SQS_ACTIONS), resources=[self.outbox.queue_arn]
@@ -405,6 +395,11 @@ class ContactStack(Stack):
             depends_on=[self.api_function.log_group, self.consumer_function.log_group],
         )
 
+        self._admit_alarms(self.alarm_names())
+
+        # --- Canary deploys: CodeDeploy shifts each alias, after a pre-traffic check, and rolls back ----------
+        self.deployments = self._canary_deployments(settings, code)
+
         # --- Outputs --------------------------------------------------------------------------------
         outputs = {
             "ApiUrl": (self.api.url_for_path("/contact"), "POST here; GET /contact/token first"),
@@ -414,9 +409,20 @@ class ContactStack(Stack):
             "ParametersKeyAlias": (f"alias/{prefix}-portfolio-parameters", "--kms-key-id for contact-sdk config"),
             "ParametersKeyArn": (self.key.key_arn, "the customer-managed key"),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "alarm notifications"),
-            "ApiFunctionName": (self.api_function.name, "roll back with update-alias"),
-            "ApiFunctionAlias": (ALIAS_NAME, "the alias API Gateway invokes"),
+            "ApiFunctionName": (self.api_function.name, "--function-name for contact-sdk dashboard/alarms"),
+            "ApiFunctionAlias": (ALIAS_NAME, "the alias API Gateway invokes; CodeDeploy shifts it"),
+            "DeploymentApplicationName": (
+                f"{prefix}-contact-form",
+                "CodeDeploy application: aws deploy list-deployments",
+            ),
+            "ApiDeploymentGroupName": (self.api_function.name, "CodeDeploy deployment group of the API function"),
+            "ConsumerDeploymentGroupName": (self.consumer_function.name, "deployment group of the consumer"),
             "ConsumerFunctionName": (self.consumer_function.name, "outbox consumer"),
+            "Environment": (settings.environment, "the Environment metric dimension"),
+            "ApiName": (self.api.rest_api_name, "--api-name for contact-sdk dashboard/alarms"),
+            "StageName": (settings.stage, "--stage"),
+            "OutboxQueueName": (self.outbox.queue_name, "--outbox-queue-name"),
+            "DeadLetterQueueName": (self.dead_letter_queue.queue_name, "--dead-letter-queue-name"),
             "TableName": (self.table.table_name, "DynamoDB table"),
             "OutboxQueueUrl": (self.outbox.queue_url, "durable outbox"),
             "DeadLetterQueueUrl": (self.dead_letter_queue.queue_url, "outbox dead letters: redrive when fixed"),
@@ -424,6 +430,111 @@ class ContactStack(Stack):
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _canary_deployments(self, settings: StackSettings, code: lambda_.Code) -> dict[str, CanaryDeployment]:
+        """A deployment group per function on its ``live`` alias, with its hook, its rollback alarms, one role."""
+        prefix = settings.prefix
+        application = codedeploy.CfnApplication(
+            self, "DeploymentApplication", application_name=f"{prefix}-contact-form", compute_platform="Lambda"
+        )
+        service_role = iam.Role(
+            self,
+            "DeploymentRole",
+            assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
+            description=f"CodeDeploy for {prefix}-contact-form: shift this stack's aliases, run its hooks, read alarms",
+        )
+        targets = {
+            "api": (self.api_function, ("service", "config", "resend", "csrf")),
+            # The consumer's role cannot read the CSRF secret: its check stops at Resend.
+            "consumer": (self.consumer_function, ("service", "config", "resend")),
+        }
+        deployments = {
+            key: CanaryDeployment(
+                self,
+                f"{key.title()}Deployment",
+                target=DeploymentTarget(parts.name, parts.function, parts.alias),
+                application=application,
+                service_role=service_role,
+                config_name=deployment_config_name(settings.deployment_config),
+                alarm_names=rollback_alarm_names(self.monitoring_parameters, key),
+                checks=checks,
+                code=code,
+                group_name=parts.name,
+            )
+            for key, (parts, checks) in targets.items()
+        }
+        functions = [parts.function.function_arn for parts, _ in targets.values()]
+        # The aliases' ARNs written from the functions': a reference to an alias would make the alias wait for this
+        # policy, which waits for the deployment group, which the alias's update policy names (a cycle).
+        aliases = [f"{parts.function.function_arn}:{ALIAS_NAME}" for parts, _ in targets.values()]
+        rollback_alarms = sorted({name for d in deployments.values() for name in d.alarm_names})
+        alarm_arns = [
+            self.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            for name in rollback_alarms
+        ]
+        policy = iam.Policy(
+            self,
+            "DeploymentPolicy",
+            roles=[service_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ShiftTheAliases",
+                    actions=["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"],
+                    resources=[*functions, *aliases],
+                ),
+                iam.PolicyStatement(
+                    sid="RunTheHooks",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[d.hook.function_arn for d in deployments.values()],
+                ),
+                iam.PolicyStatement(
+                    sid="WatchTheRollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarm_arns
+                ),
+            ],
+        )
+        alarms_by_name = dict(zip(self.monitoring.alarm_names, self.monitoring.alarms, strict=True))
+        for deployment in deployments.values():
+            deployment.group.node.add_dependency(policy, *(alarms_by_name[name] for name in deployment.alarm_names))
+        return deployments
+
+    def alarm_names(self) -> list[str]:
+        """Every CloudWatch alarm this stack creates, by name."""
+        return list(self.monitoring.alarm_names)
+
+    def _admit_alarms(self, names: list[str]) -> None:
+        """Let exactly these alarms of this account publish to the encrypted topic (key and topic policy).
+
+        CloudWatch needs the key to publish to a KMS-encrypted topic. ``aws:SourceAccount`` and
+        ``aws:SourceArn`` keep the grant to this stack's alarms: without them any alarm of any account could use
+        the key that also protects the secrets and the table through the CloudWatch service (a confused deputy).
+        """
+        arns = [
+            self.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            for name in names
+        ]
+        conditions = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}, "ArnEquals": {"aws:SourceArn": arns}}
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarmsToPublishToTheEncryptedTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions=conditions,
+            )
+        )
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions=conditions,
+            )
+        )
 
     def _function(
         self,
@@ -435,6 +546,7 @@ class ContactStack(Stack):
         code: lambda_.Code,
         environment: dict[str, str],
         parameters: tuple[str, ...],
+        table_actions: tuple[str, ...],
         statements: list[iam.PolicyStatement],
     ) -> _FunctionParts:
         """One function with its own log group, role, policy, published version and alias."""
@@ -474,7 +586,7 @@ class ContactStack(Stack):
                         }
                     },
                 ),
-                iam.PolicyStatement(sid="UseTable", actions=list(DYNAMODB_ACTIONS), resources=[self.table.table_arn]),
+                iam.PolicyStatement(sid="UseTable", actions=list(table_actions), resources=[self.table.table_arn]),
                 iam.PolicyStatement(
                     sid="UseTableKeyViaDynamoDB",
                     actions=list(TABLE_KEY_ACTIONS),

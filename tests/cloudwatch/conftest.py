@@ -22,7 +22,7 @@ def params() -> DeploymentParameters:
     """A deployment as the seed describes it, without the optional queues."""
     return DeploymentParameters(
         region="eu-west-1",
-        function_name="contact-form-handler",
+        function_name="prod-contact-form-handler",
         api_name="prod-portfolio-api",
         stage="prod",
         environment="prod",
@@ -35,12 +35,12 @@ def full_params() -> DeploymentParameters:
     """The same deployment with every optional parameter set (queues and the outbox consumer included)."""
     return DeploymentParameters(
         region="eu-west-1",
-        function_name="contact-form-handler",
+        function_name="prod-contact-form-handler",
         api_name="prod-portfolio-api",
         stage="prod",
         environment="prod",
         alarm_topic_arn=TOPIC_ARN,
-        log_group_name="/aws/lambda/contact-form-handler",
+        log_group_name="/aws/lambda/prod-contact-form-handler",
         dashboard_name="prod-portfolio-email-dashboard",
         outbox_queue_name="prod-contact-outbox",
         dead_letter_queue_name="prod-contact-outbox-dlq",
@@ -75,3 +75,39 @@ def edit_json(path: Path, change: Callable[[Any], None]) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
     change(document)
     path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def create_referenced_resources(endpoint: str, params: DeploymentParameters) -> None:
+    """Create in the emulator what ``params`` names: the functions, their log groups, the queues, the API stage."""
+    import io
+    import json
+    import zipfile
+
+    from tests.conftest import aws_client
+
+    role = aws_client(endpoint, "iam").create_role(
+        RoleName="contact-test-function",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+    lambda_, logs = aws_client(endpoint, "lambda"), aws_client(endpoint, "logs")
+    for name in filter(None, (params.function_name, params.consumer_function_name)):
+        lambda_.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+    for group in filter(None, (params.resolved_log_group_name, params.resolved_consumer_log_group_name)):
+        logs.create_log_group(logGroupName=group)
+    for queue in filter(None, (params.outbox_queue_name, params.dead_letter_queue_name)):
+        aws_client(endpoint, "sqs").create_queue(QueueName=queue)
+    apigateway = aws_client(endpoint, "apigateway")
+    api = apigateway.create_rest_api(name=params.api_name)["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    apigateway.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigateway.create_deployment(restApiId=api, stageName=params.stage)

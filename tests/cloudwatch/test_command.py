@@ -17,14 +17,14 @@ from contact_sdk.ops.cloudwatch.render import (
     render_dashboard,
     render_metric_filters,
 )
-from tests.cloudwatch.conftest import TOPIC_ARN, edit_json
+from tests.cloudwatch.conftest import TOPIC_ARN, create_referenced_resources, edit_json
 from tests.conftest import aws_client
 
 ARGS = [
     "--region",
     "eu-west-1",
     "--function-name",
-    "contact-form-handler",
+    "prod-contact-form-handler",
     "--api-name",
     "prod-portfolio-api",
     "--stage",
@@ -165,8 +165,11 @@ def test_invalid_templates_are_exit_1(template_copy: Path, capsys: pytest.Captur
 
 
 @pytest.mark.integration
-def test_dashboard_deploy_and_dry_run(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """`dashboard deploy --dry-run` changes nothing; `deploy` puts the dashboard."""
+def test_dashboard_deploy_and_dry_run(
+    aws: str, params: DeploymentParameters, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dashboard deploy --dry-run` changes nothing; `deploy` puts the dashboard (what it names exists)."""
+    create_referenced_resources(aws, params)
     cloudwatch = aws_client(aws, "cloudwatch")
     assert main(["dashboard", "deploy", *ARGS, "--dry-run"]) == 0
     assert "dashboard prod-portfolio-email-dashboard: create\ndry run: nothing was changed" in capsys.readouterr().out
@@ -179,8 +182,8 @@ def test_dashboard_deploy_and_dry_run(aws: str, capsys: pytest.CaptureFixture[st
 @pytest.mark.integration
 def test_alarms_deploy_and_dry_run(aws: str, params: DeploymentParameters, capsys: pytest.CaptureFixture[str]) -> None:
     """`alarms deploy --dry-run` changes nothing; `deploy` puts every alarm and filter."""
-    cloudwatch, logs = aws_client(aws, "cloudwatch"), aws_client(aws, "logs")
-    logs.create_log_group(logGroupName=params.resolved_log_group_name)
+    create_referenced_resources(aws, params)
+    cloudwatch = aws_client(aws, "cloudwatch")
     args = ["alarms", "deploy", *ARGS, "--alarm-topic-arn", TOPIC_ARN]
     assert main([*args, "--dry-run"]) == 0
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
@@ -193,9 +196,127 @@ def test_alarms_deploy_and_dry_run(aws: str, params: DeploymentParameters, capsy
 
 @pytest.mark.integration
 def test_alarms_deploy_without_log_group_is_exit_1(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing log group is a clear failure, not a traceback."""
-    assert main(["alarms", "deploy", *ARGS, "--alarm-topic-arn", TOPIC_ARN]) == 1
-    assert "log group /aws/lambda/contact-form-handler does not exist" in capsys.readouterr().err
+    """With --no-verify, a missing log group is still a clear failure of the filters, not a traceback."""
+    assert main(["alarms", "deploy", *ARGS, "--alarm-topic-arn", TOPIC_ARN, "--no-verify"]) == 1
+    assert "log group /aws/lambda/prod-contact-form-handler does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("group", ["dashboard", "alarms"])
+def test_deploy_refuses_definitions_of_resources_that_do_not_exist(
+    aws: str, group: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's case: a function that does not exist is named, with everything else missing, and nothing is put."""
+    extra = ["--alarm-topic-arn", TOPIC_ARN] if group == "alarms" else []
+    args = [*ARGS, *extra, "--outbox-queue-name", "prod-contact-outbox"]
+    assert main([group, "deploy", *args]) == 1
+    err = capsys.readouterr().err
+    assert "the definitions name resources that do not exist" in err
+    for missing in (
+        "Lambda function prod-contact-form-handler does not exist in eu-west-1",
+        "SQS queue prod-contact-outbox does not exist in eu-west-1",
+        "log group /aws/lambda/prod-contact-form-handler does not exist in eu-west-1",
+        "REST API prod-portfolio-api does not exist in eu-west-1",
+    ):
+        assert f"  - {missing}" in err
+    assert "Traceback" not in err
+    assert aws_client(aws, "cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert aws_client(aws, "cloudwatch").list_dashboards()["DashboardEntries"] == []
+
+
+@pytest.mark.integration
+def test_a_missing_stage_and_consumer_are_named(aws: str, params: DeploymentParameters, capsys: Any) -> None:
+    """The API exists but not its stage, and the consumer named does not exist: both are listed."""
+    create_referenced_resources(aws, params)
+    args = [*ARGS[:-4], "--stage", "v2", "--environment", "prod", "--alarm-topic-arn", TOPIC_ARN]
+    assert main(["alarms", "deploy", *args, "--consumer-function-name", "prod-contact-outbox-consumer"]) == 1
+    err = capsys.readouterr().err
+    assert "  - stage v2 of REST API prod-portfolio-api does not exist in eu-west-1" in err
+    assert "  - Lambda function prod-contact-outbox-consumer does not exist in eu-west-1" in err
+
+
+@pytest.mark.integration
+def test_no_verify_deploys_for_resources_still_to_come(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--no-verify puts the dashboard for a function not created yet, and says it did not check."""
+    assert main(["dashboard", "deploy", *ARGS, "--no-verify"]) == 0
+    assert "--no-verify: the functions, log groups, queues and API stage were not checked" in capsys.readouterr().err
+    assert aws_client(aws, "cloudwatch").list_dashboards()["DashboardEntries"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--function-name", "bad name!", "--function-name 'bad name!' is not a Lambda function name"),
+        ("--function-name", "arn:aws:lambda:eu-west-1:123456789012:function:f", "is not a Lambda function name"),
+        ("--outbox-queue-name", "https://sqs.eu-west-1.amazonaws.com/1/q", "is not an SQS queue name (not its URL)"),
+        ("--stage", "prod stage", "--stage 'prod stage' is not an API Gateway stage name"),
+        ("--environment", "prod\nx", "--environment 'prod\\nx' is not letters, digits"),
+        ("--log-group-name", "/aws/lambda/a b", "is not a log group name"),
+    ],
+)
+@pytest.mark.parametrize("command", [["dashboard", "render"], ["alarms", "deploy"]])
+def test_an_invalid_name_is_refused_before_anything(
+    command: list[str], option: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name CloudWatch would take but no resource can have is exit 2, the option named, on render and deploy."""
+    args = [*ARGS, "--alarm-topic-arn", TOPIC_ARN] if command[0] == "alarms" else list(ARGS)
+    status = main([*command, *args, option, value])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.integration
+def test_the_stack_outputs_supply_every_name(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--stack reads the CDK stack's outputs: the real names, deployed and verified, without typing them."""
+    names = {
+        "ApiFunctionName": "prod-contact-form-handler",
+        "ApiName": "prod-portfolio-api",
+        "StageName": "prod",
+        "Environment": "prod",
+        "AlarmTopicArn": TOPIC_ARN,
+        "OutboxQueueName": "contact-prod-OutboxQueue-1A2B3C",
+        "DeadLetterQueueName": "contact-prod-OutboxDeadLetterQueue-4D5E6F",
+        "ConsumerFunctionName": "prod-contact-outbox-consumer",
+        "DashboardName": "prod-portfolio-email-dashboard",
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in names.items()},
+    }
+    aws_client(aws, "cloudformation").create_stack(StackName="contact-prod", TemplateBody=json.dumps(template))
+    create_referenced_resources(
+        aws,
+        DeploymentParameters(
+            region="eu-west-1",
+            function_name=names["ApiFunctionName"],
+            api_name=names["ApiName"],
+            stage="prod",
+            environment="prod",
+            outbox_queue_name=names["OutboxQueueName"],
+            dead_letter_queue_name=names["DeadLetterQueueName"],
+            consumer_function_name=names["ConsumerFunctionName"],
+        ),
+    )
+    assert main(["alarms", "deploy", "--region", "eu-west-1", "--stack", "contact-prod"]) == 0
+    out = capsys.readouterr().out
+    assert "alarm prod-portfolio-email-consumer-function-errors: create" in out
+    assert "alarm prod-portfolio-email-dead-letter-queue: create" in out
+    stored = aws_client(aws, "cloudwatch").describe_alarms(AlarmNames=["prod-portfolio-email-api-function-errors"])
+    (alarm,) = stored["MetricAlarms"]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "prod-contact-form-handler"}]
+    assert alarm["AlarmActions"] == [TOPIC_ARN]
+
+
+@pytest.mark.integration
+def test_an_unknown_stack_is_one_line(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack that does not exist: exit 1, its name and CloudFormation's reason."""
+    assert main(["dashboard", "render", "--region", "eu-west-1", "--stack", "contact-nope"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "cannot read stack contact-nope in eu-west-1: ValidationError: Stack with id contact-nope does not exist" in err
+    )
 
 
 def test_the_console_command_runs_in_a_subprocess(params: DeploymentParameters, tmp_path: Path) -> None:

@@ -119,7 +119,7 @@ def test_a_drifted_metric_name_is_caught(params: DeploymentParameters) -> None:
 @pytest.mark.parametrize(
     "dimensions",
     [
-        [{"Name": "Environment", "Value": "prod"}, {"Name": "FunctionName", "Value": "contact-form-handler"}],
+        [{"Name": "Environment", "Value": "prod"}, {"Name": "FunctionName", "Value": "prod-contact-form-handler"}],
         [],
         [{"Name": "Environment", "Value": "staging"}],
     ],

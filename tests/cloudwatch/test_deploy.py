@@ -82,7 +82,7 @@ def test_deploy_alarms_puts_filters_and_alarms(aws: str, full_params: Deployment
         for f in logs.describe_metric_filters(logGroupName=group)["metricFilters"]
     ]
     assert {f["logGroupName"] for f in filters} == {
-        "/aws/lambda/contact-form-handler",
+        "/aws/lambda/prod-contact-form-handler",
         "/aws/lambda/prod-contact-outbox-consumer",
     }
     expected_filters = render_metric_filters(full_params)
@@ -133,7 +133,7 @@ def test_a_changed_threshold_is_an_update(aws: str, params: DeploymentParameters
 def test_missing_log_group_stops_before_any_change(aws: str, params: DeploymentParameters) -> None:
     """Real CloudWatch refuses a filter on a missing log group, so the deploy checks first and changes nothing."""
     cloudwatch, logs = aws_client(aws, "cloudwatch"), aws_client(aws, "logs")
-    with pytest.raises(DeployError, match="log group /aws/lambda/contact-form-handler does not exist"):
+    with pytest.raises(DeployError, match="log group /aws/lambda/prod-contact-form-handler does not exist"):
         deploy_alarms(params, cloudwatch=cloudwatch, logs=logs)
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
 

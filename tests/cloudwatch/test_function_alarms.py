@@ -44,13 +44,13 @@ def test_the_api_function_always_has_errors_and_throttles_alarms(params: Deploym
     """Without the consumer named, the API function is still watched for errors, throttles and timeouts."""
     alarms = render_alarms(params)
     found = _single_metric(alarms)
-    assert ("AWS/Lambda", "Errors", "contact-form-handler") in found
-    assert ("AWS/Lambda", "Throttles", "contact-form-handler") in found
-    assert ("Portfolio/EmailService/Logs", "LambdaTimeouts-contact-form-handler", "") in found
+    assert ("AWS/Lambda", "Errors", "prod-contact-form-handler") in found
+    assert ("AWS/Lambda", "Throttles", "prod-contact-form-handler") in found
+    assert ("Portfolio/EmailService/Logs", "LambdaTimeouts-prod-contact-form-handler", "") in found
     assert not [a for a in alarms if CONSUMER in json.dumps(a)]
     names = {a["AlarmName"] for a in alarms}
     assert {"prod-portfolio-email-api-function-errors", "prod-portfolio-email-api-function-throttles"} <= names
-    assert {f["logGroupName"] for f in render_metric_filters(params)} == {"/aws/lambda/contact-form-handler"}
+    assert {f["logGroupName"] for f in render_metric_filters(params)} == {"/aws/lambda/prod-contact-form-handler"}
 
 
 def test_the_consumer_gets_its_alarms_and_filters_when_named(params: DeploymentParameters) -> None:
@@ -91,7 +91,7 @@ def test_a_custom_consumer_log_group_is_used(params: DeploymentParameters) -> No
     """``consumer_log_group_name`` moves the consumer's filters; the API function's stay."""
     custom = dataclasses.replace(params, consumer_function_name=CONSUMER, consumer_log_group_name="/custom/consumer")
     assert {f["logGroupName"] for f in render_metric_filters(custom)} == {
-        "/aws/lambda/contact-form-handler",
+        "/aws/lambda/prod-contact-form-handler",
         "/custom/consumer",
     }
     assert validate_deployment(custom) == []
@@ -108,9 +108,9 @@ def test_a_consumer_log_group_without_the_consumer_is_refused(params: Deployment
 @pytest.mark.parametrize(
     ("drop", "message"),
     [
-        ("api-function-errors", "no AWS/Lambda Errors alarm on contact-form-handler"),
-        ("api-function-throttles", "no AWS/Lambda Throttles alarm on contact-form-handler"),
-        ("lambda-timeouts", "no alarm on a timeout metric filter of contact-form-handler's log group"),
+        ("api-function-errors", "no AWS/Lambda Errors alarm on prod-contact-form-handler"),
+        ("api-function-throttles", "no AWS/Lambda Throttles alarm on prod-contact-form-handler"),
+        ("lambda-timeouts", "no alarm on a timeout metric filter of prod-contact-form-handler's log group"),
         ("consumer-function-errors", f"no AWS/Lambda Errors alarm on {CONSUMER}"),
         ("consumer-function-throttles", f"no AWS/Lambda Throttles alarm on {CONSUMER}"),
         ("consumer-timeouts", f"no alarm on a timeout metric filter of {CONSUMER}'s log group"),
@@ -137,7 +137,7 @@ def test_an_alarm_on_another_function_is_caught(params: DeploymentParameters) ->
     """An AWS/Lambda alarm naming a function that is not this deployment's (a stale name) is reported."""
     alarms = render_alarms(params)
     (errors,) = [a for a in alarms if a["AlarmName"].endswith("-api-function-errors")]
-    errors["Dimensions"] = [{"Name": "FunctionName", "Value": "contact-form-handler-old"}]
+    errors["Dimensions"] = [{"Name": "FunctionName", "Value": "prod-contact-form-handler-old"}]
     assert _rules(params, alarms, render_metric_filters(params)) == {"aws-metric", "function-alarms"}
 
 
@@ -158,6 +158,6 @@ def test_alarms_render_names_the_consumer_from_an_option_or_the_environment(
     assert len(with_option["alarms"]) == len(without["alarms"]) + 3
     assert len(with_option["metricFilters"]) == len(without["metricFilters"]) + 2
     assert {f["logGroupName"] for f in from_environment["metricFilters"]} == {
-        "/aws/lambda/contact-form-handler",
+        "/aws/lambda/prod-contact-form-handler",
         "/custom/consumer",
     }

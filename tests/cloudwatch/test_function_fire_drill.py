@@ -23,7 +23,7 @@ from contact_sdk.ops.cloudwatch.render import DeploymentParameters, render_alarm
 from tests.cloudwatch.drill import handler_source
 from tests.cloudwatch.test_fire_drill import HOUR, INCIDENT_START, MINUTE, T0, healthy_history, healthy_hour, play
 
-API = "contact-form-handler"
+API = "prod-contact-form-handler"
 CONSUMER = "prod-contact-outbox-consumer"
 TIMEOUT_LINE = "2025-01-01T00:12:00.000Z 6f1c1e4e-8a8f-4a57-9d3e-2f0c0b1a9e11 Task timed out after 30.03 seconds"
 

@@ -142,9 +142,9 @@ def test_only_the_dead_letter_queue_named(params: DeploymentParameters) -> None:
 
 def test_defaults_for_log_group_and_dashboard_name(params: DeploymentParameters) -> None:
     """The log group and dashboard name default from the function name and the environment."""
-    assert params.resolved_log_group_name == "/aws/lambda/contact-form-handler"
+    assert params.resolved_log_group_name == "/aws/lambda/prod-contact-form-handler"
     assert params.resolved_dashboard_name == "prod-portfolio-email-dashboard"
-    assert "SOURCE '/aws/lambda/contact-form-handler'" in _text(render_dashboard(params))
+    assert "SOURCE '/aws/lambda/prod-contact-form-handler'" in _text(render_dashboard(params))
     custom = dataclasses.replace(params, log_group_name="/custom/logs", dashboard_name="mine")
     assert custom.resolved_dashboard_name == "mine"
     assert {f["logGroupName"] for f in render_metric_filters(custom)} == {"/custom/logs"}
@@ -153,7 +153,7 @@ def test_defaults_for_log_group_and_dashboard_name(params: DeploymentParameters)
 def test_parameters_are_rendered_where_they_belong(params: DeploymentParameters) -> None:
     """Function, API, stage and environment end up in the metric dimensions, not hard-coded values."""
     text = _text(render_dashboard(params)) + _text(render_alarms(params))
-    assert '"FunctionName", "contact-form-handler"' in text
+    assert '"FunctionName", "prod-contact-form-handler"' in text
     assert '"ApiName", "prod-portfolio-api", "Stage", "prod"' in text
     assert '"Environment", "prod"' in text
     assert '"Name": "Environment", "Value": "prod"' in text

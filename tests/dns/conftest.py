@@ -1,7 +1,7 @@
 """A tiny authoritative DNS server on loopback for the ``dns check`` tests, built on dnspython's message parsing.
 
-It answers TXT queries from a dict (name -> TXT values) and MX queries from another (name ->
-``"<preference> <host>"``), NXDOMAIN for names in neither, and
+It answers TXT queries from a dict (name -> TXT values), MX queries from another (name ->
+``"<preference> <host>"``) and CNAME queries from a third (name -> target), NXDOMAIN for names in none, and
 can be told to answer SERVFAIL or stay silent for chosen names (to exercise time-outs).
 No test here (the directory has no ``__init__``: a package named ``dns`` would shadow dnspython).
 """
@@ -19,6 +19,7 @@ import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.MX
 import dns.rdtypes.ANY.TXT
 import pytest
@@ -38,9 +39,11 @@ class LoopbackDnsServer:
         servfail: Iterable[str] = (),
         silent: Iterable[str] = (),
         mx: Mapping[str, Sequence[str]] | None = None,
+        cname: Mapping[str, str] | None = None,
     ) -> None:
         self.zone = {name.lower().rstrip("."): list(values) for name, values in zone.items()}
         self.mx = {name.lower().rstrip("."): list(values) for name, values in (mx or {}).items()}
+        self.cname = {name.lower().rstrip("."): target for name, target in (cname or {}).items()}
         self.servfail = {name.lower().rstrip(".") for name in servfail}
         self.silent = {name.lower().rstrip(".") for name in silent}
         self.queries: list[str] = []
@@ -85,9 +88,15 @@ class LoopbackDnsServer:
         if name in self.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
-        if name not in self.zone and name not in self.mx:
+        if name not in self.zone and name not in self.mx and name not in self.cname:
             response.set_rcode(dns.rcode.NXDOMAIN)
             return response
+        if question.rdtype == dns.rdatatype.CNAME and name in self.cname:
+            rrset = response.find_rrset(
+                response.answer, question.name, dns.rdataclass.IN, dns.rdatatype.CNAME, create=True
+            )
+            target = dns.name.from_text(self.cname[name])
+            rrset.add(dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME, target), ttl=300)
         if question.rdtype == dns.rdatatype.MX and self.mx.get(name):
             rrset = response.find_rrset(
                 response.answer, question.name, dns.rdataclass.IN, dns.rdatatype.MX, create=True
@@ -114,7 +123,7 @@ StartDnsServer = Callable[..., LoopbackDnsServer]
 
 @pytest.fixture
 def dns_server() -> Iterator[StartDnsServer]:
-    """Start loopback DNS servers: ``dns_server(zone, servfail=..., silent=..., mx=...)``; all stop after the test."""
+    """Start loopback DNS servers: ``dns_server(zone, servfail=..., silent=..., mx=..., cname=...)``; stopped after."""
     started: list[LoopbackDnsServer] = []
 
     def start(
@@ -123,8 +132,9 @@ def dns_server() -> Iterator[StartDnsServer]:
         servfail: Iterable[str] = (),
         silent: Iterable[str] = (),
         mx: Mapping[str, Sequence[str]] | None = None,
+        cname: Mapping[str, str] | None = None,
     ) -> LoopbackDnsServer:
-        server = LoopbackDnsServer(zone, servfail=servfail, silent=silent, mx=mx)
+        server = LoopbackDnsServer(zone, servfail=servfail, silent=silent, mx=mx, cname=cname)
         started.append(server)
         return server
 

@@ -8,6 +8,7 @@ import pytest
 
 from contact_sdk.ops.dns.records import (
     CheckStatus,
+    DnsRecord,
     LookupOutcome,
     RecordKind,
     TxtLookup,
@@ -40,11 +41,13 @@ class FakeResolver:
         zone: Mapping[str, Sequence[str]],
         *,
         mx: Mapping[str, Sequence[str]] | None = None,
+        cname: Mapping[str, str] | None = None,
         timeout: Sequence[str] = (),
         failure: Sequence[str] = (),
     ) -> None:
         self.zone = zone
         self.mx = GOOD_MX if mx is None else mx
+        self.cname = dict(cname or {})
         self.timeout = set(timeout)
         self.failure = set(failure)
 
@@ -56,12 +59,16 @@ class FakeResolver:
         """Answer like DnspythonResolver would."""
         return self._lookup(name, self.mx, "MX")
 
+    def lookup_cname(self, name: str) -> TxtLookup:
+        """Answer like DnspythonResolver would: the target, lower case, no trailing dot."""
+        return self._lookup(name, {k: [v] for k, v in self.cname.items()}, "CNAME")
+
     def _lookup(self, name: str, table: Mapping[str, Sequence[str]], rdtype: str) -> TxtLookup:
         if name in self.timeout:
             return TxtLookup(name, LookupOutcome.TIMEOUT, detail="no answer within 5 s", rdtype=rdtype)
         if name in self.failure:
             return TxtLookup(name, LookupOutcome.FAILURE, detail="SERVFAIL from 127.0.0.1", rdtype=rdtype)
-        if name not in self.zone and name not in self.mx:
+        if name not in self.zone and name not in self.mx and name not in self.cname:
             return TxtLookup(name, LookupOutcome.NXDOMAIN, rdtype=rdtype)
         records = tuple(table.get(name, ()))
         return TxtLookup(name, LookupOutcome.ANSWER if records else LookupOutcome.NO_ANSWER, records, rdtype=rdtype)
@@ -295,3 +302,77 @@ def test_check_table_has_a_line_per_record_and_a_summary() -> None:
     assert lines[0].split() == ["STATUS", "RECORD", "NAME", "REASON"]
     assert lines[4].startswith("WARNING")
     assert lines[-1] == "3 ok, 1 warning"
+
+
+TOKENS = ("nu22pfdfqaxdybogtw3ebaokmalv5mxg", "qklz5ozk742hhql3vmekdu3pr4f5ggsj", "eeaemodxoao5hxwjvhywx4bo5mswjw6v")
+CNAME_RECORDS = [
+    DnsRecord(RecordKind.MX, "send.example.com", "feedback-smtp.us-east-1.amazonses.com", "mx", 300, "MX", 10),
+    DnsRecord(RecordKind.SPF, "send.example.com", "v=spf1 include:amazonses.com ~all", "spf", 300),
+    *(
+        DnsRecord(RecordKind.DKIM, f"{t}._domainkey.example.com", f"{t}.dkim.amazonses.com", "dkim", 300, "CNAME")
+        for t in TOKENS
+    ),
+]
+PUBLISHED_CNAMES = {f"{t}._domainkey.example.com": f"{t}.dkim.amazonses.com" for t in TOKENS}
+
+
+def dkim_results(resolver: FakeResolver, records: Sequence[DnsRecord] = CNAME_RECORDS) -> list[tuple[str, CheckStatus]]:
+    return [(r.name, r.status) for r in check_domain(DOMAIN, resolver, records=records) if r.kind is RecordKind.DKIM]
+
+
+def test_the_three_dkim_cnames_are_each_checked() -> None:
+    """Resend's CNAMEs, published as listed: one ok per CNAME."""
+    results = dkim_results(FakeResolver(GOOD_ZONE, cname=PUBLISHED_CNAMES))
+    assert results == [(f"{t}._domainkey.example.com", CheckStatus.OK) for t in TOKENS]
+
+
+def test_unpublished_dkim_cnames_fail_the_check() -> None:
+    """The issue's case: SPF and MX in place, no DKIM CNAME: each is missing, so the check fails (exit 1)."""
+    results = check_domain(DOMAIN, FakeResolver(GOOD_ZONE), records=CNAME_RECORDS)
+    dkim = [r for r in results if r.kind is RecordKind.DKIM]
+    assert [r.status for r in dkim] == [CheckStatus.MISSING] * 3
+    assert "Resend cannot sign with this key until it is published" in dkim[0].reason
+    assert any(r.status.failed for r in results)
+
+
+def test_a_cname_to_another_target_is_wrong() -> None:
+    """A CNAME pointing elsewhere (a typo, another account's token) is wrong, both targets named."""
+    published = {**PUBLISHED_CNAMES, f"{TOKENS[0]}._domainkey.example.com": "abc.dkim.amazonses.com"}
+    (first, *_) = [
+        r
+        for r in check_domain(DOMAIN, FakeResolver(GOOD_ZONE, cname=published), records=CNAME_RECORDS)
+        if r.kind is RecordKind.DKIM
+    ]
+    assert first.status is CheckStatus.WRONG
+    assert (
+        first.reason
+        == f"CNAME to abc.dkim.amazonses.com, not to {TOKENS[0]}.dkim.amazonses.com (the target Resend lists)"
+    )
+
+
+def test_records_without_any_dkim_fail() -> None:
+    """An expected layout with no DKIM at all is not a pass: DKIM is missing."""
+    results = check_domain(DOMAIN, FakeResolver(GOOD_ZONE, cname=PUBLISHED_CNAMES), records=CNAME_RECORDS[:2])
+    (dkim,) = [r for r in results if r.kind is RecordKind.DKIM]
+    assert dkim.status is CheckStatus.MISSING
+    assert dkim.name == "*._domainkey.example.com"
+
+
+def test_offline_without_a_legacy_key_says_dkim_cannot_be_known() -> None:
+    """Offline, with no TXT key at resend._domainkey, DKIM is missing and the reason says how to check it."""
+    zone = {k: v for k, v in GOOD_ZONE.items() if not k.startswith("resend._domainkey")}
+    (dkim,) = [r for r in check_domain(DOMAIN, FakeResolver(zone)) if r.kind is RecordKind.DKIM]
+    assert dkim.status is CheckStatus.MISSING
+    assert "cannot be known offline" in dkim.reason
+    assert "--api-key" in dkim.reason
+
+
+def test_a_named_selector_may_be_a_cname() -> None:
+    """--dkim-selector on a CNAME selector: a CNAME to SES is ok, to anything else wrong."""
+    resolver = FakeResolver(
+        GOOD_ZONE,
+        cname={"s1._domainkey.example.com": "s1.dkim.amazonses.com", "s2._domainkey.example.com": "mail.example.net"},
+    )
+    results = check_domain(DOMAIN, resolver, dkim_selectors=["s1", "s2"])
+    named = {r.name: r.status for r in results if r.name.startswith(("s1.", "s2."))}
+    assert named == {"s1._domainkey.example.com": CheckStatus.OK, "s2._domainkey.example.com": CheckStatus.WRONG}

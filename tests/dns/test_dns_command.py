@@ -94,11 +94,13 @@ def test_plus_all_and_monitor_only_dmarc(dns_server: StartDnsServer, capsys: pyt
 def test_unknown_domain_is_reported_as_missing_not_a_traceback(
     dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A domain the server does not know gives NXDOMAIN per record, exit 1."""
+    """A domain the server does not know gives NXDOMAIN per record (DKIM: not knowable offline), exit 1."""
     server = dns_server(GOOD_ZONE)
     assert main(check_args(server.port, domain="nowhere.example")) == 1
     out = capsys.readouterr().out
-    assert out.count("NXDOMAIN") == 4
+    assert out.count("NXDOMAIN") == 3
+    assert "cannot be known offline" in out
+    assert out.endswith("4 missing\n")
     assert "Traceback" not in out
 
 
@@ -119,7 +121,8 @@ def test_timeout_is_an_error(dns_server: StartDnsServer, capsys: pytest.CaptureF
     line = next(line for line in captured.out.splitlines() if "_domainkey" in line)
     assert line.startswith("ERROR")
     assert "timed out: no answer within 0.2 s" in line
-    assert captured.err == ""
+    assert captured.err.startswith("contact-sdk dns check: --offline: these are Resend's documented layout, a guess")
+    assert captured.err.count("\n") == 1
 
 
 def test_resolver_distinguishes_no_answer_from_nxdomain(dns_server: StartDnsServer) -> None:
@@ -211,9 +214,14 @@ def test_records_command_prints_table_zone_and_json(capsys: pytest.CaptureFixtur
 
 
 def test_records_command_refuses_a_bad_dkim_value(capsys: pytest.CaptureFixture[str]) -> None:
-    """A DKIM value that is not base64 exits 2 with the reason."""
-    assert main(["dns", "records", "--domain", "example.com", "--dkim-value", "not base64!"]) == 2
-    assert "base64" in capsys.readouterr().err
+    """A DKIM value that is not base64 exits 2 with the reason, before anything else is printed."""
+    with pytest.raises(SystemExit) as exited:
+        main(["dns", "records", "--domain", "example.com", "--dkim-value", "not base64!"])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert "base64" in captured.err
+    assert captured.out == ""
 
 
 def test_console_entry_point_reports_bad_domain_without_traceback() -> None:
@@ -228,3 +236,35 @@ def test_console_entry_point_reports_bad_domain_without_traceback() -> None:
     assert completed.returncode == 2
     assert "is not a valid domain name" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+CNAME_TOKENS = (
+    "nu22pfdfqaxdybogtw3ebaokmalv5mxg",
+    "qklz5ozk742hhql3vmekdu3pr4f5ggsj",
+    "eeaemodxoao5hxwjvhywx4bo5mswjw6v",
+)
+
+
+def test_the_resolver_reads_a_cname(dns_server: StartDnsServer) -> None:
+    """A CNAME's target comes back lower case without its trailing dot; a name without one is no answer."""
+    name = f"{CNAME_TOKENS[0]}._domainkey.example.com"
+    server = dns_server(GOOD_ZONE, cname={name: f"{CNAME_TOKENS[0]}.DKIM.amazonses.com."})
+    resolver = DnspythonResolver(nameservers=["127.0.0.1"], port=server.port, timeout=2.0)
+    found = resolver.lookup_cname(name)
+    assert (found.outcome, found.records) == (LookupOutcome.ANSWER, (f"{CNAME_TOKENS[0]}.dkim.amazonses.com",))
+    assert resolver.lookup_cname("_dmarc.example.com").outcome is LookupOutcome.NO_ANSWER
+
+
+def test_offline_records_say_they_are_a_guess(capsys: pytest.CaptureFixture[str]) -> None:
+    """Offline, stderr says the layout is a guess and where the real records are; --return-path moves MX and SPF."""
+    assert main(["dns", "records", "--domain", "example.com", "--offline", "--return-path", "bounces"]) == 0
+    captured = capsys.readouterr()
+    assert "a guess (region us-east-1, return path bounces.example.com" in captured.err
+    assert "give a full-access key to read them, or copy them from the Resend dashboard" in captured.err
+    rows = [line.split(None, 3) for line in captured.out.splitlines()[2:6]]
+    assert [row[:2] for row in rows] == [
+        ["MX", "bounces"],
+        ["TXT", "bounces"],
+        ["CNAME", "<token>._domainkey"],
+        ["TXT", "_dmarc"],
+    ]

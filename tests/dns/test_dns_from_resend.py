@@ -8,6 +8,7 @@ for shapes the sandbox never sends, from a tiny canned-JSON server on loopback.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -34,9 +35,17 @@ def _no_resend_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def resend_api() -> Iterator[ResendSandbox]:
-    """The sandbox with Resend's default rate limit and one verified domain, example.com."""
-    with ResendSandbox(api_key=KEY, domains=["example.com"]) as sandbox:
-        sandbox.set_domain_status("example.com", "verified")
+    """The sandbox with Resend's default rate limit and one verified domain, example.com, DKIM as three CNAMEs."""
+    with ResendSandbox(api_key=KEY) as sandbox:
+        sandbox.add_domain("example.com", status="verified")
+        yield sandbox
+
+
+@pytest.fixture
+def legacy_api() -> Iterator[ResendSandbox]:
+    """The sandbox with an older domain: its DKIM one TXT key at resend._domainkey."""
+    with ResendSandbox(api_key=KEY) as sandbox:
+        sandbox.add_domain("example.com", status="verified", dkim="txt")
         yield sandbox
 
 
@@ -44,25 +53,56 @@ def api_args(sandbox: ResendSandbox) -> list[str]:
     return ["--api-url", sandbox.url, "--api-key", KEY]
 
 
-def dkim_of(sandbox: ResendSandbox) -> str:
+def records_of(sandbox: ResendSandbox, record_type: str) -> list[dict[str, Any]]:
     records = sandbox.domains()[0]["records"]
     assert isinstance(records, list)
-    return str(next(r["value"] for r in records if r["name"] == "resend._domainkey"))
+    return [r for r in records if r["record"] == "DKIM" and r["type"] == record_type]
+
+
+def dkim_of(sandbox: ResendSandbox) -> str:
+    (record,) = records_of(sandbox, "TXT")
+    return str(record["value"])
+
+
+def cnames_of(sandbox: ResendSandbox) -> dict[str, str]:
+    """The DKIM CNAMEs Resend lists, as a zone holds them: fully qualified name -> target."""
+    return {f"{r['name']}.example.com": str(r["value"]) for r in records_of(sandbox, "CNAME")}
+
+
+ZONE = {
+    "send.example.com": ["v=spf1 include:amazonses.com ~all"],
+    "amazonses.com": ["v=spf1 ip4:199.255.192.0/22 -all"],
+    "_dmarc.example.com": ["v=DMARC1; p=reject; rua=mailto:dmarc@example.com"],
+}
+MX = {"send.example.com": ["10 feedback-smtp.us-east-1.amazonses.com"]}
 
 
 def test_records_come_from_resend_with_statuses(resend_api: ResendSandbox, capsys: pytest.CaptureFixture[str]):
-    """The table shows Resend's records with their status, the real DKIM key, and the DMARC advice."""
+    """The table shows Resend's records with their status, DKIM's three CNAMEs, and the DMARC advice."""
     assert main(["dns", "records", "--domain", "example.com", *api_args(resend_api)]) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert lines[1].split() == ["TYPE", "HOST", "TTL", "STATUS", "VALUE"]
     assert lines[2].split() == ["MX", "send", "300", "verified", "10", "feedback-smtp.us-east-1.amazonses.com"]
     assert lines[3].split(None, 4) == ["TXT", "send", "300", "verified", "v=spf1 include:amazonses.com ~all"]
-    assert lines[4].split(None, 4) == ["TXT", "resend._domainkey", "300", "verified", dkim_of(resend_api)]
-    assert lines[5].split(None, 4)[:4] == ["TXT", "_dmarc", "300", "-"]
+    cnames = [line.split() for line in lines[4:7]]
+    published = {
+        name.removesuffix(".example.com"): target.rstrip(".") for name, target in cnames_of(resend_api).items()
+    }
+    assert {row[1]: row[4] for row in cnames} == published
+    assert {(row[0], row[2], row[3]) for row in cnames} == {("CNAME", "300", "verified")}
+    assert all(re.fullmatch(r"[a-z0-9]{32}\._domainkey", row[1]) for row in cnames)
+    assert lines[7].split(None, 4)[:4] == ["TXT", "_dmarc", "300", "-"]
     assert "DMARC (advice" in captured.out
     assert captured.err == ""
     assert [r["path"] for r in resend_api.requests()][:1] == ["/domains"]
+
+
+def test_a_legacy_domains_txt_key_is_read_too(legacy_api: ResendSandbox, capsys: pytest.CaptureFixture[str]):
+    """An older domain's single DKIM TXT key at resend._domainkey is listed as Resend lists it."""
+    assert main(["dns", "records", "--domain", "example.com", *api_args(legacy_api)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[4].split(None, 4) == ["TXT", "resend._domainkey", "300", "verified", dkim_of(legacy_api)]
 
 
 def test_records_from_resend_as_json_say_their_source(resend_api: ResendSandbox, capsys: pytest.CaptureFixture[str]):
@@ -73,7 +113,7 @@ def test_records_from_resend_as_json_say_their_source(resend_api: ResendSandbox,
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert document["source"] == "resend"
-    assert [r["status"] for r in document["records"]] == ["pending", "pending", "pending", None]
+    assert [r["status"] for r in document["records"]] == ["pending"] * 5 + [None]
     assert "Resend reports example.com as pending" in captured.err
 
 
@@ -90,24 +130,41 @@ def test_key_from_the_environment(resend_api: ResendSandbox, monkeypatch: pytest
 def test_check_compares_dns_with_resends_records(
     resend_api: ResendSandbox, dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
 ):
-    """Published as Resend lists them: all OK. Another DKIM key or the wrong region's MX: wrong, exit 1."""
-    zone = {
-        "send.example.com": ["v=spf1 include:amazonses.com ~all"],
-        "amazonses.com": ["v=spf1 ip4:199.255.192.0/22 -all"],
-        "resend._domainkey.example.com": [dkim_of(resend_api)],
-        "_dmarc.example.com": ["v=DMARC1; p=reject; rua=mailto:dmarc@example.com"],
-    }
-    mx = {"send.example.com": ["10 feedback-smtp.us-east-1.amazonses.com"]}
-    server = dns_server(zone, mx=mx)
-    dns_args = ["--nameserver", "127.0.0.1", "--port", str(server.port)]
-    args = ["dns", "check", "--domain", "example.com", *api_args(resend_api), *dns_args]
-    assert main(args) == 0
+    """Published as Resend lists them, DKIM CNAMEs included: all OK, exit 0."""
+    server = dns_server(ZONE, mx=MX, cname=cnames_of(resend_api))
+    args = ["dns", "check", "--domain", "example.com", *api_args(resend_api), "--nameserver", "127.0.0.1"]
+    assert main([*args, "--port", str(server.port)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("CNAME to ") == 3
+    assert out.splitlines()[-1] == "6 ok"
+
+
+def test_check_fails_on_a_domain_without_its_dkim_cnames(
+    resend_api: ResendSandbox, dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
+):
+    """The issue's case: SPF, MX and DMARC published, the three DKIM CNAMEs not: three missing, exit 1."""
+    server = dns_server(ZONE, mx=MX)
+    args = ["dns", "check", "--domain", "example.com", *api_args(resend_api), "--nameserver", "127.0.0.1"]
+    assert main([*args, "--port", str(server.port), "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False
+    dkim = [r for r in document["results"] if r["kind"] == "dkim"]
+    assert [r["status"] for r in dkim] == ["missing"] * 3
+    assert {r["name"] for r in dkim} == set(cnames_of(resend_api))
+
+
+def test_check_of_a_legacy_key_and_a_region(
+    legacy_api: ResendSandbox, dns_server: StartDnsServer, capsys: pytest.CaptureFixture[str]
+):
+    """A legacy domain: the published TXT key must be Resend's; another key, or another region's MX, is wrong."""
+    zone = {**ZONE, "resend._domainkey.example.com": [dkim_of(legacy_api)]}
+    server = dns_server(zone, mx=MX)
+    args = ["dns", "check", "--domain", "example.com", *api_args(legacy_api), "--nameserver", "127.0.0.1"]
+    assert main([*args, "--port", str(server.port)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "4 ok"
 
-    stale = {**zone, "resend._domainkey.example.com": ["p=QUJDREVGR0g="]}
-    wrong_region = {"send.example.com": ["10 feedback-smtp.eu-west-1.amazonses.com"]}
-    server = dns_server(stale, mx=wrong_region)
-    args = ["dns", "check", "--domain", "example.com", *api_args(resend_api), "--nameserver", "127.0.0.1"]
+    stale = {**ZONE, "resend._domainkey.example.com": ["p=QUJDREVGR0g="]}
+    server = dns_server(stale, mx={"send.example.com": ["10 feedback-smtp.eu-west-1.amazonses.com"]})
     assert main([*args, "--port", str(server.port), "--format", "json"]) == 1
     verdicts = {r["kind"]: r for r in json.loads(capsys.readouterr().out)["results"]}
     assert verdicts["dkim"]["status"] == "wrong"

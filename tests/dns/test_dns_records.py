@@ -28,14 +28,15 @@ LONG_KEY = base64.b64encode(bytes(range(256)) + bytes(range(38))).decode()
 
 
 def test_default_records_follow_resends_documented_layout() -> None:
-    """MX and SPF on send.<domain>, the DKIM placeholder at resend._domainkey, and DMARC p=none; TTL 300."""
+    """MX and SPF on send.<domain>, DKIM as the placeholder for Resend's CNAMEs, and DMARC p=none; TTL 300."""
     records = build_records("example.com")
     assert [(r.kind, r.type, r.name) for r in records] == [
         (RecordKind.MX, "MX", "send.example.com"),
         (RecordKind.SPF, "TXT", "send.example.com"),
-        (RecordKind.DKIM, "TXT", "resend._domainkey.example.com"),
+        (RecordKind.DKIM, "CNAME", "<token>._domainkey.example.com"),
         (RecordKind.DMARC, "TXT", "_dmarc.example.com"),
     ]
+    assert "3 CNAMEs to <token>.dkim.amazonses.com" in records[2].hint
     assert (records[0].priority, records[0].value) == (10, "feedback-smtp.us-east-1.amazonses.com")
     assert records[0].rdata() == "10 feedback-smtp.us-east-1.amazonses.com"
     assert records[1].value == "v=spf1 include:amazonses.com ~all"
@@ -187,21 +188,71 @@ def test_zone_snippet_comments_out_placeholders() -> None:
     """Records whose value only Resend knows are commented out, so importing never publishes a fake."""
     zone_text = format_zone(build_records("example.com"))
     lines = zone_text.splitlines()
-    assert any(line.startswith("; resend._domainkey.example.com.") for line in lines)
+    assert any(line.startswith("; <token>._domainkey.example.com.") for line in lines)
     assert any(line.startswith("send.example.com. ") and "include:amazonses.com" in line for line in lines)
     zone = dns.zone.from_text(zone_text, origin="example.com.", check_origin=False)
     assert sorted(n.to_text() for n in zone.nodes) == ["_dmarc", "send"]
 
 
 def test_table_shows_host_names_relative_to_the_domain() -> None:
-    """The table lists send (MX, SPF), resend._domainkey and _dmarc with TTL and value, for dashboards."""
+    """The table lists send (MX, SPF), the DKIM CNAMEs' placeholder and _dmarc with TTL and value, for dashboards."""
     table = format_table(build_records("example.com"), "example.com")
     lines = table.splitlines()
     assert lines[1].split() == ["TYPE", "HOST", "TTL", "VALUE"]
     assert lines[2].split(None, 3) == ["MX", "send", "300", "10 feedback-smtp.us-east-1.amazonses.com"]
     assert lines[3].split(None, 3) == ["TXT", "send", "300", "v=spf1 include:amazonses.com ~all"]
-    assert lines[4].split(None, 3)[:3] == ["TXT", "resend._domainkey", "300"]
-    assert "--dkim-value" in lines[4]
+    assert lines[4].split(None, 3)[:3] == ["CNAME", "<token>._domainkey", "300"]
+    assert "--api-key" in lines[4]
+
+
+def test_a_custom_return_path_moves_mx_and_spf() -> None:
+    """Offline --return-path bounces: MX and SPF on bounces.<domain>; a label that is not one is refused."""
+    records = build_records("example.com", return_path="Bounces")
+    assert [r.name for r in records[:2]] == ["bounces.example.com", "bounces.example.com"]
+    with pytest.raises(DnsInputError, match="is not a subdomain label"):
+        build_records("example.com", return_path="a.b")
+
+
+def test_cname_dkim_records_from_resend_are_read_and_zoned() -> None:
+    """Resend's three DKIM CNAMEs (value with a trailing dot) become CNAME records; the zone snippet has them."""
+    tokens = ["nu22pfdfqaxdybogtw3ebaokmalv5mxg", "qklz5ozk742hhql3vmekdu3pr4f5ggsj"]
+    resource = {
+        "records": [
+            {
+                "record": "SPF",
+                "name": "bounces",
+                "type": "MX",
+                "value": "feedback-smtp.us-east-1.amazonses.com",
+                "priority": 10,
+                "status": "verified",
+            },
+            *(
+                {
+                    "record": "DKIM",
+                    "name": f"{t}._domainkey",
+                    "type": "CNAME",
+                    "value": f"{t}.dkim.amazonses.com.",
+                    "status": "pending",
+                }
+                for t in tokens
+            ),
+            {
+                "record": "Receiving",
+                "name": "example.com",
+                "type": "MX",
+                "value": "inbound-mx.resend.com",
+                "priority": 10,
+            },
+        ]
+    }
+    records = records_from_resend("example.com", resource)
+    dkim = [r for r in records if r.kind is RecordKind.DKIM]
+    assert [(r.type, r.name, r.value, r.status) for r in dkim] == [
+        ("CNAME", f"{t}._domainkey.example.com", f"{t}.dkim.amazonses.com", "pending") for t in tokens
+    ]
+    zone = dns.zone.from_text(format_zone(records), origin="example.com.", check_origin=False)
+    rdataset = zone.find_rdataset(f"{tokens[0]}._domainkey", "CNAME")
+    assert [r.target.to_text() for r in rdataset] == [f"{tokens[0]}.dkim.amazonses.com."]
 
 
 def test_table_shows_resends_status_when_known() -> None:

@@ -36,6 +36,18 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     assert "make test" in readme
 
 
+def test_the_sandbox_module_table_names_every_module() -> None:
+    """docs/sandbox.md's source-layout table has one row per module of the sandbox package, and no other."""
+    text = (ROOT / "docs" / "sandbox.md").read_text()
+    rows = {
+        line.split("`")[1]
+        for line in text.splitlines()
+        if line.startswith("| `") and line.split("`")[1].endswith(".py")
+    }
+    package = ROOT / "contact_sdk" / "devtools" / "sandbox"
+    assert rows == {path.name for path in package.glob("*.py") if path.name != "__init__.py"}
+
+
 def test_the_readme_names_every_operator_command_group_and_how_to_run_it() -> None:
     """The README's command row lists every group of ``contact-sdk --help``, at the path ``make install`` puts it."""
     readme = (ROOT / "README.md").read_text()

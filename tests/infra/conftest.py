@@ -43,6 +43,7 @@ DOMAIN_CONTEXT = {
     "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
     "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     "hostedZoneName": "staging.example.com",
+    "deploymentConfig": "AllAtOnce",
 }
 #: The flood-hardened variant: the optional web ACL on, and an account whose API Gateway logging role exists.
 WAF_CONTEXT = {
@@ -51,6 +52,7 @@ WAF_CONTEXT = {
     "waf": "true",
     "wafRateLimit": "120",
     "manageApiGatewayAccount": "false",
+    "deploymentConfig": "Linear10PercentEvery1Minute",
 }
 
 

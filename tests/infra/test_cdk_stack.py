@@ -106,12 +106,36 @@ def test_functions_get_the_service_environment(synthesized: Synthesized) -> None
     assert set(variables) >= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
 
 
+@pytest.mark.parametrize("variant", ["synthesized", "synthesized_with_domain", "synthesized_with_waf"])
+def test_the_runtime_builds_a_service_from_the_deployed_environment(
+    variant: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each function's environment, as synthesised, is one the runtime builds its whole service from (no 500s)."""
+    from contact_sdk.bootstrap import build_components
+    from contact_sdk.config import InMemoryParameterSource
+    from contact_sdk.settings import Settings
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    for function in synthesized.resources("AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        # Resource names are CloudFormation references until deployed: give them deployed-looking values.
+        resolved = {
+            name: value if isinstance(value, str) else f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name}"
+            for name, value in variables.items()
+        }
+        components = build_components(Settings.from_env(resolved), parameter_source=InMemoryParameterSource())
+        components.client.close()
+
+
 def test_log_groups_keep_seven_days(synthesized: Synthesized) -> None:
     """Both function log groups and the API access log group expire after 7 days."""
     groups = {g["Properties"]["LogGroupName"]: g for g in synthesized.resources("AWS::Logs::LogGroup").values()}
     assert set(groups) == {
         "/aws/lambda/prod-contact-form-handler",
         "/aws/lambda/prod-contact-outbox-consumer",
+        "/aws/lambda/prod-contact-form-handler-predeploy-check",
+        "/aws/lambda/prod-contact-outbox-consumer-predeploy-check",
         "/aws/apigateway/prod-portfolio-api",
     }
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {7}
@@ -210,18 +234,24 @@ def test_key_rotates_is_aliased_and_retained(synthesized: Synthesized) -> None:
     assert alias["Properties"]["AliasName"] == "alias/prod-portfolio-parameters"
 
 
-def test_alarm_topic_is_encrypted_and_cloudwatch_may_use_it(synthesized: Synthesized) -> None:
-    """The topic uses the CMK, whose policy lets CloudWatch encrypt; the topic policy lets this account's alarms in."""
+def test_alarm_topic_is_encrypted_and_only_this_stacks_alarms_may_use_it(synthesized: Synthesized) -> None:
+    """The topic uses the CMK; CloudWatch may use the key and publish to the topic only for this account's alarms
+    that this stack creates (aws:SourceAccount and aws:SourceArn), never for anyone's alarm."""
     topic = synthesized.one("AWS::SNS::Topic")
     assert evaluate(topic["Properties"]["KmsMasterKeyId"]).startswith("<GetAtt ParametersKey")
+    names = sorted(a["Properties"]["AlarmName"] for a in synthesized.resources("AWS::CloudWatch::Alarm").values())
+    assert len(names) >= 18
+    arns = [f"arn:<Ref AWS::Partition>:cloudwatch:<Ref AWS::Region>:<Ref AWS::AccountId>:alarm:{n}" for n in names]
     key_statements = synthesized.one("AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
-    cloudwatch = [s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
-    assert cloudwatch
-    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    (grant,) = [s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     topic_statements = synthesized.one("AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
-    publish = next(s for s in topic_statements if s["Effect"] == "Allow")
+    (publish,) = [s for s in topic_statements if s["Effect"] == "Allow"]
     assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    for statement in (grant, publish):
+        condition = evaluate(statement["Condition"])
+        assert condition["StringEquals"] == {"aws:SourceAccount": "<Ref AWS::AccountId>"}
+        assert sorted(condition["ArnEquals"]["aws:SourceArn"]) == arns
 
 
 def test_alarm_email_subscription_is_a_parameter(synthesized: Synthesized) -> None:
@@ -301,17 +331,20 @@ def test_the_table_key_is_usable_only_via_dynamodb(synthesized: Synthesized, pre
     assert condition == {"kms:ViaService": "dynamodb.<Ref AWS::Region>.amazonaws.com"}
 
 
-@pytest.mark.parametrize("prefix", ["ApiPolicy", "OutboxConsumerPolicy"])
-def test_table_actions_are_the_five_the_stores_use(synthesized: Synthesized, prefix: str) -> None:
-    """GetItem, PutItem, UpdateItem, DeleteItem, Query on the table ARN only."""
+@pytest.mark.parametrize(
+    ("prefix", "actions"),
+    [
+        ("ApiPolicy", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+        ("OutboxConsumerPolicy", {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+    ],
+)
+def test_table_actions_are_the_ones_each_function_calls(
+    synthesized: Synthesized, prefix: str, actions: set[str]
+) -> None:
+    """The table actions each function calls today (tests/infra/test_iam_as_used.py derives them), on its ARN only:
+    no Query or Scan (neither function reads more than one item), no DeleteItem (neither deletes)."""
     statement = _sid(_policy(synthesized, prefix), "UseTable")
-    assert set(statement["Action"]) == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:Query",
-    }
+    assert set(as_list(statement["Action"])) == actions
     assert evaluate(statement["Resource"]).startswith("<GetAtt Table")
 
 

@@ -138,7 +138,7 @@ def test_botocore_keeps_exactly_the_models_the_runtime_calls(lambda_artifact: Bu
         )
     data = lambda_artifact.unpacked / "botocore" / "data"
     kept = {entry.name for entry in data.iterdir() if entry.is_dir()}
-    assert called == {"dynamodb", "sqs", "ssm"}
+    assert called == {"codedeploy", "dynamodb", "lambda", "sqs", "ssm"}
     assert kept == called
     assert (data / "endpoints.json").is_file()
 

@@ -70,9 +70,66 @@ def test_waf_is_off_unless_asked_and_takes_cdk_json_booleans() -> None:
         ({"wafRateLimit": "9"}, "wafRateLimit: must be at least 10"),
         ({"wafRateLimit": "3000000000"}, "wafRateLimit: must be at most 2000000000"),
         ({"manageApiGatewayAccount": "flase"}, "manageApiGatewayAccount: expected true or false"),
+        ({"resendApiUrl": "api.resend.com"}, "resendApiUrl: 'api.resend.com' would be refused by the function"),
+        ({"logLevel": "loud"}, "logLevel: 'LOUD' would be refused by the function: POWERTOOLS_LOG_LEVEL: Unknown"),
+        ({"environment": "Prod"}, "environment: 'Prod' must be lower-case"),
+        ({"deploymentConfig": "Canary5Percent"}, "deploymentConfig: 'Canary5Percent' is not one of AllAtOnce"),
+        ({"deploymentConfig": "CodeDeployDefault.LambdaAllAtOnce"}, "deploymentConfig: 'CodeDeployDefault.Lambda"),
     ],
 )
 def test_a_bad_context_value_is_named(context: dict[str, Any], message: str) -> None:
     """Each bad value stops with a message naming the key (a typo no longer means 'true')."""
     with pytest.raises(ValueError, match=message):
         StackSettings.from_context({**ORIGIN, **context})
+
+
+#: What the runtime says of an allow-list entry that is not an origin (contact_sdk.security.origin).
+NOT_AN_ORIGIN = "is not an origin (expected scheme://host[:port], never '*')"
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        "https://example.com/contact",  # a path: the issue's example, which synthesised and then answered 500
+        "https://example.com?x=1",  # a query
+        "https://example.com#form",  # a fragment
+        "https://example.com?",  # an empty query
+        "*",  # the wildcard
+        "https://*.example.com",  # a wildcard host
+        "https://example.com:08443",  # a port with a leading zero
+        "https://example.com:+443",  # a signed port
+        "https://example.com:",  # an empty port
+        "https://example.com:99999",  # a port out of range
+        "https://user@example.com",  # user info
+        "example.com",  # no scheme
+        "ftp://example.com",  # not http(s)
+        "https://ok.example,https://example.com/x",  # one bad entry among good ones
+    ],
+)
+def test_the_synth_refuses_every_origin_the_function_refuses(origins: str) -> None:
+    """An allow-list entry the runtime would refuse stops the synth, naming the key and quoting the runtime."""
+    with pytest.raises(ValueError, match=r"^context allowedOrigins: .* would be refused by the function: ") as caught:
+        StackSettings.from_context({"allowedOrigins": origins})
+    assert NOT_AN_ORIGIN in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("origins", "written"),
+    [
+        ("https://example.com", "https://example.com"),
+        ("https://example.com/", "https://example.com"),  # the one trailing slash operators type is forgiven
+        (" https://example.com , http://localhost:3000 ", "https://example.com,http://localhost:3000"),
+        ("HTTPS://Example.com:443", "HTTPS://Example.com:443"),  # the browser's own normalisation, done at run time
+        ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"),
+    ],
+)
+def test_the_synth_accepts_what_the_function_accepts(origins: str, written: str) -> None:
+    """Origins the runtime accepts synthesise, and reach the functions as the comma-separated variable."""
+    settings = StackSettings.from_context({"allowedOrigins": origins})
+    assert settings.function_environment()["CONTACT_ALLOWED_ORIGINS"] == written
+
+
+def test_deploys_are_canaries_of_ten_minutes_unless_told() -> None:
+    """The default gives the 5-minute rollback alarms one whole period of canary traffic; AllAtOnce is allowed."""
+    assert settings().deployment_config == "Canary10Percent10Minutes"
+    assert settings(deploymentConfig="AllAtOnce").deployment_config == "AllAtOnce"

@@ -169,3 +169,56 @@ def test_parameter_names_default_to_the_service_variables(
     status, _, _ = run(capsys, "config", "put", "--kms-key-id", key_id, "--file", str(config_file))
     assert status == 0
     assert json.loads(stored_value(aws, "/portfolio/env/resend/api-key")["Value"]) == DOCUMENT
+
+
+def leaked(secret: str, text: str, window: int = 12) -> list[str]:
+    """Every ``window``-character piece of ``secret`` that appears in ``text`` (a mask shows at most four)."""
+    return sorted({secret[i : i + window] for i in range(len(secret) - window + 1) if secret[i : i + window] in text})
+
+
+def test_no_command_prints_a_secret_it_put(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every config command that prints configuration (put, rotate, both secrets, show of each) shows no secret.
+
+    The issue's case included: after put-csrf-secret --keep-previous, show printed current and previous in full.
+    """
+    csrf, webhook = "/portfolio/test/contact/csrf-secret", "/portfolio/test/resend/webhook-secret"
+    webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    rotated_key = "re_rotated_key_0987654321zyxw"
+    outputs: list[str] = []
+
+    def record(*argv: str) -> int:
+        status, out, err = run(capsys, *argv)
+        outputs.append(out + err)
+        return status
+
+    assert record("config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--file", str(config_file)) == 0
+    assert record("config", "show", "--parameter", NAME) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(rotated_key + "\n"))
+    assert record("config", "rotate", "--parameter", NAME, "--api-key-stdin") == 0
+    assert record("config", "show", "--parameter", NAME) == 0
+    assert record("config", "put-csrf-secret", "--parameter", csrf, "--kms-key-id", key_id) == 0
+    assert record("config", "show", "--parameter", csrf) == 0
+    first = stored_value(aws, csrf)["Value"]
+    assert record("config", "put-csrf-secret", "--parameter", csrf, "--kms-key-id", key_id, "--keep-previous") == 0
+    assert record("config", "show", "--parameter", csrf) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(webhook_secret + "\n"))
+    assert record("config", "put-webhook-secret", "--parameter", webhook, "--kms-key-id", key_id) == 0
+    assert record("config", "show", "--parameter", webhook) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({**DOCUMENT, "apiKey": rotated_key, "version": 0})))
+    assert record("config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--overwrite") == 1  # refused
+
+    rotation = json.loads(stored_value(aws, csrf)["Value"])
+    assert rotation["previous"] == first
+    secrets = {
+        "the first API key": API_KEY,
+        "the rotated API key": rotated_key,
+        "the first CSRF secret (now previous)": first,
+        "the current CSRF secret": rotation["current"],
+        "the webhook secret": webhook_secret,
+    }
+    text = "\n".join(outputs)
+    for what, secret in secrets.items():
+        assert not leaked(secret, text), f"{what} was printed"
+    assert text.count("...") >= 8, "every secret is still shown as a mask (its last four characters)"

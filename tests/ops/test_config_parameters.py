@@ -104,10 +104,22 @@ def test_secrets_are_masked(secret: str, masked: str) -> None:
     assert parameters.mask_secret(secret) == masked
 
 
-def test_mask_document_hides_only_the_api_key() -> None:
+def test_mask_document_hides_only_the_api_key_of_a_resend_config() -> None:
     """The sender settings stay readable; apiKey is masked."""
     masked = parameters.mask_document(DOCUMENT)
     assert masked == {**DOCUMENT, "apiKey": "re_...WXYZ"}
+
+
+def test_mask_document_hides_both_csrf_secrets_and_anything_unknown() -> None:
+    """A rotated CSRF secret's current and previous (one or a list) are masked, and so is a field nobody knows."""
+    current, previous, older = "c" * 40 + "1234", "p" * 40 + "5678", "o" * 40 + "9012"
+    masked = parameters.mask_document({"current": current, "previous": [previous, older], "token": {"x": "y" * 30}})
+    assert masked == {"current": "...1234", "previous": ["...5678", "...9012"], "token": {"x": "...yyyy"}}
+    assert parameters.mask_document({"current": current, "previous": previous})["previous"] == "...5678"
+    assert parameters.mask_document({"domain": ["not", "plain"], "version": True}) == {
+        "domain": ["****", "****"],
+        "version": "****",
+    }
 
 
 def test_generated_secrets_are_long_and_random() -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import shutil
 import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,3 +97,39 @@ def _email(**overrides: object) -> dict[str, object]:
 def email() -> Callable[..., dict[str, object]]:
     """Builds a valid ``POST /emails`` body: ``email(subject="Other")``."""
     return _email
+
+
+# -- the official Node SDK ----------------------------------------------------------------------
+
+NODE_DIR = Path(__file__).parent / "node"
+SDK_VERSION = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["resend"]
+
+
+@pytest.fixture(scope="module")
+def node_sdk() -> Path:
+    """The Node SDK installed from the lock file; skips without node/npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to drive the Resend Node SDK (CI has them)")
+    installed = NODE_DIR / "node_modules" / "resend" / "package.json"
+    # Under pytest-xdist both workers may get here at once; two npm ci runs in one folder leave a
+    # half-written node_modules (seen: a truncated module, "Unexpected end of input"). One at a time.
+    with (NODE_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists() or json.loads(installed.read_text())["version"] != SDK_VERSION:
+            _npm_ci(npm)
+    return Path(node)
+
+
+def _npm_ci(npm: str) -> None:
+    """Install the locked Node SDK into the test's own folder."""
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"npm ci in {NODE_DIR} failed ({done.returncode}): {done.stderr[-2000:]}")

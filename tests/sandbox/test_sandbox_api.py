@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import json
+import socket
 import threading
 import time
 import uuid
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from contact_sdk.devtools.sandbox import ResendSandbox
+from tests.sandbox.conftest import API_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -335,3 +338,66 @@ def test_concurrent_requests_are_served_concurrently(make_sandbox: Callable[...,
     assert answers == [200] * 10
     assert time.monotonic() - started < 2.0
     assert len(sandbox.emails()) == 10
+
+
+# -- every method answers JSON ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "name"),
+    [
+        ("OPTIONS", "/emails", 405, "method_not_allowed"),
+        ("TRACE", "/domains", 405, "method_not_allowed"),
+        ("CONNECT", "/api-keys", 405, "method_not_allowed"),
+        ("PUT", "/emails/receiving", 405, "method_not_allowed"),
+        ("OPTIONS", "/nothing-here", 404, "not_found"),
+        ("BREW", "/emails", 405, "method_not_allowed"),
+    ],
+)
+def test_every_method_is_answered_in_resend_json(
+    sandbox: ResendSandbox, method: str, path: str, status: int, name: str
+):
+    """Methods no route takes, made-up ones included, get Resend's JSON error body, never an HTML page."""
+    connection = http.client.HTTPConnection(sandbox.host, sandbox.port, timeout=5)
+    connection.request(method, path, headers={"Authorization": f"Bearer {API_KEY}", "User-Agent": "t"})
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    assert (answer.status, answer.getheader("content-type")) == (status, "application/json; charset=utf-8")
+    assert set(json.loads(body)) == {"statusCode", "name", "message"}
+    assert json.loads(body)["name"] == name
+
+
+def test_head_answers_headers_without_a_body(client: httpx.Client):
+    """HEAD is routed like any method (405 here, with the allowed ones) and no body follows the headers."""
+    answer = client.head("/emails")
+    assert (answer.status_code, answer.headers["allow"], answer.content) == (405, "GET, POST", b"")
+
+
+def test_an_unreadable_request_line_is_answered_in_json(sandbox: ResendSandbox):
+    """What the HTTP parser itself refuses is a JSON 400, as Resend's edge answers it, not the library's page."""
+    with socket.create_connection((sandbox.host, sandbox.port), timeout=5) as raw:
+        raw.sendall(b"GET /emails HTTP/1.1 extra\r\n\r\n")
+        answer = http.client.HTTPResponse(raw)  # reads the whole answer, however the server's writes arrive
+        answer.begin()
+        body = answer.read()
+    assert answer.status == 400
+    assert str(answer.getheader("content-type")).startswith("application/json")
+    assert json.loads(body)["name"] == "validation_error"
+
+
+def test_admin_lists_keys_and_received_mail(client: httpx.Client, sandbox: ResendSandbox):
+    """``/_sandbox/api-keys`` shows keys without tokens; ``POST /_sandbox/receiving`` takes a raw message in."""
+    created = client.post("/api-keys", json={"name": "ci", "permission": "sending_access"}).json()
+    keys = httpx.get(f"{sandbox.url}/_sandbox/api-keys").json()
+    assert [(k["name"], k["permission"]) for k in keys] == [("Sandbox key", "full_access"), ("ci", "sending_access")]
+    assert created["token"] not in json.dumps(keys)
+    raw = b"From: a@example.org\r\nTo: inbox@example.com\r\nSubject: Hi\r\n\r\nhello\r\n"
+    received = httpx.post(f"{sandbox.url}/_sandbox/receiving", content=raw).json()
+    assert httpx.get(f"{sandbox.url}/_sandbox/receiving").json() == [
+        {"id": received["id"], "from": "a@example.org", "to": ["inbox@example.com"], "subject": "Hi"}
+    ]
+    assert httpx.get(f"{sandbox.url}/_sandbox/raw/{received['id']}").content == raw
+    assert httpx.post(f"{sandbox.url}/_sandbox/receiving", content=b"").status_code == 400
+    sandbox.reset()
+    assert httpx.get(f"{sandbox.url}/_sandbox/receiving").json() == []

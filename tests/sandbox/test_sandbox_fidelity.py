@@ -2,13 +2,15 @@
 
 Cursor pagination on ``GET /emails``, updating and cancelling scheduled emails (which fall due by
 the injected clock), unknown fields ignored (``strict`` refuses them), Resend endpoints the
-sandbox lacks answered as unknown endpoints, and the rate limit on by default. Expectations are
-written out by hand from Resend's documentation, not read from the sandbox's constants.
+sandbox lacks answered as unknown endpoints (a known path with another method as 405), and the
+rate limit on by default. Expectations are written out by hand from Resend's documentation, not
+read from the sandbox's constants.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -241,19 +243,35 @@ def test_strict_refuses_unknown_fields(make_sandbox: Callable[..., ResendSandbox
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/emails/metrics"),
-        ("GET", "/emails/receiving"),
-        ("GET", "/emails/receiving/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"),
-        ("POST", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/share"),
-        ("GET", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/attachments"),
         ("GET", "/audiences"),
-        ("DELETE", "/domains/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/verify"),
+        ("GET", "/broadcasts"),
+        ("POST", "/templates"),
+        ("GET", "/webhooks"),
+        ("GET", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/events"),
+        ("GET", "/domain"),
     ],
 )
 def test_endpoints_the_sandbox_lacks_answer_as_unknown_endpoints(client: httpx.Client, method: str, path: str):
     """Resend's 404 ``not_found`` "The requested endpoint does not exist.", not "Email not found."."""
     answer = client.request(method, path)
     assert_error(answer, 404, "not_found", "The requested endpoint does not exist.")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/domains/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/verify", "POST"),
+        ("PUT", "/emails", "GET, POST"),
+        ("DELETE", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c/cancel", "POST"),
+        ("OPTIONS", "/api-keys", "GET, POST"),
+        ("TRACE", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c", "GET, PATCH"),
+    ],
+)
+def test_a_known_path_with_another_method_is_405(client: httpx.Client, method: str, path: str, allow: str):
+    """Resend's 405 ``method_not_allowed``, with an ``allow`` header naming the path's methods."""
+    answer = client.request(method, path)
+    assert_error(answer, 405, "method_not_allowed", "Method is not allowed for the requested path.")
+    assert answer.headers["allow"] == allow
 
 
 def test_an_unknown_email_id_is_still_email_not_found(client: httpx.Client):
@@ -321,7 +339,10 @@ def test_bad_new_arguments_exit_2(argv: list[str], message: str, capsys: pytest.
 
 
 def test_a_domain_lists_the_records_resend_asks_for(make_sandbox: Callable[..., ResendSandbox]):
-    """MX and SPF TXT on ``send``, DKIM TXT at ``resend._domainkey``; all ``not_started`` at first."""
+    """MX and SPF TXT on ``send``, DKIM as three CNAMEs to SES's DKIM hosts; all ``not_started`` at first.
+
+    An older domain (``dkim="txt"``) lists its single TXT key at ``resend._domainkey`` instead.
+    """
     sandbox = make_sandbox(domains=["Example.COM"])
     with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
         listed = client.get("/domains").json()
@@ -332,14 +353,23 @@ def test_a_domain_lists_the_records_resend_asks_for(make_sandbox: Callable[..., 
         domain = client.get(f"/domains/{summary['id']}").json()
     assert domain["object"] == "domain"
     records = {(r["record"], r["type"], r["name"]): r for r in domain["records"]}
-    assert set(records) == {("SPF", "MX", "send"), ("SPF", "TXT", "send"), ("DKIM", "TXT", "resend._domainkey")}
+    spf = {key for key in records if key[0] == "SPF"}
+    assert spf == {("SPF", "MX", "send"), ("SPF", "TXT", "send")}
     mx = records[("SPF", "MX", "send")]
     assert (mx["value"], mx["priority"]) == ("feedback-smtp.us-east-1.amazonses.com", 10)
     assert records[("SPF", "TXT", "send")]["value"] == '"v=spf1 include:amazonses.com ~all"'
-    dkim = records[("DKIM", "TXT", "resend._domainkey")]["value"]
-    assert dkim.startswith("p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ")  # an RSA-1024 public key's base64 start
-    assert len(base64.b64decode(dkim.removeprefix("p="), validate=True)) == 162
+    cnames = [r for key, r in records.items() if key[0] == "DKIM"]
+    assert len(cnames) == 3
+    for record in cnames:
+        token = record["name"].removesuffix("._domainkey")
+        assert re.fullmatch(r"[a-z0-9]{32}", token)
+        assert (record["type"], record["value"]) == ("CNAME", f"{token}.dkim.amazonses.com.")
     assert {r["status"] for r in domain["records"]} == {"not_started"}
+    legacy = sandbox.add_domain("legacy.example", dkim="txt")
+    (key,) = [r for r in legacy["records"] if r["record"] == "DKIM"]  # type: ignore[union-attr]
+    assert (key["type"], key["name"]) == ("TXT", "resend._domainkey")
+    assert key["value"].startswith("p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ")  # an RSA-1024 public key's base64 start
+    assert len(base64.b64decode(key["value"].removeprefix("p="), validate=True)) == 162
 
 
 def test_domain_statuses_follow_the_sandbox_controls(make_sandbox: Callable[..., ResendSandbox]):
@@ -348,9 +378,9 @@ def test_domain_statuses_follow_the_sandbox_controls(make_sandbox: Callable[...,
     sandbox.set_domain_status("example.com", "verified")
     assert sandbox.domains()[0]["status"] == "verified"
     assert {r["status"] for r in sandbox.domains()[0]["records"]} == {"verified"}  # type: ignore[union-attr]
-    sandbox.set_domain_status("example.com", "partially_failed", ["verified", "failed", "verified"])
+    sandbox.set_domain_status("example.com", "partially_failed", ["verified", "verified", "failed", "verified"])
     statuses = [r["status"] for r in sandbox.domains()[0]["records"]]  # type: ignore[union-attr]
-    assert statuses == ["verified", "failed", "verified"]
+    assert statuses == ["verified", "verified", "failed", "verified", "pending"]
     with pytest.raises(ValueError, match="status"):
         sandbox.set_domain_status("example.com", "great")
     with pytest.raises(ValueError, match="record statuses"):
@@ -373,7 +403,7 @@ def test_create_list_page_and_refuse_domains(make_sandbox: Callable[..., ResendS
         assert_error(client.post("/domains", json={"name": "example.net"}), 403, "validation_error")
         assert_error(client.post("/domains", json={}), 422, "missing_required_field")
         assert_error(client.post("/domains", json={"name": "not a domain"}), 422, "validation_error")
-        assert_error(client.post("/domains", json={"name": "a.example", "region": "mars-1"}), 422, "validation_error")
+        assert_error(client.post("/domains", json={"name": "a.example", "region": "mars-1"}), 422, "invalid_region")
         assert_error(client.post("/domains", json=["example.io"]), 422, "validation_error")
         assert_error(client.get("/domains", params={"after": "nope"}), 422, "validation_error")
         assert_error(client.get("/domains/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"), 404, "not_found")
@@ -398,7 +428,7 @@ def test_admin_endpoint_adds_domains_and_sets_statuses(sandbox: ResendSandbox):
         assert {r["status"] for r in moved[0]["records"]} == {"verified"}
         per_record = {"name": "example.com", "records": ["verified", "failed", "pending"]}
         partly = admin.post("/_sandbox/domains", json=per_record).json()
-        assert [r["status"] for r in partly[0]["records"]] == ["verified", "failed", "pending"]
+        assert [r["status"] for r in partly[0]["records"]] == ["verified", "failed", "pending", "pending", "pending"]
         assert admin.get("/_sandbox/domains").json() == partly
         for bad in (
             {"status": "verified"},
@@ -415,7 +445,10 @@ def test_admin_endpoint_adds_domains_and_sets_statuses(sandbox: ResendSandbox):
 
 
 def test_a_subdomains_records_are_named_relative_to_the_apex(make_sandbox: Callable[..., ResendSandbox]):
-    """For updates.example.com the sandbox lists ``send.updates`` and ``resend._domainkey.updates``, as Resend does."""
+    """For updates.example.com the sandbox lists ``send.updates`` and ``<token>._domainkey.updates``, as Resend does."""
     sandbox = make_sandbox(domains=["updates.example.com"])
     records = sandbox.domains()[0]["records"]
-    assert [r["name"] for r in records] == ["send.updates", "send.updates", "resend._domainkey.updates"]  # type: ignore[union-attr]
+    names = [r["name"] for r in records]  # type: ignore[union-attr]
+    assert names[:2] == ["send.updates", "send.updates"]
+    assert all(re.fullmatch(r"[a-z0-9]{32}\._domainkey\.updates", name) for name in names[2:])
+    assert len(names) == 5

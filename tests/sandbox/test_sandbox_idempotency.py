@@ -130,6 +130,30 @@ def test_a_batch_with_an_unverified_sender_is_refused_whole(
     assert sandbox.emails() == []
 
 
+@pytest.mark.parametrize(("mode", "fixed_status"), [("release", 200), ("record", 409)])
+def test_a_key_restricted_to_a_domain_refuses_another_sender_inside_the_claim(
+    make_sandbox: Callable[..., ResendSandbox], email: Email, mode: str, fixed_status: int
+) -> None:
+    """A sending key restricted to example.com refuses a ``from`` elsewhere with 403 under the key's claim: the
+    payload fixed to example.com under the same key then sends (release) or gets 409 (record)."""
+    sandbox = make_sandbox(idempotency_on_refusal=mode)
+    domain = sandbox.add_domain("example.com", status="verified")
+    created = httpx.post(
+        f"{sandbox.url}/api-keys",
+        json={"name": "site", "permission": "sending_access", "domain_id": domain["id"]},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {created.json()['token']}", "Idempotency-Key": "contact-restricted"}
+    elsewhere = httpx.post(f"{sandbox.url}/emails", json=email(**{"from": "a@other.org"}), headers=headers, timeout=10)
+    assert error_of(elsewhere) == (403, "validation_error")
+    assert elsewhere.json()["message"] == "This API key can only send from example.com."
+    fixed = httpx.post(f"{sandbox.url}/emails", json=email(**{"from": "a@example.com"}), headers=headers, timeout=10)
+    assert fixed.status_code == fixed_status
+    assert len(sandbox.emails()) == (1 if fixed_status == 200 else 0)
+
+
 # -- the key is claimed before validation ---------------------------------------------------------
 
 

@@ -65,7 +65,7 @@ def test_sdk_sees_sandbox_errors_as_resend_errors(sdk: ResendSandbox):
         resend.Emails.get("4ef9a417-02e9-4d39-ad75-9611e0fcc33c")
     assert (missing.value.code, missing.value.message) == (404, "Email not found.")
     with pytest.raises(resend.exceptions.ResendError) as unknown:
-        resend.Emails.metrics()
+        resend.Broadcasts.list()
     assert (unknown.value.code, unknown.value.message) == (404, "The requested endpoint does not exist.")
     sdk.script(["429:rate_limit_exceeded;retry-after=3"])
     with pytest.raises(resend.exceptions.ResendError) as limited:
@@ -138,8 +138,8 @@ def test_sdk_reads_domains(make_sandbox, monkeypatch: pytest.MonkeyPatch):
     [listed] = resend.Domains.list()["data"]
     domain = resend.Domains.get(listed["id"])
     assert domain["name"] == "example.com"
-    assert sorted((r["type"], r["name"]) for r in domain["records"]) == [
+    assert sorted((r["type"], r["name"]) for r in domain["records"] if r["record"] == "SPF") == [
         ("MX", "send"),
-        ("TXT", "resend._domainkey"),
         ("TXT", "send"),
     ]
+    assert [r["type"] for r in domain["records"] if r["record"] == "DKIM"] == ["CNAME"] * 3

@@ -1,9 +1,9 @@
 """A local Resend API: for tests, the local stack, and staging load runs that must not send mail.
 
-It speaks ``POST /emails``, ``POST /emails/batch`` and ``GET /emails/{id}`` as Resend documents
-them (validation, auth, idempotency keys, rate-limit headers, error bodies), shows what it
-received at ``GET /`` and ``/_sandbox/*``, injects faults on demand, and can send signed delivery
-webhooks. Standard library only. See ``docs/sandbox.md``.
+It speaks what the official SDKs call on emails, batch, domains, API keys, receiving and attachments
+as Resend documents it (validation, auth and restricted keys, idempotency keys, rate-limit headers,
+error bodies), shows what it received at ``GET /`` and ``/_sandbox/*``, injects faults on demand,
+and can send signed delivery webhooks. Standard library only. See ``docs/sandbox.md``.
 
 Example::
 

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument(
         "--api-key",
         default=os.environ.get("RESEND_SANDBOX_API_KEY", DEFAULT_API_KEY),
-        help="the only API key accepted (default: $RESEND_SANDBOX_API_KEY or %(default)s)",
+        help="the API key it starts with, full access (default: $RESEND_SANDBOX_API_KEY or %(default)s)",
     )
     listen.add_argument(
         "--rate-limit",

@@ -3,20 +3,26 @@
 Order of checks, outermost first (what sits in front of Resend's application is faulted first)::
 
     outage window -> script step / random timeout / random failure     (faults.py)
-    User-Agent -> Authorization -> rate limit                            (403 / 401 / 403 / 429)
-    route -> Idempotency-Key shape -> JSON -> idempotency claim -> validation -> sender domain -> store
+    User-Agent -> Authorization (the key, alive, allowed this route) -> rate limit
+                                                         (403 / 401 / 403 / 401 restricted_api_key / 429)
+    route (404 not_found, 405 method_not_allowed) -> the resource's own checks -> store
 
-The key is claimed before the body is validated, as an idempotency layer in front of the application
+The sends' own checks (``POST /emails``, ``POST /emails/batch``)::
+
+    Idempotency-Key shape -> JSON -> idempotency claim -> validation -> sender domain -> store
+
+A send's key is claimed before its body is validated, as an idempotency layer in front of the application
 does: a request whose key is already done answers from the key (the first answer again, or 409) without
-being validated again. What a refusal inside the claim (422 validation, 403 unverified sender domain)
-does to the key is the ``idempotency_on_refusal`` setting: ``release`` gives the key back, ``record``
-keeps it with that payload and that refusal for 24 hours (Resend does not document which it does).
+being validated again. What a refusal inside the claim (422 validation, 403 for a sender domain that is not
+verified or not the restricted key's) does to the key is the ``idempotency_on_refusal`` setting: ``release``
+gives the key back, ``record`` keeps it with that payload and that refusal for 24 hours (Resend does not
+document which it does).
 
 Before any of that, scheduled emails whose time has come (by the injected clock) move to ``sent``.
-Routes: ``POST/GET /emails``, ``POST /emails/batch``, ``GET/PATCH /emails/{id}``,
-``POST /emails/{id}/cancel``, ``POST/GET /domains``, ``GET /domains/{id}``. Any other path answers
-404 ``not_found`` "The requested endpoint does not exist." as Resend does, including Resend
-endpoints the sandbox does not implement (``/emails/metrics``, ``/emails/receiving``...).
+Routes (:meth:`ResendApi.routes` lists them): emails (send, batch, list, get, update, cancel, share, metrics),
+their attachments, received emails and theirs, domains (create, list, get, update, delete, verify) and domain
+claims, API keys (create, list, update, delete). Any other path answers 404 ``not_found`` "The requested
+endpoint does not exist." as Resend does; a path with another method 405 ``method_not_allowed``.
 
 Added latency is spent while the idempotency key is held (so a concurrent retry sees 409
 ``concurrent_idempotent_requests``), or just before answering for every other request.
@@ -24,28 +30,42 @@ Added latency is spent while the idempotency key is held (so a concurrent retry 
 
 from __future__ import annotations
 
-import hmac
-import json
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
 
-from contact_sdk.devtools.sandbox.domains import REGIONS, DomainStore
+from contact_sdk.devtools.sandbox.api_keys import SENDING_ROUTES, ApiKey, ApiKeyRoutes, ApiKeyStore, restricted_api_key
+from contact_sdk.devtools.sandbox.attachments import AttachmentStore
+from contact_sdk.devtools.sandbox.domain_api import DomainRoutes
+from contact_sdk.devtools.sandbox.domains import DomainStore
 from contact_sdk.devtools.sandbox.errors import (
     ApiError,
     invalid_api_key,
     invalid_idempotency_key,
-    method_not_allowed,
     missing_api_key,
     missing_user_agent,
     not_found,
     rate_limit_exceeded,
     service_unavailable,
 )
+from contact_sdk.devtools.sandbox.exchange import (
+    Answer,
+    ApiRequest,
+    Handler,
+    error_answer,
+    json_answer,
+    json_object,
+    pagination,
+    parse_json,
+    require_uuid,
+)
 from contact_sdk.devtools.sandbox.faults import FaultState, Step
+from contact_sdk.devtools.sandbox.metrics import MetricsRoutes
+from contact_sdk.devtools.sandbox.receiving import ReceivingRoutes, ReceivingStore
+from contact_sdk.devtools.sandbox.routing import Router
 from contact_sdk.devtools.sandbox.schedule import due_epoch
+from contact_sdk.devtools.sandbox.sharing import ShareRoutes
 from contact_sdk.devtools.sandbox.store import (
     Clock,
     CursorError,
@@ -77,11 +97,6 @@ IDEMPOTENCY_ON_REFUSAL: tuple[str, ...] = ("release", "record")
 #: Request headers kept with each stored email (lower-case).
 STORED_HEADERS: tuple[str, ...] = ("idempotency-key", "user-agent", "content-type", "x-batch-validation")
 
-_EMAIL_PATH = re.compile(r"^/emails/([^/]+)$")
-_CANCEL_PATH = re.compile(r"^/emails/([^/]+)/cancel$")
-_DOMAIN_PATH = re.compile(r"^/domains/([^/]+)$")
-#: ``/emails/<name>`` paths that are Resend endpoints, not email ids; the sandbox does not implement them.
-_EMAIL_ENDPOINTS = frozenset({"metrics", "receiving"})
 _FAULT_MESSAGES: dict[str, str] = {
     "rate_limit_exceeded": "Too many requests. Please limit the number of requests per second.",
     "daily_quota_exceeded": "You have reached your daily email sending quota.",
@@ -101,47 +116,19 @@ _PROXY_PAGE = """<html>
 
 
 @dataclass(slots=True)
-class Answer:
-    """What to send back: status, body, headers, and how (after a hang, or not at all)."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    hang_seconds: float = 0.0
-    reset: bool = False
-
-
-def json_answer(status: int, payload: object, headers: Mapping[str, str] | None = None) -> Answer:
-    """A JSON answer."""
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    return Answer(status, body, {"content-type": "application/json; charset=utf-8", **(headers or {})})
-
-
-def error_answer(error: ApiError) -> Answer:
-    """Resend's error body for ``error``, with its extra headers."""
-    return json_answer(error.status, error.body(), error.headers)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiRequest:
-    """One request to the API surface; header names are lower-case, ``body`` is ``None`` when too large."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes | None
-
-
-@dataclass(slots=True)
 class _Exchange:
     record: RequestRecord
     latency: float
     window: RateWindow | None = None
+    key: ApiKey | None = None
+
+
+#: What the routes of this module take: the exchange (latency, log, key), the request, the path's segments.
+_EmailHandler = Callable[[_Exchange, ApiRequest, dict[str, str]], Answer]
 
 
 class ResendApi:
-    """Answers requests to ``/emails``, ``/emails/batch`` and ``/emails/{id}`` as Resend would."""
+    """Answers requests to Resend's email, attachment, receiving, domain and API key endpoints as Resend would."""
 
     def __init__(
         self,
@@ -157,15 +144,19 @@ class ResendApi:
         on_accept: Callable[[EmailRecord], None],
         domains: DomainStore | None = None,
         strict: bool = False,
+        keys: ApiKeyStore | None = None,
+        attachments: AttachmentStore | None = None,
+        receiving: ReceivingStore | None = None,
+        base_url: Callable[[], str] = lambda: "http://127.0.0.1",
         idempotency_on_refusal: str = "release",
         require_verified_domain: bool = False,
     ) -> None:
         """Wire the stores; ``wait(seconds)`` pauses and returns True when the sandbox is stopping.
 
+        ``base_url`` is where the sandbox listens: download and share links point there.
         ``idempotency_on_refusal`` is ``release`` or ``record`` (see the module docstring);
         ``require_verified_domain`` refuses a ``from`` whose domain is not ``verified`` (403).
         """
-        self._api_key = api_key
         self._clock = clock
         self._emails = emails
         self._requests = requests
@@ -179,6 +170,78 @@ class ResendApi:
         self.require_verified_domain = require_verified_domain
         self._on_refusal = "release"
         self.idempotency_on_refusal = idempotency_on_refusal
+        self._keys = keys if keys is not None else ApiKeyStore(clock, first_token=api_key)
+        self._attachments = attachments if attachments is not None else AttachmentStore(clock, base_url=base_url)
+        self._receiving = receiving if receiving is not None else ReceivingStore(clock, self._attachments)
+        self.shares = ShareRoutes(clock, base_url=base_url, exists=self._email_exists)
+        self._router: Router[_EmailHandler] = Router()
+        self._route_everything(base_url)
+
+    def _route_everything(self, base_url: Callable[[], str]) -> None:
+        """Resend's routes, literal paths before the ids they would otherwise be read as."""
+
+        def plain(handler: Handler) -> _EmailHandler:
+            return lambda exchange, request, params: handler(request, params)
+
+        route = self._router.add
+        receiving = ReceivingRoutes(self._receiving, self._attachments, self._clock, base_url)
+        metrics = MetricsRoutes(
+            self._clock,
+            self._emails.all,
+            lambda: [email.created_at for email in self._receiving.newest_first()],
+            lambda: {entry.name: entry.id for entry in self._domains.page(limit=None, after=None, before=None)[0]},
+        )
+        domains = DomainRoutes(self._domains, self._clock)
+        keys = ApiKeyRoutes(self._keys, domain_exists=lambda domain_id: self._domains.get(domain_id) is not None)
+        route("POST", "/emails", self._send)
+        route("GET", "/emails", plain(self._list))
+        route("POST", "/emails/batch", self._send_batch)
+        route("GET", "/emails/metrics", plain(metrics.get))
+        route("GET", "/emails/receiving", plain(receiving.list))
+        route("GET", "/emails/receiving/{email_id}", plain(receiving.get))
+        route("GET", "/emails/receiving/{email_id}/attachments", plain(receiving.list_attachments))
+        route("GET", "/emails/receiving/{email_id}/attachments/{attachment_id}", plain(receiving.get_attachment))
+        route("GET", "/emails/{email_id}", plain(self._get))
+        route("PATCH", "/emails/{email_id}", plain(self._update))
+        route("POST", "/emails/{email_id}/cancel", plain(self._cancel))
+        route("POST", "/emails/{email_id}/share", plain(self.shares.share))
+        route("GET", "/emails/{email_id}/attachments", plain(self._list_attachments))
+        route("GET", "/emails/{email_id}/attachments/{attachment_id}", plain(self._get_attachment))
+        route("POST", "/domains", plain(domains.create))
+        route("GET", "/domains", plain(domains.list))
+        route("POST", "/domains/claim", plain(domains.create_claim))
+        route("GET", "/domains/{domain_id}", plain(domains.get))
+        route("PATCH", "/domains/{domain_id}", plain(domains.update))
+        route("DELETE", "/domains/{domain_id}", plain(domains.remove))
+        route("POST", "/domains/{domain_id}/verify", plain(domains.verify))
+        route("GET", "/domains/{domain_id}/claim", plain(domains.get_claim))
+        route("POST", "/domains/{domain_id}/claim/verify", plain(domains.verify_claim))
+        route("POST", "/api-keys", plain(keys.create))
+        route("GET", "/api-keys", plain(keys.list))
+        route("PATCH", "/api-keys/{api_key_id}", plain(keys.update))
+        route("DELETE", "/api-keys/{api_key_id}", plain(keys.delete))
+
+    def routes(self) -> list[tuple[frozenset[str], str]]:
+        """Every route's methods and path pattern, in the order they are tried."""
+        return self._router.templates()
+
+    def _email_exists(self, email_id: str) -> bool:
+        return self._emails.get(email_id) is not None or self._receiving.get(email_id) is not None
+
+    @property
+    def keys(self) -> ApiKeyStore:
+        """The API keys (the sandbox's own first)."""
+        return self._keys
+
+    @property
+    def receiving(self) -> ReceivingStore:
+        """The received emails."""
+        return self._receiving
+
+    @property
+    def attachments(self) -> AttachmentStore:
+        """The attachments of sent and received emails."""
+        return self._attachments
 
     @property
     def idempotency_on_refusal(self) -> str:
@@ -261,73 +324,55 @@ class ResendApi:
         if not authorization or not authorization.strip():
             raise missing_api_key()
         scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self._api_key.encode()):
+        if scheme.lower() != "bearer" or not token.strip():
             raise invalid_api_key()
+        exchange.key = self._keys.authorize(token.strip())
+        if exchange.key.permission == "sending_access" and (method, path) not in SENDING_ROUTES:
+            raise restricted_api_key()
         allowed, exchange.window = self._limiter.take()
         if not allowed:
             raise rate_limit_exceeded(str(exchange.window.reset_seconds))
+        handler, params = self._router.resolve(method, path)
+        return handler(exchange, request, params)
 
-        if path == "/emails":
-            if method == "POST":
-                return self._send(exchange, headers, request.body)
-            if method == "GET":
-                return self._list(request.query)
-            raise method_not_allowed()
-        if path == "/emails/batch":
-            if method == "POST":
-                return self._send_batch(exchange, headers, request.body)
-            raise method_not_allowed()
-        if (match := _EMAIL_PATH.match(path)) and match.group(1) not in _EMAIL_ENDPOINTS:
-            if method == "GET":
-                return self._get(match.group(1))
-            if method == "PATCH":
-                return self._update(match.group(1), request.body)
-            raise method_not_allowed()
-        if match := _CANCEL_PATH.match(path):
-            if method == "POST":
-                return self._cancel(match.group(1))
-            raise method_not_allowed()
-        return self._domain_route(method, path, request)
+    def _sending_domain_allowed(self, exchange: _Exchange, payload: dict[str, Any]) -> None:
+        """A key restricted to a domain sends only from it (403 ``validation_error`` otherwise)."""
+        key = exchange.key
+        if key is None or key.domain_id is None:
+            return
+        entry = self._domains.get(key.domain_id)
+        sender = bare_address(str(payload.get("from", ""))) or ""
+        if entry is None or sender.rsplit("@", 1)[-1].lower() != entry.name:
+            name = entry.name if entry is not None else "its domain"
+            raise ApiError(403, "validation_error", f"This API key can only send from {name}.")
 
-    def _domain_route(self, method: str, path: str, request: ApiRequest) -> Answer:
-        if path == "/domains":
-            if method == "GET":
-                return self._list_domains(request.query)
-            if method == "POST":
-                return self._create_domain(request.body)
-            raise method_not_allowed()
-        if match := _DOMAIN_PATH.match(path):
-            if method == "GET":
-                entry = self._domains.get(match.group(1))
-                if entry is None or entry.id != match.group(1):
-                    raise not_found("Domain not found")
-                return json_answer(200, entry.resource())
-            raise method_not_allowed()
-        raise not_found()
-
-    def _send(self, exchange: _Exchange, headers: Mapping[str, str], body: bytes | None) -> Answer:
+    def _send(self, exchange: _Exchange, request: ApiRequest, params: dict[str, str]) -> Answer:
+        headers = request.headers
         key = _idempotency_key(headers)
-        payload = _parse_json(body)
+        payload = parse_json(request.body)
 
         def store() -> tuple[int, object]:
             email = validate_email(payload, strict=self.strict)
+            self._sending_domain_allowed(exchange, email)
             self._check_sender(email)
             record = self._store(email, headers, "/emails", exchange)
             return 200, {"id": record.id}
 
         return self._idempotent(exchange, key, "/emails", payload, store)
 
-    def _send_batch(self, exchange: _Exchange, headers: Mapping[str, str], body: bytes | None) -> Answer:
+    def _send_batch(self, exchange: _Exchange, request: ApiRequest, params: dict[str, str]) -> Answer:
+        headers = request.headers
         key = _idempotency_key(headers)
         mode = headers.get("x-batch-validation", "strict").strip().lower()
         if mode not in ("strict", "permissive"):
             raise ApiError(422, "validation_error", "The `x-batch-validation` header must be strict or permissive.")
-        payload = _parse_json(body)
+        payload = parse_json(request.body)
 
         def store() -> tuple[int, object]:
             valid, errors = validate_batch(payload, permissive=mode == "permissive", strict=self.strict)
             items = cast("list[dict[str, Any]]", payload)
             for index in valid:
+                self._sending_domain_allowed(exchange, items[index])
                 self._check_sender(items[index])
             data = [{"id": self._store(items[index], headers, "/emails/batch", exchange).id} for index in valid]
             return 200, {"data": data, "errors": errors} if mode == "permissive" else {"data": data}
@@ -385,18 +430,40 @@ class ResendApi:
         scheduled_at = payload.get("scheduled_at")
         due = due_epoch(scheduled_at, now=self._clock()) if isinstance(scheduled_at, str) else None
         record = self._emails.add(payload, kept, endpoint, due)
+        if isinstance(payload.get("attachments"), list):
+            self._attachments.add_sent(record.id, payload["attachments"])
         exchange.record.email_ids.append(record.id)
         self._on_accept(record)
         return record
 
-    def _get(self, email_id: str) -> Answer:
-        record = self._emails.get(email_id)
+    def _get(self, request: ApiRequest, params: dict[str, str]) -> Answer:
+        record = self._emails.get(params["email_id"])
         if record is None:
             raise not_found("Email not found.")
         return json_answer(200, record.resource())
 
-    def _list(self, query: Mapping[str, str]) -> Answer:
-        limit, after, before = _pagination(query, default_limit=20)
+    def _list_attachments(self, request: ApiRequest, params: dict[str, str]) -> Answer:
+        email_id = require_uuid(params["email_id"])
+        if self._emails.get(email_id) is None:
+            raise not_found("Email not found.")
+        limit, after, before = pagination(request.query, default_limit=20)
+        try:
+            data, has_more = self._attachments.listing(email_id, limit=limit or 20, after=after, before=before)
+        except CursorError as exc:
+            raise _unknown_cursor(exc) from None
+        return json_answer(200, {"object": "list", "has_more": has_more, "data": data})
+
+    def _get_attachment(self, request: ApiRequest, params: dict[str, str]) -> Answer:
+        email_id, attachment_id = require_uuid(params["email_id"]), require_uuid(params["attachment_id"])
+        if self._emails.get(email_id) is None:
+            raise not_found("Email not found.")
+        found = next((a for a in self._attachments.of(email_id) if a.id == attachment_id), None)
+        if found is None:
+            raise not_found("Attachment not found.")
+        return json_answer(200, self._attachments.detail(found))
+
+    def _list(self, request: ApiRequest, params: dict[str, str]) -> Answer:
+        limit, after, before = pagination(request.query, default_limit=20)
         try:
             page = self._emails.page(limit=limit or 20, after=after, before=before)
         except CursorError as exc:
@@ -404,10 +471,9 @@ class ResendApi:
         data = [record.resource() for record in page.items]
         return json_answer(200, {"object": "list", "has_more": page.has_more, "data": data})
 
-    def _update(self, email_id: str, body: bytes | None) -> Answer:
-        payload = _parse_json(body)
-        if not isinstance(payload, dict):
-            raise ApiError(422, "validation_error", "The request body must be a JSON object.")
+    def _update(self, request: ApiRequest, params: dict[str, str]) -> Answer:
+        email_id = params["email_id"]
+        payload = json_object(request.body)
         unknown = sorted(set(payload) - {"id", "scheduled_at"})
         if unknown and self.strict:
             message = f"Unknown field `{unknown[0]}`. Only `scheduled_at` can be updated."
@@ -432,50 +498,18 @@ class ResendApi:
             raise _not_scheduled(email_id, "updated")
         return json_answer(200, {"object": "email", "id": email_id})
 
-    def _cancel(self, email_id: str) -> Answer:
+    def _cancel(self, request: ApiRequest, params: dict[str, str]) -> Answer:
+        email_id = params["email_id"]
         if self._emails.get(email_id) is None:
             raise not_found("Email not found.")
         if not self._emails.cancel(email_id):
             raise _not_scheduled(email_id, "canceled")
         return json_answer(200, {"object": "email", "id": email_id})
 
-    def _list_domains(self, query: Mapping[str, str]) -> Answer:
-        limit, after, before = _pagination(query, default_limit=None)
-        try:
-            entries, has_more = self._domains.page(limit=limit, after=after, before=before)
-        except CursorError as exc:
-            raise _unknown_cursor(exc) from None
-        data = [entry.summary() for entry in entries]
-        return json_answer(200, {"object": "list", "has_more": has_more, "data": data})
-
-    def _create_domain(self, body: bytes | None) -> Answer:
-        payload = _parse_json(body)
-        if not isinstance(payload, dict):
-            raise ApiError(422, "validation_error", "The request body must be a JSON object.")
-        name = payload.get("name")
-        if name is None:
-            raise ApiError(422, "missing_required_field", "Missing `name` field.")
-        if not isinstance(name, str) or not _DOMAIN_NAME.fullmatch(name.strip().lower()):
-            raise ApiError(422, "validation_error", "Invalid `name` field: expected a domain name like example.com.")
-        region = payload.get("region", "us-east-1")
-        if region not in REGIONS:
-            raise ApiError(422, "validation_error", f"Invalid `region` field: one of {', '.join(REGIONS)}.")
-        try:
-            entry = self._domains.add(name, str(region))
-        except ValueError as exc:
-            message = f"The {name.strip().lower()} domain has been registered already."
-            raise ApiError(403, "validation_error", message) from exc
-        answer = entry.resource()
-        answer.pop("object", None)
-        return json_answer(201, answer)
-
     def _spend_latency(self, exchange: _Exchange) -> None:
         if exchange.latency > 0:
             latency, exchange.latency = exchange.latency, 0.0
             self._wait(latency)
-
-
-_DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def unverified_domain(domain: str) -> ApiError:
@@ -485,19 +519,6 @@ def unverified_domain(domain: str) -> ApiError:
         "validation_error",
         f"The {domain} domain is not verified. Please, add and verify your domain on https://resend.com/domains",
     )
-
-
-def _pagination(query: Mapping[str, str], *, default_limit: int | None) -> tuple[int | None, str | None, str | None]:
-    raw = query.get("limit")
-    if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 100):
-        raise ApiError(422, "validation_error", "The `limit` parameter must be a number between 1 and 100.")
-    after, before = query.get("after"), query.get("before")
-    if after is not None and before is not None:
-        raise ApiError(422, "validation_error", "Use either the `after` or the `before` parameter, not both.")
-    for name, value in (("after", after), ("before", before)):
-        if value is not None and not value.strip():
-            raise ApiError(422, "validation_error", f"The `{name}` parameter must not be empty.")
-    return (int(raw) if raw is not None else default_limit), after, before
 
 
 def _unknown_cursor(exc: CursorError) -> ApiError:
@@ -513,17 +534,6 @@ def _idempotency_key(headers: Mapping[str, str]) -> str | None:
     if key is not None and not 1 <= len(key) <= 256:
         raise invalid_idempotency_key()
     return key
-
-
-def _parse_json(body: bytes | None) -> object:
-    if body is None:
-        raise ApiError(413, "validation_error", "The request body is larger than the 40 MB Resend accepts.")
-    if not body.strip():
-        raise ApiError(400, "validation_error", "The request body is empty; expected JSON.")
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "validation_error", f"The request body is not valid JSON: {exc}.") from None
 
 
 def _reason(status: int) -> str:

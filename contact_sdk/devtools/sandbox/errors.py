@@ -6,6 +6,7 @@ turns it into exactly the body Resend sends. The messages follow Resend's error 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "invalid_api_key",
     "invalid_idempotency_key",
     "invalid_idempotent_request",
+    "invalid_region",
     "method_not_allowed",
     "missing_api_key",
     "missing_user_agent",
@@ -82,6 +84,11 @@ def concurrent_idempotent_requests() -> ApiError:
         "concurrent_idempotent_requests",
         "Same idempotency key used while original request is still in progress.",
     )
+
+
+def invalid_region(regions: Sequence[str]) -> ApiError:
+    """422: a domain's ``region`` is not one of ``regions``, the ones Resend sends from."""
+    return ApiError(422, "invalid_region", "Region must be " + " | ".join(f'"{region}"' for region in regions))
 
 
 def rate_limit_exceeded(retry_after: str) -> ApiError:

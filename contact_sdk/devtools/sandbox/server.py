@@ -26,17 +26,29 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
 from types import TracebackType
-from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from contact_sdk.devtools.sandbox.admin import handle_admin
-from contact_sdk.devtools.sandbox.api import IDEMPOTENCY_ON_REFUSAL, Answer, ApiRequest, ResendApi, json_answer
+from contact_sdk.devtools.sandbox.api import (
+    IDEMPOTENCY_ON_REFUSAL,
+    Answer,
+    ApiRequest,
+    ResendApi,
+    error_answer,
+    json_answer,
+)
+from contact_sdk.devtools.sandbox.api_keys import ApiKeyStore
+from contact_sdk.devtools.sandbox.attachments import AttachmentStore
 from contact_sdk.devtools.sandbox.domains import DomainStore
+from contact_sdk.devtools.sandbox.errors import ApiError
 from contact_sdk.devtools.sandbox.faults import Faults, FaultState, parse_faults, parse_step
 from contact_sdk.devtools.sandbox.page import PAGE_HEADERS, render_inbox
+from contact_sdk.devtools.sandbox.receiving import ReceivingStore
 from contact_sdk.devtools.sandbox.store import (
     DEFAULT_RATE_LIMIT,
     Clock,
@@ -134,6 +146,9 @@ class ResendSandbox:
         self._domains = DomainStore(clock)
         for name in domains:
             self._domains.add(name)
+        self._keys = ApiKeyStore(clock, first_token=api_key)
+        self._attachments = AttachmentStore(clock, base_url=lambda: self.url)
+        self._received = ReceivingStore(clock, self._attachments)
         self._dispatcher: WebhookDispatcher | None = None
         if webhook_url is not None and webhook_secret is not None:
             self._dispatcher = WebhookDispatcher(
@@ -156,6 +171,10 @@ class ResendSandbox:
             on_accept=self._accepted,
             domains=self._domains,
             strict=strict,
+            keys=self._keys,
+            attachments=self._attachments,
+            receiving=self._received,
+            base_url=lambda: self.url,
             idempotency_on_refusal=idempotency_on_refusal,
             require_verified_domain=require_verified_domain,
         )
@@ -236,8 +255,15 @@ class ResendSandbox:
 
     @property
     def api_key(self) -> str:
-        """The only API key it accepts."""
+        """The key it was started with (full access); keys made through ``POST /api-keys`` work too."""
         return self._api_key
+
+    def api_keys(self) -> list[dict[str, object]]:
+        """Every API key, oldest first: id, name, permission, domain_id (tokens are not shown)."""
+        return [
+            {"id": key.id, "name": key.name, "permission": key.permission, "domain_id": key.domain_id}
+            for key in self._keys.all()
+        ]
 
     # -- what it received ---------------------------------------------------------------------
 
@@ -254,9 +280,25 @@ class ResendSandbox:
         """Every webhook delivery attempt, oldest first (empty without ``webhook_url``)."""
         return self._dispatcher.log() if self._dispatcher is not None else []
 
+    def receive(self, raw: bytes) -> str:
+        """Take in one inbound email (the raw RFC 5322 message) for the receiving API; returns its id."""
+        return self._received.receive(raw).id
+
+    def received(self) -> list[dict[str, object]]:
+        """Received emails, oldest first: id, from, to, subject, created_at."""
+        return [
+            {"id": email.id, "from": email.sender, "to": email.to, "subject": email.subject}
+            for email in reversed(self._received.newest_first())
+        ]
+
     def reset(self) -> None:
-        """Forget emails, requests, idempotency keys, the rate window, webhooks; clear the faults."""
+        """Forget emails, received emails, attachments, requests, idempotency keys, the rate window, webhooks.
+
+        The faults are cleared too; domains and API keys stay.
+        """
         self._emails.clear()
+        self._received.clear()
+        self._attachments.clear()
         self._requests.clear()
         self._idempotency.clear()
         self._limiter.clear()
@@ -355,9 +397,27 @@ class ResendSandbox:
 
     # -- domains ------------------------------------------------------------------------------
 
-    def add_domain(self, name: str, *, region: str = "us-east-1", status: str = "not_started") -> dict[str, object]:
-        """Add a sending domain to the domains API; returns it as ``GET /domains/{id}`` shows it."""
-        return self._domains.add(name, region, status).resource()
+    def add_domain(
+        self,
+        name: str,
+        *,
+        region: str = "us-east-1",
+        status: str = "not_started",
+        dkim: str = "cname",
+        return_path: str = "send",
+        verify: str = "verified",
+    ) -> dict[str, object]:
+        """Add a sending domain to the domains API; returns it as ``GET /domains/{id}`` shows it.
+
+        ``dkim="txt"`` gives it an older Resend domain's single TXT key instead of today's three CNAMEs;
+        ``return_path`` is its return-path subdomain (Resend's ``custom_return_path``); ``verify="failed"`` makes
+        ``POST /domains/{id}/verify`` find its records missing.
+        """
+        if verify not in ("verified", "failed"):
+            raise ValueError(f"verify must be verified or failed, not {verify!r}")
+        entry = self._domains.add(name, region, status, return_path=return_path, dkim=dkim)
+        self._domains.update(entry.id, verify_outcome=verify)
+        return entry.resource()
 
     def set_domain_status(self, name_or_id: str, status: str, records: Sequence[str] | None = None) -> None:
         """Set a domain's status (``verified``, ``failed``...) and optionally each record's, in record order."""
@@ -386,10 +446,42 @@ class ResendSandbox:
         if path == "/favicon.ico":
             return Answer(404, b"", {})
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
-            return handle_admin(self, method, path, body)
-        return self._api.handle(
-            ApiRequest(method, path, dict(parse_qsl(parts.query, keep_blank_values=True)), headers, body)
-        )
+            return handle_admin(self, method, path, body, _first_values(parts.query))
+        lists = {name: tuple(values) for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        query = {name: values[-1] for name, values in lists.items()}
+        return self._api.handle(ApiRequest(method, path, query, headers, body, lists))
+
+    # -- links the API hands out --------------------------------------------------------------
+
+    def shared_email(self, token: str) -> dict[str, object] | None:
+        """The email a live share link shows (sent or received); ``None`` when unknown or expired."""
+        email_id = self._api.shares.shared_email(token)
+        if email_id is None:
+            return None
+        sent = self._emails.get(email_id)
+        if sent is not None:
+            return sent.resource()
+        received = self._received.get(email_id)
+        if received is None:
+            return None
+        return {
+            "id": received.id,
+            "from": received.sender,
+            "to": received.to,
+            "subject": received.subject,
+            "html": received.html,
+            "text": received.text,
+        }
+
+    def raw_message(self, email_id: str) -> bytes | None:
+        """A received email's raw message (its ``raw.download_url``)."""
+        received = self._received.get(email_id)
+        return received.raw if received is not None else None
+
+    def attachment_content(self, attachment_id: str) -> tuple[str, bytes] | None:
+        """An attachment's content type and bytes (its ``download_url``)."""
+        found = self._attachments.get(attachment_id)
+        return (found.content_type, found.data) if found is not None else None
 
 
 class _Server(ThreadingHTTPServer):
@@ -434,22 +526,48 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes; Nagle would add ~40 ms per answer
     timeout = 120  # an idle kept-alive connection is closed after this
     server: _Server
-    _METHODS: ClassVar[tuple[str, ...]] = ("GET", "POST", "DELETE", "PATCH", "PUT")
 
+    # Every standard method reaches the same dispatcher, which answers Resend-shaped JSON (404 / 405) for
+    # what is not a route; a made-up method is answered by send_error below, also in JSON.
     def do_GET(self) -> None:
         self._handle()
 
     def do_POST(self) -> None:
         self._handle()
 
-    def do_DELETE(self) -> None:
+    def do_PUT(self) -> None:
         self._handle()
 
     def do_PATCH(self) -> None:
         self._handle()
 
-    def do_PUT(self) -> None:
+    def do_DELETE(self) -> None:
         self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
+    def do_TRACE(self) -> None:
+        self._handle()
+
+    def do_CONNECT(self) -> None:
+        self._handle()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The standard library answers what it cannot parse (a bad request line, oversized headers, a method
+        # it has no do_ for) with an HTML page; Resend answers JSON, and so does the sandbox.
+        self.close_connection = True
+        # A request line too broken to name its version leaves the stdlib's default, HTTP/0.9, which would
+        # drop the status line and headers; answer in HTTP/1.1 like every other answer.
+        self.request_version = "HTTP/1.1"
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            error = ApiError(405, "method_not_allowed", "Method is not allowed for the requested path.")
+        else:
+            error = ApiError(code, "validation_error", message or explain or "The request could not be read.")
+        self._write(error_answer(error))
 
     def version_string(self) -> str:
         return self.server_version
@@ -464,6 +582,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body(headers)
             answer = sandbox._answer(self.command, self.path, headers, body)
+        except ApiError as exc:
+            answer = error_answer(exc)
         except Exception as exc:  # noqa: BLE001 - a sandbox bug must answer 500, not kill the connection
             traceback.print_exc()
             error = {"statusCode": 500, "name": "application_error", "message": f"Sandbox error: {exc!r}"}
@@ -523,3 +643,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _first_values(query: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(query, keep_blank_values=True).items()}

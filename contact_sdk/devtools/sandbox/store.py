@@ -98,7 +98,7 @@ class EmailRecord:
                 return None
             return [value] if isinstance(value, str) else list(value)
 
-        return {
+        resource: dict[str, object] = {
             "object": "email",
             "id": self.id,
             "message_id": self.message_id,
@@ -113,8 +113,10 @@ class EmailRecord:
             "reply_to": listed("reply_to"),
             "last_event": self.last_event,
             "scheduled_at": self.body.get("scheduled_at"),
-            "tags": self.body.get("tags"),
         }
+        if self.body.get("tags") is not None:
+            resource["tags"] = self.body["tags"]  # Resend leaves the key out of an email sent without tags
+        return resource
 
 
 class CursorError(ValueError):

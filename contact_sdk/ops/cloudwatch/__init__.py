@@ -14,7 +14,7 @@ Example::
 
     from contact_sdk.ops.cloudwatch import DeploymentParameters, render_dashboard
 
-    params = DeploymentParameters(region="eu-west-1", function_name="contact-form-handler",
+    params = DeploymentParameters(region="eu-west-1", function_name="prod-contact-form-handler",
                                   api_name="prod-portfolio-api", stage="prod", environment="prod")
     body = render_dashboard(params)      # json.dumps(body) is the DashboardBody
 """

@@ -4,13 +4,15 @@ Fill in the CloudWatch templates for one deployment, validate them, then print t
 for a hand import or IaC) or put them into CloudWatch (``deploy``; ``--dry-run`` only reads and
 says what would change).
 
-Every parameter is an option or an environment variable (option first):
+Every parameter is an option, an environment variable, or an output of the CDK stack named by ``--stack``
+(``CONTACT_STACK_NAME``), in that order:
 
 =========================  =================================  ==========================================
 option                     environment variable               default
 =========================  =================================  ==========================================
 ``--region``               ``AWS_REGION``, ``AWS_DEFAULT_REGION``  required
-``--function-name``        ``CONTACT_FUNCTION_NAME``          required
+``--stack``                ``CONTACT_STACK_NAME``             unset: no stack outputs read
+``--function-name``        ``CONTACT_FUNCTION_NAME``          required (stack output ``ApiFunctionName``)
 ``--api-name``             ``CONTACT_API_NAME``               required
 ``--stage``                ``CONTACT_STAGE``                  required
 ``--environment``          ``CONTACT_ENVIRONMENT``            ``prod`` (the handler's own default)
@@ -23,13 +25,19 @@ option                     environment variable               default
 ``--consumer-log-group-name``  ``CONTACT_CONSUMER_LOG_GROUP_NAME``  ``/aws/lambda/<consumer function name>``
 =========================  =================================  ==========================================
 
-Exit status: 0 done, 1 invalid definitions or AWS refused, 2 a parameter missing or malformed.
+Names are checked before anything is rendered (``'bad name!'`` is not a function name: exit 2). ``deploy`` then
+checks, read-only, that the functions, log groups, queues and the API stage exist (:mod:`.verify`), since a
+dashboard or alarm on a missing resource shows nothing and never fires; ``--no-verify`` skips that for an account
+where they do not exist yet.
+
+Exit status: 0 done, 1 invalid definitions, a referenced resource missing, or AWS refused, 2 a parameter or a
+file argument missing or malformed.
 
 Example::
 
-    contact-sdk dashboard render --region eu-west-1 --function-name contact-form-handler \\
+    contact-sdk alarms deploy --region eu-west-1 --stack contact-prod --dry-run     # the stack's names
+    contact-sdk dashboard render --region eu-west-1 --function-name prod-contact-form-handler \\
         --api-name prod-portfolio-api --stage prod --environment prod --output dashboard.json
-    contact-sdk alarms deploy --dry-run --region eu-west-1 ... --alarm-topic-arn arn:aws:sns:...
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ from contact_sdk.ops.cloudwatch.render import (
     render_metric_filters,
 )
 from contact_sdk.ops.cloudwatch.validate import DefinitionInvalidError, validate_deployment
+from contact_sdk.ops.cloudwatch.verify import AwsClients, missing_resources, name_problems
+from contact_sdk.ops.files import FileArgumentError, writable_output, write_output
 
 __all__ = ["ENVIRONMENT_VARIABLES", "register"]
 
@@ -73,6 +83,19 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, ...]] = {
     "consumer_function_name": ("CONTACT_CONSUMER_FUNCTION_NAME",),
     "consumer_log_group_name": ("CONTACT_CONSUMER_LOG_GROUP_NAME",),
 }
+#: Option destination -> the CDK stack output (infra/contact_stack/stack.py) read when ``--stack`` is given.
+STACK_OUTPUTS: dict[str, str] = {
+    "function_name": "ApiFunctionName",
+    "api_name": "ApiName",
+    "stage": "StageName",
+    "environment": "Environment",
+    "alarm_topic_arn": "AlarmTopicArn",
+    "dashboard_name": "DashboardName",
+    "outbox_queue_name": "OutboxQueueName",
+    "dead_letter_queue_name": "DeadLetterQueueName",
+    "consumer_function_name": "ConsumerFunctionName",
+}
+_STACK_VARIABLE = "CONTACT_STACK_NAME"
 _DEFAULTS = {"environment": "prod"}
 _REQUIRED = ("region", "function_name", "api_name", "stage", "environment")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
@@ -100,6 +123,12 @@ def register(subparsers: Any) -> None:
         deploy_parser = commands.add_parser("deploy", help="validate and put it into CloudWatch through boto3")
         _add_parameters(deploy_parser, alarms=group == "alarms")
         deploy_parser.add_argument("--dry-run", action="store_true", help="only read, and say what would change")
+        deploy_parser.add_argument(
+            "--no-verify",
+            dest="verify",
+            action="store_false",
+            help="do not check that the functions, log groups, queues and API stage exist (they do not yet)",
+        )
         deploy_parser.set_defaults(handler=_guarded(deploy))
 
 
@@ -109,6 +138,10 @@ def _add_parameters(parser: argparse.ArgumentParser, *, alarms: bool) -> None:
         default = f"; default {_DEFAULTS[dest]}" if dest in _DEFAULTS else ""
         parser.add_argument(f"--{dest.replace('_', '-')}", dest=dest, help=f"{help_text} (env {variables}{default})")
 
+    parser.add_argument(
+        "--stack",
+        help=f"read every parameter not given from this CDK stack's outputs, e.g. contact-prod (env {_STACK_VARIABLE})",
+    )
     option("region", "AWS region, e.g. eu-west-1")
     option("function_name", "the Lambda function's name")
     option("api_name", "the API Gateway REST API's name")
@@ -131,9 +164,14 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
     def run(args: argparse.Namespace) -> int:
         try:
+            if getattr(args, "output", None) is not None:
+                writable_output(args.output)  # before rendering: a bad path is the caller's to fix, exit 2
             return command(args)
+        except FileArgumentError as exc:
+            _error(str(exc))
+            return exc.exit_status
         except (_UsageError, TemplateError) as exc:
-            _error(f"{exc}\n(run with --help for every parameter and its environment variable)")
+            _error(f"{exc} (see --help for every parameter, its environment variable and stack output)")
             return 2
         except (DefinitionInvalidError, DeployError, ConfigurationError) as exc:
             _error(str(exc))
@@ -165,9 +203,37 @@ def _known_regions() -> set[str]:
     return regions
 
 
+def _stack_outputs(stack: str, region: str | None) -> dict[str, str]:
+    """The outputs of the CloudFormation stack ``stack``, by key; :class:`DeployError` if it cannot be read."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - only with --stack
+
+    if not region:
+        raise _UsageError("--stack needs --region (or AWS_REGION): stacks are regional")
+    try:
+        described = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise DeployError(
+            f"cannot read stack {stack} in {region}: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise DeployError(f"cannot read stack {stack} in {region}: {exc}") from exc
+    outputs = described["Stacks"][0].get("Outputs", [])
+    return {str(o["OutputKey"]): str(o["OutputValue"]) for o in outputs if "OutputKey" in o and "OutputValue" in o}
+
+
 def _parameters(args: argparse.Namespace, *, need_topic: bool = False) -> DeploymentParameters:
     environ = os.environ
     values = {dest: _resolve(args, dest, environ) for dest in ENVIRONMENT_VARIABLES}
+    stack = getattr(args, "stack", None) or environ.get(_STACK_VARIABLE)
+    if stack:
+        outputs = _stack_outputs(stack, values["region"])
+        for dest, key in STACK_OUTPUTS.items():
+            if dest not in vars(args) and dest != "environment":
+                continue  # an option this command does not take (the dashboard has no topic)
+            explicit = getattr(args, dest, None) or any(environ.get(v) for v in ENVIRONMENT_VARIABLES[dest])
+            if not explicit and outputs.get(key):
+                values[dest] = outputs[key]
     missing = [dest for dest in _REQUIRED if not values[dest]]
     if need_topic and not values["alarm_topic_arn"]:
         missing.append("alarm_topic_arn")
@@ -188,13 +254,17 @@ def _parameters(args: argparse.Namespace, *, need_topic: bool = False) -> Deploy
         raise _UsageError(
             f"--alarm-topic-arn {topic!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)"
         )
-    return DeploymentParameters(**values)  # type: ignore[arg-type]
+    params = DeploymentParameters(**values)  # type: ignore[arg-type]
+    problems = name_problems(params)
+    if problems:
+        raise _UsageError("; ".join(problems))
+    return params
 
 
 def _write(args: argparse.Namespace, document: Any) -> None:
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if getattr(args, "output", None):
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_output(Path(args.output), text)
         sys.stderr.write(f"wrote {args.output}\n")
     else:
         sys.stdout.write(text)
@@ -232,9 +302,23 @@ def _print_report(report: DeployReport) -> None:
     sys.stdout.write("applied\n" if report.applied else "dry run: nothing was changed\n")
 
 
+def _verify(args: argparse.Namespace, params: DeploymentParameters) -> None:
+    """Refuse to deploy definitions that name resources this region does not have (unless --no-verify)."""
+    if not args.verify:
+        sys.stderr.write("note: --no-verify: the functions, log groups, queues and API stage were not checked\n")
+        return
+    missing = missing_resources(params, clients=AwsClients.for_region(params.region))
+    if missing:
+        raise DeployError(
+            "the definitions name resources that do not exist, so their widgets would stay empty and their alarms "
+            "silent (pass --no-verify if they are about to be created):" + "".join(f"\n  - {m}" for m in missing)
+        )
+
+
 def _deploy_dashboard(args: argparse.Namespace) -> int:
     """Validate and PutDashboard (only read with --dry-run)."""
     params = _parameters(args)
+    _verify(args, params)
     cloudwatch = boto3.client("cloudwatch", region_name=params.region)
     _print_report(deploy_dashboard(params, cloudwatch=cloudwatch, dry_run=args.dry_run))
     return 0
@@ -243,6 +327,7 @@ def _deploy_dashboard(args: argparse.Namespace) -> int:
 def _deploy_alarms(args: argparse.Namespace) -> int:
     """Validate, PutMetricFilter and PutMetricAlarm (only read with --dry-run)."""
     params = _parameters(args, need_topic=True)
+    _verify(args, params)
     cloudwatch = boto3.client("cloudwatch", region_name=params.region)
     logs = boto3.client("logs", region_name=params.region)
     _print_report(deploy_alarms(params, cloudwatch=cloudwatch, logs=logs, dry_run=args.dry_run))

@@ -13,7 +13,7 @@ only when ``consumer_function_name`` is given. Any other use of an unset paramet
 
 Example::
 
-    params = DeploymentParameters(region="eu-west-1", function_name="contact-form-handler",
+    params = DeploymentParameters(region="eu-west-1", function_name="prod-contact-form-handler",
                                   api_name="prod-portfolio-api", stage="prod", environment="prod",
                                   alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms")
     cloudwatch.put_dashboard(DashboardName=params.resolved_dashboard_name,
@@ -45,12 +45,14 @@ from contact_sdk.ops.cloudwatch.templates import (
 
 __all__ = [
     "PLACEHOLDERS",
+    "ROLLBACK_ALARMS",
     "DeploymentParameters",
     "TemplateError",
     "fill_placeholders",
     "render_alarms",
     "render_dashboard",
     "render_metric_filters",
+    "rollback_alarm_names",
 ]
 
 #: Placeholder name in the templates -> the :class:`DeploymentParameters` value it stands for.
@@ -243,3 +245,22 @@ def render_metric_filters(params: DeploymentParameters) -> list[dict[str, Any]]:
         fragment = load_template(CONSUMER_METRIC_FILTERS_FILE)
         filters += fill_placeholders(fragment, values, source=CONSUMER_METRIC_FILTERS_FILE)
     return filters
+
+
+#: The alarms that mean "the new version is worse", per function (alarm names after ``<environment>-portfolio-email-``).
+#: A canary deploy of that function stops and rolls back when one of them is in ALARM (docs/deploy.md, "Rollout and
+#: rollback"): its errors, the API's 5XX and p95 latency, failed sends, degraded AWS dependencies.
+ROLLBACK_ALARMS: dict[str, tuple[str, ...]] = {
+    "api": ("api-function-errors", "api-5xx", "response-time-p95", "failed-sends", "dependency-degraded"),
+    "consumer": ("consumer-function-errors", "failed-sends", "dependency-degraded"),
+}
+
+
+def rollback_alarm_names(params: DeploymentParameters, function: str) -> list[str]:
+    """The rendered names of ``function``'s rollback alarms; :class:`TemplateError` if one is not rendered."""
+    rendered = {str(alarm["AlarmName"]) for alarm in render_alarms(params)}
+    names = [f"{params.environment}-portfolio-email-{suffix}" for suffix in ROLLBACK_ALARMS[function]]
+    missing = [name for name in names if name not in rendered]
+    if missing:
+        raise TemplateError(f"rollback alarm(s) of the {function} function not rendered: {', '.join(missing)}")
+    return names

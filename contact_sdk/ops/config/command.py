@@ -22,12 +22,12 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk.config import parse_csrf_secret
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.ops.config import parameters
+from contact_sdk.ops.files import FileArgumentError, read_input, readable_input
 from contact_sdk.settings import ENVIRONMENT_VARIABLES
 
 if TYPE_CHECKING:
@@ -57,12 +57,8 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
 
 
-def _read_text(path: str) -> str:
-    return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-
-
 def _put(args: argparse.Namespace) -> int:
-    document = parameters.parse_resend_config(_read_text(args.file))
+    document = parameters.parse_resend_config(read_input(args.file))
     version = parameters.put_resend_config(
         _ssm(args), args.parameter, document, kms_key_id=args.kms_key_id, overwrite=args.overwrite
     )
@@ -86,9 +82,14 @@ def _show(args: argparse.Namespace) -> int:
     if not isinstance(value, dict):
         sys.stdout.write(f"value: {parameters.mask_secret(stored.value)} ({len(stored.value)} characters)\n")
         return 0
-    _print_json(parameters.mask_document(value))
+    _print_json(parameters.mask_document(value))  # every value masked but the Resend config's public fields
     try:
-        parameters.parse_resend_config(value)
+        if "apiKey" in value:
+            parameters.parse_resend_config(value)
+        elif "current" in value:
+            parse_csrf_secret(stored.name, stored.value.strip())  # --keep-previous's {"current", "previous"}
+        else:
+            sys.stderr.write(f"warning: {stored.name} holds a JSON object contact-sdk does not know (masked above)\n")
     except ConfigurationError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -142,7 +143,7 @@ def _put_csrf_secret(args: argparse.Namespace) -> int:
 
 
 def _put_webhook_secret(args: argparse.Namespace) -> int:
-    secret = parameters.validate_webhook_secret(_read_text(args.file))
+    secret = parameters.validate_webhook_secret(read_input(args.file))
     version = parameters.put_secret(
         _ssm(args),
         args.parameter,
@@ -155,14 +156,31 @@ def _put_webhook_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret_bytes(text: str) -> int:
+    """``--bytes``: a whole number of random bytes, at least :data:`parameters.MIN_SECRET_BYTES` (exit 2 otherwise)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < parameters.MIN_SECRET_BYTES:
+        raise argparse.ArgumentTypeError(f"a signing secret needs at least {parameters.MIN_SECRET_BYTES} random bytes")
+    return count
+
+
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Run ``command``, turning the expected failures into one line on stderr and exit status 1."""
+    """Run ``command``, turning the expected failures into one line on stderr: exit status 1, or 2 for a file
+    argument that cannot be used (checked before anything is asked of AWS)."""
 
     def run(args: argparse.Namespace) -> int:
         from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - see _ssm
 
         try:
+            if getattr(args, "file", None) is not None:
+                readable_input(args.file)
             return int(command(args))
+        except FileArgumentError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return exc.exit_status
         except (ConfigurationError, BotoCoreError, OSError, ValueError) as exc:
             sys.stderr.write(f"error: {exc}\n")
             return 1
@@ -209,7 +227,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rotate.set_defaults(handler=_guarded(_rotate))
 
     csrf = writer("put-csrf-secret", "generate a random CSRF signing secret and write it", csrf_name)
-    csrf.add_argument("--bytes", type=int, default=48, help="random bytes in the secret (default 48, minimum 32)")
+    csrf.add_argument(
+        "--bytes", type=_secret_bytes, default=48, help="random bytes in the secret (default 48, minimum 32)"
+    )
     csrf.add_argument(
         "--keep-previous",
         action="store_true",

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_SECRET_BYTES",
+    "PUBLIC_FIELDS",
     "ResendConfigDocument",
     "StoredParameter",
     "generate_secret",
@@ -200,12 +201,36 @@ def mask_secret(value: str) -> str:
     return f"{prefix}...{value[-4:]}"
 
 
+#: Fields of the Resend config document that are not secret: shown as they are. Every other value is masked.
+PUBLIC_FIELDS = frozenset({"domain", "fromEmail", "toEmail", "version", "rotatedAt"})
+
+
 def mask_document(document: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a Resend config object with ``apiKey`` masked (the rest is not secret)."""
-    masked = dict(document)
-    if isinstance(masked.get("apiKey"), str):
-        masked["apiKey"] = mask_secret(masked["apiKey"])
-    return masked
+    """A copy of a parameter's JSON object with every value masked except the Resend config's public fields.
+
+    Masking is the default: ``apiKey``, the CSRF secret's ``current`` and ``previous`` (a string or a list), and
+    any field this tool does not know are all masked, so a document of another shape never shows a secret.
+
+    >>> mask_document({"current": "a" * 40, "previous": ["b" * 40], "domain": "example.com"})
+    {'current': '...aaaa', 'previous': ['...bbbb'], 'domain': 'example.com'}
+    """
+    return {
+        key: value if key in PUBLIC_FIELDS and _plain(value) else _mask_value(value) for key, value in document.items()
+    }
+
+
+def _plain(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _mask_value(value: object) -> object:
+    if isinstance(value, str):
+        return mask_secret(value)
+    if isinstance(value, list):
+        return [_mask_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _mask_value(item) for key, item in value.items()}
+    return "****"
 
 
 def generate_secret(nbytes: int = 48, *, token: Callable[[int], str] = secrets.token_urlsafe) -> str:

@@ -2,20 +2,24 @@
 
 The records come from the source of truth, Resend's domains API (``GET /domains``,
 ``GET /domains/{id}``), whenever an API key is given (``--api-key`` or ``RESEND_API_KEY``; a
-full-access key). ``--offline``, or no key at all, uses Resend's documented layout instead: MX and
-SPF on the ``send`` subdomain, DKIM at ``resend._domainkey`` (its key a placeholder). DMARC is
-advice added to either: Resend does not publish it.
+full-access key): MX and SPF on the return path, DKIM as three CNAMEs (or an older domain's TXT key).
+``--offline``, or no key at all, uses Resend's documented layout instead, and says it is a guess: MX and
+SPF on ``--return-path`` (default ``send``), DKIM as placeholders only Resend can fill (or the legacy
+key given with ``--dkim-value``). DMARC is advice added to either: Resend does not publish it.
 
 Usage::
 
     contact-sdk dns records --domain example.com [--api-key KEY] [--api-url URL] [--offline]
-        [--region us-east-1] [--dkim-value KEY] [--dkim2-value KEY] [--dmarc-policy none|quarantine|reject]
+        [--region us-east-1] [--return-path send] [--dkim-value KEY] [--dkim2-value KEY]
+        [--dmarc-policy none|quarantine|reject]
         [--dmarc-rua mailto:ADDRESS | --no-dmarc-rua] [--format table|zone|json]
     contact-sdk dns check --domain example.com [--api-key KEY] [--api-url URL] [--offline] [--region R]
-        [--nameserver IP ...] [--port 53] [--timeout 5] [--dkim-selector resend ...] [--format table|json]
+        [--return-path send] [--nameserver IP ...] [--port 53] [--timeout 5] [--dkim-selector resend ...]
+        [--format table|json]
 
-Exit status: 0 all records fine (warnings allowed), 1 a record is missing or wrong or could not be
-looked up, or Resend's API could not be read, 2 bad usage (for example a malformed domain name).
+Exit status: 0 all records fine (warnings allowed), 1 a record is missing or wrong (DKIM not published
+included) or could not be looked up, or Resend's API could not be read, 2 bad usage (for example a
+malformed domain name).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 
 from contact_sdk.ops.dns.records import (
     DEFAULT_REGION,
+    RETURN_PATH_SUBDOMAIN,
     DmarcPolicy,
     DnsInputError,
     DnspythonResolver,
@@ -37,10 +42,12 @@ from contact_sdk.ops.dns.records import (
     ResolverUnavailableError,
     build_records,
     check_domain,
+    dkim_record_value,
     format_check_table,
     format_table,
     format_zone,
     normalize_domain,
+    normalize_return_path,
     normalize_selector,
     records_as_json,
     records_from_resend,
@@ -121,7 +128,14 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
         "--region",
         type=_region,
         default=DEFAULT_REGION,
-        help="the domain's Resend region, for the offline MX host (default: %(default)s)",
+        help="offline: the domain's Resend region, for the MX host (default: %(default)s)",
+    )
+    source.add_argument(
+        "--return-path",
+        type=_argument_type(normalize_return_path),
+        default=RETURN_PATH_SUBDOMAIN,
+        metavar="LABEL",
+        help="offline: the domain's return-path subdomain, its custom_return_path in Resend (default: %(default)s)",
     )
 
 
@@ -130,15 +144,18 @@ def _expected_records(args: argparse.Namespace, command: str) -> tuple[DnsRecord
     policy: DmarcPolicy = getattr(args, "dmarc_policy", DmarcPolicy.NONE)
     rua: str | None = None if getattr(args, "no_dmarc_rua", False) else (getattr(args, "dmarc_rua", None) or "")
     if args.offline or not args.api_key:
-        if not args.offline:
-            print(
-                f"contact-sdk dns {command}: no Resend API key (--api-key or RESEND_API_KEY): using Resend's "
-                "documented layout, not the records Resend has for this domain",
-                file=sys.stderr,
-            )
+        why = "--offline" if args.offline else "no Resend API key (--api-key or RESEND_API_KEY)"
+        print(
+            f"contact-sdk dns {command}: {why}: these are Resend's documented layout, a guess (region "
+            f"{args.region}, return path {args.return_path}.{args.domain}, DKIM as Resend sets up new domains); "
+            "the real records, DKIM's names and targets above all, are in Resend: give a full-access key to "
+            "read them, or copy them from the Resend dashboard (Domains)",
+            file=sys.stderr,
+        )
         return build_records(
             args.domain,
             region=args.region,
+            return_path=args.return_path,
             dkim_value=getattr(args, "dkim_value", None),
             dkim2_value=getattr(args, "dkim2_value", None),
             dmarc_policy=policy,
@@ -183,10 +200,16 @@ def register(subparsers: Any) -> None:
         "--domain", required=True, type=domain, metavar="DOMAIN", help="the sending domain, e.g. example.com"
     )
     _source_arguments(records)
+    dkim = _argument_type(dkim_record_value)
     records.add_argument(
-        "--dkim-value", metavar="KEY", help="offline: the DKIM public key Resend shows for resend._domainkey"
+        "--dkim-value",
+        type=dkim,
+        metavar="KEY",
+        help="offline: an older domain's legacy DKIM key (TXT at resend._domainkey)",
     )
-    records.add_argument("--dkim2-value", metavar="KEY", help="offline: a second DKIM key, at resend2._domainkey")
+    records.add_argument(
+        "--dkim2-value", type=dkim, metavar="KEY", help="offline: a second DKIM key, at resend2._domainkey"
+    )
     records.add_argument(
         "--dmarc-policy",
         type=DmarcPolicy,
@@ -257,8 +280,8 @@ def run_records(args: argparse.Namespace) -> int:
         print(f"\n{_DMARC_ADVICE}")
     if any(record.value is None for record in records):
         print(
-            "\nValues in <angle brackets> come from the Resend dashboard (Domains): give an API key to read them,"
-            " or pass them with --dkim-value.",
+            "\nValues in <angle brackets> come from Resend: give a full-access API key to read them, or copy them "
+            "from the Resend dashboard (Domains); an older domain's single TXT key can be passed with --dkim-value.",
             file=sys.stderr,
         )
     return 0

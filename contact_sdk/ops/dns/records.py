@@ -4,18 +4,21 @@ Two halves:
 
 - **Generation** (pure): the records come from Resend's domains API when it can be asked
   (:func:`records_from_resend` turns a ``GET /domains/{id}`` answer into records, keeping each
-  record's verification status); offline, :func:`build_records` returns Resend's documented layout:
-  an MX record (``feedback-smtp.<region>.amazonses.com``, priority 10) and an SPF TXT record
-  (``v=spf1 include:amazonses.com ~all``) on the ``send`` subdomain, which is the return path, and
-  the DKIM key at ``resend._domainkey``. Both add the DMARC advice at ``_dmarc`` (Resend does not
+  record's verification status): an MX record (``feedback-smtp.<region>.amazonses.com``, priority 10)
+  and an SPF TXT record (``v=spf1 include:amazonses.com ~all``) on the return-path subdomain (``send``
+  unless the domain was created with another ``custom_return_path``), and DKIM: three CNAMEs
+  ``<token>._domainkey`` -> ``<token>.dkim.amazonses.com`` for domains Resend sets up today, or the
+  legacy TXT key at ``resend._domainkey`` for older ones. Offline, :func:`build_records` returns that
+  layout as a guess: the DKIM names and targets are only in Resend, so they are placeholders (or the
+  legacy key given with ``dkim_value``). Both add the DMARC advice at ``_dmarc`` (Resend does not
   publish DMARC for you). :func:`format_table`, :func:`format_zone` and :func:`records_as_json`
   render them. Zone-file TXT values are quoted and split into strings of at most 255 octets, as
   RFC 1035 requires.
 - **Checking**: :func:`check_domain` asks a :class:`TxtResolver` for each expected record and judges
   the answers with pure functions (:func:`check_spf`, :func:`check_mx`, :func:`check_dkim`,
-  :func:`check_dmarc`), one :class:`CheckResult` per record: ok, warning, missing, wrong, or error
-  (the lookup itself failed). :class:`DnspythonResolver` is the real resolver; tests pass a resolver
-  pointed at a DNS server they run on loopback.
+  :func:`check_dkim_cname`, :func:`check_dmarc`), one :class:`CheckResult` per record: ok, warning,
+  missing, wrong, or error (the lookup itself failed). :class:`DnspythonResolver` is the real
+  resolver; tests pass a resolver pointed at a DNS server they run on loopback.
 
 Example::
 
@@ -50,6 +53,7 @@ __all__ = [
     "DEFAULT_DKIM_SELECTORS",
     "DEFAULT_REGION",
     "DEFAULT_TTL",
+    "DKIM_CNAME_SUFFIX",
     "RESEND_SPF_INCLUDE",
     "RETURN_PATH_SUBDOMAIN",
     "SPF_LOOKUP_LIMIT",
@@ -67,6 +71,7 @@ __all__ = [
     "TxtResolver",
     "build_records",
     "check_dkim",
+    "check_dkim_cname",
     "check_dmarc",
     "check_domain",
     "check_mx",
@@ -78,7 +83,9 @@ __all__ = [
     "format_check_table",
     "format_table",
     "format_zone",
+    "is_placeholder",
     "normalize_domain",
+    "normalize_return_path",
     "normalize_selector",
     "records_as_json",
     "records_from_resend",
@@ -88,8 +95,12 @@ __all__ = [
 
 #: The SPF include Resend's setup asks for on the return-path subdomain (Resend sends through Amazon SES).
 RESEND_SPF_INCLUDE = "amazonses.com"
-#: The subdomain Resend uses as the return path (MAIL FROM): its MX and SPF records live there.
+#: The subdomain Resend uses as the return path (MAIL FROM) unless the domain has a custom one: MX and SPF live there.
 RETURN_PATH_SUBDOMAIN = "send"
+#: Where Resend's DKIM CNAMEs point (Amazon SES Easy DKIM): ``<token>._domainkey`` -> ``<token>.dkim.amazonses.com``.
+DKIM_CNAME_SUFFIX = "dkim.amazonses.com"
+#: How many DKIM CNAMEs Resend lists for a domain.
+DKIM_CNAME_COUNT = 3
 #: The region a Resend domain sends from unless created elsewhere.
 DEFAULT_REGION = "us-east-1"
 #: Preference of the return-path MX record, as Resend lists it.
@@ -156,6 +167,18 @@ def normalize_domain(text: str) -> str:
     if labels[-1].isdigit():
         raise DnsInputError(f"{text!r} looks like an IP address, not a domain name")
     return ascii_name
+
+
+def normalize_return_path(text: str) -> str:
+    """A return-path subdomain label (``send``, ``bounces``): one DNS label, lower case; :class:`DnsInputError`.
+
+    >>> normalize_return_path("Bounces")
+    'bounces'
+    """
+    label = text.strip().lower()
+    if _LABEL.fullmatch(label) is None:
+        raise DnsInputError(f"{text!r} is not a subdomain label (letters, digits and -, like send or bounces)")
+    return label
 
 
 def normalize_selector(text: str) -> str:
@@ -268,20 +291,23 @@ def build_records(
     domain: str,
     *,
     region: str = DEFAULT_REGION,
+    return_path: str = RETURN_PATH_SUBDOMAIN,
     dkim_value: str | None = None,
     dkim2_value: str | None = None,
     dmarc_policy: DmarcPolicy = DmarcPolicy.NONE,
     dmarc_rua: str | None = "",
     ttl: int = DEFAULT_TTL,
 ) -> tuple[DnsRecord, ...]:
-    """Resend's documented records for ``domain`` (offline, without asking its API), then DMARC. Pure.
+    """Resend's documented records for ``domain`` (offline, a guess without asking its API), then DMARC. Pure.
 
-    The DKIM key is a placeholder (``value=None``) until given; the second DKIM record appears only
-    when ``dkim2_value`` is given. ``dmarc_rua`` defaults (``""``) to ``mailto:dmarc@<domain>``;
+    MX and SPF go on ``<return_path>.<domain>``. DKIM: Resend sets new domains up with three CNAMEs whose
+    names and targets only it knows, so without ``dkim_value`` they are one placeholder (``value=None``,
+    type CNAME). ``dkim_value`` is an older domain's legacy TXT key at ``resend._domainkey`` (and
+    ``dkim2_value`` a second one at ``resend2``). ``dmarc_rua`` defaults (``""``) to ``mailto:dmarc@<domain>``;
     ``None`` leaves reports out.
     """
     domain = normalize_domain(domain)
-    return_path = f"{RETURN_PATH_SUBDOMAIN}.{domain}"
+    return_path = f"{normalize_return_path(return_path)}.{domain}"
     records = [
         DnsRecord(
             RecordKind.MX,
@@ -295,14 +321,28 @@ def build_records(
         DnsRecord(
             RecordKind.SPF, return_path, f"v=spf1 include:{RESEND_SPF_INCLUDE} ~all", "authorises Resend (SES)", ttl
         ),
-        DnsRecord(
-            RecordKind.DKIM,
-            f"resend._domainkey.{domain}",
-            None if dkim_value is None else dkim_record_value(dkim_value),
-            "DKIM public key from the Resend dashboard (--dkim-value)",
-            ttl,
-        ),
     ]
+    if dkim_value is None:
+        records.append(
+            DnsRecord(
+                RecordKind.DKIM,
+                f"<token>._domainkey.{domain}",
+                None,
+                f"{DKIM_CNAME_COUNT} CNAMEs to <token>.{DKIM_CNAME_SUFFIX}: names and targets from Resend (--api-key)",
+                ttl,
+                "CNAME",
+            )
+        )
+    else:
+        records.append(
+            DnsRecord(
+                RecordKind.DKIM,
+                f"resend._domainkey.{domain}",
+                dkim_record_value(dkim_value),
+                "legacy DKIM key (TXT) from the Resend dashboard",
+                ttl,
+            )
+        )
     if dkim2_value is not None:
         records.append(
             DnsRecord(
@@ -346,7 +386,12 @@ def _qualify(name: str, domain: str) -> str:
     return f"{name}.{domain}"
 
 
-_RESEND_KINDS = {("SPF", "MX"): RecordKind.MX, ("SPF", "TXT"): RecordKind.SPF, ("DKIM", "TXT"): RecordKind.DKIM}
+_RESEND_KINDS = {
+    ("SPF", "MX"): RecordKind.MX,
+    ("SPF", "TXT"): RecordKind.SPF,
+    ("DKIM", "TXT"): RecordKind.DKIM,
+    ("DKIM", "CNAME"): RecordKind.DKIM,
+}
 
 
 def records_from_resend(
@@ -359,9 +404,10 @@ def records_from_resend(
 ) -> tuple[DnsRecord, ...]:
     """The records Resend's ``GET /domains/{id}`` answer lists for ``domain``, then the DMARC advice.
 
-    Resend names records relative to the domain (``send``, ``resend._domainkey``) and quotes SPF
-    values; both are normalised. Records Resend lists for features this tool does not set up
-    (receiving, tracking) are skipped. A malformed answer raises :class:`DnsInputError`.
+    Resend names records relative to the domain (``send``, ``<token>._domainkey``) and quotes SPF
+    values; both are normalised. DKIM is read in both of Resend's layouts: CNAMEs (``type: CNAME``, today's)
+    and the legacy TXT key. Records Resend lists for features this tool does not set up (receiving, tracking)
+    are skipped. A malformed answer raises :class:`DnsInputError`.
     """
     domain = normalize_domain(domain)
     if not isinstance(resource, dict) or not isinstance(resource.get("records"), list):
@@ -381,12 +427,16 @@ def records_from_resend(
             raise DnsInputError(f"Resend listed the MX record {item['name']!r} without a numeric priority")
         fqdn = _qualify(item["name"].strip().rstrip(".").lower(), domain)
         status = item.get("status")
+        cname = item["type"] == "CNAME"
         hint = {RecordKind.MX: "return path (MX)", RecordKind.SPF: "SPF", RecordKind.DKIM: "DKIM public key"}[kind]
+        if cname:
+            hint = "DKIM (CNAME to Amazon SES)"
+        host_like = kind is RecordKind.MX or cname
         records.append(
             DnsRecord(
                 kind,
                 fqdn,
-                value.strip().strip('"') if kind is not RecordKind.MX else value.strip().rstrip("."),
+                value.strip().rstrip(".").lower() if host_like else value.strip().strip('"'),
                 f"{hint} from Resend",
                 ttl,
                 item["type"],
@@ -398,6 +448,11 @@ def records_from_resend(
         raise DnsInputError("Resend's domain answer lists no sending records (MX, SPF, DKIM)")
     records.append(dmarc_record(domain, dmarc_policy, dmarc_rua, ttl))
     return tuple(records)
+
+
+def is_placeholder(record: DnsRecord) -> bool:
+    """Whether ``record`` is offline's stand-in for Resend's DKIM CNAMEs (no real name to look up)."""
+    return record.value is None and record.name.startswith("<")
 
 
 def split_txt_value(value: str) -> list[str]:
@@ -455,6 +510,9 @@ def format_zone(records: Sequence[DnsRecord]) -> str:
             continue
         if record.type == "MX":
             lines.append(f"{owner} {record.ttl} IN MX {record.priority} {record.value}.")
+            continue
+        if record.type == "CNAME":
+            lines.append(f"{owner} {record.ttl} IN CNAME {record.value}.")
             continue
         strings = " ".join(_quote_txt_string(part) for part in split_txt_value(record.value))
         lines.append(f"{owner} {record.ttl} IN {record.type} {strings}")
@@ -536,7 +594,7 @@ class TxtLookup:
 
 
 class TxtResolver(Protocol):
-    """Looks up TXT and MX records. Never raises for DNS outcomes: they are in :class:`TxtLookup`."""
+    """Looks up TXT, MX and CNAME records. Never raises for DNS outcomes: they are in :class:`TxtLookup`."""
 
     def lookup_txt(self, name: str) -> TxtLookup:
         """The TXT records at the fully qualified ``name`` (no trailing dot needed)."""
@@ -544,6 +602,10 @@ class TxtResolver(Protocol):
 
     def lookup_mx(self, name: str) -> TxtLookup:
         """The MX records at ``name``, each as ``"<preference> <host>"`` (``rdtype="MX"``)."""
+        ...
+
+    def lookup_cname(self, name: str) -> TxtLookup:
+        """The CNAME at ``name``: its target, lower case, without trailing dot (``rdtype="CNAME"``)."""
         ...
 
 
@@ -605,6 +667,19 @@ class DnspythonResolver:
             )
 
         return self._lookup(name, "MX", exchanges)
+
+    def lookup_cname(self, name: str) -> TxtLookup:
+        """See :meth:`TxtResolver.lookup_cname`."""
+        import dns.rdtypes.ANY.CNAME  # noqa: PLC0415 - imported with the resolver above
+
+        def targets(rrset: Iterable[object]) -> tuple[str, ...]:
+            return tuple(
+                rdata.target.to_text(omit_final_dot=True).lower()
+                for rdata in rrset
+                if isinstance(rdata, dns.rdtypes.ANY.CNAME.CNAME)
+            )
+
+        return self._lookup(name, "CNAME", targets)
 
     def _lookup(self, name: str, rdtype: str, read: Callable[[Iterable[object]], tuple[str, ...]]) -> TxtLookup:
         import dns.exception  # noqa: PLC0415 - imported with the resolver above
@@ -859,6 +934,53 @@ def check_dkim(lookup: TxtLookup, expected: str | None = None) -> CheckResult:
     return _verdict(RecordKind.DKIM, lookup, findings, f"{key_type} public key present ({len(key or '')} characters)")
 
 
+def check_dkim_cname(lookup: TxtLookup, expected: str | None = None) -> CheckResult:
+    """Judge the CNAME at ``<token>._domainkey.<domain>``: it must point at ``expected`` (what Resend lists).
+
+    Without ``expected`` (a selector named with ``--dkim-selector``), any target under
+    ``dkim.amazonses.com`` will do.
+    """
+    if (unusable := _unusable(RecordKind.DKIM, lookup)) is not None:
+        if unusable.status is CheckStatus.MISSING:
+            reason = f"no CNAME at {lookup.name}: Resend cannot sign with this key until it is published"
+            return CheckResult(RecordKind.DKIM, lookup.name, CheckStatus.MISSING, reason)
+        return unusable
+    target = lookup.records[0]
+    want = expected.lower().rstrip(".") if expected else None
+    if want is not None and target != want:
+        reason = f"CNAME to {target}, not to {want} (the target Resend lists)"
+        return CheckResult(RecordKind.DKIM, lookup.name, CheckStatus.WRONG, reason, lookup.records)
+    if want is None and not target.endswith("." + DKIM_CNAME_SUFFIX):
+        reason = f"CNAME to {target}, not to Amazon SES's DKIM (*.{DKIM_CNAME_SUFFIX})"
+        return CheckResult(RecordKind.DKIM, lookup.name, CheckStatus.WRONG, reason, lookup.records)
+    return CheckResult(RecordKind.DKIM, lookup.name, CheckStatus.OK, f"CNAME to {target}", lookup.records)
+
+
+def _offline_dkim(domain: str, resolver: TxtResolver) -> CheckResult:
+    """Offline, the DKIM CNAMEs' names are unknown: accept the legacy key at ``resend._domainkey``, else fail."""
+    legacy = check_dkim(resolver.lookup_txt(f"resend._domainkey.{domain}"))
+    if legacy.status is CheckStatus.OK:
+        reason = f"legacy DKIM key at resend._domainkey: {legacy.reason}"
+        return CheckResult(RecordKind.DKIM, legacy.name, CheckStatus.OK, reason, legacy.found)
+    if legacy.status in (CheckStatus.WRONG, CheckStatus.ERROR):
+        return legacy
+    reason = (
+        f"Resend's DKIM records for {domain} cannot be known offline (three CNAMEs <token>._domainkey, or a legacy "
+        "TXT key at resend._domainkey, which is not there): check with a full-access key (--api-key or "
+        "RESEND_API_KEY), or name the selectors with --dkim-selector"
+    )
+    return CheckResult(RecordKind.DKIM, f"<token>._domainkey.{domain}", CheckStatus.MISSING, reason)
+
+
+def _check_selector(domain: str, selector: str, resolver: TxtResolver) -> CheckResult:
+    """A selector named by the operator: a CNAME to SES if it has one, else a TXT key."""
+    name = f"{selector}._domainkey.{domain}"
+    cname = resolver.lookup_cname(name)
+    if cname.outcome is LookupOutcome.ANSWER:
+        return check_dkim_cname(cname)
+    return check_dkim(resolver.lookup_txt(name))
+
+
 def check_dmarc(lookup: TxtLookup) -> CheckResult:
     """Judge the TXT records at ``_dmarc.<domain>``. ``p=none`` is a warning: monitoring only."""
     if (unusable := _unusable(RecordKind.DMARC, lookup)) is not None:
@@ -900,9 +1022,11 @@ def check_domain(
 ) -> list[CheckResult]:
     """Look up and judge each expected record for ``domain``: return-path MX and SPF, DKIM, DMARC.
 
-    ``records`` are what should be published (from :func:`records_from_resend`, or
-    :func:`build_records` offline, the default); a DKIM record with a known value must carry that
-    key. ``dkim_selectors`` adds selectors to check for any well-formed key.
+    ``records`` are what should be published (from :func:`records_from_resend`, or :func:`build_records`
+    offline, the default). A DKIM CNAME must point where Resend says; a legacy TXT key with a known value must
+    be that key; offline's DKIM placeholder accepts a legacy key at ``resend._domainkey`` and is missing
+    otherwise. DKIM is never left unjudged: records with no DKIM at all fail as missing.
+    ``dkim_selectors`` adds selectors to check (a CNAME to SES, or a well-formed TXT key).
     """
     domain = normalize_domain(domain)
     expected = list(records) if records is not None else list(build_records(domain))
@@ -913,14 +1037,23 @@ def check_domain(
             results.append(check_mx(resolver.lookup_mx(record.name), record.value))
         elif record.kind is RecordKind.SPF:
             results.append(check_spf(resolver.lookup_txt(record.name), resolver.lookup_txt))
+        elif record.kind is RecordKind.DKIM and is_placeholder(record):
+            selectors_done.add("resend")  # the legacy selector is what the offline check looks at
+            results.append(_offline_dkim(domain, resolver))
         elif record.kind is RecordKind.DKIM:
             selectors_done.add(record.name.removesuffix(f"._domainkey.{domain}"))
-            results.append(check_dkim(resolver.lookup_txt(record.name), record.value))
+            if record.type == "CNAME":
+                results.append(check_dkim_cname(resolver.lookup_cname(record.name), record.value))
+            else:
+                results.append(check_dkim(resolver.lookup_txt(record.name), record.value))
         elif record.kind is RecordKind.DMARC:
             results.append(check_dmarc(resolver.lookup_txt(record.name)))
+    if not any(record.kind is RecordKind.DKIM for record in expected):
+        reason = "no DKIM record is expected for this domain: mail from it would go unsigned (see Resend's dashboard)"
+        results.append(CheckResult(RecordKind.DKIM, f"*._domainkey.{domain}", CheckStatus.MISSING, reason))
     for selector in dkim_selectors:
         if (name := normalize_selector(selector)) not in selectors_done:
-            results.append(check_dkim(resolver.lookup_txt(f"{name}._domainkey.{domain}")))
+            results.append(_check_selector(domain, name, resolver))
     return results
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from contact_sdk.addresses import InvalidAddressError, normalize_address
 from contact_sdk.errors import ConfigurationError, ProviderError
+from contact_sdk.ops.files import FileArgumentError, writable_output, write_output
 from contact_sdk.ops.outbox.queue import mask_email
 from contact_sdk.ops.sending import add_sending_arguments, operator_delivery
 from contact_sdk.ops.submissions import records
@@ -127,15 +128,15 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    output = None if args.output is None else writable_output(args.output)  # before the scan: exit 2 if unusable
     found = records.scan_submissions(_dynamodb(args), args.table, now=time.time(), state=args.state, since=args.since)
     found.reverse()  # oldest first: the order a spreadsheet reader expects
     render = records.export_csv if args.format == "csv" else records.export_jsonl
     text = render(found, reveal=args.reveal)
-    if args.output is None:
+    if output is None:
         sys.stdout.write(text)
     else:
-        with open(args.output, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        write_output(output, text)
     sys.stderr.write(f"exported {len(found)} submission(s) as {args.format}\n")
     return 0
 
@@ -217,7 +218,7 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Check ``--table``; AWS failures become one line on stderr and exit status 1."""
+    """Check ``--table``; AWS failures become one line on stderr and exit status 1, a bad ``--output`` exit 2."""
 
     def run(args: argparse.Namespace) -> int:
         if not args.table:
@@ -227,6 +228,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
         try:
             return int(command(args))
+        except FileArgumentError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return exc.exit_status
         except ClientError as exc:
             error = exc.response.get("Error", {})
             sys.stderr.write(f"error: AWS refused: {error.get('Code', 'unknown')}: {error.get('Message', '')}\n")

@@ -7,6 +7,8 @@
 //   node sdk_calls.mjs get ID [ID...]       read emails back (after the test moved the sandbox's clock)
 //   node sdk_calls.mjs burst N              N list calls in a row (the test sets a low rate limit first)
 //   node sdk_calls.mjs domains              list the domains, then get the first one
+//   node sdk_calls.mjs methods              every call the SDK exposes on emails, batch, domains, apiKeys
+//   node sdk_calls.mjs call PATH ARGS       one call, e.g. call emails.attachments.get '[{"emailId": "...", "id": "..."}]'
 import { Resend } from "resend";
 
 let resend; // made once the command line is known good (the SDK throws without an API key)
@@ -59,7 +61,7 @@ async function main() {
 
   out.invalid = outcome(await resend.emails.send(email({ from: "not an address" })));
   out.not_found = outcome(await resend.emails.get("4ef9a417-02e9-4d39-ad75-9611e0fcc33c"));
-  out.unknown_endpoint = outcome(await resend.emails.metrics());
+  out.unknown_endpoint = outcome(await resend.broadcasts.list());
   return out;
 }
 
@@ -81,15 +83,53 @@ async function domains() {
   return { list: listed, get: outcome(await resend.domains.get(first)) };
 }
 
+// The resources in scope and every function reachable from them (nested resources included), by dotted path.
+const RESOURCES = ["emails", "batch", "domains", "apiKeys"];
+
+function methods() {
+  const found = [];
+  const walk = (target, prefix) => {
+    for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(target))) {
+      if (name !== "constructor" && typeof target[name] === "function") found.push(`${prefix}.${name}`);
+    }
+    for (const [name, value] of Object.entries(target)) {
+      if (name !== "resend" && value && typeof value === "object") walk(value, `${prefix}.${name}`);
+    }
+  };
+  for (const resource of RESOURCES) walk(resend[resource], resource);
+  return found.sort();
+}
+
+// What a call answered, JSON-safe: bytes (downloadRaw's content) as base64.
+function jsonable(value) {
+  return JSON.parse(
+    JSON.stringify(value ?? null, (key, item) => {
+      if (item instanceof ArrayBuffer) return { base64: Buffer.from(item).toString("base64") };
+      if (key === "headers" && item && typeof item === "object") return outcome({ headers: item }).headers;
+      return item;
+    }),
+  );
+}
+
+async function call(path, rawArgs) {
+  const parts = path.split(".");
+  const name = parts.pop();
+  const owner = parts.reduce((target, part) => target[part], resend);
+  if (typeof owner?.[name] !== "function") throw new Error(`no such call: ${path}`);
+  return jsonable(await owner[name](...JSON.parse(rawArgs ?? "[]")));
+}
+
 const [command, ...args] = process.argv.slice(2);
 const commands = {
   main: () => main(),
   get: () => get(args),
   burst: () => burst(Number(args[0])),
   domains: () => domains(),
+  methods: () => methods(),
+  call: () => call(args[0], args[1]),
 };
 if (!commands[command]) {
-  console.error(`usage: node sdk_calls.mjs main | get ID... | burst N | domains (got ${command})`);
+  console.error(`usage: node sdk_calls.mjs main | get ID... | burst N | domains | methods | call PATH ARGS (got ${command})`);
   process.exit(2);
 }
 resend = new Resend(process.env.RESEND_API_KEY);
