@@ -196,6 +196,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 #: The fault suite's accounting, (label, counts) per test: printed once at the end of the run, also when the
 #: tests ran on xdist workers (each worker hands its records to the controller when it finishes).
+#: ``CONTACT_AWS_CALL_TIMEOUT_MS`` for services the tests run against moto: a loaded test machine's emulator is
+#: slow, not browned out, so only the response budget (or a brownout proxy) should cut its calls here.
+LOOPBACK_AWS_CALL_TIMEOUT_MS = 4000
+
 ACCOUNTING: list[tuple[str, dict[str, int]]] = []
 _FIELDS = ("accepted", "delivered", "queued", "parked", "duplicates", "lost")
 

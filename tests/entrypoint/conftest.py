@@ -20,7 +20,7 @@ from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
 from contact_sdk.settings import Settings
-from tests.conftest import aws_client
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS, aws_client
 
 ORIGIN = "https://www.example.com"
 API_KEY = "re_test_key_1"
@@ -218,7 +218,7 @@ def seed_stack(
         "RESEND_API_URL": sandbox.url,
         # moto on a loaded test machine is not a brownout: only the response budget cuts its calls here (the
         # brownout tests keep the default, and a proxy that holds the answers for 30 s).
-        "CONTACT_AWS_CALL_TIMEOUT_MS": "4000",
+        "CONTACT_AWS_CALL_TIMEOUT_MS": str(LOOPBACK_AWS_CALL_TIMEOUT_MS),
         **extra_env,
     }
     for name, value in environ.items():

@@ -24,6 +24,7 @@ import pytest
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.emulator import aws_client
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 from tests.local.browser import CHROMIUM, Browser
 from tests.local.node_tools import axe_source
 
@@ -90,7 +91,11 @@ def stack() -> Iterator[LocalStack]:
     so the outage test hears its four ``503``s at once instead of after three seconds of backoff each.
     """
     options = StackOptions(
-        ports=StackPorts.any(), rate_limit=1000, min_fill_seconds=MIN_FILL_SECONDS, response_budget_ms=1000
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
+        ports=StackPorts.any(),
+        rate_limit=1000,
+        min_fill_seconds=MIN_FILL_SECONDS,
+        response_budget_ms=1000,
     )
     with LocalStack(options, console=Console(io.StringIO())) as running:
         yield running
@@ -358,6 +363,7 @@ STRICT_WINDOW_SECONDS = 8
 def strict_stack() -> Iterator[LocalStack]:
     """A stack that allows one submission per 8 s window, to meet the rate limit for real."""
     options = StackOptions(
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
         ports=StackPorts.any(),
         rate_limit=1,
         rate_limit_window_seconds=STRICT_WINDOW_SECONDS,

@@ -29,6 +29,7 @@ from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.page_server import client_asset
 from contact_sdk.devtools.local.serving import ThreadedServer
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 from tests.local.browser import CHROMIUM, Browser
 from tests.local.node_tools import axe_source
 
@@ -136,7 +137,11 @@ def site_and_stack(**options: Any) -> Iterator[tuple[ExampleSite, LocalStack]]:
     site.serve_in_thread()
     try:
         stack_options = StackOptions(
-            ports=StackPorts.any(), min_fill_seconds=MIN_FILL_SECONDS, allowed_origins=(site.origin,), **options
+            aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
+            ports=StackPorts.any(),
+            min_fill_seconds=MIN_FILL_SECONDS,
+            allowed_origins=(site.origin,),
+            **options,
         )
         with LocalStack(stack_options, console=Console(io.StringIO())) as stack:
             site.use_api(stack.api_url)

@@ -13,6 +13,7 @@ import pytest
 
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,7 @@ VISITOR_FILL_SECONDS = 1.5
 def stack() -> Iterator[LocalStack]:
     """A stack with the production rate limit, a 1 s fill-time rule and a little provider latency."""
     options = StackOptions(
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
         ports=StackPorts.any(),
         min_fill_seconds=MIN_FILL_SECONDS,
         sandbox_latency_ms=(20, 60),

@@ -15,6 +15,17 @@ def test_the_response_budget_comes_from_the_flag_or_the_environment() -> None:
     assert build_parser({}).parse_args([]).response_budget_ms == 4000
 
 
+def test_the_aws_call_timeout_comes_from_the_flag_or_the_environment() -> None:
+    """``--aws-call-timeout-ms`` wins; without it ``CONTACT_AWS_CALL_TIMEOUT_MS``; without both, production's 1500;
+    the stack hands it to the service; 0 or more than 29000 is refused."""
+    assert build_parser({}).parse_args(["--aws-call-timeout-ms", "4000"]).aws_call_timeout_ms == 4000
+    assert build_parser({"CONTACT_AWS_CALL_TIMEOUT_MS": "2500"}).parse_args([]).aws_call_timeout_ms == 2500
+    assert stack_options(build_parser({}).parse_args([])).aws_call_timeout_ms == 1500
+    for bad in ("0", "30000", "soon"):
+        with pytest.raises(SystemExit):
+            build_parser({}).parse_args(["--aws-call-timeout-ms", bad])
+
+
 def test_the_parsed_values_are_what_the_stack_runs_with() -> None:
     """Every flag lands in the stack's options (and from there in the API's environment)."""
     argv = ["--response-budget-ms", "1500", "--min-fill-seconds", "0", "--rate-limit", "7", "--quiet"]

@@ -20,6 +20,8 @@ from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, Mode
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.emulator import MAX_RECEIVE_COUNT, aws_client
 from contact_sdk.devtools.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
+from contact_sdk.settings import Settings
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +36,7 @@ def console_output() -> io.StringIO:
 def stack(console_output: io.StringIO) -> Iterator[LocalStack]:
     """One stack on free ports for the module."""
     # The tests below post the instant they fetch a token; the fill-time rule has its own tests.
-    options = StackOptions(ports=StackPorts.any(), min_fill_seconds=0)
+    options = StackOptions(ports=StackPorts.any(), min_fill_seconds=0, aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS)
     with LocalStack(options, console=Console(console_output)) as running:
         yield running
 
@@ -331,6 +333,7 @@ MY_SITE = "http://localhost:3000"
 def own_site_stack() -> Iterator[LocalStack]:
     """A stack that also allows a site of the owner's (spelled as a person might) and holds the provider down."""
     options = StackOptions(
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
         ports=StackPorts.any(),
         min_fill_seconds=0,
         response_budget_ms=1000,
@@ -436,3 +439,9 @@ def test_a_siteverify_brownout_needs_turnstile() -> None:
     """Nothing calls siteverify without Turnstile: the stack says so instead of starting a proxy nobody uses."""
     with pytest.raises(StackStartError, match="--brownout siteverify needs --turnstile"):
         LocalStack(StackOptions(brownout=("siteverify", Mode.hang())))
+
+
+def test_the_service_gets_the_aws_call_timeout_it_was_given(stack: LocalStack) -> None:
+    """``StackOptions.aws_call_timeout_ms`` reaches the service as ``CONTACT_AWS_CALL_TIMEOUT_MS``."""
+    assert stack.environment["CONTACT_AWS_CALL_TIMEOUT_MS"] == str(LOOPBACK_AWS_CALL_TIMEOUT_MS)
+    assert Settings.from_env(environ=stack.environment).aws_call_timeout_ms == LOOPBACK_AWS_CALL_TIMEOUT_MS

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 
 # Under xdist the module's tests run on one worker (tests/conftest.py), so one stack serves them all. Nothing
 # depends on it: a worker that runs a test of the module starts its own stack and checks its own tally.
@@ -65,6 +66,7 @@ TALLY: Counter[tuple[str, str, int]] = Counter()
 def stack() -> Iterator[LocalStack]:
     """The whole stack, with limits that let hundreds of generated requests through."""
     options = StackOptions(
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
         ports=StackPorts.any(),
         rate_limit=100_000,
         token_rate_limit=100_000,

@@ -27,6 +27,7 @@ from contact_sdk.devtools.local.turnstile import (
     SPENT_SECRET,
     SiteverifyStandIn,
 )
+from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 from tests.local.browser import CHROMIUM, Browser
 
 pytestmark = pytest.mark.integration
@@ -171,7 +172,13 @@ def test_the_flag_is_parsed_and_checked() -> None:
 @pytest.fixture(scope="module")
 def passing_stack() -> Iterator[LocalStack]:
     """``python -m contact_sdk.devtools.local --turnstile pass`` on free ports (no fill-time rule: it posts at once)."""
-    options = StackOptions(ports=StackPorts.any(), turnstile="pass", min_fill_seconds=0, access_log=False)
+    options = StackOptions(
+        ports=StackPorts.any(),
+        turnstile="pass",
+        min_fill_seconds=0,
+        access_log=False,
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
+    )
     with LocalStack(options, console=Console(io.StringIO())) as running:
         yield running
 
@@ -239,7 +246,13 @@ def test_the_widget_standin_puts_a_token_in_the_form(passing_stack: LocalStack) 
 
 def test_the_spent_secret_refuses_every_token() -> None:
     """``--turnstile spent``: Cloudflare's already-spent test secret, 403 captcha_invalid, nothing sent."""
-    options = StackOptions(ports=StackPorts.any(), turnstile="spent", min_fill_seconds=0, access_log=False)
+    options = StackOptions(
+        ports=StackPorts.any(),
+        turnstile="spent",
+        min_fill_seconds=0,
+        access_log=False,
+        aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS,
+    )
     with LocalStack(options, console=Console(io.StringIO())) as stack:
         response = send(stack, valid_submission(DUMMY_TOKEN))
         assert (response.status_code, response.json()["error"]["code"]) == (403, "captcha_invalid")

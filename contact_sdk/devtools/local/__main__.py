@@ -210,6 +210,13 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         "(CONTACT_RESPONSE_BUDGET_MS; production default 4000, at most 29000)",
     )
     parser.add_argument(
+        "--aws-call-timeout-ms",
+        type=_budget_ms,
+        default=env.get("CONTACT_AWS_CALL_TIMEOUT_MS", "1500"),
+        help="the longest one call to the emulator's DynamoDB, SQS or Parameter Store may take before the service "
+        "treats it as degraded (CONTACT_AWS_CALL_TIMEOUT_MS; production default 1500; raise it on a loaded machine)",
+    )
+    parser.add_argument(
         "--turnstile",
         choices=("pass", "fail", "spent"),
         default=env.get("CONTACT_LOCAL_TURNSTILE") or None,
@@ -262,6 +269,7 @@ def stack_options(args: argparse.Namespace) -> StackOptions:
         token_rate_limit=args.token_rate_limit,
         min_fill_seconds=args.min_fill_seconds,
         response_budget_ms=args.response_budget_ms,
+        aws_call_timeout_ms=args.aws_call_timeout_ms,
         turnstile=args.turnstile,
         allowed_origins=args.allowed_origins,
         provider_fault=args.provider_fault,

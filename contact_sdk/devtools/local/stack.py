@@ -131,6 +131,10 @@ class StackOptions:
     #: ``CONTACT_RESPONSE_BUDGET_MS``: how long ``POST /contact`` may spend on the provider before queueing
     #: (production default 4000; a short one shows at once what a visitor sees when the provider is down).
     response_budget_ms: int = 4000
+    #: ``CONTACT_AWS_CALL_TIMEOUT_MS``: the longest one call to the emulator may take before the service treats
+    #: the service as degraded and skips it for a while (production default 1500). The test suite raises it:
+    #: moto on a loaded test machine is not a brownout.
+    aws_call_timeout_ms: int = 1500
     #: ``--turnstile``: ``None`` (off), or ``"pass"``, ``"fail"``, ``"spent"`` -- which of Cloudflare's test
     #: secrets the API verifies with, against the local siteverify stand-in; the demo page gets the widget.
     turnstile: str | None = None
@@ -442,6 +446,7 @@ class LocalStack:
             "CONTACT_TOKEN_RATE_LIMIT": str(options.token_rate_limit),
             "CONTACT_MIN_FILL_SECONDS": str(options.min_fill_seconds),
             "CONTACT_RESPONSE_BUDGET_MS": str(options.response_budget_ms),
+            "CONTACT_AWS_CALL_TIMEOUT_MS": str(options.aws_call_timeout_ms),
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": REGION,
         }
