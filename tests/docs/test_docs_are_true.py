@@ -7,6 +7,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from contact_sdk.ops.cli import build_parser
 from contact_sdk.settings import ENVIRONMENT_VARIABLES, Settings
 
@@ -58,15 +60,19 @@ def _drawing(text: str, opening: str) -> str:
     return "\n".join(drawing).strip("\n")
 
 
-def test_records_md_draws_the_states_exactly_as_the_record_module_does() -> None:
-    """docs/records.md's state drawing is the one in contact_sdk/record.py's docstring, character for character."""
+def _text_blocks(markdown: str) -> list[str]:
+    """The contents of every ```text fenced block of ``markdown``."""
+    return [block.split("```", 1)[0].strip("\n") for block in markdown.split("```text\n")[1:]]
+
+
+@pytest.mark.parametrize("document", ["records.md", "architecture.md"])
+def test_the_docs_draw_the_record_states_exactly_as_the_record_module_does(document: str) -> None:
+    """The doc draws the record's states exactly as contact_sdk/record.py's docstring does, character for character."""
     import contact_sdk.record
 
-    docs = (ROOT / "docs" / "records.md").read_text(encoding="utf-8")
-    in_docs = _drawing(docs, "```text\n")
     in_code = _drawing(contact_sdk.record.__doc__ or "", "moves backwards::\n")
     assert "(no record) ──claim──► received" in in_code
-    assert in_docs == in_code
+    assert in_code in _text_blocks((ROOT / "docs" / document).read_text(encoding="utf-8"))
 
 
 def test_records_md_lists_the_moves_the_record_allows() -> None:
