@@ -119,6 +119,7 @@ def run_every_kind_of_submission(make_stack: Callable[..., Stack], aws: str, mon
     sqs = aws_client(aws, "sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queues["url"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     batch = sqs_event(sqs, queues["url"], queue_arn=arn, region=REGION)
+    sqs.close()  # its pooled connection to moto is not left for the garbage collector to find in a later test
     assert handler.outbox_handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
     stack.sandbox.script(["422"])
     assert stack.submit(submission(message="Refused for good by the provider, parked."))["statusCode"] == 202
