@@ -13,6 +13,9 @@ import pytest
 from contact_sdk.ops.cloudwatch.render import DeploymentParameters
 from contact_sdk.ops.cloudwatch.templates import TEMPLATES_DIR_VARIABLE, templates_root
 from tests.cloudwatch.drill import EmfSource, handler_source
+from tests.entrypoint.conftest import make_stack, session_sandbox
+
+__all__ = ["make_stack", "session_sandbox"]  # re-exported: the log-query test runs the handler on a real stack
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:prod-portfolio-email-alarms"
 

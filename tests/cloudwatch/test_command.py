@@ -44,6 +44,8 @@ ENVIRONMENT_VARIABLES = (
     "CONTACT_DASHBOARD_NAME",
     "CONTACT_OUTBOX_QUEUE_NAME",
     "CONTACT_DEAD_LETTER_QUEUE_NAME",
+    "CONTACT_CONSUMER_FUNCTION_NAME",
+    "CONTACT_CONSUMER_LOG_GROUP_NAME",
 )
 
 
@@ -68,6 +70,16 @@ def test_dashboard_render_to_a_file(
     assert main(["dashboard", "render", *ARGS, "--output", str(target)]) == 0
     assert json.loads(target.read_text(encoding="utf-8")) == render_dashboard(params)
     assert capsys.readouterr().out == ""
+
+
+def test_dashboard_render_reads_the_consumers_log_group_when_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """`dashboard render --consumer-function-name` adds the consumer's log group to the submissions-by-state query."""
+    assert main(["dashboard", "render", *ARGS, "--consumer-function-name", "prod-contact-outbox-consumer"]) == 0
+    queries = [w["properties"]["query"] for w in json.loads(capsys.readouterr().out)["widgets"] if w["type"] == "log"]
+    assert [q for q in queries if "SOURCE '/aws/lambda/prod-contact-outbox-consumer'" in q] == [
+        q for q in queries if "record_state" in q
+    ]
+    assert len([q for q in queries if "record_state" in q]) == 1
 
 
 def test_alarms_render_prints_alarms_and_filters(

@@ -150,6 +150,34 @@ def test_defaults_for_log_group_and_dashboard_name(params: DeploymentParameters)
     assert {f["logGroupName"] for f in render_metric_filters(custom)} == {"/custom/logs"}
 
 
+def _state_query(body: dict[str, object]) -> str:
+    widgets = body["widgets"]
+    assert isinstance(widgets, list)
+    [query] = [w["properties"]["query"] for w in widgets if "Submissions by state" in w["properties"].get("title", "")]
+    return str(query)
+
+
+def test_the_state_widget_reads_the_consumer_log_group_only_when_it_is_named(
+    params: DeploymentParameters, full_params: DeploymentParameters
+) -> None:
+    """With the consumer named, its log group is the query's second SOURCE; without, the clause is gone."""
+    assert _state_query(render_dashboard(full_params)).startswith(
+        "SOURCE '/aws/lambda/prod-contact-form-handler' | SOURCE '/aws/lambda/prod-contact-outbox-consumer'\n| filter "
+    )
+    assert _state_query(render_dashboard(params)).startswith(
+        "SOURCE '/aws/lambda/prod-contact-form-handler'\n| filter "
+    )
+
+
+def test_an_unset_extra_source_is_dropped_but_a_set_one_kept() -> None:
+    """Only a `| SOURCE '${Name}'` clause whose parameter is unset disappears; the rest of the text stays."""
+    template = {"q": "SOURCE '${LogGroupName}' | SOURCE '${ConsumerLogGroupName}' | filter a = 1"}
+    values: dict[str, str | None] = {"LogGroupName": "/api", "ConsumerLogGroupName": None}
+    assert fill_placeholders(template, values) == {"q": "SOURCE '/api' | filter a = 1"}
+    values["ConsumerLogGroupName"] = "/consumer"
+    assert fill_placeholders(template, values) == {"q": "SOURCE '/api' | SOURCE '/consumer' | filter a = 1"}
+
+
 def test_parameters_are_rendered_where_they_belong(params: DeploymentParameters) -> None:
     """Function, API, stage and environment end up in the metric dimensions, not hard-coded values."""
     text = _text(render_dashboard(params)) + _text(render_alarms(params))

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,41 +179,54 @@ def _event(reader: Reader, svix_id: str, kind: str, email_id: str, at: float) ->
     )
 
 
-def local_archive(reader: Reader) -> None:
-    """The local stack after the four submissions archive.md describes, with the ids and email ids it shows."""
+def local_records(reader: Reader) -> None:
+    """The local stack after the five submissions records.md describes, with the ids it shows."""
     dynamodb = reader.client("dynamodb")
     create_table(dynamodb, "contact-local")
     records = DynamoDBSubmissionRecords(dynamodb, "contact-local")
     start = time.time() - 60
 
-    def claim(number: int, email: str, key: str, state: RecordState, reasons: tuple[str, ...] = ()) -> int:
-        """The intake's claim of submission ``number`` as ``received`` or ``spam``; the record's cycle."""
-        submission = _submission("Ada Lovelace", email, f"Question number {number} about the engine.")
+    def claim(  # noqa: PLR0917 - reads as the table of submissions below
+        number: int, name: str, email: str, ident: str, state: RecordState, reasons: tuple[str, ...] = (), **kw: Any
+    ) -> tuple[str, int]:
+        """The intake's claim of submission ``number`` as ``received`` or ``spam``; its key and the record's cycle."""
+        message = kw.get("message", f"Question number {number} about the engine.")
+        key = kw.get("key", f"contact-{ident}" + "0" * 48)
+        submission = _submission(name, email, message)
         draft = Draft.of(
             submission,
             key=key,
-            request_id=f"req-{number}",
+            request_id=str(uuid.uuid4()),
             client_ip="127.0.0.1",
             state=state,
             now=start + number,
             reasons=reasons,
         )
-        return records.claim(draft).record.cycle
+        return key, records.claim(draft).record.cycle
 
-    delivered_key = "contact-44a19c2791162c597535c564d5725a2b74ce5ffab394440cafd3733a791906a3"
-    first_email = "7e284b5b-4e31-4b9c-bf3e-8988efd8651e"
-    cycle = claim(0, "ada@example.org", delivered_key, RecordState.RECEIVED)
-    records.move(delivered_key, RecordState.SENT, cycle=cycle, now=start, email_id=first_email)
-    _event(reader, "msg_9eacd89fc4d186dbcdd3eca8b0", "email.sent", first_email, start + 0.5)
-    _event(reader, "msg_c3789327cad75938515a472b29", "email.delivered", first_email, start + 0.6)
-    claim(1, "grace@example.org", "contact-6558f432f4dafd39" + "0" * 48, RecordState.SPAM, ("honeypot_filled",))
-    claim(2, "Ada@Example.org", "contact-7e7e1640d46c1972" + "0" * 48, RecordState.SPAM, ("submitted_too_fast",))
-    queued_key = "contact-793e078453922dea" + "0" * 48
-    cycle = claim(3, "alan@example.org", queued_key, RecordState.RECEIVED)
-    records.move(queued_key, RecordState.QUEUED, cycle=cycle, now=start + 3, reasons=("ProviderQuotaError",))
-    second_email = "0b4c9d7e-8f3a-4c21-9d65-1f2e3a4b5c6d"
-    records.move(queued_key, RecordState.SENT, cycle=cycle, now=start + 4, email_id=second_email)
+    # One sent and delivered (its Resend events: sent, delivered).
+    key, cycle = claim(0, "Ada Lovelace", "ada@example.org", "f8953b660f37bc87", RecordState.RECEIVED)
+    first_email = str(uuid.uuid4())
+    records.move(key, RecordState.SENT, cycle=cycle, now=start, email_id=first_email)
+    _event(reader, "msg_16a636fc577025de968c886db0", "email.sent", first_email, start + 0.5)
+    _event(reader, "msg_877bfdb60d7cac3ef7f58f9077", "email.delivered", first_email, start + 0.6)
+    # The honeypot filled; sent too soon after its token.
+    claim(1, "Grace Hopper", "grace@example.org", "6e22ee601ba5bdb8", RecordState.SPAM, ("honeypot_filled",))
+    claim(2, "Ada Lovelace", "Ada@example.org", "3df7482665de8b95", RecordState.SPAM, ("token_too_recent",))
+    # A daily quota: queued, then delivered by the outbox consumer.
+    key, cycle = claim(3, "Alan Turing", "alan@example.org", "cb9b8c6aa71c41d4", RecordState.RECEIVED)
+    records.move(key, RecordState.QUEUED, cycle=cycle, now=start + 3, reasons=("ProviderQuotaError",))
+    second_email = str(uuid.uuid4())
+    records.move(key, RecordState.SENT, cycle=cycle, now=start + 4, email_id=second_email)
     _event(reader, "msg_0d1e2f3a4b5c6d7e8f9a0b1c2d", "email.delivered", second_email, start + 5)
+    # Refused with a 422: parked, the email kept in the record.
+    parked_key = "contact-af514f25939e1cccd34d59d29d3c45be449d57e4b77957a37e1ea0f86dab0604"
+    message = "Please write back about the engine's notes!!"  # 45 characters with the one below
+    key, cycle = claim(
+        4, "Edsger Dijkstra", "edsger@example.org", "", RecordState.RECEIVED, key=parked_key, message=message + "!"
+    )
+    reason = "ProviderRequestError 422 validation_error: Injected failure (422 validation_error)."
+    records.move(key, RecordState.PARKED, cycle=cycle, now=start + 4, reasons=(reason,))
     reader.sandbox.add_domain("example.com", status="verified")
     config = {
         "apiKey": RESEND_KEY,
@@ -222,9 +236,9 @@ def local_archive(reader: Reader) -> None:
         "version": 1,
         "rotatedAt": "2025-01-01T00:00:00Z",
     }
-    key = reader.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    kms_key = reader.client("kms").create_key()["KeyMetadata"]["KeyId"]
     reader.client("ssm").put_parameter(
-        Name="/portfolio/local/resend/api-key", Value=json.dumps(config), Type="SecureString", KeyId=key
+        Name="/portfolio/local/resend/api-key", Value=json.dumps(config), Type="SecureString", KeyId=kms_key
     )
 
 
@@ -298,9 +312,12 @@ BLOCKS: dict[str, Runs | NotRun] = {
             "contact-sdk alarms deploy --region eu-west-1 --stack contact-prod": DEPLOYED,
         },
     ),
-    "docs/archive.md: contact-sdk submissions list": Runs(
-        local_archive,
-        expect={"contact-sdk submissions release 6558f432f4dafd39": Expect(status=1)},
+    "docs/records.md: contact-sdk submissions list": Runs(
+        local_records,
+        expect={
+            "contact-sdk submissions release af514f25939e1ccc": Expect(status=1),
+            "contact-sdk submissions release 6e22ee601ba5bdb8": Expect(status=1),
+        },
     ),
     "docs/deploy.md: .venv/bin/contact-sdk config put --kms-key-id $KEY --file /tmp/resend.json "
     "&& shred -u /tmp/resend.json": Runs(
@@ -315,6 +332,8 @@ BLOCKS: dict[str, Runs | NotRun] = {
     "docs/dns.md: RESEND_API_KEY=re_full_access_key contact-sdk dns records --domain example.com "
     "--dmarc-policy quarantine": Runs(resend_domain),
     "docs/dns.md: contact-sdk dns records --domain example.com --offline --return-path bounces": Runs(nothing),
+    "docs/architecture.md: contact-sdk submissions release ──────────────────────────────────────────► "
+    "Delivery.release": NotRun("a drawing of the request path, not a command"),
     "docs/dns.md: RESEND_API_KEY=re_full_access_key contact-sdk dns check --domain example.com": NotRun(
         "asks the internet's DNS for example.com; tests/dns runs the same check against a DNS server on loopback"
     ),

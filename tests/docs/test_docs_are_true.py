@@ -7,6 +7,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from contact_sdk.ops.cli import build_parser
 from contact_sdk.settings import ENVIRONMENT_VARIABLES, Settings
 
@@ -57,3 +59,44 @@ def test_the_readme_names_every_operator_command_group_and_how_to_run_it() -> No
     assert listed == set(commands.choices)
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["contact-sdk"] == "contact_sdk.ops.cli:main"
+
+
+def _drawing(text: str, opening: str) -> str:
+    """The indented drawing that follows ``opening`` in ``text``, up to its first unindented line."""
+    lines = text.split(opening, 1)[1].splitlines()
+    drawing = []
+    for line in lines:
+        if line and not line.startswith("    "):
+            break
+        drawing.append(line)
+    return "\n".join(drawing).strip("\n")
+
+
+def _text_blocks(markdown: str) -> list[str]:
+    """The contents of every ```text fenced block of ``markdown``."""
+    return [block.split("```", 1)[0].strip("\n") for block in markdown.split("```text\n")[1:]]
+
+
+@pytest.mark.parametrize("document", ["records.md", "architecture.md"])
+def test_the_docs_draw_the_record_states_exactly_as_the_record_module_does(document: str) -> None:
+    """The doc draws the record's states exactly as contact_sdk/record.py's docstring does, character for character."""
+    import contact_sdk.record
+
+    in_code = _drawing(contact_sdk.record.__doc__ or "", "moves backwards::\n")
+    assert "(no record) ──claim──► received" in in_code
+    assert in_code in _text_blocks((ROOT / "docs" / document).read_text(encoding="utf-8"))
+
+
+def test_records_md_lists_the_moves_the_record_allows() -> None:
+    """The table of allowed moves in docs/records.md is MOVES: each state's row names exactly its targets."""
+    from contact_sdk.record import MOVES
+
+    docs = (ROOT / "docs" / "records.md").read_text(encoding="utf-8")
+    table = docs.split("| from | may move to |", 1)[1].split("\n\n", 1)[0]
+    documented: dict[str, set[str]] = {}
+    for row in table.splitlines()[2:]:
+        sources, targets = row.split("|")[1:3]
+        for source in re.findall(r"`([a-z]+)`", sources):
+            documented[source] = set(re.findall(r"`([a-z]+)`", targets))
+    # The row of the claim, "(no record)", names no state in backticks on its left; every other row is MOVES.
+    assert documented == {state.value: {target.value for target in targets} for state, targets in MOVES.items()}

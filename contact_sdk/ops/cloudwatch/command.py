@@ -21,7 +21,7 @@ option                     environment variable               default
 ``--dashboard-name``       ``CONTACT_DASHBOARD_NAME``         ``<environment>-portfolio-email-dashboard``
 ``--outbox-queue-name``    ``CONTACT_OUTBOX_QUEUE_NAME``      unset: no outbox widget
 ``--dead-letter-queue-name``  ``CONTACT_DEAD_LETTER_QUEUE_NAME``  unset: no dead-letter widget or alarm
-``--consumer-function-name``  ``CONTACT_CONSUMER_FUNCTION_NAME``  unset: no outbox-consumer alarms (alarms only)
+``--consumer-function-name``  ``CONTACT_CONSUMER_FUNCTION_NAME``  unset: no consumer alarms or log group
 ``--consumer-log-group-name``  ``CONTACT_CONSUMER_LOG_GROUP_NAME``  ``/aws/lambda/<consumer function name>``
 =========================  =================================  ==========================================
 
@@ -156,7 +156,9 @@ def _add_parameters(parser: argparse.ArgumentParser, *, alarms: bool) -> None:
     option("dead_letter_queue_name", "SQS dead-letter queue name: adds its widget and alarm")
     if alarms:
         option("consumer_function_name", "the outbox consumer function: adds its errors, throttles and timeouts alarms")
-        option("consumer_log_group_name", "the consumer's log group (default /aws/lambda/<consumer function name>)")
+    else:
+        option("consumer_function_name", "the outbox consumer function: its log group joins the submissions query")
+    option("consumer_log_group_name", "the consumer's log group (default /aws/lambda/<consumer function name>)")
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -9,7 +9,10 @@ An optional parameter that is unset (the alarm topic, the queues) is handled whe
 use it: a list item that is exactly such a placeholder is dropped (so an alarm without a topic has
 no actions), and the queue widgets and the dead-letter alarm come from their own template files,
 rendered only when the queue name is given; so do the outbox consumer's alarms and timeout filters, rendered
-only when ``consumer_function_name`` is given. Any other use of an unset parameter is an error.
+only when ``consumer_function_name`` is given. A Logs Insights query may read a second log group,
+``| SOURCE '${ConsumerLogGroupName}'`` after its first ``SOURCE``: that clause is dropped when its parameter
+is unset (the query then reads the API function's log group alone). Any other use of an unset parameter is
+an error.
 
 Example::
 
@@ -72,6 +75,8 @@ PLACEHOLDERS: dict[str, str] = {
 }
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+#: A further log group of a Logs Insights query (``| SOURCE '${Name}'``), dropped when its parameter is unset.
+_EXTRA_SOURCE = re.compile(r"\s*\|\s*SOURCE '\$\{([A-Za-z][A-Za-z0-9]*)\}'")
 _REQUIRED = ("region", "function_name", "api_name", "stage", "environment")
 
 
@@ -145,11 +150,16 @@ def fill_placeholders(template: Any, values: dict[str, str | None], *, source: s
     """A copy of ``template`` with every ``${Name}`` in its strings replaced by ``values[Name]``.
 
     A list item that is exactly a placeholder whose value is ``None`` is dropped, and a list
-    emptied that way is removed from its object. Raises :class:`TemplateError` for an unknown
+    emptied that way is removed from its object; so is a ``| SOURCE '${Name}'`` clause of a query
+    whose ``Name`` is ``None``. Raises :class:`TemplateError` for an unknown
     placeholder or any other use of an unset one.
     """
 
     def fill_string(text: str, where: str) -> str:
+        def drop_unset(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return "" if name in values and values[name] is None else match.group()
+
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in values:
@@ -162,7 +172,7 @@ def fill_placeholders(template: Any, values: dict[str, str | None], *, source: s
                 )
             return value
 
-        return _PLACEHOLDER.sub(replace, text)
+        return _PLACEHOLDER.sub(replace, _EXTRA_SOURCE.sub(drop_unset, text))
 
     def is_unset(item: Any) -> bool:
         if not isinstance(item, str):

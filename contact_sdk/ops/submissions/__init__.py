@@ -1,1 +1,1 @@
-"""``contact-sdk submissions``: review, export, release and erase the submission archive (docs/archive.md)."""
+"""``contact-sdk submissions``: review, export, release and erase the submission records (docs/records.md)."""

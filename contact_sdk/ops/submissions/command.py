@@ -8,10 +8,11 @@ Usage::
     contact-sdk submissions release 3f9a0c1b2d4e5f60
     contact-sdk submissions erase --email ada@example.org
 
-Reads the archive the service keeps in its DynamoDB table (``--table``, else ``CONTACT_TABLE_NAME``);
-see ``docs/archive.md``. Names, addresses, subjects and messages are masked unless ``--reveal``.
-``release`` sends a submission judged spam as a normal email, with the Resend config from Parameter
-Store (``--config-parameter``, else ``CONTACT_CONFIG_PARAMETER``), exactly like the service does.
+Reads the submission records the service keeps in its DynamoDB table (``--table``, else ``CONTACT_TABLE_NAME``);
+see ``docs/records.md``. Names, addresses, subjects and messages are masked unless ``--reveal``.
+``release`` sends a submission judged spam, or a parked one, through the service's one delivery path,
+recomposed with today's Resend config from Parameter Store (``--config-parameter``, else
+``CONTACT_CONFIG_PARAMETER``) under a key derived from its first.
 
 Exit status: 0 done, 1 not found, refused, or AWS/Resend failed, 2 bad arguments.
 """
