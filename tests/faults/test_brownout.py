@@ -5,14 +5,14 @@ SQS or Parameter Store (boto3 reaches it through ``AWS_ENDPOINT_URL_<SERVICE>``;
 to moto directly), Cloudflare's siteverify (Turnstile on) or Resend. The proxy holds each answer 30 s
 (``slow``: the call reaches the upstream at once, so a write lands) or for ever (``hang``: it never does).
 The service is production's wiring -- ``build_components`` builds its own boto3 clients -- with
-``CONTACT_RESPONSE_BUDGET_MS=1000``. *Warm*: the instance has served a token, a submission and a webhook
+``CONTACT_RESPONSE_BUDGET_MS=2000``. *Warm*: the instance has served a token, a submission and a webhook
 with everything healthy before the brownout begins. *Cold*: a freshly built instance, nothing cached,
 meets the brownout on its first request (a submission carries a token another instance issued).
 
 What each row asserts, none of it a wall-clock limit near the budget (the budget + 0.5 s is measured by
 ``loadtests/fault_table.py``, not asserted here):
 
-* **an answer at all within** :data:`SANITY_SECONDS` (5 s, five budgets): far under the proxy's 30 s and
+* **an answer at all within** :data:`SANITY_SECONDS` (5 s, two and a half budgets): far under the proxy's 30 s and
   under the 9 s botocore spends on one call today (3 attempts x 3 s), so only a request that waited the
   dependency (or the SDK's timeouts) out can miss it. A request still running then is released (the proxy
   turns healthy) and the row fails saying how long it took in the end;
@@ -62,8 +62,10 @@ from tests.faults.conftest import peek_bodies
 
 pytestmark = pytest.mark.integration
 
-#: The service's response budget in these rows.
-BUDGET_MS = 1000
+#: The service's response budget in these rows: past one 1.5 s AWS call timeout, so a cut DynamoDB call still
+#: leaves the provider or the outbox time even when the machine is loaded (at 1 s a slow moto could turn a
+#: 202 into a 503 on a busy CI machine: a test that depended on the machine's speed).
+BUDGET_MS = 2000
 #: How long the proxy holds a slow answer: thirty budgets.
 SLOW_SECONDS = 30.0
 #: An answer later than this cannot come from a request that bounded its calls (see the module docstring).
