@@ -141,7 +141,8 @@ def _body_of(event: Mapping[str, Any]) -> bytes | None:
 class ContactApi:
     """Turns API Gateway events into intake and delivery calls and contract-shaped responses. Thread-safe.
 
-    ``clock`` is the clock deadlines are on (the Resend client's, so that its waits and the budget agree).
+    ``deadline_clock`` is the (monotonic) clock deadlines are on: the one the Resend client waits by, so that
+    its waits and the budget agree.
     """
 
     def __init__(
@@ -156,6 +157,7 @@ class ContactApi:
         deadline_margin_ms: int = 3000,
         response_budget_ms: int | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        deadline_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.intake = intake
         self.delivery = delivery
@@ -167,11 +169,12 @@ class ContactApi:
         self.deadline_margin_ms = deadline_margin_ms
         self.response_budget_ms = response_budget_ms
         self.timer = timer
+        self.deadline_clock = deadline_clock
 
     def handle(self, raw_event: Any, context: Any = None) -> dict[str, Any]:
         """Answer one API Gateway REST proxy event."""
         started = self.timer()
-        received_at = self.delivery.client.clock()  # the response budget counts from here
+        received_at = self.deadline_clock()  # the response budget counts from here
         event: Mapping[str, Any] = raw_event if isinstance(raw_event, Mapping) else {}
         request_id = _request_id_of(event)
         headers = RequestHeaders(event)
@@ -279,7 +282,7 @@ class ContactApi:
 
     def _deadline(self, context: Any, received_at: float) -> Deadline | None:
         """The earlier of the response budget (from ``received_at``) and the Lambda's own deadline."""
-        clock = self.delivery.client.clock
+        clock = self.deadline_clock
         lambda_ends = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=clock)
         if self.response_budget_ms is None:
             return lambda_ends

@@ -1,13 +1,16 @@
 """Builds the whole service from :class:`~contact_sdk.settings.Settings`, once per execution environment.
 
-The handler, the local stack and the benchmarks all build through :func:`build_api`, so they
-run the same object graph. Each collaborator can be replaced (tests pass an ``httpx`` client
-with a mock transport, an in-memory parameter source, a list sink...).
+The handler, the local stack and the benchmarks all build through :func:`build_components`, so they run
+the same object graph. What the service talks to can be handed in, each behind a protocol of its own: the
+clock (:class:`~contact_sdk.clock.Clock`), the AWS clients (boto3's, or anything with the calls the service
+makes), where parameters come from (:class:`~contact_sdk.config.ParameterSource`), the outbox
+(:class:`~contact_sdk.outbox.Outbox`), the HTTP client for Resend and the metrics sink. Everything else
+follows from the settings.
 
 Example::
 
-    api = build_api(Settings.from_env())
-    api.handle(event, context)
+    components = build_components(Settings.from_env())
+    components.api.handle(event, context)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +26,11 @@ import httpx
 
 from contact_sdk import timings
 from contact_sdk.admission import Admission, SeparateAdmission, TransactionalAdmission
-from contact_sdk.api import ContactApi, EventsEndpoint
+from contact_sdk.api import ContactApi
 from contact_sdk.aws import SERVICE_LIMITS, AwsService
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
+from contact_sdk.clock import SYSTEM_CLOCK, Clock
 from contact_sdk.config import ParameterCache, ParameterSource, ServiceConfig, SsmParameterSource
 from contact_sdk.degraded import DependencyGuard, GuardState
 from contact_sdk.delivery import Delivery
@@ -37,7 +41,7 @@ from contact_sdk.outbox import Outbox, SqsOutbox
 from contact_sdk.outbox_consumer import OutboxConsumer
 from contact_sdk.parking import ParkingLot, SqsParkingLot
 from contact_sdk.record import DynamoDBSubmissionRecords, InMemorySubmissionRecords, SubmissionRecords
-from contact_sdk.resend import ResendClient, RetryEvent, Timeouts
+from contact_sdk.resend import ResendClient, RetryEvent
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNonceStore, NonceStore
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
@@ -46,14 +50,14 @@ from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
 from contact_sdk.settings import Settings
 from contact_sdk.webhooks import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookRoute, WebhookStore
 
-__all__ = ["Components", "build_api"]
+__all__ = ["Components", "build_components"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class Components:
-    """Handles on the parts :func:`build_api` made, for SnapStart hooks and operators."""
+    """Handles on the parts :func:`build_components` made, for SnapStart hooks and operators."""
 
     api: ContactApi
     intake: Intake
@@ -105,17 +109,21 @@ class AwsServices:
     def build(
         cls,
         *,
-        dynamodb_client: Any = None,
-        sqs_client: Any = None,
+        clients: Mapping[str, Any] | None = None,
         call_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> AwsServices:
-        """One :class:`AwsService` per service, with its guard; an injected client is bounded the same way."""
+        """One :class:`AwsService` per service, with its guard; a client handed in is bounded the same way."""
+        handed_in = dict(clients or {})
+        unknown = sorted(set(handed_in) - {"dynamodb", "sqs", "ssm"})
+        if unknown:
+            raise TypeError(f"no AWS service {', '.join(unknown)}: the service calls dynamodb, sqs and ssm")
 
-        def service(name: str, injected: Any) -> AwsService:
+        def service(name: str) -> AwsService:
             limits = SERVICE_LIMITS[name]
             if call_timeout is not None:
                 limits = dataclasses.replace(limits, call_timeout=call_timeout)
+            injected = handed_in.get(name)
             return AwsService(
                 name,
                 limits=limits,
@@ -125,9 +133,7 @@ class AwsServices:
                 clock=clock,
             )
 
-        return cls(
-            dynamodb=service("dynamodb", dynamodb_client), sqs=service("sqs", sqs_client), ssm=service("ssm", None)
-        )
+        return cls(dynamodb=service("dynamodb"), sqs=service("sqs"), ssm=service("ssm"))
 
     def all(self) -> tuple[AwsService, ...]:
         """Every service, for SnapStart's restore and for closing."""
@@ -135,6 +141,10 @@ class AwsServices:
 
 
 def _on_breaker_change(old: str | None, new: str) -> None:
+    """Log every change of the breaker's state (the operator's view of Resend's health); count openings."""
+    logger.warning(
+        "circuit breaker %s", new, extra={"breaker_from": old or "closed", "breaker_to": new, "dependency": "resend"}
+    )
     if new == OPEN:
         record(Metric.CIRCUIT_OPENED)
 
@@ -188,36 +198,27 @@ def build_components(
     settings: Settings,
     *,
     sink: MetricsSink | None = None,
-    parameter_source: ParameterSource | None = None,
-    http: httpx.Client | None = None,
-    dynamodb_client: Any = None,
-    sqs_client: Any = None,
+    clock: Clock = SYSTEM_CLOCK,
+    aws: Mapping[str, Any] | None = None,
+    parameters: ParameterSource | None = None,
     outbox: Outbox | None = None,
-    parking: ParkingLot | None = None,
-    events: EventsEndpoint | None = None,
-    sleep: Callable[[float], None] | None = None,
-    breaker: ProviderBreaker | None = None,
-    timeouts: Timeouts | None = None,
-    log_level: str | None = None,
-    clock: Callable[[], float] | None = None,
-    turnstile_http: httpx.Client | None = None,
+    http: httpx.Client | None = None,
 ) -> Components:
     """Build every collaborator; nothing connects until first used.
 
-    ``clock`` (seconds) is one time source for everything that keeps time: the client's deadlines and
-    waits, its breaker (and the breaker's table leases), the outbox consumer, the CSRF tokens' issue and
-    expiry, the fill-time rule and the rate limits' windows. Tests of those rules move it instead of
-    sleeping, and simulated-time tests run a day in a second with it. By default each part uses its own
-    clock (monotonic for intervals, ``time.time`` for what is compared with epoch timestamps).
+    * ``sink``: where the metrics go (EMF lines on standard output by default);
+    * ``clock``: one time source and one way to wait for everything that keeps time (the deadlines, the
+      retries' waits, the breaker, CSRF expiry, rate-limit windows, the fill-time rule, the records); a
+      simulation runs a day in a second with its own;
+    * ``aws``: boto3 clients to use instead of building them, by service (``dynamodb``, ``sqs``, ``ssm``);
+      each is bounded by the request's deadline like a built one;
+    * ``parameters``: where Parameter Store's values come from (SSM through the ``ssm`` client by default);
+    * ``outbox``: where a submission Resend cannot take now is kept (SQS at ``CONTACT_OUTBOX_QUEUE_URL``);
+    * ``http``: the HTTP client for Resend (one with keep-alive and the deadline's transport by default).
     """
-    log = build_logger(level=log_level)
-    aws = AwsServices.build(
-        dynamodb_client=dynamodb_client,
-        sqs_client=sqs_client,
-        call_timeout=settings.aws_call_timeout_ms / 1000,
-        clock=time.monotonic,
-    )
-    source = parameter_source or SsmParameterSource(client_factory=aws.ssm.client)
+    log = build_logger(level=settings.log_level)
+    services = AwsServices.build(clients=aws, call_timeout=settings.aws_call_timeout_ms / 1000, clock=time.monotonic)
+    source = parameters or SsmParameterSource(client_factory=services.ssm.client)
     cache = ParameterCache(
         _TimedParameterSource(source),
         ttl_seconds=settings.config_ttl_seconds,
@@ -226,32 +227,26 @@ def build_components(
     config = ServiceConfig(
         cache, config_parameter=settings.config_parameter, csrf_secret_parameter=settings.csrf_secret_parameter
     )
-    if breaker is None:
-        # With the table, the breaker's state is shared by every execution environment (docs/guarantees.md).
-        breaker_store = None
-        if settings.table_name:
-            breaker_store = DynamoDBBreakerStore(aws.dynamodb.client(), settings.table_name)
-        breaker = ProviderBreaker(
-            on_state_change=_on_breaker_change,
-            store=breaker_store,
-            clock=clock or time.monotonic,
-            wall_clock=clock or time.time,
-        )
-    client_kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        client_kwargs["sleep"] = sleep
-    if clock is not None:
-        client_kwargs["clock"] = clock
-        client_kwargs["wall_clock"] = clock
+    # With the table, the breaker's state is shared by every execution environment (docs/guarantees.md).
+    breaker_store = None
+    if settings.table_name:
+        breaker_store = DynamoDBBreakerStore(services.dynamodb.client(), settings.table_name)
+    breaker = ProviderBreaker(
+        on_state_change=_on_breaker_change,
+        store=breaker_store,
+        clock=clock.monotonic,
+        wall_clock=clock.time,
+    )
     client = ResendClient(
         api_key=lambda: config.resend().api_key,
         base_url=settings.resend_api_url,
         http=http,
         breaker=breaker,
-        timeouts=timeouts,
         on_retry=_on_retry,
         on_attempt=_on_attempt,
-        **client_kwargs,
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+        wall_clock=clock.time,
     )
     rate_store: RateLimitStore
     nonce_store: NonceStore
@@ -259,7 +254,7 @@ def build_components(
     webhook_store: WebhookStore
     shared: tuple[Any, DynamoDBRateLimitStore, DynamoDBNonceStore, DynamoDBSubmissionRecords] | None = None
     if settings.table_name:
-        dynamodb_client = aws.dynamodb.client()
+        dynamodb_client = services.dynamodb.client()
         _time_dynamodb(dynamodb_client)
         rate_table = DynamoDBRateLimitStore(dynamodb_client, settings.table_name)
         nonce_table = DynamoDBNonceStore(dynamodb_client, settings.table_name)
@@ -282,7 +277,7 @@ def build_components(
             "review, and a repeat is recognised only by the instance that saw it first)"
         )
     if outbox is None and settings.outbox_queue_url:
-        outbox = SqsOutbox(settings.outbox_queue_url, client_factory=aws.sqs.client)
+        outbox = SqsOutbox(settings.outbox_queue_url, client_factory=services.sqs.client)
     if outbox is None:
         log.warning(
             "CONTACT_OUTBOX_QUEUE_URL is not set: when the provider is unavailable, submissions are refused "
@@ -298,25 +293,25 @@ def build_components(
             action=settings.turnstile_action,
             url=settings.turnstile_siteverify_url,
             timeout_seconds=settings.turnstile_timeout_ms / 1000,
-            http=turnstile_http,
-            clock=client.clock,
+            clock=clock.monotonic,
             guard=DependencyGuard("siteverify", on_change=_on_guard_change),
         )
-    if parking is None and settings.parked_queue_url:
-        parking = SqsParkingLot(settings.parked_queue_url, client_factory=aws.sqs.client)
+    parking: ParkingLot | None = None
+    if settings.parked_queue_url:
+        parking = SqsParkingLot(settings.parked_queue_url, client_factory=services.sqs.client)
     if parking is None and outbox is not None:
         log.warning(
             "CONTACT_PARKED_QUEUE_URL is not set: a permanently refused submission stays in the outbox "
             "and reaches its dead-letter queue only after maxReceiveCount receives"
         )
-    csrf = CsrfTokens(nonces=nonce_store, clock=clock or time.time)
+    csrf = CsrfTokens(nonces=nonce_store, clock=clock.time)
     submit_limiter = RateLimiter(
         rate_store,
         scope="submit",
         limit=settings.submit_limit,
         window_seconds=settings.submit_window_seconds,
         ipv6_prefix=settings.rate_limit_ipv6_prefix,
-        clock=clock or time.time,
+        clock=clock.time,
     )
     separate = SeparateAdmission(submit_limiter, csrf, records)
     admission: Admission = separate
@@ -340,13 +335,13 @@ def build_components(
             limit=settings.token_limit,
             window_seconds=settings.token_window_seconds,
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
-            clock=clock or time.time,
+            clock=clock.time,
         ),
         admission=admission,
         min_fill_seconds=settings.min_fill_seconds,
         captcha=captcha,
         captcha_strict=settings.turnstile_strict,
-        clock=clock or time.time,
+        clock=clock.time,
         record_metric=record,
     )
     delivery = Delivery(
@@ -355,26 +350,26 @@ def build_components(
         records=records,
         outbox=outbox,
         parking=parking,
-        clock=clock or time.time,
+        clock=clock.time,
         record_metric=record,
     )
     sink = sink or StdoutSink()
-    if events is None:
-        events = WebhookRoute(
-            config_cache=cache,
-            secret_parameter=settings.webhook_secret_parameter,
-            store=webhook_store,
-            record_metric=record,
-        )
+    events = WebhookRoute(
+        config_cache=cache,
+        secret_parameter=settings.webhook_secret_parameter,
+        store=webhook_store,
+        record_metric=record,
+    )
     consumer = OutboxConsumer(
         delivery,
         environment=settings.environment,
         sink=sink,
         logger=log,
         queue_url=settings.outbox_queue_url,
-        sqs_client=aws.sqs.client,
+        sqs_client=services.sqs.client,
         deadline_margin_ms=settings.deadline_margin_ms,
-        clock=clock or time.time,
+        clock=clock.time,
+        deadline_clock=clock.monotonic,
     )
     api = ContactApi(
         intake,
@@ -385,6 +380,7 @@ def build_components(
         events=events,
         deadline_margin_ms=settings.deadline_margin_ms,
         response_budget_ms=settings.response_budget_ms,
+        deadline_clock=clock.monotonic,
     )
     return Components(
         api=api,
@@ -396,11 +392,6 @@ def build_components(
         parameter_source=source,
         outbox=outbox,
         consumer=consumer,
-        aws_services=aws.all(),
+        aws_services=services.all(),
         captcha=captcha,
     )
-
-
-def build_api(settings: Settings, **overrides: Any) -> ContactApi:
-    """The API adapter with everything behind it; see :func:`build_components` for the overrides."""
-    return build_components(settings, **overrides).api

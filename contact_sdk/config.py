@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 __all__ = [
-    "InMemoryParameterSource",
     "ParameterCache",
     "ParameterSource",
     "ResendConfig",
@@ -103,24 +102,6 @@ class SsmParameterSource:
                 f"parameter {name}: Parameter Store unreachable ({type(exc).__name__})"
             ) from None
         return response["Parameter"]["Value"]
-
-
-class InMemoryParameterSource:
-    """Parameters held in a dict: tests and local tools. ``fail`` simulates an outage."""
-
-    def __init__(self, values: Mapping[str, str] | None = None) -> None:
-        self.values: dict[str, str] = dict(values or {})
-        self.fail = False
-        self.fetches = 0
-
-    def fetch(self, name: str) -> str:
-        """Return the value, or raise like Parameter Store would."""
-        self.fetches += 1
-        if self.fail:
-            raise ConfigUnavailableError(f"parameter {name}: Parameter Store unreachable (simulated)")
-        if name not in self.values:
-            raise ConfigurationError(f"parameter {name}: not found in Parameter Store")
-        return self.values[name]
 
 
 @dataclass(slots=True)

@@ -36,7 +36,6 @@ class ExecutionEnvironment:
         self._build = build
         self._lock = threading.Lock()
         self._components: Components | None = None
-        self._api: ContactApi | None = None
 
     def components(self) -> Components:
         """The components, built on first use. Raises ``ConfigurationError`` when the environment is malformed."""
@@ -53,17 +52,10 @@ class ExecutionEnvironment:
         return self._components
 
     def api(self) -> ContactApi:
-        """The API adapter: an installed one, else the components' own."""
-        api = self._api
-        return api if api is not None else self.components().api
+        """The API adapter of the components (built on first use)."""
+        return self.components().api
 
     def use_components(self, components: Components | None) -> None:
         """Install components built elsewhere (the local stack, tests), or ``None`` to build from the environment."""
         with self._lock:
             self._components = components
-            self._api = components.api if components is not None else None
-
-    def use_api(self, api: ContactApi | None) -> None:
-        """Install an API adapter only (``lambda_handler`` then uses it; the outbox consumer still builds)."""
-        with self._lock:
-            self._api = api

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 __all__ = [
-    "InMemoryOutbox",
     "LegacySubmission",
     "Outbox",
     "OutboxUnavailable",
@@ -331,30 +330,3 @@ class SqsOutbox:
             )
         except (ClientError, BotoCoreError) as exc:
             raise OutboxUnavailable(f"the outbox queue did not take the message ({type(exc).__name__})") from exc
-
-
-class InMemoryOutbox:
-    """An outbox in a list: tests and the local stack without SQS. ``fail`` simulates an outage."""
-
-    def __init__(self) -> None:
-        self.messages: list[QueuedEmail] = []
-        self.fail = False
-        self._lock = threading.Lock()
-
-    def enqueue(self, queued: QueuedEmail) -> None:
-        """Keep it, or raise like an unreachable queue."""
-        if self.fail:
-            raise OutboxUnavailable("the outbox is unavailable (simulated)")
-        with self._lock:
-            self.messages.append(queued)
-
-    def drain(self) -> list[QueuedEmail]:
-        """Take every kept message."""
-        with self._lock:
-            messages, self.messages = self.messages, []
-        return messages
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """Kept messages as plain dicts."""
-        with self._lock:
-            return [json.loads(m.to_json()) for m in self.messages]

@@ -138,6 +138,7 @@ class OutboxConsumer:
         sqs_client: Callable[[], SQSClient] | None = None,
         deadline_margin_ms: int = 3000,
         clock: Callable[[], float] = time.time,
+        deadline_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.delivery = delivery
         self.environment = environment
@@ -147,12 +148,13 @@ class OutboxConsumer:
         self._sqs = sqs_client
         self.deadline_margin_ms = deadline_margin_ms
         self._clock = clock
+        self._deadline_clock = deadline_clock
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Process one SQS batch; returns the partial batch response."""
         recorder = MetricsRecorder(environment=self.environment, sink=self.sink)
         invoked_at = self._clock()
-        deadline = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self.delivery.client.clock)
+        deadline = lambda_deadline(context, margin_ms=self.deadline_margin_ms, clock=self._deadline_clock)
         # Deferred: Powertools' batch utility (and its data classes) cost ~40 ms to import, and only this
         # handler needs them; the API's cold start must not pay for it.
         from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415

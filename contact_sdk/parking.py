@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,7 +29,7 @@ from contact_sdk.outbox import LazySqsClient, QueuedEmail
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["PARKED_REASON_ATTRIBUTE", "InMemoryParkingLot", "ParkingLot", "ParkingUnavailable", "SqsParkingLot"]
+__all__ = ["PARKED_REASON_ATTRIBUTE", "ParkingLot", "ParkingUnavailable", "SqsParkingLot"]
 
 #: The SQS message attribute that marks a parked submission and says why.
 PARKED_REASON_ATTRIBUTE = "parkedReason"
@@ -94,27 +93,3 @@ class SqsParkingLot:
             self._sqs().send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)
         except (ClientError, BotoCoreError) as exc:
             raise ParkingUnavailable(f"the parking queue did not take the message ({type(exc).__name__})") from exc
-
-
-class InMemoryParkingLot:
-    """Parked submissions in a list (tests, the local stack). ``fail`` simulates an outage."""
-
-    def __init__(self) -> None:
-        self.parked: list[tuple[QueuedEmail, str]] = []
-        self.unreadable: list[tuple[str, str]] = []
-        self.fail = False
-        self._lock = threading.Lock()
-
-    def park(self, queued: QueuedEmail, *, reason: str) -> None:
-        """Keep it, or raise like an unreachable queue."""
-        if self.fail:
-            raise ParkingUnavailable("the parking lot is unavailable (simulated)")
-        with self._lock:
-            self.parked.append((queued, reason))
-
-    def park_unreadable(self, body: str, *, reason: str) -> None:
-        """Keep the raw body, or raise like an unreachable queue."""
-        if self.fail:
-            raise ParkingUnavailable("the parking lot is unavailable (simulated)")
-        with self._lock:
-            self.unreadable.append((body, reason))

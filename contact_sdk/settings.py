@@ -68,7 +68,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = _setting("CONTACT_ALLOWED_ORIGINS", (), "allowed origins, comma-separated")
     environment: str = _setting("CONTACT_ENVIRONMENT", "prod", "the Environment metric dimension")
     table_name: str | None = _setting(
-        "CONTACT_TABLE_NAME", None, "DynamoDB table for rate limits, CSRF nonces, idempotency"
+        "CONTACT_TABLE_NAME", None, "DynamoDB table for rate limits, CSRF nonces, the submission records"
     )
     outbox_queue_url: str | None = _setting("CONTACT_OUTBOX_QUEUE_URL", None, "SQS queue of the durable outbox")
     resend_api_url: str = _setting("RESEND_API_URL", DEFAULT_RESEND_API_URL, "Resend base URL")
@@ -136,6 +136,7 @@ class Settings:
     parked_queue_url: str | None = _setting(
         "CONTACT_PARKED_QUEUE_URL", None, "SQS queue (the outbox's dead-letter queue) for permanently refused mail"
     )
+    log_level: str = _setting("POWERTOOLS_LOG_LEVEL", "INFO", "log level of the structured logs")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -164,6 +165,8 @@ def _parse(name: str, default: Any, metadata: Mapping[str, Any], raw: str) -> An
         return _parse_origins(raw)
     if name == "resend_api_url":
         return _parse_url(variable, raw)
+    if name == "log_level":
+        return _parse_level(variable, raw)
     if isinstance(default, bool):
         return _parse_bool(variable, raw)
     if isinstance(default, int):
@@ -208,6 +211,16 @@ def _parse_int(variable: str, raw: str, minimum: int, maximum: int | None, why_m
         because = f" ({why_maximum})" if why_maximum else ""
         raise ConfigurationError(f"{variable}: at most {maximum}{because}, got {value}")
     return value
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _parse_level(variable: str, raw: str) -> str:
+    level = raw.upper()
+    if level not in _LEVELS:
+        raise ConfigurationError(f"{variable} must be one of {', '.join(_LEVELS)}, got {raw!r}")
+    return level
 
 
 def _parse_bool(variable: str, raw: str) -> bool:

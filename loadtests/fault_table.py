@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -49,8 +50,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from contact_sdk.bootstrap import Components, build_components  # noqa: E402 - after the path fix above
-from contact_sdk.config import InMemoryParameterSource  # noqa: E402
 from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, BrownoutProxy, Mode  # noqa: E402
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource  # noqa: E402
 from contact_sdk.devtools.local.emulator import (  # noqa: E402
     FAKE_CREDENTIALS,
     REGION,
@@ -67,7 +68,6 @@ from contact_sdk.devtools.local.turnstile import (  # noqa: E402
 )
 from contact_sdk.devtools.sandbox import ResendSandbox  # noqa: E402
 from contact_sdk.metrics import ListSink  # noqa: E402
-from contact_sdk.outbox import InMemoryOutbox  # noqa: E402
 from contact_sdk.settings import Settings  # noqa: E402
 
 ORIGIN = "https://www.example.com"
@@ -241,7 +241,7 @@ def measure_provider(fault: str, *, count: int) -> str:
         )
         outbox = InMemoryOutbox()
         components = build_components(
-            settings, sink=ListSink(), parameter_source=source, outbox=outbox, log_level="ERROR"
+            dataclasses.replace(settings, log_level="ERROR"), sink=ListSink(), parameters=source, outbox=outbox
         )
         measured = Measured()
         try:
@@ -383,7 +383,7 @@ class DependencyBench:
                 settings = self.settings(row, resources, proxy)
 
                 def instance() -> Components:
-                    components = build_components(settings, sink=ListSink(), log_level="CRITICAL")
+                    components = build_components(dataclasses.replace(settings, log_level="CRITICAL"), sink=ListSink())
                     built.append(components)
                     return components
 

@@ -16,7 +16,7 @@ import boto3
 import httpx
 import pytest
 
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 
 REGION = "eu-west-1"
 

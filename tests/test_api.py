@@ -16,12 +16,12 @@ import pytest
 
 from contact_sdk.api import ContactApi, RequestHeaders
 from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.config import InMemoryParameterSource
 from contact_sdk.deadline import Deadline
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.metrics import ListSink
-from contact_sdk.outbox import InMemoryOutbox
 from contact_sdk.outcome import Outcome
 from contact_sdk.settings import Settings
+from tests.clocks import RecordingClock
 
 ORIGIN = "https://www.example.com"
 CONFIG = json.dumps(
@@ -62,10 +62,10 @@ def setup() -> Iterator[tuple[Components, Provider]]:
     components = build_components(
         settings,
         sink=ListSink(),
-        parameter_source=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
+        parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
         http=httpx.Client(transport=httpx.MockTransport(provider)),
         outbox=InMemoryOutbox(),
-        sleep=lambda seconds: None,
+        clock=RecordingClock(),
     )
     yield components, provider
     components.close()

@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from contact_sdk.breaker import ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 from contact_sdk.errors import (
     CircuitOpenError,
     ProviderAuthError,

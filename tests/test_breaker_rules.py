@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from contact_sdk.breaker import ProviderBreaker, counts_as_failure
 from contact_sdk.breaker_store import BreakerStoreUnavailable, DynamoDBBreakerStore, SharedBreakerState
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 from contact_sdk.errors import (
     CircuitOpenError,
     ConcurrentIdempotentRequestError,

@@ -6,13 +6,8 @@ import json
 
 import pytest
 
-from contact_sdk.config import (
-    InMemoryParameterSource,
-    ParameterCache,
-    ResendConfig,
-    ServiceConfig,
-    parse_csrf_secret,
-)
+from contact_sdk.config import ParameterCache, ResendConfig, ServiceConfig, parse_csrf_secret
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
 
 SECRET = "s" * 40

@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from contact_sdk.config import (
-    InMemoryParameterSource,
-    ParameterCache,
-    ResendConfig,
-    ServiceConfig,
-    SsmParameterSource,
-    parse_csrf_secret,
-)
+from contact_sdk.config import ParameterCache, ResendConfig, ServiceConfig, SsmParameterSource, parse_csrf_secret
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
 
 PARAMETER = "/portfolio/test/resend/api-key"

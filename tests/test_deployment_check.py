@@ -18,7 +18,6 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.config import InMemoryParameterSource
 from contact_sdk.deployment_check import (
     CHECK_EVENT_KEY,
     answer_api_check,
@@ -27,6 +26,7 @@ from contact_sdk.deployment_check import (
     pre_traffic_hook_from_environment,
     run_pre_traffic_hook,
 )
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
 
@@ -72,7 +72,7 @@ def environment(sandbox: ResendSandbox, **changes: str) -> dict[str, str]:
 
 def builder(environ: Mapping[str, str], parameters: Mapping[str, str]) -> Callable[[], Components]:
     """Build the service as the function does, from ``environ``, with parameters from memory."""
-    return lambda: build_components(Settings.from_env(environ), parameter_source=InMemoryParameterSource(parameters))
+    return lambda: build_components(Settings.from_env(environ), parameters=InMemoryParameterSource(parameters))
 
 
 PARAMETERS = {CONFIG: resend_config(), CSRF: SECRET}

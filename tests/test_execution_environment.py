@@ -72,13 +72,3 @@ def test_installed_components_replace_the_build_and_none_goes_back_to_it() -> No
     assert environment.components().consumer == "consumer-installed"  # type: ignore[comparison-overlap]
     environment.use_components(None)
     assert environment.api() == "api-env"
-
-
-def test_an_installed_api_serves_requests_while_the_consumer_still_comes_from_the_build() -> None:
-    """``use_api`` swaps the API adapter only."""
-    environment = ExecutionEnvironment(lambda: Built("env"))  # type: ignore[arg-type,return-value]
-    environment.use_api("api-installed")  # type: ignore[arg-type]
-    assert environment.api() == "api-installed"
-    assert environment.components().consumer == "consumer-env"  # type: ignore[comparison-overlap]
-    environment.use_api(None)
-    assert environment.api() == "api-env"

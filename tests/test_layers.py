@@ -2,7 +2,11 @@
 
 * runtime: ``handler.py`` and ``contact_sdk`` outside ``ops`` and ``devtools`` (what the Lambda imports);
 * operator tools: ``contact_sdk.ops`` (the ``contact-sdk`` CLI), may import the runtime;
-* development tools: ``contact_sdk.devtools`` (the Resend sandbox, the local stack), may import the runtime.
+* development tools: ``contact_sdk.devtools`` (the Resend sandbox, the local stack, the in-memory fakes with
+  their failure switches), may import the runtime.
+
+Nothing in the tree imports the test suite (``tests``): a fake or a failure switch lives in ``devtools`` or
+under ``tests/``, never in what the Lambda imports.
 
 Every ``import`` statement counts, including the deferred ones inside functions; the rule is read from the
 source, so a new module is covered the day it is added.
@@ -62,6 +66,8 @@ def imported_names(path: Path, root: Path = ROOT) -> list[str]:
 
 def layer_of_module(name: str) -> str | None:
     """The layer an imported module belongs to, or ``None`` when it is not ours."""
+    if name == "tests" or name.startswith("tests."):
+        return "tests"
     if name == "contact_sdk.ops" or name.startswith("contact_sdk.ops."):
         return "ops"
     if name == "contact_sdk.devtools" or name.startswith("contact_sdk.devtools."):
@@ -107,3 +113,28 @@ def test_the_rule_sees_a_deferred_relative_import_of_a_tool(tmp_path: Path) -> N
 def test_every_layer_exists() -> None:
     """The three layers are there to be seen: the tree has sources in each."""
     assert {layer_of(source) for source in SOURCES} == {"runtime", "ops", "devtools"}
+
+
+def test_the_rule_sees_the_runtime_reaching_for_a_fake_or_the_test_suite(tmp_path: Path) -> None:
+    """A runtime module importing an in-memory fake (devtools) or anything of the test suite is caught."""
+    probe = tmp_path / "contact_sdk" / "bootstrap.py"
+    probe.parent.mkdir()
+    probe.write_text(
+        "from contact_sdk.devtools.fakes import InMemoryOutbox\nfrom tests.clocks import ManualClock\n",
+        encoding="utf-8",
+    )
+    layers = {layer_of_module(name) for name in imported_names(probe, root=tmp_path)}
+    assert {"devtools", "tests"} <= layers
+    assert not layers <= ALLOWED["runtime"]
+
+
+def test_no_runtime_module_keeps_a_failure_switch() -> None:
+    """The test seams are gone from what the Lambda imports: no class there has a ``fail`` switch to flip."""
+    switches = []
+    for source in SOURCES:
+        if layer_of(source) != "runtime":
+            continue
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "fail" and isinstance(node.ctx, ast.Store):
+                switches.append(f"{source.relative_to(ROOT)}:{node.lineno}")
+    assert switches == []

@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from contact_sdk.devtools.fakes import InMemoryOutbox
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import (
-    InMemoryOutbox,
-    LegacySubmission,
-    OutboxUnavailable,
-    QueuedEmail,
-    SqsOutbox,
-    derived_key,
-    read_message,
-)
+from contact_sdk.outbox import LegacySubmission, OutboxUnavailable, QueuedEmail, SqsOutbox, derived_key, read_message
 from contact_sdk.resend import OutgoingEmail
 
 KEY = "contact-" + "a" * 64

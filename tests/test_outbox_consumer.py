@@ -13,15 +13,16 @@ import pytest
 
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.compose import idempotency_key
-from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.errors import CircuitOpenError, ProviderError, ProviderQuotaError, ProviderServerError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import InMemoryOutbox, QueuedEmail
+from contact_sdk.outbox import QueuedEmail
 from contact_sdk.outbox_consumer import backoff_seconds
 from contact_sdk.record import Draft, RecordState
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
+from tests.clocks import RecordingClock
 
 NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
 
@@ -111,10 +112,10 @@ def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
     components = build_components(
         settings,
         sink=ListSink(),
-        parameter_source=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
+        parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
         http=httpx.Client(transport=httpx.MockTransport(provider)),
         outbox=InMemoryOutbox(),
-        sleep=lambda seconds: None,
+        clock=RecordingClock(),
     )
     yield components, sent
     components.close()

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.metrics import ListSink
-from contact_sdk.outbox import InMemoryOutbox
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.security.csrf import CsrfTokens, InMemoryNonceStore
 from contact_sdk.settings import Settings
@@ -122,8 +121,8 @@ def _components(base_url: str = "http://127.0.0.1:9", **kwargs: Any) -> Componen
         config_ttl_seconds=TTL,
         table_name="contact-test",
     )
-    kwargs.setdefault("parameter_source", ResettableSource({CONFIG: _config(), CSRF: "s" * 48}))
-    kwargs.setdefault("dynamodb_client", RecordingAwsClient())
+    kwargs.setdefault("parameters", ResettableSource({CONFIG: _config(), CSRF: "s" * 48}))
+    kwargs.setdefault("aws", {"dynamodb": RecordingAwsClient()})
     kwargs.setdefault("outbox", ResettableOutbox())
     return build_components(settings, sink=ListSink(), **kwargs)
 

@@ -24,7 +24,7 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import StdoutSink
 from contact_sdk.settings import Settings
@@ -137,17 +137,15 @@ def build_warm(null_stream: IO[str]) -> Iterator[Callable[..., WarmHandler]]:
             min_fill_seconds=0,  # benchmarks post at once; with the fill-time rule on, nothing would be sent
         )
         source = InMemoryParameterSource({CONFIG_PARAMETER: resend_config(), CSRF_PARAMETER: CSRF_SECRET})
-        components = build_components(
-            settings, sink=StdoutSink(write=null_stream.write), parameter_source=source, http=http
-        )
+        components = build_components(settings, sink=StdoutSink(write=null_stream.write), parameters=source, http=http)
         built.append(components)
-        handler.environment.use_api(components.api)
+        handler.environment.use_components(components)
         warm = WarmHandler(components)
         assert warm.call(warm.submit_event())["statusCode"] == 200  # warms the caches and the connection
         return warm
 
     yield build
-    handler.environment.use_api(None)
+    handler.environment.use_components(None)
     for components in built:
         components.close()
 

@@ -32,6 +32,14 @@ class SimClock:
     def __call__(self) -> float:
         return self.now
 
+    def time(self) -> float:
+        """The simulated seconds (epoch-like)."""
+        return self.now
+
+    def monotonic(self) -> float:
+        """The same seconds: simulated time never goes back."""
+        return self.now
+
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds

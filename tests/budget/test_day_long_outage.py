@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from contact_sdk.bootstrap import build_components
-from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import ConfigUnavailableError
 from contact_sdk.metrics import ListSink
 from contact_sdk.settings import Settings
@@ -151,10 +151,9 @@ def test_a_day_long_outage_dead_letters_nothing_and_delivers_each_submission_onc
     components = build_components(
         settings,
         sink=ListSink(),
-        parameter_source=source,
+        parameters=source,
         http=http,
-        sqs_client=queue,
-        sleep=clock.sleep,
+        aws={"sqs": queue},
         clock=clock,
     )
     api, consumer = components.api, components.consumer
@@ -162,10 +161,9 @@ def test_a_day_long_outage_dead_letters_nothing_and_delivers_each_submission_onc
         consumer = build_components(
             settings,
             sink=ListSink(),
-            parameter_source=ParameterStoreDown(source, clock, recovers_at=start + OUTAGE),
+            parameters=ParameterStoreDown(source, clock, recovers_at=start + OUTAGE),
             http=http,
-            sqs_client=queue,
-            sleep=clock.sleep,
+            aws={"sqs": queue},
             clock=clock,
         ).consumer
 

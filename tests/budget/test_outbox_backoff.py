@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from contact_sdk.bootstrap import build_components
-from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import (
     CircuitOpenError,
     ConfigUnavailableError,
@@ -120,10 +120,9 @@ def _consumer(queue: SimulatedQueue, clock: SimClock, source: InMemoryParameterS
     return build_components(
         settings,
         sink=ListSink(),
-        parameter_source=source,
+        parameters=source,
         http=httpx.Client(transport=provider),
-        sqs_client=queue,
-        sleep=clock.sleep,
+        aws={"sqs": queue},
         clock=clock,
     ).consumer
 

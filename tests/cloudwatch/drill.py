@@ -9,6 +9,7 @@ the metrics the contract's section 10 says the handler emits for that situation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,10 +100,7 @@ def handler_source(environment: str) -> EmfSource:
 
     import handler
     from contact_sdk.bootstrap import Components, build_components
-    from contact_sdk.breaker import ProviderBreaker
-    from contact_sdk.config import InMemoryParameterSource
-    from contact_sdk.metrics import record
-    from contact_sdk.outbox import InMemoryOutbox
+    from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
     from contact_sdk.settings import Settings
     from tests.entrypoint.conftest import api_gateway_event, resend_config, submission
 
@@ -137,15 +135,11 @@ def handler_source(environment: str) -> EmfSource:
                 **table,
             ),
             sink=sink,
-            parameter_source=parameters,
+            parameters=parameters,
             http=httpx.Client(transport=httpx.MockTransport(provider)),
             outbox=InMemoryOutbox(),
-            sleep=lambda seconds: None,
-            breaker=ProviderBreaker(
-                clock=lambda: now[0],
-                on_state_change=lambda old, new: record(Metric.CIRCUIT_OPENED) if new == "open" else None,
-            ),
-            dynamodb_client=_unreachable_dynamodb() if dynamodb_down else None,
+            clock=DrillClock(now),
+            aws={"dynamodb": _unreachable_dynamodb()} if dynamodb_down else None,
         )
         components.api.timer = lambda: now[0]
         return components
@@ -201,6 +195,25 @@ def handler_source(environment: str) -> EmfSource:
         return produced
 
     return documents
+
+
+class DrillClock:
+    """The drill's clock: intervals (the breaker's 60 s, the deadlines) on the simulated ``now``, which each
+    provider answer moves by its simulated response time; epoch time real; no real waits."""
+
+    def __init__(self, now: list[float]) -> None:
+        self._now = now
+
+    def time(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """The simulated seconds."""
+        return self._now[0]
+
+    def sleep(self, seconds: float) -> None:
+        """No real wait: the drill replays hours of traffic in seconds."""
 
 
 def _unreachable_dynamodb() -> Any:

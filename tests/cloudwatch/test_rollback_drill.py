@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.config import InMemoryParameterSource
 from contact_sdk.deployment_check import answer_api_check, run_pre_traffic_hook
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.metrics import ListSink, Metric, MetricsRecorder
 from contact_sdk.ops.cloudwatch.evaluate import AlarmState, Datapoint, datapoints_from_emf, evaluate_alarms
 from contact_sdk.ops.cloudwatch.render import (
@@ -212,7 +212,7 @@ class _InProcess:
         environ = self.environ
         answer = answer_api_check(
             json.loads(Payload),
-            lambda: build_components(Settings.from_env(environ), parameter_source=InMemoryParameterSource()),
+            lambda: build_components(Settings.from_env(environ), parameters=InMemoryParameterSource()),
             environ=environ,
         )
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from contact_sdk.devtools.sandbox import ResendSandbox
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 from contact_sdk.models import ContactSubmission
 from contact_sdk.parking import SqsParkingLot
 from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState

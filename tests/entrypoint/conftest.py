@@ -20,6 +20,7 @@ from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
 from contact_sdk.settings import Settings
+from tests.clocks import StackClock
 from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS, aws_client
 
 ORIGIN = "https://www.example.com"
@@ -251,18 +252,18 @@ def make_stack(
         # They are about other things, so the rule is off here unless a test turns it on; the rule's own
         # tests (tests/entrypoint/test_fill_time.py) do, and move ``clock`` instead of sleeping.
         overrides.setdefault("min_fill_seconds", 0)
-        components = build_components(Settings.from_env(**overrides), sink=sink, sleep=sleeps.append, clock=clock)
+        components = build_components(Settings.from_env(**overrides), sink=sink, clock=StackClock(clock, sleeps))
         stack = Stack(aws, session_sandbox, contact_table, kms_key_id, sink, components, sleeps)
         captures.attach(stack.logs, components.api.logger.registered_formatter)
         built.append(components)
-        handler.environment.use_api(components.api)
+        handler.environment.use_components(components)
         return stack
 
     yield build
     for components in built:
         components.close()
     captures.close()
-    handler.environment.use_api(None)
+    handler.environment.use_components(None)
     session_sandbox.reset()
 
 

@@ -375,7 +375,7 @@ def test_the_dynamodb_limit_holds_across_two_separately_built_services(make_stac
     statuses = []
     for i in range(10):
         stack = first if i % 2 == 0 else second
-        handler.environment.use_api(stack.components.api)
+        handler.environment.use_components(stack.components)
         statuses.append(stack.submit(submission(message=f"Message number {i}, long enough."))["statusCode"])
     assert statuses.count(200) == 5
     assert statuses.count(429) == 5
@@ -509,7 +509,7 @@ def test_emf_documents_go_to_stdout_in_lambda(stack: Stack, capsys: pytest.Captu
     from contact_sdk.settings import Settings
 
     components = build_components(Settings.from_env())
-    handler.environment.use_api(components.api)
+    handler.environment.use_components(components)
     capsys.readouterr()
     try:
         handler.lambda_handler(api_gateway_event("GET", "/contact/token", headers={"Origin": ORIGIN}), None)

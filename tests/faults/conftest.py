@@ -30,7 +30,10 @@ from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import parse_submission
 from contact_sdk.outbox import LegacySubmission, QueuedEmail, read_message
+from contact_sdk.parking import ParkingLot
+from contact_sdk.resend import Timeouts
 from contact_sdk.settings import Settings
+from tests.clocks import StackClock
 from tests.conftest import ACCOUNTING, REGION, aws_client, create_outbox_queues
 from tests.entrypoint.conftest import (
     FakeLambdaContext,
@@ -241,9 +244,10 @@ def build_stack(
 ) -> Iterator[Callable[..., FaultStack]]:
     """Build a stack whose every outside dependency can fail on demand.
 
-    ``build(settings={...}, sandbox=..., **components)``: ``settings`` override :class:`Settings` fields,
-    the rest go to ``build_components`` (``breaker``, ``timeouts``...). The DynamoDB and SQS clients
-    are :class:`Switchable`, the parameter source a :class:`FlakyParameterSource`.
+    ``build(settings={...}, sandbox=..., clock=..., dynamodb_client=..., breaker=..., timeouts=..., parking=...)``:
+    ``settings`` override :class:`Settings` fields; ``clock`` is the service's time (real by default; waits
+    are recorded in ``stack.sleeps``, never waited); the DynamoDB and SQS clients are :class:`Switchable`, the
+    parameter source a :class:`FlakyParameterSource`.
     """
     session_sandbox.reset()
     kms_key_id = seed_stack(
@@ -253,27 +257,40 @@ def build_stack(
     built: list[Components] = []
 
     def build(
-        *, settings: dict[str, Any] | None = None, sandbox: ResendSandbox | None = None, **overrides: Any
+        *,
+        settings: dict[str, Any] | None = None,
+        sandbox: ResendSandbox | None = None,
+        clock: Callable[[], float] | None = None,
+        dynamodb_client: Any = None,
+        breaker: ProviderBreaker | None = None,
+        timeouts: Timeouts | None = None,
+        parking: ParkingLot | None = None,
     ) -> FaultStack:
         sandbox = sandbox or session_sandbox
         sink = ListSink()
         sleeps: list[float] = []
         transitions: list[tuple[str | None, str]] = []
         sqs = Switchable(aws_client(aws, "sqs"), dead_aws_client("sqs"))
-        dynamodb = Switchable(aws_client(aws, "dynamodb"), dead_aws_client("dynamodb"))
+        dynamodb = Switchable(dynamodb_client or aws_client(aws, "dynamodb"), dead_aws_client("dynamodb"))
         parameters = FlakyParameterSource(SsmParameterSource(aws_client(aws, "ssm")))
-        options: dict[str, Any] = {
-            "sink": sink,
-            "sleep": sleeps.append,
-            "sqs_client": sqs,
-            "dynamodb_client": dynamodb,
-            "parameter_source": parameters,
-        }
-        options.update(overrides)
         # Fault tests post the instant they fetch a token; the fill-time rule (its own tests live in
         # tests/entrypoint/test_fill_time.py) would drop those as spam, so it is off unless a test sets it.
         fields = {"resend_api_url": sandbox.url, "min_fill_seconds": 0, **(settings or {})}
-        components = build_components(Settings.from_env(**fields), **options)
+        components = build_components(
+            Settings.from_env(**fields),
+            sink=sink,
+            clock=StackClock(clock, sleeps),
+            aws={"sqs": sqs, "dynamodb": dynamodb},
+            parameters=parameters,
+        )
+        # What a test swaps in after the build: a breaker on its own clock or thresholds, shorter provider
+        # timeouts, a parking lot that fails on demand (public attributes of the parts; the runtime has no seam).
+        if breaker is not None:
+            components.client.breaker = breaker
+        if timeouts is not None:
+            components.client.timeouts = timeouts
+        if parking is not None:
+            components.delivery.parking = parking
         stack = FaultStack(
             aws,
             sandbox,

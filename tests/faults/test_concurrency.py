@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 from tests.conftest import aws_client
 from tests.entrypoint.conftest import submission
 from tests.faults.conftest import FakeClock, FaultStack, Tally, account, breaker_on

@@ -199,7 +199,8 @@ def test_provider_and_outbox_down_is_503_nothing_accepted_then_the_retry_sends(f
 
 def test_a_failed_refresh_is_not_retried_on_every_request() -> None:
     """During an outage the stale value is served without asking again for a minute, then asked once more."""
-    from contact_sdk.config import InMemoryParameterSource, ParameterCache
+    from contact_sdk.config import ParameterCache
+    from contact_sdk.devtools.fakes import InMemoryParameterSource
 
     now = [0.0]
     source = InMemoryParameterSource({"/p": "v1"})

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from contact_sdk.devtools.fakes import InMemoryParkingLot
 from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.cli import main as cli_main
 from contact_sdk.ops.outbox import queue
 from contact_sdk.outbox import read_message
-from contact_sdk.parking import PARKED_REASON_ATTRIBUTE, InMemoryParkingLot
+from contact_sdk.parking import PARKED_REASON_ATTRIBUTE
 from tests.conftest import aws_client
 from tests.entrypoint.conftest import CONFIG_PARAMETER, resend_config, submission
 from tests.faults.conftest import FaultStack, account, sqs_event

@@ -26,10 +26,10 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.config import InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.metrics import ListSink
-from contact_sdk.outbox import InMemoryOutbox
 from contact_sdk.settings import Settings
+from tests.clocks import RecordingClock
 from tests.entrypoint.conftest import (
     CONFIG_PARAMETER,
     CSRF_PARAMETER,
@@ -128,19 +128,19 @@ def inproc() -> Iterator[InProcessStack]:
     components = build_components(
         settings,
         sink=sink,
-        parameter_source=parameters,
+        parameters=parameters,
         http=httpx.Client(transport=httpx.MockTransport(provider)),
         outbox=InMemoryOutbox(),
-        sleep=lambda seconds: None,
+        clock=RecordingClock(),
     )
     stack = InProcessStack(components, provider, sink)
     capture = _Capture(stack.logs, components.api.logger.registered_formatter)
     loggers = [logging.getLogger("contact-form"), logging.getLogger("contact_sdk")]
     for logger in loggers:
         logger.addHandler(capture)
-    handler.environment.use_api(components.api)
+    handler.environment.use_components(components)
     yield stack
-    handler.environment.use_api(None)
+    handler.environment.use_components(None)
     for logger in loggers:
         logger.removeHandler(capture)
     components.close()

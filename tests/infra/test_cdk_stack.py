@@ -112,7 +112,7 @@ def test_the_runtime_builds_a_service_from_the_deployed_environment(
 ) -> None:
     """Each function's environment, as synthesised, is one the runtime builds its whole service from (no 500s)."""
     from contact_sdk.bootstrap import build_components
-    from contact_sdk.config import InMemoryParameterSource
+    from contact_sdk.devtools.fakes import InMemoryParameterSource
     from contact_sdk.settings import Settings
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
@@ -124,7 +124,7 @@ def test_the_runtime_builds_a_service_from_the_deployed_environment(
             name: value if isinstance(value, str) else f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name}"
             for name, value in variables.items()
         }
-        components = build_components(Settings.from_env(resolved), parameter_source=InMemoryParameterSource())
+        components = build_components(Settings.from_env(resolved), parameters=InMemoryParameterSource())
         components.client.close()
 
 

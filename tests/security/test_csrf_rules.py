@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.csrf import (
     CsrfInvalid,

@@ -27,7 +27,7 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 from contact_sdk.security.ratelimit import (
     DynamoDBRateLimitStore,
     InMemoryRateLimitStore,

@@ -19,8 +19,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from contact_sdk.config import InMemoryParameterSource, ParameterCache
+from contact_sdk.config import ParameterCache
 from contact_sdk.deadline import Deadline
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.dynamo import PARTITION_KEY
 from contact_sdk.metrics import Metric
 from contact_sdk.webhooks.route import WebhookRoute

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from contact_sdk.config import InMemoryParameterSource, ParameterCache
+from contact_sdk.config import ParameterCache
 from contact_sdk.deadline import Deadline
+from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.metrics import Metric
 from contact_sdk.webhooks.route import WebhookRoute
 from contact_sdk.webhooks.store import InMemoryWebhookStore, WebhookStoreUnavailableError

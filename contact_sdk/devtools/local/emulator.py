@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 from contact_sdk.devtools.local.serving import POLL_SECONDS
-from contact_sdk.dynamo import create_table
+from contact_sdk.devtools.tables import create_table
 
 __all__ = ["MAX_RECEIVE_COUNT", "REGION", "ResourceNames", "SeededResources", "aws_client", "main", "seed"]
 

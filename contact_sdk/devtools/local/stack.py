@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import importlib
@@ -53,7 +54,6 @@ from typing import IO, Any
 import httpx
 
 from contact_sdk.bootstrap import build_components
-from contact_sdk.config import SsmParameterSource
 from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, BrownoutProxy, Mode
 from contact_sdk.devtools.local.api_server import ApiServerOptions, LocalApiServer
 from contact_sdk.devtools.local.console import Console, ConsoleStream, DiscardingSink
@@ -458,16 +458,13 @@ class LocalStack:
         endpoint = self.aws_url
         ssm, dynamodb, sqs = (aws_client(endpoint, service) for service in ("ssm", "dynamodb", "sqs"))
         self._aws_clients = [ssm, dynamodb, sqs]
-        clients: dict[str, Any] = {
-            "parameter_source": SsmParameterSource(ssm),
-            "dynamodb_client": dynamodb,
-            "sqs_client": sqs,
-        }
+        clients: dict[str, Any] = {"ssm": ssm, "dynamodb": dynamodb, "sqs": sqs}
         if options.brownout is not None:
             # The degraded service's client is left to build_components, built as Lambda builds it.
-            browned = {"ssm": "parameter_source", "dynamodb": "dynamodb_client", "sqs": "sqs_client"}
-            clients.pop(browned.get(options.brownout[0], ""), None)
-        components = build_components(settings, sink=DiscardingSink(), log_level=options.service_log_level, **clients)
+            clients.pop(options.brownout[0], None)
+        components = build_components(
+            dataclasses.replace(settings, log_level=options.service_log_level), sink=DiscardingSink(), aws=clients
+        )
         self._resend_client = components.client
         self._captcha = components.captcha
         handler = components.api.logger.registered_handler
