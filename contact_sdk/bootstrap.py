@@ -141,10 +141,6 @@ class AwsServices:
 
 
 def _on_breaker_change(old: str | None, new: str) -> None:
-    """Log every change of the breaker's state (the operator's view of Resend's health); count openings."""
-    logger.warning(
-        "circuit breaker %s", new, extra={"breaker_from": old or "closed", "breaker_to": new, "dependency": "resend"}
-    )
     if new == OPEN:
         record(Metric.CIRCUIT_OPENED)
 
