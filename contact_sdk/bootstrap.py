@@ -168,7 +168,7 @@ def _time_dynamodb(client: Any) -> None:
     """Count every DynamoDB API call of ``client`` (retries included) against the request's time.
 
     botocore's ``before-call``/``after-call`` events wrap one operation, so the tally holds what the
-    guards and the ledger waited for, without touching their code. A client without botocore's event
+    guards and the records waited for, without touching their code. A client without botocore's event
     system (a test double) is left as it is.
     """
     events = getattr(getattr(client, "meta", None), "events", None)

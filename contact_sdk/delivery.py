@@ -577,7 +577,7 @@ class Delivery:
             self._record_metric(Metric.ARCHIVE_WRITE_FAILED)
             logger.warning(
                 "the submission's record could not be written; it went ahead without it",
-                extra={"idempotency_key": key, "record_state": to.value, "error": str(exc)},
+                extra={"idempotency_key": key, "record_gap": to.value, "error": str(exc)},
             )
             return {"record_gap": to.value}
         if view is None:

@@ -10,7 +10,7 @@
     │   └── CsrfInvalid                     malformed, forged, other origin, expired, replayed
     ├── NonceStoreUnavailable           shared stores unreachable: the service degrades to
     ├── RateLimitStoreUnavailable           per-instance memory (security.fallback)
-    ├── LedgerUnavailable               submission ledger unreachable (idempotency)
+    ├── RecordUnavailable               a submission's record unreachable (record)
     ├── OutboxUnavailable               the outbox queue did not take a message (outbox)
     ├── WebhookError                    a webhook delivery is refused              (webhooks.verifier)
     │   ├── WebhookSignatureError           missing/invalid signature, stale timestamp (401)

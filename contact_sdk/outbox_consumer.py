@@ -207,6 +207,9 @@ class OutboxConsumer:
                 raise error
             if replayed.result == ReplayResult.ALREADY_DELIVERED:
                 self.logger.info("outbox message already delivered; dropping it", extra=dict(replayed.log_fields))
+            elif replayed.result == ReplayResult.PARKED:
+                # Delivery logged the refusal at ERROR; this line is the record's, for the dashboard's states.
+                self.logger.info("outbox message parked", extra=dict(replayed.log_fields))
             elif replayed.result == ReplayResult.SUPERSEDED:
                 self.logger.info(
                     "outbox message superseded by a recomposed one; dropping it", extra=dict(replayed.log_fields)

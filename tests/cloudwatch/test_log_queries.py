@@ -104,8 +104,8 @@ def test_the_reader_refuses_what_it_does_not_know() -> None:
 
 
 def run_every_kind_of_submission(make_stack: Callable[..., Stack], aws: str, monkeypatch: pytest.MonkeyPatch) -> Stack:
-    """Sent, spam, queued then delivered by the consumer, parked, four webhooks, and a record gap; the stack
-    whose capture saw all of it."""
+    """Sent, spam, queued then delivered by the consumer, queued then parked by it, parked at once, four webhooks,
+    and a record gap; the stack whose capture saw all of it."""
     queues = create_outbox_queues(aws, max_receive_count=3)
     stack = make_stack(outbox_queue_url=queues["url"], parked_queue_url=queues["dlq"])
     handler.environment.use_components(stack.components)
@@ -120,6 +120,14 @@ def run_every_kind_of_submission(make_stack: Callable[..., Stack], aws: str, mon
     arn = sqs.get_queue_attributes(QueueUrl=queues["url"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     batch = sqs_event(sqs, queues["url"], queue_arn=arn, region=REGION)
     sqs.close()  # its pooled connection to moto is not left for the garbage collector to find in a later test
+    assert handler.outbox_handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+    # Queued, then refused for good when the consumer replays it: parked by the consumer.
+    stack.sandbox.script(["500", "500", "500", "500"])
+    assert stack.submit(submission(message="Queued now, and refused for good on the replay."))["statusCode"] == 202
+    stack.sandbox.script(["422"])
+    sqs = aws_client(aws, "sqs")
+    batch = sqs_event(sqs, queues["url"], queue_arn=arn, region=REGION)
+    sqs.close()
     assert handler.outbox_handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
     stack.sandbox.script(["422"])
     assert stack.submit(submission(message="Refused for good by the provider, parked."))["statusCode"] == 202
@@ -154,6 +162,8 @@ def test_every_dashboard_query_reads_what_the_service_logs(
         if by_state.matches(line)
     }
     assert seen == {"sent", "spam", "queued", "parked", "received", *EVENT_TYPES}
+    parked = [line for line in lines if by_state.matches(line) and line.get("record_state") == "parked"]
+    assert sorted(line["message"] for line in parked) == ["outbox message parked", "request handled"]
 
     assert problems(parse_query(ARCHIVE_ERA_QUERY), lines) == [
         "reads archive_state, which no line it keeps carries",

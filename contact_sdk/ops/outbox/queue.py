@@ -6,8 +6,8 @@ parses arguments and prints. Nothing here prints a message's text or a sender's 
 masks the address.
 
 Redrive moves a message from the dead-letter queue back to the outbox queue by *sending a copy and
-then deleting the original*, so a crash in between leaves two copies, never none; the consumer's
-ledger and the provider's idempotency key make the extra copy harmless (one email).
+then deleting the original*, so a crash in between leaves two copies, never none; the submission's
+record and the provider's idempotency key make the extra copy harmless (one email).
 
 Example::
 
