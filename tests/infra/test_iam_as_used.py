@@ -49,8 +49,6 @@ NOT_CALLED_BY_A_FUNCTION = {
     ("contact_sdk.breaker_store", "dynamodb:PutItem"): "DynamoDBBreakerStore.reset: `contact-sdk breaker reset`",
     ("contact_sdk.webhooks.store", "dynamodb:GetItem"): "DynamoDBWebhookStore.status: `contact-sdk status --email-id`",
     ("contact_sdk.webhooks.store", "dynamodb:Scan"): "DynamoDBWebhookStore.recent: `contact-sdk status`",
-    ("contact_sdk.dynamo", "dynamodb:CreateTable"): "create_table: the local stack and the tests",
-    ("contact_sdk.dynamo", "dynamodb:UpdateTimeToLive"): "create_table: the local stack and the tests",
 }
 #: Each deployed function's role (logical id prefix) and the entry point its code starts from.
 ROLES = {

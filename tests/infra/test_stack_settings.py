@@ -71,7 +71,10 @@ def test_waf_is_off_unless_asked_and_takes_cdk_json_booleans() -> None:
         ({"wafRateLimit": "3000000000"}, "wafRateLimit: must be at most 2000000000"),
         ({"manageApiGatewayAccount": "flase"}, "manageApiGatewayAccount: expected true or false"),
         ({"resendApiUrl": "api.resend.com"}, "resendApiUrl: 'api.resend.com' would be refused by the function"),
-        ({"logLevel": "loud"}, "logLevel: 'LOUD' would be refused by the function: POWERTOOLS_LOG_LEVEL: Unknown"),
+        (
+            {"logLevel": "loud"},
+            "logLevel: 'LOUD' would be refused by the function: POWERTOOLS_LOG_LEVEL must be one of DEBUG, INFO",
+        ),
         ({"environment": "Prod"}, "environment: 'Prod' must be lower-case"),
         ({"deploymentConfig": "Canary5Percent"}, "deploymentConfig: 'Canary5Percent' is not one of AllAtOnce"),
         ({"deploymentConfig": "CodeDeployDefault.LambdaAllAtOnce"}, "deploymentConfig: 'CodeDeployDefault.Lambda"),
