@@ -392,9 +392,10 @@ def test_stop_releases_hung_callers_at_once_and_frees_the_port(
     idle = http.client.HTTPConnection(host, int(port), timeout=10)
     idle.request("GET", "/idle")
     idle.getresponse().read()
+    wait_for(lambda: proxy.pending() == [])  # the proxy marks an answer after its last byte: the client may be first
     proxy.set_mode(Mode.hang())
     thread, outcome = in_thread(lambda: siteverify(proxy, timeout=60))
-    wait_for(lambda: len(proxy.pending()) == 1)
+    wait_for(lambda: [e.path for e in proxy.pending()] == [SITEVERIFY_PATH])
     started = time.monotonic()
     proxy.stop()
     thread.join(timeout=5)

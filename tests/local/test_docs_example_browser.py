@@ -30,7 +30,7 @@ from contact_sdk.devtools.local.page_server import client_asset
 from contact_sdk.devtools.local.serving import ThreadedServer
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
-from tests.local.browser import CHROMIUM, Browser
+from tests.local.browser import CHROMIUM, Browser, BrowserError
 from tests.local.node_tools import axe_source
 
 pytestmark = [
@@ -195,8 +195,12 @@ def calls(page: Browser) -> list[dict[str, Any]]:
 
 
 def status_after(page: Browser, *kinds: str) -> str:
-    """Wait until the live region announces one of ``kinds``; its text."""
-    page.wait_for(f"{json.dumps(list(kinds))}.includes({STATUS}.dataset.kind)")
+    """Wait until the live region announces one of ``kinds``; its text (on a time-out, what it says instead)."""
+    try:
+        page.wait_for(f"{json.dumps(list(kinds))}.includes({STATUS}.dataset.kind)")
+    except BrowserError as late:
+        said = page.evaluate(f"[{STATUS}.dataset.kind, {STATUS}.textContent]")
+        raise AssertionError(f"none of {kinds} announced; the page says {said}") from late
     text = page.evaluate(f"{STATUS}.textContent")
     assert isinstance(text, str)
     return text
