@@ -97,7 +97,11 @@ def floor_first_answer(event: dict[str, Any]) -> tuple[float, int, str]:
         ExpressionAttributeValues={":one": {"N": "1"}},
     )
     event["headers"]["X-CSRF-Token"] = token
-    with httpx.Client(base_url=os.environ["RESEND_API_URL"]) as http, open(os.devnull, "w", encoding="utf-8") as out:
+    # A generous timeout: the sandbox runs in the test process, which a loaded machine may hold for seconds.
+    with (
+        httpx.Client(base_url=os.environ["RESEND_API_URL"], timeout=30.0) as http,
+        open(os.devnull, "w", encoding="utf-8") as out,
+    ):
         response = floor_pipeline(event, http=http, secret=secret, api_key=config["apiKey"], out=out)
     return token_ms, response["statusCode"], response["body"]
 
