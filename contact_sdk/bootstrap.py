@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -46,9 +46,11 @@ from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore, InMemoryNo
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
-from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of
 from contact_sdk.settings import Settings
 from contact_sdk.webhooks import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookRoute, WebhookStore
+
+if TYPE_CHECKING:
+    from contact_sdk.security.turnstile import TurnstileVerifier
 
 __all__ = ["Components", "build_components"]
 
@@ -282,6 +284,9 @@ def build_components(
     origins = OriginPolicy(settings.allowed_origins)
     captcha: TurnstileVerifier | None = None
     if settings.turnstile_secret_parameter:
+        # Imported only where Turnstile is configured: most deployments never load it.
+        from contact_sdk.security.turnstile import TurnstileVerifier, hostnames_of  # noqa: PLC0415
+
         turnstile_parameter = settings.turnstile_secret_parameter
         captcha = TurnstileVerifier(
             secret=lambda: cache.get(turnstile_parameter).strip(),

@@ -18,10 +18,13 @@ import hashlib
 import html
 import json
 import unicodedata
+from typing import TYPE_CHECKING
 
 from contact_sdk.config import ResendConfig
-from contact_sdk.models import ContactSubmission
 from contact_sdk.resend import OutgoingEmail
+
+if TYPE_CHECKING:
+    from contact_sdk.models import ContactSubmission
 
 __all__ = ["SOURCE_TAG", "compose_email", "idempotency_key", "normalized_submission"]
 

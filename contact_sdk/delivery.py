@@ -45,7 +45,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contact_sdk.compose import compose_email
 from contact_sdk.config import ResendConfig, ServiceConfig
@@ -62,12 +62,14 @@ from contact_sdk.errors import (
 )
 from contact_sdk.intake import Accepted
 from contact_sdk.metrics import Metric
-from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import LegacySubmission, Outbox, OutboxUnavailable, QueuedEmail, derived_key
 from contact_sdk.outcome import Outcome, unavailable, with_next_token
 from contact_sdk.parking import ParkingLot, ParkingUnavailable
 from contact_sdk.record import RecordState, RecordUnavailable, RecordView, SubmissionRecords, payload_json
 from contact_sdk.resend import OutgoingEmail, ResendClient
+
+if TYPE_CHECKING:
+    from contact_sdk.models import ContactSubmission
 
 __all__ = [
     "CAPTCHA_UNVERIFIED_MARK",

@@ -35,7 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contact_sdk.admission import Admission, Admitted
 from contact_sdk.compose import idempotency_key
@@ -43,14 +43,16 @@ from contact_sdk.config import ServiceConfig
 from contact_sdk.deadline import Deadline, within
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.metrics import Metric
-from contact_sdk.models import ContactSubmission, parse_submission
 from contact_sdk.outcome import Outcome, unavailable, with_next_token
 from contact_sdk.record import Draft, RecordState, RecordView
 from contact_sdk.security.csrf import CsrfInvalid, CsrfMissing, CsrfTokens, VerifiedToken
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import RateLimitDecision, RateLimiter
 from contact_sdk.security.spam import judge
-from contact_sdk.security.turnstile import CaptchaVerdict, TurnstileVerifier
+
+if TYPE_CHECKING:
+    from contact_sdk.models import ContactSubmission
+    from contact_sdk.security.turnstile import TurnstileVerifier
 
 __all__ = ["MAX_BODY_BYTES", "Accepted", "Intake", "Refused", "SubmitRequest", "Verdict"]
 
@@ -269,6 +271,8 @@ class Intake:
                 return Refused(with_next_token(outcome, next_token))
         # The honeypot is judged by the spam rules alone, whatever it holds: a field error would tell a bot it is read.
         honeypot = payload.pop("website", None)
+        from contact_sdk.models import parse_submission  # noqa: PLC0415 - deferred, see contact_sdk.models
+
         submission, field_errors = parse_submission(payload)
         if submission is None:
             if self.captcha is None:
@@ -413,6 +417,9 @@ class Intake:
     def _captcha(self, payload: dict[str, Any], request: SubmitRequest) -> tuple[Outcome | None, bool]:
         """Turnstile's verdict: an answer to give (refused, strict and unavailable), and whether to mark the subject."""
         assert self.captcha is not None  # noqa: S101 - the caller checked
+        # Loaded with the verifier (bootstrap), only where Turnstile is configured: not on every cold start.
+        from contact_sdk.security.turnstile import CaptchaVerdict  # noqa: PLC0415
+
         turnstile_token = payload.get("turnstileToken")
         if not isinstance(turnstile_token, str) or not turnstile_token.strip():
             return _captcha_refused("missing"), False

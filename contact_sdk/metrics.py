@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextvars
 import enum
 import importlib
-import importlib.metadata
 import importlib.util
 import json
 import sys
@@ -171,6 +170,9 @@ def _load_emf_core() -> tuple[Any, Any]:
 
 
 def _installed_version(distribution: str) -> str:
+    # Only the error above needs the version: importlib.metadata costs ~15 ms of every cold start at module level.
+    import importlib.metadata  # noqa: PLC0415
+
     try:
         return importlib.metadata.version(distribution.replace("_", "-"))
     except importlib.metadata.PackageNotFoundError:

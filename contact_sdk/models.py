@@ -7,6 +7,12 @@ Example::
 
     submission, errors = parse_submission({"name": "Ada", "email": "ada@example.com",
                                            "message": "Hello there, ...", "consent": True})
+
+Loaded on first use, not at ``import handler``: pydantic's model machinery and building this model cost
+about 40 ms of a cold start, and only a request that carries a submission (or the outbox reading one) needs
+them; the token route, the webhooks, the deployment check and every refusal before the body is read do not.
+The runtime's modules import it under ``TYPE_CHECKING`` and where it is used;
+``tests/test_import_path.py`` fails if it is imported eagerly again.
 """
 
 from __future__ import annotations

@@ -36,11 +36,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from contact_sdk.errors import ContactSdkError
-from contact_sdk.models import ContactSubmission
 from contact_sdk.resend import OutgoingEmail
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from contact_sdk.models import ContactSubmission
 
 __all__ = [
     "LegacySubmission",
@@ -177,6 +178,8 @@ class QueuedEmail:
             fields = data["submission"]
             if not isinstance(fields, dict) or set(fields) != {"name", "email", "subject", "message"}:
                 raise ValueError("outbox message field submission is not the form's four fields")
+            from contact_sdk.models import ContactSubmission  # noqa: PLC0415 - deferred, see contact_sdk.models
+
             try:
                 submission = ContactSubmission.model_validate({**fields, "consent": True})
             except ValidationError as exc:
@@ -218,6 +221,8 @@ class LegacySubmission:
 
     def to_submission(self) -> ContactSubmission:
         """The submission again, for composing the email."""
+        from contact_sdk.models import ContactSubmission  # noqa: PLC0415 - deferred, see contact_sdk.models
+
         return ContactSubmission.model_validate(
             {"name": self.name, "email": self.email, "subject": self.subject, "message": self.message, "consent": True}
         )

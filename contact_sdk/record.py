@@ -78,10 +78,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from contact_sdk.deadline import Deadline, within
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.errors import ContactSdkError
-from contact_sdk.models import ContactSubmission
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from contact_sdk.models import ContactSubmission
 
 __all__ = [
     "CYCLE_SECONDS",

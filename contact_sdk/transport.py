@@ -24,6 +24,18 @@ httpx/httpcore upgrade that moved it fails loudly instead of silently unbounding
 DNS resolution (``getaddrinfo``) is the one step no socket timeout reaches; Lambda's resolver
 answers in milliseconds.
 
+Why the wrappers do not subclass httpcore's ``NetworkStream``/``NetworkBackend``: importing httpcore costs
+about 15 ms, and ``import httpx`` does not import it (``httpx.HTTPTransport`` does, when the first client is
+built). httpcore calls a backend and its streams by their methods only, so the wrappers keep the same
+methods and this module imports httpcore where it is used: when a transport is built and on the timeout
+path. ``import handler`` stays free of it (``tests/test_import_path.py``).
+
+One TLS context for all: a transport built with the default verification shares
+:func:`shared_ssl_context` instead of building its own. Building one reads certifi's CA bundle (about 28 ms
+here), and a cold start builds three transports (Resend, DynamoDB, Parameter Store; SQS later): the profile
+of a cold first answer showed 85 ms in ``load_verify_locations``. An ``ssl.SSLContext`` is meant to be shared
+by client connections; a caller who passes ``verify``, ``cert`` or ``trust_env`` gets its own, as before.
+
 Example::
 
     http = httpx.Client(transport=DeadlineTransport())
@@ -33,16 +45,28 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import ssl
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpcore
 import httpx
 
 from contact_sdk.deadline import current
 
-__all__ = ["DeadlineBackend", "DeadlineTransport", "cut_timeout"]
+if TYPE_CHECKING:
+    import httpcore
+
+__all__ = ["DeadlineBackend", "DeadlineTransport", "cut_timeout", "shared_ssl_context"]
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every default :class:`DeadlineTransport` uses, built once per process.
+
+    httpx's own default (certifi's bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set).
+    """
+    return httpx.create_ssl_context()
 
 
 def cut_timeout(timeout: float | None) -> float | None:
@@ -54,45 +78,59 @@ def cut_timeout(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-def _check_time(timeout: float | None, error: type[Exception], what: str) -> float | None:
+_Step = Literal["connect", "TLS handshake", "read", "write"]
+
+
+def _check_time(timeout: float | None, what: _Step) -> float | None:
     cut = cut_timeout(timeout)
     if cut is not None and cut <= 0:
+        import httpcore  # noqa: PLC0415 - loaded by then (httpx.HTTPTransport imports it); see the docstring
+
+        error = {"read": httpcore.ReadTimeout, "write": httpcore.WriteTimeout}.get(what, httpcore.ConnectTimeout)
         raise error(f"the request's deadline passed before the {what}")
     return cut
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read, write and TLS handshake ends by the deadline in force."""
+class _DeadlineStream:
+    """A connection whose every read, write and TLS handshake ends by the deadline in force.
+
+    Has the methods of ``httpcore.NetworkStream`` (see the module docstring for why it is not a subclass).
+    """
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _check_time(timeout, httpcore.ReadTimeout, "read"))
+        return self._stream.read(max_bytes, _check_time(timeout, "read"))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _check_time(timeout, httpcore.WriteTimeout, "write"))
+        self._stream.write(buffer, _check_time(timeout, "write"))
 
     def close(self) -> None:
         self._stream.close()
 
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        tls = self._stream.start_tls(
-            ssl_context, server_hostname, _check_time(timeout, httpcore.ConnectTimeout, "TLS handshake")
-        )
+    ) -> _DeadlineStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _check_time(timeout, "TLS handshake"))
         return _DeadlineStream(tls)
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
 
 
-class DeadlineBackend(httpcore.NetworkBackend):
-    """Wraps a network backend so that connections and their operations keep the deadline in force."""
+class DeadlineBackend:
+    """Wraps a network backend so that connections and their operations keep the deadline in force.
+
+    Has the methods of ``httpcore.NetworkBackend`` (see the module docstring for why it is not a subclass).
+    """
 
     def __init__(self, backend: httpcore.NetworkBackend | None = None) -> None:
-        self._backend = backend or httpcore.SyncBackend()
+        if backend is None:
+            import httpcore  # noqa: PLC0415 - see the module docstring
+
+            backend = httpcore.SyncBackend()
+        self._backend = backend
 
     def connect_tcp(
         self,
@@ -101,11 +139,11 @@ class DeadlineBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
+    ) -> _DeadlineStream:
         stream = self._backend.connect_tcp(
             host,
             port,
-            _check_time(timeout, httpcore.ConnectTimeout, "connect"),
+            _check_time(timeout, "connect"),
             local_address=local_address,
             socket_options=socket_options,
         )
@@ -113,10 +151,8 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: typing.Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:  # pragma: no cover - the runtime never speaks HTTP over a UNIX socket
-        stream = self._backend.connect_unix_socket(
-            path, _check_time(timeout, httpcore.ConnectTimeout, "connect"), socket_options=socket_options
-        )
+    ) -> _DeadlineStream:  # pragma: no cover - the runtime never speaks HTTP over a UNIX socket
+        stream = self._backend.connect_unix_socket(path, _check_time(timeout, "connect"), socket_options=socket_options)
         return _DeadlineStream(stream)
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore sleeps only between connect retries
@@ -128,7 +164,11 @@ class DeadlineTransport(httpx.HTTPTransport):
     connections keep the deadline in force. See the module docstring."""
 
     def __init__(self, **options: Any) -> None:
+        if not {"verify", "cert", "trust_env"} & options.keys():
+            options["verify"] = shared_ssl_context()
         super().__init__(**options)
+        import httpcore  # noqa: PLC0415 - imported by the line above; see the module docstring
+
         pool = getattr(self, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if not isinstance(backend, httpcore.NetworkBackend):

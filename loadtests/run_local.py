@@ -13,9 +13,16 @@ per accepted submission. Reports land in
 ``reports/<name>_*.csv``, ``reports/<name>.html`` and ``reports/<name>.json``; the stack's own log in
 ``reports/<name>-stack.log``. The exit status is Locust's: 1 when a limit of the run was broken.
 
+Throughput per core: after the run, the CPU seconds each part of the stack used (the local API in this
+process, the AWS emulator and the sandbox in its children, Locust in its own) are printed beside Locust's
+requests per second, and the requests served per CPU second: what one core serves at saturation, a figure
+that does not move when other processes share the machine (wall-clock requests per second per core does).
+Both go into ``reports/<name>.json`` under ``throughput``, with whether the legitimate p95 was under 1 s.
+
 Usage::
 
     python loadtests/run_local.py                                   # 50 users, 60 s, 100-300 ms
+    python loadtests/run_local.py --latency-ms 150                  # what make load runs
     python loadtests/run_local.py --users 10 --run-time 20s --name smoke
     python loadtests/run_local.py --latency-ms 150 --provider-failure-rate 0.1 -- --p95-limit-ms 2000
     python loadtests/run_local.py --provider-fault down --users 20 --run-time 45s --name down
@@ -26,13 +33,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -45,8 +58,93 @@ from contact_sdk.devtools.local.provider_faults import PROVIDER_FAULTS  # noqa: 
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts, StackStartError  # noqa: E402
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+#: Round 1's figure (issue 24): 36 requests/s in total at CPU saturation on 2 cores.
+ROUND_1_RPS_PER_CORE = 18.0
+#: The p95 of legitimate submissions under which a throughput figure counts (issue 24).
+THROUGHPUT_P95_LIMIT_MS = 1000.0
 #: The reference the locustfile writes into every legitimate message.
 _REFERENCE = re.compile(r"Reference ([0-9a-f-]{36})")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSeconds:
+    """CPU seconds (user + system) used by each part of a load run."""
+
+    api: float
+    stack_children: float
+    locust: float
+
+    @property
+    def total(self) -> float:
+        """Everything the run used on this machine."""
+        return self.api + self.stack_children + self.locust
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity), which the stack, the emulator and Locust share."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def stack_cpu_seconds() -> tuple[float, float]:
+    """(this process: the local API; its live children: the AWS emulator and the sandbox), in CPU seconds."""
+    me = psutil.Process()
+    own = me.cpu_times()
+    children = 0.0
+    for child in me.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:  # gone between the listing and the read
+            continue
+        children += times.user + times.system
+    return own.user + own.system, children
+
+
+def reaped_children_cpu_seconds() -> float:
+    """CPU seconds of the children this process has waited for (Locust, once ``subprocess.call`` returns)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def throughput(summary: dict[str, Any], cpu: CpuSeconds, *, cores: int) -> dict[str, Any]:
+    """Requests per second per core, wall clock and per CPU second, from Locust's summary and the CPU used."""
+    requests = float(summary.get("all_requests") or 0)
+    rps = float(summary.get("all_rps") or 0)
+    p95 = summary.get("p95_ms")
+    return {
+        "cores": cores,
+        "all_rps": rps,
+        "rps_per_core_wall_clock": round(rps / cores, 2),
+        "cpu_seconds": {
+            "api": round(cpu.api, 2),
+            "emulator_and_sandbox": round(cpu.stack_children, 2),
+            "locust": round(cpu.locust, 2),
+        },
+        "requests_per_cpu_second": round(requests / cpu.total, 2) if cpu.total > 0 else None,
+        "api_requests_per_cpu_second": round(requests / cpu.api, 2) if cpu.api > 0 else None,
+        "p95_ms": p95,
+        "p95_under_1_s": isinstance(p95, int | float) and p95 < THROUGHPUT_P95_LIMIT_MS,
+        "round_1_rps_per_core": ROUND_1_RPS_PER_CORE,
+    }
+
+
+def report_throughput(figures: dict[str, Any]) -> str:
+    """The lines ``make load`` prints about throughput."""
+    cpu = figures["cpu_seconds"]
+    p95 = figures["p95_ms"]
+    verdict = "under 1 s" if figures["p95_under_1_s"] else "NOT under 1 s: the figures are past saturation"
+    return (
+        f"throughput: {figures['all_rps']} req/s on {figures['cores']} cores = "
+        f"{figures['rps_per_core_wall_clock']} req/s per core (wall clock; round 1: "
+        f"{figures['round_1_rps_per_core']:g} req/s per core, 36 req/s on 2 cores at saturation)\n"
+        f"CPU used: API {cpu['api']} s, AWS emulator + sandbox {cpu['emulator_and_sandbox']} s, "
+        f"Locust {cpu['locust']} s"
+        f" -> {figures['requests_per_cpu_second']} requests per CPU second for the whole stack (one core's"
+        f" throughput at saturation), {figures['api_requests_per_cpu_second']} for the API alone\n"
+        f"legitimate p95 {p95} ms: {verdict}"
+    )
 
 
 def run_seconds(run_time: str) -> int:
@@ -213,7 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(reports / f"{args.name}.json"),
             *args.locust_args,
         ]
+        api_before, children_before = stack_cpu_seconds()
+        reaped_before = reaped_children_cpu_seconds()
         status = subprocess.call(command, cwd=ROOT)  # noqa: S603 - our interpreter, our locustfile
+        api_after, children_after = stack_cpu_seconds()
+        cpu = CpuSeconds(
+            api=api_after - api_before,
+            stack_children=children_after - children_before,
+            locust=reaped_children_cpu_seconds() - reaped_before,
+        )
+        _record_throughput(reports / f"{args.name}.json", cpu)
         if args.provider_fault == "down":
             status = max(
                 status, _after_the_outage(stack.sandbox_url, reports / f"{args.name}.json", args.drain_timeout)
@@ -231,6 +338,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         stack.stop()
         stack_log.close()
+
+
+def _record_throughput(summary_path: Path, cpu: CpuSeconds) -> None:
+    """Print the throughput figures and add them to the run's summary (nothing when Locust wrote none)."""
+    if not summary_path.is_file():
+        return
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary["throughput"] = throughput(summary, cpu, cores=cores())
+    summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(report_throughput(summary["throughput"]), flush=True)
 
 
 def _after_the_outage(sandbox_url: str, summary_path: Path, timeout: float) -> int:

@@ -119,6 +119,19 @@ def test_a_healthy_service_answers_as_botocore_would(aws: str, reports: list[tup
     assert service.guard is not None and service.guard.state == GuardState.HEALTHY
 
 
+def test_requests_are_checked_by_the_service_not_by_botocore(
+    scripted: Any, reports: list[tuple[str, str, str]]
+) -> None:
+    """botocore's client-side parameter check is off (the largest CPU cost under load): a request it would
+    refuse (``Limit=0``; the model's minimum is 1) reaches the service, whose refusal is the usual ClientError."""
+    server = scripted((400, {"__type": "com.amazon.coral.validate#ValidationException", "message": "Limit: 0 < 1"}))
+    service = dynamodb_at(server.url, reports)
+    with pytest.raises(ClientError) as refused, within(Deadline.after(2.0)):
+        service.client().scan(TableName="t", Limit=0)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert server.received == ["DynamoDB_20120810.Scan"]
+
+
 def test_too_little_time_left_and_nothing_is_sent(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
     """30 ms left, 50 ms needed: DeadlineReached at once, the server never sees the call, the guard unmoved."""
     server = scripted()

@@ -8,6 +8,7 @@ bound checked is generous (the deadline plus 0.75 s of scheduling on a shared ma
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from types import SimpleNamespace
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from contact_sdk.deadline import Deadline, within
-from contact_sdk.transport import DeadlineTransport, cut_timeout
+from contact_sdk.transport import DeadlineTransport, cut_timeout, shared_ssl_context
 from tests.budget.slow_servers import body_server, stalled_connect_server
 
 pytestmark = pytest.mark.integration
@@ -112,3 +113,20 @@ def test_a_transport_whose_pool_hides_its_backend_is_refused(monkeypatch: pytest
     monkeypatch.setattr(httpx.HTTPTransport, "__init__", pool_without_backend)
     with pytest.raises(RuntimeError, match="could not be bounded"):
         DeadlineTransport()
+
+
+def test_default_transports_share_one_verifying_tls_context() -> None:
+    """Transports built with the default verification verify certificates and host names with one shared context
+    (a cold start reads the CA bundle once, not once per Resend, DynamoDB and Parameter Store client)."""
+    first, second = DeadlineTransport(), DeadlineTransport()
+    contexts = [transport._pool._ssl_context for transport in (first, second)]
+    assert contexts[0] is contexts[1] is shared_ssl_context()
+    assert contexts[0] is not None and contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+
+
+def test_a_transport_given_its_own_verification_keeps_it() -> None:
+    """A caller that says how to verify (here: not at all, for a test server) gets exactly that, not the shared one."""
+    transport = DeadlineTransport(verify=False)
+    context = transport._pool._ssl_context
+    assert context is not None and context is not shared_ssl_context()
+    assert context.verify_mode == ssl.CERT_NONE

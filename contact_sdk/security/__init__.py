@@ -6,7 +6,8 @@
   across Lambda environments.
 - :mod:`~contact_sdk.security.spam`: honeypot, fill-time (from the CSRF token's signed issue time and
   ``formStartedAt``) and content rules.
-- :mod:`~contact_sdk.security.turnstile`: optional Cloudflare Turnstile verification through siteverify.
+- :mod:`~contact_sdk.security.turnstile`: optional Cloudflare Turnstile verification through siteverify; its
+  names are re-exported here but loaded on first use, so a deployment without Turnstile never imports it.
 - :mod:`~contact_sdk.security.fallback`: what the shared stores do while DynamoDB is unavailable.
 
 Their errors hang off the package's tree (:mod:`contact_sdk.errors`)::
@@ -22,6 +23,10 @@ Each store (nonces, rate-limit counters) is a small ``Protocol`` with a DynamoDB
 for production and a thread-safe in-process one. The DynamoDB stores raise the ``*Unavailable``
 errors instead of guessing; the ``Fallback*`` wrappers turn an outage into per-instance limits.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from contact_sdk.security.csrf import (
     CsrfError,
@@ -46,7 +51,11 @@ from contact_sdk.security.ratelimit import (
     client_identity,
 )
 from contact_sdk.security.spam import SpamVerdict, judge
-from contact_sdk.security.turnstile import CaptchaResult, CaptchaVerdict, TurnstileVerifier
+
+if TYPE_CHECKING:
+    from contact_sdk.security.turnstile import CaptchaResult, CaptchaVerdict, TurnstileVerifier
+
+_TURNSTILE_NAMES = frozenset({"CaptchaResult", "CaptchaVerdict", "TurnstileVerifier"})
 
 __all__ = [
     "SECURITY_HEADERS",
@@ -76,3 +85,12 @@ __all__ = [
     "client_identity",
     "judge",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The Turnstile names, imported on first access (PEP 562)."""
+    if name in _TURNSTILE_NAMES:
+        from contact_sdk.security import turnstile  # noqa: PLC0415
+
+        return getattr(turnstile, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -89,7 +89,8 @@ def test_unreadable_input_exits_2(tmp_path: Path) -> None:
 
 
 def test_report_computes_the_ratios_against_the_floors() -> None:
-    """The report divides each path by its floor from the same run, and checks RSS against 150 MB."""
+    """The report divides each path by its floor from the same run (the cold first answer by the floor child's
+    import + token + POST), holds each to its issue's limit, and checks RSS against 150 MB."""
     tool = _tool()
     data = _run(
         {
@@ -98,16 +99,27 @@ def test_report_computes_the_ratios_against_the_floors() -> None:
             "test_import_handler": 0.5,
             "test_import_floor": 0.4,
             "test_cold_first_request": 1.0,
+            "test_cold_first_answer": 1.2,
         },
         {
             "test_import_handler": {"import_ms": 260.0},
             "test_import_floor": {"import_ms": 200.0},
             "test_cold_first_request": {"maxrss_mb": 160.0},
+            "test_cold_first_answer": {
+                "import_ms": 190.0,
+                "request_ms": 250.0,
+                "floor_import_ms": 210.0,
+                "floor_request_ms": 190.0,
+            },
         },
     )
     targets = {t.label: t for t in tool.ratios({b["name"]: b for b in data["benchmarks"]})}
     assert targets["warm submit / floor, httpx.MockTransport (interleaved)"].value == pytest.approx(1.5)
     assert targets["import handler / import floor (in-interpreter, interleaved)"].value == pytest.approx(1.3)
+    assert targets["import handler / import floor (in-interpreter, interleaved)"].met is False  # issue 24: <= 1.00
+    first_answer = targets["cold first answer / floor: import + token + POST (interleaved)"]
+    assert first_answer.value == pytest.approx(1.1)  # (190 + 250) / (210 + 190) = 440 / 400
+    assert first_answer.met is True
     assert targets["peak RSS after the first request"].met is False
     assert targets["warm submit / floor, sandbox on loopback (interleaved)"].met is None
 

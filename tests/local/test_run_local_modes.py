@@ -130,3 +130,33 @@ def test_after_a_brownout_every_accepted_submission_is_in_exactly_one_email(
         case.passed,
     )
     assert (written["emails"], written["calls"]) == (len(case.emailed), 0)
+
+
+def test_throughput_is_requests_per_core_and_per_cpu_second(run_local: ModuleType) -> None:
+    """1,200 requests at 20 req/s on 2 cores, using 30 + 20 + 10 CPU seconds: 10 req/s per core on the wall clock,
+    20 requests per CPU second for the stack and 40 for the API alone, at a p95 under 1 s."""
+    cpu = run_local.CpuSeconds(api=30.0, stack_children=20.0, locust=10.0)
+    figures = run_local.throughput({"all_requests": 1200, "all_rps": 20.0, "p95_ms": 640}, cpu, cores=2)
+    assert figures["rps_per_core_wall_clock"] == 10.0
+    assert figures["requests_per_cpu_second"] == 20.0
+    assert figures["api_requests_per_cpu_second"] == 40.0
+    assert figures["cpu_seconds"] == {"api": 30.0, "emulator_and_sandbox": 20.0, "locust": 10.0}
+    assert figures["p95_under_1_s"] is True
+    report = run_local.report_throughput(figures)
+    assert "10.0 req/s per core" in report and "round 1: 18 req/s per core" in report
+    assert "20.0 requests per CPU second" in report and "p95 640 ms: under 1 s" in report
+
+
+def test_a_run_past_saturation_says_its_figures_do_not_count(run_local: ModuleType) -> None:
+    """A p95 of 1,800 ms is not under 1 s: the report says the figures are past saturation."""
+    cpu = run_local.CpuSeconds(api=10.0, stack_children=5.0, locust=5.0)
+    figures = run_local.throughput({"all_requests": 600, "all_rps": 10.0, "p95_ms": 1800}, cpu, cores=2)
+    assert figures["p95_under_1_s"] is False
+    assert "NOT under 1 s" in run_local.report_throughput(figures)
+
+
+def test_a_run_that_used_no_cpu_has_no_per_cpu_figure(run_local: ModuleType) -> None:
+    """No CPU measured (no request served) gives no per-CPU-second figure rather than a division by zero."""
+    figures = run_local.throughput({"all_requests": 0, "all_rps": 0.0}, run_local.CpuSeconds(0.0, 0.0, 0.0), cores=2)
+    assert figures["requests_per_cpu_second"] is None and figures["api_requests_per_cpu_second"] is None
+    assert figures["p95_under_1_s"] is False

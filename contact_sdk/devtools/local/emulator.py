@@ -69,8 +69,19 @@ class SeededResources:
     dead_letter_queue_url: str
 
 
-def aws_client(endpoint: str, service: str, *, region: str = REGION, max_pool_connections: int = 64) -> Any:
-    """A boto3 client for ``service`` on the emulator, with fake credentials and a pool sized for a threaded server."""
+def aws_client(
+    endpoint: str,
+    service: str,
+    *,
+    region: str = REGION,
+    max_pool_connections: int = 64,
+    parameter_validation: bool = True,
+) -> Any:
+    """A boto3 client for ``service`` on the emulator, with fake credentials and a pool sized for a threaded server.
+
+    ``parameter_validation=False`` for the clients the local API serves with: the service's own clients skip
+    botocore's client-side check (:mod:`contact_sdk.aws`), and the local stack should cost what Lambda does.
+    """
     import boto3  # noqa: PLC0415 - boto3 is slow to import; only the stack needs it
     from botocore.config import Config  # noqa: PLC0415
 
@@ -79,6 +90,7 @@ def aws_client(endpoint: str, service: str, *, region: str = REGION, max_pool_co
         connect_timeout=2,
         read_timeout=10,
         retries={"max_attempts": 2, "mode": "standard"},
+        parameter_validation=parameter_validation,
     )
     return boto3.client(  # type: ignore[call-overload]
         service, endpoint_url=endpoint, region_name=region, config=config, **FAKE_CREDENTIALS

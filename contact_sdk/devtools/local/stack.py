@@ -456,7 +456,9 @@ class LocalStack:
         # build_logger sets process-wide logger levels; put them back on stop (tests share the process).
         self._saved_levels = {name: logging.getLogger(name).level for name in ("contact_sdk", SERVICE_NAME)}
         endpoint = self.aws_url
-        ssm, dynamodb, sqs = (aws_client(endpoint, service) for service in ("ssm", "dynamodb", "sqs"))
+        ssm, dynamodb, sqs = (
+            aws_client(endpoint, service, parameter_validation=False) for service in ("ssm", "dynamodb", "sqs")
+        )
         self._aws_clients = [ssm, dynamodb, sqs]
         clients: dict[str, Any] = {"ssm": ssm, "dynamodb": dynamodb, "sqs": sqs}
         if options.brownout is not None:
