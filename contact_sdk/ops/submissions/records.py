@@ -41,6 +41,7 @@ import csv
 import datetime as dt
 import heapq
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -361,8 +362,10 @@ def _index_keys(
     values: dict[str, Any] = {":state": {"S": state}}
     condition = "#state = :state"
     if since is not None and until is not None:
-        condition += " AND receivedAt BETWEEN :since AND :until"  # inclusive: the end is dropped below
-        values.update({":since": _decimal(since), ":until": _decimal(until)})
+        # BETWEEN includes its upper bound: the float just below ``until`` makes it [since, until). Every writer
+        # stores a float's shortest spelling, and those sort as the floats do, so nothing at ``until`` is read.
+        condition += " AND receivedAt BETWEEN :since AND :last"
+        values.update({":since": _decimal(since), ":last": _decimal(math.nextafter(until, -math.inf))})
     elif since is not None:
         condition += " AND receivedAt >= :since"
         values[":since"] = _decimal(since)
@@ -445,34 +448,43 @@ def iter_submissions(
     until: float | None = None,
     newest_first: bool = True,
     page_size: int = PAGE_SIZE,
+    batch_size: int = BATCH_SIZE,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[ArchivedSubmission]:
     """The live archived submissions received in ``[since, until)`` (either open), optionally only in ``state``,
     newest first (or oldest first), read lazily: see the module docstring.
+
+    ``page_size`` index keys per ``Query`` and ``batch_size`` records per ``BatchGetItem`` (1 to 100) bound what
+    is held in memory; ``sleep`` waits between the tries of keys DynamoDB left unprocessed.
 
     Raises ``ValueError`` at once when ``since`` is after ``until`` or ``state`` is unknown, and
     :class:`ArchiveUnreadable` (and botocore's errors) while iterating.
     """
     if since is not None and until is not None and since > until:
         raise ValueError("the range starts after it ends (since is later than until)")
+    if not 1 <= batch_size <= BATCH_SIZE or page_size < 1:
+        raise ValueError(f"batch_size must be 1 to {BATCH_SIZE} and page_size at least 1")
+    if since is not None and until is not None and since == until:
+        return iter(())  # an empty range: nothing to read
     streams = [
         _index_keys(client, table, stored, since=since, until=until, newest_first=newest_first, page_size=page_size)
         for stored in stored_states(state)
     ]
-    return _joined(client, table, heapq.merge(*streams, reverse=newest_first), now=now, state=state, sleep=sleep)
+    keys = heapq.merge(*streams, reverse=newest_first)
+    return _joined(client, table, _batches(keys, batch_size), now=now, state=state, sleep=sleep)
 
 
 def _joined(
     client: DynamoDBClient,
     table: str,
-    keys: Iterator[tuple[float, str]],
+    batches: Iterator[list[str]],
     *,
     now: float,
     state: str | None,
     sleep: Callable[[float], None],
 ) -> Iterator[ArchivedSubmission]:
-    """The records of ``keys``, in their order, with their delivery records: a batch at a time."""
-    for batch in _batches(keys, BATCH_SIZE):
+    """The records of each batch of keys, in their order, with their delivery records."""
+    for batch in batches:
         items = _batch_get(client, table, batch, sleep=sleep)
         email_ids = {email_id for item in items.values() if (email_id := _string(item, "emailId")) is not None}
         deliveries = _batch_get(client, table, [f"delivery#{email_id}" for email_id in sorted(email_ids)], sleep=sleep)
