@@ -9,7 +9,7 @@ Usage, from the repository root::
 Starts moto's server on loopback in a process of its own (as the tests and the local stack do), and for each
 size n:
 
-1. creates the service's table (``contact_sdk.dynamo.create_table``: both indexes) and seeds n archived
+1. creates the service's table (``contact_sdk.devtools.tables.create_table``: both indexes) and seeds n archived
    submissions spread evenly over the last 30 days, shaped exactly like the runtime's: one record of each state,
    and the delivery record and webhook markers of a delivered email, are written through
    ``DynamoDBSubmissionRecords`` and ``DynamoDBWebhookStore``, read back, and cloned with ``BatchWriteItem``
@@ -80,6 +80,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("export all", ("export", "--format", "csv", "--reveal")),
     ("erase", ("erase", "--email", "{person}")),
 )
+COMMAND_NAMES = tuple(name for name, _ in COMMANDS)
 #: The Scan-based commands measured at every size, and above ``--all-before-up-to`` (each reads the whole table).
 BEFORE_ALL = tuple(name for name, _ in COMMANDS)
 BEFORE_SOME = ("list 1 day", "erase")
@@ -116,17 +117,17 @@ class Measurement:
 
 
 def _client(endpoint: str) -> Any:
-    from contact_sdk.devtools.local.emulator import aws_client  # noqa: PLC0415 - the measured child imports only what its command does
+    from contact_sdk.devtools.local.emulator import aws_client  # noqa: PLC0415 - kept out of the measured child's memory
 
     return aws_client(endpoint, "dynamodb")
 
 
 def _templates(client: Any, now: float) -> dict[str, dict[str, Any]]:
     """One item of each kind, written by the runtime's own stores, read back: the shapes every clone copies."""
-    from contact_sdk.models import ContactSubmission  # noqa: PLC0415 - the measured child imports only what its command does
-    from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState, payload_json  # noqa: PLC0415 - the measured child imports only what its command does
-    from contact_sdk.webhooks.store import DynamoDBWebhookStore  # noqa: PLC0415 - the measured child imports only what its command does
-    from contact_sdk.webhooks.verifier import parse_event  # noqa: PLC0415 - the measured child imports only what its command does
+    from contact_sdk.models import ContactSubmission  # noqa: PLC0415 - kept out of the measured child's memory
+    from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState, payload_json  # noqa: PLC0415 - kept out of the measured child's memory
+    from contact_sdk.webhooks.store import DynamoDBWebhookStore  # noqa: PLC0415 - kept out of the measured child's memory
+    from contact_sdk.webhooks.verifier import parse_event  # noqa: PLC0415 - kept out of the measured child's memory
 
     records = DynamoDBSubmissionRecords(client, TABLE)
     submission = ContactSubmission.model_validate(
@@ -283,7 +284,7 @@ def _batch_write(endpoint: str, batches: Iterator[list[dict[str, Any]]]) -> int:
 
 def seed(endpoint: str, size: int, now: float) -> tuple[SeedStats, list[dict[str, Any]]]:
     """Create the table and write ``size`` records (and their delivery items); the stats, and Ada's items."""
-    from contact_sdk.dynamo import create_table  # noqa: PLC0415 - the measured child imports only what its command does
+    from contact_sdk.devtools.tables import create_table  # noqa: PLC0415 - kept out of the measured child's memory
 
     client = _client(endpoint)
     with contextlib.suppress(Exception):
@@ -421,7 +422,7 @@ def _run_before(client: Any, argv: Sequence[str], sink: io.TextIOBase) -> int:
 
 def _run_indexed(argv: Sequence[str], result: dict[str, Any]) -> int:
     """The command as shipped: ``contact-sdk submissions ...`` with the table named, its output counted."""
-    from contact_sdk.ops.cli import main as cli  # noqa: PLC0415 - the measured child imports only what its command does
+    from contact_sdk.ops.cli import main as cli  # noqa: PLC0415 - kept out of the measured child's memory
 
     out = _CountingSink()
     with contextlib.redirect_stdout(out):
@@ -460,7 +461,7 @@ def measure_child(argv: Sequence[str]) -> int:
             "AWS_DEFAULT_REGION": "eu-west-1",
         }
     )
-    import boto3  # noqa: PLC0415 - the measured child imports only what its command does
+    import boto3  # noqa: PLC0415 - kept out of the measured child's memory
 
     boto3.setup_default_session()
     calls = _Calls(args.mean_item_bytes)
@@ -540,10 +541,15 @@ def _restore(endpoint: str, items: list[dict[str, Any]]) -> None:
 
 
 def run_size(
-    endpoint: str, size: int, *, before: Sequence[str], report: Callable[[str], None]
+    endpoint: str,
+    size: int,
+    *,
+    before: Sequence[str],
+    report: Callable[[str], None],
+    commands: Sequence[str] = COMMAND_NAMES,
 ) -> tuple[SeedStats, list[Measurement]]:
-    """Seed ``size`` records and measure every command, and the Scan predecessors of the commands in ``before``."""
-    import httpx  # noqa: PLC0415 - the measured child imports only what its command does
+    """Seed ``size`` records and measure ``commands``, and the Scan predecessors of those of them in ``before``."""
+    import httpx  # noqa: PLC0415 - kept out of the measured child's memory
 
     httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
     now = time.time()
@@ -556,8 +562,8 @@ def run_size(
     values = {"since": since, "person": PERSON, "show": f"{1:016x}"}
     mean_item_bytes = stats.bytes / stats.items
     measurements = []
-    runs = [("indexed", command) for command in COMMANDS]
-    runs += [("before", command) for command in COMMANDS if command[0] in before]
+    runs = [("indexed", command) for command in COMMANDS if command[0] in commands]
+    runs += [("before", command) for command in COMMANDS if command[0] in before and command[0] in commands]
     for variant, (name, template) in runs:
         argv = [part.format(**values) for part in template]
         measurement = _measure(endpoint, size, name, argv, variant=variant, mean_item_bytes=mean_item_bytes)
@@ -600,13 +606,18 @@ def _check(measurement: Measurement, *, size: int, now: float, since: str) -> No
 # --- report --------------------------------------------------------------------------------------------------
 
 
+def _order(m: Measurement) -> tuple[int, int, bool]:
+    names = [name for name, _ in COMMANDS]
+    return m.size, names.index(m.command) if m.command in names else len(names), m.variant == "indexed"
+
+
 def markdown(seeds: dict[int, SeedStats], measurements: Sequence[Measurement]) -> str:
-    """The table for docs/performance.md."""
+    """The table for docs/performance.md: by size, then command, the Scan of before above the indexed read."""
     lines = [
         "| n | command | reads through | time (s) | peak RSS (MB) | requests | items read | read units |",
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for m in measurements:
+    for m in sorted(measurements, key=_order):
         lines.append(
             f"| {m.size:,} | {m.command} | {'indexes' if m.variant == 'indexed' else 'Scan (before)'} | "
             f"{m.seconds:.2f} | {m.peak_rss_mb:.0f} | {sum(m.requests.values()):,} | {m.items_read:,} | "
@@ -711,6 +722,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/scale_records.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES), help="comma-separated record counts")
     parser.add_argument("--no-before", action="store_true", help="skip the Scan-based commands of before")
+    names = [name for name, _ in COMMANDS]
+    parser.add_argument(
+        "--commands",
+        default=",".join(names),
+        help=f"comma-separated, of: {', '.join(names)} (default: all)",
+    )
     parser.add_argument(
         "--all-before-up-to",
         type=int,
@@ -719,7 +736,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--budget", type=float, default=3 * 3600, help="seconds the whole run may take")
     parser.add_argument("--json", type=Path, help="write the measurements here (read again with --from-json)")
-    parser.add_argument("--from-json", type=Path, help="measure nothing: report these measurements")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        action="append",
+        help="measure nothing: report these measurements (--json files; repeat to merge several runs)",
+    )
     parser.add_argument("--svg", type=Path, help="write the plot here")
     args = parser.parse_args(arguments)
     try:
@@ -728,14 +750,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--sizes: expected comma-separated whole numbers, got {args.sizes!r}")
     if not sizes or min(sizes) < 300:
         parser.error("--sizes: each size must be at least 300 (Ada's three records are spread over hundreds)")
+    commands = [part.strip() for part in args.commands.split(",") if part.strip()]
+    unknown = sorted(set(commands) - set(names))
+    if unknown or not commands:
+        parser.error(f"--commands: {', '.join(unknown) or 'none given'}: not among {', '.join(names)}")
     seeds: dict[int, SeedStats] = {}
     measurements: list[Measurement] = []
-    if args.from_json is not None:
-        data = json.loads(args.from_json.read_text(encoding="utf-8"))
-        seeds = {int(k): SeedStats(**v) for k, v in data["seeds"].items()}
-        measurements = [Measurement(**m) for m in data["measurements"]]
+    if args.from_json:
+        for path in args.from_json:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                seeds.update({int(k): SeedStats(**v) for k, v in data["seeds"].items()})
+                measurements += [Measurement(**m) for m in data["measurements"]]
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                parser.error(
+                    f"--from-json {path}: not a file this tool wrote with --json ({type(exc).__name__}: {exc})"
+                )
     else:
-        from contact_sdk.devtools.local.emulator import running_emulator  # noqa: PLC0415 - the measured child imports only what its command does
+        from contact_sdk.devtools.local.emulator import running_emulator  # noqa: PLC0415 - kept out of the measured child's memory
 
         started = time.monotonic()
         with running_emulator() as endpoint:
@@ -750,7 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         continue
                 size_started = time.monotonic()
                 before = () if args.no_before else BEFORE_ALL if size <= args.all_before_up_to else BEFORE_SOME
-                stats, found = run_size(endpoint, size, before=before, report=lambda line: print(line, flush=True))
+                stats, found = run_size(
+                    endpoint, size, before=before, commands=commands, report=lambda line: print(line, flush=True)
+                )
                 seeds[size] = stats
                 measurements.extend(found)
                 previous = (size, time.monotonic() - size_started)

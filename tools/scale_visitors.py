@@ -40,11 +40,11 @@ if str(ROOT) not in sys.path:  # run as a script: the repository's package, not 
 
 from contact_sdk.devtools.capacity import STORAGE_OVERHEAD, item_size  # noqa: E402
 from contact_sdk.devtools.local.emulator import aws_client, running_emulator  # noqa: E402
-from contact_sdk.dynamo import create_table  # noqa: E402
+from contact_sdk.devtools.tables import create_table  # noqa: E402
 from contact_sdk.security.csrf import CsrfTokens, DynamoDBNonceStore  # noqa: E402
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, RateLimiter  # noqa: E402
 
-__all__ = ["Report", "main", "simulate"]
+__all__ = ["Projection", "Report", "main", "project", "simulate"]
 
 TABLE = "contact-visitors"
 START = 1_764_547_200.0  # a window boundary (a multiple of 900 s): 2025-12-01T00:00:00Z
@@ -144,6 +144,30 @@ def simulate(endpoint: str, visitors: int, hours: float, *, threads: int = 4) ->
     return report
 
 
+@dataclass(frozen=True)
+class Projection:
+    """The sample's per-visitor figures scaled to ``visitors`` distinct visitors of the same mix."""
+
+    visitors: int
+    items: int
+    bytes: int
+    stored_bytes: int
+
+
+def project(report: Report, visitors: int = 1_000_000) -> Projection:
+    """What ``visitors`` distinct visitors write, at the sample's items and bytes per visitor (each visitor's items
+    are keyed by its own address or nonce, so nothing is shared between visitors and the figures scale linearly)."""
+    items = sum(report.items.values())
+    size = sum(report.bytes.values())
+    scale = visitors / report.visitors
+    return Projection(
+        visitors=visitors,
+        items=round(items * scale),
+        bytes=round(size * scale),
+        stored_bytes=round((size + items * STORAGE_OVERHEAD) * scale),
+    )
+
+
 def markdown(report: Report) -> str:
     """The table for docs/performance.md."""
     lines = [
@@ -171,6 +195,11 @@ def markdown(report: Report) -> str:
         f"{live_items:,} items for the {report.visitors_last_hour:,} visitors of the last hour "
         f"({live_items / max(report.visitors_last_hour, 1):.2f} per visitor of the last hour).",
     ]
+    million = project(report)
+    lines.append(
+        f"At {million.visitors:,} distinct visitors of the same mix: {million.items:,} items, "
+        f"{million.bytes / 1e6:,.1f} MB ({million.stored_bytes / 1e6:,.1f} MB stored), every one with a TTL."
+    )
     return "\n".join(lines) + "\n"
 
 
