@@ -53,6 +53,8 @@ SECRET = b"a-csrf-secret-for-the-simulation"
 ORIGIN = "https://www.example.com"
 SEND_SHARE = 0.7
 SEND_DELAY = 30.0
+#: Seconds one page of the final Scan may take: moto sorts the whole table for every page (DynamoDB does not).
+SCAN_READ_TIMEOUT = 600
 
 
 @dataclass
@@ -129,7 +131,8 @@ def simulate(endpoint: str, visitors: int, hours: float, *, threads: int = 4) ->
     live: Counter[str] = Counter()
     live_sizes: Counter[str] = Counter()
     scan_started = time.perf_counter()
-    for page in client.get_paginator("scan").paginate(TableName=TABLE):
+    reader = aws_client(endpoint, "dynamodb", read_timeout=SCAN_READ_TIMEOUT)
+    for page in reader.get_paginator("scan").paginate(TableName=TABLE):
         for item in page["Items"]:
             kind = "nonce" if item["pk"]["S"].startswith("csrf#") else item["pk"]["S"].split("#")[1] + " counter"
             size = item_size(item)

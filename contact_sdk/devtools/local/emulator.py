@@ -82,15 +82,20 @@ class SeededResources:
     dead_letter_queue_url: str
 
 
-def aws_client(endpoint: str, service: str, *, region: str = REGION, max_pool_connections: int = 64) -> Any:
-    """A boto3 client for ``service`` on the emulator, with fake credentials and a pool sized for a threaded server."""
+def aws_client(
+    endpoint: str, service: str, *, region: str = REGION, max_pool_connections: int = 64, read_timeout: float = 10
+) -> Any:
+    """A boto3 client for ``service`` on the emulator, with fake credentials and a pool sized for a threaded server.
+
+    ``read_timeout`` (seconds a call may take) is for the measuring tools: moto sorts a whole table for every page
+    of a ``Scan`` or ``Query``, which takes longer than 10 s on a table of hundreds of thousands of items."""
     import boto3  # noqa: PLC0415 - boto3 is slow to import; only the stack needs it
     from botocore.config import Config  # noqa: PLC0415
 
     config = Config(
         max_pool_connections=max_pool_connections,
         connect_timeout=2,
-        read_timeout=10,
+        read_timeout=read_timeout,
         retries={"max_attempts": 2, "mode": "standard"},
     )
     return boto3.client(  # type: ignore[call-overload]
