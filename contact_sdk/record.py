@@ -43,6 +43,9 @@ verdict repeated by a bot does not grow it), ``idempotencyKey`` and
 what the rate limit counts, :func:`source_prefix`), ``name``, ``email``, ``emailNormalized``,
 ``subject``, ``message``, ``emailId``, ``payload`` (while parked: the composed email, so the operator
 can release or redrive it after the dead-letter queue's copy has expired) and ``expiresAt`` (the TTL).
+``emailNormalized``, ``state`` and ``receivedAt`` are also the keys of the table's two indexes, through which
+the operator's commands find records by address and by time (:mod:`contact_sdk.dynamo`): only records carry
+all three, ``receivedAt`` is a number written once, and renaming any of them hides records from ``erase`` and ``list``.
 
 **Retention** counts from the last change: ``CONTACT_ARCHIVE_DAYS`` (30), ``CONTACT_ARCHIVE_SPAM_DAYS``
 (7) for spam, and at least :data:`PARKED_DAYS` (14, the dead-letter queue's retention) while parked.

@@ -17,13 +17,24 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from contact_sdk.errors import ContactSdkError
 
-__all__ = ["FileArgumentError", "read_input", "readable_input", "writable_output", "write_output"]
+__all__ = [
+    "FileArgumentError",
+    "read_input",
+    "readable_input",
+    "replaced_on_success",
+    "writable_output",
+    "write_output",
+]
 
 
 class FileArgumentError(ContactSdkError):
@@ -66,6 +77,27 @@ def write_output(path: Path, text: str, *, option: str = "--output") -> None:
             stream.write(text)
     except OSError as exc:
         raise FileArgumentError(f"{option} {path}: cannot be written: {_reason(exc)}", exit_status=1) from None
+
+
+@contextlib.contextmanager
+def replaced_on_success(path: Path, *, option: str = "--output") -> Iterator[TextIO]:
+    """A stream to a file beside ``path`` that becomes ``path`` when the block succeeds and is removed when it
+    fails: output written as it is produced (an export of any size) never leaves a file that looks complete
+    when cut short (AWS refused half-way, Ctrl-C). A system refusal is :class:`FileArgumentError` (1)."""
+    try:
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as exc:
+        raise FileArgumentError(f"{option} {path}: cannot be written: {_reason(exc)}", exit_status=1) from None
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(name, path)
+    except OSError as exc:
+        Path(name).unlink(missing_ok=True)
+        raise FileArgumentError(f"{option} {path}: cannot be written: {_reason(exc)}", exit_status=1) from None
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def readable_input(path: str, *, option: str = "--file") -> str:

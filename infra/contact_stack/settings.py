@@ -203,6 +203,9 @@ class StackSettings:
     waf_managed_rules: bool = True
     #: How CodeDeploy shifts ``live`` to a new version (one of :data:`DEPLOYMENT_CONFIGS`).
     deployment_config: str = DEFAULT_DEPLOYMENT_CONFIG
+    #: How many of the table's two archive indexes to define, in order (archive-by-email, then archive-by-state).
+    #: DynamoDB adds one index per table update, so a stack whose table predates them deploys with 1, then 2.
+    archive_indexes: int = 2
 
     @property
     def prefix(self) -> str:
@@ -259,6 +262,9 @@ class StackSettings:
             raise ValueError(
                 f"context wafRateLimit: must be at most 2000000000 (AWS WAF's limit), got {waf_rate_limit}"
             )
+        archive_indexes = _int(values, "archiveIndexes", defaults.archive_indexes, minimum=0)
+        if archive_indexes > 2:
+            raise ValueError(f"context archiveIndexes: the table has two indexes (0, 1 or 2), got {archive_indexes}")
         settings = cls(
             environment=environment,
             stage=stage,
@@ -288,6 +294,7 @@ class StackSettings:
             waf_rate_limit=waf_rate_limit,
             waf_managed_rules=_bool(values, "wafManagedRules", defaults.waf_managed_rules),
             deployment_config=_text(values, "deploymentConfig", defaults.deployment_config),
+            archive_indexes=archive_indexes,
         )
         deployment_config_name(settings.deployment_config)
         for name in settings.parameter_names:
@@ -350,4 +357,5 @@ _CONTEXT_KEYS = (
     "wafRateLimit",
     "wafManagedRules",
     "deploymentConfig",
+    "archiveIndexes",
 )

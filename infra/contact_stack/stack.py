@@ -8,7 +8,8 @@
                    ▼
                 Lambda "<env>-contact-form-handler" (alias live -> published version, SnapStart)
                    │ ssm:GetParameter ─► SecureStrings ─► kms:Decrypt (via ssm only)
-                   │ DynamoDB table (rate limits, nonces, idempotency, delivery events)
+                   │ DynamoDB table (rate limits, nonces, submission records, delivery events; two
+                   │   keys-only indexes of the records that only the operator's commands read)
                    │ sqs:SendMessage ─► outbox queue ──► Lambda "<env>-contact-outbox-consumer" (alias live) ─► DLQ
                    ▼
                 CloudWatch: EMF metrics, dashboard + alarms from the JSON templates ─► SNS topic (KMS)
@@ -27,7 +28,8 @@ Design choices, each in one place:
   the field rules would live in two places.
 * **Roles are written out**, no managed policies, **exactly as used**: ``ssm:GetParameter`` on the parameter
   ARNs, ``kms:Decrypt`` only via SSM and only for those parameters, the table actions each function's code
-  calls (and the table's key only via DynamoDB), the queue's actions, log streams in the function's own log
+  calls on the table's ARN (so nothing on its indexes, which are the operator's; the table's key only via
+  DynamoDB), the queue's actions, log streams in the function's own log
   group. ``tests/infra/test_iam_as_used.py`` derives each function's actions from its code's boto3 calls
   (``tools/boto3_calls.py``) and compares. The only ``*`` resource is X-Ray's
   ``PutTraceSegments``/``PutTelemetryRecords``, which support no resource-level permissions.
@@ -77,7 +79,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
+from contact_sdk.dynamo import EMAIL_INDEX, PARTITION_KEY, TIME_INDEX, TTL_ATTRIBUTE
 from contact_sdk.ops.cloudwatch.render import DeploymentParameters, rollback_alarm_names
 from contact_stack.deployment import CanaryDeployment, DeploymentTarget
 from contact_stack.monitoring import Monitoring
@@ -255,6 +257,23 @@ class ContactStack(Stack):
             encryption_key=self.key,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # The operator's two sparse, keys-only indexes (contact_sdk.dynamo has the why). One per deployment when the
+        # table exists already: DynamoDB creates one index per table update (settings.archive_indexes).
+        indexes = (
+            (EMAIL_INDEX, dynamodb.Attribute(name="emailNormalized", type=dynamodb.AttributeType.STRING), None),
+            (
+                TIME_INDEX,
+                dynamodb.Attribute(name="state", type=dynamodb.AttributeType.STRING),
+                dynamodb.Attribute(name="receivedAt", type=dynamodb.AttributeType.NUMBER),
+            ),
+        )
+        for index_name, partition_key, sort_key in indexes[: settings.archive_indexes]:
+            self.table.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=partition_key,
+                sort_key=sort_key,
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            )
 
         self.dead_letter_queue = sqs.Queue(
             self,

@@ -44,6 +44,8 @@ DOMAIN_CONTEXT = {
     "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     "hostedZoneName": "staging.example.com",
     "deploymentConfig": "AllAtOnce",
+    # The first of the two deployments that give an existing table its archive indexes (docs/deploy.md).
+    "archiveIndexes": "1",
 }
 #: The flood-hardened variant: the optional web ACL on, and an account whose API Gateway logging role exists.
 WAF_CONTEXT = {

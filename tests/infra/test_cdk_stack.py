@@ -214,7 +214,6 @@ def test_table_is_on_demand_with_ttl_pitr_and_encryption(synthesized: Synthesize
     table = synthesized.one("AWS::DynamoDB::Table")
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -222,6 +221,37 @@ def test_table_is_on_demand_with_ttl_pitr_and_encryption(synthesized: Synthesize
     assert props["SSESpecification"]["SSEType"] == "KMS"
     assert evaluate(props["SSESpecification"]["KMSMasterKeyId"]).startswith("<GetAtt ParametersKey")
     assert table["DeletionPolicy"] == "Retain"
+
+
+def test_table_has_the_two_keys_only_archive_indexes(
+    synthesized: Synthesized, synthesized_with_domain: Synthesized
+) -> None:
+    """archive-by-email (emailNormalized) and archive-by-state (state, receivedAt), keys only, as create_table
+    makes them for the local stack; archiveIndexes=1 (an upgrade's first deployment) defines the first alone."""
+    props = synthesized.one("AWS::DynamoDB::Table")["Properties"]
+    assert sorted(props["AttributeDefinitions"], key=lambda d: d["AttributeName"]) == [
+        {"AttributeName": "emailNormalized", "AttributeType": "S"},
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "receivedAt", "AttributeType": "N"},
+        {"AttributeName": "state", "AttributeType": "S"},
+    ]
+    assert props["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "archive-by-email",
+            "KeySchema": [{"AttributeName": "emailNormalized", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
+        {
+            "IndexName": "archive-by-state",
+            "KeySchema": [
+                {"AttributeName": "state", "KeyType": "HASH"},
+                {"AttributeName": "receivedAt", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
+    ]
+    first_step = synthesized_with_domain.one("AWS::DynamoDB::Table")["Properties"]
+    assert [index["IndexName"] for index in first_step["GlobalSecondaryIndexes"]] == ["archive-by-email"]
 
 
 def test_key_rotates_is_aliased_and_retained(synthesized: Synthesized) -> None:
@@ -342,10 +372,15 @@ def test_table_actions_are_the_ones_each_function_calls(
     synthesized: Synthesized, prefix: str, actions: set[str]
 ) -> None:
     """The table actions each function calls today (tests/infra/test_iam_as_used.py derives them), on its ARN only:
-    no Query or Scan (neither function reads more than one item), no DeleteItem (neither deletes)."""
+    no Query or Scan (neither function reads more than one item), no DeleteItem (neither deletes), and nothing on
+    the operator's indexes (an index ARN is the table ARN + /index/<name>, which this grant does not cover)."""
     statement = _sid(_policy(synthesized, prefix), "UseTable")
     assert set(as_list(statement["Action"])) == actions
     assert evaluate(statement["Resource"]).startswith("<GetAtt Table")
+    assert "/index/" not in json.dumps(statement["Resource"])
+    for other in _policy(synthesized, prefix):
+        granted = set(as_list(other["Action"]))
+        assert not granted & {"dynamodb:Query", "dynamodb:Scan", "dynamodb:DeleteItem"}, other
 
 
 def test_queue_actions_are_split_between_producer_and_consumer(synthesized: Synthesized) -> None:

@@ -51,6 +51,13 @@ def test_waf_is_off_unless_asked_and_takes_cdk_json_booleans() -> None:
     assert settings(manageApiGatewayAccount=False).manage_api_gateway_account is False
 
 
+def test_both_archive_indexes_unless_a_stack_is_upgraded_one_index_at_a_time() -> None:
+    """archiveIndexes defaults to 2; 1 and 0 (the steps of an upgrade) are accepted as numbers or text."""
+    assert settings().archive_indexes == 2
+    assert settings(archiveIndexes="1").archive_indexes == 1
+    assert settings(archiveIndexes=0).archive_indexes == 0
+
+
 @pytest.mark.parametrize(
     ("context", "message"),
     [
@@ -78,6 +85,9 @@ def test_waf_is_off_unless_asked_and_takes_cdk_json_booleans() -> None:
         ({"environment": "Prod"}, "environment: 'Prod' must be lower-case"),
         ({"deploymentConfig": "Canary5Percent"}, "deploymentConfig: 'Canary5Percent' is not one of AllAtOnce"),
         ({"deploymentConfig": "CodeDeployDefault.LambdaAllAtOnce"}, "deploymentConfig: 'CodeDeployDefault.Lambda"),
+        ({"archiveIndexes": "3"}, "archiveIndexes: the table has two indexes"),
+        ({"archiveIndexes": "-1"}, "archiveIndexes: must be at least 0"),
+        ({"archiveIndexes": "both"}, "archiveIndexes: expected a whole number"),
     ],
 )
 def test_a_bad_context_value_is_named(context: dict[str, Any], message: str) -> None:

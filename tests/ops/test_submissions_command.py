@@ -183,6 +183,46 @@ def test_list_filters_by_state_and_since(table: str, dynamodb: Any, capsys: Any)
     assert ids("--state", "sent", "--since", "3d") == []
 
 
+def test_until_ends_the_range_and_may_lie_in_the_future(table: str, dynamodb: Any, capsys: Any) -> None:
+    """--until keeps what was received before it (relative or ISO, a future date too), with or without --since."""
+    now = time.time()
+    seed(dynamodb, table, 1, RecordState.SENT, at=now - 10 * DAY)
+    seed(dynamodb, table, 2, RecordState.SPAM, at=now - 2 * DAY)
+    seed(dynamodb, table, 3, RecordState.QUEUED, at=now - 60)
+
+    def ids(*argv: str) -> list[str]:
+        status, out, _ = run(capsys, "list", "--json", *argv)
+        assert status == 0
+        return [entry["id"] for entry in json.loads(out)]
+
+    assert ids("--until", "1d") == ["0000000000000002", "0000000000000001"]
+    assert ids("--since", "3d", "--until", "1h") == ["0000000000000002"]
+    assert ids("--until", "2999-01-01") == ["0000000000000003", "0000000000000002", "0000000000000001"]
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5 * DAY))
+    assert ids("--until", iso) == ["0000000000000001"]
+    status, out, _ = run(capsys, "export", "--format", "jsonl", "--since", "3d", "--until", "1h")
+    assert (status, [json.loads(line)["id"] for line in out.splitlines()]) == (0, ["0000000000000002"])
+
+
+@pytest.mark.parametrize("command", [("list",), ("export", "--format", "csv")])
+@pytest.mark.parametrize(("since", "until"), [("1d", "2d"), ("2020-01-01", "2020-01-01"), ("7d", "2020-01-01")])
+def test_a_range_that_ends_before_it_starts_is_a_usage_error(
+    table: str, capsys: Any, command: tuple[str, ...], since: str, until: str
+) -> None:
+    """--since at or after --until: exit 2 naming both, nothing listed."""
+    status, out, err = run(capsys, *command, "--since", since, "--until", until)
+    assert (status, out) == (2, "")
+    assert "--since" in err and "must be before --until" in err
+
+
+@pytest.mark.parametrize("until", ["tomorrow", "3y", "2026-02-30", ""])
+def test_a_bad_until_is_a_usage_error(table: str, until: str, capsys: Any) -> None:
+    """An unreadable --until exits 2 naming the accepted forms."""
+    status, _, err = run(capsys, "list", f"--until={until}")
+    assert status == 2
+    assert "--until" in err and "expected e.g. 24h" in err
+
+
 @pytest.mark.parametrize("since", ["yesterday", "7x", "-3d", "2026-13-01", "2999-01-01"])
 def test_a_bad_since_is_a_usage_error(table: str, since: str, capsys: Any) -> None:
     """Unreadable, negative or future --since values exit 2 naming the accepted forms."""
@@ -326,6 +366,37 @@ def test_jsonl_export_has_one_object_per_line_with_history(table: str, dynamodb:
     assert [d["id"] for d in documents] == ["0000000000000002", "0000000000000003"]
     assert all(d["message"] == HOSTILE_MESSAGE for d in documents)
     assert [h["state"] for h in documents[0]["history"]] == ["spam"]
+
+
+def test_an_export_that_fails_leaves_no_file_behind(
+    aws: str, dynamodb: Any, capsys: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS refuses (no such table): exit 1, and neither the output file nor a partial one exists afterwards; an
+    existing file of that name is left as it was."""
+    target = tmp_path / "out.csv"
+    status, _, err = run(capsys, "export", "--format", "csv", "--table", "no-such-table", "--output", str(target))
+    assert status == 1
+    assert "ResourceNotFoundException" in err
+    assert list(tmp_path.iterdir()) == []
+    target.write_text("yesterday's export\n", encoding="utf-8")
+    assert run(capsys, "export", "--format", "csv", "--table", "no-such-table", "--output", str(target))[0] == 1
+    assert [path.name for path in tmp_path.iterdir()] == ["out.csv"]
+    assert target.read_text(encoding="utf-8") == "yesterday's export\n"
+
+
+def test_a_table_without_the_indexes_is_named_as_the_cause(aws: str, dynamodb: Any, capsys: Any) -> None:
+    """A table from before the indexes: list and export exit 1 and point at the upgrade in docs/deploy.md."""
+    dynamodb.create_table(
+        TableName="contact-old",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for command in (("list",), ("export", "--format", "jsonl")):
+        status, _, err = run(capsys, *command, "--table", "contact-old")
+        assert status == 1
+        assert "archive-by-state" in err
+        assert "Upgrading a stack deployed before the archive indexes" in err
 
 
 def test_export_needs_a_known_format(table: str, capsys: Any) -> None:

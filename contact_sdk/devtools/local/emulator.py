@@ -19,10 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -30,7 +34,16 @@ from typing import Any
 from contact_sdk.devtools.local.serving import POLL_SECONDS
 from contact_sdk.devtools.tables import create_table
 
-__all__ = ["MAX_RECEIVE_COUNT", "REGION", "ResourceNames", "SeededResources", "aws_client", "main", "seed"]
+__all__ = [
+    "MAX_RECEIVE_COUNT",
+    "REGION",
+    "ResourceNames",
+    "SeededResources",
+    "aws_client",
+    "main",
+    "running_emulator",
+    "seed",
+]
 
 REGION = "eu-west-1"
 #: Receives of one outbox message before SQS moves it to the dead-letter queue. As deployed
@@ -76,11 +89,14 @@ def aws_client(
     region: str = REGION,
     max_pool_connections: int = 64,
     parameter_validation: bool = True,
+    read_timeout: float = 10,
 ) -> Any:
     """A boto3 client for ``service`` on the emulator, with fake credentials and a pool sized for a threaded server.
 
     ``parameter_validation=False`` for the clients the local API serves with: the service's own clients skip
     botocore's client-side check (:mod:`contact_sdk.aws`), and the local stack should cost what Lambda does.
+    ``read_timeout`` (seconds a call may take) is for the measuring tools: moto sorts a whole table for every page
+    of a ``Scan`` or ``Query``, which takes longer than 10 s on a table of hundreds of thousands of items.
     """
     import boto3  # noqa: PLC0415 - boto3 is slow to import; only the stack needs it
     from botocore.config import Config  # noqa: PLC0415
@@ -88,7 +104,7 @@ def aws_client(
     config = Config(
         max_pool_connections=max_pool_connections,
         connect_timeout=2,
-        read_timeout=10,
+        read_timeout=read_timeout,
         retries={"max_attempts": 2, "mode": "standard"},
         parameter_validation=parameter_validation,
     )
@@ -163,6 +179,42 @@ def _seed(
         queue_url=queue_url,
         dead_letter_queue_url=dlq_url,
     )
+
+
+@contextlib.contextmanager
+def running_emulator(*, start_timeout: float = 60.0) -> Iterator[str]:
+    """This module's server in a process of its own on an ephemeral loopback port; yields its URL, stops it after.
+
+    For the measuring tools (``tools/scale_records.py``): the emulator's work runs beside theirs, not in their
+    interpreter.
+    """
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "contact_sdk.devtools.local.emulator", "--host", "127.0.0.1", "--port", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                log.seek(0)
+                if match := re.search(r"moto listening on (http://\S+)", log.read()):
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(
+                        f"the emulator did not start (exit status {process.poll()}): {log.read()[-2000:]}"
+                    )
+                time.sleep(0.05)
+            yield match.group(1)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,14 +2,17 @@
 
 Usage::
 
-    contact-sdk submissions list [--state spam] [--since 7d] [--json] [--reveal]
+    contact-sdk submissions list [--state spam] [--since 7d] [--until 1d] [--json] [--reveal]
     contact-sdk submissions show 3f9a0c1b2d4e5f60 [--json] [--reveal]
-    contact-sdk submissions export --format csv|jsonl [--since 2026-11-01] [--reveal] [--output FILE]
+    contact-sdk submissions export --format csv|jsonl [--since 2026-11-01] [--until 2026-12-01] [--reveal] [--output F]
     contact-sdk submissions release 3f9a0c1b2d4e5f60
     contact-sdk submissions erase --email ada@example.org
 
 Reads the submission records the service keeps in its DynamoDB table (``--table``, else ``CONTACT_TABLE_NAME``);
 see ``docs/records.md``. Names, addresses, subjects and messages are masked unless ``--reveal``.
+``list`` and ``export`` read only the time range asked for (the table's ``archive-by-state`` index) and
+write each submission as it arrives, so memory stays flat however many there are; ``erase`` reads only
+that address's records (``archive-by-email``).
 ``release`` sends a submission judged spam, or a parked one, through the service's one delivery path,
 recomposed with today's Resend config from Parameter Store (``--config-parameter``, else
 ``CONTACT_CONFIG_PARAMETER``) under a key derived from its first.
@@ -24,12 +27,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk.addresses import InvalidAddressError, normalize_address
+from contact_sdk.dynamo import EMAIL_INDEX, TIME_INDEX
 from contact_sdk.errors import ConfigurationError, ProviderError
-from contact_sdk.ops.files import FileArgumentError, writable_output, write_output
+from contact_sdk.ops.files import FileArgumentError, replaced_on_success, writable_output
 from contact_sdk.ops.outbox.queue import mask_email
 from contact_sdk.ops.sending import add_sending_arguments, operator_delivery
 from contact_sdk.ops.submissions import records
@@ -69,6 +73,33 @@ def _since(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _until(value: str) -> float:
+    try:
+        return records.parse_until(value, now=time.time())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bad_range(args: argparse.Namespace) -> bool:
+    """Say so on stderr when ``--since`` is not before ``--until``."""
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        sys.stderr.write(f"error: --since ({_when(args.since)} UTC) must be before --until ({_when(args.until)} UTC)\n")
+        return True
+    return False
+
+
+def _found(args: argparse.Namespace, *, newest_first: bool) -> Iterator[records.ArchivedSubmission]:
+    return records.iter_submissions(
+        _dynamodb(args),
+        args.table,
+        now=time.time(),
+        state=args.state,
+        since=args.since,
+        until=args.until,
+        newest_first=newest_first,
+    )
+
+
 def _address(value: str) -> str:
     # The one address rule, so the lookup key is spelled the way the form stored it (domain lower-cased, IDN in ASCII).
     try:
@@ -88,21 +119,28 @@ def _when(epoch: float) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    found = records.scan_submissions(_dynamodb(args), args.table, now=time.time(), state=args.state, since=args.since)
+    if _bad_range(args):
+        return 2
+    found = _found(args, newest_first=True)
     if args.json:
-        _print_json([s.to_json(reveal=args.reveal) for s in found])
+        records.write_json_array((s.to_json(reveal=args.reveal) for s in found), sys.stdout)
         return 0
-    if not found:
-        sys.stderr.write("no archived submissions match\n")
-        return 0
-    sys.stdout.write(f"{'id':<16}  {'state':<10}  {'received (UTC)':<19}  {'source':<22}  {'from':<28}  reasons\n")
+    count = 0
     for s in found:
+        if not count:
+            sys.stdout.write(
+                f"{'id':<16}  {'state':<10}  {'received (UTC)':<19}  {'source':<22}  {'from':<28}  reasons\n"
+            )
         sender = s.email if args.reveal else mask_email(s.email)
         sys.stdout.write(
             f"{s.submission_id:<16}  {s.state:<10}  {_when(s.received_at):<19}  {s.source:<22}  "
             f"{sender:<28}  {', '.join(s.reasons)}\n"
         )
-    sys.stdout.write(f"{len(found)} submission(s)\n")
+        count += 1
+    if not count:
+        sys.stderr.write("no archived submissions match\n")
+        return 0
+    sys.stdout.write(f"{count} submission(s)\n")
     return 0
 
 
@@ -129,16 +167,17 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    output = None if args.output is None else writable_output(args.output)  # before the scan: exit 2 if unusable
-    found = records.scan_submissions(_dynamodb(args), args.table, now=time.time(), state=args.state, since=args.since)
-    found.reverse()  # oldest first: the order a spreadsheet reader expects
-    render = records.export_csv if args.format == "csv" else records.export_jsonl
-    text = render(found, reveal=args.reveal)
+    output = None if args.output is None else writable_output(args.output)  # before the query: exit 2 if unusable
+    if _bad_range(args):
+        return 2
+    render = records.write_csv if args.format == "csv" else records.write_jsonl
+    found = _found(args, newest_first=False)  # oldest first: the order a spreadsheet reader expects
     if output is None:
-        sys.stdout.write(text)
+        count = render(found, sys.stdout, reveal=args.reveal)
     else:
-        write_output(output, text)
-    sys.stderr.write(f"exported {len(found)} submission(s) as {args.format}\n")
+        with replaced_on_success(output) as stream:
+            count = render(found, stream, reveal=args.reveal)
+    sys.stderr.write(f"exported {count} submission(s) as {args.format}\n")
     return 0
 
 
@@ -235,6 +274,14 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except ClientError as exc:
             error = exc.response.get("Error", {})
             sys.stderr.write(f"error: AWS refused: {error.get('Code', 'unknown')}: {error.get('Message', '')}\n")
+            if any(index in str(error.get("Message", "")) for index in (EMAIL_INDEX, TIME_INDEX)):
+                sys.stderr.write(
+                    f"the table needs its two indexes ({EMAIL_INDEX}, {TIME_INDEX}): see docs/deploy.md, "
+                    "'Upgrading a stack deployed before the archive indexes'\n"
+                )
+            return 1
+        except records.ArchiveUnreadable as exc:
+            sys.stderr.write(f"error: {exc}\n")
             return 1
         except BotoCoreError as exc:
             sys.stderr.write(f"error: could not reach AWS: {exc}\n")
@@ -257,6 +304,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--state", choices=records.STATES, help="only submissions in this state")
     filters.add_argument("--since", type=_since, help="only those received since: 24h, 7d, 2w or an ISO date/time")
+    filters.add_argument(
+        "--until", type=_until, help="only those received before (not at): 24h, 7d, 2w ago or an ISO date/time"
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

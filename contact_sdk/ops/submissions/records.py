@@ -1,37 +1,54 @@
 """Operator logic behind ``contact-sdk submissions``: read, export, release and erase archived submissions.
 
 Functions over a DynamoDB client (boto3, or moto in tests); the command module parses arguments and
-prints. Reading is a filtered ``Scan`` of the service's table: the table has no index by time or by
-address, and a personal site's archive is small (hundreds of items). One ``Scan`` returns the
-archive items and the delivery records of the webhooks together; :func:`scan_submissions` joins them
-by email id, so an archived ``sent`` submission shows ``delivered`` once Resend said so.
+prints. Nothing here scans the table: every read goes through a key or one of the table's two sparse,
+keys-only indexes (:mod:`contact_sdk.dynamo`), so what a command reads grows with what it returns, not
+with the table.
 
-Erasure (:func:`erase_address`) finds every item of an address by that ``Scan`` too, filtering on
-the archive's ``emailNormalized`` attribute, and removes the archive item, the submission ledger's
-record of the same idempotency key, the delivery record and the webhook markers of its email.
-A keyed hash of the address would spare the ``Scan`` but not the storage: the archive keeps the
-address in clear because ``release`` and ``show --reveal`` need it.
+**Listing and exporting** (:func:`iter_submissions`) query the time index, ``archive-by-state``
+(partition key ``state``, sort key ``receivedAt``): one ``Query`` per state asked for, each reading
+only the range, newest or oldest first in key order (``ScanIndexForward``), merged into one order
+(:func:`heapq.merge`) and fetched a hundred records at a time with ``BatchGetItem``, together with the
+delivery records of their emails (joined by email id, so an archived ``sent`` submission shows
+``delivered`` once Resend said so). It is a generator: memory holds one page per state and one batch,
+whatever the range holds, and the writers (:func:`write_csv`, :func:`write_jsonl`) write row by row.
+
+**Showing** (:func:`find_submission`) is two strongly consistent ``GetItem``: the record, and the
+delivery record of its email.
+
+**Erasure** (:func:`erase_address`) queries the address index, ``archive-by-email`` (partition key
+``emailNormalized``), reads each record it names (``GetItem``), and from the records the ledger items
+of their idempotency keys and the delivery records of their emails, whose events name the webhook
+markers (``webhook#<svix id>``, each event's ``svixId``). It deletes markers, delivery records, ledger
+items and the records last, so an erasure cut short can run again and still find everything. A keyed
+hash of the address would spare nothing: the archive keeps the address in clear because ``release``
+and ``show --reveal`` need it.
+
+Both indexes are eventually consistent (DynamoDB updates a global secondary index within a fraction of
+a second of the write): a submission that arrives while a command runs may be missing from its answer.
 
 Example::
 
     dynamodb = boto3.client("dynamodb")
-    for submission in scan_submissions(dynamodb, "contact-prod", now=time.time(), state="spam"):
+    for submission in iter_submissions(dynamodb, "contact-prod", now=time.time(), state="spam"):
         print(submission.submission_id, submission.state)
-    erase_address(dynamodb, "contact-prod", "ada@example.org", now=time.time())
+    erase_address(dynamodb, "contact-prod", "ada@example.org")
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+import heapq
 import json
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
+from contact_sdk.dynamo import EMAIL_INDEX, PARTITION_KEY, TIME_INDEX, TTL_ATTRIBUTE
 from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.outbox.queue import mask_email
 from contact_sdk.record import RECORD_PREFIX, SUBMISSION_ID_LENGTH, RecordState, submission_id, view_of
@@ -42,8 +59,11 @@ if TYPE_CHECKING:
     from contact_sdk.delivery import Delivery
 
 __all__ = [
+    "BATCH_SIZE",
     "DELIVERY_STATES",
+    "PAGE_SIZE",
     "STATES",
+    "ArchiveUnreadable",
     "ArchivedSubmission",
     "ErasureReport",
     "HistoryEntry",
@@ -51,15 +71,18 @@ __all__ = [
     "ReleaseResult",
     "RequeueRefused",
     "erase_address",
-    "export_csv",
-    "export_jsonl",
     "find_submission",
+    "iter_submissions",
     "neutralise_cell",
     "normalise_id",
     "parse_since",
+    "parse_until",
     "release_submission",
     "requeue_submission",
-    "scan_submissions",
+    "stored_states",
+    "write_csv",
+    "write_json_array",
+    "write_jsonl",
 ]
 
 #: Resend event types -> the archive state they stand for, in the order they matter.
@@ -71,6 +94,12 @@ DELIVERY_STATES: Mapping[str, str] = {
 }
 #: Every state a listed submission can be in.
 STATES: tuple[str, ...] = (*(state.value for state in RecordState), *DELIVERY_STATES.values())
+#: Index keys per ``Query`` page: what one state's stream holds in memory at most.
+PAGE_SIZE = 1000
+#: Records per ``BatchGetItem`` (DynamoDB's most): what one batch holds in memory at most.
+BATCH_SIZE = 100
+#: Tries of a ``BatchGetItem`` whose keys DynamoDB left unprocessed (throttled) before giving up.
+_BATCH_TRIES = 8
 
 _ID_PATTERN = re.compile(rf"[0-9a-f]{{{SUBMISSION_ID_LENGTH}}}")
 _KEY_PATTERN = re.compile(r"contact-[0-9a-f]{64}")
@@ -177,8 +206,24 @@ def normalise_id(value: str) -> str:
 def parse_since(value: str, *, now: float) -> float:
     """Epoch seconds from ``--since``: ``30m``, ``24h``, ``7d``, ``2w`` ago, or an ISO date/time (UTC if no zone).
 
+    Raises ``ValueError`` naming the accepted forms, or saying the time is in the future.
+    """
+    since = _parse_time(value, now=now)
+    if since > now:
+        raise ValueError(f"{value!r} is in the future")
+    return since
+
+
+def parse_until(value: str, *, now: float) -> float:
+    """Epoch seconds from ``--until`` (the end of the range, not included): the forms of :func:`parse_since`.
+
+    A time in the future is allowed (``--until 2026-12-01`` on the last day of November means "up to now").
     Raises ``ValueError`` naming the accepted forms.
     """
+    return _parse_time(value, now=now)
+
+
+def _parse_time(value: str, *, now: float) -> float:
     text = value.strip()
     relative = _RELATIVE.fullmatch(text)
     if relative:
@@ -191,25 +236,14 @@ def parse_since(value: str, *, now: float) -> float:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    since = parsed.timestamp()
-    if since > now:
-        raise ValueError(f"{value!r} is in the future")
-    return since
+    return parsed.timestamp()
 
 
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _scan(client: DynamoDBClient, table: str, prefixes: Sequence[str]) -> Iterator[dict[str, Any]]:
-    condition = " OR ".join(f"begins_with(#pk, :p{i})" for i in range(len(prefixes)))
-    pages = client.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression=condition,
-        ExpressionAttributeNames={"#pk": PARTITION_KEY},
-        ExpressionAttributeValues={f":p{i}": {"S": prefix} for i, prefix in enumerate(prefixes)},
-    )
-    for page in pages:
-        yield from page.get("Items", [])
+class ArchiveUnreadable(Exception):  # noqa: N818 - reads as what the operator is told
+    """DynamoDB kept refusing part of a read (throttled ``BatchGetItem`` keys, after every retry)."""
 
 
 def _string(item: Mapping[str, Any], name: str) -> str | None:
@@ -222,6 +256,10 @@ def _number(item: Mapping[str, Any], name: str, default: float = 0.0) -> float:
         return float(item[name]["N"])
     except (KeyError, TypeError, ValueError):
         return default
+
+
+def _decimal(value: float) -> dict[str, str]:
+    return {"N": repr(float(value))}
 
 
 def _reasons(value: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -292,32 +330,174 @@ def _live(item: Mapping[str, Any], now: float) -> bool:
     return _number(item, TTL_ATTRIBUTE, default=float("inf")) > now
 
 
-def scan_submissions(
-    client: DynamoDBClient, table: str, *, now: float, state: str | None = None, since: float | None = None
-) -> list[ArchivedSubmission]:
-    """Every live archived submission, newest first, optionally only in ``state`` or received since ``since``."""
-    archive: list[dict[str, Any]] = []
-    deliveries: dict[str, dict[str, Any]] = {}
-    for item in _scan(client, table, (RECORD_PREFIX, "delivery#")):
-        if not _live(item, now):
+def stored_states(state: str | None) -> tuple[str, ...]:
+    """The record states whose part of the time index holds the submissions listed as ``state`` (``None``: all).
+
+    A delivery state is derived from the webhooks, so it is looked for among the states that sent an email.
+
+    >>> stored_states("delivered")
+    ('sent', 'released')
+    """
+    if state is None:
+        return tuple(s.value for s in RecordState)
+    if state in DELIVERY_STATES.values():
+        return (RecordState.SENT.value, RecordState.RELEASED.value)
+    if state not in STATES:
+        raise ValueError(f"{state!r} is not a state (expected one of {', '.join(STATES)})")
+    return (state,)
+
+
+def _index_keys(
+    client: DynamoDBClient,
+    table: str,
+    state: str,
+    *,
+    since: float | None,
+    until: float | None,
+    newest_first: bool,
+    page_size: int,
+) -> Iterator[tuple[float, str]]:
+    """``(receivedAt, pk)`` of the records in ``state`` received in ``[since, until)``, in order, one page at a time."""
+    names = {"#state": "state"}
+    values: dict[str, Any] = {":state": {"S": state}}
+    condition = "#state = :state"
+    if since is not None and until is not None:
+        # BETWEEN includes its upper bound: the float just below ``until`` makes it [since, until). Every writer
+        # stores a float's shortest spelling, and those sort as the floats do, so nothing at ``until`` is read.
+        condition += " AND receivedAt BETWEEN :since AND :last"
+        values.update({":since": _decimal(since), ":last": _decimal(math.nextafter(until, -math.inf))})
+    elif since is not None:
+        condition += " AND receivedAt >= :since"
+        values[":since"] = _decimal(since)
+    elif until is not None:
+        condition += " AND receivedAt < :until"
+        values[":until"] = _decimal(until)
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": TIME_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
+        "Limit": page_size,
+    }
+    while True:
+        page = client.query(**request)
+        for entry in page.get("Items", []):
+            received = _number(entry, "receivedAt")
+            if until is not None and received >= until:
+                continue
+            yield received, entry[PARTITION_KEY]["S"]
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _batches(keys: Iterable[tuple[float, str]], size: int) -> Iterator[list[str]]:
+    """The partition keys in order, ``size`` at a time, each once per batch.
+
+    A record that changed state while it was being listed is in two states' pages, with the same time and
+    key, so the merge puts the two side by side; ``BatchGetItem`` refuses a key twice in one request.
+    """
+    batch: list[str] = []
+    seen: set[str] = set()
+    previous: str | None = None  # the last key of the batch before, for a pair split between two batches
+    for _, key in keys:
+        if key in seen or key == previous:
             continue
-        key = item[PARTITION_KEY]["S"]
-        if key.startswith(RECORD_PREFIX):
-            archive.append(item)
-        elif (email_id := _string(item, "emailId")) is not None:
-            deliveries[email_id] = item
-    found = []
-    for item in archive:
-        email_id = _string(item, "emailId")
-        submission = _submission(item, deliveries.get(email_id) if email_id else None)
-        if submission is None:
-            continue
-        if state is not None and submission.state != state:
-            continue
-        if since is not None and submission.received_at < since:
-            continue
-        found.append(submission)
-    return sorted(found, key=lambda s: s.received_at, reverse=True)
+        seen.add(key)
+        previous = key
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch, seen = [], set()
+    if batch:
+        yield batch
+
+
+def _batch_get(
+    client: DynamoDBClient, table: str, keys: Sequence[str], *, sleep: Callable[[float], None]
+) -> dict[str, dict[str, Any]]:
+    """The items of ``keys`` (at most :data:`BATCH_SIZE`) that exist, by partition key; unprocessed keys retried."""
+    found: dict[str, dict[str, Any]] = {}
+    pending: list[dict[str, Any]] = [{PARTITION_KEY: {"S": key}} for key in keys]
+    for attempt in range(_BATCH_TRIES):
+        if not pending:
+            return found
+        if attempt:
+            sleep(min(0.05 * 2**attempt, 2.0))
+        response: Any = client.batch_get_item(RequestItems={table: {"Keys": pending}})
+        for item in response.get("Responses", {}).get(table, []):
+            found[item[PARTITION_KEY]["S"]] = dict(item)
+        pending = list(response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
+    if pending:
+        raise ArchiveUnreadable(
+            f"DynamoDB left {len(pending)} of {len(keys)} keys unread after {_BATCH_TRIES} tries (throttled); "
+            "run the command again"
+        )
+    return found
+
+
+def iter_submissions(
+    client: DynamoDBClient,
+    table: str,
+    *,
+    now: float,
+    state: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    newest_first: bool = True,
+    page_size: int = PAGE_SIZE,
+    batch_size: int = BATCH_SIZE,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[ArchivedSubmission]:
+    """The live archived submissions received in ``[since, until)`` (either open), optionally only in ``state``,
+    newest first (or oldest first), read lazily: see the module docstring.
+
+    ``page_size`` index keys per ``Query`` and ``batch_size`` records per ``BatchGetItem`` (1 to 100) bound what
+    is held in memory; ``sleep`` waits between the tries of keys DynamoDB left unprocessed.
+
+    Raises ``ValueError`` at once when ``since`` is after ``until`` or ``state`` is unknown, and
+    :class:`ArchiveUnreadable` (and botocore's errors) while iterating.
+    """
+    if since is not None and until is not None and since > until:
+        raise ValueError("the range starts after it ends (since is later than until)")
+    if not 1 <= batch_size <= BATCH_SIZE or page_size < 1:
+        raise ValueError(f"batch_size must be 1 to {BATCH_SIZE} and page_size at least 1")
+    if since is not None and until is not None and since == until:
+        return iter(())  # an empty range: nothing to read
+    streams = [
+        _index_keys(client, table, stored, since=since, until=until, newest_first=newest_first, page_size=page_size)
+        for stored in stored_states(state)
+    ]
+    keys = heapq.merge(*streams, reverse=newest_first)
+    return _joined(client, table, _batches(keys, batch_size), now=now, state=state, sleep=sleep)
+
+
+def _joined(
+    client: DynamoDBClient,
+    table: str,
+    batches: Iterator[list[str]],
+    *,
+    now: float,
+    state: str | None,
+    sleep: Callable[[float], None],
+) -> Iterator[ArchivedSubmission]:
+    """The records of each batch of keys, in their order, with their delivery records."""
+    for batch in batches:
+        items = _batch_get(client, table, batch, sleep=sleep)
+        email_ids = {email_id for item in items.values() if (email_id := _string(item, "emailId")) is not None}
+        deliveries = _batch_get(client, table, [f"delivery#{email_id}" for email_id in sorted(email_ids)], sleep=sleep)
+        for key in batch:
+            item = items.get(key)
+            if item is None or not _live(item, now):  # erased or expired since the index was read
+                continue
+            email_id = _string(item, "emailId")
+            delivery = deliveries.get(f"delivery#{email_id}") if email_id else None
+            submission = _submission(item, delivery if delivery is not None and _live(delivery, now) else None)
+            if submission is None or (state is not None and submission.state != state):
+                continue
+            yield submission
 
 
 def find_submission(client: DynamoDBClient, table: str, identifier: str, *, now: float) -> ArchivedSubmission | None:
@@ -364,11 +544,12 @@ def neutralise_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
 
 
-def export_csv(submissions: Iterable[ArchivedSubmission], *, reveal: bool) -> str:
-    """The submissions as RFC 4180 CSV (header row first), every cell neutralised against formula injection."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+def write_csv(submissions: Iterable[ArchivedSubmission], stream: TextIO, *, reveal: bool) -> int:
+    """Write the submissions to ``stream`` as RFC 4180 CSV (header row first), one row as each arrives, every cell
+    neutralised against formula injection; how many rows."""
+    writer = csv.writer(stream, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    count = 0
     for submission in submissions:
         document = submission.to_json(reveal=reveal)
         row = []
@@ -377,12 +558,29 @@ def export_csv(submissions: Iterable[ArchivedSubmission], *, reveal: bool) -> st
             text = "; ".join(value) if isinstance(value, list) else "" if value is None else str(value)
             row.append(neutralise_cell(text))
         writer.writerow(row)
-    return buffer.getvalue()
+        count += 1
+    return count
 
 
-def export_jsonl(submissions: Iterable[ArchivedSubmission], *, reveal: bool) -> str:
-    """The submissions as JSON Lines, one object per line, with their history."""
-    return "".join(json.dumps(s.to_json(reveal=reveal, history=True), ensure_ascii=False) + "\n" for s in submissions)
+def write_jsonl(submissions: Iterable[ArchivedSubmission], stream: TextIO, *, reveal: bool) -> int:
+    """Write the submissions to ``stream`` as JSON Lines, one object with its history per line; how many."""
+    count = 0
+    for submission in submissions:
+        stream.write(json.dumps(submission.to_json(reveal=reveal, history=True), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def write_json_array(documents: Iterable[Mapping[str, Any]], stream: TextIO) -> int:
+    """Write ``documents`` as one JSON array, indented like ``json.dumps(..., indent=2)``, one element at a time;
+    how many."""
+    count = 0
+    for document in documents:
+        element = json.dumps(document, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        stream.write(("[\n  " if not count else ",\n  ") + element)
+        count += 1
+    stream.write("\n]\n" if count else "[]\n")
+    return count
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -403,9 +601,32 @@ class ErasureReport:
         return len(self.archive) + len(self.ledger) + len(self.deliveries) + len(self.webhook_markers)
 
 
+def _address_keys(client: DynamoDBClient, table: str, normalised: str) -> Iterator[str]:
+    """The partition keys of the records of ``normalised``, from the address index."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": EMAIL_INDEX,
+        "KeyConditionExpression": "emailNormalized = :address",
+        "ExpressionAttributeValues": {":address": {"S": normalised}},
+    }
+    while True:
+        page = client.query(**request)
+        for entry in page.get("Items", []):
+            yield entry[PARTITION_KEY]["S"]
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _get(client: DynamoDBClient, table: str, key: str) -> dict[str, Any] | None:
+    item = client.get_item(TableName=table, Key={PARTITION_KEY: {"S": key}}, ConsistentRead=True).get("Item")
+    return None if item is None else dict(item)
+
+
 def erase_address(client: DynamoDBClient, table: str, address: str) -> ErasureReport:
-    """Delete every item of ``address`` (case-insensitive): archive items, their ledger records, the delivery
-    records and webhook markers of their emails. Idempotent: a second run deletes nothing.
+    """Delete every item of ``address`` (case-insensitive): its records, their ledger items, the delivery records
+    and webhook markers of their emails. Reads and writes only those (see the module docstring). Idempotent: a
+    second run deletes nothing.
 
     Expired items not yet deleted by DynamoDB are erased too: the TTL is not an erasure.
     """
@@ -413,56 +634,75 @@ def erase_address(client: DynamoDBClient, table: str, address: str) -> ErasureRe
     archive_keys: list[str] = []
     ledger_keys: list[str] = []
     email_ids: set[str] = set()
-    pages = client.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="begins_with(#pk, :archive) AND emailNormalized = :address",
-        ExpressionAttributeNames={"#pk": PARTITION_KEY},
-        ExpressionAttributeValues={":archive": {"S": RECORD_PREFIX}, ":address": {"S": normalised}},
-    )
-    for page in pages:
-        for item in page.get("Items", []):
-            archive_keys.append(item[PARTITION_KEY]["S"])
-            if (key := _string(item, "idempotencyKey")) is not None:
-                ledger_keys.append(f"submission#{key}")
-            for entry in item.get("history", {}).get("L", []):
-                if (email_id := _string(entry.get("M", {}), "emailId")) is not None:
-                    email_ids.add(email_id)
-            if (email_id := _string(item, "emailId")) is not None:
+    for key in _address_keys(client, table, normalised):
+        item = _get(client, table, key)
+        if item is None or _string(item, "emailNormalized") != normalised:  # gone, or the index is behind
+            continue
+        archive_keys.append(key)
+        for idempotency_key in {_string(item, "idempotencyKey"), *_list_strings(item.get("keys"))} - {None}:
+            ledger_keys.append(f"submission#{idempotency_key}")
+        for entry in item.get("history", {}).get("L", []):
+            if (email_id := _string(entry.get("M", {}), "emailId")) is not None:
                 email_ids.add(email_id)
+        if (email_id := _string(item, "emailId")) is not None:
+            email_ids.add(email_id)
     ledger_found = []
-    for key in ledger_keys:
-        record = client.get_item(TableName=table, Key={PARTITION_KEY: {"S": key}}, ConsistentRead=True).get("Item")
+    for key in sorted(set(ledger_keys)):
+        record = _get(client, table, key)
         if record is None:
             continue
         ledger_found.append(key)
         if (email_id := _string(record, "emailId")) is not None:
             email_ids.add(email_id)
-    delivery_keys = [f"delivery#{email_id}" for email_id in sorted(email_ids)]
-    markers = _webhook_markers(client, table, email_ids)
-    deleted_deliveries = [key for key in delivery_keys if _delete(client, table, key)]
-    for key in [*ledger_found, *markers, *archive_keys]:
+    delivery_keys = []
+    markers_of: dict[str, str] = {}  # marker key -> the email id its event is about
+    for email_id in sorted(email_ids):
+        delivery = _get(client, table, f"delivery#{email_id}")
+        if delivery is None:
+            continue
+        delivery_keys.append(f"delivery#{email_id}")
+        for event in delivery.get("events", {}).get("L", []):
+            if (svix_id := _string(event.get("M", {}), "svixId")) is not None:
+                markers_of[f"webhook#{svix_id}"] = email_id
+    # Markers first (found only through their delivery record), the records last (they lead to everything else).
+    markers = [key for key, email_id in sorted(markers_of.items()) if _delete_marker(client, table, key, email_id)]
+    deliveries = [key for key in delivery_keys if _delete(client, table, key)]
+    for key in [*ledger_found, *archive_keys]:
         _delete(client, table, key)
     return ErasureReport(
         archive=tuple(sorted(archive_keys)),
-        ledger=tuple(sorted(ledger_found)),
-        deliveries=tuple(deleted_deliveries),
-        webhook_markers=tuple(sorted(markers)),
+        ledger=tuple(ledger_found),
+        deliveries=tuple(deliveries),
+        webhook_markers=tuple(markers),
     )
 
 
-def _webhook_markers(client: DynamoDBClient, table: str, email_ids: set[str]) -> list[str]:
-    if not email_ids:
-        return []
-    markers = []
-    for item in _scan(client, table, ("webhook#",)):
-        if _string(item, "emailId") in email_ids:
-            markers.append(item[PARTITION_KEY]["S"])
-    return markers
+def _list_strings(value: Mapping[str, Any] | None) -> set[str | None]:
+    return {entry.get("S") for entry in (value or {}).get("L", []) if isinstance(entry, dict)}
 
 
 def _delete(client: DynamoDBClient, table: str, key: str) -> bool:
     """Delete ``key``; whether an item was there."""
     response = client.delete_item(TableName=table, Key={PARTITION_KEY: {"S": key}}, ReturnValues="ALL_OLD")
+    return bool(response.get("Attributes"))
+
+
+def _delete_marker(client: DynamoDBClient, table: str, key: str, email_id: str) -> bool:
+    """Delete the webhook marker ``key`` if it is about ``email_id``; whether one was deleted."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - boto is loaded by now
+
+    try:
+        response = client.delete_item(
+            TableName=table,
+            Key={PARTITION_KEY: {"S": key}},
+            ConditionExpression="emailId = :email",
+            ExpressionAttributeValues={":email": {"S": email_id}},
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False  # gone already, or about another email (svix ids are unique, so it cannot be): left alone
+        raise
     return bool(response.get("Attributes"))
 
 

@@ -1,0 +1,1 @@
+"""The measuring tools' own arithmetic and rendering, without the measuring."""
