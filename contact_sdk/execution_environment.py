@@ -36,6 +36,7 @@ class ExecutionEnvironment:
         self._build = build
         self._lock = threading.Lock()
         self._components: Components | None = None
+        self._built_here = False  # whether ``_components`` came from ``build`` (then closing them is ours)
 
     def components(self) -> Components:
         """The components, built on first use. Raises ``ConfigurationError`` when the environment is malformed."""
@@ -44,6 +45,7 @@ class ExecutionEnvironment:
             with self._lock:
                 if self._components is None:
                     self._components = self._build()
+                    self._built_here = True
                 components = self._components
         return components
 
@@ -56,6 +58,13 @@ class ExecutionEnvironment:
         return self.components().api
 
     def use_components(self, components: Components | None) -> None:
-        """Install components built elsewhere (the local stack, tests), or ``None`` to build from the environment."""
+        """Install components built elsewhere (the local stack, tests), or ``None`` to build from the environment.
+
+        Components this environment built itself are closed as they are replaced (their connections would
+        otherwise stay open until the garbage collector found them); installed ones stay their owner's to close.
+        """
         with self._lock:
-            self._components = components
+            replaced = self._components if self._built_here else None
+            self._components, self._built_here = components, False
+        if replaced is not None and replaced is not components:
+            replaced.close()

@@ -17,6 +17,10 @@ class Built:
     def __init__(self, tag: str) -> None:
         self.api = f"api-{tag}"
         self.consumer = f"consumer-{tag}"
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 def test_nothing_is_built_before_first_use_and_then_exactly_once_across_threads() -> None:
@@ -72,3 +76,18 @@ def test_installed_components_replace_the_build_and_none_goes_back_to_it() -> No
     assert environment.components().consumer == "consumer-installed"  # type: ignore[comparison-overlap]
     environment.use_components(None)
     assert environment.api() == "api-env"
+
+
+def test_what_the_environment_built_is_closed_when_replaced_and_what_was_installed_is_not() -> None:
+    """Replacing its own build closes its connections once; an installed one is left to whoever installed it."""
+    builds: list[Built] = []
+    environment = ExecutionEnvironment(lambda: builds.append(Built(str(len(builds)))) or builds[-1])  # type: ignore[arg-type,return-value,func-returns-value]
+    environment.api()
+    installed = Built("installed")
+    environment.use_components(installed)  # type: ignore[arg-type]
+    assert builds[0].closed == 1
+    environment.use_components(None)
+    assert installed.closed == 0
+    environment.api()
+    environment.use_components(None)
+    assert [built.closed for built in builds] == [1, 1]
