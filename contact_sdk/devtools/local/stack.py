@@ -321,6 +321,7 @@ class LocalStack:
         self._handler: ModuleType | None = None
         self._aws_clients: list[Any] = []
         self._resend_client: Any = None
+        self._components: Any = None
         self._log_handler: logging.StreamHandler[Any] | None = None
         self._saved_stream: IO[str] | None = None
         self._saved_levels: dict[str, int] = {}
@@ -467,6 +468,7 @@ class LocalStack:
         components = build_components(
             dataclasses.replace(settings, log_level=options.service_log_level), sink=DiscardingSink(), aws=clients
         )
+        self._components = components
         self._resend_client = components.client
         self._captcha = components.captcha
         handler = components.api.logger.registered_handler
@@ -604,6 +606,9 @@ class LocalStack:
         if self._handler is not None:
             self._handler.environment.use_components(None)
             self._handler = None
+        if self._components is not None:  # every connection the service holds, the browned-out service's too
+            self._components.close()
+            self._components = None
         for client in self._aws_clients:
             client.close()
         self._aws_clients.clear()
