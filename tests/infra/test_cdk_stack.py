@@ -125,7 +125,7 @@ def test_the_runtime_builds_a_service_from_the_deployed_environment(
             for name, value in variables.items()
         }
         components = build_components(Settings.from_env(resolved), parameters=InMemoryParameterSource())
-        components.client.close()
+        components.close()
 
 
 def test_log_groups_keep_seven_days(synthesized: Synthesized) -> None:
