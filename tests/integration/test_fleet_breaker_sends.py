@@ -28,12 +28,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def fleet_client(sandbox_proxy: BrownoutProxy, aws: str, contact_table: str) -> Iterator[ResendClient]:
     """A client on the real clocks, sending through the proxy, whose breaker shares its state through the table."""
-    breaker = ProviderBreaker(store=DynamoDBBreakerStore(aws_client(aws, "dynamodb"), contact_table))
+    dynamodb = aws_client(aws, "dynamodb")
+    breaker = ProviderBreaker(store=DynamoDBBreakerStore(dynamodb, contact_table))
     client = ResendClient(
         api_key=SANDBOX_API_KEY, base_url=sandbox_proxy.url, breaker=breaker, timeouts=HOLDING_TIMEOUTS
     )
     yield client
     client.close()
+    dynamodb.close()  # its pooled connections to moto are not left for the garbage collector in a later test
 
 
 def test_concurrent_sends_through_a_fleet_breaker_are_not_serialised(
