@@ -1,7 +1,7 @@
 """The Resend client against the Resend sandbox over real loopback HTTP (issue 2, "Done when").
 
 Waits go to an injected ``sleep`` and the breaker reads an injected clock: no test sleeps for real
-except the 0.2 s read timeouts and the sandbox's added latency in the concurrency test.
+except the 0.2 s read timeouts and the control of the concurrency tests (a fair chance, not a verdict).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ import pybreaker
 import pytest
 
 from contact_sdk.breaker import ProviderBreaker
+from contact_sdk.devtools.brownout import POLL_SECONDS, BrownoutProxy, Mode
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.errors import (
     CircuitOpenError,
@@ -374,61 +376,105 @@ def test_outage_window_is_retried_then_reported(
 
 
 # -- no serialisation ---------------------------------------------------------------------------
+#
+# The verdict is never a duration: a brownout proxy between the client and the sandbox holds every request
+# (``hang``), and the test waits until all the sends are held at the same moment, which a client that
+# serialises its sends can never reach. Waits are bounded by PATIENCE_SECONDS only to detect a failure.
 
 CONCURRENCY = 8
-LATENCY = 0.3
+#: How long a test waits for what it expects before failing: a failure detector on a loaded machine, not a limit.
+PATIENCE_SECONDS = 30.0
+#: Timeouts no held request reaches while the test waits for the others (a timeout would retry, not hold).
+HOLDING_TIMEOUTS = Timeouts(
+    connect=PATIENCE_SECONDS, read=2 * PATIENCE_SECONDS, write=PATIENCE_SECONDS, pool=PATIENCE_SECONDS
+)
+#: In the control, how long the other sends get to reach the proxy beside the one held (they never do).
+FAIR_CHANCE_SECONDS = 1.0
 
 
-def send_concurrently(send: Callable[[], object], n: int) -> tuple[float, list[float]]:
-    """Run ``send`` on ``n`` threads released together; return the total wall time and each call's time."""
+def wait_until(condition: Callable[[], bool], what: str, seen: Callable[[], str]) -> None:
+    """Poll ``condition`` until it holds; after PATIENCE_SECONDS fail, naming ``what`` and what was ``seen``."""
+    end = time.monotonic() + PATIENCE_SECONDS
+    while not condition():
+        if time.monotonic() >= end:
+            pytest.fail(f"waited {PATIENCE_SECONDS:.0f} s for {what}; saw {seen()}")
+        time.sleep(POLL_SECONDS)
+
+
+@contextmanager
+def held_sends(proxy: BrownoutProxy, send: Callable[[], str], n: int) -> Iterator[list[Future[str]]]:
+    """Hold every request at ``proxy`` and start ``send`` on ``n`` threads released together.
+
+    On exit (even a failing one) the proxy turns healthy, releasing what it holds, and every send is waited for.
+    """
     barrier = threading.Barrier(n)
 
-    def timed() -> float:
+    def released_together() -> str:
         barrier.wait()
-        started = time.perf_counter()
-        send()
-        return time.perf_counter() - started
+        return send()
 
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        started = time.perf_counter()
-        durations = list(pool.map(lambda _: timed(), range(n)))
-        return time.perf_counter() - started, durations
+    proxy.set_mode(Mode.hang())
+    pool = ThreadPoolExecutor(max_workers=n)
+    try:
+        yield [pool.submit(released_together) for _ in range(n)]
+    finally:
+        proxy.set_mode(Mode.healthy())
+        pool.shutdown(wait=True)
+
+
+def assert_all_held_then_delivered_once(
+    sandbox: ResendSandbox, proxy: BrownoutProxy, send: Callable[[], str], label: str
+) -> None:
+    """All CONCURRENCY sends are held at the proxy at once; released, each email reaches the sandbox exactly once."""
+    started = time.monotonic()
+    with held_sends(proxy, send, CONCURRENCY) as futures:
+        wait_until(
+            lambda: len(proxy.pending()) == CONCURRENCY,
+            f"all {CONCURRENCY} sends held at the proxy at once",
+            lambda: f"{len(proxy.pending())} held",
+        )
+        all_held = time.monotonic()
+    finished = time.monotonic()
+    ids = [future.result() for future in futures]
+    print(  # informational only: no verdict rests on these times
+        f"\n[concurrency{label}] {CONCURRENCY} sends held at once after {(all_held - started) * 1000:.0f} ms; "
+        f"all answered {(finished - all_held) * 1000:.0f} ms after the release"
+    )
+    assert [(e.label, e.status) for e in proxy.exchanges()] == [("POST /emails", 200)] * CONCURRENCY
+    assert len(email_requests(sandbox)) == CONCURRENCY
+    assert sorted(str(email["id"]) for email in sandbox.emails()) == sorted(ids)
+    assert len(set(ids)) == CONCURRENCY
 
 
 def test_concurrent_sends_through_one_client_are_not_serialised(
-    sandbox: ResendSandbox, make_client: Callable[..., ResendClient]
+    sandbox: ResendSandbox, sandbox_proxy: BrownoutProxy, make_client: Callable[..., ResendClient]
 ) -> None:
-    """8 concurrent sends through one client against a 300 ms sandbox take about one latency, not 8."""
-    client = make_client(sleep=time.sleep, clock=time.monotonic)
-    sandbox.set_faults(latency_ms=(LATENCY * 1000, LATENCY * 1000))
-    # A first round opens the pool's connections; the stdlib server's small listen backlog can
-    # delay a burst of connects by a SYN retry (1 s) on a busy machine, which is not what we measure.
-    cold_total, _ = send_concurrently(lambda: client.send(EMAIL), CONCURRENCY)
-    total, durations = send_concurrently(lambda: client.send(EMAIL), CONCURRENCY)
-    print(
-        f"\n[concurrency] {CONCURRENCY} sends through one ResendClient, sandbox latency {LATENCY * 1000:.0f} ms: "
-        f"total {total * 1000:.0f} ms ({total / LATENCY:.2f} x latency); "
-        f"per send min {min(durations) * 1000:.0f} / max {max(durations) * 1000:.0f} ms; "
-        f"first round, opening connections: {cold_total * 1000:.0f} ms; "
-        f"serialised would be >= {CONCURRENCY * LATENCY * 1000:.0f} ms"
-    )
-    assert min(durations) >= LATENCY * 0.9
-    assert total < 3 * LATENCY
-    assert len(sandbox.emails()) == 2 * CONCURRENCY
-    assert client.breaker.state == "closed"
+    """8 concurrent sends through one client are all in flight at the provider at once, and each is delivered once."""
+    client = make_client(base_url=sandbox_proxy.url, timeouts=HOLDING_TIMEOUTS)
+    assert_all_held_then_delivered_once(sandbox, sandbox_proxy, lambda: client.send(EMAIL), "")
+    assert (client.breaker.state, client.breaker.fail_counter) == ("closed", 0)
 
 
 def test_the_serialisation_check_would_catch_pybreakers_lock(
-    sandbox: ResendSandbox, make_client: Callable[..., ResendClient]
+    sandbox: ResendSandbox, sandbox_proxy: BrownoutProxy, make_client: Callable[..., ResendClient]
 ) -> None:
-    """Control: the same sends wrapped in ``pybreaker.CircuitBreaker.call`` take N latencies, so the check bites."""
-    client = make_client(sleep=time.sleep, clock=time.monotonic)
-    sandbox.set_faults(latency_ms=(LATENCY * 1000, LATENCY * 1000))
-    send_concurrently(lambda: client.send(EMAIL), CONCURRENCY)  # open the connections, as above
+    """Control: the same sends inside ``pybreaker.CircuitBreaker.call`` are held one at a time, so the check bites."""
+    client = make_client(base_url=sandbox_proxy.url, timeouts=HOLDING_TIMEOUTS)
     locking = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
-    total, _ = send_concurrently(lambda: locking.call(client.send, EMAIL), CONCURRENCY)
-    print(
-        f"\n[concurrency control] the same {CONCURRENCY} sends inside pybreaker's call(): total {total * 1000:.0f} ms "
-        f"({total / LATENCY:.2f} x latency)"
-    )
-    assert total >= CONCURRENCY * LATENCY * 0.9
+    calling: list[int] = []  # one entry per thread that has reached pybreaker's call()
+
+    def send() -> str:
+        calling.append(1)
+        return locking.call(client.send, EMAIL)
+
+    with held_sends(sandbox_proxy, send, CONCURRENCY):
+        wait_until(
+            lambda: len(calling) == CONCURRENCY and len(sandbox_proxy.pending()) == 1,
+            f"all {CONCURRENCY} threads in pybreaker's call() and one send held",
+            lambda: f"{len(calling)} in call(), {len(sandbox_proxy.pending())} held",
+        )
+        time.sleep(FAIR_CHANCE_SECONDS)  # the other 7 would reach the proxy meanwhile if nothing held them back
+        held = len(sandbox_proxy.pending())
+        print(f"\n[concurrency control] inside pybreaker's call(): {held} of {CONCURRENCY} sends held at once")
+        assert held == 1
+    assert len(sandbox.emails()) == CONCURRENCY  # released, they went through one by one
