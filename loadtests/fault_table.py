@@ -34,9 +34,7 @@ import dataclasses
 import json
 import math
 import os
-import re
 import secrets
-import subprocess
 import sys
 import time
 import uuid
@@ -58,6 +56,7 @@ from contact_sdk.devtools.local.emulator import (  # noqa: E402
     ResourceNames,
     SeededResources,
     aws_client,
+    running_emulator,
     seed,
 )
 from contact_sdk.devtools.local.turnstile import (  # noqa: E402
@@ -260,37 +259,6 @@ def measure_provider(fault: str, *, count: int) -> str:
 
 
 @contextlib.contextmanager
-def emulator() -> Iterator[str]:
-    """moto's server in a process of its own on a free loopback port; its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contact_sdk.devtools.local.emulator", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE
-        url = None
-        for line in process.stdout:
-            if match := re.search(r"moto listening on (http://\S+)", line):
-                url = match.group(1)
-                break
-        if url is None:
-            raise RuntimeError(f"the AWS emulator did not start (exit status {process.wait()})")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-@contextlib.contextmanager
 def environment(values: Mapping[str, str | None]) -> Iterator[None]:
     """Set (``None``: remove) process environment variables for the block: boto3 reads its endpoints there."""
     saved = {name: os.environ.get(name) for name in values}
@@ -436,7 +404,7 @@ def measure_dependencies(rows: Sequence[DependencyRow], *, count: int, budget_ms
         "AWS_DEFAULT_REGION": REGION,
     }
     with (
-        emulator() as aws,
+        running_emulator() as aws,
         environment({**fake_aws, "AWS_ENDPOINT_URL": aws}),
         ResendSandbox(api_key=API_KEY, rate_limit_per_second=None) as sandbox,
         SiteverifyStandIn(("127.0.0.1", 0), hostname="www.example.com", action="contact") as standin,

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +12,7 @@ import boto3
 import httpx
 import pytest
 
+from contact_sdk.devtools.local.emulator import running_emulator
 from contact_sdk.devtools.tables import create_table
 
 REGION = "eu-west-1"
@@ -42,34 +39,14 @@ def _fake_aws_credentials() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def moto_server() -> Iterator[str]:
     """moto's server in a process of its own on an ephemeral loopback port, for the whole session; yields its URL.
 
     Its own process, as in the local stack: the emulator's work is neither traced by coverage nor competing with
     the test for this interpreter's lock (in-process it was most of the CPU time of every test that seeds AWS).
     """
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "contact_sdk.devtools.local.emulator", "--host", "127.0.0.1", "--port", "0"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not (match := re.search(r"moto listening on (http://\S+)", log.read_text())):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto did not start (exit status {process.poll()}): {log.read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield match.group(1)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_emulator() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
