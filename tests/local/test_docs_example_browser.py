@@ -152,8 +152,12 @@ def site_and_stack(**options: Any) -> Iterator[tuple[ExampleSite, LocalStack]]:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ExampleSite, LocalStack]]:
-    """The owner's site and a local stack with a rate limit no test here reaches."""
-    yield from site_and_stack(rate_limit=1000, response_budget_ms=1000)
+    """The owner's site and a local stack with a rate limit no test here reaches and production's 4 s budget.
+
+    The happy paths here wait for "sent": under a 1 s budget a loaded machine answered ``202 queued`` instead
+    (a test that depended on the machine's speed).
+    """
+    yield from site_and_stack(rate_limit=1000)
 
 
 #: The strict stack's window: one submission per 8 s. Long enough that a second send a visitor makes right
