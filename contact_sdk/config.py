@@ -8,12 +8,14 @@ Two SecureString parameters (KMS-encrypted, read with decryption):
 Why not Powertools' Parameters utility: its cache reads ``datetime.now()`` (no injectable clock,
 so the 1-hour TTL cannot be tested without waiting or patching), it has no hook that fires on
 a real fetch only (``ParameterAccess`` must not count cache hits), and it drops the cached value
-when a refresh fails, where we must keep serving it. The cache below is ~60 lines and does
-exactly those three things over one boto3 call.
+when a refresh fails, where we must keep serving it. The cache below does exactly those three
+things, plus a fourth: a parameter can bring others along (``read_with``: the CSRF secret brings
+the config), read in one ``GetParameters`` call, so the API's cold start asks Parameter Store once.
 
 Example::
 
-    cache = ParameterCache(SsmParameterSource(), ttl_seconds=3600, on_fetch=count_access)
+    cache = ParameterCache(SsmParameterSource(), ttl_seconds=3600, on_fetch=count_access,
+                           read_with={"/portfolio/prod/contact/csrf-secret": ["/portfolio/prod/resend/api-key"]})
     config = ServiceConfig(cache, config_parameter="/portfolio/prod/resend/api-key",
                            csrf_secret_parameter="/portfolio/prod/contact/csrf-secret")
     config.resend().api_key
@@ -25,9 +27,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from contact_sdk.addresses import InvalidAddressError, normalize_address
 from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
@@ -36,7 +38,9 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 __all__ = [
+    "BatchParameterSource",
     "ParameterCache",
+    "ParameterReadRefusedError",
     "ParameterSource",
     "ResendConfig",
     "ServiceConfig",
@@ -49,6 +53,18 @@ logger = logging.getLogger(__name__)
 MIN_CSRF_SECRET_LENGTH = 32
 
 
+#: ``GetParameters`` takes at most this many names per call.
+MAX_NAMES_PER_READ = 10
+
+
+class ParameterReadRefusedError(ConfigUnavailableError):
+    """Parameter Store answered and refused the read (access denied, a KMS key it may not use, throttling).
+
+    Unlike an unreachable store, a refusal of a batch may concern one name only, so the cache then asks for
+    the parameter it needs on its own.
+    """
+
+
 class ParameterSource(Protocol):
     """Where parameter values come from (decrypted)."""
 
@@ -56,8 +72,21 @@ class ParameterSource(Protocol):
         """Return the decrypted value of ``name``; raise :class:`ConfigurationError` when it cannot."""
 
 
+@runtime_checkable
+class BatchParameterSource(ParameterSource, Protocol):
+    """A source that can also read several parameters in one call."""
+
+    def fetch_many(self, names: Sequence[str]) -> dict[str, str]:
+        """The decrypted values of those of ``names`` that exist (a missing one is left out).
+
+        Raises :class:`ConfigurationError` (:class:`ParameterReadRefusedError` for a refusal) when the read fails.
+        """
+
+
 class SsmParameterSource:
-    """SSM Parameter Store, ``GetParameter`` with decryption. Needs ``ssm:GetParameter`` and ``kms:Decrypt``.
+    """SSM Parameter Store with decryption: ``GetParameter`` for one name, ``GetParameters`` for several.
+
+    Needs ``ssm:GetParameter``, ``ssm:GetParameters`` and ``kms:Decrypt``.
 
     The boto3 client is created on first use (none at import or construction), honouring
     ``AWS_ENDPOINT_URL`` for a local emulator.
@@ -96,12 +125,36 @@ class SsmParameterSource:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             if code == "ParameterNotFound":
                 raise ConfigurationError(f"parameter {name}: not found in Parameter Store") from None
-            raise ConfigUnavailableError(f"parameter {name}: Parameter Store refused the read ({code})") from None
+            raise ParameterReadRefusedError(f"parameter {name}: Parameter Store refused the read ({code})") from None
         except BotoCoreError as exc:
             raise ConfigUnavailableError(
                 f"parameter {name}: Parameter Store unreachable ({type(exc).__name__})"
             ) from None
         return response["Parameter"]["Value"]
+
+    def fetch_many(self, names: Sequence[str]) -> dict[str, str]:
+        """Read up to :data:`MAX_NAMES_PER_READ` SecureStrings, decrypted, in one ``GetParameters`` call."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto is loaded by now
+
+        wanted = list(dict.fromkeys(names))
+        if not 1 <= len(wanted) <= MAX_NAMES_PER_READ:
+            raise ValueError(f"fetch_many reads 1 to {MAX_NAMES_PER_READ} names, got {len(wanted)}")
+        label = ", ".join(wanted)
+        try:
+            response = self._ssm().get_parameters(Names=wanted, WithDecryption=True)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            raise ParameterReadRefusedError(f"parameters {label}: Parameter Store refused the read ({code})") from None
+        except BotoCoreError as exc:
+            raise ConfigUnavailableError(
+                f"parameters {label}: Parameter Store unreachable ({type(exc).__name__})"
+            ) from None
+        found = {}
+        for parameter in response.get("Parameters", []):
+            name, value = parameter.get("Name"), parameter.get("Value")
+            if name in wanted and isinstance(value, str):
+                found[name] = value
+        return found
 
 
 @dataclass(slots=True)
@@ -121,6 +174,15 @@ class ParameterCache:
     After a failed refresh the stale value is served for ``stale_retry_seconds`` before Parameter
     Store is asked again: during an outage or throttling, every request would otherwise pay for
     another doomed call (seconds each when the endpoint times out) and add to the throttling.
+
+    ``read_with`` maps a parameter to others read in the same call when the source can
+    (:class:`BatchParameterSource`): a miss on it also fetches those of them that are due (never
+    cached, or past the TTL and not in a pause). The API reads the CSRF secret first (a token, or a
+    token's check), so ``{csrf: (config,)}`` reads both with one ``GetParameters`` on a cold start and
+    at the refresh an hour later, while the outbox consumer, which reads only the config, never asks
+    for a secret it has no use for (or grant to). ``on_fetch`` still fires once per parameter read. A
+    parameter the batch did not return (missing, or named in a way the answer spells differently) or a
+    refused batch is read on its own; a forced read is always on its own.
     """
 
     def __init__(
@@ -131,12 +193,18 @@ class ParameterCache:
         clock: Callable[[], float] = time.monotonic,
         on_fetch: Callable[[str], None] | None = None,
         stale_retry_seconds: float = 60.0,
+        read_with: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._source = source
         self.ttl_seconds = ttl_seconds
         self.stale_retry_seconds = stale_retry_seconds
         self._clock = clock
         self._on_fetch = on_fetch
+        self._batch = source if isinstance(source, BatchParameterSource) else None
+        self._read_with = {
+            name: tuple(other for other in dict.fromkeys(others) if other != name)[: MAX_NAMES_PER_READ - 1]
+            for name, others in (read_with or {}).items()
+        }
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -149,27 +217,68 @@ class ParameterCache:
         with self._lock:
             entry = self._entries.get(name)
             now = self._clock()
-            if entry is not None and not force and (now - entry.fetched_at < self.ttl_seconds or now < entry.retry_at):
+            if entry is not None and not force and self._usable(entry, now):
                 return entry.value
-            if self._on_fetch is not None:
-                self._on_fetch(name)
+            companions = [] if force else self._due_companions(name, now)
             try:
-                value = self._source.fetch(name)
+                value = self._read(name, companions)
             except ConfigurationError as exc:
                 if entry is None:
                     raise
-                entry.retry_at = self._clock() + self.stale_retry_seconds
-                logger.warning(
-                    "parameter refresh failed; serving the cached value",
-                    extra={
-                        "parameter": name,
-                        "error": str(exc),
-                        "age_seconds": round(self._clock() - entry.fetched_at),
-                    },
-                )
+                self._serve_stale(name, entry, exc)
                 return entry.value
             self._entries[name] = _Entry(value, self._clock())
             return value
+
+    def _usable(self, entry: _Entry, now: float) -> bool:
+        return now - entry.fetched_at < self.ttl_seconds or now < entry.retry_at
+
+    def _due_companions(self, name: str, now: float) -> list[str]:
+        """The parameters ``read_with`` ``name`` that are worth reading in the same call."""
+        if self._batch is None:
+            return []
+        due = []
+        for other in self._read_with.get(name, ()):
+            entry = self._entries.get(other)
+            if entry is None or not self._usable(entry, now):
+                due.append(other)
+        return due
+
+    def _read(self, name: str, companions: list[str]) -> str:
+        """``name``'s value, read with ``companions`` in one call when there are any (the lock is held)."""
+        if companions and self._batch is not None:
+            names = [name, *companions]
+            for each in names:
+                self._count(each)
+            try:
+                values = self._batch.fetch_many(names)
+            except ParameterReadRefusedError:
+                values = {}  # perhaps one name's refusal (its key, its policy): ``name`` is asked for alone below
+            except ConfigurationError as exc:
+                for other in companions:  # unreachable: the cached companions wait out the pause too
+                    stale = self._entries.get(other)
+                    if stale is not None:
+                        self._serve_stale(other, stale, exc)
+                raise
+            fetched_at = self._clock()
+            for other in companions:
+                if other in values:
+                    self._entries[other] = _Entry(values[other], fetched_at)
+            if name in values:
+                return values[name]
+        self._count(name)
+        return self._source.fetch(name)
+
+    def _count(self, name: str) -> None:
+        if self._on_fetch is not None:
+            self._on_fetch(name)
+
+    def _serve_stale(self, name: str, entry: _Entry, error: ConfigurationError) -> None:
+        entry.retry_at = self._clock() + self.stale_retry_seconds
+        logger.warning(
+            "parameter refresh failed; serving the cached value",
+            extra={"parameter": name, "error": str(error), "age_seconds": round(self._clock() - entry.fetched_at)},
+        )
 
     def age(self, name: str) -> float | None:
         """Seconds since ``name`` was fetched, or ``None`` if never."""

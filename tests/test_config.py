@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 
-from contact_sdk.config import ParameterCache, ResendConfig, ServiceConfig, parse_csrf_secret
+from contact_sdk.config import (
+    ParameterCache,
+    ParameterReadRefusedError,
+    ResendConfig,
+    ServiceConfig,
+    parse_csrf_secret,
+)
 from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
 
@@ -97,3 +104,97 @@ def test_service_config_rereads_the_resend_config_when_forced() -> None:
     assert config.resend(force_refresh=True).api_key == "re_two"
     assert "re_two" not in repr(config.resend())
     assert isinstance(config.resend(), ResendConfig)
+
+
+class BatchSource(InMemoryParameterSource):
+    """An in-memory source that can also read several names at once; ``calls`` records every read."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.calls: list[tuple[str, ...]] = []
+        self.batch_error: ConfigurationError | None = None
+        self.spelled_differently: set[str] = set()
+
+    def fetch(self, name: str) -> str:
+        self.calls.append((name,))
+        return super().fetch(name)
+
+    def fetch_many(self, names: Sequence[str]) -> dict[str, str]:
+        self.calls.append(tuple(names))
+        if self.batch_error is not None:
+            raise self.batch_error
+        if self.fail:
+            raise ConfigUnavailableError("parameters: Parameter Store unreachable (simulated)")
+        return {n: self.values[n] for n in names if n in self.values and n not in self.spelled_differently}
+
+
+def batching_cache(source: BatchSource, clock: Clock, fetched: list[str]) -> ParameterCache:
+    return ParameterCache(source, ttl_seconds=60, clock=clock, on_fetch=fetched.append, read_with={"/s": ["/c"]})
+
+
+def test_a_parameter_brings_its_companions_along_only_when_they_are_due() -> None:
+    """``/s`` brings ``/c`` in one read; ``/c`` alone brings nothing; after the TTL both come back together."""
+    source, clock, fetched = BatchSource({"/s": "secret", "/c": "config"}), Clock(), []
+    cache = batching_cache(source, clock, fetched)
+    assert cache.get("/s") == "secret"
+    assert cache.get("/c") == "config"
+    assert source.calls == [("/s", "/c")]
+    assert fetched == ["/s", "/c"], "on_fetch fires per parameter read, batch or not"
+    clock.now += 60
+    assert cache.get("/c") == "config"  # read on its own: it brings nothing along
+    assert cache.get("/s") == "secret"  # /c is fresh again: /s is read on its own too
+    assert source.calls[1:] == [("/c",), ("/s",)]
+    clock.now += 60
+    cache.get("/s")
+    assert source.calls[3:] == [("/s", "/c")]
+
+
+def test_a_forced_read_is_always_alone() -> None:
+    source, clock = BatchSource({"/s": "secret", "/c": "config"}), Clock()
+    cache = batching_cache(source, clock, [])
+    assert cache.get("/s", force=True) == "secret"
+    assert source.calls == [("/s",)]
+
+
+def test_a_name_the_batch_did_not_return_is_read_alone() -> None:
+    """A name the answer spells differently (an ARN, a version selector) or a missing one: asked for alone."""
+    source, clock, fetched = BatchSource({"/s": "secret", "/c": "config"}), Clock(), []
+    source.spelled_differently = {"/s"}
+    cache = batching_cache(source, clock, fetched)
+    assert cache.get("/s") == "secret"
+    assert cache.get("/c") == "config"
+    assert source.calls == [("/s", "/c"), ("/s",)]
+    del source.values["/s"]
+    source.spelled_differently = set()
+    clock.now += 60
+    with pytest.raises(ConfigurationError):
+        ParameterCache(source, clock=clock, read_with={"/s": ["/c"]}).get("/s")
+
+
+def test_a_refused_batch_falls_back_to_the_one_name_needed() -> None:
+    """Refused (perhaps for a companion's key or policy): the name is read alone; the companion is not cached."""
+    source, clock, fetched = BatchSource({"/s": "secret", "/c": "config"}), Clock(), []
+    source.batch_error = ParameterReadRefusedError("parameters /s, /c: Parameter Store refused the read (X)")
+    cache = batching_cache(source, clock, fetched)
+    assert cache.get("/s") == "secret"
+    assert source.calls == [("/s", "/c"), ("/s",)]
+    assert cache.age("/c") is None
+    assert fetched == ["/s", "/c", "/s"]
+
+
+def test_an_unreachable_store_is_not_asked_again_for_each_name(caplog: pytest.LogCaptureFixture) -> None:
+    """Both stale and the batch fails: both are served, each logged, and neither is asked for during the pause."""
+    source, clock, fetched = BatchSource({"/s": "secret", "/c": "config"}), Clock(), []
+    cache = batching_cache(source, clock, fetched)
+    cache.get("/s")
+    source.fail = True
+    clock.now += 61
+    assert (cache.get("/s"), cache.get("/c")) == ("secret", "config")
+    assert source.calls == [("/s", "/c"), ("/s", "/c")]
+    stale = [r for r in caplog.records if r.getMessage() == "parameter refresh failed; serving the cached value"]
+    assert sorted(getattr(r, "parameter", "") for r in stale) == ["/c", "/s"]
+    clock.now += 59
+    assert (cache.get("/s"), cache.get("/c")) == ("secret", "config")
+    assert len(source.calls) == 2
+    with pytest.raises(ConfigUnavailableError):
+        batching_cache(source, clock, []).get("/s")  # nothing cached: the error is the caller's

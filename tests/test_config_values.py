@@ -11,9 +11,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from contact_sdk.config import ParameterCache, ResendConfig, ServiceConfig, SsmParameterSource, parse_csrf_secret
+from contact_sdk.config import (
+    ParameterCache,
+    ParameterReadRefusedError,
+    ResendConfig,
+    ServiceConfig,
+    SsmParameterSource,
+    parse_csrf_secret,
+)
 from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import ConfigUnavailableError, ConfigurationError
+from tests.conftest import aws_client
 
 PARAMETER = "/portfolio/test/resend/api-key"
 SECRET = "s" * 40
@@ -256,12 +264,20 @@ class FakeSsm:
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.calls: list[dict[str, Any]] = []
+        self.batch_calls: list[dict[str, Any]] = []
+        self.batch_answer: dict[str, Any] = {"Parameters": []}
 
     def get_parameter(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(kwargs)
         if self.error is not None:
             raise self.error
         return {"Parameter": {"Value": "v"}}
+
+    def get_parameters(self, **kwargs: Any) -> dict[str, Any]:
+        self.batch_calls.append(kwargs)
+        if self.error is not None:
+            raise self.error
+        return self.batch_answer
 
 
 def client_error(code: str) -> ClientError:
@@ -280,7 +296,7 @@ def test_ssm_reads_with_decryption() -> None:
         (client_error("ParameterNotFound"), ConfigurationError, "parameter /p: not found in Parameter Store"),
         (
             client_error("ThrottlingException"),
-            ConfigUnavailableError,
+            ParameterReadRefusedError,
             "parameter /p: Parameter Store refused the read (ThrottlingException)",
         ),
         (
@@ -371,3 +387,50 @@ def test_an_ssm_error_without_a_code_is_unknown(response: dict[str, Any]) -> Non
     with pytest.raises(ConfigUnavailableError) as raised:
         SsmParameterSource(FakeSsm(ClientError(response, "GetParameter"))).fetch("/p")  # type: ignore[arg-type]
     assert str(raised.value) == "parameter /p: Parameter Store refused the read (Unknown)"
+
+
+@pytest.mark.integration
+def test_get_parameters_on_moto_returns_what_exists_decrypted(aws: str) -> None:
+    """One ``GetParameters`` with decryption: the SecureStrings' plain values; a missing name is left out."""
+    ssm = aws_client(aws, "ssm")
+    key = aws_client(aws, "kms").create_key()["KeyMetadata"]["KeyId"]
+    ssm.put_parameter(Name="/t/secret", Value="s3cr3t", Type="SecureString", KeyId=key)
+    ssm.put_parameter(Name="/t/config", Value='{"a": 1}', Type="SecureString", KeyId=key)
+    source = SsmParameterSource(ssm)
+    found = source.fetch_many(["/t/secret", "/t/config", "/t/missing"])
+    assert found == {"/t/secret": "s3cr3t", "/t/config": '{"a": 1}'}
+    assert source.fetch_many(["/t/missing"]) == {}
+
+
+@pytest.mark.parametrize("count", [0, 11])
+def test_get_parameters_takes_one_to_ten_names(count: int) -> None:
+    client = FakeSsm()
+    with pytest.raises(ValueError, match=f"1 to 10 names, got {count}"):
+        SsmParameterSource(client).fetch_many([f"/p{i}" for i in range(count)])  # type: ignore[arg-type]
+    assert client.calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "message"),
+    [
+        (client_error("AccessDeniedException"), ParameterReadRefusedError, "refused the read (AccessDeniedException)"),
+        (
+            EndpointConnectionError(endpoint_url="https://ssm"),
+            ConfigUnavailableError,
+            "unreachable (EndpointConnectionError)",
+        ),
+    ],
+)
+def test_get_parameters_errors_name_every_parameter(error: Exception, kind: type[Exception], message: str) -> None:
+    with pytest.raises(kind) as raised:
+        SsmParameterSource(FakeSsm(error)).fetch_many(["/a", "/b", "/a"])  # type: ignore[arg-type]
+    assert str(raised.value) == f"parameters /a, /b: Parameter Store {message}"
+    assert type(raised.value) is kind
+
+
+def test_get_parameters_ignores_an_answer_it_did_not_ask_for() -> None:
+    """A value for another name, or one that is not text, is not taken for the one asked."""
+    client = FakeSsm()
+    client.batch_answer = {"Parameters": [{"Name": "/other", "Value": "x"}, {"Name": "/a", "Value": 7}]}
+    assert SsmParameterSource(client).fetch_many(["/a"]) == {}  # type: ignore[arg-type]
+    assert client.batch_calls == [{"Names": ["/a"], "WithDecryption": True}]

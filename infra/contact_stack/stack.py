@@ -593,7 +593,10 @@ class ContactStack(Stack):
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[log_group.log_group_arn],
                 ),
-                iam.PolicyStatement(sid="ReadParameters", actions=["ssm:GetParameter"], resources=arns),
+                # GetParameters: the API reads the CSRF secret and the config in one call on a cold start.
+                iam.PolicyStatement(
+                    sid="ReadParameters", actions=["ssm:GetParameter", "ssm:GetParameters"], resources=arns
+                ),
                 iam.PolicyStatement(
                     sid="DecryptParametersViaSsm",
                     actions=["kms:Decrypt"],

@@ -328,9 +328,9 @@ def _parameter_arn(name: str) -> str:
 
 
 def test_api_function_reads_exactly_its_three_parameters(synthesized: Synthesized) -> None:
-    """ssm:GetParameter on the config, CSRF and webhook parameter ARNs, nothing broader."""
+    """ssm:GetParameter(s) on the config, CSRF and webhook parameter ARNs, nothing broader."""
     statement = _sid(_policy(synthesized, "ApiPolicy"), "ReadParameters")
-    assert statement["Action"] == "ssm:GetParameter"
+    assert statement["Action"] == ["ssm:GetParameter", "ssm:GetParameters"]
     assert evaluate(statement["Resource"]) == [
         _parameter_arn("/portfolio/prod/resend/api-key"),
         _parameter_arn("/portfolio/prod/contact/csrf-secret"),

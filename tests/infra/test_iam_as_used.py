@@ -42,6 +42,7 @@ PLATFORM: dict[str, dict[str, str]] = {
 #: the table is encrypted with the same key (DynamoDB uses it on the caller's behalf).
 IMPLIED = {
     "ssm:GetParameter": {"kms:Decrypt"},
+    "ssm:GetParameters": {"kms:Decrypt"},
     "dynamodb:": {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"},
 }
 #: Runtime call sites no Lambda entry point reaches, and who calls them instead.
@@ -111,13 +112,17 @@ def test_the_functions_call_what_they_did_when_the_policies_were_written(graph: 
         "dynamodb:UpdateItem",
         "sqs:SendMessage",
         "ssm:GetParameter",
+        "ssm:GetParameters",
     }
+    # The consumer shares the parameter cache, so it can reach GetParameters; it never reads the CSRF secret,
+    # the only parameter that brings another along, and its grant covers its one parameter only.
     assert actions["consumer"] == {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "sqs:ChangeMessageVisibility",
         "sqs:SendMessage",
         "ssm:GetParameter",
+        "ssm:GetParameters",
     }
     assert actions["hook"] == {"lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus"}
 
