@@ -30,8 +30,7 @@ from __future__ import annotations
 import contextvars
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,20 +97,31 @@ def current() -> Deadline | None:
     return _current.get()
 
 
-@contextmanager
-def within(deadline: Deadline | None) -> Iterator[Deadline | None]:
+class within:  # noqa: N801 - used as a context manager, reads like a function
     """A scope in which every bounded socket operation ends by ``deadline`` (the innermost scope is in force).
 
-    ``None`` leaves the enclosing scope as it is; an unbounded deadline lifts it. Yields the deadline in force.
+    ``None`` leaves the enclosing scope as it is; an unbounded deadline lifts it. ``as`` gives the deadline in
+    force. A class rather than ``@contextmanager``: a request opens about fifteen of these, and a generator-based
+    scope costs three times as much to enter and leave.
     """
-    if deadline is None:
-        yield _current.get()
-        return
-    token = _current.set(deadline if deadline.bounded else None)
-    try:
-        yield deadline
-    finally:
-        _current.reset(token)
+
+    __slots__ = ("_deadline", "_token")
+
+    def __init__(self, deadline: Deadline | None) -> None:
+        self._deadline = deadline
+        self._token: contextvars.Token[Deadline | None] | None = None
+
+    def __enter__(self) -> Deadline | None:
+        deadline = self._deadline
+        if deadline is None:
+            return _current.get()
+        self._token = _current.set(deadline if deadline.bounded else None)
+        return deadline
+
+    def __exit__(self, *exc_info: object) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            _current.reset(token)
 
 
 def lambda_deadline(context: Any, *, margin_ms: float, clock: Callable[[], float]) -> Deadline | None:
