@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -240,7 +240,7 @@ class OneDynamoDBCallAtATime:
             return list(self._app(environ, start_response))  # the whole answer, made under the lock
 
 
-def back_up_only_what_a_transaction_touches() -> None:
+def back_up_only_what_a_transaction_touches() -> Callable[[], None]:
     """Make moto's ``TransactWriteItems`` cost what the transaction touches, not what the table holds.
 
     moto backs a transaction up for its rollback by deep-copying every table it touches, once per item: an
@@ -253,7 +253,7 @@ def back_up_only_what_a_transaction_touches() -> None:
     records are part of what a rollback restores).
 
     Installed only where :class:`OneDynamoDBCallAtATime` serialises DynamoDB's calls: the transaction's keys
-    are handed to the backup through this process's state.
+    are handed to the backup through this process's state. Returns what puts moto back as it was.
     """
     import copy  # noqa: PLC0415
     from collections import defaultdict  # noqa: PLC0415
@@ -320,6 +320,12 @@ def back_up_only_what_a_transaction_touches() -> None:
 
     setattr(dynamodb_models, "copy", BackupCopier())  # noqa: B010 - the module's own name for ``copy``
     backend_class.transact_write_items = transact_write_items
+
+    def undo() -> None:
+        setattr(dynamodb_models, "copy", copy)  # noqa: B010
+        backend_class.transact_write_items = original
+
+    return undo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
