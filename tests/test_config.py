@@ -116,11 +116,11 @@ class BatchSource(InMemoryParameterSource):
         self.spelled_differently: set[str] = set()
 
     def fetch(self, name: str) -> str:
-        self.calls.append((name,))
+        self.calls.append(("GetParameter", name))
         return super().fetch(name)
 
     def fetch_many(self, names: Sequence[str]) -> dict[str, str]:
-        self.calls.append(tuple(names))
+        self.calls.append(("GetParameters", *names))
         if self.batch_error is not None:
             raise self.batch_error
         if self.fail:
@@ -138,22 +138,22 @@ def test_a_parameter_brings_its_companions_along_only_when_they_are_due() -> Non
     cache = batching_cache(source, clock, fetched)
     assert cache.get("/s") == "secret"
     assert cache.get("/c") == "config"
-    assert source.calls == [("/s", "/c")]
+    assert source.calls == [("GetParameters", "/s", "/c")]
     assert fetched == ["/s", "/c"], "on_fetch fires per parameter read, batch or not"
     clock.now += 60
     assert cache.get("/c") == "config"  # read on its own: it brings nothing along
-    assert cache.get("/s") == "secret"  # /c is fresh again: /s is read on its own too
-    assert source.calls[1:] == [("/c",), ("/s",)]
+    assert cache.get("/s") == "secret"  # /c is fresh again: /s is read on its own (not a batch of one)
+    assert source.calls[1:] == [("GetParameter", "/c"), ("GetParameter", "/s")]
     clock.now += 60
     cache.get("/s")
-    assert source.calls[3:] == [("/s", "/c")]
+    assert source.calls[3:] == [("GetParameters", "/s", "/c")]
 
 
 def test_a_forced_read_is_always_alone() -> None:
     source, clock = BatchSource({"/s": "secret", "/c": "config"}), Clock()
     cache = batching_cache(source, clock, [])
     assert cache.get("/s", force=True) == "secret"
-    assert source.calls == [("/s",)]
+    assert source.calls == [("GetParameter", "/s")]
 
 
 def test_a_name_the_batch_did_not_return_is_read_alone() -> None:
@@ -163,7 +163,7 @@ def test_a_name_the_batch_did_not_return_is_read_alone() -> None:
     cache = batching_cache(source, clock, fetched)
     assert cache.get("/s") == "secret"
     assert cache.get("/c") == "config"
-    assert source.calls == [("/s", "/c"), ("/s",)]
+    assert source.calls == [("GetParameters", "/s", "/c"), ("GetParameter", "/s")]
     del source.values["/s"]
     source.spelled_differently = set()
     clock.now += 60
@@ -177,7 +177,7 @@ def test_a_refused_batch_falls_back_to_the_one_name_needed() -> None:
     source.batch_error = ParameterReadRefusedError("parameters /s, /c: Parameter Store refused the read (X)")
     cache = batching_cache(source, clock, fetched)
     assert cache.get("/s") == "secret"
-    assert source.calls == [("/s", "/c"), ("/s",)]
+    assert source.calls == [("GetParameters", "/s", "/c"), ("GetParameter", "/s")]
     assert cache.age("/c") is None
     assert fetched == ["/s", "/c", "/s"]
 
@@ -190,11 +190,21 @@ def test_an_unreachable_store_is_not_asked_again_for_each_name(caplog: pytest.Lo
     source.fail = True
     clock.now += 61
     assert (cache.get("/s"), cache.get("/c")) == ("secret", "config")
-    assert source.calls == [("/s", "/c"), ("/s", "/c")]
+    assert source.calls == [("GetParameters", "/s", "/c")] * 2
     stale = [r for r in caplog.records if r.getMessage() == "parameter refresh failed; serving the cached value"]
     assert sorted(getattr(r, "parameter", "") for r in stale) == ["/c", "/s"]
+    assert {getattr(r, "error", "") for r in stale} == {"parameters: Parameter Store unreachable (simulated)"}
     clock.now += 59
     assert (cache.get("/s"), cache.get("/c")) == ("secret", "config")
     assert len(source.calls) == 2
     with pytest.raises(ConfigUnavailableError):
         batching_cache(source, clock, []).get("/s")  # nothing cached: the error is the caller's
+
+
+def test_one_read_brings_at_most_ten_parameters() -> None:
+    """GetParameters takes ten names: a parameter bringing eleven others along reads nine of them with it."""
+    names = [f"/p{i}" for i in range(12)]
+    source = BatchSource({"/s": "secret", **{n: n for n in names}})
+    cache = ParameterCache(source, clock=Clock(), read_with={"/s": ["/s", *names, names[0]]})
+    cache.get("/s")
+    assert source.calls == [("GetParameters", "/s", *names[:9])]

@@ -434,3 +434,24 @@ def test_get_parameters_ignores_an_answer_it_did_not_ask_for() -> None:
     client.batch_answer = {"Parameters": [{"Name": "/other", "Value": "x"}, {"Name": "/a", "Value": 7}]}
     assert SsmParameterSource(client).fetch_many(["/a"]) == {}  # type: ignore[arg-type]
     assert client.batch_calls == [{"Names": ["/a"], "WithDecryption": True}]
+
+
+def test_get_parameters_reads_up_to_ten_names_and_maps_each_value_to_its_name() -> None:
+    """Ten names in one call (the API's limit), decrypted; each value under the name the answer gives it."""
+    names = [f"/p{i}" for i in range(10)]
+    client = FakeSsm()
+    client.batch_answer = {"Parameters": [{"Name": n, "Value": f"value of {n}"} for n in reversed(names)]}
+    assert SsmParameterSource(client).fetch_many(names) == {n: f"value of {n}" for n in names}  # type: ignore[arg-type]
+    assert client.batch_calls == [{"Names": names, "WithDecryption": True}]
+
+
+def test_get_parameters_without_an_error_code_is_unknown() -> None:
+    with pytest.raises(ParameterReadRefusedError, match=r"refused the read \(Unknown\)"):
+        SsmParameterSource(FakeSsm(ClientError({}, "GetParameters"))).fetch_many(["/a"])  # type: ignore[arg-type]
+
+
+def test_an_answer_without_a_parameters_list_has_nothing() -> None:
+    """botocore leaves out an empty list it did not receive: no parameters found, not a TypeError."""
+    client = FakeSsm()
+    client.batch_answer = {"InvalidParameters": ["/a"]}
+    assert SsmParameterSource(client).fetch_many(["/a"]) == {}  # type: ignore[arg-type]

@@ -162,16 +162,13 @@ def client_identity(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -
     return str(network)
 
 
-def _allows(*, current: int, previous: int, limit: int, window_seconds: int, elapsed: Fraction) -> bool:
-    # current + 1 + previous * (W - elapsed) / W <= limit, in exact arithmetic (no float rounding at the edge).
-    return (current + 1 - limit) * window_seconds + previous * (window_seconds - elapsed) <= 0
-
-
 def _wait_seconds(*, current: int, previous: int, limit: int, window_seconds: int, elapsed: Fraction) -> Fraction:
-    """How long until a hit is allowed if nothing else is counted meanwhile (0 when it is allowed now)."""
+    """How long until a refused hit would be allowed if nothing else is counted meanwhile.
+
+    Only called for a hit :func:`sliding_decision` has refused: ``current + 1 + previous * (W - elapsed) / W``
+    is above ``limit``.
+    """
     w = window_seconds
-    if _allows(current=current, previous=previous, limit=limit, window_seconds=w, elapsed=elapsed):
-        return Fraction(0)
     if current + 1 <= limit and previous > 0:
         # Still in this window: previous * (W - e) <= (limit - current - 1) * W.
         needed = w - Fraction((limit - current - 1) * w, previous)

@@ -98,6 +98,46 @@ def test_the_decision_and_retry_after_follow_the_rule() -> None:
             assert decision.remaining == 0, case
 
 
+#: Fractions of a second a clock reads: binary ones (exact in a float) and decimal ones (not).
+FRACTIONS = (0.25, 0.5, 0.1, 0.3, 0.999, 0.000001)
+
+
+def test_fractional_clocks_follow_the_rule_exactly() -> None:
+    """Clocks read epoch floats, not whole seconds: the decision and the remaining count still follow the rule,
+    computed here on the float's exact value with Fractions."""
+    for limit, window in ((2, 60), (5, 900)):
+        for fraction in FRACTIONS:
+            now = 1_796_553_000 + window // 3 + fraction
+            start = (int(now) // window) * window
+            elapsed = Fraction(now) - start
+            for current in range(limit + 2):
+                for previous in range(limit + 3):
+                    decision = sliding_decision(
+                        current=current, previous=previous, limit=limit, window_seconds=window, now=now
+                    )
+                    allowed = allowed_by_rule(
+                        current=current, previous=previous, limit=limit, window=window, elapsed=elapsed
+                    )
+                    case = (limit, window, fraction, current, previous)
+                    assert decision.allowed == allowed, case
+                    if allowed:
+                        used = current + 1 + previous * (window - elapsed) / window
+                        assert decision.remaining == max(math.floor(limit - used), 0), case
+
+
+def test_the_latest_hit_a_whole_window_old_lets_one_in_to_the_last_bit() -> None:
+    """At exactly ``last_hit + window`` nothing counted is in the window any more: allowed; a float later than
+    that ``last_hit`` (one unit in the last place) and the full counts still refuse."""
+    for window in (60, 900):
+        for fraction in FRACTIONS:
+            now = 1_796_553_000 + window // 2 + fraction
+            last_hit = now - window
+            assert Fraction(last_hit) + window == Fraction(now), "the subtraction is exact at these magnitudes"
+            full = {"current": 3, "previous": 3, "limit": 3, "window_seconds": window, "now": now}
+            assert sliding_decision(**full, last_hit=last_hit).allowed, fraction
+            assert not sliding_decision(**full, last_hit=math.nextafter(last_hit, math.inf)).allowed, fraction
+
+
 def oracle_with_latest(
     *, current: int, previous: int, limit: int, window: int, now: int, last_hit: int
 ) -> tuple[bool, int]:
