@@ -296,15 +296,21 @@ def test_register_hands_both_hooks_to_the_runtime(monkeypatch: pytest.MonkeyPatc
     assert runtime.after == [hooks.after_restore]
 
 
+#: For a fresh interpreter: ``snapshot_restore_py`` stood in for by a module recording the hooks (``rt.before``,
+#: ``rt.after``), then ``import handler`` as the Lambda runtime would.
+FAKE_RUNTIME_THEN_IMPORT_HANDLER = (
+    "import sys, types\n"
+    "rt = types.ModuleType('snapshot_restore_py'); rt.before = []; rt.after = []\n"
+    "rt.register_before_snapshot = rt.before.append; rt.register_after_restore = rt.after.append\n"
+    "sys.modules['snapshot_restore_py'] = rt\n"
+    "import handler\n"
+)
+
+
 def test_the_handler_registers_its_hooks_at_import() -> None:
     """``import handler`` in the Lambda runtime registers the hooks once (checked in a fresh interpreter)."""
     code = (
-        "import sys, types\n"
-        "rt = types.ModuleType('snapshot_restore_py'); rt.before = []; rt.after = []\n"
-        "rt.register_before_snapshot = rt.before.append; rt.register_after_restore = rt.after.append\n"
-        "sys.modules['snapshot_restore_py'] = rt\n"
-        "import handler\n"
-        "assert (len(rt.before), len(rt.after)) == (1, 1), (rt.before, rt.after)\n"
+        FAKE_RUNTIME_THEN_IMPORT_HANDLER + "assert (len(rt.before), len(rt.after)) == (1, 1), (rt.before, rt.after)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 
@@ -324,12 +330,7 @@ def test_the_snapshot_holds_what_a_plain_cold_start_defers_to_the_first_request(
     (a plain cold start pays them on its first request); after the before-snapshot hook both are, so every copy
     restored from the snapshot has them."""
     code = (
-        "import sys, types\n"
-        "rt = types.ModuleType('snapshot_restore_py'); rt.before = []; rt.after = []\n"
-        "rt.register_before_snapshot = rt.before.append; rt.register_after_restore = rt.after.append\n"
-        "sys.modules['snapshot_restore_py'] = rt\n"
-        "import handler\n"
-        "deferred = ('contact_sdk.models', 'email_validator')\n"
+        FAKE_RUNTIME_THEN_IMPORT_HANDLER + "deferred = ('contact_sdk.models', 'email_validator')\n"
         "assert not [m for m in deferred if m in sys.modules], [m for m in deferred if m in sys.modules]\n"
         "rt.before[0]()\n"
         "assert all(m in sys.modules for m in deferred), [m for m in deferred if m not in sys.modules]\n"
