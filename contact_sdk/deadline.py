@@ -34,11 +34,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["QUEUE_ALLOWANCE_SECONDS", "Deadline", "current", "lambda_deadline", "within"]
+__all__ = ["OUTBOX_RESERVE_SECONDS", "QUEUE_ALLOWANCE_SECONDS", "Deadline", "current", "lambda_deadline", "within"]
 
 #: What the contract allows past the response budget "to queue and answer" is 500 ms; keeping the
 #: submission durably (the outbox, its record) may use this much of it, the rest is for the answer.
 QUEUE_ALLOWANCE_SECONDS = 0.4
+#: With an outbox to fall back on, the provider's attempts end this much before the response budget (at most a
+#: quarter of what is left when delivery starts), so keeping a submission the provider could not take gets this
+#: plus :data:`QUEUE_ALLOWANCE_SECONDS`: a first connection to SQS (its TLS handshake, the client's service
+#: model) or a stalled CPU then still ends in ``202 queued``, not ``503``.
+OUTBOX_RESERVE_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,10 @@ class Deadline:
     def extended(self, seconds: float) -> Deadline:
         """The same deadline ``seconds`` later (the allowance to queue and answer); unchanged without one."""
         return Deadline(self.at + seconds, self.clock) if self.bounded else self
+
+    def sooner(self, seconds: float) -> Deadline:
+        """The same deadline ``seconds`` earlier (a share kept back for what comes after); unchanged without one."""
+        return Deadline(self.at - seconds, self.clock) if self.bounded else self
 
     def earliest(self, seconds: float) -> Deadline:
         """This deadline or ``seconds`` from now, whichever comes first: a call's own timeout under the request's."""

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from contact_sdk.compose import compose_email
 from contact_sdk.config import ResendConfig, ServiceConfig
-from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, within
+from contact_sdk.deadline import OUTBOX_RESERVE_SECONDS, QUEUE_ALLOWANCE_SECONDS, Deadline, within
 from contact_sdk.errors import (
     PROVIDER_UNAVAILABLE,
     ConfigurationError,
@@ -233,7 +233,7 @@ class Delivery:
                 config_version=config.version,
             )
             try:
-                email_id = self._send(email, key, deadline, config)
+                email_id = self._send(email, key, self._provider_share(deadline), config)
             except ProviderError as exc:
                 outcome = self._not_sent(queued, exc, deadline, accepted.record, fields)
                 return with_next_token(outcome, accepted.next_token)
@@ -346,7 +346,7 @@ class Delivery:
                 email = _marked(compose_email(self._submission_of(queued), config), queued.subject_prefix)
                 queued = dataclasses.replace(queued, email=email, submission=None, config_version=config.version)
             try:
-                email_id = self._send(email, key, deadline, config)
+                email_id = self._send(email, key, deadline, config)  # SQS keeps it anyway: no reserve
             except ProviderError as exc:
                 return self._replay_failed(queued, exc, deadline, record, fields)
         self._record_metric(Metric.EMAILS_SENT)
@@ -466,6 +466,17 @@ class Delivery:
         return email_id
 
     # -- one send ------------------------------------------------------------------------------
+
+    def _provider_share(self, deadline: Deadline | None) -> Deadline | None:
+        """What of the request's ``deadline`` the provider's attempts may use.
+
+        With an outbox, all but :data:`~contact_sdk.deadline.OUTBOX_RESERVE_SECONDS` (at most a quarter of what
+        is left): a submission the provider could not take in time is then kept with that reserve plus the
+        contract's allowance, not in the allowance's last 0.4 s alone. Without one, nothing is held back.
+        """
+        if deadline is None or self.outbox is None or not deadline.bounded:
+            return deadline
+        return deadline.sooner(min(OUTBOX_RESERVE_SECONDS, deadline.remaining() / 4))
 
     def _send(self, email: OutgoingEmail, key: str, deadline: Deadline | None, config: ResendConfig | None) -> str:
         """Send under ``key``. A 401/403 re-reads the config once: a key rotated in Parameter Store is used at once."""

@@ -78,7 +78,8 @@ def test_an_8_second_provider_is_cut_at_the_budget_and_queued_once(build_stack: 
     assert elapsed < 5.0
     summary = stack.summary()
     assert summary["queued_reason"] in {"ProviderDeferredError", "ProviderTimeoutError"}
-    assert 3000 <= summary["provider_ms"] <= 4500  # one attempt, abandoned at the budget
+    # One attempt, abandoned where the provider's share ends: the budget less the outbox's 0.5 s reserve.
+    assert 3000 <= summary["provider_ms"] <= 4000
     assert stack.sink.totals()["BudgetExhausted"] == 1
     # The abandoned attempt still reaches the sandbox, which stores it under the submission's key; the
     # replay with the same key is answered with that email, so the visitor's message is sent once.
