@@ -519,3 +519,61 @@ def test_the_in_memory_store_forgets_windows_that_can_no_longer_matter() -> None
     assert len(store) == 2
     store.hit("b", limit=5, window_seconds=900, now=2_700.0)  # w900 ends its usefulness at 2700
     assert len(store) == 2  # a's w900 gone, b's w1800 and w2700 held
+
+
+def test_a_latest_hit_a_window_old_still_lets_one_in_after_an_older_window_is_forgotten(dynamodb: Any) -> None:
+    """1 per 100 s. Hits at 10 s and 150 s (the first a window old by then) are let in. At 260 s the window of 10 s
+    is forgotten, the counts alone (0 + 1 + 1 x 40/100 = 1.4 > 1) would refuse, but the hit of 150 s is 110 s old:
+    allowed. Forgetting a window must not forget the latest hit while a later counter is still held."""
+    for store in stores(dynamodb):
+        assert store.hit("f", limit=1, window_seconds=100, now=10.0).allowed
+        assert store.hit("f", limit=1, window_seconds=100, now=150.0).allowed
+        assert store.hit("f", limit=1, window_seconds=100, now=260.0).allowed, type(store).__name__
+        assert not store.hit("f", limit=1, window_seconds=100, now=261.0).allowed
+
+
+def transact_hit(client: Any, store: DynamoDBRateLimitStore, now: float) -> RateLimitDecision:
+    """One hit through the admission transaction's ``Update``, read the way the intake reads it."""
+    limits = {"limit": 5, "window_seconds": 900, "now": now}
+    try:
+        client.transact_write_items(TransactItems=[store.hit_write("t", **limits)])
+    except client.exceptions.TransactionCanceledException as exc:
+        [reason] = exc.response["CancellationReasons"]
+        assert reason["Code"] == "ConditionalCheckFailed"
+        return store.refused(reason.get("Item"), **limits)
+    return RateLimitDecision(allowed=True, limit=5, remaining=None, retry_after_seconds=0)
+
+
+def test_the_admission_transactions_hit_follows_the_same_rule(dynamodb: Any) -> None:
+    """The ``Update`` the intake puts in its transaction counts like a single hit: 5 per 900 s at 1000-1004 s let in,
+    the 6th (1005 s) refused with the wait by hand (899 s: the hit of 1004 s is a window old at 1904 s), and the
+    item holds the count and the expiry a single hit writes."""
+    store = DynamoDBRateLimitStore(dynamodb, TABLE)
+    decisions = [transact_hit(dynamodb, store, 1_000.0 + i) for i in range(6)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert decisions[5] == RateLimitDecision(allowed=False, limit=5, remaining=0, retry_after_seconds=899)
+    stored = item(dynamodb, "t")
+    assert stored["w900"] == {"N": "5"}  # refused hits are not counted
+    assert stored["lastHit"] == {"N": "1004"}
+    assert stored["expiresAt"] == {"N": "2760"}  # the window ends at 1800; the next one at 2700; a minute's slack
+    assert transact_hit(dynamodb, store, 1_904.0).allowed
+
+
+def test_a_refusal_without_the_item_still_refuses_for_a_second(dynamodb: Any) -> None:
+    """A refusal whose reason carries no item (nothing returned with it) cannot be judged from the counts: it stays
+    a refusal, with the shortest honest wait, never an "allowed" read off an empty item."""
+    store = DynamoDBRateLimitStore(dynamodb, TABLE)
+    for old in (None, "not an item", []):
+        assert store.refused(old, limit=5, window_seconds=900, now=1_000.0) == RateLimitDecision(
+            allowed=False, limit=5, remaining=0, retry_after_seconds=1
+        )
+
+
+def test_a_whole_second_clock_is_written_as_it_is(dynamodb: Any) -> None:
+    """A clock that reads whole seconds as ``int`` (1000, not 1000.0): lastHit is 1000, not 1 (no zero stripped off
+    a number without a decimal point), and the hit a window later is judged by it."""
+    store = DynamoDBRateLimitStore(dynamodb, TABLE)
+    assert store.hit("s", limit=1, window_seconds=900, now=1_000).allowed
+    assert item(dynamodb, "s")["lastHit"] == {"N": "1000"}
+    assert not store.hit("s", limit=1, window_seconds=900, now=1_899).allowed
+    assert store.hit("s", limit=1, window_seconds=900, now=1_900).allowed
