@@ -98,6 +98,8 @@ def built() -> Iterator[list[Components]]:
 def test_the_slowest_provider_leaves_the_outbox_its_reserve_and_allowance(
     built: list[Components], budget_ms: int, provider_seconds: float, outbox_seconds: float
 ) -> None:
+    """The provider takes all it is given and times out: it was given the budget less the reserve, the submission
+    is queued (``202``) with the reserve plus the 0.4 s allowance left, and the visitor is answered in time."""
     outbox = TimedOutbox()
     components, provider, clock = stack(budget_ms, outbox=outbox)
     built.append(components)
