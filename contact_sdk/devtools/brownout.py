@@ -189,7 +189,7 @@ class Exchange:
     arrived: float
     #: When it was handed to the upstream (``None``: never, e.g. held in ``hang``).
     forwarded: float | None = None
-    #: When its answer was written back, and the answer's status (``502`` when the upstream failed).
+    #: When its answer began to be written back, and the answer's status (``502`` when the upstream failed).
     answered: float | None = None
     status: int | None = None
     #: When the client closed its connection before an answer came.
@@ -289,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, reason, headers, content = answer
+        # Recorded before the first byte goes back: a client that has read its answer finds it in exchanges().
+        proxy._update(number, answered=proxy.clock(), status=status)
         try:
             self.send_response_only(status, reason)
             for name, value in headers:
@@ -304,10 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(content)
             self.wfile.flush()
         except OSError:
-            proxy._update(number, gave_up=proxy.clock())
+            proxy._update(number, answered=None, status=None, gave_up=proxy.clock())
             self.close_connection = True
-            return
-        proxy._update(number, answered=proxy.clock(), status=status)
 
     do_DELETE = do_GET = do_HEAD = do_OPTIONS = do_PATCH = do_POST = do_PUT = _relay  # noqa: N815 - stdlib dispatch names
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import http.server
 import socket
 import threading
 import time
@@ -182,6 +183,51 @@ def test_requests_share_one_kept_alive_connection(
     connection.close()
     assert sockets[0] is not None and sockets[0] is sockets[1] is sockets[2]
     assert [r["n"] for r in standin.received] == ["0", "1", "2"]
+
+
+class _LargeAnswer(http.server.BaseHTTPRequestHandler):
+    """An upstream whose every answer is :data:`LARGE_ANSWER_BYTES` long: more than loopback's socket buffers."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(LARGE_ANSWER_BYTES))
+        self.end_headers()
+        self.wfile.write(b"x" * LARGE_ANSWER_BYTES)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+LARGE_ANSWER_BYTES = 48 * 1024 * 1024
+
+
+def test_an_answer_is_recorded_before_its_first_byte_reaches_the_client(
+    proxy_to: Callable[[str], BrownoutProxy],
+) -> None:
+    """A client that has the status line finds the exchange answered with that status, even while the body is
+    still on its way (here: one too large for the socket buffers, which the client has not read yet). Recorded
+    after the body was written, a test reading ``exchanges()`` right after its calls raced the proxy: a CI run saw
+    ``None`` for the last of eight concurrent sends."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LargeAnswer)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        proxy = proxy_to(f"http://127.0.0.1:{upstream.server_address[1]}")
+        host, port = proxy.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            client.sendall(b"GET /big HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(1)
+            assert head.startswith(b"HTTP/1.1 200")
+            [exchange] = proxy.exchanges()
+            assert (exchange.status, exchange.answered is not None) == (200, True)
+            received = len(head.split(b"\r\n\r\n", 1)[1])
+            while chunk := client.recv(1 << 20):
+                received += len(chunk)
+        assert received == LARGE_ANSWER_BYTES
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
 
 
 def test_a_chunked_request_body_reaches_the_upstream_whole(
