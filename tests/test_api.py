@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -16,9 +16,11 @@ import pytest
 
 from contact_sdk.api import ContactApi, RequestHeaders
 from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.clock import Clock
 from contact_sdk.deadline import Deadline
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.metrics import ListSink
+from contact_sdk.outbox import Outbox
 from contact_sdk.outcome import Outcome
 from contact_sdk.settings import Settings
 from tests.clocks import RecordingClock
@@ -45,27 +47,35 @@ class Provider:
         return httpx.Response(200, json={"id": f"e-{len(self.sent)}"})
 
 
-@pytest.fixture
-def setup() -> Iterator[tuple[Components, Provider]]:
-    provider = Provider()
-    settings = Settings.from_env(
-        environ={},
-        config_parameter="/c",
-        csrf_secret_parameter="/s",
-        allowed_origins=(ORIGIN,),
-        environment="test",
-        resend_api_url="http://resend.invalid",
-        submit_limit=1000,
-        token_limit=1000,
-        min_fill_seconds=0,  # these requests post the instant their token is issued; the fill rule is tested apart
-    )
-    components = build_components(
-        settings,
+def in_process(
+    provider: Callable[[httpx.Request], httpx.Response], *, outbox: Outbox | None, clock: Clock, **settings: Any
+) -> Components:
+    """The service the fast tier runs: in-memory guards and parameters, ``provider`` behind an
+    ``httpx.MockTransport``, ``settings`` over the test defaults."""
+    fields: dict[str, Any] = {
+        "config_parameter": "/c",
+        "csrf_secret_parameter": "/s",
+        "allowed_origins": (ORIGIN,),
+        "environment": "test",
+        "resend_api_url": "http://resend.invalid",
+        "min_fill_seconds": 0,  # these requests post the instant their token is issued; the fill rule is tested apart
+        **settings,
+    }
+    return build_components(
+        Settings.from_env(environ={}, **fields),
         sink=ListSink(),
         parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
         http=httpx.Client(transport=httpx.MockTransport(provider)),
-        outbox=InMemoryOutbox(),
-        clock=RecordingClock(),
+        outbox=outbox,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def setup() -> Iterator[tuple[Components, Provider]]:
+    provider = Provider()
+    components = in_process(
+        provider, outbox=InMemoryOutbox(), clock=RecordingClock(), submit_limit=1000, token_limit=1000
     )
     yield components, provider
     components.close()

@@ -16,14 +16,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.bootstrap import Components
 from contact_sdk.deadline import current
-from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
-from contact_sdk.metrics import ListSink
+from contact_sdk.devtools.fakes import InMemoryOutbox
 from contact_sdk.outbox import QueuedEmail
-from contact_sdk.settings import Settings
 from tests.clocks import ManualClock
-from tests.test_api import CONFIG, ORIGIN, answer, event, form, token
+from tests.test_api import ORIGIN, answer, event, form, in_process, token
 
 
 class SlowestProvider:
@@ -58,25 +56,7 @@ class TimedOutbox(InMemoryOutbox):
 def stack(budget_ms: int, *, outbox: InMemoryOutbox | None) -> tuple[Components, SlowestProvider, ManualClock]:
     clock = ManualClock(advance_on_sleep=True)
     provider = SlowestProvider(clock)
-    settings = Settings.from_env(
-        environ={},
-        config_parameter="/c",
-        csrf_secret_parameter="/s",
-        allowed_origins=(ORIGIN,),
-        environment="test",
-        resend_api_url="http://resend.invalid",
-        min_fill_seconds=0,
-        response_budget_ms=budget_ms,
-    )
-    components = build_components(
-        settings,
-        sink=ListSink(),
-        parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
-        http=httpx.Client(transport=httpx.MockTransport(provider)),
-        outbox=outbox,
-        clock=clock,
-    )
-    return components, provider, clock
+    return in_process(provider, outbox=outbox, clock=clock, response_budget_ms=budget_ms), provider, clock
 
 
 @pytest.fixture
