@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import filterfalse
 
 __all__ = [
     "MAX_LINKS",
@@ -155,7 +156,8 @@ def judge(
         reasons.append("too_many_links")
     if _REPEAT.search(text) or _REPEAT.search(name):
         reasons.append("repeated_character")
-    if _visible_length(message) >= MIN_CHARACTERS_FOR_LETTER_RATIO and _letter_ratio(message) < MIN_LETTER_RATIO:
+    visible = _visible(message)
+    if len(visible) >= MIN_CHARACTERS_FOR_LETTER_RATIO and _letter_ratio(visible) < MIN_LETTER_RATIO:
         reasons.append("mostly_non_letters")
     if _URL.search(name):
         reasons.append("url_in_name")
@@ -164,13 +166,22 @@ def judge(
     return SpamVerdict(is_spam=bool(reasons), reasons=tuple(reasons))
 
 
-def _visible_length(text: str) -> int:
-    return sum(not char.isspace() for char in _SEPARATOR_RUN.sub("", text))
+def _visible(text: str) -> str:
+    """``text`` without its separator runs and its whitespace: what the letter-ratio rule counts.
+
+    ``str.split()`` cuts at exactly the characters ``str.isspace()`` calls whitespace, in C rather than one
+    Python step per character (the rule runs on every submission).
+    """
+    return "".join(_SEPARATOR_RUN.sub("", text).split())
 
 
-def _letter_ratio(text: str) -> float:
-    visible = [char for char in _SEPARATOR_RUN.sub("", text) if not char.isspace()]
+def _letter_ratio(visible: str) -> float:
+    """The share of ``visible`` that is letters (categories L*) or combining marks (M*)."""
     if not visible:
         return 0.0
-    # Combining marks (categories M*) belong to letters in Devanagari, Thai, Arabic and others.
-    return sum(unicodedata.category(char)[0] in "LM" for char in visible) / len(visible)
+    # ``str.isalpha()`` is exactly the categories L*; only the rest (usually a few digits and punctuation) is
+    # looked up, for combining marks, which belong to letters in Devanagari, Thai, Arabic and others.
+    letters = sum(map(str.isalpha, visible))
+    if letters < len(visible):
+        letters += sum(unicodedata.category(char)[0] == "M" for char in filterfalse(str.isalpha, visible))
+    return letters / len(visible)

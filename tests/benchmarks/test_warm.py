@@ -27,9 +27,9 @@ def _run(benchmark: Any, target: Callable[..., Any], setup: Callable[[], Any]) -
 
 
 def _run_beside_floor(benchmark: Any, warm: WarmHandler, floor: InterleavedFloor) -> Any:
-    def setup() -> tuple[tuple[dict[str, Any]], dict[str, Any]]:
+    def setup() -> tuple[tuple[dict[str, Any], Any], dict[str, Any]]:
         floor()
-        return (warm.submit_event(),), {}
+        return warm.invocation(warm.submit_event())
 
     response = _run(benchmark, warm.call, setup)
     floor.record(benchmark)
@@ -70,7 +70,7 @@ def test_warm_token(benchmark: Any, build_warm: Callable[..., WarmHandler]) -> N
     """``GET /contact/token`` through the warm handler: origin, rate limit, one HMAC, EMF, log line."""
     http = httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(mock_provider))
     warm = build_warm(url=BASE_URL, http=http)
-    response = _run(benchmark, warm.call, lambda: ((warm.token_event(),), {}))
+    response = _run(benchmark, warm.call, lambda: warm.invocation(warm.token_event()))
     assert response["statusCode"] == 200, response
 
 
@@ -84,7 +84,7 @@ def test_warm_spam(benchmark: Any, build_warm: Callable[..., WarmHandler]) -> No
 
     warm = build_warm(url=BASE_URL, http=httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(provider)))
     before = len(sent)
-    response = _run(benchmark, warm.call, lambda: ((warm.submit_event(website="http://spam.example"),), {}))
+    response = _run(benchmark, warm.call, lambda: warm.invocation(warm.submit_event(website="http://spam.example")))
     assert response["statusCode"] == 200, response
     assert len(sent) == before, "the spam path must not reach the provider"
 

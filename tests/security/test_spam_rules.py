@@ -7,7 +7,13 @@ rule, typed in, so a change to a constant is a change a test notices.
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contact_sdk.security.spam import SpamVerdict, judge
 
@@ -242,6 +248,62 @@ def test_combining_marks_count_as_letters() -> None:
 def test_letters_of_every_script_count() -> None:
     """Cyrillic letters count as letters: 8 of them out of 40 visible characters pass."""
     assert reasons(message="абвгдежз " + "1234567890 " * 3 + "12") == ()
+
+
+def test_every_kind_of_whitespace_is_left_out_of_the_count() -> None:
+    """No-break, ideographic and line-separator spaces and the C0 separators are whitespace, not characters.
+
+    8 letters and 32 digits, spaced with them: a fifth, passes; with a letter swapped for a digit, under a fifth.
+    """
+    spaces = "\u00a0\u3000\u2028\u2029\x1c\x1d\x1e\x1f\x85\u200a"
+    message = "abcdefgh" + "".join(f"{d}{spaces[i % len(spaces)]}" for i, d in enumerate("1234567890" * 3 + "12"))
+    assert reasons(message=message) == ()
+    assert reasons(message="abcdefg" + spaces + "1" + message[7:]) == ("mostly_non_letters",)
+
+
+def _mostly_non_letters_by_hand(message: str) -> bool:
+    """The letter rule read one character at a time, from the Unicode database (the reference reading).
+
+    Runs of three or more of one separator (``- = _ * # ~ .``) are left out, then whitespace; of what is left
+    (judged only from 40 characters on), under a fifth may be letters (L*) or combining marks (M*).
+    """
+    without_rules = re.sub(r"([-=_*#~.])\1{2,}", "", message)
+    visible = [c for c in without_rules if not c.isspace()]
+    if len(visible) < 40:
+        return False
+    letters = sum(1 for c in visible if unicodedata.category(c)[0] in "LM")
+    return letters * 5 < len(visible)
+
+
+_MIXED_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("abéЖकि́א中")  # letters of several scripts, combining marks
+        + list("0123456789٣²Ⅶ!?,;'\"()/")  # digits (Arabic-Indic, superscript), Roman numeral, punctuation
+        + list(" \t\n\u00a0\u3000\u2028\x1c\x85")  # whitespace of several kinds
+        + list("-=_*#~.")  # the separators
+        + ["\U0001f600", "\u200b", "\ufeff"]  # an emoji; zero-width space and BOM are not whitespace
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(message=_MIXED_TEXT)
+def test_the_letter_rule_matches_a_reading_one_character_at_a_time(message: str) -> None:
+    """Whatever the mix of scripts, digits, whitespace and separators, the verdict is the reference reading's."""
+    assert ("mostly_non_letters" in reasons(message=message)) == _mostly_non_letters_by_hand(message)
+
+
+def test_split_and_isalpha_mean_what_the_letter_rule_takes_them_to_mean() -> None:
+    """Over every code point: ``str.split()`` cuts exactly at ``isspace()``, ``isalpha()`` is exactly L*.
+
+    The rule counts with both (in C, not one Python step per character); a Python whose Unicode tables
+    disagreed would change which messages are spam.
+    """
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert (char.split() == []) == char.isspace(), hex(code)
+        assert char.isalpha() == (unicodedata.category(char)[0] == "L"), hex(code)
 
 
 # --- name, honeypot, keywords ---------------------------------------------------------------------
