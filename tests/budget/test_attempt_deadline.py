@@ -1,7 +1,9 @@
 """One deadline bounds a send whatever the provider does: a trickled body, a hang mid-body, a stalled connect.
 
-These run the real client against misbehaving loopback servers on the real clock; the bound
-asserted is the deadline plus a generous scheduling allowance, never a tight timing.
+These run the real client against misbehaving loopback servers on the real clock. Every phase timeout is
+10 s and the trickled body takes 6.9 s to arrive (23 bytes, one every 0.3 s), so a send the deadline did not
+cut takes 6.9 s or more; the bound asserted is the 1 s deadline plus an allowance (2.5 s) that a loaded
+machine's scheduling cannot use up, yet that only the deadline can meet.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ pytestmark = pytest.mark.integration
 
 EMAIL = OutgoingEmail(sender="Contact Form <no-reply@example.com>", to=("me@example.com",), subject="Hi", text="Hello")
 DEADLINE_S = 1.0
-#: Thread start-up and scheduling on a shared 2-core machine; far below any phase timeout used here.
-ALLOWANCE_S = 0.75
+#: Scheduling on a loaded, shared 2-core machine; half the trickle's 6.9 s, so only the deadline meets it.
+ALLOWANCE_S = 2.5
 
 
 @pytest.fixture
@@ -65,7 +67,8 @@ def test_a_body_trickled_byte_by_byte_cannot_outlast_the_deadline(
     assert isinstance(error, ProviderDeferredError)
     assert elapsed < DEADLINE_S + ALLOWANCE_S
     assert len(attempts) == 1
-    assert attempts[0] == pytest.approx(DEADLINE_S * 1000, abs=ALLOWANCE_S * 1000)
+    # Cut at the deadline, not before it: the attempt began a few milliseconds after the deadline was set.
+    assert DEADLINE_S * 1000 - 250 <= attempts[0] < (DEADLINE_S + ALLOWANCE_S) * 1000
 
 
 def test_a_hang_after_the_headers_cannot_outlast_the_deadline(clients: Callable[[str], ResendClient]) -> None:

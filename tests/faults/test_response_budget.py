@@ -66,7 +66,13 @@ def test_the_earlier_of_budget_and_lambda_deadline_decides_the_waits(
 
 
 def test_an_8_second_provider_is_cut_at_the_budget_and_queued_once(build_stack: Callable[..., FaultStack]) -> None:
-    """Real clock, sandbox 8 s slow: 202 inside the 4 s budget (+1 s allowance); the outbox then sends one email."""
+    """Real clock, sandbox 8 s slow: ``202`` before the provider could answer; the outbox then sends one email.
+
+    The bounds here are the provider's 8 s, not the budget plus a margin: only a request that waited for the
+    provider can miss them, whatever the machine's load. How close to the 4 s budget the answer comes (3.51 s
+    today) is measured by ``loadtests/fault_table.py``; the reserve's arithmetic is pinned on a manual clock by
+    ``tests/budget/test_outbox_reserve.py``.
+    """
     stack, tally = build_stack(), Tally()
     stack.sandbox.set_faults(latency_ms=(8000, 8000))
     payload = submission()
@@ -75,11 +81,12 @@ def test_an_8_second_provider_is_cut_at_the_budget_and_queued_once(build_stack: 
     elapsed = time.monotonic() - started
     tally.record(payload, response)
     assert response["statusCode"] == 202
-    assert elapsed < 5.0
+    assert elapsed < 7.5  # the provider had not answered yet: the budget cut the wait
     summary = stack.summary()
     assert summary["queued_reason"] in {"ProviderDeferredError", "ProviderTimeoutError"}
-    # One attempt, abandoned where the provider's share ends: the budget less the outbox's 0.5 s reserve.
-    assert 3000 <= summary["provider_ms"] <= 4000
+    # One attempt, abandoned by the budget (an attempt that failed at once would take milliseconds), never
+    # past it: the provider's share is the budget less the outbox's reserve.
+    assert 2000 <= summary["provider_ms"] <= 4000
     assert stack.sink.totals()["BudgetExhausted"] == 1
     # The abandoned attempt still reaches the sandbox, which stores it under the submission's key; the
     # replay with the same key is answered with that email, so the visitor's message is sent once.
