@@ -62,6 +62,17 @@ def test_earliest_is_the_request_deadline_or_a_call_timeout_whichever_comes_firs
     assert deadline.earliest(1.0) is deadline
 
 
+def test_a_call_timeout_keeps_the_requests_clock() -> None:
+    """The deadline ``earliest`` makes counts on the request's clock: 1 s left at 100, none at 101 (by hand)."""
+    clock = Clock()  # reads 100.0, far from time.monotonic()
+    call = Deadline.after(4.0, clock=clock).earliest(1.0)
+    assert call.remaining() == 1.0
+    clock.now = 100.25
+    assert call.remaining() == 0.75 and not call.expired()
+    clock.now = 101.0
+    assert call.remaining() == 0.0 and call.expired()
+
+
 def test_scopes_nest_and_the_innermost_is_in_force() -> None:
     """A scope with the allowance inside the request's scope lifts it; leaving restores the outer one."""
     clock = Clock()

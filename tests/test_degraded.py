@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from contact_sdk.degraded import Admission, DependencyGuard, GuardState
@@ -131,6 +133,66 @@ def test_a_listener_that_fails_never_breaks_a_call(clock: Clock) -> None:
 
 @pytest.mark.parametrize(("skip", "most"), [(0.0, 30.0), (-1.0, 30.0), (31.0, 30.0)])
 def test_skip_times_must_be_positive_and_ordered(skip: float, most: float) -> None:
-    """A zero, negative or inverted skip is a programming error."""
-    with pytest.raises(ValueError, match="skip_seconds"):
+    """A zero, negative or inverted skip is a programming error, and the message says which rule."""
+    with pytest.raises(ValueError, match=r"^skip_seconds must be positive and at most max_skip_seconds$"):
         DependencyGuard("x", skip_seconds=skip, max_skip_seconds=most)
+
+
+@pytest.mark.parametrize(("skip", "most"), [(0.5, 30.0), (1.0, 1.0), (30.0, 30.0)])
+def test_a_skip_under_a_second_or_equal_to_the_most_is_allowed(skip: float, most: float, clock: Clock) -> None:
+    """Half a second is a skip; a skip already at the most never grows past it."""
+    guard = DependencyGuard("x", skip_seconds=skip, max_skip_seconds=most, clock=clock)
+    guard.failed(guard.admit())  # type: ignore[arg-type]
+    assert guard.seconds_skipped() == skip
+    clock.now = skip
+    guard.failed(guard.admit())  # type: ignore[arg-type]  # the probe fails: the skip doubles, up to the most
+    assert guard.seconds_skipped() == min(2 * skip, most)
+
+
+def test_a_skip_whose_time_has_passed_says_zero_until_the_probe(guard: DependencyGuard, clock: Clock) -> None:
+    """5 s after a failure nothing is skipped any more, even before the next call turns it into a probe."""
+    guard.failed(guard.admit())  # type: ignore[arg-type]
+    clock.now = 6.0
+    assert guard.state == GuardState.SKIPPING
+    assert guard.seconds_skipped() == 0.0
+
+
+def test_after_a_reset_the_next_failure_skips_5_seconds_again(guard: DependencyGuard, clock: Clock) -> None:
+    """Two failed probes grew the skip to 20 s; a reset forgets that: the next failure skips 5 s."""
+    guard.failed(guard.admit())  # type: ignore[arg-type]  # 5 s
+    clock.now = 5.0
+    guard.failed(guard.admit())  # type: ignore[arg-type]  # the probe fails: 10 s
+    clock.now = 15.0
+    guard.failed(guard.admit())  # type: ignore[arg-type]  # and again: 20 s next
+    guard.reset()
+    guard.failed(guard.admit())  # type: ignore[arg-type]
+    assert guard.seconds_skipped() == 5.0
+
+
+def test_the_listener_hears_changes_only(
+    guard: DependencyGuard, clock: Clock, changes: list[tuple[str, GuardState, GuardState]]
+) -> None:
+    """Successes while healthy, a reset while healthy and a second failure while skipping are not changes."""
+    for _ in range(3):
+        guard.succeeded(guard.admit())  # type: ignore[arg-type]
+    guard.reset()
+    assert changes == []
+    admitted = guard.admit()
+    guard.failed(guard.admit())  # type: ignore[arg-type]
+    guard.failed(admitted)  # type: ignore[arg-type]  # admitted before the skipping began
+    assert changes == [("dynamodb", GuardState.HEALTHY, GuardState.SKIPPING)]
+
+
+def test_a_broken_listener_is_logged_by_name(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    """The guard says which listener broke, at ERROR with the traceback, and the state still moved."""
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("listener down")
+
+    guard = DependencyGuard("ssm", clock=clock, on_change=broken)
+    with caplog.at_level(logging.ERROR, logger="contact_sdk.degraded"):
+        guard.failed(guard.admit())  # type: ignore[arg-type]
+    [record] = [r for r in caplog.records if r.name == "contact_sdk.degraded"]
+    assert record.getMessage() == "dependency guard listener failed"
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert guard.state == GuardState.SKIPPING
