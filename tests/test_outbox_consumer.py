@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -76,6 +78,32 @@ def test_a_daily_quota_waits_for_midnight_utc_plus_30_seconds() -> None:
     assert backoff_seconds(error, receive_count=1, breaker_wait=0, now=late) == 3630
     longer = ProviderQuotaError("quota", status=429, retry_after=5000.0)
     assert backoff_seconds(longer, receive_count=1, breaker_wait=0, now=late) == 5000
+
+
+@pytest.mark.parametrize(("zone", "local_hour"), [("XST-14", 13), ("HST10", 13)])
+def test_the_quota_reset_is_midnight_utc_whatever_the_machines_time_zone(zone: str, local_hour: int) -> None:
+    """23:00 UTC waits 3,630 s for 00:00:30 UTC on a machine at UTC+14 or UTC-10 too (POSIX zones: no tzdata)."""
+    late = dt.datetime(2027, 3, 1, 23, 0, 0, tzinfo=dt.UTC).timestamp()
+    error = ProviderQuotaError("quota", status=429, retry_after=1.0)
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        assert time.localtime(late).tm_hour == local_hour  # the zone really is in force
+        assert backoff_seconds(error, receive_count=1, breaker_wait=0, now=late) == 3630
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.parametrize("longest", [1.5, 0.2, 0.0])
+def test_a_hide_is_never_under_a_second_even_at_the_end_of_sqss_12_hours(longest: float) -> None:
+    """With under 2 s of SQS's 12 hours left, the hide is 1 s: never 0 (a message offered again at once)."""
+    error = ProviderServerError("down", status=500)
+    assert backoff_seconds(error, receive_count=5, breaker_wait=0, now=NOON, longest=longest) == 1
 
 
 # -- the consumer, in process (in-memory ledger and outbox, a recording provider) -------------------
@@ -318,3 +346,15 @@ def test_a_delivered_submission_has_nothing_to_requeue(
         components.delivery.requeue(SUBMISSION, view, reason="again")
     outbox = components.delivery.outbox
     assert isinstance(outbox, InMemoryOutbox) and outbox.messages == []
+
+
+def test_the_delivered_line_says_how_long_the_email_waited_in_the_outbox(
+    consumer_setup: tuple[Components, list[dict[str, Any]]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message queued 42 s ago is logged delivered with ``queued_for_s`` 42."""
+    components, _sent = consumer_setup
+    body, _key = queued_body(queued_at=time.time() - 42)
+    with caplog.at_level(logging.INFO):
+        assert components.consumer.handle({"Records": [record(body, "m-1")]})["batchItemFailures"] == []
+    [delivered] = [r for r in caplog.records if r.getMessage() == "outbox message delivered"]
+    assert delivered.__dict__["queued_for_s"] == 42
