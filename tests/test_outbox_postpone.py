@@ -10,7 +10,6 @@ at most until SQS's 12 hours less the 6-minute receive slack; a refused hide fal
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -26,19 +25,10 @@ from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
-from tests.budget.simulated_sqs import SimClock, SimulatedQueue
+from tests.budget.simulated_sqs import SimClock, SimulatedQueue, sqs_event
+from tests.test_outbox_consumer import CONFIG
 
 NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
-CONFIG = json.dumps(
-    {
-        "apiKey": "re_test_key_123456",
-        "domain": "example.com",
-        "fromEmail": "no-reply@example.com",
-        "toEmail": "owner@example.com",
-        "version": 1,
-        "rotatedAt": "2026-11-01T10:00:00Z",
-    }
-)
 EMAIL = OutgoingEmail(
     sender="Contact Form <no-reply@example.com>",
     to=("owner@example.com",),
@@ -116,18 +106,7 @@ def receive_and_fail(queue: SimulatedQueue, consumer: Any, clock: SimClock, *, l
     """Receive the message, let ``late_by`` seconds pass before the invocation, and have it fail."""
     [message] = queue.receive_message(QueueUrl=queue.url)["Messages"]
     clock.advance_to(clock() + late_by)
-    record = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message["Attributes"],
-        "messageAttributes": {},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:outbox",
-        "awsRegion": "eu-west-1",
-    }
-    result = consumer.handle({"Records": [record]}, Context(clock))
+    result = consumer.handle(sqs_event([message]), Context(clock))
     assert result["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
     # SQS offers it again once the hide is over.
     clock.advance_to(queue.next_visible_at() or clock())

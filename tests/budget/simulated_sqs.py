@@ -157,3 +157,23 @@ class SimulatedQueue:
         """The receive count of the message whose body mentions ``body_key``."""
         [message] = [m for m in self.messages if body_key in m.body]
         return message.receive_count
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Lambda event SQS's event source mapping hands the consumer for ``messages`` (as ``receive_message`` gave)."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message["Attributes"],
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:outbox",
+                "awsRegion": "eu-west-1",
+            }
+            for message in messages
+        ]
+    }

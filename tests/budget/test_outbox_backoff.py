@@ -21,7 +21,7 @@ from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox_consumer import OutboxConsumer, backoff_seconds, longest_hide
 from contact_sdk.settings import Settings
-from tests.budget.simulated_sqs import SimClock, SimulatedQueue
+from tests.budget.simulated_sqs import SimClock, SimulatedQueue, sqs_event
 from tests.queued import queued_email
 
 NOON = 1_795_780_800.0  # 2026-11-27 12:00:00 UTC
@@ -129,21 +129,7 @@ def _consumer(queue: SimulatedQueue, clock: SimClock, source: InMemoryParameterS
 
 def _received_event(queue: SimulatedQueue) -> dict[str, Any]:
     [message] = queue.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=1)["Messages"]
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message["Attributes"],
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:outbox",
-                "awsRegion": "eu-west-1",
-            }
-        ]
-    }
+    return sqs_event([message])
 
 
 def _queue_one(queue: SimulatedQueue) -> None:
