@@ -25,7 +25,7 @@ from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
-from tests.budget.simulated_sqs import SimClock, SimulatedQueue, sqs_event
+from tests.budget.simulated_sqs import SimClock, SimContext, SimulatedQueue, sqs_event
 from tests.test_outbox_consumer import CONFIG
 
 NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
@@ -39,17 +39,6 @@ EMAIL = OutgoingEmail(
 SUBMISSION = ContactSubmission.model_validate(
     {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
 )
-
-
-class Context:
-    """A Lambda context with 30 s left on the simulated clock."""
-
-    def __init__(self, clock: SimClock) -> None:
-        self._ends = clock() + 30.0
-        self._clock = clock
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self._ends - self._clock()) * 1000)
 
 
 class BrokenSqs(SimulatedQueue):
@@ -106,7 +95,7 @@ def receive_and_fail(queue: SimulatedQueue, consumer: Any, clock: SimClock, *, l
     """Receive the message, let ``late_by`` seconds pass before the invocation, and have it fail."""
     [message] = queue.receive_message(QueueUrl=queue.url)["Messages"]
     clock.advance_to(clock() + late_by)
-    result = consumer.handle(sqs_event([message]), Context(clock))
+    result = consumer.handle(sqs_event([message]), SimContext(clock))
     assert result["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
     # SQS offers it again once the hide is over.
     clock.advance_to(queue.next_visible_at() or clock())

@@ -48,6 +48,17 @@ class SimClock:
         self.now = max(self.now, when)
 
 
+class SimContext:
+    """A Lambda context whose remaining time runs on the simulated clock (30 s per invocation)."""
+
+    def __init__(self, clock: SimClock, timeout_s: float = 30.0) -> None:
+        self._clock = clock
+        self._ends = clock() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._ends - self._clock()) * 1000)
+
+
 @dataclass
 class _Message:
     message_id: str

@@ -27,7 +27,7 @@ from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.errors import ConfigUnavailableError
 from contact_sdk.metrics import ListSink
 from contact_sdk.settings import Settings
-from tests.budget.simulated_sqs import SimClock, SimulatedQueue
+from tests.budget.simulated_sqs import SimClock, SimContext, SimulatedQueue
 
 
 def deployed_max_receive_count() -> int:
@@ -82,17 +82,6 @@ class ParameterStoreDown:
             self.refused += 1
             raise ConfigUnavailableError(f"parameter {name}: Parameter Store unreachable (simulated outage)")
         return self.healthy.fetch(name)
-
-
-class SimContext:
-    """A Lambda context whose remaining time runs on the simulated clock (30 s per invocation)."""
-
-    def __init__(self, clock: SimClock, timeout_s: float = 30.0) -> None:
-        self._clock = clock
-        self._ends = clock() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self._ends - self._clock()) * 1000)
 
 
 def api_event(method: str, path: str, *, body: str | None, headers: dict[str, str], ip: str) -> dict[str, Any]:
