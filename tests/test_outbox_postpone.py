@@ -159,6 +159,7 @@ def test_a_hide_sqs_refuses_falls_back_to_the_growing_hide(caplog: pytest.LogCap
     [
         (None, "a refusal of a hide no longer than the growing one"),
         ("AccessDenied", "another refusal"),
+        ("bare", "a refusal whose answer names no error (a proxy's page)"),
         ("endpoint", "SQS unreachable"),
     ],
 )
@@ -177,6 +178,9 @@ def test_a_hide_that_cannot_be_set_is_logged_and_the_message_comes_back_at_the_q
         expected = "ClientError"
     elif failure == "AccessDenied":
         queue.failure = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ChangeMessageVisibility")
+        expected = "ClientError"
+    elif failure == "bare":
+        queue.failure = ClientError({}, "ChangeMessageVisibility")
         expected = "ClientError"
     else:
         queue.failure = EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com")
@@ -215,3 +219,35 @@ def test_an_unreadable_receive_count_counts_as_the_first_receive() -> None:
     queue.receive_message = garbled  # type: ignore[method-assign]
     receive_and_fail(queue, consumer_for(queue, clock, failing), clock)
     assert queue.hides == [30, 60, 120, 30]
+
+
+class RefusingThenDown(SimulatedQueue):
+    """Refuses the first hide as too long (as SQS does past its 12 hours), then cannot be reached at all."""
+
+    def change_message_visibility(self, **kwargs: Any) -> None:
+        from botocore.exceptions import EndpointConnectionError
+
+        if not getattr(self, "refused", False):
+            self.refused = True
+            super().change_message_visibility(**kwargs)  # received 10 minutes early: refused, see above
+        raise EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com")
+
+
+def test_a_fallback_hide_that_fails_too_is_logged_once_by_the_second_error(caplog: pytest.LogCaptureFixture) -> None:
+    """SQS refuses the 42,630 s wait, then cannot be reached for the 30 s one: one warning for each, nothing hidden."""
+    clock = SimClock(start=NOON)
+    queue = RefusingThenDown(clock=clock)
+    consumer = consumer_for(queue, clock, provider_answering(429, "daily_quota_exceeded"))
+    queue_one(queue)
+    with caplog.at_level(logging.WARNING, logger="contact_sdk.outbox_consumer"):
+        receive_and_fail(queue, consumer, clock, late_by=600)
+    assert queue.hides == []
+    messages = [r.getMessage() for r in caplog.records if r.name == "contact_sdk.outbox_consumer"]
+    assert messages == [
+        "SQS refused the hide; hiding for the growing hide instead",
+        "could not postpone the outbox message",
+    ]
+    [warning] = [r for r in caplog.records if r.getMessage() == "could not postpone the outbox message"]
+    assert warning.levelno == logging.WARNING
+    assert warning.__dict__["error"] == "EndpointConnectionError"
+    assert queue.next_visible_at() == NOON + 180  # SQS's own timeout (180 s), from the receive at noon
