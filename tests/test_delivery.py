@@ -1,0 +1,260 @@
+"""What the API does with each provider answer, fast tier: the visitor's answer, and where the submission went.
+
+The service runs in process (:func:`tests.test_api.in_process`: in-memory guards, records and outbox, an
+``httpx.MockTransport`` provider) on a clock that moves only when the client sleeps, so the retry schedule and
+the 4 s response budget are exact: with an outbox the provider's attempts may use all but 0.5 s of the budget
+(3.5 s), the documented waits are 1 s then 2 s, and a third wait of 4 s no longer fits. Each test reads what a
+user sees: the answer, the requests the provider received, what the outbox and the parking lot hold, the record's
+state and the metrics (docs/guarantees.md, "what each provider answer means").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.bootstrap import Components
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, InMemoryParkingLot
+from contact_sdk.metrics import ListSink
+from contact_sdk.record import RecordState
+from tests.clocks import ManualClock
+from tests.test_api import CONFIG, form, in_process, post
+
+REFUSAL = {"statusCode": 422, "name": "validation_error", "message": "The `from` address is invalid."}
+#: ``refusal_reason``'s reading of ``REFUSAL``, spelled out: the error class, the status, Resend's name and message.
+REFUSAL_REASON = "ProviderRequestError 422 validation_error: The `from` address is invalid."
+
+
+@dataclass
+class Provider:
+    """Answers each send with the next of ``answers`` (the last one repeats); keeps what it received."""
+
+    answers: list[tuple[int, dict[str, Any]]]
+    received: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        status, body = self.answers[min(len(self.received), len(self.answers)) - 1]
+        return httpx.Response(status, json=body)
+
+    @property
+    def keys(self) -> list[str]:
+        return [request.headers["Idempotency-Key"] for request in self.received]
+
+    @property
+    def api_keys(self) -> list[str]:
+        return [request.headers["Authorization"].removeprefix("Bearer ") for request in self.received]
+
+    def email(self, n: int = 0) -> dict[str, Any]:
+        return dict(json.loads(self.received[n].content))
+
+
+@dataclass
+class Service:
+    components: Components
+    provider: Provider
+    clock: ManualClock
+    outbox: InMemoryOutbox | None
+    parking: InMemoryParkingLot | None
+
+    @property
+    def sink(self) -> ListSink:
+        sink = self.components.api.sink
+        assert isinstance(sink, ListSink)
+        return sink
+
+    @property
+    def parameters(self) -> InMemoryParameterSource:
+        source = self.components.parameter_source
+        assert isinstance(source, InMemoryParameterSource)
+        return source
+
+    def post(self, **changes: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+        status, headers, body = post(self.components.api, form(**changes))
+        assert body is not None
+        return status, headers, body
+
+    def state(self) -> RecordState:
+        view = self.components.records.get(self.provider.keys[0])
+        assert view is not None
+        return view.state
+
+    def metrics(self) -> dict[str, float]:
+        """The submission's counts (the token request's are left out)."""
+        names = ("EmailsSent", "EmailsFailed", "EmailsQueued", "BudgetExhausted")
+        return {name: value for name, value in self.sink.totals().items() if name in names}
+
+
+@pytest.fixture
+def service() -> Iterator[Callable[..., Service]]:
+    built: list[Components] = []
+
+    def build(*answers: tuple[int, dict[str, Any]], outbox: bool = True, parking: bool = True) -> Service:
+        provider = Provider(list(answers))
+        clock = ManualClock(start=1_800_000_000.0, advance_on_sleep=True)
+        kept = InMemoryOutbox() if outbox else None
+        components = in_process(provider, outbox=kept, clock=clock)
+        lot = InMemoryParkingLot() if parking else None
+        components.delivery.parking = lot
+        built.append(components)
+        return Service(components, provider, clock, kept, lot)
+
+    yield build
+    for components in built:
+        components.close()
+
+
+def test_an_accepted_email_is_answered_sent_and_recorded(service: Callable[..., Service]) -> None:
+    s = service((200, {"id": "e-1"}))
+    status, _, body = s.post()
+    assert (status, body["status"]) == (200, "sent")
+    assert body["nextToken"]
+    assert s.state() == RecordState.SENT
+    assert s.metrics() == {"EmailsSent": 1}
+
+
+def test_a_permanent_refusal_is_parked_once_with_its_reason_and_answered_queued(
+    service: Callable[..., Service],
+) -> None:
+    """422: never retried; the email the provider refused is what the lot keeps, with the reason an operator reads."""
+    s = service((422, REFUSAL))
+    status, _, body = s.post()
+    assert (status, body["status"]) == (202, "queued")
+    assert body["nextToken"]  # the form can be used again at once
+    assert len(s.provider.received) == 1
+    assert s.parking is not None and s.outbox is not None
+    [(parked, reason)] = s.parking.parked
+    assert reason == REFUSAL_REASON
+    assert parked.email is not None and parked.email.to_json() == s.provider.email()
+    assert parked.idempotency_key == s.provider.keys[0]
+    assert s.outbox.messages == []
+    assert s.state() == RecordState.PARKED
+    assert s.metrics() == {"EmailsFailed": 1}
+
+
+def test_without_a_parking_lot_a_refusal_waits_in_the_outbox_with_its_reason(service: Callable[..., Service]) -> None:
+    s = service((422, REFUSAL), parking=False)
+    status, _, body = s.post()
+    assert (status, body["status"]) == (202, "queued")
+    assert s.outbox is not None
+    [queued] = s.outbox.messages
+    assert (queued.reason, queued.idempotency_key) == (REFUSAL_REASON, s.provider.keys[0])
+    assert s.state() == RecordState.QUEUED
+    assert s.metrics() == {"EmailsFailed": 1, "EmailsQueued": 1}
+
+
+def test_an_unreachable_parking_lot_leaves_the_refusal_in_the_outbox(
+    service: Callable[..., Service], caplog: pytest.LogCaptureFixture
+) -> None:
+    s = service((422, REFUSAL))
+    assert s.parking is not None and s.outbox is not None
+    s.parking.fail = True
+    with caplog.at_level(logging.ERROR, logger="contact_sdk.delivery"):
+        status, _, _ = s.post()
+    assert status == 202
+    assert [m.reason for m in s.outbox.messages] == [REFUSAL_REASON]
+    assert s.state() == RecordState.QUEUED
+    [line] = [r for r in caplog.records if r.name == "contact_sdk.delivery"]
+    assert line.getMessage() == (
+        "provider refused the submission permanently and it could not be parked; kept in the outbox"
+    )
+    assert line.__dict__["parking_problem"] == (
+        "the parking lot is unavailable (the parking lot is unavailable (simulated))"
+    )
+    assert (line.__dict__["status"], line.__dict__["provider_error"]) == (422, "validation_error")
+
+
+def test_a_conflicting_idempotency_key_is_parked_as_a_conflict(service: Callable[..., Service]) -> None:
+    """409 ``invalid_idempotent_request`` is no proof the email went out: parked, the reason says why."""
+    conflict = {"statusCode": 409, "name": "invalid_idempotent_request", "message": "Same key, other payload."}
+    s = service((409, conflict))
+    status, _, _ = s.post()
+    assert status == 202
+    assert s.parking is not None
+    [(_, reason)] = s.parking.parked
+    assert (
+        reason
+        == "idempotency_conflict: IdempotencyConflictError 409 invalid_idempotent_request: Same key, other payload."
+    )
+    assert s.state() == RecordState.PARKED
+
+
+def test_a_provider_that_keeps_failing_is_retried_within_the_budget_then_queued(
+    service: Callable[..., Service],
+) -> None:
+    """500s: attempts at 0, 1 and 3 s under one key; the 4 s wait no longer fits 3.5 s: queued, BudgetExhausted."""
+    s = service((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}))
+    status, _, body = s.post()
+    assert (status, body["status"]) == (202, "queued")
+    assert s.clock.sleeps == [1.0, 2.0]
+    assert len(set(s.provider.keys)) == 1 and len(s.provider.keys) == 3
+    assert s.outbox is not None
+    [queued] = s.outbox.messages
+    assert queued.reason == "ProviderDeferredError"
+    assert queued.email is not None and queued.email.to_json() == s.provider.email(2)
+    assert s.state() == RecordState.QUEUED
+    assert s.metrics() == {"EmailsFailed": 1, "BudgetExhausted": 1, "EmailsQueued": 1}
+
+
+def test_retries_run_out_before_the_budget_without_budget_exhausted(service: Callable[..., Service]) -> None:
+    """The same, with a 29 s budget: four attempts (waits 1, 2, 4 s), then queued as the provider's failure."""
+    s = service((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}))
+    s.components.api.response_budget_ms = 29_000
+    status, _, _ = s.post()
+    assert status == 202
+    assert s.clock.sleeps == [1.0, 2.0, 4.0]
+    assert s.outbox is not None and [m.reason for m in s.outbox.messages] == ["ProviderServerError"]
+    assert s.metrics() == {"EmailsFailed": 1, "EmailsQueued": 1}
+
+
+@pytest.mark.parametrize("outbox_down", [False, True], ids=["no outbox", "outbox unreachable"])
+def test_with_nothing_durable_the_visitor_is_asked_to_retry_and_the_log_keeps_the_message(
+    service: Callable[..., Service], caplog: pytest.LogCaptureFixture, outbox_down: bool
+) -> None:
+    """503 with Retry-After 30: nothing accepted, the visitor keeps the text; the ERROR line carries the submission."""
+    s = service((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}), outbox=outbox_down)
+    if s.outbox is not None:
+        s.outbox.fail = True
+    with caplog.at_level(logging.ERROR, logger="contact_sdk.delivery"):
+        status, headers, body = s.post()
+    assert (status, headers["Retry-After"], body["error"]["code"]) == (503, "30", "service_unavailable")
+    assert body["error"]["nextToken"]
+    [last] = [r for r in caplog.records if r.getMessage().startswith("submission NOT accepted")]
+    kept = json.loads(last.__dict__["submission"])
+    assert kept["email"] == s.provider.email()  # the email as composed and sent, to be recovered by hand
+    assert kept["idempotency_key"] == s.provider.keys[0]
+    assert s.state() == RecordState.RECEIVED
+    if outbox_down:
+        assert next(r.getMessage() for r in caplog.records if r.name == "contact_sdk.delivery") == (
+            "the outbox is unavailable too"
+        )
+
+
+def test_a_rotated_api_key_is_read_again_once_and_the_email_goes_out(service: Callable[..., Service]) -> None:
+    """401 with the old key: the config is read again and the new key sent once more, under the same idempotency key."""
+    refused = (401, {"statusCode": 401, "name": "restricted_api_key", "message": "no"})
+    s = service((200, {"id": "e-1"}), refused, (200, {"id": "e-2"}))
+    assert s.post()[0] == 200  # the config is read, and kept for an hour
+    rotated = {**json.loads(CONFIG), "apiKey": "re_rotated_key_654321", "version": 2}
+    s.parameters.values["/c"] = json.dumps(rotated)  # the operator rotates the key in Parameter Store
+    status, _, body = s.post(message="A second message, after the key was rotated.")
+    assert (status, body["status"]) == (200, "sent")
+    assert s.provider.api_keys == ["re_test_key_123456", "re_test_key_123456", "re_rotated_key_654321"]
+    assert s.provider.keys[1] == s.provider.keys[2] != s.provider.keys[0]
+
+
+def test_a_refused_key_that_is_still_the_configured_one_is_parked(service: Callable[..., Service]) -> None:
+    """401 and the config still holds the same key: nothing to retry with, parked as an auth refusal."""
+    s = service((401, {"statusCode": 401, "name": "restricted_api_key", "message": "no"}))
+    status, _, _ = s.post()
+    assert status == 202
+    assert s.provider.api_keys == ["re_test_key_123456"]
+    assert s.parking is not None
+    [(_, reason)] = s.parking.parked
+    assert reason == "ProviderAuthError 401 restricted_api_key: no"
