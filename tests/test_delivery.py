@@ -20,9 +20,13 @@ import httpx
 import pytest
 
 from contact_sdk.bootstrap import Components
+from contact_sdk.compose import idempotency_key
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, InMemoryParkingLot
+from contact_sdk.errors import ProviderRequestError
 from contact_sdk.metrics import ListSink
-from contact_sdk.record import RecordState
+from contact_sdk.models import ContactSubmission
+from contact_sdk.record import Draft, RecordState, RecordView, payload_json
+from contact_sdk.resend import OutgoingEmail
 from tests.clocks import ManualClock
 from tests.test_api import CONFIG, form, in_process, post
 
@@ -258,3 +262,97 @@ def test_a_refused_key_that_is_still_the_configured_one_is_parked(service: Calla
     assert s.parking is not None
     [(_, reason)] = s.parking.parked
     assert reason == "ProviderAuthError 401 restricted_api_key: no"
+
+
+# -- the operator's release and redrive (contact-sdk submissions release, outbox redrive --recompose) ----------
+
+SUBMISSION = ContactSubmission.model_validate(
+    {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
+)
+KEY = idempotency_key(SUBMISSION)
+MARKED = OutgoingEmail(
+    sender="Contact Form <old-sender@example.com>",
+    to=("owner@example.com",),
+    subject="[captcha unverified] Contact Form: Message from Ada",
+    text="Hello there, about the engine.",
+    reply_to=("ada@example.org",),
+)
+
+
+def kept(s: Service, state: RecordState, *, email: OutgoingEmail | None = None) -> RecordView:
+    """A record for ``SUBMISSION`` judged ``spam``, or ``received`` and moved to ``state`` (parked with ``email``)."""
+    first = RecordState.SPAM if state == RecordState.SPAM else RecordState.RECEIVED
+    draft = Draft.of(SUBMISSION, key=KEY, request_id="r-0", client_ip="203.0.113.9", state=first, now=s.clock())
+    cycle = s.components.records.claim(draft).record.cycle
+    if state not in (RecordState.SPAM, RecordState.RECEIVED):
+        payload = None if email is None else payload_json(email.to_json(), key=KEY)
+        s.components.records.move(KEY, state, cycle=cycle, now=s.clock(), reasons=("422",), payload=payload)
+    view = s.components.records.get(KEY)
+    assert view is not None
+    return view
+
+
+def test_a_released_spam_submission_goes_out_recomposed_under_the_next_key(service: Callable[..., Service]) -> None:
+    """Today's config composes it, under ``<key>.r1``; the record says ``released`` and knows both keys."""
+    s = service((200, {"id": "e-9"}))
+    assert s.components.delivery.release(SUBMISSION, kept(s, RecordState.SPAM)) == "e-9"
+    assert s.provider.keys == [KEY + ".r1"]
+    email = s.provider.email()
+    assert (email["from"], email["subject"]) == (
+        "Contact Form <no-reply@example.com>",
+        "Contact Form: Message from Ada",
+    )
+    view = s.components.records.get(KEY)
+    assert view is not None
+    assert (view.state, view.keys, view.email_id) == (RecordState.RELEASED, (KEY, KEY + ".r1"), "e-9")
+
+
+def test_a_released_parked_submission_keeps_its_captcha_mark_and_is_sent(service: Callable[..., Service]) -> None:
+    """The mark was the owner's only warning: a fixed sender does not verify the visitor."""
+    s = service((200, {"id": "e-9"}))
+    s.components.delivery.release(SUBMISSION, kept(s, RecordState.PARKED, email=MARKED))
+    email = s.provider.email()
+    assert email["from"] == "Contact Form <no-reply@example.com>"  # recomposed: the old sender is not reused
+    assert email["subject"] == "[captcha unverified] Contact Form: Message from Ada"
+    view = s.components.records.get(KEY)
+    assert view is not None and (view.state, view.email_id) == (RecordState.SENT, "e-9")
+
+
+@pytest.mark.parametrize("state", [RecordState.RECEIVED, RecordState.QUEUED, RecordState.SENT])
+def test_only_spam_and_parked_submissions_can_be_released(service: Callable[..., Service], state: RecordState) -> None:
+    s = service((200, {"id": "e-9"}))
+    with pytest.raises(ValueError, match=f"a {state} submission cannot be released"):
+        s.components.delivery.release(SUBMISSION, kept(s, state))
+    assert s.provider.received == []
+
+
+def test_a_release_the_provider_refuses_leaves_the_record_as_it_was(service: Callable[..., Service]) -> None:
+    s = service((422, REFUSAL))
+    with pytest.raises(ProviderRequestError):
+        s.components.delivery.release(SUBMISSION, kept(s, RecordState.PARKED, email=MARKED))
+    view = s.components.records.get(KEY)
+    assert view is not None and (view.state, view.keys) == (RecordState.PARKED, (KEY,))
+
+
+def test_a_redrive_puts_a_recomposed_message_in_the_outbox_and_the_record_notes_its_key(
+    service: Callable[..., Service],
+) -> None:
+    """``outbox redrive --recompose``: nothing is sent now; the outbox holds ``<key>.r1`` and the record is queued."""
+    s = service((200, {"id": "e-9"}))
+    queued = s.components.delivery.requeue(
+        SUBMISSION, kept(s, RecordState.PARKED, email=MARKED), reason="fixed the sender"
+    )
+    assert s.provider.received == []
+    assert s.outbox is not None and s.outbox.messages == [queued]
+    assert (queued.idempotency_key, queued.reason) == (KEY + ".r1", "fixed the sender")
+    assert queued.email is not None and queued.email.subject.startswith("[captcha unverified] ")
+    view = s.components.records.get(KEY)
+    assert view is not None and (view.state, view.keys) == (RecordState.QUEUED, (KEY, KEY + ".r1"))
+
+
+def test_a_redrive_needs_an_outbox(service: Callable[..., Service]) -> None:
+    s = service((200, {"id": "e-9"}), outbox=False)
+    with pytest.raises(ValueError, match="no outbox to put it in"):
+        s.components.delivery.requeue(SUBMISSION, kept(s, RecordState.PARKED, email=MARKED), reason="again")
+    view = s.components.records.get(KEY)
+    assert view is not None and view.state == RecordState.PARKED
