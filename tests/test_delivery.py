@@ -11,7 +11,6 @@ state and the metrics (docs/guarantees.md, "what each provider answer means").
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,13 +20,15 @@ import pytest
 
 from contact_sdk.bootstrap import Components
 from contact_sdk.compose import idempotency_key
+from contact_sdk.deadline import Deadline
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, InMemoryParkingLot
 from contact_sdk.errors import ProviderRequestError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
-from contact_sdk.record import Draft, RecordState, RecordView, payload_json
+from contact_sdk.record import Draft, InMemorySubmissionRecords, RecordState, RecordView, payload_json
 from contact_sdk.resend import OutgoingEmail
 from tests.clocks import ManualClock
+from tests.log_lines import printed
 from tests.test_api import CONFIG, form, in_process, post
 
 REFUSAL = {"statusCode": 422, "name": "validation_error", "message": "The `from` address is invalid."}
@@ -89,6 +90,12 @@ class Service:
         assert view is not None
         return view.state
 
+    def history(self, key: str) -> list[dict[str, Any]]:
+        """The record's moves, oldest first, as ``contact-sdk submissions show`` lists them."""
+        records = self.components.records
+        assert isinstance(records, InMemorySubmissionRecords)
+        return records.history(key)
+
     def metrics(self) -> dict[str, float]:
         """The submission's counts (the token request's are left out)."""
         names = ("EmailsSent", "EmailsFailed", "EmailsQueued", "BudgetExhausted")
@@ -140,11 +147,44 @@ def test_a_permanent_refusal_is_parked_once_with_its_reason_and_answered_queued(
     assert s.outbox.messages == []
     assert s.state() == RecordState.PARKED
     assert s.metrics() == {"EmailsFailed": 1}
+    # The record keeps the email and its key, so a release works after the dead-letter queue's copy is gone.
+    view = s.components.records.get(s.provider.keys[0])
+    assert view is not None and view.payload is not None
+    assert json.loads(view.payload) == {"key": s.provider.keys[0], "email": s.provider.email()}
+    assert view.reasons == (REFUSAL_REASON,)
+    assert s.history(s.provider.keys[0])[-1]["requestId"] == "req-1"
 
 
-def test_without_a_parking_lot_a_refusal_waits_in_the_outbox_with_its_reason(service: Callable[..., Service]) -> None:
+def test_a_parked_submission_is_logged_at_error_with_what_the_operator_needs(
+    service: Callable[..., Service],
+) -> None:
+    s = service((422, REFUSAL))
+    with printed(s.components.api.logger) as out:
+        s.post()
+    [line] = out.lines("submission parked: the provider refused it permanently; fix the cause, then redrive it")
+    assert line["level"] == "ERROR"
+    keys = ("idempotency_key", "submission_request_id", "error", "status", "provider_error", "parked_reason")
+    assert {k: line[k] for k in keys} == {
+        "status": 422,
+        "provider_error": "validation_error",
+        "idempotency_key": s.provider.keys[0],
+        "submission_request_id": "req-1",
+        "error": "ProviderRequestError",
+        "parked_reason": REFUSAL_REASON,
+    }
+
+
+def test_without_a_parking_lot_a_refusal_waits_in_the_outbox_with_its_reason(
+    service: Callable[..., Service],
+) -> None:
     s = service((422, REFUSAL), parking=False)
-    status, _, body = s.post()
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
+    [line] = out.lines("provider refused the submission permanently and it could not be parked; kept in the outbox")
+    assert (line["level"], line["parking_problem"]) == (
+        "ERROR",
+        "no parking lot is configured (CONTACT_PARKED_QUEUE_URL)",
+    )
     assert (status, body["status"]) == (202, "queued")
     assert s.outbox is not None
     [queued] = s.outbox.messages
@@ -154,24 +194,19 @@ def test_without_a_parking_lot_a_refusal_waits_in_the_outbox_with_its_reason(ser
 
 
 def test_an_unreachable_parking_lot_leaves_the_refusal_in_the_outbox(
-    service: Callable[..., Service], caplog: pytest.LogCaptureFixture
+    service: Callable[..., Service],
 ) -> None:
     s = service((422, REFUSAL))
     assert s.parking is not None and s.outbox is not None
     s.parking.fail = True
-    with caplog.at_level(logging.ERROR, logger="contact_sdk.delivery"):
+    with printed(s.components.api.logger) as out:
         status, _, _ = s.post()
     assert status == 202
     assert [m.reason for m in s.outbox.messages] == [REFUSAL_REASON]
     assert s.state() == RecordState.QUEUED
-    [line] = [r for r in caplog.records if r.name == "contact_sdk.delivery"]
-    assert line.getMessage() == (
-        "provider refused the submission permanently and it could not be parked; kept in the outbox"
-    )
-    assert line.__dict__["parking_problem"] == (
-        "the parking lot is unavailable (the parking lot is unavailable (simulated))"
-    )
-    assert (line.__dict__["status"], line.__dict__["provider_error"]) == (422, "validation_error")
+    [line] = out.lines("provider refused the submission permanently and it could not be parked; kept in the outbox")
+    assert line["parking_problem"] == ("the parking lot is unavailable (the parking lot is unavailable (simulated))")
+    assert (line["status"], line["provider_error"]) == (422, "validation_error")
 
 
 def test_a_conflicting_idempotency_key_is_parked_as_a_conflict(service: Callable[..., Service]) -> None:
@@ -219,25 +254,25 @@ def test_retries_run_out_before_the_budget_without_budget_exhausted(service: Cal
 
 @pytest.mark.parametrize("outbox_down", [False, True], ids=["no outbox", "outbox unreachable"])
 def test_with_nothing_durable_the_visitor_is_asked_to_retry_and_the_log_keeps_the_message(
-    service: Callable[..., Service], caplog: pytest.LogCaptureFixture, outbox_down: bool
+    service: Callable[..., Service], outbox_down: bool
 ) -> None:
     """503 with Retry-After 30: nothing accepted, the visitor keeps the text; the ERROR line carries the submission."""
     s = service((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}), outbox=outbox_down)
     if s.outbox is not None:
         s.outbox.fail = True
-    with caplog.at_level(logging.ERROR, logger="contact_sdk.delivery"):
+    with printed(s.components.api.logger) as out:
         status, headers, body = s.post()
     assert (status, headers["Retry-After"], body["error"]["code"]) == (503, "30", "service_unavailable")
     assert body["error"]["nextToken"]
-    [last] = [r for r in caplog.records if r.getMessage().startswith("submission NOT accepted")]
-    kept = json.loads(last.__dict__["submission"])
+    [last] = out.lines("submission NOT accepted: provider and durable store unavailable; full submission follows")
+    assert (last["level"], last["reason"]) == ("ERROR", "ProviderDeferredError")
+    kept = json.loads(last["submission"])
     assert kept["email"] == s.provider.email()  # the email as composed and sent, to be recovered by hand
     assert kept["idempotency_key"] == s.provider.keys[0]
     assert s.state() == RecordState.RECEIVED
     if outbox_down:
-        assert next(r.getMessage() for r in caplog.records if r.name == "contact_sdk.delivery") == (
-            "the outbox is unavailable too"
-        )
+        [down] = out.lines("the outbox is unavailable too")
+        assert (down["level"], down["error"]) == ("ERROR", "the outbox is unavailable (simulated)")
 
 
 def test_a_rotated_api_key_is_read_again_once_and_the_email_goes_out(service: Callable[..., Service]) -> None:
@@ -318,10 +353,47 @@ def test_a_released_parked_submission_keeps_its_captcha_mark_and_is_sent(service
     assert view is not None and (view.state, view.email_id) == (RecordState.SENT, "e-9")
 
 
+def test_a_release_reads_the_config_the_operator_just_fixed(service: Callable[..., Service]) -> None:
+    """The sender fixed in Parameter Store a minute ago is used, not the one cached for the hour."""
+    s = service((200, {"id": "e-1"}), (200, {"id": "e-9"}))
+    assert s.post(message="Another visitor's message, sent earlier.")[0] == 200  # the config is now cached
+    s.parameters.values["/c"] = json.dumps({**json.loads(CONFIG), "fromEmail": "contact@example.com", "version": 2})
+    s.components.delivery.release(SUBMISSION, kept(s, RecordState.SPAM))
+    assert s.provider.email(1)["from"] == "Contact Form <contact@example.com>"
+
+
+def test_a_release_is_bounded_by_the_deadline_it_is_given_and_noted_with_its_request(
+    service: Callable[..., Service],
+) -> None:
+    """2 s left: every phase of the provider call gets 2 s; the record's history names the recomposed request."""
+    s = service((200, {"id": "e-9"}))
+    view = kept(s, RecordState.SPAM)
+    s.components.delivery.release(SUBMISSION, view, deadline=Deadline.after(2.0, clock=s.clock.monotonic))
+    assert s.provider.received[0].extensions["timeout"] == {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
+    [*_, last] = s.history(KEY)
+    assert (last["state"], last["requestId"], last["emailId"]) == (
+        "released",
+        f"recomposed:{view.submission_id}",
+        "e-9",
+    )
+
+
+def test_a_release_whose_record_is_gone_says_so(
+    service: Callable[..., Service],
+) -> None:
+    """Sent, but the record expired meanwhile: the email id is logged for the operator."""
+    s = service((200, {"id": "e-9"}))
+    gone = RecordView(submission_id=KEY[8:24], idempotency_key=KEY, state=RecordState.SPAM, cycle=1, keys=(KEY,))
+    with printed(s.components.api.logger) as out:
+        assert s.components.delivery.release(SUBMISSION, gone) == "e-9"
+    [line] = out.lines("released, but the record could not note it")
+    assert (line["level"], line["email_id"]) == ("WARNING", "e-9")
+
+
 @pytest.mark.parametrize("state", [RecordState.RECEIVED, RecordState.QUEUED, RecordState.SENT])
 def test_only_spam_and_parked_submissions_can_be_released(service: Callable[..., Service], state: RecordState) -> None:
     s = service((200, {"id": "e-9"}))
-    with pytest.raises(ValueError, match=f"a {state} submission cannot be released"):
+    with pytest.raises(ValueError, match=f"^a {state} submission cannot be released$"):
         s.components.delivery.release(SUBMISSION, kept(s, state))
     assert s.provider.received == []
 
@@ -346,13 +418,20 @@ def test_a_redrive_puts_a_recomposed_message_in_the_outbox_and_the_record_notes_
     assert s.outbox is not None and s.outbox.messages == [queued]
     assert (queued.idempotency_key, queued.reason) == (KEY + ".r1", "fixed the sender")
     assert queued.email is not None and queued.email.subject.startswith("[captcha unverified] ")
+    parked = s.components.records.get(KEY)
+    assert parked is not None
+    assert (queued.request_id, queued.queued_at) == (f"recomposed:{parked.submission_id}", s.clock())
+    assert (queued.cycle, queued.config_version) == (parked.cycle, "1")
     view = s.components.records.get(KEY)
     assert view is not None and (view.state, view.keys) == (RecordState.QUEUED, (KEY, KEY + ".r1"))
+    assert view.reasons == ("fixed the sender",)
+    [*_, last] = s.history(KEY)
+    assert (last["state"], last["requestId"]) == ("queued", f"recomposed:{parked.submission_id}")
 
 
 def test_a_redrive_needs_an_outbox(service: Callable[..., Service]) -> None:
     s = service((200, {"id": "e-9"}), outbox=False)
-    with pytest.raises(ValueError, match="no outbox to put it in"):
+    with pytest.raises(ValueError, match=r"^no outbox to put it in$"):
         s.components.delivery.requeue(SUBMISSION, kept(s, RecordState.PARKED, email=MARKED), reason="again")
     view = s.components.records.get(KEY)
     assert view is not None and view.state == RecordState.PARKED

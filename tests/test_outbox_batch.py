@@ -11,30 +11,32 @@ the parking lot may use the 0.4 s queue allowance past it (``QUEUE_ALLOWANCE_SEC
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import json
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from contact_sdk import deadline as deadlines
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.compose import idempotency_key
 from contact_sdk.devtools.fakes import InMemoryParameterSource
+from contact_sdk.devtools.tables import create_table
+from contact_sdk.errors import ProviderServerError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
-from contact_sdk.record import Draft, RecordState
+from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
 from tests.budget.simulated_sqs import SimClock, SimContext, SimulatedQueue, sqs_event
+from tests.log_lines import Printed, printed
 from tests.test_outbox_consumer import CONFIG
 
 NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
@@ -103,12 +105,11 @@ class Batch:
     clock: SimClock
     sink: ListSink
     parameters: InMemoryParameterSource
-    output: io.StringIO = field(default_factory=io.StringIO)
+    output: Printed = field(default_factory=Printed)
 
     def lines(self, message: str) -> list[dict[str, Any]]:
         """The JSON log lines printed with ``message``."""
-        parsed = [json.loads(line) for line in self.output.getvalue().splitlines() if line.startswith("{")]
-        return [line for line in parsed if line.get("message") == message]
+        return self.output.lines(message)
 
     def run(self, *bodies: str, context: Any = None) -> dict[str, Any]:
         """Send ``bodies`` to the outbox, receive them and hand them to the consumer as one event."""
@@ -119,21 +120,11 @@ class Batch:
         return self.components.consumer.handle(sqs_event(messages), context or SimContext(self.clock))
 
 
-@contextlib.contextmanager
-def printed(components: Components) -> Iterator[io.StringIO]:
-    """What the Lambda's log handler prints while the block runs, as the runtime would collect it."""
-    handler = components.consumer.logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    output = io.StringIO()
-    # Swapped, not setStream(): that flushes the stream it replaces, which may be an earlier test's capture,
-    # closed by now (Powertools keeps the stream of the first Logger built for the service in the process).
-    with handler.lock or contextlib.nullcontext():
-        previous, handler.stream = handler.stream, output
-    try:
-        yield output
-    finally:
-        with handler.lock or contextlib.nullcontext():
-            handler.stream = previous
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[Any]:
+    """moto's DynamoDB in process (no server: the fast tier), for the records as the table keeps them."""
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="eu-west-1")
 
 
 @pytest.fixture
@@ -193,7 +184,7 @@ def test_a_delivered_message_is_logged_with_its_record_state_and_the_submissions
     """The line the dashboard counts (``sent``), under the API request's correlation id; one EmailsSent."""
     batch = batch_for(Provider())
     claim_queued(batch.components)
-    with printed(batch.components) as batch.output:
+    with printed(batch.components.consumer.logger) as batch.output:
         assert batch.run(queued()) == {"batchItemFailures": []}
     [delivered] = batch.lines("outbox message delivered")
     assert delivered["level"] == "INFO"
@@ -222,7 +213,7 @@ def test_the_providers_timeouts_are_cut_to_what_the_invocation_has_left(batch_fo
 def test_an_unreadable_message_is_parked_as_it_came_and_leaves_the_outbox(batch_for: Callable[..., Batch]) -> None:
     """Not ours: kept byte for byte with its reason (within the deadline and the allowance), and not retried."""
     batch = batch_for(Provider())
-    with printed(batch.components) as batch.output:
+    with printed(batch.components.consumer.logger) as batch.output:
         assert batch.run("{not ours") == {"batchItemFailures": []}
     [(body, attributes)] = batch.queue.moved_by_hand
     reason = "outbox message is not JSON: Expecting property name enclosed in double quotes"
@@ -248,7 +239,7 @@ def test_a_refused_email_is_parked_and_logged_with_the_state_the_dashboard_count
     """422: parked (never sent again as it is), the line says ``parked`` and why; the outbox lets it go."""
     batch = batch_for(Provider(status=422, answer={"statusCode": 422, "name": "validation_error", "message": "bad"}))
     claim_queued(batch.components)
-    with printed(batch.components) as batch.output:
+    with printed(batch.components.consumer.logger) as batch.output:
         assert batch.run(queued()) == {"batchItemFailures": []}
     [parked] = batch.lines("outbox message parked")
     assert (parked["level"], parked["correlation_id"], parked["idempotency_key"]) == ("INFO", "r-1", KEY)
@@ -270,7 +261,7 @@ def test_a_message_already_delivered_or_superseded_is_dropped_with_a_line_saying
     cycle = batch.components.records.claim(draft).record.cycle
     batch.components.records.move(KEY, RecordState.PARKED, cycle=cycle, now=NOON, reasons=("422",))
     batch.components.records.move(KEY, RecordState.QUEUED, cycle=cycle, now=NOON, new_key=KEY + ".r1")
-    with printed(batch.components) as batch.output:
+    with printed(batch.components.consumer.logger) as batch.output:
         assert batch.run(queued(cycle=cycle)) == {"batchItemFailures": []}
         [superseded] = batch.lines("outbox message superseded by a recomposed one; dropping it")
         batch.components.records.move(KEY, RecordState.SENT, cycle=cycle, now=NOON, email_id="e-0")
@@ -286,7 +277,7 @@ def test_a_provider_failure_is_hidden_within_the_allowance_and_logged_with_what_
 ) -> None:
     """503 with Retry-After 60 s (past the in-invocation schedule's 16 s): one attempt, hidden 60 s at once."""
     batch = batch_for(Provider(status=503, answer={"name": "service_unavailable"}, headers={"Retry-After": "60"}))
-    with printed(batch.components) as batch.output:
+    with printed(batch.components.consumer.logger) as batch.output:
         result = batch.run(queued())
     [message] = batch.queue.messages
     assert result == {"batchItemFailures": [{"itemIdentifier": message.message_id}]}
@@ -307,7 +298,7 @@ def test_a_failure_that_is_not_the_providers_is_hidden_and_logged_by_name(batch_
     provider = Provider()
     batch = batch_for(provider)
     batch.parameters.fail = True
-    with printed(batch.components) as batch.output:
+    with printed(batch.components.consumer.logger) as batch.output:
         result = batch.run(queued())
     assert result["batchItemFailures"] == [{"itemIdentifier": batch.queue.messages[0].message_id}]
     assert (provider.timeouts, batch.queue.hides) == ([], [30])
@@ -325,3 +316,118 @@ def test_without_an_outbox_queue_a_failure_asks_sqs_for_nothing(batch_for: Calla
     result = batch.run(queued())
     assert result["batchItemFailures"] == [{"itemIdentifier": batch.queue.messages[0].message_id}]
     assert batch.queue.left_at == []
+
+
+def test_a_refusal_the_parking_lot_cannot_take_stays_in_the_outbox_for_the_growing_hide(
+    batch_for: Callable[..., Batch],
+) -> None:
+    """422 with the parking queue refusing: not lost, not retried at once: failed, hidden 30 s."""
+    batch = batch_for(
+        Provider(status=422, answer={"statusCode": 422, "name": "validation_error", "message": "bad"}), send_fails=True
+    )
+    result = batch.run(queued())
+    assert result["batchItemFailures"] == [{"itemIdentifier": batch.queue.messages[0].message_id}]
+    assert (batch.queue.moved_by_hand, batch.queue.hides) == ([], [30])
+
+
+def test_an_unreadable_message_the_lot_refuses_is_logged_with_why(batch_for: Callable[..., Batch]) -> None:
+    batch = batch_for(Provider(), send_fails=True)
+    with printed(batch.components.consumer.logger) as batch.output:
+        batch.run("{not ours")
+    [line] = batch.lines("could not park the unreadable outbox message")
+    assert (line["level"], line["error"]) == ("WARNING", "the parking queue did not take the message (ClientError)")
+
+
+def test_a_conflicting_key_is_parked_as_a_conflict_with_its_reason_in_the_message(
+    batch_for: Callable[..., Batch],
+) -> None:
+    """409 ``invalid_idempotent_request`` and no record showing it sent: parked (within the allowance), reason kept."""
+    conflict = {"statusCode": 409, "name": "invalid_idempotent_request", "message": "Same key, other payload."}
+    batch = batch_for(Provider(status=409, answer=conflict))
+    assert batch.run(queued()) == {"batchItemFailures": []}
+    reason = "idempotency_conflict: IdempotencyConflictError 409 invalid_idempotent_request: Same key, other payload."
+    [(body, attributes)] = batch.queue.moved_by_hand
+    assert attributes["parkedReason"]["StringValue"] == reason
+    assert json.loads(body)["reason"] == reason
+    assert batch.queue.left_at == [("SendMessage", 27.4)]
+
+
+def test_a_conflict_for_a_record_sent_in_its_current_life_is_already_delivered(
+    batch_for: Callable[..., Batch],
+) -> None:
+    """A message from an earlier life of the submission (another cycle): Resend's 409 and a sent record mean sent."""
+    conflict = {"statusCode": 409, "name": "invalid_idempotent_request", "message": "Same key, other payload."}
+    batch = batch_for(Provider(status=409, answer=conflict))
+    claim_queued(batch.components)
+    view = batch.components.records.get(KEY)
+    assert view is not None
+    batch.components.records.move(KEY, RecordState.SENT, cycle=view.cycle, now=NOON, email_id="e-0")
+    with printed(batch.components.consumer.logger) as batch.output:
+        assert batch.run(queued(cycle=view.cycle - 1)) == {"batchItemFailures": []}
+    assert batch.queue.moved_by_hand == []
+    [line] = batch.lines("outbox message already delivered; dropping it")
+    assert line["idempotency_key"] == KEY
+
+
+def test_a_message_without_a_cycle_is_not_sent_again_when_the_record_says_sent(
+    batch_for: Callable[..., Batch],
+) -> None:
+    """Messages queued before records had cycles: the record alone decides."""
+    provider = Provider()
+    batch = batch_for(provider)
+    claim_queued(batch.components)
+    view = batch.components.records.get(KEY)
+    assert view is not None
+    batch.components.records.move(KEY, RecordState.SENT, cycle=view.cycle, now=NOON, email_id="e-0")
+    assert "cycle" not in json.loads(queued()) or json.loads(queued())["cycle"] is None
+    assert batch.run(queued()) == {"batchItemFailures": []}
+    assert provider.timeouts == []
+
+
+def test_a_message_two_recomposes_behind_names_the_key_that_replaced_it_last(batch_for: Callable[..., Batch]) -> None:
+    provider = Provider()
+    batch = batch_for(provider)
+    claim_queued(batch.components)
+    view = batch.components.records.get(KEY)
+    assert view is not None
+    for n in (1, 2):
+        batch.components.records.move(KEY, RecordState.QUEUED, cycle=view.cycle, now=NOON, new_key=f"{KEY}.r{n}")
+    with printed(batch.components.consumer.logger) as batch.output:
+        assert batch.run(queued(cycle=view.cycle, idempotency_key=KEY + ".r1")) == {"batchItemFailures": []}
+    [line] = batch.lines("outbox message superseded by a recomposed one; dropping it")
+    assert line["superseded_by"] == KEY + ".r2"
+    assert provider.timeouts == []
+
+
+def test_an_open_breaker_hides_the_message_until_its_trial(batch_for: Callable[..., Batch]) -> None:
+    """Opened by five failures 18 s ago (60 s open): the first receive waits the breaker's 42 s, not the usual 30."""
+    provider = Provider()
+    batch = batch_for(provider)
+    breaker = batch.components.client.breaker
+    for _ in range(5):
+        breaker.record(breaker.admit(), ProviderServerError("down", status=500))
+    assert breaker.state == "open"
+    batch.clock.advance_to(NOON + 18)
+    assert batch.run(queued()) == {"batchItemFailures": [{"itemIdentifier": batch.queue.messages[0].message_id}]}
+    assert batch.queue.hides == [42]
+    assert provider.timeouts == []
+
+
+def test_a_delivered_message_leaves_the_tables_record_with_its_one_key(
+    batch_for: Callable[..., Batch], dynamodb: Any
+) -> None:
+    """The table appends a noted key (``list_append``), unlike the in-memory records: one already there is not noted.
+
+    The records are the table's store on moto's DynamoDB in process (the service's own AWS calls go out over HTTP,
+    which the in-process emulator does not take; the consumer reaches the records through its delivery).
+    """
+    batch = batch_for(Provider())
+    create_table(dynamodb, "contact-records")
+    records = DynamoDBSubmissionRecords(dynamodb, "contact-records")
+    batch.components.delivery.records = records
+    batch.components.records = records
+    claim_queued(batch.components)
+    assert batch.run(queued()) == {"batchItemFailures": []}
+    view = batch.components.records.get(KEY)
+    assert view is not None
+    assert (view.state, view.keys, view.email_id) == (RecordState.SENT, (KEY,), "e-1")
