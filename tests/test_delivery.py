@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contact_sdk import deadline as deadlines
 from contact_sdk.bootstrap import Components
 from contact_sdk.compose import idempotency_key
 from contact_sdk.deadline import Deadline
@@ -25,6 +26,7 @@ from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, 
 from contact_sdk.errors import ProviderRequestError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
+from contact_sdk.outbox import QueuedEmail
 from contact_sdk.record import Draft, InMemorySubmissionRecords, RecordState, RecordView, payload_json
 from contact_sdk.resend import OutgoingEmail
 from tests.clocks import ManualClock
@@ -60,13 +62,39 @@ class Provider:
         return dict(json.loads(self.received[n].content))
 
 
+class WatchedOutbox(InMemoryOutbox):
+    """The in-memory outbox, noting how much of the ambient deadline was left at each enqueue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left_at: list[float | None] = []
+
+    def enqueue(self, queued: QueuedEmail) -> None:
+        scope = deadlines.current()
+        self.left_at.append(None if scope is None else round(scope.remaining(), 3))
+        super().enqueue(queued)
+
+
+class WatchedLot(InMemoryParkingLot):
+    """The in-memory parking lot, noting the same at each park."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left_at: list[float | None] = []
+
+    def park(self, queued: QueuedEmail, *, reason: str) -> None:
+        scope = deadlines.current()
+        self.left_at.append(None if scope is None else round(scope.remaining(), 3))
+        super().park(queued, reason=reason)
+
+
 @dataclass
 class Service:
     components: Components
     provider: Provider
     clock: ManualClock
-    outbox: InMemoryOutbox | None
-    parking: InMemoryParkingLot | None
+    outbox: WatchedOutbox | None
+    parking: WatchedLot | None
 
     @property
     def sink(self) -> ListSink:
@@ -109,9 +137,9 @@ def service() -> Iterator[Callable[..., Service]]:
     def build(*answers: tuple[int, dict[str, Any]], outbox: bool = True, parking: bool = True) -> Service:
         provider = Provider(list(answers))
         clock = ManualClock(start=1_800_000_000.0, advance_on_sleep=True)
-        kept = InMemoryOutbox() if outbox else None
+        kept = WatchedOutbox() if outbox else None
         components = in_process(provider, outbox=kept, clock=clock)
-        lot = InMemoryParkingLot() if parking else None
+        lot = WatchedLot() if parking else None
         components.delivery.parking = lot
         built.append(components)
         return Service(components, provider, clock, kept, lot)
@@ -135,9 +163,18 @@ def test_a_permanent_refusal_is_parked_once_with_its_reason_and_answered_queued(
 ) -> None:
     """422: never retried; the email the provider refused is what the lot keeps, with the reason an operator reads."""
     s = service((422, REFUSAL))
-    status, _, body = s.post()
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
     assert (status, body["status"]) == (202, "queued")
     assert body["nextToken"]  # the form can be used again at once
+    # The summary line the dashboard's "Submissions by state per day" counts.
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["record_state"], summary["parked_reason"]) == (
+        "parked",
+        "parked",
+        REFUSAL_REASON,
+    )
+    assert s.parking is not None and s.parking.left_at == [4.4]  # no time spent: the 4 s budget and the 0.4 s allowance
     assert len(s.provider.received) == 1
     assert s.parking is not None and s.outbox is not None
     [(parked, reason)] = s.parking.parked
@@ -191,6 +228,13 @@ def test_without_a_parking_lot_a_refusal_waits_in_the_outbox_with_its_reason(
     assert (queued.reason, queued.idempotency_key) == (REFUSAL_REASON, s.provider.keys[0])
     assert s.state() == RecordState.QUEUED
     assert s.metrics() == {"EmailsFailed": 1, "EmailsQueued": 1}
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["queued_reason"], summary["record_state"]) == (
+        "queued",
+        REFUSAL_REASON,
+        "queued",
+    )
+    assert s.outbox.left_at == [4.4]
 
 
 def test_an_unreachable_parking_lot_leaves_the_refusal_in_the_outbox(
@@ -239,6 +283,9 @@ def test_a_provider_that_keeps_failing_is_retried_within_the_budget_then_queued(
     assert queued.email is not None and queued.email.to_json() == s.provider.email(2)
     assert s.state() == RecordState.QUEUED
     assert s.metrics() == {"EmailsFailed": 1, "BudgetExhausted": 1, "EmailsQueued": 1}
+    assert s.outbox.left_at == [1.4]  # 3 s slept of the 4 s budget, and the 0.4 s allowance to keep it
+    [*_, last] = s.history(s.provider.keys[0])
+    assert (last["state"], last["requestId"], last["reasons"]) == ("queued", "req-1", ["ProviderDeferredError"])
 
 
 def test_retries_run_out_before_the_budget_without_budget_exhausted(service: Callable[..., Service]) -> None:
