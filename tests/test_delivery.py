@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from contact_sdk import deadline as deadlines
+from contact_sdk.admission import SeparateAdmission
 from contact_sdk.bootstrap import Components
 from contact_sdk.compose import idempotency_key
 from contact_sdk.deadline import Deadline
@@ -27,7 +28,14 @@ from contact_sdk.errors import ProviderRequestError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
-from contact_sdk.record import Draft, InMemorySubmissionRecords, RecordState, RecordView, payload_json
+from contact_sdk.record import (
+    Draft,
+    InMemorySubmissionRecords,
+    RecordState,
+    RecordUnavailable,
+    RecordView,
+    payload_json,
+)
 from contact_sdk.resend import OutgoingEmail
 from tests.clocks import ManualClock
 from tests.log_lines import printed
@@ -482,3 +490,44 @@ def test_a_redrive_needs_an_outbox(service: Callable[..., Service]) -> None:
         s.components.delivery.requeue(SUBMISSION, kept(s, RecordState.PARKED, email=MARKED), reason="again")
     view = s.components.records.get(KEY)
     assert view is not None and view.state == RecordState.PARKED
+
+
+class UnreachableRecords:
+    """The table's records while DynamoDB is down: every call raises :class:`RecordUnavailable`."""
+
+    def claim(self, draft: Draft, *, deadline: Any = None) -> Any:
+        raise RecordUnavailable("record store unreachable (simulated)")
+
+    def get(self, key: str, *, deadline: Any = None) -> Any:
+        raise RecordUnavailable("record store unreachable (simulated)")
+
+    def move(self, key: str, to: RecordState, **_: Any) -> Any:
+        raise RecordUnavailable("record store unreachable (simulated)")
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        ((409, {"statusCode": 409, "name": "invalid_idempotent_request", "message": "Other payload."}), "parked"),
+        ((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}), "queued"),
+    ],
+    ids=["conflict parked", "failure queued"],
+)
+def test_with_the_records_down_a_refusal_or_failure_is_kept_and_the_gap_counted_once(
+    service: Callable[..., Service], answer: tuple[int, dict[str, Any]], outcome: str
+) -> None:
+    """The claim could not be written: the submission is kept all the same, and no later move is tried (there is
+    no record to move): one ArchiveWriteFailed, and the summary line names the state that could not be written."""
+    s = service(answer)
+    down = UnreachableRecords()
+    admission = s.components.intake.admission
+    assert isinstance(admission, SeparateAdmission)  # no table: the claim is its own write
+    admission.records = down
+    s.components.delivery.records = down
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
+    assert (status, body["status"]) == (202, "queued")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["record_gap"]) == (outcome, "received")
+    assert "record_state" not in summary
+    assert s.sink.totals()["ArchiveWriteFailed"] == 1
