@@ -39,7 +39,7 @@ from contact_sdk.record import (
 from contact_sdk.resend import OutgoingEmail
 from tests.clocks import ManualClock
 from tests.log_lines import printed
-from tests.test_api import CONFIG, form, in_process, post
+from tests.test_api import CONFIG, form, in_process, post, token
 
 REFUSAL = {"statusCode": 422, "name": "validation_error", "message": "The `from` address is invalid."}
 #: ``refusal_reason``'s reading of ``REFUSAL``, spelled out: the error class, the status, Resend's name and message.
@@ -531,3 +531,20 @@ def test_with_the_records_down_a_refusal_or_failure_is_kept_and_the_gap_counted_
     assert (summary["outcome"], summary["record_gap"]) == (outcome, "received")
     assert "record_state" not in summary
     assert s.sink.totals()["ArchiveWriteFailed"] == 1
+
+
+def test_with_the_config_unreadable_the_submission_is_queued_uncomposed(service: Callable[..., Service]) -> None:
+    """Parameter Store down after the token was issued: nothing is sent or composed; the outbox keeps the form's
+    fields, and the consumer composes it once the config can be read (docs/guarantees.md)."""
+    s = service((200, {"id": "e-1"}))
+    token(s.components.api)  # the CSRF secret is read (and cached for the hour); the Resend config is not
+    s.parameters.fail = True
+    status, _, body = s.post()
+    assert (status, body["status"]) == (202, "queued")
+    assert s.provider.received == []
+    assert s.outbox is not None
+    [queued] = s.outbox.messages
+    assert queued.email is None and queued.submission is not None
+    assert (queued.submission.name, queued.submission.email) == ("Ada", "ada@example.org")
+    assert queued.reason == "config: parameter /c: Parameter Store unreachable (simulated)"
+    assert queued.request_id == "req-1"
