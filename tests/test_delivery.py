@@ -29,6 +29,7 @@ from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
 from contact_sdk.record import (
+    CYCLE_SECONDS,
     Draft,
     InMemorySubmissionRecords,
     RecordState,
@@ -318,7 +319,10 @@ def test_with_nothing_durable_the_visitor_is_asked_to_retry_and_the_log_keeps_th
     with printed(s.components.api.logger) as out:
         status, headers, body = s.post()
     assert (status, headers["Retry-After"], body["error"]["code"]) == (503, "30", "service_unavailable")
+    assert body["error"]["message"] == "We could not send your message right now. Please try again in a minute."
     assert body["error"]["nextToken"]
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert summary["unavailable_reason"] == "ProviderDeferredError"
     [last] = out.lines("submission NOT accepted: provider and durable store unavailable; full submission follows")
     assert (last["level"], last["reason"]) == ("ERROR", "ProviderDeferredError")
     kept = json.loads(last["submission"])
@@ -548,3 +552,19 @@ def test_with_the_config_unreadable_the_submission_is_queued_uncomposed(service:
     assert (queued.submission.name, queued.submission.email) == ("Ada", "ada@example.org")
     assert queued.reason == "config: parameter /c: Parameter Store unreachable (simulated)"
     assert queued.request_id == "req-1"
+
+
+def test_a_release_from_a_stale_view_leaves_the_submissions_next_life_alone(service: Callable[..., Service]) -> None:
+    """The same message judged spam again a day later is a new life of the record (a new cycle). An operator
+    releasing what an old listing showed sends it, but the move names the old life: the new one stays spam."""
+    s = service((200, {"id": "e-9"}))
+    old = kept(s, RecordState.SPAM)
+    s.clock.advance(CYCLE_SECONDS)
+    draft = Draft.of(
+        SUBMISSION, key=KEY, request_id="r-1", client_ip="203.0.113.9", state=RecordState.SPAM, now=s.clock()
+    )
+    new = s.components.records.claim(draft).record
+    assert new.cycle != old.cycle
+    s.components.delivery.release(SUBMISSION, old)
+    view = s.components.records.get(KEY)
+    assert view is not None and (view.cycle, view.state, view.keys) == (new.cycle, RecordState.SPAM, (KEY,))

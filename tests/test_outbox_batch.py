@@ -32,7 +32,7 @@ from contact_sdk.errors import ProviderServerError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
-from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState
+from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState, RecordUnavailable
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
 from tests.budget.simulated_sqs import SimClock, SimContext, SimulatedQueue, sqs_event
@@ -325,9 +325,12 @@ def test_a_refusal_the_parking_lot_cannot_take_stays_in_the_outbox_for_the_growi
     batch = batch_for(
         Provider(status=422, answer={"statusCode": 422, "name": "validation_error", "message": "bad"}), send_fails=True
     )
-    result = batch.run(queued())
+    with printed(batch.components.consumer.logger) as batch.output:
+        result = batch.run(queued())
     assert result["batchItemFailures"] == [{"itemIdentifier": batch.queue.messages[0].message_id}]
     assert (batch.queue.moved_by_hand, batch.queue.hides) == ([], [30])
+    [failed] = batch.lines("outbox delivery failed; will retry")
+    assert (failed["error"], failed["status"]) == ("ProviderRequestError", 422)
 
 
 def test_an_unreadable_message_the_lot_refuses_is_logged_with_why(batch_for: Callable[..., Batch]) -> None:
@@ -431,3 +434,43 @@ def test_a_delivered_message_leaves_the_tables_record_with_its_one_key(
     view = batch.components.records.get(KEY)
     assert view is not None
     assert (view.state, view.keys, view.email_id) == (RecordState.SENT, (KEY,), "e-1")
+
+
+def test_a_refused_key_is_read_again_once_and_not_sent_again_unchanged(batch_for: Callable[..., Batch]) -> None:
+    """401 and Parameter Store still holds the same key: one request, then parked as an auth refusal."""
+    provider = Provider(status=401, answer={"statusCode": 401, "name": "restricted_api_key", "message": "no"})
+    batch = batch_for(provider)
+    assert batch.run(queued()) == {"batchItemFailures": []}
+    assert len(provider.timeouts) == 1
+    [(_, attributes)] = batch.queue.moved_by_hand
+    assert attributes["parkedReason"]["StringValue"] == "ProviderAuthError 401 restricted_api_key: no"
+
+
+class UnreadableRecords:
+    """The table's records while DynamoDB cannot be read: every call raises."""
+
+    def claim(self, draft: Draft, *, deadline: Any = None) -> Any:
+        raise RecordUnavailable("record store unreachable (simulated)")
+
+    def get(self, key: str, *, deadline: Any = None) -> Any:
+        raise RecordUnavailable("record store unreachable (simulated)")
+
+    def move(self, key: str, to: RecordState, **_: Any) -> Any:
+        raise RecordUnavailable("record store unreachable (simulated)")
+
+
+def test_with_the_records_unreadable_the_consumer_relies_on_the_providers_idempotency(
+    batch_for: Callable[..., Batch],
+) -> None:
+    """It cannot tell whether the email went out: it sends under the same key (Resend answers a repeat with the first
+    email's id) and says why; the record's move is a gap, not a failure of the message."""
+    provider = Provider()
+    batch = batch_for(provider)
+    batch.components.delivery.records = UnreadableRecords()
+    with printed(batch.components.consumer.logger) as batch.output:
+        assert batch.run(queued()) == {"batchItemFailures": []}
+    assert len(provider.timeouts) == 1
+    [line] = batch.lines("the submission's record is unreadable; relying on the provider's idempotency")
+    assert (line["level"], line["error"]) == ("WARNING", "record store unreachable (simulated)")
+    [delivered] = batch.lines("outbox message delivered")
+    assert delivered["record_gap"] == "sent"
