@@ -159,12 +159,28 @@ def service() -> Iterator[Callable[..., Service]]:
 
 
 def test_an_accepted_email_is_answered_sent_and_recorded(service: Callable[..., Service]) -> None:
+    """The config is read inside the request's budget (4 s, nothing spent yet); the line names the key and the id."""
     s = service((200, {"id": "e-1"}))
-    status, _, body = s.post()
+    source = s.parameters
+    left_at: list[tuple[str, float | None]] = []
+    fetch = source.fetch
+
+    def watched(name: str) -> str:
+        scope = deadlines.current()
+        left_at.append((name, None if scope is None else round(scope.remaining(), 3)))
+        return fetch(name)
+
+    source.fetch = watched  # type: ignore[method-assign]
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
     assert (status, body["status"]) == (200, "sent")
     assert body["nextToken"]
     assert s.state() == RecordState.SENT
     assert s.metrics() == {"EmailsSent": 1}
+    assert ("/c", 4.0) in left_at
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["email_id"], summary["record_state"]) == ("sent", "e-1", "sent")
+    assert summary["idempotency_key"] == s.provider.keys[0]
 
 
 def test_a_permanent_refusal_is_parked_once_with_its_reason_and_answered_queued(
