@@ -567,7 +567,10 @@ def test_with_the_config_unreadable_the_submission_is_queued_uncomposed(service:
     assert queued.email is None and queued.submission is not None
     assert (queued.submission.name, queued.submission.email) == ("Ada", "ada@example.org")
     assert queued.reason == "config: parameter /c: Parameter Store unreachable (simulated)"
-    assert queued.request_id == "req-1"
+    assert (queued.request_id, queued.queued_at, queued.subject_prefix) == ("req-1", s.clock(), "")
+    view = s.components.records.get(queued.idempotency_key)
+    assert view is not None and queued.cycle == view.cycle and view.state == RecordState.QUEUED
+    assert body["nextToken"]  # the form can be used again at once
 
 
 def test_a_release_from_a_stale_view_leaves_the_submissions_next_life_alone(service: Callable[..., Service]) -> None:
