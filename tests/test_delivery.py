@@ -463,6 +463,8 @@ def test_a_release_whose_record_is_gone_says_so(
         assert s.components.delivery.release(SUBMISSION, gone) == "e-9"
     [line] = out.lines("released, but the record could not note it")
     assert (line["level"], line["email_id"]) == ("WARNING", "e-9")
+    [none] = out.lines("the submission has no record; its state was not recorded")
+    assert (none["level"], none["idempotency_key"]) == ("WARNING", KEY)
 
 
 @pytest.mark.parametrize("state", [RecordState.RECEIVED, RecordState.QUEUED, RecordState.SENT])

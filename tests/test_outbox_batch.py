@@ -474,3 +474,6 @@ def test_with_the_records_unreadable_the_consumer_relies_on_the_providers_idempo
     assert (line["level"], line["error"]) == ("WARNING", "record store unreachable (simulated)")
     [delivered] = batch.lines("outbox message delivered")
     assert delivered["record_gap"] == "sent"
+    [gap] = batch.lines("the submission's record could not be written; it went ahead without it")
+    assert (gap["level"], gap["idempotency_key"], gap["record_gap"]) == ("WARNING", KEY, "sent")
+    assert gap["error"] == "record store unreachable (simulated)"
