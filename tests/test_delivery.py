@@ -586,6 +586,10 @@ def test_a_release_from_a_stale_view_leaves_the_submissions_next_life_alone(serv
     )
     new = s.components.records.claim(draft).record
     assert new.cycle != old.cycle
-    s.components.delivery.release(SUBMISSION, old)
+    with printed(s.components.api.logger) as out:
+        s.components.delivery.release(SUBMISSION, old)
+    [refused] = out.lines("the record refused the move; it keeps its state")
+    assert (refused["level"], refused["idempotency_key"]) == ("WARNING", KEY)
+    assert (refused["record_state"], refused["refused_state"]) == ("spam", "released")
     view = s.components.records.get(KEY)
     assert view is not None and (view.cycle, view.state, view.keys) == (new.cycle, RecordState.SPAM, (KEY,))
