@@ -11,7 +11,6 @@ the parking lot may use the 0.4 s queue allowance past it (``QUEUE_ALLOWANCE_SEC
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,27 +29,16 @@ from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.devtools.tables import create_table
 from contact_sdk.errors import ProviderServerError
 from contact_sdk.metrics import ListSink
-from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
-from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState, RecordUnavailable
-from contact_sdk.resend import OutgoingEmail
+from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState
 from contact_sdk.settings import Settings
 from tests.budget.simulated_sqs import SimClock, SimContext, SimulatedQueue, sqs_event
 from tests.log_lines import Printed, printed
+from tests.test_delivery import UnreachableRecords
 from tests.test_outbox_consumer import CONFIG
+from tests.test_outbox_postpone import EMAIL, NOON, SUBMISSION
 
-NOON = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC).timestamp()
 PARKED_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/outbox-dlq"
-EMAIL = OutgoingEmail(
-    sender="Contact Form <no-reply@example.com>",
-    to=("owner@example.com",),
-    subject="Contact Form: Message from Ada",
-    text="Hello there, about the engine.",
-    reply_to=("ada@example.org",),
-)
-SUBMISSION = ContactSubmission.model_validate(
-    {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
-)
 KEY = idempotency_key(SUBMISSION)
 
 
@@ -446,19 +434,6 @@ def test_a_refused_key_is_read_again_once_and_not_sent_again_unchanged(batch_for
     assert attributes["parkedReason"]["StringValue"] == "ProviderAuthError 401 restricted_api_key: no"
 
 
-class UnreadableRecords:
-    """The table's records while DynamoDB cannot be read: every call raises."""
-
-    def claim(self, draft: Draft, *, deadline: Any = None) -> Any:
-        raise RecordUnavailable("record store unreachable (simulated)")
-
-    def get(self, key: str, *, deadline: Any = None) -> Any:
-        raise RecordUnavailable("record store unreachable (simulated)")
-
-    def move(self, key: str, to: RecordState, **_: Any) -> Any:
-        raise RecordUnavailable("record store unreachable (simulated)")
-
-
 def test_with_the_records_unreadable_the_consumer_relies_on_the_providers_idempotency(
     batch_for: Callable[..., Batch],
 ) -> None:
@@ -466,7 +441,7 @@ def test_with_the_records_unreadable_the_consumer_relies_on_the_providers_idempo
     email's id) and says why; the record's move is a gap, not a failure of the message."""
     provider = Provider()
     batch = batch_for(provider)
-    batch.components.delivery.records = UnreadableRecords()
+    batch.components.delivery.records = UnreachableRecords()
     with printed(batch.components.consumer.logger) as batch.output:
         assert batch.run(queued()) == {"batchItemFailures": []}
     assert len(provider.timeouts) == 1
