@@ -5,7 +5,8 @@ The service runs in process (:func:`tests.test_api.in_process`: in-memory guards
 the 4 s response budget are exact: with an outbox the provider's attempts may use all but 0.5 s of the budget
 (3.5 s), the documented waits are 1 s then 2 s, and a third wait of 4 s no longer fits. Each test reads what a
 user sees: the answer, the requests the provider received, what the outbox and the parking lot hold, the record's
-state and the metrics (docs/guarantees.md, "what each provider answer means").
+state and the metrics (the table in contact_sdk/delivery.py's docstring; docs/guarantees.md, "What happens in each
+outage").
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class WatchedLot(InMemoryParkingLot):
 
 @dataclass
 class Service:
+    """The service in process, its provider, its clock, and the outbox and parking lot it keeps things in."""
+
     components: Components
     provider: Provider
     clock: ManualClock
