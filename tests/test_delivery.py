@@ -11,6 +11,7 @@ outage").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from contact_sdk.deadline import Deadline
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, InMemoryParkingLot
 from contact_sdk.errors import ProviderRequestError
 from contact_sdk.metrics import ListSink
-from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import QueuedEmail
 from contact_sdk.record import (
     CYCLE_SECONDS,
@@ -42,6 +42,7 @@ from contact_sdk.resend import OutgoingEmail
 from tests.clocks import ManualClock
 from tests.log_lines import printed
 from tests.test_api import CONFIG, form, in_process, post, token
+from tests.test_outbox_postpone import EMAIL, SUBMISSION
 
 REFUSAL = {"statusCode": 422, "name": "validation_error", "message": "The `from` address is invalid."}
 #: ``refusal_reason``'s reading of ``REFUSAL``, spelled out: the error class, the status, Resend's name and message.
@@ -379,16 +380,10 @@ def test_a_refused_key_that_is_still_the_configured_one_is_parked(service: Calla
 
 # -- the operator's release and redrive (contact-sdk submissions release, outbox redrive --recompose) ----------
 
-SUBMISSION = ContactSubmission.model_validate(
-    {"name": "Ada", "email": "ada@example.org", "message": "Hello there, about the engine.", "consent": True}
-)
 KEY = idempotency_key(SUBMISSION)
-MARKED = OutgoingEmail(
-    sender="Contact Form <old-sender@example.com>",
-    to=("owner@example.com",),
-    subject="[captcha unverified] Contact Form: Message from Ada",
-    text="Hello there, about the engine.",
-    reply_to=("ada@example.org",),
+#: The postpone tests' email as an older config composed it: another sender, the captcha mark on the subject.
+MARKED = dataclasses.replace(
+    EMAIL, sender="Contact Form <old-sender@example.com>", subject="[captcha unverified] Contact Form: Message from Ada"
 )
 
 
