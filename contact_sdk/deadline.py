@@ -34,7 +34,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OUTBOX_RESERVE_SECONDS", "QUEUE_ALLOWANCE_SECONDS", "Deadline", "current", "lambda_deadline", "within"]
+__all__ = [
+    "DELIVERY_RESERVE_SECONDS",
+    "OUTBOX_RESERVE_SECONDS",
+    "QUEUE_ALLOWANCE_SECONDS",
+    "Deadline",
+    "current",
+    "lambda_deadline",
+    "within",
+]
 
 #: What the contract allows past the response budget "to queue and answer" is 500 ms; keeping the
 #: submission durably (the outbox, its record) may use this much of it, the rest is for the answer.
@@ -44,6 +52,11 @@ QUEUE_ALLOWANCE_SECONDS = 0.4
 #: plus :data:`QUEUE_ALLOWANCE_SECONDS`: a first connection to SQS (its TLS handshake, the client's service
 #: model) or a stalled CPU then still ends in ``202 queued``, not ``503``.
 OUTBOX_RESERVE_SECONDS = 0.5
+#: The checks before a submission is delivered (the secrets, the rate limits and the token's single use, the
+#: record's claim, siteverify) end this much before the response budget (at most half of what is left when they
+#: begin), so a slow or hanging DynamoDB or siteverify costs the checks their share, never the delivery: the
+#: provider's attempts and, failing them, the outbox keep time of their own.
+DELIVERY_RESERVE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,16 @@ class Deadline:
     def sooner(self, seconds: float) -> Deadline:
         """The same deadline ``seconds`` earlier (a share kept back for what comes after); unchanged without one."""
         return Deadline(self.at - seconds, self.clock) if self.bounded else self
+
+    def keeping(self, seconds: float, *, at_most: float) -> Deadline:
+        """What a step may use when the steps after it need ``seconds`` of this deadline kept for them.
+
+        The deadline ``seconds`` earlier, or ``at_most`` (a fraction) of what is left earlier if that is less;
+        unchanged without one.
+        """
+        if not self.bounded:
+            return self
+        return self.sooner(min(seconds, self.remaining() * at_most))
 
     def earliest(self, seconds: float) -> Deadline:
         """This deadline or ``seconds`` from now, whichever comes first: a call's own timeout under the request's."""

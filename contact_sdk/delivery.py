@@ -476,7 +476,7 @@ class Delivery:
         """
         if deadline is None or self.outbox is None or not deadline.bounded:
             return deadline
-        return deadline.sooner(min(OUTBOX_RESERVE_SECONDS, deadline.remaining() / 4))
+        return deadline.keeping(OUTBOX_RESERVE_SECONDS, at_most=0.25)
 
     def _send(self, email: OutgoingEmail, key: str, deadline: Deadline | None, config: ResendConfig | None) -> str:
         """Send under ``key``. A 401/403 re-reads the config once: a key rotated in Parameter Store is used at once."""

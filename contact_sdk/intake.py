@@ -17,6 +17,10 @@ answer follows the contract's order: a rate-limited client gets ``429`` whatever
 its request, and spends nothing. With Turnstile on, the token is consumed before siteverify is asked
 (so a replayed token never reaches Cloudflare), and the record is claimed after it.
 
+Every call the checks make ends by their share of the request's deadline: all but
+:data:`~contact_sdk.deadline.DELIVERY_RESERVE_SECONDS` (1 s, at most half of what is left), so a hanging table or
+siteverify costs the checks their share and leaves the delivery time to send the email or keep it.
+
 The intake is built once per execution environment and is safe to call from many threads; it knows
 nothing of API Gateway (:mod:`contact_sdk.api` does) nor of sending (:mod:`contact_sdk.delivery`).
 
@@ -34,13 +38,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from contact_sdk.admission import Admission, Admitted
 from contact_sdk.compose import idempotency_key
 from contact_sdk.config import ServiceConfig
-from contact_sdk.deadline import Deadline, within
+from contact_sdk.deadline import DELIVERY_RESERVE_SECONDS, Deadline, within
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.metrics import Metric
 from contact_sdk.outcome import Outcome, unavailable, with_next_token
@@ -100,6 +104,13 @@ class Accepted:
 
 
 Verdict = Refused | Accepted
+
+
+def _checks_deadline(deadline: Deadline | None) -> Deadline | None:
+    """What of the request's ``deadline`` the checks before delivery may use: all but
+    :data:`~contact_sdk.deadline.DELIVERY_RESERVE_SECONDS` (at most half of what is left). A hanging DynamoDB then
+    costs the submission its guards in the table (they fall back to memory), not its delivery."""
+    return None if deadline is None else deadline.keeping(DELIVERY_RESERVE_SECONDS, at_most=0.5)
 
 
 def _rate_limited(decision: RateLimitDecision, what: str) -> Outcome:
@@ -243,10 +254,14 @@ class Intake:
             return Refused(origin_refused())
         # The fill-time rule judges when the request arrived, not when a slow dependency let it go on.
         received_at = self._clock()
-        with within(request.deadline):
-            return self._submit(request, request.origin, received_at)
+        checks = _checks_deadline(request.deadline)
+        with within(checks):
+            return self._submit(replace(request, deadline=checks), request.origin, received_at, request.deadline)
 
-    def _submit(self, request: SubmitRequest, origin: str, received_at: float) -> Verdict:
+    def _submit(
+        self, request: SubmitRequest, origin: str, received_at: float, delivery_deadline: Deadline | None
+    ) -> Verdict:
+        """The checks, each call ending by ``request.deadline`` (the checks' share); delivery gets the whole one."""
         early, payload, token, secret = self._read(request, origin)
         if early is not None or token is None or secret is None:
             # A check before the token's single use failed: the request still counts against the client.
@@ -354,7 +369,7 @@ class Intake:
             key=key,
             request_id=request.request_id,
             next_token=next_token,
-            deadline=request.deadline,
+            deadline=delivery_deadline,
             captcha_unverified=captcha_unverified,
             record=None if claim is None else claim.record,
             record_gap=gap,

@@ -6,6 +6,8 @@ import math
 import threading
 from typing import Any
 
+import pytest
+
 from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, current, lambda_deadline, within
 
 
@@ -60,6 +62,23 @@ def test_earliest_is_the_request_deadline_or_a_call_timeout_whichever_comes_firs
     assert deadline.earliest(1.0).at == 101.0
     clock.now = 103.5
     assert deadline.earliest(1.0) is deadline
+
+
+def test_keeping_a_share_holds_back_the_seconds_or_that_fraction_of_what_is_left() -> None:
+    """4 s left, 1 s kept: ends at 103. At t=103.2, 0.8 s left: half of it (0.4 s) is less than 1 s, so it ends at
+    103.6; a quarter (0.2 s) is less than 0.5 s, so 103.8. No deadline keeps nothing (worked out by hand)."""
+    clock = Clock()
+    deadline = Deadline.after(4.0, clock=clock)
+    assert deadline.keeping(1.0, at_most=0.5).at == 103.0
+    assert deadline.keeping(0.5, at_most=0.25).at == 103.5
+    clock.now = 103.2
+    kept = deadline.keeping(1.0, at_most=0.5)
+    assert kept.at == pytest.approx(103.6) and kept.remaining() == pytest.approx(0.4)
+    assert deadline.keeping(0.5, at_most=0.25).at == pytest.approx(103.8)
+    clock.now = 104.5  # already past: nothing is left to keep a share of
+    assert deadline.keeping(1.0, at_most=0.5).at == 104.0
+    unbounded = Deadline.never(clock=clock)
+    assert unbounded.keeping(1.0, at_most=0.5) is unbounded
 
 
 def test_a_call_timeout_keeps_the_requests_clock() -> None:
