@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from contact_sdk.logs import build_logger, correlation
+from tests.log_lines import printed
 
 
 @pytest.fixture(autouse=True)
@@ -48,16 +48,9 @@ def test_no_level_means_info_or_powertools_log_level(monkeypatch: pytest.MonkeyP
 def test_module_lines_carry_the_correlation_id_as_json() -> None:
     """A ``contact_sdk.*`` module's line goes through the service's JSON handler with the request's id."""
     logger = build_logger(level="INFO")
-    stream = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    saved = handler.setStream(stream)
-    try:
-        with correlation(logger, "req-123"):
-            logging.getLogger("contact_sdk.intake").info("submission sent\nforged line")
-    finally:
-        handler.setStream(saved)
-    lines = stream.getvalue().splitlines()
+    with printed(logger) as out, correlation(logger, "req-123"):
+        logging.getLogger("contact_sdk.intake").info("submission sent\nforged line")
+    lines = out.stream.getvalue().splitlines()
     assert len(lines) == 1, "the newline in the message is escaped, not a second line"
     record = json.loads(lines[0])
     assert (record["message"], record["correlation_id"], record["service"]) == (
