@@ -27,6 +27,7 @@ from contact_sdk.compose import idempotency_key
 from contact_sdk.deadline import Deadline
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, InMemoryParkingLot
 from contact_sdk.errors import ProviderRequestError
+from contact_sdk.intake import Accepted
 from contact_sdk.metrics import ListSink
 from contact_sdk.outbox import QueuedEmail
 from contact_sdk.record import (
@@ -185,6 +186,11 @@ def test_an_accepted_email_is_answered_sent_and_recorded(service: Callable[..., 
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert (summary["outcome"], summary["email_id"], summary["record_state"]) == ("sent", "e-1", "sent")
     assert summary["idempotency_key"] == s.provider.keys[0]
+    # The record holds the provider's id (what Resend's delivery webhooks are matched by) and who sent it.
+    view = s.components.records.get(s.provider.keys[0])
+    assert view is not None and view.email_id == "e-1"
+    [*_, last] = s.history(s.provider.keys[0])
+    assert (last["state"], last["requestId"]) == ("sent", "req-1")
 
 
 def test_a_permanent_refusal_is_parked_once_with_its_reason_and_answered_queued(
@@ -311,6 +317,9 @@ def test_a_provider_that_keeps_failing_is_retried_within_the_budget_then_queued(
     assert queued.reason == "ProviderDeferredError"
     assert queued.email is not None and queued.email.to_json() == s.provider.email(2)
     assert s.state() == RecordState.QUEUED
+    # The consumer notes its delivery on this life of the record, and replays the email composed with config 1.
+    view = s.components.records.get(s.provider.keys[0])
+    assert view is not None and (queued.cycle, queued.config_version) == (view.cycle, "1")
     assert s.metrics() == {"EmailsFailed": 1, "BudgetExhausted": 1, "EmailsQueued": 1}
     assert s.outbox.left_at == [1.4]  # 3 s slept of the 4 s budget, and the 0.4 s allowance to keep it
     [*_, last] = s.history(s.provider.keys[0])
@@ -526,18 +535,24 @@ class UnreachableRecords:
 
 
 @pytest.mark.parametrize(
-    ("answer", "outcome"),
+    ("answer", "outcome", "answered"),
     [
-        ((409, {"statusCode": 409, "name": "invalid_idempotent_request", "message": "Other payload."}), "parked"),
-        ((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}), "queued"),
+        ((200, {"id": "e-1"}), "sent", (200, "sent")),
+        (
+            (409, {"statusCode": 409, "name": "invalid_idempotent_request", "message": "Other payload."}),
+            "parked",
+            (202, "queued"),
+        ),
+        ((500, {"statusCode": 500, "name": "internal_server_error", "message": "down"}), "queued", (202, "queued")),
     ],
-    ids=["conflict parked", "failure queued"],
+    ids=["sent", "conflict parked", "failure queued"],
 )
-def test_with_the_records_down_a_refusal_or_failure_is_kept_and_the_gap_counted_once(
-    service: Callable[..., Service], answer: tuple[int, dict[str, Any]], outcome: str
+def test_with_the_records_down_a_submission_is_sent_or_kept_and_the_gap_counted_once(
+    service: Callable[..., Service], answer: tuple[int, dict[str, Any]], outcome: str, answered: tuple[int, str]
 ) -> None:
-    """The claim could not be written: the submission is kept all the same, and no later move is tried (there is
-    no record to move): one ArchiveWriteFailed, and the summary line names the state that could not be written."""
+    """The claim could not be written: the submission is sent or kept all the same, and no later move is tried
+    (there is no record to move): one ArchiveWriteFailed, and the summary line names the state that could not be
+    written."""
     s = service(answer)
     down = UnreachableRecords()
     admission = s.components.intake.admission
@@ -546,7 +561,7 @@ def test_with_the_records_down_a_refusal_or_failure_is_kept_and_the_gap_counted_
     s.components.delivery.records = down
     with printed(s.components.api.logger) as out:
         status, _, body = s.post()
-    assert (status, body["status"]) == (202, "queued")
+    assert (status, body["status"]) == answered
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert (summary["outcome"], summary["record_gap"]) == (outcome, "received")
     assert "record_state" not in summary
@@ -568,6 +583,7 @@ def test_with_the_config_unreadable_the_submission_is_queued_uncomposed(service:
     assert (queued.submission.name, queued.submission.email) == ("Ada", "ada@example.org")
     assert queued.reason == "config: parameter /c: Parameter Store unreachable (simulated)"
     assert (queued.request_id, queued.queued_at, queued.subject_prefix) == ("req-1", s.clock(), "")
+    assert s.outbox.left_at == [4.4]  # nothing spent of the 4 s budget, and the 0.4 s allowance to keep it
     view = s.components.records.get(queued.idempotency_key)
     assert view is not None and queued.cycle == view.cycle and view.state == RecordState.QUEUED
     assert body["nextToken"]  # the form can be used again at once
@@ -591,3 +607,85 @@ def test_a_release_from_a_stale_view_leaves_the_submissions_next_life_alone(serv
     assert (refused["record_state"], refused["refused_state"]) == ("spam", "released")
     view = s.components.records.get(KEY)
     assert view is not None and (view.cycle, view.state, view.keys) == (new.cycle, RecordState.SPAM, (KEY,))
+
+
+class HangingMoves:
+    """The records with DynamoDB hanging after the claim: every move takes all the time the scope in force allows,
+    then is cut; the claim and reads answer. Notes how long each move had."""
+
+    def __init__(self, inner: Any, clock: ManualClock) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.had: list[float] = []
+
+    def claim(self, draft: Draft, *, deadline: Any = None) -> Any:
+        return self.inner.claim(draft, deadline=deadline)
+
+    def get(self, key: str, *, deadline: Any = None) -> Any:
+        return self.inner.get(key, deadline=deadline)
+
+    def move(self, key: str, to: RecordState, **_: Any) -> Any:
+        scope = deadlines.current()
+        assert scope is not None, "a move runs inside the request's deadline"
+        self.had.append(round(scope.remaining(), 3))
+        self.clock.advance(scope.remaining())
+        raise RecordUnavailable("cut at the deadline (simulated)")
+
+
+def test_a_record_hanging_after_the_send_holds_the_answer_no_longer_than_the_allowance(
+    service: Callable[..., Service],
+) -> None:
+    """Sent at once, then the record's move hangs: it may use the 4 s budget and the 0.4 s allowance past it, no
+    more, and the visitor gets 200 sent at 4.4 s (inside the contract's budget + 500 ms), the gap counted."""
+    s = service((200, {"id": "e-1"}))
+    hanging = HangingMoves(s.components.delivery.records, s.clock)
+    s.components.delivery.records = hanging
+    started = s.clock()
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
+    assert (status, body["status"]) == (200, "sent")
+    assert hanging.had == [4.4]
+    assert s.clock() - started == pytest.approx(4.4)
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["email_id"], summary["record_gap"]) == ("sent", "e-1", "sent")
+    assert s.sink.totals()["ArchiveWriteFailed"] == 1
+
+
+def unverified(s: Service) -> Accepted:
+    """``SUBMISSION`` as the intake hands it over when siteverify could not be asked: claimed, to be marked."""
+    draft = Draft.of(
+        SUBMISSION, key=KEY, request_id="req-9", client_ip="203.0.113.9", state=RecordState.RECEIVED, now=s.clock()
+    )
+    return Accepted(
+        submission=SUBMISSION,
+        key=KEY,
+        request_id="req-9",
+        next_token="next",
+        deadline=Deadline.after(4.0, clock=s.clock),
+        captcha_unverified=True,
+        record=s.components.records.claim(draft).record,
+    )
+
+
+def test_an_unverified_captcha_marks_the_subject_the_owner_reads(service: Callable[..., Service]) -> None:
+    """Turnstile could not be asked: the email goes out, its subject starting with the mark (and only once)."""
+    s = service((200, {"id": "e-1"}))
+    outcome = s.components.delivery.deliver(unverified(s))
+    assert outcome.status == 200
+    subject = str(s.provider.email(0)["subject"])
+    assert subject.startswith("[captcha unverified] ")
+    assert not subject.removeprefix("[captcha unverified] ").startswith("[captcha")
+    assert SUBMISSION.name in subject
+
+
+def test_an_unverified_captcha_is_kept_with_its_mark_when_the_config_cannot_be_read(
+    service: Callable[..., Service],
+) -> None:
+    """Queued uncomposed (Parameter Store down): the outbox message keeps the mark for the consumer to apply."""
+    s = service((200, {"id": "e-1"}))
+    s.parameters.fail = True
+    outcome = s.components.delivery.deliver(unverified(s))
+    assert (outcome.status, outcome.body["status"]) == (202, "queued")
+    assert s.outbox is not None
+    [queued] = s.outbox.messages
+    assert (queued.email, queued.subject_prefix) == (None, "[captcha unverified] ")
