@@ -160,6 +160,38 @@ def test_preflight(setup: tuple[Components, Provider]) -> None:
     assert not [name for name in headers if name.startswith("Access-Control-")]
 
 
+@pytest.mark.parametrize(
+    ("headers", "code", "message"),
+    [
+        (
+            {"Origin": "https://evil.example"},
+            "origin_not_allowed",
+            "Requests from this origin are not allowed.",
+        ),
+        ({"Origin": ORIGIN}, "csrf_missing", "The form's security token is missing. Reload the page and try again."),
+        (
+            {"Origin": ORIGIN, "X-CSRF-Token": "forged.token"},
+            "csrf_invalid",
+            "The form's security token is invalid or has expired. Reload the page and try again.",
+        ),
+    ],
+    ids=["foreign origin", "no token", "forged token"],
+)
+def test_a_submission_without_a_page_of_ours_is_refused_403_and_counted(
+    setup: tuple[Components, Provider], headers: dict[str, str], code: str, message: str
+) -> None:
+    """The contract's 403s (section 6): nothing is sent, the page reads the code and the message, and each counts
+    once as ``CsrfRejected`` (the metric the dashboard's abuse widget draws)."""
+    components, provider = setup
+    request_headers = {"Content-Type": "application/json", **headers}
+    status, _, body = answer(components.api, event("POST", "/contact", headers=request_headers, body=form()))
+    assert status == 403 and body is not None
+    assert body["error"] == {"code": code, "message": message}
+    assert provider.sent == []
+    sink = components.api.sink
+    assert isinstance(sink, ListSink) and sink.totals().get("CsrfRejected") == 1
+
+
 def test_a_submission_is_sent_once_with_the_address_normalised(setup: tuple[Components, Provider]) -> None:
     api, provider = setup[0].api, setup[1]
     status, _, body = post(api, form(email="  Ada@Example.ORG "))

@@ -29,6 +29,7 @@ from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, 
 from contact_sdk.errors import ProviderRequestError
 from contact_sdk.intake import Accepted
 from contact_sdk.metrics import ListSink
+from contact_sdk.models import parse_submission
 from contact_sdk.outbox import QueuedEmail
 from contact_sdk.record import (
     CYCLE_SECONDS,
@@ -689,3 +690,61 @@ def test_an_unverified_captcha_is_kept_with_its_mark_when_the_config_cannot_be_r
     assert s.outbox is not None
     [queued] = s.outbox.messages
     assert (queued.email, queued.subject_prefix) == (None, "[captcha unverified] ")
+
+
+FAILING = (500, {"statusCode": 500, "name": "internal_server_error", "message": "down"})
+
+
+@pytest.mark.parametrize(
+    ("answers", "first", "again"),
+    [
+        ([(200, {"id": "e-1"})], (200, "sent"), (200, "sent", "duplicate_sent", "sent")),
+        ([FAILING], (202, "queued"), (202, "queued", "duplicate_queued", "queued")),
+    ],
+    ids=["sent", "queued"],
+)
+def test_the_same_submission_again_is_answered_as_its_record_says_and_nothing_is_sent_again(
+    service: Callable[..., Service],
+    answers: list[tuple[int, dict[str, Any]]],
+    first: tuple[int, str],
+    again: tuple[int, str, str, str],
+) -> None:
+    """A double click: the second answer is the record's (sent, or still queued), with a next token, and the
+    provider is not asked again."""
+    s = service(*answers)
+    status, _, body = s.post()
+    assert (status, body["status"]) == first
+    asked = len(s.provider.received)
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (status, body["status"], summary["outcome"], summary["record_state"]) == again
+    assert summary["idempotency_key"] == s.provider.keys[0]
+    assert body["nextToken"]
+    assert len(s.provider.received) == asked
+
+
+def test_a_submission_again_after_its_spam_verdict_was_released_is_answered_sent(
+    service: Callable[..., Service],
+) -> None:
+    """Judged spam (the honeypot), released by the operator, then sent again by the visitor: answered ``sent`` from
+    the released record, and the owner gets the one email the release sent."""
+    s = service((200, {"id": "e-1"}))
+    status, _, body = s.post(website="https://spam.example")
+    assert (status, body["status"]) == (200, "sent") and s.provider.received == []
+    submission, _ = parse_submission(json.loads(form()))
+    assert submission is not None
+    key = idempotency_key(submission)
+    view = s.components.records.get(key)
+    assert view is not None and view.state == RecordState.SPAM
+    s.components.delivery.release(submission, view)
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post()
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (status, body["status"], summary["outcome"], summary["record_state"]) == (
+        200,
+        "sent",
+        "duplicate_sent",
+        "released",
+    )
+    assert len(s.provider.received) == 1
