@@ -31,10 +31,13 @@ from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.devtools.tables import create_table
 from contact_sdk.metrics import ListSink
 from contact_sdk.record import RECORD_PREFIX, submission_id
+from contact_sdk.security.turnstile import TurnstileVerifier
 from contact_sdk.settings import Settings
 from tests.clocks import ManualClock
 from tests.log_lines import printed
 from tests.test_api import CONFIG, ORIGIN, answer, event, form
+from tests.test_captcha_intake import GOOD, Siteverify
+from tests.test_captcha_intake import SECRET as SITEVERIFY_SECRET
 
 TABLE = "contact-admission"
 #: A moment inside a rate-limit window (not on its boundary), on the service's clock.
@@ -62,6 +65,11 @@ class Table:
         self.without_old_items = False
         self.erase_on_cancel: str | None = None
         self.get_fails = False
+        #: Run once with the cancelled transaction's items before the cancellation is raised: another request
+        #: writing in between (its token spent, its visitor's limit filled).
+        self.meanwhile: Callable[[list[dict[str, Any]]], None] | None = None
+        #: Reads of a submission's record.
+        self.reads = 0
 
     def __getattr__(self, name: str) -> Any:
         if name == "meta":
@@ -90,9 +98,14 @@ class Table:
                 reasons = [{k: v for k, v in reason.items() if k != "Item"} for reason in reasons]
             if self.erase_on_cancel is not None:
                 self._client.delete_item(TableName=TABLE, Key={"pk": {"S": self.erase_on_cancel}})
+            meanwhile, self.meanwhile = self.meanwhile, None
+            if meanwhile is not None:
+                meanwhile(list(kwargs["TransactItems"]))
             raise _cancelled(reasons) from exc
 
     def get_item(self, **kwargs: Any) -> Any:
+        if str(kwargs["Key"]["pk"]["S"]).startswith(RECORD_PREFIX):
+            self.reads += 1
         if self.get_fails:
             raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
         return self._client.get_item(**kwargs)
@@ -152,7 +165,7 @@ def service(moto_dynamodb: Any) -> Iterator[Callable[[], Service]]:
     built: list[Components] = []
     create_table(moto_dynamodb, TABLE)
 
-    def build() -> Service:
+    def build(*, captcha: bool = False) -> Service:
         clock = ManualClock(start=START, advance_on_sleep=True)
         provider = Provider()
         table = Table(moto_dynamodb)
@@ -166,17 +179,28 @@ def service(moto_dynamodb: Any) -> Iterator[Callable[[], Service]]:
             min_fill_seconds=0,
             table_name=TABLE,
             submit_limit=3,
+            turnstile_secret_parameter="/t" if captcha else None,
         )
         components = build_components(
             settings,
             sink=ListSink(),
-            parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
+            parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48, "/t": SITEVERIFY_SECRET}),
             http=httpx.Client(transport=httpx.MockTransport(provider)),
             outbox=InMemoryOutbox(),
             aws={"dynamodb": table},
             clock=clock,
         )
         assert isinstance(components.intake.admission, TransactionalAdmission)
+        if captcha:
+            built_verifier = components.intake.captcha
+            assert isinstance(built_verifier, TurnstileVerifier)
+            components.intake.captcha = TurnstileVerifier(
+                secret=lambda: SITEVERIFY_SECRET,
+                hostnames=built_verifier.hostnames,
+                action=built_verifier.action,
+                http=httpx.Client(transport=httpx.MockTransport(Siteverify())),
+                clock=clock,
+            )
         built.append(components)
         return Service(components, provider, clock, table)
 
@@ -205,6 +229,8 @@ def test_the_fourth_submission_in_the_window_waits_and_spends_neither_its_token_
     assert (status, body["error"]["code"]) == (429, "rate_limited")
     assert headers["Retry-After"] == "900"
     assert body["error"]["message"] == "Too many messages from your address. Please try again in 900 seconds."
+    sink = s.components.api.sink
+    assert isinstance(sink, ListSink) and sink.totals()["RateLimited"] == 1
     assert s.record_state(message(3)) is None and len(s.provider.keys) == 3
     other = "198.51.100.2"
     assert s.post(s.token(other), other, message=message(4))[0] == 200  # another visitor is not held back
@@ -226,6 +252,8 @@ def test_a_replayed_token_is_refused_and_still_counts_against_the_client(service
     assert (status, body["error"]["code"]) == (403, "csrf_invalid")
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert summary["csrf_reason"] == "replayed"
+    # Decided from the transaction's own answer, not by falling back store by store.
+    assert out.lines("admission transaction cancelled") == out.lines("admission transaction refused") == []
     assert s.record_state(message(1)) is None and len(s.provider.keys) == 1
     assert s.post(s.token(ip), ip, message=message(2))[0] == 200
     assert s.post(s.token(ip), ip, message=message(3))[0] == 429
@@ -246,6 +274,7 @@ def test_the_same_submission_again_is_answered_from_its_record_spends_its_token_
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert (summary["outcome"], summary["record_state"]) == ("duplicate_sent", "sent")
     assert len(s.provider.keys) == 1
+    assert s.table.reads == 0  # the record came back with the cancellation: no read to find it
     assert s.post(second, ip, message=message(1))[0] == 403
     # Three counted (the submission, its repeat, the replay): the window is full.
     assert s.post(s.token(ip), ip, message=message(2))[0] == 429
@@ -266,6 +295,7 @@ def test_a_repeat_whose_old_record_was_not_returned_is_read_and_answered_from_it
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert summary["outcome"] == "duplicate_sent"
     assert len(s.provider.keys) == 1
+    assert s.table.reads == 1  # the one more call
 
 
 def test_a_repeat_whose_record_was_erased_meanwhile_is_claimed_anew_and_sent_under_its_key(
@@ -299,6 +329,8 @@ def test_a_repeat_whose_record_cannot_be_read_goes_ahead_with_the_gap_counted(
     assert (status, body["status"]) == (200, "sent")
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert summary["record_gap"] == "received"
+    [gap] = out.lines("the submission's record could not be written; it goes ahead without it")
+    assert gap["error"] == f"record store ({TABLE}) unreadable: EndpointConnectionError"
     assert s.provider.keys[0] == s.provider.keys[1]
     sink = s.components.api.sink
     assert isinstance(sink, ListSink) and sink.totals()["ArchiveWriteFailed"] == 1
@@ -335,21 +367,26 @@ def test_a_replayed_token_with_the_table_down_is_refused_from_memory(service: Ca
 
 
 @pytest.mark.parametrize(
-    ("reasons", "warning"),
+    ("reasons", "warning", "fields"),
     [
         (
             [{"Code": "None"}, {"Code": "TransactionConflict"}, {"Code": "None"}],
             "admission transaction refused",
+            {
+                "error": "An error occurred (TransactionCanceledException) when calling the TransactWriteItems "
+                "operation: Transaction cancelled"
+            },
         ),
         (
             [{"Code": "None"}, {"Code": "None"}, {"Code": "None"}, {"Code": "ConditionalCheckFailed"}],
             "admission transaction cancelled",
+            {"reasons": ["None", "None", "None", "ConditionalCheckFailed"]},
         ),
     ],
     ids=["a conflict, no condition", "a condition on no known part"],
 )
 def test_a_transaction_cancelled_for_no_known_part_is_decided_store_by_store(
-    service: Callable[[], Service], reasons: list[dict[str, Any]], warning: str
+    service: Callable[[], Service], reasons: list[dict[str, Any]], warning: str, fields: dict[str, Any]
 ) -> None:
     """Cancelled, but not by the limit, the token or the claim: each store is asked in turn (on the table), the
     submission is sent and recorded, and the warning says why."""
@@ -360,7 +397,82 @@ def test_a_transaction_cancelled_for_no_known_part_is_decided_store_by_store(
     with printed(s.components.api.logger) as out:
         status, _, body = s.post(token, ip, message=message(0))
     assert (status, body["status"]) == (200, "sent")
-    assert len(out.lines(warning)) == 1
+    [line] = out.lines(warning)
+    assert {name: line[name] for name in fields} == fields
     assert s.record_state(message(0)) == "sent"
     s.table.cancel_with = None
     assert s.post(token, ip, message=message(1))[0] == 403  # the token was spent in the table all the same
+
+
+def test_a_repeat_whose_token_was_spent_meanwhile_is_refused_and_sends_nothing(service: Callable[[], Service]) -> None:
+    """A double click whose token another request spent between the transaction and its retry without the claim:
+    ``403 csrf_invalid``, as a replay is, and nothing is sent again."""
+    s = service()
+    ip = "198.51.100.11"
+    assert s.post(s.token(ip), ip, message=message(0))[0] == 200
+    s.table.meanwhile = lambda items: s.table._client.transact_write_items(TransactItems=[items[1]])
+    status, _, body = s.post(s.token(ip), ip, message=message(0))
+    assert (status, body["error"]["code"]) == (403, "csrf_invalid")
+    assert len(s.provider.keys) == 1
+
+
+def test_a_repeat_whose_visitor_reached_the_limit_meanwhile_is_refused_with_the_wait(
+    service: Callable[[], Service],
+) -> None:
+    """A double click while the same visitor's other tabs fill the window between the transaction and its retry:
+    ``429`` with ``Retry-After: 900`` (every hit at one moment: until the latest is a window old)."""
+    s = service()
+    ip = "198.51.100.12"
+    assert s.post(s.token(ip), ip, message=message(0))[0] == 200
+
+    def fill(items: list[dict[str, Any]]) -> None:
+        for _ in range(2):  # the 2nd and 3rd of 3 per window
+            s.table._client.transact_write_items(TransactItems=[items[0]])
+
+    s.table.meanwhile = fill
+    status, headers, body = s.post(s.token(ip), ip, message=message(0))
+    assert (status, body["error"]["code"], headers["Retry-After"]) == (429, "rate_limited", "900")
+    assert len(s.provider.keys) == 1
+
+
+def test_a_submission_judged_spam_is_recorded_as_spam_in_the_table(service: Callable[[], Service]) -> None:
+    """The honeypot filled: answered like a send, nothing sent, and the record the owner reviews says ``spam``."""
+    s = service()
+    ip = "198.51.100.13"
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post(s.token(ip), ip, message=message(0), website="https://spam.example")
+    assert (status, body["status"]) == (200, "sent")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["record_state"]) == ("spam", "spam")
+    assert s.record_state(message(0)) == "spam" and s.provider.keys == []
+
+
+def test_requests_refused_before_their_token_still_count_against_the_client(service: Callable[[], Service]) -> None:
+    """Three posts refused on their own (a form sent as text: ``415``) use up the window of 3 in the table: the
+    client's fourth request, a valid one, is ``429`` (the contract's order: the rate limit before the rest)."""
+    s = service()
+    ip = "198.51.100.14"
+    for n in range(3):
+        headers = {"Origin": ORIGIN, "Content-Type": "text/plain", "X-CSRF-Token": s.token(ip)}
+        raw = event("POST", "/contact", headers=headers, body=form(message=message(n)))
+        raw["requestContext"]["identity"]["sourceIp"] = ip
+        status, _, body = answer(s.components.api, raw)
+        assert status == 415 and body is not None and body["error"]["code"] == "unsupported_media_type"
+    assert s.post(s.token(ip), ip, message=message(3))[0] == 429
+
+
+def test_with_turnstile_on_the_record_is_claimed_after_the_check_and_a_repeat_sends_nothing(
+    service: Callable[..., Service],
+) -> None:
+    """Turnstile on: the token is spent first, siteverify asked, then the record claimed on its own; the same
+    submission again is answered from that record (``duplicate_sent``), one email in all."""
+    s = service(captcha=True)
+    ip = "198.51.100.15"
+    status, _, body = s.post(s.token(ip), ip, message=message(0), turnstileToken=GOOD)
+    assert (status, body["status"]) == (200, "sent")
+    assert s.record_state(message(0)) == "sent"
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post(s.token(ip), ip, message=message(0), turnstileToken=GOOD)
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (status, summary["outcome"], summary["record_state"]) == (200, "duplicate_sent", "sent")
+    assert len(s.provider.keys) == 1

@@ -192,6 +192,30 @@ def test_a_submission_without_a_page_of_ours_is_refused_403_and_counted(
     assert isinstance(sink, ListSink) and sink.totals().get("CsrfRejected") == 1
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json", 200),
+        ("Application/JSON", 200),
+        ("application/json; charset=utf-8", 200),
+        ("application/json ; charset=utf-8; profile=contact", 200),
+        ("text/plain", 415),
+        ("application/jsonp", 415),
+        ("text/plain; x=application/json", 415),
+    ],
+)
+def test_the_media_type_is_json_whatever_its_case_and_parameters(
+    setup: tuple[Components, Provider], content_type: str, status: int
+) -> None:
+    """RFC 9110: the media type is case-insensitive and may carry parameters; only ``application/json`` is read."""
+    components = setup[0]
+    headers = {"Origin": ORIGIN, "Content-Type": content_type, "X-CSRF-Token": token(components.api)}
+    answered, _, body = answer(components.api, event("POST", "/contact", headers=headers, body=form()))
+    assert answered == status, body
+    if status == 415:
+        assert body is not None and body["error"]["code"] == "unsupported_media_type"
+
+
 def test_a_submission_is_sent_once_with_the_address_normalised(setup: tuple[Components, Provider]) -> None:
     api, provider = setup[0].api, setup[1]
     status, _, body = post(api, form(email="  Ada@Example.ORG "))

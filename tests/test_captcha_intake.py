@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contact_sdk import deadline as deadlines
 from contact_sdk.bootstrap import Components
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.metrics import ListSink
@@ -40,10 +41,19 @@ class Siteverify:
 
     down: bool = False
     forms: list[dict[str, str]] = field(default_factory=list)
+    #: With a clock: siteverify hangs, taking all the time the scope in force allows (noted in ``had``).
+    hang_on: ManualClock | None = None
+    had: list[float] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if self.hang_on is not None:
+            scope = deadlines.current()
+            assert scope is not None, "siteverify is asked inside a deadline"
+            self.had.append(round(scope.remaining(), 3))
+            self.hang_on.advance(scope.remaining())
+            raise httpx.ReadTimeout("no answer", request=request)
         posted = dict(urllib.parse.parse_qsl(request.content.decode()))
         self.forms.append(posted)
         if posted.get("secret") == SECRET and posted.get("response") == GOOD:
@@ -74,6 +84,7 @@ class Service:
     components: Components
     provider: Provider
     siteverify: Siteverify
+    clock: ManualClock
 
     def post(self, csrf_token: str | None = None, **changes: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
         headers = {
@@ -97,7 +108,7 @@ class Service:
 def service() -> Iterator[Callable[..., Service]]:
     built: list[Components] = []
 
-    def build(*, strict: bool = False) -> Service:
+    def build(*, strict: bool = False, **settings: Any) -> Service:
         provider, siteverify = Provider(), Siteverify()
         clock = ManualClock(start=1_800_000_000.0, advance_on_sleep=True)
         components = in_process(
@@ -106,6 +117,7 @@ def service() -> Iterator[Callable[..., Service]]:
             clock=clock,
             turnstile_secret_parameter="/t",
             turnstile_strict=strict,
+            **settings,
         )
         source = components.parameter_source
         assert isinstance(source, InMemoryParameterSource)
@@ -122,7 +134,7 @@ def service() -> Iterator[Callable[..., Service]]:
         )
         components.intake.captcha = verifier
         built.append(components)
-        return Service(components, provider, siteverify)
+        return Service(components, provider, siteverify, clock)
 
     yield build
     for components in built:
@@ -182,8 +194,11 @@ def test_siteverify_unreachable_in_strict_mode_is_503_with_retry_after_and_nothi
 ) -> None:
     s = service(strict=True)
     s.siteverify.down = True
-    status, headers, body = s.post(turnstileToken=GOOD)
+    with printed(s.components.api.logger) as out:
+        status, headers, body = s.post(turnstileToken=GOOD)
     assert (status, body["error"]["code"]) == (503, "service_unavailable")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert summary["captcha_reason"] == "unreachable: ConnectError"
     assert int(headers["Retry-After"]) > 0
     assert body["error"]["message"] == (
         "We could not check that you are not a robot right now. Please try again in a minute."
@@ -200,3 +215,19 @@ def test_a_replayed_csrf_token_never_reaches_siteverify(service: Callable[..., S
     status, _, body = s.post(page_token, turnstileToken=GOOD, message="Another message about the engine.")
     assert (status, body["error"]["code"]) == (403, "csrf_invalid")
     assert len(s.siteverify.forms) == 1 and len(s.provider.sent) == 1
+
+
+def test_a_hanging_siteverify_gets_the_checks_share_of_the_budget_not_its_own_timeout(
+    service: Callable[..., Service],
+) -> None:
+    """A 2 s budget and siteverify's own 2 s timeout: siteverify hangs and is cut where the checks' share ends
+    (1 s: half the budget, the other half kept for delivery), and the email goes out marked at 1 s."""
+    s = service(response_budget_ms=2000, turnstile_timeout_ms=2000)
+    s.siteverify.hang_on = s.clock
+    started = s.clock()
+    status, _, body = s.post(turnstileToken=GOOD)
+    assert (status, body["status"]) == (200, "sent")
+    assert s.siteverify.had == [1.0]
+    assert s.clock() - started == pytest.approx(1.0)
+    [email] = s.provider.sent
+    assert str(email["subject"]).startswith("[captcha unverified] ")

@@ -566,6 +566,8 @@ def test_with_the_records_down_a_submission_is_sent_or_kept_and_the_gap_counted_
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert (summary["outcome"], summary["record_gap"]) == (outcome, "received")
     assert "record_state" not in summary
+    [gap] = out.lines("the submission's record could not be written; it goes ahead without it")
+    assert gap["error"] == "record store unreachable (simulated)"
     assert s.sink.totals()["ArchiveWriteFailed"] == 1
 
 
