@@ -24,6 +24,7 @@ from contact_sdk.outbox import Outbox
 from contact_sdk.outcome import Outcome
 from contact_sdk.settings import Settings
 from tests.clocks import RecordingClock
+from tests.log_lines import printed
 
 ORIGIN = "https://www.example.com"
 CONFIG = json.dumps(
@@ -304,3 +305,113 @@ def test_request_headers_are_case_insensitive_and_refuse_conflicts() -> None:
     assert headers.single("x-one") == "1"
     assert headers.single("skipped") is None and headers.present("skipped") is False
     assert headers.as_dict() == {"origin": "https://a.example", "accept": "x", "x-one": "1"}
+
+
+MAX_BODY = 32 * 1024  # the contract: a body of at most 32 KiB
+
+
+def padded_form(size: int) -> str:
+    """A valid form whose JSON is exactly ``size`` bytes (the message padded with spaces inside its text)."""
+    body = form(message="Hello there, about the engine.")
+    padding = size - len(body.encode())
+    assert padding >= 0
+    return form(message="Hello there," + " " * padding + " about the engine.")
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "expected"),
+    [
+        (
+            form(),
+            "text/plain",
+            (415, "unsupported_media_type", "Send the form as JSON (Content-Type: application/json)."),
+        ),
+        (
+            padded_form(MAX_BODY + 1),
+            "application/json",
+            (413, "payload_too_large", "The message is too large: the limit is 32 KiB."),
+        ),
+        ("[1, 2]", "application/json", (400, "invalid_json", "The body must be a JSON object.")),
+        ('{"name": NaN}', "application/json", (400, "invalid_json", "The body must be a JSON object.")),
+    ],
+    ids=["text", "one byte over 32 KiB", "an array", "NaN"],
+)
+def test_a_body_the_service_cannot_read_gets_the_contracts_answer_and_counts(
+    setup: tuple[Components, Provider], raw: str, content_type: str, expected: tuple[int, str, str]
+) -> None:
+    """Section 6's answers before the token is even read: the status and code, the message the page shows, and
+    one ``ValidationErrors`` each; nothing is sent."""
+    components, provider = setup
+    headers = {"Origin": ORIGIN, "Content-Type": content_type, "X-CSRF-Token": token(components.api)}
+    status, _, body = answer(components.api, event("POST", "/contact", headers=headers, body=raw))
+    assert body is not None
+    assert (status, body["error"]["code"], body["error"]["message"]) == expected
+    assert provider.sent == []
+    sink = components.api.sink
+    assert isinstance(sink, ListSink) and sink.totals().get("ValidationErrors") == 1
+
+
+def test_a_body_of_exactly_32_kib_is_read(setup: tuple[Components, Provider]) -> None:
+    """The limit is inclusive: 32,768 bytes of JSON are read, and judged by their fields (the padded message is
+    past 5,000 characters, so ``message`` is the field named), not refused for their size."""
+    api = setup[0].api
+    raw = padded_form(MAX_BODY)
+    assert len(raw.encode()) == MAX_BODY
+    status, _, body = post(api, raw)
+    assert status == 400 and body is not None and body["error"]["code"] == "validation_error"
+    assert set(body["error"]["fields"]) == {"message"}  # read and judged by its fields, not refused for its size
+
+
+def test_a_cold_instance_that_cannot_read_its_secret_answers_503_and_says_why_in_the_log(
+    setup: tuple[Components, Provider],
+) -> None:
+    """A token from a warm instance, posted to a fresh one whose Parameter Store is down: ``503`` with
+    ``Retry-After`` and the page's message; the summary line names the parameter that could not be read."""
+    warm, provider = setup
+    page_token = token(warm.api)
+    cold = in_process(provider, outbox=InMemoryOutbox(), clock=RecordingClock())
+    try:
+        source = cold.parameter_source
+        assert isinstance(source, InMemoryParameterSource)
+        source.fail = True
+        headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": page_token}
+        with printed(cold.api.logger) as out:
+            status, response_headers, body = answer(cold.api, event("POST", "/contact", headers=headers, body=form()))
+    finally:
+        cold.close()
+    assert status == 503 and body is not None and int(response_headers["Retry-After"]) > 0
+    assert body["error"] == {"code": "service_unavailable", "message": "The contact form is not available right now."}
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert "/s" in summary["config_error"] and "unreachable" in summary["config_error"]
+    assert provider.sent == []
+
+
+def test_a_token_signed_with_the_previous_secret_still_works_after_a_rotation(
+    setup: tuple[Components, Provider],
+) -> None:
+    """``contact-sdk config put-csrf-secret --keep-previous`` writes ``{"current", "previous"}``: a form opened
+    before the rotation (its token signed with the old secret) is still accepted; a token signed with neither is
+    ``403 csrf_invalid`` with its reason logged."""
+    components, provider = setup
+    old_token = token(components.api)
+    fresh = in_process(provider, outbox=InMemoryOutbox(), clock=RecordingClock())
+    try:
+        source = fresh.parameter_source
+        assert isinstance(source, InMemoryParameterSource)
+        source.values["/s"] = json.dumps({"current": "n" * 48, "previous": "s" * 48})
+        headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": old_token}
+        status, _, body = answer(fresh.api, event("POST", "/contact", headers=headers, body=form()))
+        assert (status, body and body["status"]) == (200, "sent")
+        source.values["/s"] = "n" * 48  # the previous secret dropped: the old page's next token was signed anew
+        fresh.cache.get("/s", force=True)  # what the next read after the hour's TTL sees
+        headers["X-CSRF-Token"] = token(components.api)  # signed with "s" * 48, which no longer verifies
+        with printed(fresh.api.logger) as out:
+            status, _, body = answer(
+                fresh.api,
+                event("POST", "/contact", headers=headers, body=form(message="Another one about the engine.")),
+            )
+    finally:
+        fresh.close()
+    assert status == 403 and body is not None and body["error"]["code"] == "csrf_invalid"
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert summary["csrf_reason"] == "bad_signature"
