@@ -17,8 +17,6 @@ into a ``503`` (the brownout matrix's cold DynamoDB rows, on CI).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -72,14 +70,6 @@ class PromptProvider:
         assert deadline is not None, "the provider is called inside the request's deadline"
         self.given.append(round(deadline.remaining(), 6))
         return httpx.Response(200, json={"id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"})
-
-
-@pytest.fixture
-def built() -> Iterator[list[Components]]:
-    made: list[Components] = []
-    yield made
-    for components in made:
-        components.close()
 
 
 def behind_the_slowest_table(

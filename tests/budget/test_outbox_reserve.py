@@ -11,8 +11,6 @@ submission gets those 0.5 s plus 0.4 s, so a first connection to SQS or a stalle
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -57,14 +55,6 @@ def stack(budget_ms: int, *, outbox: InMemoryOutbox | None) -> tuple[Components,
     clock = ManualClock(advance_on_sleep=True)
     provider = SlowestProvider(clock)
     return in_process(provider, outbox=outbox, clock=clock, response_budget_ms=budget_ms), provider, clock
-
-
-@pytest.fixture
-def built() -> Iterator[list[Components]]:
-    made: list[Components] = []
-    yield made
-    for components in made:
-        components.close()
 
 
 @pytest.mark.parametrize(
