@@ -474,9 +474,9 @@ class Delivery:
         is left): a submission the provider could not take in time is then kept with that reserve plus the
         contract's allowance, not in the allowance's last 0.4 s alone. Without one, nothing is held back.
         """
-        if deadline is None or self.outbox is None or not deadline.bounded:
+        if deadline is None or self.outbox is None:
             return deadline
-        return deadline.keeping(OUTBOX_RESERVE_SECONDS, at_most=0.25)
+        return deadline.keeping(OUTBOX_RESERVE_SECONDS, at_most=0.25)  # an unbounded deadline stays as it is
 
     def _send(self, email: OutgoingEmail, key: str, deadline: Deadline | None, config: ResendConfig | None) -> str:
         """Send under ``key``. A 401/403 re-reads the config once: a key rotated in Parameter Store is used at once."""
