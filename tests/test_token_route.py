@@ -71,11 +71,14 @@ def parameters(components: Components) -> InMemoryParameterSource:
 def test_a_page_of_ours_gets_a_token_for_an_hour_that_its_submission_spends(
     built: list[Components], provider: Provider, clock: ManualClock
 ) -> None:
-    """``200 {"token", "expiresIn": 3600, "requestId"}`` with the page's origin allowed; each request gets a token
-    of its own, and a submission carrying one is sent."""
+    """``200 {"token", "expiresIn": 3600, "requestId"}`` with the page's origin allowed, logged as outcome
+    ``token_issued``; each request gets a token of its own, and a submission carrying one is sent."""
     components = service(built, provider, clock)
-    status, headers, body = ask(components, request_id="t-first")
+    with printed(components.api.logger) as out:
+        status, headers, body = ask(components, request_id="t-first")
     assert status == 200
+    [summary] = out.lines("request handled")  # what the dashboard's "Request outcomes by status" groups by
+    assert (summary["route"], summary["status"], summary["outcome"]) == ("/contact/token", 200, "token_issued")
     assert set(body) == {"token", "expiresIn", "requestId"}
     assert body["expiresIn"] == 3600 and body["requestId"] == "t-first"
     assert headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -168,6 +171,35 @@ def test_a_secret_too_short_is_503_and_the_log_says_why(
     assert body["error"] == {"code": "service_unavailable", "message": "The contact form is not available right now."}
     [summary] = out.lines("request handled")
     assert "/s" in summary["config_error"] and "32+ characters" in summary["config_error"]
+
+
+class ShortSecretSource:
+    """The service's configuration, except that the CSRF secret it hands over is 15 bytes: what a secret source of
+    an SDK user's own may do (the service's Parameter Store reading refuses one under 32 characters first)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def csrf_secret(self) -> bytes:
+        return b"s" * 15
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_secret_too_short_to_sign_with_is_never_used(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """Whatever the source, no token is signed with a key under 16 bytes: ``503`` with the page's message (not a
+    ``500``, not a token), and the summary line says why."""
+    components = service(built, provider, clock)
+    components.intake.config = ShortSecretSource(components.intake.config)
+    with printed(components.api.logger) as out:
+        status, _, body = ask(components)
+    assert status == 503
+    assert body["error"] == {"code": "service_unavailable", "message": "The contact form is not available right now."}
+    [summary] = out.lines("request handled")
+    assert "at least 16 bytes" in summary["config_error"]
 
 
 class HangingRateLimitTable:
