@@ -1,0 +1,153 @@
+"""``POST /contact``'s order of checks as a visitor meets it, fast tier (contract section 6).
+
+"Nobody without a valid token learns the field rules", every request counts against its address, and an answer
+given after the token was spent hands back a ``nextToken`` that keeps the fill-time start of the token it
+replaces. The service runs in process (:func:`tests.test_api.in_process`, no Turnstile) on a manual clock that
+starts on a rate-limit window's boundary; the figures (``Retry-After``, the fill-time rule's 3 s) are the
+contract's, worked out by hand. What was mailed is read from what the provider received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from contact_sdk.bootstrap import Components
+from contact_sdk.devtools.fakes import InMemoryOutbox
+from tests.clocks import ManualClock
+from tests.test_api import ORIGIN, Provider, answer, event, form, in_process
+
+#: 2,000,000 windows of 900 s: every hit made at the start lies a whole window from the next one.
+START = 1_800_000_000.0
+TOO_SHORT = "Hi."  # the contract's message field needs 10 characters
+
+
+class Visitor:
+    """One page on one address: asks for tokens and posts as the browser snippet does."""
+
+    def __init__(self, components: Components) -> None:
+        self.components = components
+
+    def token(self) -> str:
+        status, _, body = answer(self.components.api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
+        assert status == 200 and body is not None
+        return str(body["token"])
+
+    def post(self, token: str | None, **changes: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+        headers = {"Origin": ORIGIN, "Content-Type": "application/json"}
+        if token is not None:
+            headers["X-CSRF-Token"] = token
+        status, response_headers, body = answer(
+            self.components.api, event("POST", "/contact", headers=headers, body=form(**changes))
+        )
+        assert body is not None
+        return status, response_headers, body
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start=START)
+
+
+@pytest.fixture
+def provider() -> Provider:
+    return Provider()
+
+
+@pytest.fixture
+def built() -> Iterator[list[Components]]:
+    made: list[Components] = []
+    yield made
+    for components in made:
+        components.close()
+
+
+def visitor(built: list[Components], provider: Provider, clock: ManualClock, **settings: Any) -> Visitor:
+    components = in_process(provider, outbox=InMemoryOutbox(), clock=clock, **settings)
+    built.append(components)
+    return Visitor(components)
+
+
+def test_requests_refused_before_their_token_count_and_the_one_over_the_limit_waits(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """2 submissions per 900 s: two posts without a token are ``403 csrf_missing`` and both count; the third is
+    ``429`` with ``Retry-After: 900`` and says so in the page's words, and so is a fourth with a good token."""
+    page = visitor(built, provider, clock, submit_limit=2, submit_window_seconds=900)
+    assert [page.post(None)[2]["error"]["code"] for _ in range(2)] == ["csrf_missing", "csrf_missing"]
+
+    status, headers, body = page.post(None)
+    assert (status, headers["Retry-After"]) == (429, "900")
+    assert body["error"] == {
+        "code": "rate_limited",
+        "message": "Too many messages from your address. Please try again in 900 seconds.",
+    }
+    status, headers, _ = page.post(page.token())
+    assert (status, headers["Retry-After"]) == (429, "900")
+    assert provider.sent == []
+
+
+def test_a_field_error_spends_the_token_and_its_next_token_sends(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """A message too short is ``400 validation_error`` naming ``message``, with a ``nextToken``; the token it
+    came with is spent (posted again, corrected, it is ``403 csrf_invalid``); the ``nextToken`` sends it."""
+    page = visitor(built, provider, clock)
+    first = page.token()
+    status, _, body = page.post(first, message=TOO_SHORT)
+    assert status == 400 and body["error"]["code"] == "validation_error"
+    assert set(body["error"]["fields"]) == {"message"}
+    next_token = body["error"]["nextToken"]
+
+    status, _, body = page.post(first)
+    assert (status, body["error"]["code"]) == (403, "csrf_invalid")
+    status, _, body = page.post(next_token)
+    assert (status, body["status"]) == (200, "sent")
+    assert len(provider.sent) == 1
+
+
+def test_a_replayed_token_learns_nothing_about_the_fields(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """A token that already sent a message, posted again with a field wrong: ``403 csrf_invalid``, not the
+    ``400`` that would name the field rules; nothing more is sent."""
+    page = visitor(built, provider, clock)
+    spent = page.token()
+    assert page.post(spent)[0] == 200
+
+    status, _, body = page.post(spent, message=TOO_SHORT)
+    assert (status, body["error"]["code"]) == (403, "csrf_invalid")
+    assert "fields" not in body["error"]
+    assert len(provider.sent) == 1
+
+
+def test_an_address_over_its_limit_is_told_to_wait_not_what_is_wrong(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """1 submission per 900 s, spent on a message that was sent: the next one, with a field wrong and a fresh
+    token, is ``429`` with ``Retry-After: 900``, not a ``400`` naming the field."""
+    page = visitor(built, provider, clock, submit_limit=1, submit_window_seconds=900)
+    assert page.post(page.token())[0] == 200
+
+    status, headers, body = page.post(page.token(), message=TOO_SHORT)
+    assert (status, headers["Retry-After"], body["error"]["code"]) == (429, "900", "rate_limited")
+    assert "fields" not in body["error"]
+
+
+def test_a_next_token_keeps_its_forms_start_so_a_corrected_field_goes_at_once(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """The fill-time rule at its default of 3 s: a visitor takes 5 s over the form, sends it with the message
+    too short, and resends the corrected form at once with the ``nextToken``. The new token counts from when the
+    form was first shown (5 s ago), so the message is mailed, not taken for a bot's instant post."""
+    page = visitor(built, provider, clock, min_fill_seconds=3)
+    shown = page.token()
+    clock.advance(5)
+    status, _, body = page.post(shown, message=TOO_SHORT)
+    assert status == 400
+    status, _, body = page.post(body["error"]["nextToken"])
+    assert (status, body["status"]) == (200, "sent")
+    [email] = provider.sent
+    assert "Hello there, about the engine." in email["text"]
