@@ -9,6 +9,7 @@ contract's, worked out by hand. What was mailed is read from what the provider r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 
 from contact_sdk.bootstrap import Components
 from contact_sdk.devtools.fakes import InMemoryOutbox
+from contact_sdk.metrics import ListSink
 from tests.clocks import ManualClock
+from tests.log_lines import printed
 from tests.test_api import ORIGIN, Provider, answer, event, form, in_process
 
 #: 2,000,000 windows of 900 s: every hit made at the start lies a whole window from the next one.
@@ -151,3 +154,89 @@ def test_a_next_token_keeps_its_forms_start_so_a_corrected_field_goes_at_once(
     assert (status, body["status"]) == (200, "sent")
     [email] = provider.sent
     assert "Hello there, about the engine." in email["text"]
+
+
+def metric(components: Components, name: str) -> float:
+    sink = components.api.sink
+    assert isinstance(sink, ListSink)
+    return float(sink.totals().get(name, 0))
+
+
+def test_a_field_error_tells_the_page_and_the_owner_which_fields(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """``400`` with the page's sentence and the fields; the summary line names the fields (never their values)
+    and ``ValidationErrors`` counts it once."""
+    page = visitor(built, provider, clock)
+    with printed(page.components.api.logger) as out:
+        status, _, body = page.post(page.token(), message=TOO_SHORT, email="not an address")
+    assert status == 400
+    assert (body["error"]["code"], body["error"]["message"]) == ("validation_error", "Some fields need your attention.")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert summary["invalid_fields"] == ["email", "message"]
+    assert TOO_SHORT not in json.dumps(summary)
+    assert metric(page.components, "ValidationErrors") == 1
+
+
+def spam_reasons_of(page: Visitor, token: str, **changes: Any) -> list[str] | None:
+    """Posts; a submission judged spam is answered as if sent and mails nothing: its reasons from the summary line,
+    or ``None`` when it was mailed."""
+    with printed(page.components.api.logger) as out:
+        status, _, body = page.post(token, **changes)
+    assert (status, body["status"]) == (200, "sent")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    return summary.get("spam_reasons")
+
+
+def test_a_post_under_three_seconds_after_its_token_is_spam(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """The fill-time rule from the token's signed issue time (default 3 s): posted 2 s after the token, it is
+    answered ``200 sent`` and mailed to nobody; 3 s after, it is mailed."""
+    page = visitor(built, provider, clock, min_fill_seconds=3)
+    fast = page.token()
+    clock.advance(2)
+    assert spam_reasons_of(page, fast) == ["token_too_recent"]
+    assert provider.sent == [] and metric(page.components, "SpamBlocked") == 1
+
+    patient = page.token()
+    clock.advance(3)
+    assert spam_reasons_of(page, patient, message="Hello again, about the engine.") is None
+    assert len(provider.sent) == 1
+
+
+def test_a_post_under_three_seconds_after_form_started_at_is_spam_whatever_the_tokens_age(
+    built: list[Components], provider: Provider, clock: ManualClock
+) -> None:
+    """``formStartedAt`` counts too: a token fetched a minute ago, with the form said to be started 1 s ago, is
+    spam; started 10 s ago, it is mailed."""
+    page = visitor(built, provider, clock, min_fill_seconds=3)
+    old, older = page.token(), page.token()
+    clock.advance(60)
+    now_ms = int(clock.now * 1000)
+    assert spam_reasons_of(page, old, formStartedAt=now_ms - 1000) == ["submitted_too_fast"]
+    assert provider.sent == []
+    assert spam_reasons_of(page, older, formStartedAt=now_ms - 10_000, message="Hello again, about it.") is None
+    assert len(provider.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("subject", "reason"),
+    [
+        ("Hello " + "!" * 20, "repeated_character"),
+        ("See https://a.example and https://b.example", "too_many_links"),
+    ],
+    ids=["twenty in a row", "links with the message's"],
+)
+def test_the_subject_is_judged_with_the_message(
+    built: list[Components], provider: Provider, clock: ManualClock, subject: str, reason: str
+) -> None:
+    """docs/security.md: one character 20 times in a row in the subject is spam (19 are not); more than 3 URLs in
+    subject and message together is spam (2 in the subject and 2 in the message; 1 and 2 are not)."""
+    page = visitor(built, provider, clock)
+    message = "Two links: https://c.example and https://d.example"
+    assert spam_reasons_of(page, page.token(), subject=subject, message=message) == [reason]
+    assert provider.sent == []
+    below = {"repeated_character": "Hello " + "!" * 19, "too_many_links": "See https://a.example"}[reason]
+    assert spam_reasons_of(page, page.token(), subject=below, message=message) is None
+    assert len(provider.sent) == 1
