@@ -331,7 +331,7 @@ def test_a_repeat_whose_record_cannot_be_read_goes_ahead_with_the_gap_counted(
     assert summary["record_gap"] == "received"
     [gap] = out.lines("the submission's record could not be written; it goes ahead without it")
     assert gap["error"] == f"record store ({TABLE}) unreadable: EndpointConnectionError"
-    assert s.provider.keys[0] == s.provider.keys[1]
+    assert s.provider.keys[0] == s.provider.keys[1] == gap["idempotency_key"]  # the key to look the email up by
     sink = s.components.api.sink
     assert isinstance(sink, ListSink) and sink.totals()["ArchiveWriteFailed"] == 1
 
@@ -445,6 +445,38 @@ def test_a_submission_judged_spam_is_recorded_as_spam_in_the_table(service: Call
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     assert (summary["outcome"], summary["record_state"]) == ("spam", "spam")
     assert s.record_state(message(0)) == "spam" and s.provider.keys == []
+    [item] = [item for item in s.table._client.scan(TableName=TABLE)["Items"] if message(0) in json.dumps(item)]
+    assert item["reasons"] == {"L": [{"S": "honeypot_filled"}]}  # docs/records.md: the spam rules that fired
+
+
+def test_spam_with_the_table_down_is_answered_as_sent_and_the_gap_named(service: Callable[[], Service]) -> None:
+    """The record cannot be written: the visitor still reads ``200 sent``, nothing is sent, and the summary line
+    says which state was not recorded (``record_gap``), not a ``record_state`` the table does not hold."""
+    s = service()
+    s.table.down = True
+    ip = "198.51.100.14"
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post(s.token(ip), ip, message=message(0), website="https://spam.example")
+    assert (status, body["status"]) == (200, "sent")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert (summary["outcome"], summary["record_gap"]) == ("spam", "spam")
+    assert "record_state" not in summary
+    assert s.provider.keys == []
+
+
+def test_a_sent_message_repeated_as_spam_is_not_recorded_as_spam(service: Callable[[], Service]) -> None:
+    """A message sent, then the same one again with the honeypot filled: answered like a send, nothing sent
+    twice, and its record still says ``sent``; the summary line names no ``record_state``, so the dashboard's
+    submissions by state do not count a ``spam`` the table does not hold."""
+    s = service()
+    ip = "198.51.100.15"
+    assert s.post(s.token(ip), ip, message=message(0))[0] == 200
+    with printed(s.components.api.logger) as out:
+        status, _, body = s.post(s.token(ip), ip, message=message(0), website="https://spam.example")
+    assert (status, body["status"]) == (200, "sent")
+    [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
+    assert summary["outcome"] == "spam" and "record_state" not in summary
+    assert s.record_state(message(0)) == "sent" and len(s.provider.keys) == 1
 
 
 def test_requests_refused_before_their_token_still_count_against_the_client(service: Callable[[], Service]) -> None:
