@@ -179,11 +179,12 @@ def test_a_field_error_tells_the_page_and_the_owner_which_fields(
 
 
 def spam_reasons_of(page: Visitor, token: str, **changes: Any) -> list[str] | None:
-    """Posts; a submission judged spam is answered as if sent and mails nothing: its reasons from the summary line,
-    or ``None`` when it was mailed."""
+    """Posts; a submission judged spam is answered exactly as a sent one and mails nothing: its reasons from the
+    summary line, or ``None`` when it was mailed."""
     with printed(page.components.api.logger) as out:
         status, _, body = page.post(token, **changes)
     assert (status, body["status"]) == (200, "sent")
+    assert set(body) == {"status", "nextToken", "requestId"}  # spam or not, the same answer (contract section 6)
     [summary] = [line for line in out.lines("request handled") if line["route"] == "/contact"]
     return summary.get("spam_reasons")
 
