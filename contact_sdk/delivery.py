@@ -449,9 +449,9 @@ class Delivery:
         if record.state not in (RecordState.SPAM, RecordState.PARKED):
             raise ValueError(f"a {record.state} submission cannot be released")
         target = RecordState.RELEASED if record.state == RecordState.SPAM else RecordState.SENT
-        queued = self.recompose(submission, record, reason="released by the operator")
-        assert queued.email is not None  # noqa: S101 - recompose always composes
-        with within(deadline):
+        with within(deadline):  # today's config is read fresh for it: inside the deadline too
+            queued = self.recompose(submission, record, reason="released by the operator")
+            assert queued.email is not None  # noqa: S101 - recompose always composes
             email_id = self._send(queued.email, queued.idempotency_key, deadline, None)
         moved = self._move(
             record.idempotency_key,

@@ -448,10 +448,21 @@ def test_a_release_reads_the_config_the_operator_just_fixed(service: Callable[..
 def test_a_release_is_bounded_by_the_deadline_it_is_given_and_noted_with_its_request(
     service: Callable[..., Service],
 ) -> None:
-    """2 s left: every phase of the provider call gets 2 s; the record's history names the recomposed request."""
+    """2 s left: every phase of the provider call gets 2 s, and so does Parameter Store's read of the config; the
+    record's history names the recomposed request."""
     s = service((200, {"id": "e-9"}))
     view = kept(s, RecordState.SPAM)
+    left_at: list[tuple[str, float | None]] = []
+    fetch = s.parameters.fetch
+
+    def watched(name: str) -> str:
+        scope = deadlines.current()
+        left_at.append((name, None if scope is None else round(scope.remaining(), 3)))
+        return fetch(name)
+
+    s.parameters.fetch = watched  # type: ignore[method-assign]
     s.components.delivery.release(SUBMISSION, view, deadline=Deadline.after(2.0, clock=s.clock.monotonic))
+    assert left_at == [("/c", 2.0)]  # read fresh (a sender fixed a minute ago is used), and not for ever
     assert s.provider.received[0].extensions["timeout"] == {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
     [*_, last] = s.history(KEY)
     assert (last["state"], last["requestId"], last["emailId"]) == (
