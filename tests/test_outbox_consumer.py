@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ import pytest
 
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.compose import idempotency_key
-from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource, InMemoryParkingLot
 from contact_sdk.errors import CircuitOpenError, ProviderError, ProviderQuotaError, ProviderServerError
 from contact_sdk.metrics import ListSink
 from contact_sdk.models import ContactSubmission
@@ -129,6 +129,13 @@ def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
         sent.append(json.loads(request.content))
         return httpx.Response(200, json={"id": f"e-{len(sent)}"})
 
+    components = consumer_with(provider)
+    yield components, sent
+    components.close()
+
+
+def consumer_with(provider: Callable[[httpx.Request], httpx.Response]) -> Components:
+    """The service in process with an in-memory outbox, ``provider`` answering for Resend."""
     settings = Settings.from_env(
         environ={},
         config_parameter="/c",
@@ -137,7 +144,7 @@ def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
         environment="test",
         resend_api_url="http://resend.invalid",
     )
-    components = build_components(
+    return build_components(
         settings,
         sink=ListSink(),
         parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
@@ -145,8 +152,6 @@ def consumer_setup() -> Iterator[tuple[Components, list[dict[str, Any]]]]:
         outbox=InMemoryOutbox(),
         clock=RecordingClock(),
     )
-    yield components, sent
-    components.close()
 
 
 def record(body: str, message_id: str) -> dict[str, Any]:
@@ -229,6 +234,35 @@ def test_a_legacy_message_is_composed_from_todays_config(
         ["owner@example.com"],
         ["ada@example.org"],
     )
+
+
+def test_a_legacy_message_the_provider_refuses_is_parked_with_its_own_history(caplog: pytest.LogCaptureFixture) -> None:
+    """A version-1 message Resend refuses for good (``422 validation_error``): the parking lot's message (what the
+    dead-letter queue would hold, read back as JSON) keeps the request that queued it and when, so the operator can
+    trace it, and says why it was parked (Resend's refusal, as docs/records.md shows it); the ERROR line names that
+    request too."""
+    sent: list[dict[str, Any]] = []
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(
+            422, json={"statusCode": 422, "name": "validation_error", "message": "Invalid `to` field."}
+        )
+
+    components = consumer_with(refusing)
+    lot = InMemoryParkingLot()
+    components.delivery.parking = lot
+    body, key = legacy_body(request_id="r-legacy", queued_at=1_765_000_000.5, reason="CircuitOpenError")
+    with caplog.at_level(logging.INFO):
+        assert components.consumer.handle({"Records": [record(body, "m-1")]})["batchItemFailures"] == []
+    assert len(sent) == 1
+    [(queued, why)] = lot.parked
+    parked = json.loads(queued.to_json())
+    assert (parked["request_id"], parked["queued_at"], parked["idempotency_key"]) == ("r-legacy", 1_765_000_000.5, key)
+    assert parked["reason"] == why == "ProviderRequestError 422 validation_error: Invalid `to` field."
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR and "parked" in r.getMessage()]
+    assert error.__dict__["submission_request_id"] == "r-legacy"
+    components.close()
 
 
 def test_a_batch_delivers_the_good_and_reports_the_unreadable(
