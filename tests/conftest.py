@@ -12,6 +12,7 @@ import boto3
 import httpx
 import pytest
 
+from contact_sdk.bootstrap import Components
 from contact_sdk.devtools.local.emulator import running_emulator
 from contact_sdk.devtools.tables import create_table
 
@@ -127,6 +128,15 @@ SPREAD = ("tests/faults/test_brownout.py",)
 
 #: Run first, so their long waits (servers, a browser, Locust, CDK synths, Lambda builds) overlap the rest.
 SLOW_FIRST = (INFRA, Path(__file__).resolve().parent / "local")
+
+
+@pytest.fixture
+def built() -> Iterator[list[Components]]:
+    """The in-process services a test builds (append them), closed after it."""
+    made: list[Components] = []
+    yield made
+    for components in made:
+        components.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

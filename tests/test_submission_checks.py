@@ -10,21 +10,23 @@ contract's, worked out by hand. What was mailed is read from what the provider r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from contact_sdk.bootstrap import Components
-from contact_sdk.devtools.fakes import InMemoryOutbox
 from contact_sdk.metrics import ListSink
+from tests import test_token_route
 from tests.clocks import ManualClock
 from tests.log_lines import printed
-from tests.test_api import ORIGIN, Provider, answer, event, form, in_process
+from tests.test_api import ORIGIN, Provider, answer, event, form
+from tests.test_token_route import service
 
-#: 2,000,000 windows of 900 s: every hit made at the start lies a whole window from the next one.
-START = 1_800_000_000.0
 TOO_SHORT = "Hi."  # the contract's message field needs 10 characters
+
+# The token route's fixtures: a manual clock on a rate-limit window's boundary, and a provider keeping what it got.
+clock = test_token_route.clock
+provider = test_token_route.provider
 
 
 class Visitor:
@@ -49,28 +51,8 @@ class Visitor:
         return status, response_headers, body
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start=START)
-
-
-@pytest.fixture
-def provider() -> Provider:
-    return Provider()
-
-
-@pytest.fixture
-def built() -> Iterator[list[Components]]:
-    made: list[Components] = []
-    yield made
-    for components in made:
-        components.close()
-
-
 def visitor(built: list[Components], provider: Provider, clock: ManualClock, **settings: Any) -> Visitor:
-    components = in_process(provider, outbox=InMemoryOutbox(), clock=clock, **settings)
-    built.append(components)
-    return Visitor(components)
+    return Visitor(service(built, provider, clock, **settings))
 
 
 def test_requests_refused_before_their_token_count_and_the_one_over_the_limit_waits(

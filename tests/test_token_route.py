@@ -8,7 +8,6 @@ here), and a refused request learns when to come back from ``Retry-After``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,15 +47,8 @@ def provider() -> Provider:
     return Provider()
 
 
-@pytest.fixture
-def built() -> Iterator[list[Components]]:
-    made: list[Components] = []
-    yield made
-    for components in made:
-        components.close()
-
-
 def service(built: list[Components], provider: Provider, clock: ManualClock, **settings: Any) -> Components:
+    """The service in process on ``clock``, ``provider`` answering for Resend, ``settings`` over the test defaults."""
     components = in_process(provider, outbox=InMemoryOutbox(), clock=clock, **settings)
     built.append(components)
     return components
