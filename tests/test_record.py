@@ -339,17 +339,21 @@ def test_a_bot_repeating_its_spam_does_not_grow_the_history(dynamodb: tuple[Any,
     assert (item["claims"]["N"], item["requestId"]["S"], item["state"]["S"]) == ("60", "r59", "spam")
 
 
+def every_call(records: DynamoDBSubmissionRecords) -> list[Callable[[], object]]:
+    """A claim, a read and a move: each of the store's calls to DynamoDB."""
+    return [
+        lambda: records.claim(draft()),
+        lambda: records.get(KEY),
+        lambda: records.move(KEY, S.SENT, cycle=None, now=NOW),
+    ]
+
+
 def test_a_missing_table_is_record_unavailable(dynamodb: tuple[Any, str]) -> None:
     """Each call translates DynamoDB's refusal into RecordUnavailable, naming the table and DynamoDB's error code
     (what the operator's warning line shows)."""
     client, _ = dynamodb
     records = DynamoDBSubmissionRecords(client, "no-such-table")
-    calls: list[Callable[[], object]] = [
-        lambda: records.claim(draft()),
-        lambda: records.get(KEY),
-        lambda: records.move(KEY, S.SENT, cycle=None, now=NOW),
-    ]
-    for call in calls:
+    for call in every_call(records):
         with pytest.raises(RecordUnavailable, match=r"no-such-table.*ResourceNotFoundException"):
             call()
 
@@ -357,7 +361,6 @@ def test_a_missing_table_is_record_unavailable(dynamodb: tuple[Any, str]) -> Non
 def test_an_unreachable_endpoint_is_record_unavailable() -> None:
     """Nothing listening: a connection error becomes RecordUnavailable too, for every call, naming the table and
     the error."""
-    import boto3
     from botocore.config import Config
 
     client = boto3.client(
@@ -367,11 +370,6 @@ def test_an_unreachable_endpoint_is_record_unavailable() -> None:
         config=Config(connect_timeout=0.5, retries={"total_max_attempts": 1}),
     )
     records = DynamoDBSubmissionRecords(client, "contact-records")
-    calls: list[Callable[[], object]] = [
-        lambda: records.claim(draft()),
-        lambda: records.get(KEY),
-        lambda: records.move(KEY, S.SENT, cycle=None, now=NOW),
-    ]
-    for call in calls:
+    for call in every_call(records):
         with pytest.raises(RecordUnavailable, match=r"\(contact-records\) unrea(?:ch|d)able: EndpointConnectionError"):
             call()
