@@ -19,7 +19,7 @@ from contact_sdk.metrics import ListSink
 from tests import test_token_route
 from tests.clocks import ManualClock
 from tests.log_lines import printed
-from tests.test_api import ORIGIN, Provider, answer, event, form
+from tests.test_api import ORIGIN, Provider, answer, event, form, token
 from tests.test_token_route import service
 
 TOO_SHORT = "Hi."  # the contract's message field needs 10 characters
@@ -36,9 +36,7 @@ class Visitor:
         self.components = components
 
     def token(self) -> str:
-        status, _, body = answer(self.components.api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
-        assert status == 200 and body is not None
-        return str(body["token"])
+        return token(self.components.api)
 
     def post(self, token: str | None, **changes: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
         headers = {"Origin": ORIGIN, "Content-Type": "application/json"}
