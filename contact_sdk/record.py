@@ -366,7 +366,8 @@ class InMemorySubmissionRecords:
             return Claim(created=True, record=view)
 
     def get(self, key: str, *, deadline: Deadline | None = None) -> RecordView | None:
-        """See :meth:`SubmissionRecords.get` (expired records are gone)."""
+        """See :meth:`SubmissionRecords.get`. An expired record is dropped by its next claim or move (a read takes
+        no time to judge expiry by), so it may be read until then."""
         with self._lock:
             kept = self._kept.get(submission_id(key))
             return None if kept is None else kept.view

@@ -26,8 +26,11 @@ from contact_sdk.record import (
     InMemorySubmissionRecords,
     RecordState,
     RecordUnavailable,
+    RecordView,
     SubmissionRecords,
+    payload_json,
     source_prefix,
+    view_of,
 )
 from tests.conftest import aws_client
 
@@ -156,9 +159,17 @@ PATHS: dict[RecordState, tuple[RecordState, ...]] = {
 }
 
 
-def draft(state: RecordState = S.RECEIVED, *, now: float = NOW, request_id: str = "r1") -> Draft:
+def draft(
+    state: RecordState = S.RECEIVED,
+    *,
+    now: float = NOW,
+    request_id: str = "r1",
+    reasons: tuple[str, ...] = ("why",),
+    subject: str | None = None,
+) -> Draft:
+    submission = SUBMISSION if subject is None else SUBMISSION.model_copy(update={"subject": subject})
     return Draft.of(
-        SUBMISSION, key=KEY, request_id=request_id, client_ip="203.0.113.9", state=state, now=now, reasons=("why",)
+        submission, key=KEY, request_id=request_id, client_ip="203.0.113.9", state=state, now=now, reasons=reasons
     )
 
 
@@ -275,6 +286,30 @@ def test_a_record_that_does_not_exist_cannot_be_moved(records: SubmissionRecords
     assert records.get(KEY) is None
 
 
+DAY = 86400
+
+
+def test_in_memory_a_record_is_forgotten_at_the_end_of_its_retention() -> None:
+    """The store without a table keeps a record as long as the table would (spam 7 days, parked at least 14, the
+    rest the configured days, from the last change), then forgets it: the next claim starts a new history."""
+    for later, history in ((7 * DAY - 1, ["spam", "received"]), (7 * DAY, ["received"])):
+        records = InMemorySubmissionRecords(days=10, spam_days=7)
+        records.claim(draft(S.SPAM, now=NOW - 60))
+        records.claim(draft(S.SPAM, request_id="r-bot"))  # a bot's repeat: not a new entry, kept 7 days from it
+        assert [h["state"] for h in records.history(KEY)] == ["spam"]
+        taken = records.claim(draft(S.RECEIVED, now=NOW + later, request_id="r2")).record
+        assert [h["state"] for h in records.history(KEY)] == history
+    parked_at = NOW + 7 * DAY
+    assert records.move(KEY, S.PARKED, cycle=taken.cycle, now=parked_at) is not None
+    assert records.move(KEY, S.PARKED, cycle=taken.cycle, now=parked_at + 13 * DAY) is not None  # 14, not 10
+    assert records.move(KEY, S.QUEUED, cycle=taken.cycle, now=parked_at + 20 * DAY) is not None  # from the last
+    assert records.move(KEY, S.SENT, cycle=taken.cycle, now=parked_at + 30 * DAY) is None  # queued: 10 days
+    assert records.history(KEY) == []
+    again = records.claim(draft(S.RECEIVED, now=parked_at + 30 * DAY, request_id="r3"))
+    assert again.created
+    assert [h["state"] for h in records.history(KEY)] == ["received"]
+
+
 # -- DynamoDB specifics: the item, its retention, its errors ------------------------------------
 
 
@@ -339,6 +374,160 @@ def test_a_bot_repeating_its_spam_does_not_grow_the_history(dynamodb: tuple[Any,
     assert (item["claims"]["N"], item["requestId"]["S"], item["state"]["S"]) == ("60", "r59", "spam")
 
 
+def numbers(item: dict[str, Any], *names: str) -> tuple[str, ...]:
+    return tuple(item[name]["N"] for name in names)
+
+
+def strings(item: dict[str, Any], *names: str) -> tuple[str, ...]:
+    return tuple(item[name]["S"] for name in names)
+
+
+def test_a_claim_writes_the_whole_submission(dynamodb: tuple[Any, str]) -> None:
+    """What the owner's ``submissions show`` and ``export`` read, and what the indexes find records by: every field
+    of the submission, its key, its times (a claim at a quarter past the second keeps the quarter in its times,
+    starts its cycle at the second and is kept until the next whole second after its retention)."""
+    client, table = dynamodb
+    submission = ContactSubmission.model_validate(
+        {
+            "name": "Ada",
+            "email": "Ada@Example.ORG",
+            "subject": "Engines",
+            "message": "Hello there, engine.",
+            "consent": True,
+        }
+    )
+    now = NOW + 0.25
+    claim = Draft.of(
+        submission,
+        key=KEY,
+        request_id="req-1",
+        client_ip="2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+        state=S.RECEIVED,
+        now=now,
+        reasons=("a first reason",),
+    )
+    DynamoDBSubmissionRecords(client, table, days=10).claim(claim)
+    item = item_of(dynamodb)
+    assert strings(item, "pk", "submissionId", "idempotencyKey", "requestId", "state") == (
+        "archive#0123456789abcdef",
+        "0123456789abcdef",
+        KEY,
+        "req-1",
+        "received",
+    )
+    assert [entry["S"] for entry in item["keys"]["L"]] == [KEY]
+    # The local part keeps its case where the reply goes; the address index holds it lower-cased, so an erasure
+    # asked for "ada@example.org" finds it.
+    assert strings(item, "email", "emailNormalized") == ("Ada@example.org", "ada@example.org")
+    assert strings(item, "name", "subject", "message", "source") == (
+        "Ada",
+        "Engines",
+        "Hello there, engine.",
+        "2001:db8:1:2::/64",
+    )
+    assert numbers(item, "receivedAt", "updatedAt", "cycleStartedAt", "expiresAt", "claims") == (
+        "1764000000.25",
+        "1764000000.25",
+        "1764000000",
+        "1764864001",  # 1,764,000,000.25 + 10 days, to the next whole second
+        "1",
+    )
+    assert [reason["S"] for reason in item["reasons"]["L"]] == ["a first reason"]
+    assert item["history"]["L"] == [
+        {
+            "M": {
+                "state": {"S": "received"},
+                "at": {"N": "1764000000.25"},
+                "reasons": {"L": [{"S": "a first reason"}]},
+                "requestId": {"S": "req-1"},
+            }
+        }
+    ]
+    assert not {"payload", "emailId"} & item.keys()
+
+
+def test_a_new_cycle_keeps_the_first_receipt_and_clears_what_the_last_one_left(dynamodb: tuple[Any, str]) -> None:
+    """Parked yesterday (its email, its reason, a recomposed key, a subject), the same message today without a
+    subject: a new life with none of the old one's leftovers, the first receipt's time and the whole history kept."""
+    client, table = dynamodb
+    records = DynamoDBSubmissionRecords(client, table)
+    first = records.claim(draft(S.RECEIVED, subject="Old subject")).record.cycle
+    records.move(KEY, S.PARKED, cycle=first, now=NOW + 5, reasons=("provider refused",), payload='{"key":"k"}')
+    records.move(KEY, S.PARKED, cycle=first, now=NOW + 6, new_key=KEY + ".r1", payload='{"key":"k.r1"}')
+    sent = records.move(KEY, S.SENT, cycle=first, now=NOW + 7, email_id="em-old", new_key=KEY + ".r2")
+    assert sent is not None and (sent.email_id, sent.keys) == ("em-old", (KEY, KEY + ".r1", KEY + ".r2"))
+    assert item_of(dynamodb)["subject"]["S"] == "Old subject"
+
+    later = NOW + 24 * 3600 + 30
+    again = records.claim(draft(S.RECEIVED, now=later, request_id="r-today", reasons=()))
+    assert again.created
+    item = item_of(dynamodb)
+    assert not {"payload", "emailId", "reasons", "subject"} & item.keys()
+    assert [entry["S"] for entry in item["keys"]["L"]] == [KEY]
+    assert numbers(item, "receivedAt", "cycleStartedAt", "updatedAt", "claims") == (
+        str(int(NOW)),
+        str(int(later)),
+        str(int(later)),
+        "2",
+    )
+    assert item["requestId"]["S"] == "r-today"
+    assert [(h["M"]["state"]["S"], h["M"]["at"]["N"]) for h in item["history"]["L"]] == [
+        ("received", str(int(NOW))),
+        ("parked", str(int(NOW) + 5)),
+        ("parked", str(int(NOW) + 6)),
+        ("sent", str(int(NOW) + 7)),
+        ("received", str(int(later))),
+    ]
+    assert records.get(KEY) == again.record
+    assert (again.record.email_id, again.record.keys, again.record.payload) == (None, (KEY,), None)
+
+
+def test_a_history_entry_holds_only_what_its_move_had(dynamodb: tuple[Any, str]) -> None:
+    """A move by the outbox (no request id) with no reason writes just the state and time; the sent move writes
+    its email id; a reason longer than 300 characters is cut to 300, in the history and on the record."""
+    client, table = dynamodb
+    records = DynamoDBSubmissionRecords(client, table)
+    cycle = records.claim(draft(reasons=())).record.cycle
+    records.move(KEY, S.QUEUED, cycle=cycle, now=NOW + 1)
+    records.move(KEY, S.PARKED, cycle=cycle, now=NOW + 2, reasons=("x" * 301,))
+    assert [reason["S"] for reason in item_of(dynamodb)["reasons"]["L"]] == ["x" * 300]
+    records.move(KEY, S.SENT, cycle=cycle, now=NOW + 3, email_id="em-9")
+    history = [entry["M"] for entry in item_of(dynamodb)["history"]["L"]]
+    assert history[0] == {"state": {"S": "received"}, "at": {"N": str(int(NOW))}, "requestId": {"S": "r1"}}
+    assert history[1] == {"state": {"S": "queued"}, "at": {"N": str(int(NOW) + 1)}}
+    assert history[2] == {
+        "state": {"S": "parked"},
+        "at": {"N": str(int(NOW) + 2)},
+        "reasons": {"L": [{"S": "x" * 300}]},
+    }
+    assert history[3] == {"state": {"S": "sent"}, "at": {"N": str(int(NOW) + 3)}, "emailId": {"S": "em-9"}}
+
+
+@pytest.mark.parametrize(("changed", "restarted"), [(NOW - 24 * 3600 + 1, False), (NOW - 24 * 3600, True)])
+def test_an_item_from_before_cycles_restarts_24_hours_after_its_last_change(
+    dynamodb: tuple[Any, str], changed: float, restarted: bool
+) -> None:
+    """A record the archive wrote before cycles were kept (no ``cycleStartedAt``; sent, its receipt long ago but
+    changed since): the same submission is answered from it until a day after that change, then starts afresh."""
+    client, table = dynamodb
+    client.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "archive#0123456789abcdef"},
+            "state": {"S": "sent"},
+            "idempotencyKey": {"S": KEY},
+            "receivedAt": {"N": str(int(NOW) - 40 * 86400)},
+            "updatedAt": {"N": str(int(changed))},
+            "emailId": {"S": "em-legacy"},
+        },
+    )
+    claim = DynamoDBSubmissionRecords(client, table).claim(draft(now=NOW, request_id="r-now"))
+    assert claim.created is restarted
+    assert claim.record.state == (S.RECEIVED if restarted else S.SENT)
+    assert claim.record.email_id == (None if restarted else "em-legacy")
+    assert item_of(dynamodb)["receivedAt"]["N"] == str(int(NOW) - 40 * 86400)  # the first receipt, either way
+
+
 def every_call(records: DynamoDBSubmissionRecords) -> list[Callable[[], object]]:
     """A claim, a read and a move: each of the store's calls to DynamoDB."""
     return [
@@ -373,3 +562,87 @@ def test_an_unreachable_endpoint_is_record_unavailable() -> None:
     for call in every_call(records):
         with pytest.raises(RecordUnavailable, match=r"\(contact-records\) unrea(?:ch|d)able: EndpointConnectionError"):
             call()
+
+
+# -- reading an item back: what the operator's commands and a repeat see --------------------------------
+
+KEY_B = "contact-" + "fedcba9876543210" + "0" * 48
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {},
+        {"state": {"S": "sent"}},  # no key
+        {"idempotencyKey": {"S": KEY_B}},  # no state
+        {"state": {"S": "delivered"}, "idempotencyKey": {"S": KEY_B}},  # a state the record does not have
+        {"state": "sent", "idempotencyKey": {"S": KEY_B}},  # not a DynamoDB attribute
+        {"state": {"S": "sent"}, "idempotencyKey": KEY_B},
+        {"state": {"N": "1"}, "idempotencyKey": {"S": KEY_B}},
+    ],
+)
+def test_an_item_that_is_not_a_whole_record_reads_as_none(item: dict[str, Any]) -> None:
+    """A rate-limit counter, a nonce, a half-written or foreign item under a record's key: not a record."""
+    assert view_of(item) is None
+
+
+def test_the_oldest_record_item_reads_with_defaults() -> None:
+    """An item with only a state and a key (the archive's, before cycles and keys were kept): its id from the key,
+    the key its only key, cycle 0 (so any claim may restart it), nothing else."""
+    view = view_of({"state": {"S": "sent"}, "idempotencyKey": {"S": KEY_B}})
+    assert view == RecordView(
+        submission_id="fedcba9876543210", idempotency_key=KEY_B, state=S.SENT, cycle=0, keys=(KEY_B,)
+    )  # and no email id, payload or reasons
+
+
+@pytest.mark.parametrize(
+    ("times", "cycle"),
+    [
+        ({"cycleStartedAt": "1764000000", "receivedAt": "1700000000", "updatedAt": "1764000500.5"}, 1764000000),
+        ({"receivedAt": "1700000000.9", "updatedAt": "1764000500.5"}, 1700000000),  # before cycles: the receipt
+        ({"updatedAt": "1764000500.5"}, 1764000500),  # before receipts were kept: the last change
+    ],
+)
+def test_a_records_cycle_is_its_start_else_its_receipt_else_its_last_change(times: dict[str, str], cycle: int) -> None:
+    """Items written before cycles were kept still answer a repeat: their cycle is the first time they have."""
+    item = {"state": {"S": "queued"}, "idempotencyKey": {"S": KEY_B}} | {k: {"N": v} for k, v in times.items()}
+    view = view_of(item)
+    assert view is not None and view.cycle == cycle
+
+
+def test_a_full_item_reads_back_every_field_the_record_keeps() -> None:
+    """The email id, every key it went out under, the parked email and the reasons; entries that are not text
+    (a list written by hand in the console) are skipped."""
+    item = {
+        "state": {"S": "parked"},
+        "idempotencyKey": {"S": KEY_B},
+        "submissionId": {"S": "fedcba9876543210"},
+        "cycleStartedAt": {"N": "1764000000"},
+        "emailId": {"S": "em-1"},
+        "keys": {"L": [{"S": KEY_B}, {"N": "7"}, {"S": KEY_B + ".r1"}]},
+        "payload": {"S": '{"key":"k","email":{}}'},
+        "reasons": {"L": [{"S": "validation_error: invalid `to`"}, {"NULL": True}, {"S": "second"}]},
+    }
+    assert view_of(item) == RecordView(
+        submission_id="fedcba9876543210",
+        idempotency_key=KEY_B,
+        state=S.PARKED,
+        cycle=1764000000,
+        email_id="em-1",
+        keys=(KEY_B, KEY_B + ".r1"),
+        payload='{"key":"k","email":{}}',
+        reasons=("validation_error: invalid `to`", "second"),
+    )
+
+
+def test_an_empty_keys_list_reads_as_the_records_own_key() -> None:
+    """A record always went out under at least its own key."""
+    view = view_of({"state": {"S": "sent"}, "idempotencyKey": {"S": KEY_B}, "keys": {"L": []}})
+    assert view is not None and view.keys == (KEY_B,)
+
+
+def test_a_parked_email_is_kept_as_compact_utf8_json() -> None:
+    """The parked record's copy of the email: no spaces, and a message in any script stored as its own characters
+    (a 5,000-character Cyrillic message is ~10 KB of the item's 400 KB, not the ~30 KB of ``\\u`` escapes)."""
+    email = {"subject": "Zoë", "text": "Привет"}
+    assert payload_json(email, key="contact-k") == '{"key":"contact-k","email":{"subject":"Zoë","text":"Привет"}}'
