@@ -224,8 +224,9 @@ def build_components(
 
     * ``sink``: where the metrics go (EMF lines on standard output by default);
     * ``clock``: one time source and one way to wait for everything that keeps time (the deadlines, the
-      retries' waits, the breaker, CSRF expiry, rate-limit windows, the fill-time rule, the records); a
-      simulation runs a day in a second with its own;
+      retries' waits, the breaker, CSRF expiry and the single use of its tokens, rate-limit windows, the
+      fill-time rule, the records, the webhooks' timestamp tolerance); a simulation runs a day in a second
+      with its own;
     * ``aws``: boto3 clients to use instead of building them, by service (``dynamodb``, ``sqs``, ``ssm``);
       each is bounded by the request's deadline like a built one;
     * ``parameters``: where Parameter Store's values come from (SSM through the ``ssm`` client by default);
@@ -279,19 +280,19 @@ def build_components(
         dynamodb_client = services.dynamodb.client()
         _time_dynamodb(dynamodb_client)
         rate_table = DynamoDBRateLimitStore(dynamodb_client, settings.table_name)
-        nonce_table = DynamoDBNonceStore(dynamodb_client, settings.table_name)
+        nonce_table = DynamoDBNonceStore(dynamodb_client, settings.table_name, clock=clock.time)
         record_table = DynamoDBSubmissionRecords(
             dynamodb_client, settings.table_name, days=settings.archive_days, spam_days=settings.archive_spam_days
         )
         shared = (dynamodb_client, rate_table, nonce_table, record_table)
         rate_store = FallbackRateLimitStore(rate_table)
-        nonce_store = FallbackNonceStore(nonce_table)
+        nonce_store = FallbackNonceStore(nonce_table, InMemoryNonceStore(clock=clock.time))
         records = record_table
         webhook_store = DynamoDBWebhookStore(dynamodb_client, settings.table_name)
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
-        nonce_store = InMemoryNonceStore()
+        nonce_store = InMemoryNonceStore(clock=clock.time)
         records = InMemorySubmissionRecords(days=settings.archive_days, spam_days=settings.archive_spam_days)
         webhook_store = InMemoryWebhookStore()
         log.warning(
@@ -384,6 +385,7 @@ def build_components(
         secret_parameter=settings.webhook_secret_parameter,
         store=webhook_store,
         record_metric=record,
+        clock=clock.time,
     )
     consumer = OutboxConsumer(
         delivery,

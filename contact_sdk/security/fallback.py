@@ -30,7 +30,8 @@ class FallbackRateLimitStore:
 
     def __init__(self, primary: RateLimitStore, fallback: RateLimitStore | None = None) -> None:
         self.primary = primary
-        self.fallback = fallback or InMemoryRateLimitStore()
+        # Not ``fallback or ...``: an in-memory store with nothing in it has a length of 0, so it is falsy.
+        self.fallback = fallback if fallback is not None else InMemoryRateLimitStore()
 
     def hit(self, key: str, *, limit: int, window_seconds: int, now: float) -> RateLimitDecision:
         """Ask the shared store; on :class:`RateLimitStoreUnavailable`, this instance's own counter."""
@@ -46,7 +47,7 @@ class FallbackNonceStore:
 
     def __init__(self, primary: NonceStore, fallback: NonceStore | None = None) -> None:
         self.primary = primary
-        self.fallback = fallback or InMemoryNonceStore()
+        self.fallback = fallback if fallback is not None else InMemoryNonceStore()  # (an empty one is falsy)
 
     def consume(self, nonce: str, expires_at: float) -> bool:
         """Consume in the shared store; on :class:`NonceStoreUnavailable`, in this instance's memory."""

@@ -1,0 +1,105 @@
+"""The service keeps time by the clock it is given (``build_components(clock=...)``), never by the wall's.
+
+A simulation on a clock years before or after today must behave as one on today's: a spent token stays spent
+and a webhook signed "now" is on time, whether the single use is kept in memory, in the table, or in memory
+while the table is down. (Before this was so, the nonce stores and the webhook route read the wall clock: on a
+clock behind it a token could be replayed, and the fast tier's replay tests, whose clocks start in January
+2027, would have begun to fail on 2027-01-15.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
+from contact_sdk.devtools.tables import create_table
+from contact_sdk.metrics import ListSink
+from contact_sdk.settings import Settings
+from tests.clocks import ManualClock
+from tests.test_admission import Table
+from tests.test_api import CONFIG, ORIGIN, Provider, answer, event, form
+from tests.webhooks.test_route import SECRET, delivered, signed
+
+#: 2001-09-09 and 2096-10-02: far behind and far ahead of any day this suite runs on.
+STARTS = {"years behind": 1_000_000_000.0, "years ahead": 4_000_000_000.0}
+TABLE = "contact-clock"
+
+
+class Built(NamedTuple):
+    components: Components
+    clock: ManualClock
+    table_down: bool
+
+
+@pytest.fixture(params=["memory", "table", "table down"])
+def service(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Builds the service in process on a clock starting at ``start``: its single use kept in memory, in the table
+    (moto in process), or in memory because the table is missing."""
+    made: list[Components] = []
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        create_table(dynamodb, TABLE)
+
+        def build(start: float) -> Built:
+            clock = ManualClock(start=start)
+            tables = {"memory": None, "table": TABLE, "table down": "no-such-table"}
+            settings = Settings.from_env(
+                environ={},
+                config_parameter="/c",
+                csrf_secret_parameter="/s",
+                webhook_secret_parameter="/w",
+                allowed_origins=(ORIGIN,),
+                environment="test",
+                resend_api_url="http://resend.invalid",
+                min_fill_seconds=0,
+                table_name=tables[request.param],
+            )
+            components = build_components(
+                settings,
+                sink=ListSink(),
+                parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48, "/w": SECRET}),
+                http=httpx.Client(transport=httpx.MockTransport(Provider())),
+                outbox=InMemoryOutbox(),
+                aws={"dynamodb": Table(dynamodb)},  # moto's client as it is, without the service's hooks
+                clock=clock,
+            )
+            made.append(components)
+            return Built(components, clock, table_down=request.param == "table down")
+
+        yield build
+    for components in made:
+        components.close()
+
+
+@pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())
+def test_a_spent_token_stays_spent_on_any_clock(service: Any, start: float) -> None:
+    """Sent once; the same token again, a minute later by the clock, is ``403 csrf_invalid``, nothing sent."""
+    components, clock, _ = service(start)
+    status, _, body = answer(components.api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
+    assert status == 200 and body is not None
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": body["token"]}
+    first = answer(components.api, event("POST", "/contact", headers=headers, body=form()))
+    assert (first[0], first[2] and first[2]["status"]) == (200, "sent")
+    clock.advance(60)
+    status, _, again = answer(components.api, event("POST", "/contact", headers=headers, body=form(name="Bo")))
+    assert (status, again and again["error"]["code"]) == (403, "csrf_invalid")
+
+
+@pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())
+def test_a_webhook_signed_now_by_the_clock_is_on_time(service: Any, start: float) -> None:
+    """Signed at the clock's second: recorded (or, with the table down, ``503`` so that Resend retries: on time, not
+    refused); signed six minutes earlier: ``401``, outside the 5-minute tolerance."""
+    components, _, table_down = service(start)
+    on_time = 503 if table_down else 200
+    for timestamp, expected in ((int(start), on_time), (int(start) - 360, 401)):
+        headers, raw = signed(delivered(), svix_id=f"msg_{timestamp}", timestamp=timestamp)
+        status, _, body = answer(components.api, event("POST", "/contact/events", headers=headers, body=raw.decode()))
+        assert status == expected, json.dumps(body)
