@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -308,3 +310,173 @@ def test_bounce_detail_is_kept() -> None:
         }
     ).encode()
     assert parse_event("msg_1", body, fallback_created_at=NOW).detail == "Permanent/Suppressed: on the suppression list"
+
+
+# -- what an operator or an SDK user reads when something is refused --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("re_123456789", "the webhook signing secret must start with 'whsec_' (copy it from Resend)"),
+        ("whsec_abc$def", "the webhook signing secret is not valid base64 after 'whsec_'"),
+        ("whsec_", "the webhook signing secret is empty after 'whsec_'"),
+    ],
+)
+def test_a_bad_secret_says_what_is_wrong_with_it(secret: str, message: str) -> None:
+    """The route logs this as ``config_error`` on every webhook until the parameter is fixed."""
+    with pytest.raises(WebhookSecretError) as raised:
+        WebhookVerifier(secret)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("pasted", ["MfKQ9r8G*KYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjU PD8ILPZIo2LaLaSw"])
+def test_a_secret_with_a_stray_character_is_refused(pasted: str) -> None:
+    """A damaged paste is refused when the verifier is built, though a lenient decoder would drop the character
+    and go on: a paste that gained a character may also have lost or changed one, and a wrong key would then
+    refuse every genuine webhook with nothing to say why."""
+    with pytest.raises(WebhookSecretError, match="not valid base64"):
+        WebhookVerifier("whsec_" + pasted)
+
+
+def test_a_secret_missing_one_padding_character_is_accepted() -> None:
+    """Eleven bytes encode to fifteen characters and one ``=``: without it, the same key."""
+    key = b"0123456789a"
+    unpadded = "whsec_" + base64.b64encode(key).decode().rstrip("=")
+    assert unpadded == "whsec_MDEyMzQ1Njc4OWE"
+    assert WebhookVerifier(unpadded, clock=lambda: NOW).verify(headers_for(key=key), BODY).type == "email.delivered"
+
+
+def test_a_zero_tolerance_accepts_only_the_same_second() -> None:
+    """Zero is a tolerance (the clocks must agree to the second); a negative one is a programming error."""
+    exact = verifier(tolerance_seconds=0)
+    assert exact.verify(headers_for(), BODY).svix_id == MSG_ID
+    with pytest.raises(WebhookSignatureError):
+        exact.verify(headers_for(timestamp=NOW - 1), BODY)
+    with pytest.raises(ValueError, match=r"^tolerance_seconds must not be negative$"):
+        verifier(tolerance_seconds=-0.5)
+
+
+@pytest.mark.parametrize(
+    ("offset", "tolerance", "message"),
+    [
+        (-400, 300, "svix-timestamp is 400 s old (tolerance 300 s)"),
+        (-1, 0, "svix-timestamp is 1 s old (tolerance 0 s)"),
+        (1, 0, "svix-timestamp is 1 s far in the future (tolerance 0 s)"),
+    ],
+)
+def test_a_stale_timestamp_says_how_far_off_it_is(offset: int, tolerance: int, message: str) -> None:
+    """Old or early, by how much: enough to tell a replay (minutes or days) from a clock that drifted."""
+    check = verifier(tolerance_seconds=tolerance)
+    with pytest.raises(WebhookSignatureError) as raised:
+        check.verify(headers_for(timestamp=NOW + offset), BODY)
+    assert str(raised.value) == message
+
+
+def test_each_header_fault_is_named() -> None:
+    """Every missing header at once, a timestamp that is not seconds, an id that is not printable, no match."""
+    expectations = [
+        ({"svix-timestamp": str(NOW)}, "missing header(s): svix-id, svix-signature"),
+        (headers_for() | {"svix-timestamp": "soon"}, "svix-timestamp is not an integer number of seconds"),
+        (headers_for(msg_id="msg_\x00"), "svix-id is too long or not printable"),
+        (headers_for(key=b"another key"), "no v1 signature matches the body"),
+    ]
+    for headers, message in expectations:
+        with pytest.raises(WebhookSignatureError) as raised:
+            verifier().verify(headers, BODY)
+        assert str(raised.value) == message
+
+
+def test_a_message_id_of_256_characters_is_the_longest_taken() -> None:
+    """The id becomes part of a DynamoDB key; Svix's are ~30 characters."""
+    longest = "msg_" + "x" * 252
+    assert verifier().verify(headers_for(msg_id=longest), BODY).svix_id == longest
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers_for(msg_id=longest + "x"), BODY)
+    assert raised.value.reason is SignatureFailure.MALFORMED_HEADER
+
+
+def test_a_signature_with_a_stray_character_does_not_match() -> None:
+    """Only the exact base64 of the digest counts; nothing is dropped to make it fit."""
+    headers = headers_for()
+    headers["svix-signature"] += "!"
+    with pytest.raises(WebhookSignatureError) as raised:
+        verifier().verify(headers, BODY)
+    assert raised.value.reason is SignatureFailure.NO_MATCHING_SIGNATURE
+
+
+def test_a_verified_event_without_created_at_is_dated_by_its_signature() -> None:
+    """Resend always sends ``created_at``; an event without one is still recorded, at its svix-timestamp."""
+    body = b'{"type":"email.delivered","data":{"email_id":"em_1"}}'
+    event = verifier().verify(headers_for(body, timestamp=NOW - 5), body)
+    assert event.created_at == datetime(2023, 11, 14, 22, 13, 15, tzinfo=UTC)  # 1,699,999,995
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "the webhook body is not valid JSON"),
+        (b"\xff\xfe", "the webhook body is not valid JSON"),
+        (b"[]", "the webhook body is not a JSON object"),
+        (b'{"type": 3, "data": {}}', "the webhook body has no string 'type'"),
+        (b'{"type": "email.sent", "data": []}', "the webhook body has no object 'data'"),
+    ],
+)
+def test_each_payload_fault_is_named(body: bytes, message: str) -> None:
+    """The route answers 400 and logs this as ``payload_error``."""
+    with pytest.raises(WebhookPayloadError) as raised:
+        verifier().verify(headers_for(body), body)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("email_id", ["", 42, None, ["em_1"]])
+def test_an_email_id_that_is_not_text_is_no_email_id(email_id: object) -> None:
+    """An event is matched to a record by its email id; a blank or non-text one matches nothing."""
+    body = json.dumps({"type": "email.delivered", "data": {"email_id": email_id}}).encode()
+    assert parse_event("msg_1", body, fallback_created_at=NOW).email_id is None
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_created_at_is_read_as_utc_whatever_the_machines_zone(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A time with an offset is converted, one without is UTC: never the machine's local time."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        aware = parsed("msg_1", created_at="2024-11-23T01:11:12+01:30").created_at
+        naive = parsed("msg_2", created_at="2024-11-22T23:41:12").created_at
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    expected = datetime(2024, 11, 22, 23, 41, 12, tzinfo=UTC)
+    assert (aware, aware.utcoffset(), naive, naive.utcoffset()) == (
+        expected,
+        dt.timedelta(0),
+        expected,
+        dt.timedelta(0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        ({"failed": {"reason": "reached_daily_quota"}}, "reached_daily_quota"),  # Resend's documented example
+        (
+            {"suppressed": {"type": "OnAccountSuppressionList", "message": "on the account's suppression list"}},
+            "OnAccountSuppressionList: on the account's suppression list",
+        ),
+        ({"bounce": {"type": "Permanent", "subType": "General"}}, "Permanent/General"),
+        ({"bounce": {"message": "mailbox full", "reason": "ignored when there is a message"}}, "mailbox full"),
+        ({"bounce": {"type": "Transient", "message": ""}}, "Transient"),
+        ({"bounce": {}, "failed": {"reason": "the bounce said nothing"}}, "the bounce said nothing"),
+        ({"bounce": "Permanent"}, None),
+        ({"bounce": {"message": "x" * 600}}, "x" * 500),
+    ],
+)
+def test_the_detail_of_a_failure_explains_it(data: dict[str, Any], detail: str | None) -> None:
+    """What ``submissions show`` prints beside a bounced, failed or suppressed delivery."""
+    assert parsed_with(data).detail == detail
+
+
+def parsed_with(data: dict[str, Any]) -> WebhookEvent:
+    body = json.dumps({"type": "email.bounced", "data": {"email_id": "em_1", **data}}).encode()
+    return parse_event("msg_1", body, fallback_created_at=NOW)
