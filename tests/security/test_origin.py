@@ -12,6 +12,14 @@ from contact_sdk.security.origin import SECURITY_HEADERS, OriginPolicy, canonica
 ALLOWED = ("https://example.com", "http://localhost:3000", "https://www.example.com:8443")
 
 
+@pytest.fixture(autouse=True)
+def _uncached() -> None:
+    """Each test computes its origins afresh: ``canonical_origin`` caches its answers, and a cache filled by an
+    earlier test (or, under mutation testing, by the process each mutant's run is forked from) would answer for
+    the code under test."""
+    canonical_origin.cache_clear()
+
+
 @pytest.fixture
 def policy() -> OriginPolicy:
     """A policy allowing a production site, a local dev server and a non-default port."""
@@ -174,6 +182,14 @@ def test_allow_list_entries_are_canonicalised() -> None:
 def test_canonical_origin(origin: str, canonical: str | None) -> None:
     """Canonical form: lower case, default port dropped, IPv6 compressed; non-origins are ``None``."""
     assert canonical_origin(origin) == canonical
+
+
+def test_a_host_name_of_253_characters_is_the_longest_taken() -> None:
+    """DNS's limit on a whole name (RFC 1035: 255 octets on the wire, 253 characters written out)."""
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(longest) == 253
+    assert canonical_origin(f"https://{longest}") == f"https://{longest}"
+    assert canonical_origin(f"https://{longest}e") is None
 
 
 def test_security_headers_are_exactly_the_contract() -> None:
