@@ -321,7 +321,6 @@ def _history_entry(
 @dataclass(slots=True)
 class _Kept:
     view: RecordView
-    draft: Draft
     history: list[dict[str, Any]] = field(default_factory=list)
     expires_at: float = 0.0
 
@@ -362,7 +361,7 @@ class InMemorySubmissionRecords:
                     )
                 )
             days = retention_days(draft.state, days=self.days, spam_days=self.spam_days)
-            self._kept[identifier] = _Kept(view, draft, history, draft.now + days * _DAY)
+            self._kept[identifier] = _Kept(view, history, draft.now + days * _DAY)
             return Claim(created=True, record=view)
 
     def get(self, key: str, *, deadline: Deadline | None = None) -> RecordView | None:

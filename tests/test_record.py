@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contact_sdk.deadline import Deadline, current
 from contact_sdk.devtools.tables import create_table
 from contact_sdk.models import ContactSubmission
 from contact_sdk.ops.submissions.records import neutralise_cell, normalise_id, parse_since
@@ -120,11 +121,19 @@ def test_a_cell_that_a_spreadsheet_would_run_gets_a_leading_quote(cell: str, exp
 
 
 def test_retention_must_be_positive() -> None:
-    """Zero or negative days are a programming error, refused at construction."""
-    with pytest.raises(ValueError, match="at least one day"):
-        DynamoDBSubmissionRecords(object(), "t", days=0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="at least one day"):
-        DynamoDBSubmissionRecords(object(), "t", spam_days=-1)  # type: ignore[arg-type]
+    """Zero or negative days are a programming error, refused at construction; one day is the shortest kept."""
+    for days, spam_days in ((0, 7), (30, 0), (-1, 7), (30, -1)):
+        with pytest.raises(ValueError, match=r"^retention must be at least one day$"):
+            DynamoDBSubmissionRecords(object(), "t", days=days, spam_days=spam_days)  # type: ignore[arg-type]
+    shortest = DynamoDBSubmissionRecords(object(), "t", days=1, spam_days=1)  # type: ignore[arg-type]
+    assert (shortest.days, shortest.spam_days) == (1, 1)
+
+
+def test_a_record_is_claimed_as_received_or_spam_only() -> None:
+    """Every later state is reached by a move, so a draft in one is a programming error, named."""
+    for state in (S.SENT, S.QUEUED, S.PARKED, S.RELEASED):
+        with pytest.raises(ValueError, match=f"^a record is claimed as received or spam, not {state}$"):
+            draft(state)
 
 
 # -- the state machine, in both stores ---------------------------------------------------------------
@@ -200,10 +209,11 @@ def test_a_first_claim_creates_the_record_in_its_verdicts_state(
     """Nothing there: the claim is this request's, in the state the intake judged, in a cycle starting now."""
     claim = records.claim(draft(verdict))
     assert claim.created
-    assert (claim.record.state, claim.record.cycle, claim.record.submission_id) == (
+    assert (claim.record.state, claim.record.cycle, claim.record.submission_id, claim.record.reasons) == (
         verdict,
         int(NOW),
         "0123456789abcdef",
+        ("why",),
     )
     assert records.get(KEY) == claim.record
 
@@ -216,7 +226,7 @@ def test_a_repeat_within_24_hours_finds_the_record_and_changes_nothing(
     """The same submission again (a double click, a bot's spam copy) an hour later: not created, as it was."""
     bring(records, state)
     again = records.claim(draft(verdict, now=NOW + 3600, request_id="r2"))
-    assert not again.created
+    assert again.created is False
     assert again.record.state == state
     assert records.get(KEY) == again.record
 
@@ -280,6 +290,18 @@ def test_a_parked_record_keeps_its_email_until_it_moves_on(records: SubmissionRe
     assert (sent.payload, sent.email_id, sent.keys) == (None, "em", (KEY, KEY + ".r1"))
 
 
+def test_a_move_keeps_the_email_id_it_does_not_replace_and_no_email_it_does_not_park(
+    records: SubmissionRecords,
+) -> None:
+    """Parked with the id Resend gave before refusing a resend, then queued by the operator's redrive without one:
+    the id stays; an email handed to a move that does not park is not kept."""
+    cycle = bring(records, S.RECEIVED)
+    records.move(KEY, S.PARKED, cycle=cycle, now=NOW + 1, email_id="em-first", payload='{"key":"k"}')
+    queued = records.move(KEY, S.QUEUED, cycle=cycle, now=NOW + 2, payload='{"key":"not kept"}')
+    assert queued is not None and (queued.email_id, queued.payload) == ("em-first", None)
+    assert records.get(KEY) == queued
+
+
 def test_a_record_that_does_not_exist_cannot_be_moved(records: SubmissionRecords) -> None:
     """No record (the claim could not be written): a move is None, and creates nothing."""
     assert records.move(KEY, S.SENT, cycle=None, now=NOW, email_id="em") is None
@@ -308,6 +330,19 @@ def test_in_memory_a_record_is_forgotten_at_the_end_of_its_retention() -> None:
     again = records.claim(draft(S.RECEIVED, now=parked_at + 30 * DAY, request_id="r3"))
     assert again.created
     assert [h["state"] for h in records.history(KEY)] == ["received"]
+
+
+def test_in_memory_each_history_entry_holds_what_its_change_had() -> None:
+    """What the local tools show of a record: the claim's state, time, reasons and request; each move's."""
+    records = InMemorySubmissionRecords()
+    cycle = records.claim(draft(now=NOW + 0.5)).record.cycle
+    records.move(KEY, S.QUEUED, cycle=cycle, now=NOW + 1)
+    records.move(KEY, S.SENT, cycle=cycle, now=NOW + 2, email_id="em-1", request_id="r-outbox")
+    assert records.history(KEY) == [
+        {"state": "received", "at": NOW + 0.5, "reasons": ["why"], "requestId": "r1"},
+        {"state": "queued", "at": NOW + 1},
+        {"state": "sent", "at": NOW + 2, "requestId": "r-outbox", "emailId": "em-1"},
+    ]
 
 
 # -- DynamoDB specifics: the item, its retention, its errors ------------------------------------
@@ -526,6 +561,47 @@ def test_an_item_from_before_cycles_restarts_24_hours_after_its_last_change(
     assert claim.record.state == (S.RECEIVED if restarted else S.SENT)
     assert claim.record.email_id == (None if restarted else "em-legacy")
     assert item_of(dynamodb)["receivedAt"]["N"] == str(int(NOW) - 40 * 86400)  # the first receipt, either way
+
+
+def test_a_new_cycle_drops_a_parked_lifes_email(dynamodb: tuple[Any, str]) -> None:
+    """Parked yesterday with its email kept for the operator, sent again by the visitor today: the new life has no
+    parked email, so an operator's release can only ever send what today's submission became."""
+    client, table = dynamodb
+    records = DynamoDBSubmissionRecords(client, table)
+    first = records.claim(draft()).record.cycle
+    records.move(KEY, S.PARKED, cycle=first, now=NOW + 5, payload='{"key":"old"}', email_id="em-old")
+    assert item_of(dynamodb)["payload"]["S"] == '{"key":"old"}'
+    again = records.claim(draft(now=NOW + 24 * 3600, request_id="r2"))
+    assert again.created and again.record.payload is None
+    assert not {"payload", "emailId"} & item_of(dynamodb).keys()
+
+
+def test_a_refused_claim_on_an_item_that_is_not_a_record_says_so(dynamodb: tuple[Any, str]) -> None:
+    """Something else under the record's key (written by hand, or half-written): the claim cannot take it and
+    cannot read it, and says which record."""
+    client, table = dynamodb
+    client.put_item(TableName=table, Item={"pk": {"S": "archive#0123456789abcdef"}, "note": {"S": "by hand"}})
+    with pytest.raises(RecordUnavailable, match=r"^record 0123456789abcdef refused the claim and is not readable$"):
+        DynamoDBSubmissionRecords(client, table).claim(draft())
+
+
+def test_each_call_runs_inside_the_deadline_it_is_given_and_reads_are_strongly_consistent(
+    dynamodb: tuple[Any, str],
+) -> None:
+    """The store bounds its own calls by the caller's deadline (the service's transport ends every socket
+    operation by the innermost scope), and a read sees the write just made (a repeat right after a claim)."""
+    client, table = dynamodb
+    scopes: list[Deadline | None] = []
+    reads: list[dict[str, Any]] = []
+    client.meta.events.register("before-call.dynamodb.*", lambda **_: scopes.append(current()))
+    client.meta.events.register("before-parameter-build.dynamodb.GetItem", lambda params, **_: reads.append(params))
+    records = DynamoDBSubmissionRecords(client, table)
+    deadline = Deadline.after(2.0, clock=lambda: 100.0)
+    records.claim(draft(), deadline=deadline)
+    records.get(KEY, deadline=deadline)
+    records.move(KEY, S.SENT, cycle=None, now=NOW, deadline=deadline)
+    assert scopes == [deadline, deadline, deadline]
+    assert [read.get("ConsistentRead") for read in reads] == [True]
 
 
 def every_call(records: DynamoDBSubmissionRecords) -> list[Callable[[], object]]:
