@@ -9,15 +9,19 @@ mutation testing judges the verifier by these tests (as an integration-only file
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from contact_sdk.deadline import Deadline
+from contact_sdk.degraded import DependencyGuard, GuardState
 from contact_sdk.devtools.local.turnstile import DUMMY_TOKEN, FAIL_SECRET, PASS_SECRET, SPENT_SECRET, SiteverifyStandIn
 from contact_sdk.errors import ConfigurationError
+from contact_sdk.logs import build_logger
 from contact_sdk.security.turnstile import (
     SITEVERIFY_URL,
     CaptchaResult,
@@ -25,6 +29,7 @@ from contact_sdk.security.turnstile import (
     TurnstileVerifier,
     hostnames_of,
 )
+from tests.log_lines import printed
 
 PASSED = CaptchaResult(CaptchaVerdict.PASSED, "passed")
 
@@ -242,7 +247,7 @@ def test_a_refusal_without_codes_is_still_a_refusal() -> None:
 
 def test_a_nonsense_timeout_is_a_programming_error() -> None:
     """The timeout must be positive."""
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(ValueError, match=r"^timeout_seconds must be greater than zero$"):
         verifier(SITEVERIFY_URL, timeout_seconds=0)
 
 
@@ -257,3 +262,126 @@ def test_reconnect_drops_the_pool_and_keeps_working(standin: SiteverifyStandIn) 
         lent.reconnect()
         assert not borrowed.is_closed
         assert lent.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == PASSED
+
+
+# -- what the operator reads, the guard, and the edges ------------------------------------------------
+
+
+def test_an_unreadable_secret_is_an_error_line_naming_the_parameters_fault(standin: SiteverifyStandIn) -> None:
+    def broken() -> str:
+        raise ConfigurationError("parameter /x: AccessDenied")
+
+    with printed(build_logger()) as out:
+        verifier(standin.url, secret=broken).verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None)
+    [line] = out.lines("the Turnstile secret cannot be read")
+    assert (line["level"], line["error"]) == ("ERROR", "parameter /x: AccessDenied")
+
+
+def test_after_siteverify_fails_it_is_skipped_until_one_probe_finds_it_back(standin: SiteverifyStandIn) -> None:
+    """A 500 is remembered: the next submissions do not wait on siteverify (``skipped``, logged, nothing sent)
+    until the guard's 5 s have passed; then one probe asks (a failed one doubles the wait), and an answer makes
+    siteverify healthy again."""
+    now = [0.0]
+    guard = DependencyGuard("siteverify", skip_seconds=5.0, clock=lambda: now[0])
+    check = verifier(standin.url, guard=guard, clock=lambda: now[0])
+    standin.status = 500
+    with printed(build_logger()) as out:
+        assert check.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None).reason == "status 500"
+        standin.status = 200
+        asked = len(standin.received)
+        now[0] = 4.9
+        assert check.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == CaptchaResult(
+            CaptchaVerdict.UNAVAILABLE, "skipped"
+        )
+        assert len(standin.received) == asked
+        standin.status = 500
+        now[0] = 5.0
+        assert check.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None).reason == "status 500"  # a probe
+        standin.status = 200
+        now[0] = 14.9  # a failed probe doubles the skip: 10 s from 5.0
+        assert check.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None).reason == "skipped"
+        now[0] = 15.0
+        assert check.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == PASSED  # the next probe
+        assert guard.state == GuardState.HEALTHY
+        assert check.verify(DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None) == PASSED
+    failed = out.lines("Turnstile siteverify gave no usable answer")
+    skipped = out.lines("Turnstile siteverify skipped: it failed a moment ago")
+    assert [(line["level"], line["captcha_failure"]) for line in failed] == [("WARNING", "status 500")] * 2
+    assert [(line["level"], line["captcha_failure"]) for line in skipped] == [("WARNING", "skipped")] * 2
+
+
+def answering(body: dict[str, object]) -> httpx.Client:
+    """A client whose siteverify (an httpx MockTransport) gives ``body``."""
+    return httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=body)))
+
+
+def test_every_error_code_is_kept_and_ours_are_an_error_line() -> None:
+    """Cloudflare may give several codes; the reason keeps them all. Ours at fault: ERROR, with the codes."""
+    ours = {"success": False, "error-codes": ["invalid-input-secret", "internal-error"]}
+    visitors = {"success": False, "error-codes": ["invalid-input-response", "timeout-or-duplicate"]}
+    with answering(ours) as one, answering(visitors) as other, printed(build_logger()) as out:
+        assert verifier("http://siteverify.invalid/", http=one).verify(
+            DUMMY_TOKEN, remote_ip="198.51.100.1", deadline=None
+        ) == CaptchaResult(CaptchaVerdict.UNAVAILABLE, "invalid-input-secret,internal-error")
+        assert verifier("http://siteverify.invalid/", http=other).verify(
+            DUMMY_TOKEN, remote_ip="198.51.100.1", deadline=None
+        ) == CaptchaResult(CaptchaVerdict.REFUSED, "invalid-input-response,timeout-or-duplicate")
+    [line] = out.lines("Turnstile siteverify refused our request")
+    assert (line["level"], line["captcha_errors"]) == ("ERROR", ["invalid-input-secret", "internal-error"])
+
+
+def test_a_token_of_2048_characters_is_asked_about_and_one_longer_is_not(standin: SiteverifyStandIn) -> None:
+    """Cloudflare's tokens are at most 2048 characters."""
+    check = verifier(standin.url)
+    assert check.verify("x" * 2048, remote_ip="203.0.113.9", deadline=None).reason != "too_long"
+    assert [form["response"] for form in standin.received] == ["x" * 2048]
+    assert check.verify("x" * 2049, remote_ip="203.0.113.9", deadline=None) == CaptchaResult(
+        CaptchaVerdict.REFUSED, "too_long"
+    )
+    assert len(standin.received) == 1
+
+
+def test_a_redirect_is_not_followed_so_our_secret_goes_nowhere_else(standin: SiteverifyStandIn) -> None:
+    """A 307 keeps the method and the body: following it would post the secret key to wherever it points."""
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", standin.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Redirecting) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            result = verifier(f"http://127.0.0.1:{server.server_address[1]}/turnstile/v0/siteverify").verify(
+                DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None
+            )
+        finally:
+            server.shutdown()
+    assert result == CaptchaResult(CaptchaVerdict.UNAVAILABLE, "status 307")
+    assert standin.received == []
+
+
+def test_a_borrowed_client_is_bounded_by_the_timeout_too(standin: SiteverifyStandIn) -> None:
+    """An SDK user's own client (no deadline transport, httpx's 5 s default): each attempt is still given only
+    what is left of the verification's bound."""
+    standin.delay_seconds = 1.5
+    with httpx.Client() as borrowed:
+        result = verifier(standin.url, http=borrowed, timeout_seconds=0.3).verify(
+            DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None
+        )
+    assert result == CaptchaResult(CaptchaVerdict.UNAVAILABLE, "timeout")
+
+
+def test_the_default_timeout_is_the_documented_2_seconds() -> None:
+    """docs/configuration.md: ``CONTACT_TURNSTILE_TIMEOUT_MS`` defaults to 2000, and so does the class."""
+    built = TurnstileVerifier(secret=lambda: PASS_SECRET, hostnames={"example.com"}, action=None)
+    try:
+        assert built.timeout_seconds == 2.0
+    finally:
+        built.close()
