@@ -7,6 +7,7 @@ judged is what a visitor and the operator see: who is let through, and the WARNI
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,3 +115,11 @@ def test_the_memory_given_is_the_memory_used(dynamodb: Any) -> None:
         DynamoDBNonceStore(dynamodb, "no-such-table", clock=lambda: NOW), InMemoryNonceStore(clock=lambda: NOW)
     )
     assert [nonces.consume("n1", NOW + 3600), nonces.consume("n1", NOW + 3600)] == [True, False]
+
+
+def test_without_a_memory_given_each_fallback_keeps_its_own(dynamodb: Any) -> None:
+    """The default: a memory of its own, on the wall clock (as the default service's), so a token an hour from
+    expiry is refused the second time."""
+    store = FallbackNonceStore(DynamoDBNonceStore(dynamodb, "no-such-table"))
+    expires = time.time() + 3600
+    assert [store.consume("n1", expires), store.consume("n1", expires)] == [True, False]
