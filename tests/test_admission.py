@@ -26,16 +26,15 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from contact_sdk.admission import TransactionalAdmission
-from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
+from contact_sdk.bootstrap import Components
+from contact_sdk.devtools.fakes import InMemoryOutbox
 from contact_sdk.devtools.tables import create_table
 from contact_sdk.metrics import ListSink
 from contact_sdk.record import RECORD_PREFIX, submission_id
 from contact_sdk.security.turnstile import TurnstileVerifier
-from contact_sdk.settings import Settings
 from tests.clocks import ManualClock
 from tests.log_lines import printed
-from tests.test_api import CONFIG, ORIGIN, answer, event, form
+from tests.test_api import ORIGIN, answer, event, form, in_process
 from tests.test_captcha_intake import GOOD, Siteverify
 from tests.test_captcha_intake import SECRET as SITEVERIFY_SECRET
 
@@ -169,26 +168,15 @@ def service(moto_dynamodb: Any) -> Iterator[Callable[[], Service]]:
         clock = ManualClock(start=START, advance_on_sleep=True)
         provider = Provider()
         table = Table(moto_dynamodb)
-        settings = Settings.from_env(
-            environ={},
-            config_parameter="/c",
-            csrf_secret_parameter="/s",
-            allowed_origins=(ORIGIN,),
-            environment="test",
-            resend_api_url="http://resend.invalid",
-            min_fill_seconds=0,
+        components = in_process(
+            provider,
+            outbox=InMemoryOutbox(),
+            clock=clock,
+            aws={"dynamodb": table},
+            more_parameters={"/t": SITEVERIFY_SECRET},
             table_name=TABLE,
             submit_limit=3,
             turnstile_secret_parameter="/t" if captcha else None,
-        )
-        components = build_components(
-            settings,
-            sink=ListSink(),
-            parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48, "/t": SITEVERIFY_SECRET}),
-            http=httpx.Client(transport=httpx.MockTransport(provider)),
-            outbox=InMemoryOutbox(),
-            aws={"dynamodb": table},
-            clock=clock,
         )
         assert isinstance(components.intake.admission, TransactionalAdmission)
         if captcha:

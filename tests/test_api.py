@@ -49,10 +49,17 @@ class Provider:
 
 
 def in_process(
-    provider: Callable[[httpx.Request], httpx.Response], *, outbox: Outbox | None, clock: Clock, **settings: Any
+    provider: Callable[[httpx.Request], httpx.Response],
+    *,
+    outbox: Outbox | None,
+    clock: Clock,
+    aws: Mapping[str, Any] | None = None,
+    more_parameters: Mapping[str, str] | None = None,
+    **settings: Any,
 ) -> Components:
     """The service the fast tier runs: in-memory guards and parameters, ``provider`` behind an
-    ``httpx.MockTransport``, ``settings`` over the test defaults."""
+    ``httpx.MockTransport``, ``settings`` over the test defaults; ``aws`` are clients to use instead of building
+    them (a table on moto in process), ``more_parameters`` Parameter Store values beyond the config and secret."""
     fields: dict[str, Any] = {
         "config_parameter": "/c",
         "csrf_secret_parameter": "/s",
@@ -65,9 +72,10 @@ def in_process(
     return build_components(
         Settings.from_env(environ={}, **fields),
         sink=ListSink(),
-        parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48}),
+        parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48, **(more_parameters or {})}),
         http=httpx.Client(transport=httpx.MockTransport(provider)),
         outbox=outbox,
+        aws=aws,
         clock=clock,
     )
 

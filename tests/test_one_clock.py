@@ -14,18 +14,15 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import boto3
-import httpx
 import pytest
 from moto import mock_aws
 
-from contact_sdk.bootstrap import Components, build_components
-from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
+from contact_sdk.bootstrap import Components
+from contact_sdk.devtools.fakes import InMemoryOutbox
 from contact_sdk.devtools.tables import create_table
-from contact_sdk.metrics import ListSink
-from contact_sdk.settings import Settings
 from tests.clocks import ManualClock
 from tests.test_admission import Table
-from tests.test_api import CONFIG, ORIGIN, Provider, answer, event, form
+from tests.test_api import ORIGIN, Provider, answer, event, form, in_process
 from tests.webhooks.test_route import SECRET, delivered, signed
 
 #: 2001-09-09 and 2096-10-02: far behind and far ahead of any day this suite runs on.
@@ -51,25 +48,14 @@ def service(request: pytest.FixtureRequest) -> Iterator[Any]:
         def build(start: float) -> Built:
             clock = ManualClock(start=start)
             tables = {"memory": None, "table": TABLE, "table down": "no-such-table"}
-            settings = Settings.from_env(
-                environ={},
-                config_parameter="/c",
-                csrf_secret_parameter="/s",
-                webhook_secret_parameter="/w",
-                allowed_origins=(ORIGIN,),
-                environment="test",
-                resend_api_url="http://resend.invalid",
-                min_fill_seconds=0,
-                table_name=tables[request.param],
-            )
-            components = build_components(
-                settings,
-                sink=ListSink(),
-                parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48, "/w": SECRET}),
-                http=httpx.Client(transport=httpx.MockTransport(Provider())),
+            components = in_process(
+                Provider(),
                 outbox=InMemoryOutbox(),
-                aws={"dynamodb": Table(dynamodb)},  # moto's client as it is, without the service's hooks
                 clock=clock,
+                aws={"dynamodb": Table(dynamodb)},  # moto's client as it is, without the service's hooks
+                more_parameters={"/w": SECRET},
+                webhook_secret_parameter="/w",
+                table_name=tables[request.param],
             )
             made.append(components)
             return Built(components, clock, table_down=request.param == "table down")

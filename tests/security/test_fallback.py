@@ -63,12 +63,15 @@ def test_while_the_table_is_down_each_instance_limits_by_itself_and_every_check_
         ]
         another_instance = FallbackRateLimitStore(DynamoDBRateLimitStore(dynamodb, "no-such-table"))
         assert another_instance.hit("ip#a", limit=2, window_seconds=900, now=NOW + 1).allowed
-    lines = out.lines(RATE_WARNING)
-    assert len(lines) == 5
-    assert {line["level"] for line in lines} == {"WARNING"}
-    assert {line["error"] for line in lines} == {
-        "DynamoDB rate-limit store (no-such-table) refused the update: ResourceNotFoundException"
-    }
+    error = "DynamoDB rate-limit store (no-such-table) refused the update: ResourceNotFoundException"
+    assert [(line["level"], line["error"]) for line in out.lines(RATE_WARNING)] == [("WARNING", error)] * 5
+
+
+def instance_with_the_table_down(dynamodb: Any) -> FallbackNonceStore:
+    """One instance's nonce store, its table missing, its memory on the test's clock."""
+    return FallbackNonceStore(
+        DynamoDBNonceStore(dynamodb, "no-such-table", clock=lambda: NOW), InMemoryNonceStore(clock=lambda: NOW)
+    )
 
 
 def test_while_the_table_answers_a_token_is_spent_for_every_instance(dynamodb: Any) -> None:
@@ -83,20 +86,11 @@ def test_while_the_table_answers_a_token_is_spent_for_every_instance(dynamodb: A
 def test_while_the_table_is_down_a_token_is_spent_once_per_instance_and_every_check_warns(dynamodb: Any) -> None:
     """The documented cost of an outage: a token (which anyone may fetch) can be replayed once per other instance."""
     with printed(build_logger()) as out:
-        here = FallbackNonceStore(
-            DynamoDBNonceStore(dynamodb, "no-such-table", clock=lambda: NOW), InMemoryNonceStore(clock=lambda: NOW)
-        )
-        there = FallbackNonceStore(
-            DynamoDBNonceStore(dynamodb, "no-such-table", clock=lambda: NOW), InMemoryNonceStore(clock=lambda: NOW)
-        )
+        here, there = instance_with_the_table_down(dynamodb), instance_with_the_table_down(dynamodb)
         assert [here.consume("n1", NOW + 3600), here.consume("n2", NOW + 3600)] == [True, True]
         assert [here.consume("n1", NOW + 3600), there.consume("n1", NOW + 3600)] == [False, True]
-    lines = out.lines(NONCE_WARNING)
-    assert len(lines) == 4
-    assert {line["level"] for line in lines} == {"WARNING"}
-    assert {line["error"] for line in lines} == {
-        "DynamoDB nonce store (no-such-table) refused the write: ResourceNotFoundException"
-    }
+    error = "DynamoDB nonce store (no-such-table) refused the write: ResourceNotFoundException"
+    assert [(line["level"], line["error"]) for line in out.lines(NONCE_WARNING)] == [("WARNING", error)] * 4
 
 
 def test_the_memory_given_is_the_memory_used(dynamodb: Any) -> None:
@@ -111,9 +105,7 @@ def test_the_memory_given_is_the_memory_used(dynamodb: Any) -> None:
         True,
         False,
     ]
-    nonces = FallbackNonceStore(
-        DynamoDBNonceStore(dynamodb, "no-such-table", clock=lambda: NOW), InMemoryNonceStore(clock=lambda: NOW)
-    )
+    nonces = instance_with_the_table_down(dynamodb)
     assert [nonces.consume("n1", NOW + 3600), nonces.consume("n1", NOW + 3600)] == [True, False]
 
 
