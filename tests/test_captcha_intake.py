@@ -231,3 +231,16 @@ def test_a_hanging_siteverify_gets_the_checks_share_of_the_budget_not_its_own_ti
     assert s.clock() - started == pytest.approx(1.0)
     [email] = s.provider.sent
     assert str(email["subject"]).startswith("[captcha unverified] ")
+
+
+def test_a_visitor_without_a_source_address_is_checked_without_one(service: Callable[..., Service]) -> None:
+    """An event with no usable source address (a test console, a misconfigured integration): siteverify is asked
+    without ``remoteip`` rather than with a placeholder Cloudflare would read as an address."""
+    s = service()
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(s.components.api)}
+    raw = event("POST", "/contact", headers=headers, body=form(turnstileToken=GOOD))
+    raw["requestContext"]["identity"] = {}
+    status, _, body = answer(s.components.api, raw)
+    assert (status, body and body["status"]) == (200, "sent")
+    [posted] = s.siteverify.forms
+    assert "remoteip" not in posted

@@ -1,0 +1,125 @@
+"""The API's edges, fast tier: events whose source address is missing or malformed, the webhook route when an
+SDK user builds the API without it or sends a body that does not decode, and the Lambda's remaining time as the
+deadline when the API is built with its defaults. The service runs in process (tests.test_api.in_process)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sdk.api import ContactApi
+from contact_sdk.bootstrap import Components
+from contact_sdk.deadline import current
+from contact_sdk.devtools.fakes import InMemoryOutbox
+from contact_sdk.metrics import ListSink
+from tests.clocks import ManualClock
+from tests.entrypoint.conftest import FakeLambdaContext
+from tests.test_api import ORIGIN, Provider, answer, event, form, in_process, token
+
+
+@pytest.fixture
+def service(built: list[Components]) -> Components:
+    components = in_process(
+        Provider(), outbox=InMemoryOutbox(), clock=ManualClock(start=1_800_000_000.0), token_limit=2
+    )
+    built.append(components)
+    return components
+
+
+def token_request(context: Any) -> dict[str, Any]:
+    raw = event("GET", "/contact/token", headers={"Origin": ORIGIN})
+    raw["requestContext"] = context
+    return raw
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        None,
+        "not a mapping",
+        {"requestId": "r"},
+        {"requestId": "r", "identity": "not a mapping"},
+        {"requestId": "r", "identity": {}},
+        {"requestId": "r", "identity": {"sourceIp": ""}},
+        {"requestId": "r", "identity": {"sourceIp": 42}},
+    ],
+    ids=["none", "text", "no identity", "identity text", "no source", "empty source", "number"],
+)
+def test_a_request_without_a_usable_source_address_is_served_and_counted_with_every_such_request(
+    service: Components, context: Any
+) -> None:
+    """API Gateway always gives one; an event without one (a test console, a misconfigured integration) is not
+    an error, and all such requests share one count: at a limit of two, the third is refused."""
+    statuses = [answer(service.api, token_request(context))[0] for _ in range(2)]
+    other = {"requestId": "r", "identity": {"sourceIp": ""}} if context is None else None
+    statuses.append(answer(service.api, token_request(other))[0])
+    assert statuses == [200, 200, 429]
+
+
+def test_an_api_built_without_the_webhook_route_says_it_is_not_configured(service: Components) -> None:
+    """An SDK user building ContactApi without ``events``: ``404`` in the contract's shape, not a crash."""
+    api = ContactApi(service.intake, service.delivery, environment="test", sink=ListSink(), logger=service.api.logger)
+    status, _, body = answer(api, event("POST", "/contact/events", body="{}"))
+    assert status == 404 and body is not None
+    assert body["error"] == {"code": "not_found", "message": "Delivery-status webhooks are not configured here."}
+
+
+def test_a_webhook_body_that_does_not_decode_is_400(service: Components) -> None:
+    """A base64 body that is not base64: ``400 invalid_json`` before any signature is looked at."""
+    status, _, body = answer(service.api, event("POST", "/contact/events", body="%%%", base64_body=True))
+    assert status == 400 and body is not None
+    assert body["error"] == {"code": "invalid_json", "message": "The body could not be decoded."}
+
+
+def test_by_default_the_work_ends_three_seconds_before_the_lambda_would_be_stopped(built: list[Components]) -> None:
+    """ContactApi's default margin (3,000 ms, the contract's CONTACT_DEADLINE_MARGIN_MS default): with 10 s of the
+    invocation left and no response budget, Resend is called with 7 s left, seen by the provider itself."""
+    clock = ManualClock(start=1_800_000_000.0)
+    seen: list[float] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        scope = current()
+        seen.append(scope.remaining() if scope is not None else -1.0)
+        return Provider()(request)
+
+    components = in_process(provider, outbox=None, clock=clock)  # no outbox: no reserve kept for it
+    built.append(components)
+    api = ContactApi(
+        components.intake,
+        components.delivery,
+        environment="test",
+        sink=ListSink(),
+        logger=components.api.logger,
+        deadline_clock=clock.monotonic,
+    )
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
+    response = api.handle(event("POST", "/contact", headers=headers, body=form()), FakeLambdaContext(10_000))
+    assert response["statusCode"] == 200
+    assert seen == [7.0]
+
+
+def post_base64(api: ContactApi, raw: bytes) -> tuple[int, dict[str, Any] | None]:
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
+    status, _, body = answer(
+        api, event("POST", "/contact", headers=headers, body=base64.b64encode(raw).decode(), base64_body=True)
+    )
+    return status, body
+
+
+def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Components]) -> None:
+    """API Gateway hands a binary body over in base64 (a third larger): a form of exactly 32,768 bytes (43,692
+    characters of base64) is sent; one byte more, or a megabyte (refused before it is decoded), is ``413``."""
+    form_bytes = form().encode()
+    exact = form_bytes[:-1] + b" " * (32 * 1024 - len(form_bytes)) + b"}"
+    assert (len(exact), len(base64.b64encode(exact))) == (32_768, 43_692)
+    service = in_process(Provider(), outbox=InMemoryOutbox(), clock=ManualClock(start=1_800_000_000.0))
+    built.append(service)
+    status, body = post_base64(service.api, exact)
+    assert (status, body and body["status"]) == (200, "sent")
+    too_large = {"code": "payload_too_large", "message": "The message is too large: the limit is 32 KiB."}
+    for raw in (exact + b" ", b" " * 1_000_000 + form_bytes):
+        status, body = post_base64(service.api, raw)
+        assert (status, body and body["error"]) == (413, too_large)
