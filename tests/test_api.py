@@ -117,6 +117,19 @@ def answer(api: ContactApi, raw: Any) -> tuple[int, dict[str, str], dict[str, An
     return response["statusCode"], response["headers"], body
 
 
+def bare_api(components: Components, **options: Any) -> ContactApi:
+    """A ``ContactApi`` over ``components``' intake and delivery as an SDK user builds one: ``options`` given, the
+    rest its defaults (no webhook route, the default margin), metrics to a list."""
+    return ContactApi(
+        components.intake,
+        components.delivery,
+        environment="test",
+        sink=ListSink(),
+        logger=components.api.logger,
+        **options,
+    )
+
+
 def token(api: ContactApi) -> str:
     status, _, body = answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
     assert status == 200 and body is not None
@@ -281,14 +294,7 @@ def test_a_bug_is_a_500_without_a_stack_trace(setup: tuple[Components, Provider]
         def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Deadline | None = None) -> Outcome:
             raise RuntimeError("secret internals")
 
-    api = ContactApi(
-        components.intake,
-        components.delivery,
-        environment="test",
-        sink=ListSink(),
-        logger=components.api.logger,
-        events=Exploding(),
-    )
+    api = bare_api(components, events=Exploding())
     status, _, body = answer(api, event("POST", "/contact/events", body="{}"))
     assert status == 500 and body is not None
     assert body["error"] == {"code": "internal_error", "message": "Something went wrong on our side. Please try again."}

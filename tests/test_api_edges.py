@@ -14,10 +14,9 @@ from contact_sdk.api import ContactApi
 from contact_sdk.bootstrap import Components
 from contact_sdk.deadline import current
 from contact_sdk.devtools.fakes import InMemoryOutbox
-from contact_sdk.metrics import ListSink
 from tests.clocks import ManualClock
 from tests.entrypoint.conftest import FakeLambdaContext
-from tests.test_api import ORIGIN, Provider, answer, event, form, in_process, token
+from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, token
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def test_a_request_without_a_usable_source_address_is_served_and_counted_with_ev
 
 def test_an_api_built_without_the_webhook_route_says_it_is_not_configured(service: Components) -> None:
     """An SDK user building ContactApi without ``events``: ``404`` in the contract's shape, not a crash."""
-    api = ContactApi(service.intake, service.delivery, environment="test", sink=ListSink(), logger=service.api.logger)
+    api = bare_api(service)
     status, _, body = answer(api, event("POST", "/contact/events", body="{}"))
     assert status == 404 and body is not None
     assert body["error"] == {"code": "not_found", "message": "Delivery-status webhooks are not configured here."}
@@ -87,14 +86,7 @@ def test_by_default_the_work_ends_three_seconds_before_the_lambda_would_be_stopp
 
     components = in_process(provider, outbox=None, clock=clock)  # no outbox: no reserve kept for it
     built.append(components)
-    api = ContactApi(
-        components.intake,
-        components.delivery,
-        environment="test",
-        sink=ListSink(),
-        logger=components.api.logger,
-        deadline_clock=clock.monotonic,
-    )
+    api = bare_api(components, deadline_clock=clock.monotonic)
     headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
     response = api.handle(event("POST", "/contact", headers=headers, body=form()), FakeLambdaContext(10_000))
     assert response["statusCode"] == 200
