@@ -33,6 +33,7 @@ TABLE = "contact-clock"
 class Built(NamedTuple):
     components: Components
     clock: ManualClock
+    provider: Provider
     table_down: bool
 
 
@@ -46,10 +47,10 @@ def service(request: pytest.FixtureRequest) -> Iterator[Any]:
         create_table(dynamodb, TABLE)
 
         def build(start: float) -> Built:
-            clock = ManualClock(start=start)
+            clock, provider = ManualClock(start=start), Provider()
             tables = {"memory": None, "table": TABLE, "table down": "no-such-table"}
             components = in_process(
-                Provider(),
+                provider,
                 outbox=InMemoryOutbox(),
                 clock=clock,
                 aws={"dynamodb": Table(dynamodb)},  # moto's client as it is, without the service's hooks
@@ -58,7 +59,7 @@ def service(request: pytest.FixtureRequest) -> Iterator[Any]:
                 table_name=tables[request.param],
             )
             made.append(components)
-            return Built(components, clock, table_down=request.param == "table down")
+            return Built(components, clock, provider, table_down=request.param == "table down")
 
         yield build
     for components in made:
@@ -68,7 +69,7 @@ def service(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())
 def test_a_spent_token_stays_spent_on_any_clock(service: Any, start: float) -> None:
     """Sent once; the same token again, a minute later by the clock, is ``403 csrf_invalid``, nothing sent."""
-    components, clock, _ = service(start)
+    components, clock, provider, _ = service(start)
     status, _, body = answer(components.api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
     assert status == 200 and body is not None
     headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": body["token"]}
@@ -77,13 +78,14 @@ def test_a_spent_token_stays_spent_on_any_clock(service: Any, start: float) -> N
     clock.advance(60)
     status, _, again = answer(components.api, event("POST", "/contact", headers=headers, body=form(name="Bo")))
     assert (status, again and again["error"]["code"]) == (403, "csrf_invalid")
+    assert len(provider.sent) == 1
 
 
 @pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())
 def test_a_webhook_signed_now_by_the_clock_is_on_time(service: Any, start: float) -> None:
     """Signed at the clock's second: recorded (or, with the table down, ``503`` so that Resend retries: on time, not
     refused); signed six minutes earlier: ``401``, outside the 5-minute tolerance."""
-    components, _, table_down = service(start)
+    components, _, _, table_down = service(start)
     on_time = 503 if table_down else 200
     for timestamp, expected in ((int(start), on_time), (int(start) - 360, 401)):
         headers, raw = signed(delivered(), svix_id=f"msg_{timestamp}", timestamp=timestamp)
