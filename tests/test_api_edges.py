@@ -10,13 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sdk.api import ContactApi
 from contact_sdk.bootstrap import Components
 from contact_sdk.deadline import current
 from contact_sdk.devtools.fakes import InMemoryOutbox
 from tests.clocks import ManualClock
 from tests.entrypoint.conftest import FakeLambdaContext
-from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, token
+from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, post, token
 
 
 @pytest.fixture
@@ -93,14 +92,6 @@ def test_by_default_the_work_ends_three_seconds_before_the_lambda_would_be_stopp
     assert seen == [7.0]
 
 
-def post_base64(api: ContactApi, raw: bytes) -> tuple[int, dict[str, Any] | None]:
-    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
-    status, _, body = answer(
-        api, event("POST", "/contact", headers=headers, body=base64.b64encode(raw).decode(), base64_body=True)
-    )
-    return status, body
-
-
 def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Components]) -> None:
     """API Gateway hands a binary body over in base64 (a third larger): a form of exactly 32,768 bytes (43,692
     characters of base64) is sent; one byte more, or a megabyte (refused before it is decoded), is ``413``."""
@@ -109,9 +100,9 @@ def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Co
     assert (len(exact), len(base64.b64encode(exact))) == (32_768, 43_692)
     service = in_process(Provider(), outbox=InMemoryOutbox(), clock=ManualClock(start=1_800_000_000.0))
     built.append(service)
-    status, body = post_base64(service.api, exact)
+    status, _, body = post(service.api, base64.b64encode(exact).decode(), base64_body=True)
     assert (status, body and body["status"]) == (200, "sent")
     too_large = {"code": "payload_too_large", "message": "The message is too large: the limit is 32 KiB."}
     for raw in (exact + b" ", b" " * 1_000_000 + form_bytes):
-        status, body = post_base64(service.api, raw)
+        status, _, body = post(service.api, base64.b64encode(raw).decode(), base64_body=True)
         assert (status, body and body["error"]) == (413, too_large)

@@ -9,16 +9,16 @@ mutation testing judges the verifier by these tests (as an integration-only file
 from __future__ import annotations
 
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
 from contact_sdk.deadline import Deadline
 from contact_sdk.degraded import DependencyGuard, GuardState
+from contact_sdk.devtools.local.serving import ThreadedServer
 from contact_sdk.devtools.local.turnstile import DUMMY_TOKEN, FAIL_SECRET, PASS_SECRET, SPENT_SECRET, SiteverifyStandIn
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.logs import build_logger
@@ -354,15 +354,14 @@ def test_a_redirect_is_not_followed_so_our_secret_goes_nowhere_else(standin: Sit
         def log_message(self, format: str, *args: object) -> None:
             """Quiet."""
 
-    with ThreadingHTTPServer(("127.0.0.1", 0), Redirecting) as server:
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
-            result = verifier(f"http://127.0.0.1:{server.server_address[1]}/turnstile/v0/siteverify").verify(
-                DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None
-            )
-        finally:
-            server.shutdown()
+    server = ThreadedServer(("127.0.0.1", 0), Redirecting)
+    server.serve_in_thread()
+    try:
+        result = verifier(f"{server.origin}/turnstile/v0/siteverify").verify(
+            DUMMY_TOKEN, remote_ip="203.0.113.9", deadline=None
+        )
+    finally:
+        server.close()
     assert result == CaptchaResult(CaptchaVerdict.UNAVAILABLE, "status 307")
     assert standin.received == []
 
