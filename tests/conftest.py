@@ -109,6 +109,31 @@ def contact_table(aws: str) -> str:
     return name
 
 
+#: The service's table in the in-process DynamoDB (:func:`moto_table`).
+IN_PROCESS_TABLE = "contact-in-process"
+
+
+@pytest.fixture(scope="module")
+def moto_dynamodb() -> Iterator[Any]:
+    """moto's DynamoDB in this process (no server: the fast tier), started once per test module; yields a client.
+
+    Per module, not per session: while it runs, ``mock_aws`` patches botocore for the whole process, so it must
+    not outlive the module into the tests that talk to the loopback emulator.
+    """
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def moto_table(moto_dynamodb: Any) -> Iterator[str]:
+    """The service's table (:data:`IN_PROCESS_TABLE`) in the in-process DynamoDB, dropped after the test."""
+    create_table(moto_dynamodb, IN_PROCESS_TABLE)
+    yield IN_PROCESS_TABLE
+    moto_dynamodb.delete_table(TableName=IN_PROCESS_TABLE)
+
+
 def create_outbox_queues(endpoint: str, *, max_receive_count: int = 3) -> dict[str, str]:
     """The outbox queue with a dead-letter queue after ``max_receive_count`` receives; their URLs."""
     sqs = aws_client(endpoint, "sqs")

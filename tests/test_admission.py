@@ -19,26 +19,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from moto import mock_aws
 
 from contact_sdk.admission import TransactionalAdmission
 from contact_sdk.bootstrap import Components
 from contact_sdk.devtools.fakes import InMemoryOutbox
-from contact_sdk.devtools.tables import create_table
 from contact_sdk.metrics import ListSink
 from contact_sdk.record import RECORD_PREFIX, submission_id
 from contact_sdk.security.turnstile import TurnstileVerifier
 from tests.clocks import ManualClock
+from tests.conftest import IN_PROCESS_TABLE as TABLE
 from tests.log_lines import printed
 from tests.test_api import ORIGIN, answer, event, form, in_process
 from tests.test_captcha_intake import GOOD, Siteverify
 from tests.test_captcha_intake import SECRET as SITEVERIFY_SECRET
 
-TABLE = "contact-admission"
 #: A moment inside a rate-limit window (not on its boundary), on the service's clock.
 START = 1_800_000_100.0
 
@@ -118,13 +115,6 @@ def _cancelled(reasons: list[dict[str, Any]]) -> ClientError:
     return ClientError(response, "TransactWriteItems")
 
 
-@pytest.fixture(scope="module")
-def moto_dynamodb() -> Iterator[Any]:
-    """moto's DynamoDB in process, started once for the module."""
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="eu-west-1")
-
-
 @dataclass
 class Service:
     """The service in process on its table, the provider it sends to, its clock and the table's stand-in."""
@@ -160,9 +150,8 @@ class Service:
 
 
 @pytest.fixture
-def service(moto_dynamodb: Any) -> Iterator[Callable[[], Service]]:
+def service(moto_dynamodb: Any, moto_table: str) -> Iterator[Callable[[], Service]]:
     built: list[Components] = []
-    create_table(moto_dynamodb, TABLE)
 
     def build(*, captcha: bool = False) -> Service:
         clock = ManualClock(start=START, advance_on_sleep=True)
@@ -195,7 +184,6 @@ def service(moto_dynamodb: Any) -> Iterator[Callable[[], Service]]:
     yield build
     for components in built:
         components.close()
-    moto_dynamodb.delete_table(TableName=TABLE)
 
 
 def message(n: int) -> str:

@@ -18,7 +18,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from contact_sdk.breaker import ProviderBreaker, counts_as_failure
 from contact_sdk.breaker_store import BreakerStoreUnavailable, DynamoDBBreakerStore, SharedBreakerState
@@ -39,13 +38,6 @@ from tests import test_breaker_fleet as loopback
 #: The regional endpoint: mock_aws answers it in process.
 IN_PROCESS = "https://dynamodb.eu-west-1.amazonaws.com"
 TABLE = "contact-test"
-
-
-@pytest.fixture(scope="module")
-def moto_dynamodb() -> Iterator[Any]:
-    """moto's AWS in process, started once for this module."""
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=IN_PROCESS)
 
 
 @pytest.fixture

@@ -13,21 +13,18 @@ import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from contact_sdk.bootstrap import Components
 from contact_sdk.devtools.fakes import InMemoryOutbox
-from contact_sdk.devtools.tables import create_table
 from tests.clocks import ManualClock
+from tests.conftest import IN_PROCESS_TABLE as TABLE
 from tests.test_admission import Table
 from tests.test_api import ORIGIN, Provider, answer, event, form, in_process
 from tests.webhooks.test_route import SECRET, delivered, signed
 
 #: 2001-09-09 and 2096-10-02: far behind and far ahead of any day this suite runs on.
 STARTS = {"years behind": 1_000_000_000.0, "years ahead": 4_000_000_000.0}
-TABLE = "contact-clock"
 
 
 class Built(NamedTuple):
@@ -38,30 +35,27 @@ class Built(NamedTuple):
 
 
 @pytest.fixture(params=["memory", "table", "table down"])
-def service(request: pytest.FixtureRequest) -> Iterator[Any]:
+def service(request: pytest.FixtureRequest, moto_dynamodb: Any, moto_table: str) -> Iterator[Any]:
     """Builds the service in process on a clock starting at ``start``: its single use kept in memory, in the table
     (moto in process), or in memory because the table is missing."""
     made: list[Components] = []
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
-        create_table(dynamodb, TABLE)
 
-        def build(start: float) -> Built:
-            clock, provider = ManualClock(start=start), Provider()
-            tables = {"memory": None, "table": TABLE, "table down": "no-such-table"}
-            components = in_process(
-                provider,
-                outbox=InMemoryOutbox(),
-                clock=clock,
-                aws={"dynamodb": Table(dynamodb)},  # moto's client as it is, without the service's hooks
-                more_parameters={"/w": SECRET},
-                webhook_secret_parameter="/w",
-                table_name=tables[request.param],
-            )
-            made.append(components)
-            return Built(components, clock, provider, table_down=request.param == "table down")
+    def build(start: float) -> Built:
+        clock, provider = ManualClock(start=start), Provider()
+        tables = {"memory": None, "table": TABLE, "table down": "no-such-table"}
+        components = in_process(
+            provider,
+            outbox=InMemoryOutbox(),
+            clock=clock,
+            aws={"dynamodb": Table(moto_dynamodb)},  # moto's client as it is, without the service's hooks
+            more_parameters={"/w": SECRET},
+            webhook_secret_parameter="/w",
+            table_name=tables[request.param],
+        )
+        made.append(components)
+        return Built(components, clock, provider, table_down=request.param == "table down")
 
-        yield build
+    yield build
     for components in made:
         components.close()
 

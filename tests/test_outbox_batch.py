@@ -16,17 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from contact_sdk import deadline as deadlines
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.compose import idempotency_key
 from contact_sdk.devtools.fakes import InMemoryParameterSource
-from contact_sdk.devtools.tables import create_table
 from contact_sdk.errors import ProviderServerError
 from contact_sdk.metrics import ListSink
 from contact_sdk.outbox import QueuedEmail
@@ -106,13 +103,6 @@ class Batch:
         self.queue.left_at.clear()
         messages = self.queue.receive_message(QueueUrl=self.queue.url, MaxNumberOfMessages=10)["Messages"]
         return self.components.consumer.handle(sqs_event(messages), context or SimContext(self.clock))
-
-
-@pytest.fixture(scope="module")
-def dynamodb() -> Iterator[Any]:
-    """moto's DynamoDB in process (no server: the fast tier), for the records as the table keeps them."""
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="eu-west-1")
 
 
 @pytest.fixture
@@ -405,7 +395,7 @@ def test_an_open_breaker_hides_the_message_until_its_trial(batch_for: Callable[.
 
 
 def test_a_delivered_message_leaves_the_tables_record_with_its_one_key(
-    batch_for: Callable[..., Batch], dynamodb: Any
+    batch_for: Callable[..., Batch], moto_dynamodb: Any, moto_table: str
 ) -> None:
     """The table appends a noted key (``list_append``), unlike the in-memory records: one already there is not noted.
 
@@ -413,8 +403,7 @@ def test_a_delivered_message_leaves_the_tables_record_with_its_one_key(
     which the in-process emulator does not take; the consumer reaches the records through its delivery).
     """
     batch = batch_for(Provider())
-    create_table(dynamodb, "contact-records")
-    records = DynamoDBSubmissionRecords(dynamodb, "contact-records")
+    records = DynamoDBSubmissionRecords(moto_dynamodb, moto_table)
     batch.components.delivery.records = records
     batch.components.records = records
     claim_queued(batch.components)

@@ -17,16 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from contact_sdk.devtools.tables import create_table
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.csrf import (
     CsrfInvalid,
@@ -36,11 +33,11 @@ from contact_sdk.security.csrf import (
     InMemoryNonceStore,
     NonceStoreUnavailable,
 )
+from tests.conftest import IN_PROCESS_TABLE as TABLE
 
 SECRET = b"s" * 16
 ORIGIN = "https://example.com"
 NONCE = bytes(range(16))
-TABLE = "contact-csrf-rules"
 
 
 def b64(raw: bytes) -> str:
@@ -253,19 +250,10 @@ def test_the_in_memory_store_forgets_a_nonce_at_its_expiry() -> None:
 # --- the DynamoDB store ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _moto() -> Iterator[Any]:
-    """moto's DynamoDB in process, started once for this module."""
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="eu-west-1")
-
-
 @pytest.fixture
-def dynamodb(_moto: Any) -> Iterator[Any]:
+def dynamodb(moto_dynamodb: Any, moto_table: str) -> Any:
     """A fresh service table, deleted after the test."""
-    create_table(_moto, TABLE)
-    yield _moto
-    _moto.delete_table(TableName=TABLE)
+    return moto_dynamodb
 
 
 def test_the_dynamodb_store_accepts_a_nonce_once_and_writes_its_item(dynamodb: Any) -> None:

@@ -8,32 +8,26 @@ judged is what a visitor and the operator see: who is let through, and the WARNI
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from contact_sdk.devtools.tables import create_table
 from contact_sdk.logs import build_logger
 from contact_sdk.security.csrf import DynamoDBNonceStore, InMemoryNonceStore
 from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitStore
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore
+from tests.conftest import IN_PROCESS_TABLE as TABLE
 from tests.log_lines import printed
 
 NOW = 1_764_000_000.0
-TABLE = "contact-guards"
 RATE_WARNING = "rate-limit store unavailable; limiting in this instance only"
 NONCE_WARNING = "nonce store unavailable; single use enforced in this instance only"
 
 
 @pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_table(client, TABLE)
-        yield client
+def dynamodb(moto_dynamodb: Any, moto_table: str) -> Any:
+    """The in-process DynamoDB with the service's table."""
+    return moto_dynamodb
 
 
 def visits(store: FallbackRateLimitStore) -> list[bool]:

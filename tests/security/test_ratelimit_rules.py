@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -25,9 +24,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from contact_sdk.devtools.tables import create_table
 from contact_sdk.security.ratelimit import (
     DynamoDBRateLimitStore,
     InMemoryRateLimitStore,
@@ -38,8 +35,7 @@ from contact_sdk.security.ratelimit import (
     condition_groups,
     sliding_decision,
 )
-
-TABLE = "contact-rules"
+from tests.conftest import IN_PROCESS_TABLE as TABLE
 
 
 def allowed_by_rule(*, current: int, previous: int, limit: int, window: int, elapsed: Fraction) -> bool:
@@ -352,19 +348,10 @@ def test_the_limiter_uses_its_configured_prefix() -> None:
 # --- the stores -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _moto() -> Iterator[Any]:
-    """moto's DynamoDB in process, started once for this module (starting it is the slow part)."""
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="eu-west-1")
-
-
 @pytest.fixture
-def dynamodb(_moto: Any) -> Iterator[Any]:
+def dynamodb(moto_dynamodb: Any, moto_table: str) -> Any:
     """A fresh service table in the in-process DynamoDB, deleted after the test."""
-    create_table(_moto, TABLE)
-    yield _moto
-    _moto.delete_table(TableName=TABLE)
+    return moto_dynamodb
 
 
 def item(client: Any, key: str) -> dict[str, Any]:
