@@ -15,6 +15,7 @@ from contact_sdk.deadline import current
 from contact_sdk.devtools.fakes import InMemoryOutbox
 from tests.clocks import ManualClock
 from tests.entrypoint.conftest import FakeLambdaContext
+from tests.log_lines import printed
 from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, post, token
 
 
@@ -72,9 +73,16 @@ def test_a_webhook_body_that_does_not_decode_is_400(service: Components) -> None
     assert body["error"] == {"code": "invalid_json", "message": "The body could not be decoded."}
 
 
-def test_by_default_the_work_ends_three_seconds_before_the_lambda_would_be_stopped(built: list[Components]) -> None:
-    """ContactApi's default margin (3,000 ms, the contract's CONTACT_DEADLINE_MARGIN_MS default): with 10 s of the
-    invocation left and no response budget, Resend is called with 7 s left, seen by the provider itself."""
+@pytest.mark.parametrize(
+    ("budget_ms", "remaining_ms", "left"),
+    [(None, 10_000, 7.0), (4_500, 10_000, 4.5), (4_500, 5_000, 2.0)],
+    ids=["no budget: the lambda's time less 3 s", "the budget ends first", "the lambda's time ends first"],
+)
+def test_the_work_ends_by_the_budget_or_three_seconds_before_the_lambda_is_stopped_whichever_is_first(
+    built: list[Components], budget_ms: int | None, remaining_ms: int, left: float
+) -> None:
+    """ContactApi's default margin (3,000 ms, the contract's CONTACT_DEADLINE_MARGIN_MS default) and the response
+    budget: Resend is called with what is left of the earlier of the two, seen by the provider itself."""
     clock = ManualClock(start=1_800_000_000.0)
     seen: list[float] = []
 
@@ -85,11 +93,46 @@ def test_by_default_the_work_ends_three_seconds_before_the_lambda_would_be_stopp
 
     components = in_process(provider, outbox=None, clock=clock)  # no outbox: no reserve kept for it
     built.append(components)
-    api = bare_api(components, deadline_clock=clock.monotonic)
+    api = bare_api(components, deadline_clock=clock.monotonic, response_budget_ms=budget_ms)
     headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
-    response = api.handle(event("POST", "/contact", headers=headers, body=form()), FakeLambdaContext(10_000))
+    response = api.handle(event("POST", "/contact", headers=headers, body=form()), FakeLambdaContext(remaining_ms))
     assert response["statusCode"] == 200
-    assert seen == [7.0]
+    assert seen == [left]
+
+
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [
+        ("/contact/token", "/v1/contact/token"),
+        ("/{proxy+}", "/contact/token"),
+        ("/{proxy+}", "/contact/token/"),
+        (None, "/contact/token"),
+    ],
+    ids=["custom domain base path", "proxy resource", "trailing slash", "no resource"],
+)
+def test_the_route_is_the_resource_or_behind_a_proxy_resource_the_path(
+    service: Components, resource: str | None, path: str
+) -> None:
+    """Behind a custom domain's base path (``/v1``) the path carries the mapping and the resource names the route;
+    behind a ``{proxy+}`` resource (SAM's, the local API's) the path does. Either way the token is served, and the
+    summary line names the route, as the dashboards' log queries group it."""
+    raw = event("GET", path, headers={"Origin": ORIGIN})
+    raw["resource"] = resource
+    with printed(service.api.logger) as out:
+        status, _, body = answer(service.api, raw)
+    assert (status, bool(body and body["token"])) == (200, True)
+    assert [line["route"] for line in out.lines("request handled")] == ["/contact/token"]
+
+
+@pytest.mark.parametrize("path", [None, "", 42], ids=["none", "empty", "number"])
+def test_an_event_without_a_path_is_404_with_no_route_named(service: Components, path: Any) -> None:
+    """A hand-made event (a test console's) without a usable resource or path: ``404``, logged with an empty route."""
+    raw = event("GET", "/contact/token", headers={"Origin": ORIGIN})
+    raw["resource"], raw["path"] = None, path
+    with printed(service.api.logger) as out:
+        status, _, body = answer(service.api, raw)
+    assert (status, body and body["error"]["code"]) == (404, "not_found")
+    assert [line["route"] for line in out.lines("request handled")] == [""]
 
 
 def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Components]) -> None:
