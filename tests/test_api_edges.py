@@ -13,6 +13,7 @@ import pytest
 from contact_sdk.bootstrap import Components
 from contact_sdk.deadline import current
 from contact_sdk.devtools.fakes import InMemoryOutbox
+from contact_sdk.metrics import ListSink
 from tests.clocks import ManualClock
 from tests.entrypoint.conftest import FakeLambdaContext
 from tests.log_lines import printed
@@ -149,3 +150,21 @@ def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Co
     for raw in (exact + b" ", b" " * 1_000_000 + form_bytes):
         status, _, body = post(service.api, base64.b64encode(raw).decode(), base64_body=True)
         assert (status, body and body["error"]) == (413, too_large)
+
+
+@pytest.mark.parametrize("request_id", ["req-42", None], ids=["api gateway's", "none: one is made"])
+def test_every_metrics_document_names_the_request_it_counts(service: Components, request_id: str | None) -> None:
+    """The EMF document a request flushes carries its request id as a property (not a dimension), the one the
+    visitor gets in ``X-Request-Id``: an operator finds a metric's log line beside the request's own lines."""
+    sink = service.api.sink
+    assert isinstance(sink, ListSink)
+    sink.clear()
+    raw = event("GET", "/contact/token", headers={"Origin": ORIGIN})
+    raw["requestContext"]["requestId"] = request_id
+    status, headers, _ = answer(service.api, raw)
+    assert status == 200 and headers["X-Request-Id"] != ""
+    if request_id is not None:
+        assert headers["X-Request-Id"] == request_id
+    assert [document["requestId"] for document in sink.documents] == [headers["X-Request-Id"]]
+    directives = [directive for document in sink.documents for directive in document["_aws"]["CloudWatchMetrics"]]
+    assert [directive["Dimensions"] for directive in directives] == [[["Environment"]]]
