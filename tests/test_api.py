@@ -295,10 +295,17 @@ def test_a_bug_is_a_500_without_a_stack_trace(setup: tuple[Components, Provider]
             raise RuntimeError("secret internals")
 
     api = bare_api(components, events=Exploding())
-    status, _, body = answer(api, event("POST", "/contact/events", body="{}"))
+    with printed(api.logger) as out:
+        status, headers, body = answer(api, event("POST", "/contact/events", body="{}", request_id="req-bug"))
     assert status == 500 and body is not None
     assert body["error"] == {"code": "internal_error", "message": "Something went wrong on our side. Please try again."}
     assert "secret internals" not in json.dumps(body)
+    # The operator gets what the visitor does not: the error and its traceback, under the request's id.
+    [error] = out.lines("unhandled error while handling the request")
+    assert error["level"] == "ERROR" and "RuntimeError: secret internals" in error["exception"]
+    [summary] = out.lines("request handled")
+    assert (summary["status"], summary["outcome"]) == (500, "internal_error")
+    assert {line["correlation_id"] for line in out.all()} == {headers["X-Request-Id"]} == {"req-bug"}
 
 
 def test_an_event_that_is_not_an_object_is_a_404(setup: tuple[Components, Provider]) -> None:

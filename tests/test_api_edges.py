@@ -168,3 +168,33 @@ def test_every_metrics_document_names_the_request_it_counts(service: Components,
     assert [document["requestId"] for document in sink.documents] == [headers["X-Request-Id"]]
     directives = [directive for document in sink.documents for directive in document["_aws"]["CloudWatchMetrics"]]
     assert [directive["Dimensions"] for directive in directives] == [[["Environment"]]]
+
+
+@pytest.mark.parametrize("method", [None, 42, "missing"], ids=["none", "number", "missing"])
+def test_an_event_without_a_method_is_405_in_words_a_person_reads(service: Components, method: Any) -> None:
+    """A hand-made event with no usable ``httpMethod``: ``405`` naming no method (not "None" or "42"), the allowed
+    ones in ``Allow``, and an empty method in the summary line."""
+    raw = event("GET", "/contact/token", headers={"Origin": ORIGIN})
+    if method == "missing":
+        del raw["httpMethod"]
+    else:
+        raw["httpMethod"] = method
+    with printed(service.api.logger) as out:
+        status, headers, body = answer(service.api, raw)
+    assert (status, headers["Allow"]) == (405, "GET, OPTIONS")
+    assert body is not None
+    assert body["error"] == {"code": "method_not_allowed", "message": "This method is not allowed here."}
+    assert [line["method"] for line in out.lines("request handled")] == [""]
+
+
+def test_the_time_a_request_took_is_logged_and_counted_in_milliseconds(service: Components) -> None:
+    """On the API's timer, a request that took a quarter of a second: 250 ms in the summary line and one
+    ``ResponseTime`` sample of 250 (the unit the dashboard's p95 and the alarm's 5,000 ms threshold are in)."""
+    ticks = iter([1_000.0, 1_000.25])
+    api = bare_api(service, timer=lambda: next(ticks))
+    sink = api.sink
+    assert isinstance(sink, ListSink)
+    with printed(api.logger) as out:
+        assert answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))[0] == 200
+    assert [line["duration_ms"] for line in out.lines("request handled")] == [250.0]
+    assert [document["ResponseTime"] for document in sink.documents] == [250.0]
