@@ -188,13 +188,14 @@ def test_an_event_without_a_method_is_405_in_words_a_person_reads(service: Compo
 
 
 def test_the_time_a_request_took_is_logged_and_counted_in_milliseconds(service: Components) -> None:
-    """On the API's timer, a request that took a quarter of a second: 250 ms in the summary line and one
-    ``ResponseTime`` sample of 250 (the unit the dashboard's p95 and the alarm's 5,000 ms threshold are in)."""
-    ticks = iter([1_000.0, 1_000.25])
+    """On the API's timer, a request that took a quarter of a second: 250.12 ms in the summary line (to a hundredth)
+    and one ``ResponseTime`` sample of 250.1234 (the unit the dashboard's p95 and the alarm's 5,000 ms threshold
+    are in)."""
+    ticks = iter([1_000.0, 1_000.2501234])
     api = bare_api(service, timer=lambda: next(ticks))
     sink = api.sink
     assert isinstance(sink, ListSink)
     with printed(api.logger) as out:
         assert answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))[0] == 200
-    assert [line["duration_ms"] for line in out.lines("request handled")] == [250.0]
-    assert [document["ResponseTime"] for document in sink.documents] == [250.0]
+    assert [line["duration_ms"] for line in out.lines("request handled")] == [250.12]
+    assert [document["ResponseTime"] for document in sink.documents] == [pytest.approx(250.1234)]
