@@ -55,11 +55,13 @@ def in_process(
     clock: Clock,
     aws: Mapping[str, Any] | None = None,
     more_parameters: Mapping[str, str] | None = None,
+    parameters: InMemoryParameterSource | None = None,
     **settings: Any,
 ) -> Components:
     """The service the fast tier runs: in-memory guards and parameters, ``provider`` behind an
     ``httpx.MockTransport``, ``settings`` over the test defaults; ``aws`` are clients to use instead of building
-    them (a table on moto in process), ``more_parameters`` Parameter Store values beyond the config and secret."""
+    them (a table on moto in process), ``more_parameters`` Parameter Store values beyond the config and secret,
+    ``parameters`` the in-memory Parameter Store to hold them all (a test's own, to watch it)."""
     fields: dict[str, Any] = {
         "config_parameter": "/c",
         "csrf_secret_parameter": "/s",
@@ -69,10 +71,12 @@ def in_process(
         "min_fill_seconds": 0,  # these requests post the instant their token is issued; the fill rule is tested apart
         **settings,
     }
+    source = parameters if parameters is not None else InMemoryParameterSource()
+    source.values.update({"/c": CONFIG, "/s": "s" * 48, **(more_parameters or {})})
     return build_components(
         Settings.from_env(environ={}, **fields),
         sink=ListSink(),
-        parameters=InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48, **(more_parameters or {})}),
+        parameters=source,
         http=httpx.Client(transport=httpx.MockTransport(provider)),
         outbox=outbox,
         aws=aws,
@@ -173,13 +177,19 @@ def test_a_method_not_allowed_names_the_allowed_ones(setup: tuple[Components, Pr
 
 
 def test_preflight(setup: tuple[Components, Provider]) -> None:
+    """An allowed origin's preflight is 204 with CORS headers, logged as a preflight; another origin's is 403 in the
+    contract's shape, with no CORS header (so the browser stops there), counted as a refused origin."""
     api = setup[0].api
-    response = api.handle(event("OPTIONS", "/contact", headers={"Origin": ORIGIN}))
-    assert (response["statusCode"], response["body"]) == (204, "")
-    assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
-    status, headers, body = answer(api, event("OPTIONS", "/contact", headers={"Origin": "https://evil.example"}))
-    assert status == 403 and body is not None and body["error"]["code"] == "origin_not_allowed"
+    with printed(api.logger) as out:
+        response = api.handle(event("OPTIONS", "/contact", headers={"Origin": ORIGIN}))
+        assert (response["statusCode"], response["body"]) == (204, "")
+        assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
+        status, headers, body = answer(api, event("OPTIONS", "/contact", headers={"Origin": "https://evil.example"}))
+    assert status == 403 and body is not None
+    assert body["error"] == {"code": "origin_not_allowed", "message": "Requests from this origin are not allowed."}
     assert not [name for name in headers if name.startswith("Access-Control-")]
+    summaries = [(line["status"], line["outcome"]) for line in out.lines("request handled")]
+    assert summaries == [(204, "preflight"), (403, "origin_not_allowed")]
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,13 @@ import pytest
 
 from contact_sdk.bootstrap import Components
 from contact_sdk.deadline import current
-from contact_sdk.devtools.fakes import InMemoryOutbox
+from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.metrics import ListSink
 from tests.clocks import ManualClock
 from tests.entrypoint.conftest import FakeLambdaContext
 from tests.log_lines import printed
 from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, post, token
+from tests.webhooks.test_route import NOW, SECRET, delivered, signed
 
 
 @pytest.fixture
@@ -199,3 +200,38 @@ def test_the_time_a_request_took_is_logged_and_counted_in_milliseconds(service: 
         assert answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))[0] == 200
     assert [line["duration_ms"] for line in out.lines("request handled")] == [250.12]
     assert [document["ResponseTime"] for document in sink.documents] == [pytest.approx(250.1234)]
+
+
+class WatchedParameters(InMemoryParameterSource):
+    """Parameter Store in memory, noting what was left of the caller's deadline at each fetch (None: no deadline)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left: dict[str, float | None] = {}
+
+    def fetch(self, name: str) -> str:
+        scope = current()
+        self.left[name] = None if scope is None else scope.remaining()
+        return super().fetch(name)
+
+
+def test_the_webhook_secret_is_read_inside_the_requests_deadline(built: list[Components]) -> None:
+    """A cold instance's first webhook reads its signing secret from Parameter Store inside the request's budget
+    (4 s here, on the API's clock), as every call the route makes: a slow Parameter Store cannot hold Resend's
+    delivery beyond it."""
+    clock = ManualClock(start=float(NOW))
+    parameters = WatchedParameters()
+    components = in_process(
+        Provider(),
+        outbox=None,
+        clock=clock,
+        parameters=parameters,
+        more_parameters={"/w": SECRET},
+        webhook_secret_parameter="/w",
+    )
+    built.append(components)
+    api = bare_api(components, events=components.api.events, deadline_clock=clock.monotonic, response_budget_ms=4_000)
+    headers, raw = signed(delivered())
+    status, _, _ = answer(api, event("POST", "/contact/events", headers=headers, body=raw.decode()))
+    assert status == 200
+    assert parameters.left["/w"] == 4.0
