@@ -190,6 +190,8 @@ def test_preflight(setup: tuple[Components, Provider]) -> None:
     assert not [name for name in headers if name.startswith("Access-Control-")]
     summaries = [(line["status"], line["outcome"]) for line in out.lines("request handled")]
     assert summaries == [(204, "preflight"), (403, "origin_not_allowed")]
+    sink = api.sink
+    assert isinstance(sink, ListSink) and sink.totals().get("CsrfRejected") == 1
 
 
 @pytest.mark.parametrize(
