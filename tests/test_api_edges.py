@@ -235,3 +235,15 @@ def test_the_webhook_secret_is_read_inside_the_requests_deadline(built: list[Com
     status, _, _ = answer(api, event("POST", "/contact/events", headers=headers, body=raw.decode()))
     assert status == 200
     assert parameters.left["/w"] == 4.0
+
+
+def test_a_form_whose_base64_body_does_not_decode_is_400_and_counted(service: Components) -> None:
+    """API Gateway hands over a binary body in base64; one that is not base64 is ``400 invalid_json`` in words, and
+    counted with the other refused inputs (``ValidationErrors``)."""
+    sink = service.api.sink
+    assert isinstance(sink, ListSink)
+    sink.clear()
+    status, _, body = post(service.api, "%%%", base64_body=True)
+    undecodable = {"code": "invalid_json", "message": "The body could not be decoded."}
+    assert (status, body and body["error"]) == (400, undecodable)
+    assert sink.totals().get("ValidationErrors") == 1
