@@ -176,6 +176,24 @@ def test_a_method_not_allowed_names_the_allowed_ones(setup: tuple[Components, Pr
     assert (status, headers["Allow"]) == (405, "GET, OPTIONS")
 
 
+def test_every_answer_is_a_proxy_response_in_api_gateways_format(setup: tuple[Components, Provider]) -> None:
+    """The five keys of API Gateway's REST proxy format and their types, whatever the route and outcome (API
+    Gateway answers a response it cannot read with its own 502)."""
+    api = setup[0].api
+    responses = [
+        api.handle(event("GET", "/contact/token", headers={"Origin": ORIGIN})),
+        api.handle(event("OPTIONS", "/contact", headers={"Origin": ORIGIN})),
+        api.handle(event("POST", "/contact", headers={"Origin": ORIGIN}, body="{}")),
+        api.handle(event("GET", "/nowhere")),
+    ]
+    assert [response["statusCode"] for response in responses] == [200, 204, 415, 404]
+    for response in responses:
+        assert set(response) == {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+        assert type(response["statusCode"]) is int and response["isBase64Encoded"] is False
+        assert isinstance(response["body"], str) and response["multiValueHeaders"] == {}
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in response["headers"].items())
+
+
 def test_preflight(setup: tuple[Components, Provider]) -> None:
     """An allowed origin's preflight is 204 with CORS headers, logged as a preflight; another origin's is 403 in the
     contract's shape, with no CORS header (so the browser stops there), counted as a refused origin."""
