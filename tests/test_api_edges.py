@@ -126,15 +126,20 @@ def test_the_route_is_the_resource_or_behind_a_proxy_resource_the_path(
     assert [line["route"] for line in out.lines("request handled")] == ["/contact/token"]
 
 
-@pytest.mark.parametrize("path", [None, "", 42], ids=["none", "empty", "number"])
-def test_an_event_without_a_path_is_404_with_no_route_named(service: Components, path: Any) -> None:
-    """A hand-made event (a test console's) without a usable resource or path: ``404``, logged with an empty route."""
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [(None, ""), ("", ""), (42, ""), ("/", "/"), ("//", "/"), ("/contact/tokenX", "/contact/tokenX")],
+    ids=["none", "empty", "number", "root", "slashes", "a longer name"],
+)
+def test_an_event_for_no_route_is_404_and_logged_with_its_path(service: Components, path: Any, route: str) -> None:
+    """A hand-made event (a test console's) without a usable resource or path, the root, or a name that only starts
+    like a route: ``404``, logged with the path as the route (empty when there is none)."""
     raw = event("GET", "/contact/token", headers={"Origin": ORIGIN})
     raw["resource"], raw["path"] = None, path
     with printed(service.api.logger) as out:
         status, _, body = answer(service.api, raw)
     assert (status, body and body["error"]["code"]) == (404, "not_found")
-    assert [line["route"] for line in out.lines("request handled")] == [""]
+    assert [line["route"] for line in out.lines("request handled")] == [route]
 
 
 def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Components]) -> None:
