@@ -144,7 +144,8 @@ def test_an_event_for_no_route_is_404_and_logged_with_its_path(service: Componen
 
 def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Components]) -> None:
     """API Gateway hands a binary body over in base64 (a third larger): a form of exactly 32,768 bytes (43,692
-    characters of base64) is sent; one byte more, or a megabyte (refused before it is decoded), is ``413``."""
+    characters of base64) is sent; one byte more, or a megabyte (refused before it is decoded), is ``413``, and so is
+    any text longer than 43,692 characters."""
     form_bytes = form().encode()
     exact = form_bytes[:-1] + b" " * (32 * 1024 - len(form_bytes)) + b"}"
     assert (len(exact), len(base64.b64encode(exact))) == (32_768, 43_692)
@@ -156,6 +157,12 @@ def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Co
     for raw in (exact + b" ", b" " * 1_000_000 + form_bytes):
         status, _, body = post(service.api, base64.b64encode(raw).decode(), base64_body=True)
         assert (status, body and body["error"]) == (413, too_large)
+    # A text that is not base64: as long as the longest a body within the limit can be, it is read and refused as
+    # undecodable; one character longer, it is too large whatever it holds (as a plain body over 32 KiB is).
+    status, _, body = post(service.api, "%" * 43_692, base64_body=True)
+    assert (status, body and body["error"]["code"]) == (400, "invalid_json")
+    status, _, body = post(service.api, "%" * 43_693, base64_body=True)
+    assert (status, body and body["error"]) == (413, too_large)
 
 
 @pytest.mark.parametrize("request_id", ["req-42", None], ids=["api gateway's", "none: one is made"])
