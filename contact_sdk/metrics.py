@@ -239,10 +239,14 @@ class MetricsSink(Protocol):
 
 
 class StdoutSink:
-    """Prints each document as one JSON line: in Lambda, CloudWatch Logs extracts the metrics."""
+    """Prints each document as one JSON line: in Lambda, CloudWatch Logs extracts the metrics.
+
+    Without ``write``, each line goes to ``sys.stdout`` as it is at that moment (as ``print`` does) and is flushed
+    at once, so a document never waits in a pipe's buffer behind the request it counts.
+    """
 
     def __init__(self, write: Callable[[str], Any] | None = None) -> None:
-        self._write = write or sys.stdout.write
+        self._write = write
         self._lock = threading.Lock()
 
     def write(self, document: dict[str, Any]) -> None:
@@ -252,9 +256,12 @@ class StdoutSink:
     def write_line(self, line: str) -> None:
         """Print one already-serialized document (the recorder's fast path: no parse and re-dump)."""
         with self._lock:
-            self._write(line + "\n")
-            if self._write is sys.stdout.write:
-                sys.stdout.flush()
+            if self._write is not None:
+                self._write(line + "\n")
+                return
+            stream = sys.stdout
+            stream.write(line + "\n")
+            stream.flush()
 
 
 class ListSink:

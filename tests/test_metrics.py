@@ -197,6 +197,40 @@ def test_stdout_sink_writes_one_compact_json_line() -> None:
     assert lines == ['{"a":1,"b":[1,2]}\n']
 
 
+class WatchedStdout:
+    """A stand-in for ``sys.stdout`` (a pipe, as on a container host): what was written, and each flush."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.events.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.events.append("<flush>")
+
+
+def test_stdout_sink_flushes_each_line_to_stdout_as_it_is_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each document is written and flushed at once, to the ``sys.stdout`` of that moment (a sink built before a
+    redirection follows it, as ``print`` does), so no line waits in a buffer behind the request it counts."""
+    sink = StdoutSink()
+    first, second = WatchedStdout(), WatchedStdout()
+    monkeypatch.setattr(sys, "stdout", first)
+    sink.write({"a": 1})
+    monkeypatch.setattr(sys, "stdout", second)
+    sink.write_line('{"b":2}')
+    assert (first.events, second.events) == (['{"a":1}\n', "<flush>"], ['{"b":2}\n', "<flush>"])
+
+
+def test_a_stdout_sink_with_its_own_writer_never_touches_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``write`` given, the lines go there only: nothing is written to, or flushed on, ``sys.stdout``."""
+    watched, lines = WatchedStdout(), []
+    monkeypatch.setattr(sys, "stdout", watched)
+    StdoutSink(write=lines.append).write_line("{}")
+    assert (lines, watched.events) == (["{}\n"], [])
+
+
 def test_list_sink_clear_forgets(sink: ListSink) -> None:
     """``clear`` drops every kept document."""
     sink.write({"_aws": {"CloudWatchMetrics": []}})
