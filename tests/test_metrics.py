@@ -7,6 +7,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,6 +234,37 @@ def test_a_stdout_sink_with_its_own_writer_never_touches_stdout(monkeypatch: pyt
     assert (lines, watched.events) == (["{}\n"], [])
 
 
+def test_a_list_sink_reads_no_metric_from_a_document_that_is_not_emf(sink: ListSink) -> None:
+    """A tool's reader over mixed documents: one without ``_aws``, or without metrics in it, adds nothing."""
+    for document in ({"message": "a log line"}, {"_aws": {"Timestamp": 1}}, {"_aws": {"CloudWatchMetrics": []}}):
+        sink.write(document)
+    assert (list(sink.values()), sink.totals()) == ([], {})
+
+
+def test_the_recorders_own_clock_stamps_documents_in_epoch_milliseconds(sink: ListSink) -> None:
+    """Without a clock of its own a recorder stamps each document with the wall clock in milliseconds, as CloudWatch
+    reads ``_aws.Timestamp``: between the times read just before and just after the flush."""
+    recorder = MetricsRecorder(environment="test", sink=sink)
+    recorder.count(Metric.EMAILS_SENT)
+    before = time.time() * 1000
+    recorder.flush()
+    after = time.time() * 1000
+    (document,) = sink.documents
+    stamp = document["_aws"]["Timestamp"]
+    assert isinstance(stamp, int) and int(before) <= stamp <= after
+
+
+def test_a_recorder_hands_a_stdout_sink_each_line_as_serialized() -> None:
+    """Through a sink that takes lines (the service's), each document goes out as aws-embedded-metrics wrote it,
+    not parsed and written again."""
+    lines: list[str] = []
+    recorder = MetricsRecorder(environment="test", sink=StdoutSink(write=lines.append), clock_ms=lambda: 1)
+    recorder.count(Metric.EMAILS_SENT)
+    recorder.flush()
+    expected = metrics.build_emf_lines(environment="test", values={Metric.EMAILS_SENT: [1]}, timestamp_ms=1)
+    assert lines == [line + "\n" for line in expected]
+
+
 def test_list_sink_clear_forgets(sink: ListSink) -> None:
     """``clear`` drops every kept document."""
     sink.write({"_aws": {"CloudWatchMetrics": []}})
@@ -352,8 +386,103 @@ def test_installed_aws_embedded_metrics_is_inside_the_supported_range() -> None:
     assert importlib.metadata.version("aws-embedded-metrics") in requirement.specifier
 
 
-def test_a_moved_emf_module_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If an upgrade renames a module we load, the error names the version and what is missing."""
-    monkeypatch.setitem(metrics.EMF_MODULES, "aws_embedded_metrics.logger.metrics_context_moved", "MetricsContext")
-    with pytest.raises(ImportError, match=r"aws-embedded-metrics \d+\.\d+.* no longer has .*metrics_context_moved"):
+EMF = "aws_embedded_metrics"
+
+
+@pytest.fixture
+def emf_unloaded() -> Iterator[None]:
+    """No module of aws-embedded-metrics loaded while the test runs (as in a fresh Lambda instance); the process's
+    own modules put back afterwards, exactly as they were."""
+    kept = {name: module for name, module in sys.modules.items() if name == EMF or name.startswith(EMF + ".")}
+    for name in kept:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [name for name in sys.modules if name == EMF or name.startswith(EMF + ".")]:
+            del sys.modules[name]
+        sys.modules.update(kept)
+
+
+def test_the_emf_classes_load_without_the_packages_init_and_leave_no_stand_in(emf_unloaded: None) -> None:
+    """In a fresh process: the two classes from their own modules, the package's ``__init__`` never run (it would
+    import ``metric_scope`` and aiohttp), and no stand-in package left for a later real ``import``."""
+    context_cls, serializer_cls = metrics._load_emf_core()
+    loaded = [(cls.__module__, cls.__name__) for cls in (context_cls, serializer_cls)]
+    assert loaded == [
+        (f"{EMF}.logger.metrics_context", "MetricsContext"),
+        (f"{EMF}.serializers.log_serializer", "LogSerializer"),
+    ]
+    assert context_cls is sys.modules[f"{EMF}.logger.metrics_context"].MetricsContext
+    assert EMF not in sys.modules and f"{EMF}.metric_scope" not in sys.modules
+
+
+def test_the_emf_classes_load_beside_a_real_import_of_the_package(emf_unloaded: None) -> None:
+    """Imported for real elsewhere first: its classes are the ones used, and the package is left as it was."""
+    import aws_embedded_metrics
+
+    assert metrics._load_emf_core()[0] is aws_embedded_metrics.MetricsContext
+    assert sys.modules[EMF] is aws_embedded_metrics
+
+
+def test_without_aws_embedded_metrics_installed_the_error_says_so(
+    emf_unloaded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an interpreter that cannot find the package (a Lambda artifact built without it): the dependency named."""
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if not (Path(entry) / EMF).is_dir()])
+    with pytest.raises(ImportError) as raised:
         metrics._load_emf_core()
+    assert str(raised.value) == "aws-embedded-metrics is not installed: it is a runtime dependency of contact-sdk"
+    assert EMF not in sys.modules
+
+
+def test_a_moved_emf_module_is_a_clear_import_error(emf_unloaded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If an upgrade renames a module we load, the error names the installed version (as pip reports it), every
+    name we load and where the supported versions are; no stand-in package is left behind."""
+    import importlib.metadata
+
+    monkeypatch.setitem(metrics.EMF_MODULES, f"{EMF}.logger.metrics_context_moved", "MetricsContext")
+    with pytest.raises(ImportError) as raised:
+        metrics._load_emf_core()
+    version = importlib.metadata.version("aws-embedded-metrics")
+    assert str(raised.value) == (
+        f"aws-embedded-metrics {version} no longer has {EMF}.logger.metrics_context.MetricsContext, "
+        f"{EMF}.serializers.log_serializer.LogSerializer, {EMF}.logger.metrics_context_moved.MetricsContext: "
+        "contact_sdk.metrics supports the versions pyproject.toml allows"
+    )
+    assert EMF not in sys.modules
+
+
+def test_a_distribution_that_is_not_installed_has_an_unknown_version() -> None:
+    """The moved-module error's version, for a distribution pip does not know."""
+    assert metrics._installed_version("no_such_distribution") == "(unknown version)"
+
+
+def test_the_emf_classes_are_loaded_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first document loads them; every later one, from any thread, reuses them. Sixteen threads starting
+    together each get the same document, from one load."""
+    loads: list[int] = []
+    real = metrics._load_emf_core
+
+    def counted() -> tuple[Any, Any]:
+        loads.append(1)
+        time.sleep(0.05)  # keeps the first load going while the other threads arrive
+        return real()
+
+    monkeypatch.setattr(metrics, "_emf_core", None)
+    monkeypatch.setattr(metrics, "_load_emf_core", counted)
+    start = threading.Barrier(16)
+    documents: list[list[dict[str, Any]]] = []
+
+    def build() -> None:
+        start.wait()
+        documents.append(build_emf_document(environment="prod", values={Metric.EMAILS_SENT: [1]}, timestamp_ms=1))
+
+    threads = [threading.Thread(target=build) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(documents) == 16 and all(d == documents[0] for d in documents)
+    build_emf_document(environment="prod", values={Metric.EMAILS_SENT: [1]})
+    assert len(loads) == 1
