@@ -9,6 +9,8 @@ is retried once only if the retry fits; every skipped, cut or failed call is rep
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -166,6 +168,50 @@ def test_a_slow_service_is_cut_then_skipped_then_found_back_by_one_probe(reports
             client.get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert [how for _, how, _ in reports] == ["failed", "skipped"]
     assert service.guard is not None and service.guard.state == GuardState.SKIPPING
+
+
+def test_a_probe_cut_by_the_requests_deadline_is_not_the_services_failure(
+    reports: list[tuple[str, str, str]],
+) -> None:
+    """A service that never answers. A call with its own 2 s is cut at the call timeout and blamed: the next call
+    is skipped. Once the skip is over, a probe in a request with 0.1 s left is cut by the request, not by the
+    service's slowness (well under the 1.5 s that says "slow"): reported as cut, in milliseconds, and the next
+    request probes again instead of skipping for longer."""
+    clock = [1000.0]
+    get = {"TableName": "t", "Key": {"pk": {"S": "a"}}}
+    limits = ServiceLimits(call_timeout=2.0, min_call_seconds=0.05, slow_after=1.5)
+    with body_server(byte_every=None) as hanging:
+        service = dynamodb_at(hanging, reports, clock=lambda: clock[0], limits=limits)
+        client = service.client()
+        with pytest.raises(BotoCoreError, match="Read timeout"):
+            client.get_item(**get)
+        with pytest.raises(DependencySkipped):
+            client.get_item(**get)
+        clock[0] += 5.0  # the first skip is over: the next call is a probe
+        for _ in range(2):
+            with within(Deadline.after(0.1)), pytest.raises(BotoCoreError, match="Read timeout"):
+                client.get_item(**get)
+    assert [how for _, how, _ in reports] == ["failed", "skipped", "cut", "cut"]
+    waits = [re.fullmatch(r"cut after (\d+) ms \(ReadTimeoutError\)", detail) for _, how, detail in reports]
+    failed_ms, cut_ms = int(waits[0].group(1)), [int(w.group(1)) for w in waits[2:]]  # type: ignore[union-attr]
+    assert failed_ms >= 2000 and all(50 <= ms < 1500 for ms in cut_ms)
+    assert service.guard is not None and service.guard.state == GuardState.SKIPPING  # the probe's turn handed on
+
+
+def test_a_refused_connection_is_a_failure_named_by_its_error(reports: list[tuple[str, str, str]]) -> None:
+    """Nothing listening on the port: the call fails at once with botocore's connection error, reported as the
+    service's failure under that error's name, and the next call is skipped."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        closed = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    service = dynamodb_at(closed, reports)
+    client = service.client()
+    with within(Deadline.after(2.0)):
+        with pytest.raises(BotoCoreError, match="Could not connect"):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        with pytest.raises(DependencySkipped):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert [(name, how) for name, how, _ in reports] == [("dynamodb", "failed"), ("dynamodb", "skipped")]
+    assert reports[0][2] == "EndpointConnectionError"
 
 
 def test_a_probe_after_the_skip_finds_a_recovered_service(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
