@@ -138,10 +138,11 @@ def test_too_little_time_left_and_nothing_is_sent(scripted: Any, reports: list[t
     """30 ms left, 50 ms needed: DeadlineReached at once, the server never sees the call, the guard unmoved."""
     server = scripted()
     service = dynamodb_at(server.url, reports)
-    with pytest.raises(DeadlineReached, match="30 ms left"), within(Deadline(100.03, lambda: 100.0)):
+    expected = r"^dynamodb: only 30 ms left of the request's deadline; the call was not started$"
+    with pytest.raises(DeadlineReached, match=expected), within(Deadline(100.03, lambda: 100.0)):
         service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert server.received == []
-    assert [(name, how) for name, how, _ in reports] == [("dynamodb", "cut")]
+    assert reports == [("dynamodb", "cut", "GetItem: not started, 30 ms left")]
     assert service.guard is not None and service.guard.state == GuardState.HEALTHY
 
 
@@ -185,13 +186,14 @@ def test_a_probe_cut_by_the_requests_deadline_is_not_the_services_failure(
         client = service.client()
         with pytest.raises(BotoCoreError, match="Read timeout"):
             client.get_item(**get)
-        with pytest.raises(DependencySkipped):
+        with pytest.raises(DependencySkipped, match=r"^dynamodb is skipped for now \(it failed or overran"):
             client.get_item(**get)
         clock[0] += 5.0  # the first skip is over: the next call is a probe
         for _ in range(2):
             with within(Deadline.after(0.1)), pytest.raises(BotoCoreError, match="Read timeout"):
                 client.get_item(**get)
     assert [how for _, how, _ in reports] == ["failed", "skipped", "cut", "cut"]
+    assert reports[1][2] == "GetItem: skipped for 5.0 s more"
     waits = [re.fullmatch(r"cut after (\d+) ms \(ReadTimeoutError\)", detail) for _, how, detail in reports]
     failed_ms, cut_ms = int(waits[0].group(1)), [int(w.group(1)) for w in waits[2:]]  # type: ignore[union-attr]
     assert failed_ms >= 2000 and all(50 <= ms < 1500 for ms in cut_ms)
@@ -212,6 +214,50 @@ def test_a_refused_connection_is_a_failure_named_by_its_error(reports: list[tupl
             client.get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert [(name, how) for name, how, _ in reports] == [("dynamodb", "failed"), ("dynamodb", "skipped")]
     assert reports[0][2] == "EndpointConnectionError"
+
+
+def test_a_refusal_of_the_request_itself_is_an_answer_not_an_outage(
+    scripted: Any, reports: list[tuple[str, str, str]]
+) -> None:
+    """A 400 that is not throttling (a ValidationException) is the service answering in time: no retry, nothing
+    reported, and as a probe it ends the skipping."""
+    clock = [0.0]
+    validation = (400, {"__type": "com.amazon.coral.validate#ValidationException", "message": "bad key"})
+    server = scripted((500, {"__type": "InternalServerError"}), (500, {"__type": "InternalServerError"}), validation)
+    service = dynamodb_at(server.url, reports, clock=lambda: clock[0])
+    client = service.client()
+    with within(Deadline.after(2.0)):
+        with pytest.raises(ClientError):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        clock[0] = 5.0
+        with pytest.raises(ClientError) as refused:
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert len(server.received) == 3  # the 500, its one retry, and the probe: the 400 was not sent again
+    assert [how for _, how, _ in reports] == ["failed"]
+    assert service.guard is not None and service.guard.state == GuardState.HEALTHY
+
+
+def test_a_probe_without_time_to_start_hands_its_turn_to_the_next_call(
+    scripted: Any, reports: list[tuple[str, str, str]]
+) -> None:
+    """The skip is over, but the request that would probe has 30 ms left: nothing is sent and the probe's turn
+    passes on, so the next request (with time) probes at once and finds the service back."""
+    clock = [0.0]
+    server = scripted((500, {"__type": "InternalServerError"}), (500, {"__type": "InternalServerError"}))
+    service = dynamodb_at(server.url, reports, clock=lambda: clock[0])
+    client = service.client()
+    with pytest.raises(ClientError), within(Deadline.after(2.0)):
+        client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    clock[0] = 5.0
+    with pytest.raises(DeadlineReached), within(Deadline(100.03, lambda: 100.0)):
+        client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert len(server.received) == 2
+    with within(Deadline.after(2.0)):
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}}) is not None
+    assert len(server.received) == 3
+    assert [how for _, how, _ in reports] == ["failed", "cut"]
+    assert service.guard is not None and service.guard.state == GuardState.HEALTHY
 
 
 def test_a_probe_after_the_skip_finds_a_recovered_service(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
@@ -242,6 +288,26 @@ def test_throttling_is_retried_once_if_the_retry_fits(scripted: Any, reports: li
     assert reports == []
 
 
+def test_throttled_again_on_the_retry_is_the_services_failure(
+    scripted: Any, reports: list[tuple[str, str, str]]
+) -> None:
+    """Throttled twice (the one retry too): the throttling error reaches the caller, the service is reported
+    overloaded by the answer's status, and the next call skips it."""
+    throttled = (400, {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "slow down"})
+    server = scripted(throttled, throttled)
+    service = dynamodb_at(server.url, reports)
+    client = service.client()
+    with within(Deadline.after(2.0)):
+        with pytest.raises(ClientError) as refused:
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        with pytest.raises(DependencySkipped):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert refused.value.response["Error"]["Code"] == "ThrottlingException"
+    assert len(server.received) == 2
+    assert reports[0] == ("dynamodb", "failed", "GetItem: answered 400, overloaded")
+    assert [how for _, how, _ in reports] == ["failed", "skipped"]
+
+
 def test_no_retry_when_it_would_not_fit(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
     """An overloaded answer with 60 ms left: no retry (it needs the pause and a call's minimum), a failure."""
     clock = [0.0]
@@ -250,7 +316,7 @@ def test_no_retry_when_it_would_not_fit(scripted: Any, reports: list[tuple[str, 
     with pytest.raises(ClientError), within(Deadline(0.06, lambda: clock[0])):
         service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert len(server.received) == 1
-    assert [how for _, how, _ in reports] == ["failed"]
+    assert reports == [("dynamodb", "failed", "GetItem: answered 503, overloaded")]
 
 
 def test_the_outbox_queue_is_never_skipped(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
