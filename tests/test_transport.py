@@ -67,6 +67,39 @@ def test_a_connect_that_is_never_accepted_is_cut_at_the_deadline(http: httpx.Cli
     assert time.monotonic() - started < 0.5 + ALLOWANCE_S
 
 
+@pytest.mark.parametrize("step", ["connect", "read"])
+def test_inside_a_scope_a_shorter_timeout_of_the_callers_own_still_applies(step: str) -> None:
+    """3 s left of the deadline, but the caller's own connect or read timeout is 0.3 s: that one ends the call
+    (the transport only ever shortens a timeout), with the error of the step that overran."""
+    timeout = httpx.Timeout(10.0, connect=0.3) if step == "connect" else httpx.Timeout(10.0, read=0.3)
+    expected = httpx.ConnectTimeout if step == "connect" else httpx.ReadTimeout
+    with (
+        httpx.Client(transport=DeadlineTransport(), timeout=timeout) as client,
+        stalled_connect_server() if step == "connect" else body_server(byte_every=None) as url,
+    ):
+        started = time.monotonic()
+        with pytest.raises(expected), within(Deadline.after(3.0)):
+            client.get(url)
+    assert time.monotonic() - started < 0.3 + ALLOWANCE_S
+
+
+def test_a_read_begun_after_the_deadline_is_a_read_timeout(http: httpx.Client) -> None:
+    """The answer's headers have come and, by then, the deadline has passed (on the scope's clock): its body is
+    not waited for, and the error names the read, not the connect."""
+    clock = [10.0]
+
+    def late(response: httpx.Response) -> None:
+        clock[0] = 11.0  # the headers are in (httpx calls this before reading the body); nothing is left
+
+    http.event_hooks["response"] = [late]
+    with (
+        body_server(byte_every=0.001) as url,
+        pytest.raises(httpx.ReadTimeout, match="deadline passed before the read"),
+        within(Deadline(10.5, lambda: clock[0])),
+    ):
+        http.get(url)
+
+
 def test_a_passed_deadline_sends_nothing(http: httpx.Client) -> None:
     """No time left: the connect is refused before a socket is opened; the server never sees a request."""
     clock = [10.0]
