@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from contact_sdk.deadline import Deadline, within
 from contact_sdk.degraded import DependencyGuard, GuardState
 from tests.budget.slow_servers import body_server
 from tests.conftest import REGION
+from tests.faults.conftest import closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -203,9 +203,7 @@ def test_a_probe_cut_by_the_requests_deadline_is_not_the_services_failure(
 def test_a_refused_connection_is_a_failure_named_by_its_error(reports: list[tuple[str, str, str]]) -> None:
     """Nothing listening on the port: the call fails at once with botocore's connection error, reported as the
     service's failure under that error's name, and the next call is skipped."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        closed = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    service = dynamodb_at(closed, reports)
+    service = dynamodb_at(f"http://127.0.0.1:{closed_port()}", reports)
     client = service.client()
     with within(Deadline.after(2.0)):
         with pytest.raises(BotoCoreError, match="Could not connect"):
