@@ -134,6 +134,13 @@ def bare_api(components: Components, **options: Any) -> ContactApi:
     )
 
 
+def metrics_of(api: ContactApi) -> ListSink:
+    """The documents ``api`` flushed: the in-memory sink every test service here is built with."""
+    sink = api.sink
+    assert isinstance(sink, ListSink)
+    return sink
+
+
 def token(api: ContactApi) -> str:
     status, _, body = answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))
     assert status == 200 and body is not None
@@ -208,8 +215,7 @@ def test_preflight(setup: tuple[Components, Provider]) -> None:
     assert not [name for name in headers if name.startswith("Access-Control-")]
     summaries = [(line["status"], line["outcome"]) for line in out.lines("request handled")]
     assert summaries == [(204, "preflight"), (403, "origin_not_allowed")]
-    sink = api.sink
-    assert isinstance(sink, ListSink) and sink.totals().get("CsrfRejected") == 1
+    assert metrics_of(api).totals().get("CsrfRejected") == 1
 
 
 @pytest.mark.parametrize(
@@ -240,8 +246,7 @@ def test_a_submission_without_a_page_of_ours_is_refused_403_and_counted(
     assert status == 403 and body is not None
     assert body["error"] == {"code": code, "message": message}
     assert provider.sent == []
-    sink = components.api.sink
-    assert isinstance(sink, ListSink) and sink.totals().get("CsrfRejected") == 1
+    assert metrics_of(components.api).totals().get("CsrfRejected") == 1
 
 
 @pytest.mark.parametrize(
@@ -398,8 +403,7 @@ def test_a_body_the_service_cannot_read_gets_the_contracts_answer_and_counts(
     assert body is not None
     assert (status, body["error"]["code"], body["error"]["message"]) == expected
     assert provider.sent == []
-    sink = components.api.sink
-    assert isinstance(sink, ListSink) and sink.totals().get("ValidationErrors") == 1
+    assert metrics_of(components.api).totals().get("ValidationErrors") == 1
 
 
 def test_a_body_of_exactly_32_kib_is_read(setup: tuple[Components, Provider]) -> None:

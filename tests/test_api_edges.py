@@ -13,11 +13,10 @@ import pytest
 from contact_sdk.bootstrap import Components
 from contact_sdk.deadline import current
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
-from contact_sdk.metrics import ListSink
 from tests.clocks import ManualClock
 from tests.entrypoint.conftest import FakeLambdaContext
 from tests.log_lines import printed
-from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, post, token
+from tests.test_api import ORIGIN, Provider, answer, bare_api, event, form, in_process, metrics_of, post, token
 from tests.webhooks.test_route import NOW, SECRET, delivered, signed
 
 
@@ -169,8 +168,7 @@ def test_a_base64_body_is_held_to_the_32_kib_limit_after_decoding(built: list[Co
 def test_every_metrics_document_names_the_request_it_counts(service: Components, request_id: str | None) -> None:
     """The EMF document a request flushes carries its request id as a property (not a dimension), the one the
     visitor gets in ``X-Request-Id``: an operator finds a metric's log line beside the request's own lines."""
-    sink = service.api.sink
-    assert isinstance(sink, ListSink)
+    sink = metrics_of(service.api)
     sink.clear()
     raw = event("GET", "/contact/token", headers={"Origin": ORIGIN})
     raw["requestContext"]["requestId"] = request_id
@@ -206,8 +204,7 @@ def test_the_time_a_request_took_is_logged_and_counted_in_milliseconds(service: 
     are in)."""
     ticks = iter([1_000.0, 1_000.2501234])
     api = bare_api(service, timer=lambda: next(ticks))
-    sink = api.sink
-    assert isinstance(sink, ListSink)
+    sink = metrics_of(api)
     with printed(api.logger) as out:
         assert answer(api, event("GET", "/contact/token", headers={"Origin": ORIGIN}))[0] == 200
     assert [line["duration_ms"] for line in out.lines("request handled")] == [250.12]
@@ -252,8 +249,7 @@ def test_the_webhook_secret_is_read_inside_the_requests_deadline(built: list[Com
 def test_a_form_whose_base64_body_does_not_decode_is_400_and_counted(service: Components) -> None:
     """API Gateway hands over a binary body in base64; one that is not base64 is ``400 invalid_json`` in words, and
     counted with the other refused inputs (``ValidationErrors``)."""
-    sink = service.api.sink
-    assert isinstance(sink, ListSink)
+    sink = metrics_of(service.api)
     sink.clear()
     status, _, body = post(service.api, "%%%", base64_body=True)
     undecodable = {"code": "invalid_json", "message": "The body could not be decoded."}
