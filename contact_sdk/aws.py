@@ -49,7 +49,7 @@ from botocore.exceptions import (
 
 from contact_sdk.deadline import Deadline, current, within
 from contact_sdk.degraded import Admission, DependencyGuard
-from contact_sdk.transport import DeadlineTransport
+from contact_sdk.transport import ApiClient, DeadlineTransport
 
 __all__ = [
     "SERVICE_LIMITS",
@@ -194,7 +194,7 @@ class AwsService:
     def _http_client(self) -> httpx.Client:
         with self._lock:
             if self._http is None:
-                self._http = httpx.Client(
+                self._http = ApiClient(
                     transport=DeadlineTransport(
                         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=60.0)
                     ),

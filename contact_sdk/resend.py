@@ -69,7 +69,7 @@ from contact_sdk.errors import (
     TransientProviderError,
     error_class_for,
 )
-from contact_sdk.transport import DeadlineTransport
+from contact_sdk.transport import ApiClient, DeadlineTransport
 
 __all__ = [
     "USER_AGENT",
@@ -322,7 +322,7 @@ class ResendClient:
 
     def _build_http(self) -> httpx.Client:
         limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=60.0)
-        return httpx.Client(
+        return ApiClient(
             base_url=self.base_url,
             timeout=self.timeouts.within(None),
             transport=DeadlineTransport(limits=limits),

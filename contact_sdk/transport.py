@@ -36,9 +36,19 @@ here), and a cold start builds three transports (Resend, DynamoDB, Parameter Sto
 of a cold first answer showed 85 ms in ``load_verify_locations``. An ``ssl.SSLContext`` is meant to be shared
 by client connections; a caller who passes ``verify``, ``cert`` or ``trust_env`` gets its own, as before.
 
+No cookies: each of the runtime's clients is an :class:`ApiClient`, which keeps no cookie from one request to the
+next. httpx's ``Client`` stores every ``Set-Cookie`` it is answered with and sends it back on later requests;
+the APIs the runtime calls authenticate each request by its key or signature, so a cookie (one a CDN in front
+of an API sets, say) would only be carried from one visitor's request to another's, for as long as the
+execution environment lives. Reading them is not free either: httpx hands each response to the standard
+library's cookie jar through ``urllib`` stand-ins, ~45 us of a warm submission's ~550 us of our own work
+(docs/performance.md). Resend's official Python SDK keeps none (``requests.request`` per call, or an
+``httpx.AsyncClient`` per call); httpx's maintainers suggest a jar that keeps nothing (encode/httpx#2992),
+which still builds the stand-ins, so :class:`ApiClient` skips the extraction itself.
+
 Example::
 
-    http = httpx.Client(transport=DeadlineTransport())
+    http = ApiClient(transport=DeadlineTransport())
     with within(Deadline.after(1.5)):
         http.get("https://api.resend.com/domains")   # over by then, whatever the server does
 """
@@ -57,7 +67,7 @@ from contact_sdk.deadline import current
 if TYPE_CHECKING:
     import httpcore
 
-__all__ = ["DeadlineBackend", "DeadlineTransport", "cut_timeout", "shared_ssl_context"]
+__all__ = ["ApiClient", "DeadlineBackend", "DeadlineTransport", "cut_timeout", "shared_ssl_context"]
 
 
 @functools.cache
@@ -176,3 +186,33 @@ class DeadlineTransport(httpx.HTTPTransport):
                 "this httpx/httpcore keeps its network backend elsewhere: calls could not be bounded by a deadline"
             )
         pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
+
+
+class _NoCookies(httpx.Cookies):
+    """A client's cookies that no response adds to."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep nothing the response sets (see :class:`ApiClient`)."""
+
+
+class ApiClient(httpx.Client):
+    """``httpx.Client`` (same options, except ``cookies``) that keeps no cookie between requests.
+
+    For APIs that authenticate every request by its own key or signature (Resend, Cloudflare's siteverify, AWS):
+    a ``Set-Cookie`` in an answer is neither stored nor sent back. See the module docstring.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        if "cookies" in options:
+            raise TypeError("an ApiClient keeps no cookies")
+        super().__init__(**options)
+        self._no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """Always empty: nothing a response sets is kept."""
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("an ApiClient keeps no cookies")

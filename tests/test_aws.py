@@ -31,21 +31,29 @@ pytestmark = pytest.mark.integration
 
 
 class ScriptedDynamoDB:
-    """A loopback server answering each request with the next (status, JSON body) of its script, then 200 {}."""
+    """A loopback server answering each request with the next (status, JSON body) of its script, then 200 {}.
 
-    def __init__(self, script: list[tuple[int, dict[str, Any]]]) -> None:
+    With ``set_cookie``, every answer also sets that cookie (as a load balancer in front of an endpoint may);
+    ``cookies_sent`` keeps the ``Cookie`` header of each request (``None``: none).
+    """
+
+    def __init__(self, script: list[tuple[int, dict[str, Any]]], *, set_cookie: str | None = None) -> None:
         self.script = list(script)
         self.received: list[str] = []
+        self.cookies_sent: list[str | None] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 owner.received.append(str(self.headers.get("X-Amz-Target", "")))
+                owner.cookies_sent.append(self.headers.get("Cookie"))
                 status, body = owner.script.pop(0) if owner.script else (200, {})
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-amz-json-1.0")
+                if set_cookie is not None:
+                    self.send_header("Set-Cookie", set_cookie)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -91,8 +99,8 @@ def dynamodb_at(
 def scripted() -> Iterator[Any]:
     made: list[ScriptedDynamoDB] = []
 
-    def make(*script: tuple[int, dict[str, Any]]) -> ScriptedDynamoDB:
-        made.append(ScriptedDynamoDB(list(script)))
+    def make(*script: tuple[int, dict[str, Any]], set_cookie: str | None = None) -> ScriptedDynamoDB:
+        made.append(ScriptedDynamoDB(list(script), set_cookie=set_cookie))
         return made[-1]
 
     yield make
@@ -274,6 +282,18 @@ def test_a_probe_after_the_skip_finds_a_recovered_service(scripted: Any, reports
     assert len(server.received) == 3
     assert service.guard is not None and service.guard.state == GuardState.HEALTHY
     assert [how for _, how, _ in reports] == ["failed", "skipped"]
+
+
+def test_a_cookie_an_endpoint_sets_is_never_sent_back(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """AWS authenticates each call by its signature: a cookie set by whatever answers for the endpoint is not
+    carried into the calls that follow (they may be for other visitors)."""
+    server = scripted(set_cookie="AWSALB=instance-7; Path=/")
+    service = dynamodb_at(server.url, reports)
+    with within(Deadline.after(2.0)):
+        service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+        service.client().get_item(TableName="t", Key={"pk": {"S": "b"}})
+    assert server.received == ["DynamoDB_20120810.GetItem"] * 2
+    assert server.cookies_sent == [None, None]
 
 
 def test_throttling_is_retried_once_if_the_retry_fits(scripted: Any, reports: list[tuple[str, str, str]]) -> None:

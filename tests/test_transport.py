@@ -8,9 +8,13 @@ bound checked is generous (the deadline plus 0.75 s of scheduling on a shared ma
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +22,9 @@ import httpx
 import pytest
 
 from contact_sdk.deadline import Deadline, within
-from contact_sdk.transport import DeadlineTransport, cut_timeout, shared_ssl_context
+from contact_sdk.resend import OutgoingEmail, ResendClient
+from contact_sdk.security.turnstile import TurnstileVerifier
+from contact_sdk.transport import ApiClient, DeadlineTransport, cut_timeout, shared_ssl_context
 from tests.budget.slow_servers import body_server, stalled_connect_server
 
 pytestmark = pytest.mark.integration
@@ -163,3 +169,86 @@ def test_a_transport_given_its_own_verification_keeps_it() -> None:
     context = transport._pool._ssl_context
     assert context is not None and context is not shared_ssl_context()
     assert context.verify_mode == ssl.CERT_NONE
+
+
+@contextmanager
+def cookie_setting_server(answer: dict[str, Any]) -> Iterator[tuple[str, list[str | None]]]:
+    """Answers every request 200 with ``answer`` and a ``Set-Cookie`` (as a CDN in front of an API may);
+    yields its URL and the ``Cookie`` header of each request it got (``None``: none sent)."""
+    cookies_sent: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.do_POST()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            cookies_sent.append(self.headers.get("Cookie"))
+            payload = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Set-Cookie", "__cf_bm=visitor-one; Path=/; HttpOnly")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", cookies_sent
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_api_client_neither_keeps_nor_sends_back_a_cookie() -> None:
+    """A plain ``httpx.Client`` sends the server's cookie back on its next request; an ``ApiClient`` does not."""
+    with cookie_setting_server({}) as (url, cookies_sent):
+        with httpx.Client() as plain:
+            plain.get(url)
+            plain.get(url)
+        assert cookies_sent == [None, "__cf_bm=visitor-one"]  # the server's cookie would be carried
+        cookies_sent.clear()
+        with ApiClient(transport=DeadlineTransport()) as client:
+            first = client.get(url)
+            client.get(url)
+            assert dict(client.cookies) == {}
+    assert cookies_sent == [None, None]
+    assert first.headers["set-cookie"].startswith("__cf_bm=")  # the answer itself is untouched
+
+
+def test_an_api_client_refuses_cookies_handed_to_it() -> None:
+    """Cookies given at construction or set later are refused, not silently dropped."""
+    with pytest.raises(TypeError, match="keeps no cookies"):
+        ApiClient(cookies={"session": "x"})
+    with ApiClient() as client, pytest.raises(TypeError, match="keeps no cookies"):
+        client.cookies = {"session": "x"}  # type: ignore[assignment]
+
+
+def test_the_resend_client_and_the_turnstile_verifier_send_no_cookie_back() -> None:
+    """The clients the runtime builds for Resend and siteverify carry no cookie from one visitor's request to
+    the next."""
+    email = OutgoingEmail(sender="Contact <no-reply@example.com>", to=("me@example.com",), subject="Hi", text="Hello")
+    with cookie_setting_server({"id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"}) as (url, cookies_sent):
+        resend = ResendClient(api_key="re_test_key", base_url=url)
+        try:
+            resend.send(email)
+            resend.send(email)
+        finally:
+            resend.close()
+    assert cookies_sent == [None, None]
+    answer = {"success": True, "hostname": "example.com", "action": "contact"}
+    with cookie_setting_server(answer) as (url, cookies_sent):
+        verifier = TurnstileVerifier(secret=lambda: "s", hostnames=["example.com"], action="contact", url=url)
+        try:
+            for _ in range(2):
+                verdict = verifier.verify("token", remote_ip="203.0.113.9", deadline=Deadline.after(5.0)).verdict
+                assert verdict == "passed"
+        finally:
+            verifier.close()
+    assert cookies_sent == [None, None]

@@ -56,7 +56,7 @@ import httpx
 from contact_sdk.deadline import Deadline, within
 from contact_sdk.degraded import DependencyGuard
 from contact_sdk.errors import ConfigurationError
-from contact_sdk.transport import DeadlineTransport
+from contact_sdk.transport import ApiClient, DeadlineTransport
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -82,7 +82,7 @@ _MIN_ATTEMPT_SECONDS = 0.05
 
 def _siteverify_client() -> httpx.Client:
     # Every connect, write and read of a verification ends by the request's deadline (contact_sdk.transport).
-    return httpx.Client(follow_redirects=False, transport=DeadlineTransport())
+    return ApiClient(follow_redirects=False, transport=DeadlineTransport())
 
 
 class CaptchaVerdict(enum.StrEnum):
