@@ -5,11 +5,12 @@ followed by a slow answer, adds up past any one of them. botocore's timeouts are
 Neither can say "this call must be over by 12:00:04.000". So the runtime's HTTP clients (the Resend
 client, the Turnstile verifier, and through :mod:`contact_sdk.aws` every AWS call) run on a
 :class:`DeadlineTransport`: an ``httpx.HTTPTransport`` whose network backend cuts the timeout of
-each connect, TLS handshake, write and read to what is left of the deadline in force
-(:func:`contact_sdk.deadline.within`). When it runs out, the blocked socket operation times out in
-the caller's own thread, httpcore closes that connection (it never goes back to the pool), and the
-caller sees ``httpx.TimeoutException``. Nothing is left running: no thread, no half-read
-connection that a later request (or, in Lambda, the next thaw) would pick up.
+each connect, TLS handshake, write and read (and the pause between connect retries, for a transport
+built with ``retries=``) to what is left of the deadline in force (:func:`contact_sdk.deadline.within`).
+When it runs out, the blocked socket operation times out in the caller's own thread, httpcore closes that
+connection (it never goes back to the pool), and the caller sees ``httpx.TimeoutException``. Nothing is
+left running: no thread, no half-read connection that a later request (or, in Lambda, the next thaw)
+would pick up.
 
 Why not a thread per call, abandoned at the deadline (the Resend client did that before): the
 abandoned thread kept its connection and could still send after the handler had returned; Lambda
@@ -79,6 +80,10 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@typing.overload
+def cut_timeout(timeout: float) -> float: ...
+@typing.overload
+def cut_timeout(timeout: float | None) -> float | None: ...
 def cut_timeout(timeout: float | None) -> float | None:
     """``timeout`` cut to what is left of the deadline in force (``None``: no limit, as httpcore means it)."""
     deadline = current()
@@ -122,8 +127,12 @@ class _DeadlineStream:
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> _DeadlineStream:
-        tls = self._stream.start_tls(ssl_context, server_hostname, _check_time(timeout, "TLS handshake"))
-        return _DeadlineStream(tls)
+        try:
+            cut = _check_time(timeout, "TLS handshake")
+        except BaseException:
+            self._stream.close()  # as httpcore's own streams do when a handshake fails: nothing else would
+            raise
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, cut))
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
@@ -161,12 +170,14 @@ class DeadlineBackend:
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: typing.Iterable[Any] | None = None
-    ) -> _DeadlineStream:  # pragma: no cover - the runtime never speaks HTTP over a UNIX socket
+    ) -> _DeadlineStream:
         stream = self._backend.connect_unix_socket(path, _check_time(timeout, "connect"), socket_options=socket_options)
         return _DeadlineStream(stream)
 
-    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore sleeps only between connect retries
-        self._backend.sleep(seconds)
+    def sleep(self, seconds: float) -> None:
+        # httpcore sleeps only between connect retries (a transport built with ``retries=``): never past the
+        # deadline, after which the next connect is refused at once.
+        self._backend.sleep(max(cut_timeout(seconds), 0.0))
 
 
 class DeadlineTransport(httpx.HTTPTransport):

@@ -121,3 +121,40 @@ def stalled_connect_server() -> Iterator[str]:
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+@contextmanager
+def unread_server(*, hold_seconds: float = 5.0) -> Iterator[str]:
+    """Accepts connections and never reads from them: once the socket buffers are full, a client's write blocks.
+
+    Each connection is closed after ``hold_seconds`` (a client whose write never times out then fails with a
+    reset instead of hanging the test).
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        held: list[tuple[float, socket.socket]] = []
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                conn, _ = listener.accept()
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up sooner
+                held.append((time.monotonic() + hold_seconds, conn))
+            for entry in [entry for entry in held if entry[0] <= time.monotonic()]:
+                held.remove(entry)
+                entry[1].close()
+        for _, conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
