@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contact_sdk.aws import AwsService, DeadlineReached, DependencySkipped, ServiceLimits
 from contact_sdk.deadline import Deadline, within
 from contact_sdk.degraded import DependencyGuard, GuardState
-from tests.budget.slow_servers import body_server
+from tests.budget.slow_servers import body_server, stalled_connect_server
 from tests.conftest import REGION
 from tests.faults.conftest import closed_port
 
@@ -296,9 +298,16 @@ def test_a_cookie_an_endpoint_sets_is_never_sent_back(scripted: Any, reports: li
     assert server.cookies_sent == [None, None]
 
 
-def test_throttling_is_retried_once_if_the_retry_fits(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
-    """One ProvisionedThroughputExceeded and then an answer: the call succeeds, the service is not degraded."""
-    server = scripted((400, {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"}))
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"), (429, "ThrottlingException")],
+)
+def test_throttling_is_retried_once_if_the_retry_fits(
+    scripted: Any, reports: list[tuple[str, str, str]], status: int, code: str
+) -> None:
+    """One throttling answer (DynamoDB's 400, or a 429 from SQS or Parameter Store's front) and then an answer:
+    the call succeeds, the service is not degraded."""
+    server = scripted((status, {"__type": code}))
     service = dynamodb_at(server.url, reports)
     with within(Deadline.after(2.0)):
         service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
@@ -372,3 +381,161 @@ def test_a_stand_in_that_is_not_a_botocore_client_is_used_as_it_is() -> None:
     """A client without botocore's events (a simulated queue in the day-long outage test) gets no hooks."""
     stand_in = object()
     assert AwsService("sqs", client_factory=lambda config: stand_in).client() is stand_in
+
+
+def test_a_service_without_limits_of_its_own_gets_one_second_calls() -> None:
+    """The three services the runtime calls have their own limits; any other gets a 1 s call worth starting
+    with 50 ms."""
+    assert AwsService("sts").limits == ServiceLimits(call_timeout=1.0, min_call_seconds=0.05)
+    assert AwsService("ssm").limits == ServiceLimits(call_timeout=1.5, min_call_seconds=0.1)
+
+
+def test_a_reset_closes_the_clients_own_pools_and_keeps_the_client() -> None:
+    """A reset (SnapStart's restore) also closes botocore's own pools of the client it made (credential and
+    endpoint discovery calls); the client itself stays, since the stores hold it."""
+
+    class StandIn:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    service = AwsService("sqs", client_factory=lambda config: StandIn())
+    first = service.client()
+    service.reset()
+    assert first.closed
+    assert service.client() is first
+
+
+def test_without_a_factory_the_client_is_boto3s_for_the_service(aws: str, reports: list[tuple[str, str, str]]) -> None:
+    """No factory: boto3's client for the service (``AWS_ENDPOINT_URL`` honoured), made with the service's config:
+    a request botocore's own check would refuse (``Limit=0``) reaches the emulator, and the emulator's answer
+    comes back."""
+    service = AwsService("dynamodb", on_degraded=lambda *report: reports.append(report))
+    with within(Deadline.after(2.0)), pytest.raises(ClientError) as refused:
+        service.client().scan(TableName="nowhere", Limit=0)
+    assert refused.value.response["Error"]["Code"] in ("ResourceNotFoundException", "ValidationException")
+    assert service.client().meta.endpoint_url == aws
+    assert reports == []
+
+
+def test_a_call_not_started_says_how_long_was_left() -> None:
+    """A call needing 2 s with 1 s left: not started; the report and the error say 1000 ms."""
+    reports: list[tuple[str, str, str]] = []
+    limits = ServiceLimits(call_timeout=5.0, min_call_seconds=2.0)
+    service = dynamodb_at(f"http://127.0.0.1:{closed_port()}", reports, limits=limits)
+    expected = r"^dynamodb: only 1000 ms left of the request's deadline; the call was not started$"
+    with pytest.raises(DeadlineReached, match=expected), within(Deadline(101.0, lambda: 100.0)):
+        service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert reports == [("dynamodb", "cut", "GetItem: not started, 1000 ms left")]
+
+
+@contextmanager
+def silent_server(on_request: Callable[[], None] = lambda: None, *, close: bool = False) -> Iterator[str]:
+    """Reads each request, calls ``on_request``, then never answers (or, with ``close``, hangs up without one)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.recv(65536)
+            on_request()
+            if close:
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("server", "error"),
+    [
+        ("stalled connect", "ConnectTimeoutError"),
+        ("silent", "ReadTimeoutError"),
+        ("nothing listening", "EndpointConnectionError"),
+        ("hangs up", "ConnectionClosedError"),
+    ],
+)
+def test_each_transport_failure_is_botocores_own_error_naming_the_endpoint(server: str, error: str) -> None:
+    """Every way a call can fail below HTTP surfaces as the botocore error for it, with the endpoint's URL in
+    its message (what the stores and the operator read), and is reported under that error's name."""
+    reports: list[tuple[str, str, str]] = []
+    servers = {
+        "stalled connect": stalled_connect_server,
+        "silent": silent_server,
+        "hangs up": lambda: silent_server(close=True),
+    }
+    with servers[server]() if server in servers else nullcontext(f"http://127.0.0.1:{closed_port()}") as url:
+        service = dynamodb_at(url, reports, limits=ServiceLimits(call_timeout=0.3, min_call_seconds=0.05))
+        with pytest.raises(BotoCoreError) as failed:
+            service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert type(failed.value).__name__ == error
+    assert url in str(failed.value)
+    assert [how for _, how, _ in reports] == ["failed"]
+    assert reports[0][2] == error or reports[0][2].endswith(f"({error})")
+
+
+@pytest.mark.parametrize(
+    ("waited", "how", "detail"), [(0.2, "cut", "200"), (0.5, "failed", "500"), (0.7, "failed", "700")]
+)
+def test_a_timeout_is_the_services_failure_from_slow_after_on(waited: float, how: str, detail: str) -> None:
+    """The request's deadline cuts a call to a silent service. Whether the service is blamed depends on how long
+    the call had waited on the service's clock: under ``slow_after`` (0.5 s) it was the request running out of
+    time (``cut``); from 0.5 s on, the service was slow (``failed``). The report says how long, in ms."""
+    reports: list[tuple[str, str, str]] = []
+    clock = [50.0]
+
+    def waited_there() -> None:
+        clock[0] += waited
+
+    def factory(config: Any) -> Any:
+        return boto3.client("dynamodb", endpoint_url=url, region_name=REGION, config=config)  # type: ignore[call-overload]
+
+    with silent_server(waited_there) as url:
+        service = AwsService(
+            "dynamodb",
+            guard=DependencyGuard("dynamodb", clock=lambda: clock[0]),
+            on_degraded=lambda *report: reports.append(report),
+            client_factory=factory,
+            clock=lambda: clock[0],
+        )
+        with within(Deadline.after(0.3)), pytest.raises(BotoCoreError):
+            service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert reports == [("dynamodb", how, f"cut after {detail} ms (ReadTimeoutError)")]
+
+
+def test_a_failed_probe_doubles_the_skip(scripted: Any, reports: list[tuple[str, str, str]]) -> None:
+    """Failed, skipped for 5 s; the probe after it fails too: skipped for 10 s now, and the probe's own failure is
+    reported like any other."""
+    clock = [0.0]
+    server_error = (500, {"__type": "InternalServerError"})
+    server = scripted(*([server_error] * 4))
+    service = dynamodb_at(server.url, reports, clock=lambda: clock[0])
+    client = service.client()
+    for _ in range(2):
+        with within(Deadline.after(2.0)), pytest.raises(ClientError):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        assert service.guard is not None and service.guard.state == GuardState.SKIPPING
+        skipped = service.guard.seconds_skipped()
+        clock[0] += skipped
+    assert skipped == 10.0
+    assert len(server.received) == 4
+    assert [how for _, how, _ in reports] == ["failed", "failed"]
