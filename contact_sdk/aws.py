@@ -140,9 +140,10 @@ class AwsService:
     """One AWS service's boto3 client, made on first use, every call of which keeps the deadline in force.
 
     ``client_factory(config)`` makes the boto3 client (default: ``boto3.client(name, config=config)``,
-    which honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``). ``on_degraded(service,
-    how, detail)`` hears of every skipped (``skipped``), refused or cut (``cut``) and failed
-    (``failed``) call.
+    which honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``). ``on_degraded(service, how, detail)``
+    hears of every skipped (``skipped``), refused or cut (``cut``) and failed (``failed``) call. ``clock`` times
+    the calls (whether a timeout was the service's slowness); ``sleep`` makes the short pause before the one
+    retry of an overloaded answer.
     """
 
     def __init__(
@@ -154,6 +155,7 @@ class AwsService:
         on_degraded: Callable[[str, str, str], None] | None = None,
         client_factory: Callable[[Any], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
         self.limits = limits or SERVICE_LIMITS.get(name, ServiceLimits(call_timeout=1.0, min_call_seconds=0.05))
@@ -161,6 +163,7 @@ class AwsService:
         self._on_degraded = on_degraded
         self._factory = client_factory
         self._clock = clock
+        self._sleep = sleep
         self._client: Any = None
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -273,7 +276,7 @@ class AwsService:
                 break
             if not call.deadline.allows(_RETRY_PAUSE_SECONDS + self.limits.min_call_seconds):
                 break
-            time.sleep(_RETRY_PAUSE_SECONDS)
+            self._sleep(_RETRY_PAUSE_SECONDS)
         headers_in = HeadersDict(response.headers.items())
         return AWSResponse(request.url, response.status_code, headers_in, _RawBody(response.content))  # type: ignore[arg-type]
 

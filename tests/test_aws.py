@@ -539,3 +539,18 @@ def test_a_failed_probe_doubles_the_skip(scripted: Any, reports: list[tuple[str,
     assert skipped == 10.0
     assert len(server.received) == 4
     assert [how for _, how, _ in reports] == ["failed", "failed"]
+
+
+def test_the_one_retry_pauses_50_ms_before_it_and_nothing_after_it(scripted: Any) -> None:
+    """Overloaded twice: one 50 ms pause before the retry, none after the last answer (the caller gets it at once)."""
+    pauses: list[float] = []
+    server = scripted((503, {"__type": "ServiceUnavailable"}), (503, {"__type": "ServiceUnavailable"}))
+
+    def factory(config: Any) -> Any:
+        return boto3.client("dynamodb", endpoint_url=server.url, region_name=REGION, config=config)  # type: ignore[call-overload]
+
+    service = AwsService("dynamodb", client_factory=factory, sleep=pauses.append)
+    with within(Deadline.after(2.0)), pytest.raises(ClientError):
+        service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
+    assert len(server.received) == 2
+    assert pauses == [0.05]
