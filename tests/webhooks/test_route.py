@@ -14,10 +14,12 @@ import pytest
 from contact_sdk.config import ParameterCache
 from contact_sdk.deadline import Deadline
 from contact_sdk.devtools.fakes import InMemoryParameterSource
+from contact_sdk.logs import build_logger
 from contact_sdk.metrics import Metric
 from contact_sdk.webhooks.route import WebhookRoute
 from contact_sdk.webhooks.store import InMemoryWebhookStore, WebhookStoreUnavailableError
 from contact_sdk.webhooks.verifier import WebhookEvent
+from tests.log_lines import printed
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
@@ -65,6 +67,7 @@ def test_an_authentic_delivery_is_recorded_and_counted_once() -> None:
     assert dict(first.log_fields) == {"svix_id": "msg_1", "event_type": "email.delivered", "email_id": "e-1"}
     again = setup.route.receive(headers, body)
     assert (again.status, again.body, again.outcome) == (200, {"status": "duplicate"}, "webhook_duplicate")
+    assert again.log_fields == first.log_fields
     assert setup.metrics == [Metric.EMAILS_DELIVERED]
 
 
@@ -84,19 +87,32 @@ def test_each_counted_type(kind: str, metric: Metric) -> None:
 
 
 def test_an_unknown_type_is_ignored_not_counted() -> None:
-    """A verified event of a type the route does not know answers 200 ignored and counts nothing."""
+    """A verified event of a type the route does not know answers 200 ignored, counts nothing, and says so in an
+    INFO line (its type cut to 64 characters: it comes from outside)."""
     setup = Setup()
-    outcome = setup.route.receive(*signed(delivered(kind="contact.created")))
+    kind = "contact." + "x" * 92
+    with printed(build_logger()) as out:
+        outcome = setup.route.receive(*signed(delivered(kind=kind)))
     assert (outcome.status, outcome.body, outcome.outcome) == (200, {"status": "ignored"}, "webhook_ignored")
+    fields = {"svix_id": "msg_1", "event_type": kind[:64], "email_id": "e-1"}
+    assert dict(outcome.log_fields) == fields
+    [line] = out.lines("unknown webhook event type ignored")
+    assert line["level"] == "INFO" and {name: line[name] for name in fields} == fields
     assert setup.metrics == []
 
 
 @pytest.mark.parametrize(
-    "tamper",
-    ["wrong-key", "changed-body", "old", "no-signature"],
+    ("tamper", "reason"),
+    [
+        ("wrong-key", "no_matching_signature"),
+        ("changed-body", "no_matching_signature"),
+        ("old", "stale_timestamp"),
+        ("no-signature", "missing_header"),
+    ],
 )
-def test_a_bad_signature_is_401_and_nothing_is_recorded(tamper: str) -> None:
-    """A wrong key, a changed body, an old timestamp or no signature: 401, nothing recorded or counted."""
+def test_a_bad_signature_is_401_and_nothing_is_recorded(tamper: str, reason: str) -> None:
+    """A wrong key, a changed body, an old timestamp or no signature: 401 in words, the failure's code for the
+    summary line, nothing recorded or counted."""
     setup = Setup()
     headers, body = signed(
         delivered(), key=b"x" * 32 if tamper == "wrong-key" else KEY, timestamp=NOW - 3600 if tamper == "old" else NOW
@@ -106,7 +122,11 @@ def test_a_bad_signature_is_401_and_nothing_is_recorded(tamper: str) -> None:
     if tamper == "no-signature":
         del headers["svix-signature"]
     outcome = setup.route.receive(headers, body)
-    assert (outcome.status, outcome.body["error"]["code"]) == (401, "invalid_signature")
+    assert outcome.status == 401
+    assert outcome.body == {
+        "error": {"code": "invalid_signature", "message": "The webhook signature is missing, invalid or too old."}
+    }
+    assert dict(outcome.log_fields) == {"signature_failure": reason}
     assert setup.metrics == []
     assert setup.store.status("e-1", now=NOW) is None
 
@@ -115,14 +135,19 @@ def test_an_authentic_body_that_is_not_an_event_is_400() -> None:
     """A correctly signed body that is not a Resend event answers 400 invalid_json."""
     setup = Setup()
     outcome = setup.route.receive(*signed("[1, 2]"))
-    assert (outcome.status, outcome.body["error"]["code"]) == (400, "invalid_json")
+    assert outcome.status == 400
+    assert outcome.body == {"error": {"code": "invalid_json", "message": "The webhook body is not a Resend event."}}
+    assert dict(outcome.log_fields) == {"payload_error": "the webhook body is not a JSON object"}
 
 
 def test_no_secret_is_503_so_resend_retries() -> None:
     """Without a signing secret the route answers 503 with Retry-After, so Resend keeps the event."""
     outcome = Setup(secret=None).route.receive(*signed(delivered()))
-    assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
+    assert outcome.status == 503
+    message = "Webhook verification is not available right now."
+    assert outcome.body == {"error": {"code": "service_unavailable", "message": message}}
     assert dict(outcome.headers) == {"Retry-After": "60"}
+    assert list(outcome.log_fields) == ["config_error"] and "/w" in outcome.log_fields["config_error"]
 
 
 def test_a_store_outage_is_503() -> None:
@@ -141,7 +166,17 @@ def test_a_store_outage_is_503() -> None:
         clock=lambda: float(NOW),
     )
     outcome = setup.route.receive(*signed(delivered()))
-    assert (outcome.status, outcome.body["error"]["code"]) == (503, "service_unavailable")
+    assert outcome.status == 503
+    message = "The event could not be recorded right now."
+    assert outcome.body == {"error": {"code": "service_unavailable", "message": message}}
+    assert dict(outcome.headers) == {"Retry-After": "60"}
+    assert dict(outcome.log_fields) == {
+        "svix_id": "msg_1",
+        "event_type": "email.delivered",
+        "email_id": "e-1",
+        "store_error": "down",
+        "store_outcome_unknown": False,
+    }
     assert setup.metrics == []
 
 
