@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contact_sdk.aws import AwsService, DeadlineReached, DependencySkipped, ServiceLimits
 from contact_sdk.deadline import Deadline, within
 from contact_sdk.degraded import DependencyGuard, GuardState
-from tests.budget.slow_servers import body_server, stalled_connect_server
+from tests.budget.slow_servers import body_server, silent_server, stalled_connect_server
 from tests.conftest import REGION
 from tests.faults.conftest import closed_port
 
@@ -428,41 +427,6 @@ def test_a_call_not_started_says_how_long_was_left() -> None:
     with pytest.raises(DeadlineReached, match=expected), within(Deadline(101.0, lambda: 100.0)):
         service.client().get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert reports == [("dynamodb", "cut", "GetItem: not started, 1000 ms left")]
-
-
-@contextmanager
-def silent_server(on_request: Callable[[], None] = lambda: None, *, close: bool = False) -> Iterator[str]:
-    """Reads each request, calls ``on_request``, then never answers (or, with ``close``, hangs up without one)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.05)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.recv(65536)
-            on_request()
-            if close:
-                conn.close()
-            else:
-                held.append(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(2)
-        for conn in held:
-            conn.close()
-        listener.close()
 
 
 @pytest.mark.parametrize(

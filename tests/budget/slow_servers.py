@@ -1,4 +1,5 @@
-"""Loopback servers that misbehave below HTTP: a trickled body, a hang mid-body, a connect that never completes."""
+"""Loopback servers that misbehave below HTTP: a trickled body, a hang mid-body, a connect that never completes, a
+server that stops reading, one that never answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 JSON_ANSWER = b'{"id": "trickled-0000"}'
@@ -51,9 +52,6 @@ def body_server(*, byte_every: float | None, hung_up: list[float] | None = None)
     the body was complete (the client gave up and closed, rather than leaving the connection open).
     """
     stop = threading.Event()
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    port = listener.getsockname()[1]
 
     def note_hang_up() -> None:
         if hung_up is not None:
@@ -81,24 +79,14 @@ def body_server(*, byte_every: float | None, hung_up: list[float] | None = None)
                 note_hang_up()
                 return
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    def serve_apart(conn: socket.socket) -> None:
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        with _accepting(serve_apart) as url:
+            yield url
     finally:
-        stop.set()
-        thread.join(2)
-        listener.close()
+        stop.set()  # ends the connections still being served
 
 
 @contextmanager
@@ -124,37 +112,76 @@ def stalled_connect_server() -> Iterator[str]:
 
 
 @contextmanager
+def _accepting(
+    on_connection: Callable[[socket.socket], None], *, tick: Callable[[], None] = lambda: None
+) -> Iterator[str]:
+    """A loopback listener whose accept loop hands each connection to ``on_connection`` (in the loop's own thread)
+    and calls ``tick`` between accepts; yields its URL, and stops and closes it on the way out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                conn, _ = listener.accept()
+                on_connection(conn)
+            tick()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+
+@contextmanager
 def unread_server(*, hold_seconds: float = 5.0) -> Iterator[str]:
     """Accepts connections and never reads from them: once the socket buffers are full, a client's write blocks.
 
     Each connection is closed after ``hold_seconds`` (a client whose write never times out then fails with a
     reset instead of hanging the test).
     """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.05)
-    port = listener.getsockname()[1]
-    stop = threading.Event()
+    held: list[tuple[float, socket.socket]] = []
 
-    def serve() -> None:
-        held: list[tuple[float, socket.socket]] = []
-        while not stop.is_set():
-            with suppress(TimeoutError):
-                conn, _ = listener.accept()
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up sooner
-                held.append((time.monotonic() + hold_seconds, conn))
-            for entry in [entry for entry in held if entry[0] <= time.monotonic()]:
-                held.remove(entry)
-                entry[1].close()
+    def hold(conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up sooner
+        held.append((time.monotonic() + hold_seconds, conn))
+
+    def close_expired() -> None:
+        for entry in [entry for entry in held if entry[0] <= time.monotonic()]:
+            held.remove(entry)
+            entry[1].close()
+
+    try:
+        with _accepting(hold, tick=close_expired) as url:
+            yield url
+    finally:
         for _, conn in held:
             conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+
+@contextmanager
+def silent_server(on_request: Callable[[], None] = lambda: None, *, close: bool = False) -> Iterator[str]:
+    """Reads each request, calls ``on_request``, then never answers (or, with ``close``, hangs up without one)."""
+    held: list[socket.socket] = []
+
+    def take(conn: socket.socket) -> None:
+        conn.recv(65536)
+        on_request()
+        if close:
+            conn.close()
+        else:
+            held.append(conn)
+
     try:
-        yield f"http://127.0.0.1:{port}"
+        with _accepting(take) as url:
+            yield url
     finally:
-        stop.set()
-        thread.join(2)
-        listener.close()
+        for conn in held:
+            conn.close()
