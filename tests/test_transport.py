@@ -517,7 +517,7 @@ def test_http_over_a_unix_socket_keeps_the_deadline(tmp_path: Path) -> None:
                 pytest.raises(httpx.ConnectTimeout, match=r"^the request's deadline passed before the connect$"),
                 within(Deadline(10.0, lambda: clock[0])),
             ):
-                httpx.Client(transport=DeadlineTransport(uds=path)).get("http://api.local/")
+                client.get("http://api.local/")
     finally:
         server.shutdown()
         server.server_close()
