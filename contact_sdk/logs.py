@@ -28,6 +28,11 @@ SERVICE_NAME = "contact-form"
 def build_logger(*, level: str | None = None, stream: IO[str] | None = None) -> Logger:
     """A Powertools Logger whose JSON handler also serves the ``contact_sdk.*`` module loggers.
 
+    Neither passes records on to the root logger: each record is printed once, as JSON. Powertools keeps the
+    service's records away from the root logger's handlers by a filter it adds to those present when the
+    Logger is built; a handler added later (``logging.basicConfig`` in an embedding application) would print
+    every line a second time, as plain text.
+
     ``level`` holds on every call: Powertools configures a service's logger once per process and leaves the
     level of a later ``Logger`` for the same service as it was, so a second build (an embedder, or a test
     process building several services) would otherwise log at whatever level the first one chose.
@@ -42,6 +47,7 @@ def build_logger(*, level: str | None = None, stream: IO[str] | None = None) -> 
         package_logger.addHandler(handler)
     package_logger.setLevel(logger.log_level)
     package_logger.propagate = False
+    logging.getLogger(SERVICE_NAME).propagate = False  # the Powertools Logger's own std logger
     return logger
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -58,3 +59,24 @@ def test_module_lines_carry_the_correlation_id_as_json() -> None:
         "req-123",
         "contact-form",
     )
+
+
+def test_a_root_handler_added_later_prints_no_second_plain_copy() -> None:
+    """Each record is one JSON line, whatever handlers the embedding application gives the root logger afterwards.
+
+    Powertools keeps the service's records off the root logger's handlers with a filter it adds to the handlers
+    there *when the Logger is built*; an application that calls ``logging.basicConfig`` later (a local server,
+    a test harness) would otherwise print every line a second time, as plain text without its fields.
+    """
+    logger = build_logger(level="INFO")
+    late = io.StringIO()
+    root_handler = logging.StreamHandler(late)
+    logging.getLogger().addHandler(root_handler)
+    try:
+        with printed(logger) as out, correlation(logger, "req-9"):
+            logger.info("request handled", extra={"status": 200})
+            logging.getLogger("contact_sdk.delivery").warning("provider slow")
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+    assert [line["message"] for line in out.all()] == ["request handled", "provider slow"]
+    assert late.getvalue() == "", "a record reached the root logger's handlers too"
