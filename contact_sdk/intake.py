@@ -329,6 +329,7 @@ class Intake:
             state=RecordState.SPAM if verdict.is_spam else RecordState.RECEIVED,
             now=self._clock(),
             reasons=verdict.reasons,
+            ipv6_prefix=self.token_limiter.ipv6_prefix,  # the two limits share CONTACT_RATE_LIMIT_IPV6_PREFIX
         )
         if self.captcha is None:
             admitted = self.admission.admit(

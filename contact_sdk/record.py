@@ -70,7 +70,6 @@ Errors::
 from __future__ import annotations
 
 import enum
-import ipaddress
 import json
 import math
 import threading
@@ -81,6 +80,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from contact_sdk.deadline import Deadline, within
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.errors import ContactSdkError
+from contact_sdk.security.ratelimit import DEFAULT_IPV6_PREFIX, address_unit
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -163,24 +163,19 @@ def submission_id(idempotency_key: str) -> str:
     return digest[:SUBMISSION_ID_LENGTH]
 
 
-def source_prefix(client_ip: str) -> str:
-    """The source address as the rate limit counts it: an IPv4 address, or the ``/64`` of an IPv6 one.
+def source_prefix(client_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
+    """The source address as the rate limit counts it (:func:`~contact_sdk.security.ratelimit.address_unit`).
 
-    An IPv4-mapped IPv6 address is its IPv4 address. Anything that is not an address is ``"unknown"``
+    An IPv4 address, or the ``/ipv6_prefix`` of an IPv6 one (the limits' ``CONTACT_RATE_LIMIT_IPV6_PREFIX``);
+    an IPv4-mapped IPv6 address is its IPv4 address. Anything that is not an address is ``"unknown"``
     (API Gateway always gives one; the record must not store whatever text arrived instead).
 
     >>> source_prefix("2001:db8:1:2:aaaa:bbbb:cccc:dddd")
     '2001:db8:1:2::/64'
+    >>> source_prefix("2001:db8:1:2:aaaa:bbbb:cccc:dddd", ipv6_prefix=48)
+    '2001:db8:1::/48'
     """
-    try:
-        address = ipaddress.ip_address(client_ip.strip())
-    except ValueError:
-        return "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    return address_unit(client_ip, ipv6_prefix=ipv6_prefix) or "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +224,9 @@ class Draft:
         state: RecordState,
         now: float,
         reasons: Sequence[str] = (),
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
     ) -> Draft:
-        """The draft of ``submission`` as the intake judged it."""
+        """The draft of ``submission`` as the intake judged it; its source reduced as the rate limits count."""
         if state not in (RecordState.RECEIVED, RecordState.SPAM):
             raise ValueError(f"a record is claimed as received or spam, not {state}")
         return cls(
@@ -238,7 +234,7 @@ class Draft:
             state=state,
             now=now,
             request_id=request_id,
-            source=source_prefix(client_ip),
+            source=source_prefix(client_ip, ipv6_prefix=ipv6_prefix),
             name=submission.name,
             email=submission.email,
             subject=submission.subject,

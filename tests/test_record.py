@@ -59,6 +59,29 @@ def test_the_source_is_reduced_to_what_the_rate_limit_counts(address: str, expec
 
 
 @pytest.mark.parametrize(
+    ("address", "prefix", "expected"),
+    [
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 48, "2001:db8:1::/48"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 128, "2001:db8:1:2:aaaa:bbbb:cccc:dddd/128"),
+        ("2001:db8:ffff:2::1", 33, "2001:db8:8000::/33"),
+        ("::ffff:192.0.2.1", 48, "192.0.2.1"),
+        ("203.0.113.9", 48, "203.0.113.9"),
+        ("garbage", 48, "unknown"),
+    ],
+)
+def test_the_source_follows_the_limits_ipv6_prefix(address: str, prefix: int, expected: str) -> None:
+    """The prefix CONTACT_RATE_LIMIT_IPV6_PREFIX sets, hand-computed; IPv4 and non-addresses as with the default."""
+    assert source_prefix(address, ipv6_prefix=prefix) == expected
+
+
+def test_a_prefix_outside_1_to_128_is_refused() -> None:
+    """A prefix no IPv6 network has is a programming error, not a silently different source."""
+    for prefix in (0, 129):
+        with pytest.raises(ValueError, match="1-128"):
+            source_prefix("2001:db8::1", ipv6_prefix=prefix)
+
+
+@pytest.mark.parametrize(
     ("typed", "expected"),
     [
         ("0123456789abcdef", "0123456789abcdef"),

@@ -84,6 +84,7 @@ __all__ = [
     "RateLimitStore",
     "RateLimitStoreUnavailable",
     "RateLimiter",
+    "address_unit",
     "client_identity",
     "condition_groups",
     "sliding_decision",
@@ -134,8 +135,34 @@ def window_bounds(now: float, window_seconds: int) -> tuple[int, int]:
     return start, start + window_seconds
 
 
+def address_unit(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str | None:
+    """What the rate limit counts of a source address: IPv4 as is, IPv6 by its ``/ipv6_prefix``, mapped IPv4 as IPv4.
+
+    ``None`` for something that is not an address. The submission record keeps this too (its ``source``), so
+    it never holds more of the address than the limit needs.
+
+    >>> address_unit("2001:db8:1:2:3:4:5:6", ipv6_prefix=48)
+    '2001:db8:1::/48'
+    >>> address_unit("unknown") is None
+    True
+    """
+    if not 1 <= ipv6_prefix <= 128:
+        raise ValueError(f"ipv6_prefix must be 1-128, got {ipv6_prefix}")
+    try:
+        address = ipaddress.ip_address(source_ip.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    shift = 128 - ipv6_prefix
+    network = ipaddress.IPv6Network(((int(address) >> shift) << shift, ipv6_prefix))
+    return str(network)
+
+
 def client_identity(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
-    """The rate-limit key of a source address: IPv4 as is, IPv6 by its ``/ipv6_prefix``, mapped IPv4 as IPv4.
+    """The rate-limit key of a source address: its :func:`address_unit`.
 
     >>> client_identity("2001:db8::1")
     '2001:db8::/64'
@@ -147,19 +174,8 @@ def client_identity(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -
     Something that is not an address (API Gateway always sends one; ``"unknown"`` when absent) is
     counted under its own (bounded) spelling.
     """
-    if not 1 <= ipv6_prefix <= 128:
-        raise ValueError(f"ipv6_prefix must be 1-128, got {ipv6_prefix}")
-    try:
-        address = ipaddress.ip_address(source_ip.strip())
-    except ValueError:
-        return source_ip[:_MAX_UNPARSED_KEY]
-    if isinstance(address, ipaddress.IPv4Address):
-        return str(address)
-    if address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    shift = 128 - ipv6_prefix
-    network = ipaddress.IPv6Network(((int(address) >> shift) << shift, ipv6_prefix))
-    return str(network)
+    unit = address_unit(source_ip, ipv6_prefix=ipv6_prefix)
+    return source_ip[:_MAX_UNPARSED_KEY] if unit is None else unit
 
 
 def _wait_seconds(*, current: int, previous: int, limit: int, window_seconds: int, elapsed: Fraction) -> Fraction:

@@ -78,6 +78,18 @@ def test_spam_is_archived_with_its_reasons_for_7_days_and_an_ipv6_source_as_its_
     assert before + 7 * DAY <= expires <= time.time() + 7 * DAY + 1
 
 
+def test_the_source_keeps_no_more_of_an_ipv6_address_than_the_configured_limit_counts(
+    make_stack: Callable[..., Stack],
+) -> None:
+    """With CONTACT_RATE_LIMIT_IPV6_PREFIX=48 the record keeps the sender's /48, not a /64 the limit never used."""
+    stack = make_stack(rate_limit_ipv6_prefix=48)
+    assert stack.submit(submission(), source_ip="2001:db8:aa:bb:1:2:3:4")["statusCode"] == 200
+    assert only_archive_item(stack)["source"]["S"] == "2001:db8:aa::/48"
+    # An IPv4 sender is kept as its address, whatever the IPv6 prefix.
+    stack.submit(submission(message="A second message, from an IPv4 address."), source_ip="198.51.100.23")
+    assert sorted(item["source"]["S"] for item in archive_items(stack)) == ["198.51.100.23", "2001:db8:aa::/48"]
+
+
 def test_retention_follows_the_two_settings(make_stack: Callable[..., Stack]) -> None:
     """CONTACT_ARCHIVE_DAYS=90 and CONTACT_ARCHIVE_SPAM_DAYS=2 set the TTL of sent and spam items."""
     stack = make_stack(archive_days=90, archive_spam_days=2)
