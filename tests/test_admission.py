@@ -150,10 +150,10 @@ class Service:
 
 
 @pytest.fixture
-def service(moto_dynamodb: Any, moto_table: str) -> Iterator[Callable[[], Service]]:
+def service(moto_dynamodb: Any, moto_table: str) -> Iterator[Callable[..., Service]]:
     built: list[Components] = []
 
-    def build(*, captcha: bool = False) -> Service:
+    def build(*, captcha: bool = False, **settings: Any) -> Service:
         clock = ManualClock(start=START, advance_on_sleep=True)
         provider = Provider()
         table = Table(moto_dynamodb)
@@ -166,6 +166,7 @@ def service(moto_dynamodb: Any, moto_table: str) -> Iterator[Callable[[], Servic
             table_name=TABLE,
             submit_limit=3,
             turnstile_secret_parameter="/t" if captcha else None,
+            **settings,
         )
         assert isinstance(components.intake.admission, TransactionalAdmission)
         if captcha:
@@ -214,6 +215,21 @@ def test_the_fourth_submission_in_the_window_waits_and_spends_neither_its_token_
     status, _, body = s.post(refused_token, ip, message=message(3))
     assert (status, body["status"]) == (200, "sent")
     assert s.record_state(message(3)) == "sent"
+
+
+def test_the_record_keeps_the_sender_as_the_limit_counts_it_with_a_configured_prefix(
+    service: Callable[..., Service],
+) -> None:
+    """CONTACT_RATE_LIMIT_IPV6_PREFIX=48: two /64s of one /48 share the 3 per window, and each record's source is
+    that /48 (hand-written), not the /64 the limit never used."""
+    s = service(rate_limit_ipv6_prefix=48)
+    senders = ["2001:db8:aa:1::7", "2001:db8:aa:2::7", "2001:db8:aa:3::7"]
+    for n, ip in enumerate(senders):
+        assert s.post(s.token(ip), ip, message=message(n))[0] == 200
+    assert s.post(s.token("2001:db8:aa:4::7"), "2001:db8:aa:4::7", message=message(3))[0] == 429
+    items = s.table._client.scan(TableName=TABLE)["Items"]
+    sources = [item["source"]["S"] for item in items if item["pk"]["S"].startswith(RECORD_PREFIX)]
+    assert sources == ["2001:db8:aa::/48"] * 3
 
 
 def test_a_replayed_token_is_refused_and_still_counts_against_the_client(service: Callable[[], Service]) -> None:
