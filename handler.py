@@ -13,20 +13,32 @@ Parameter Store. Nothing is built until the first invocation needs it.
 
 from __future__ import annotations
 
-import json
-import uuid
-from typing import Any
+import gc
 
-from contact_sdk.deployment_check import (
-    answer_api_check,
-    answer_consumer_check,
-    is_deployment_check,
-)
-from contact_sdk.errors import ConfigurationError
-from contact_sdk.execution_environment import ExecutionEnvironment
-from contact_sdk.logs import build_logger
-from contact_sdk.security.origin import SECURITY_HEADERS
-from contact_sdk.snapstart import SnapStartHooks, register
+# Everything the imports below create lives as long as the process, so the cyclic garbage collector, which would
+# walk those objects over and over while they load, is paused until they are in, and they are then frozen out of
+# its way; contact_sdk.execution_environment.long_lived does the same for the build on the first invocation.
+_collector_was_enabled = gc.isenabled()
+gc.disable()
+try:
+    import json
+    import uuid
+    from typing import Any
+
+    from contact_sdk.deployment_check import (
+        answer_api_check,
+        answer_consumer_check,
+        is_deployment_check,
+    )
+    from contact_sdk.errors import ConfigurationError
+    from contact_sdk.execution_environment import ExecutionEnvironment
+    from contact_sdk.logs import build_logger
+    from contact_sdk.security.origin import SECURITY_HEADERS
+    from contact_sdk.snapstart import SnapStartHooks, register
+finally:
+    gc.freeze()
+    if _collector_was_enabled:
+        gc.enable()
 
 #: This execution environment's service, built on the first invocation (docs/architecture.md).
 environment = ExecutionEnvironment()

@@ -5,6 +5,15 @@ cold start pays for the object graph on its first invocation (or before the Snap
 Whoever embeds the handler elsewhere (the local stack, the test suite) installs components it built
 itself with :meth:`ExecutionEnvironment.use_components`, instead of the handler growing seams of its own.
 
+**Start-up and the garbage collector.** The start-up work (``import handler``, then the build: boto3, its service
+models, the clients, the components) creates some 85,000 objects that live as long as the execution
+environment. Each run of the cyclic garbage collector meanwhile walks the objects of its generations, and the
+build alone triggered a hundred of them, about 30 ms of a cold start's ~400 ms: work that can find nothing, since
+none of those objects becomes garbage. :func:`long_lived` runs the build with the collector paused, then freezes
+what exists (``gc.freeze``: the permanent generation, which no later collection walks) and resumes it;
+``handler.py`` does the same around its imports. The cyclic garbage start-up leaves behind (a few hundred
+objects, measured) is frozen with the rest instead of being collected: a one-off, bounded cost.
+
 Example::
 
     environment = ExecutionEnvironment()
@@ -13,14 +22,33 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from contact_sdk.api import ContactApi
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.settings import Settings
 
-__all__ = ["ExecutionEnvironment"]
+__all__ = ["ExecutionEnvironment", "long_lived"]
+
+
+@contextmanager
+def long_lived() -> Iterator[None]:
+    """Run the block with the cyclic garbage collector paused, then freeze every object and resume it.
+
+    For work whose objects live as long as the process (see the module docstring). Nested, the outer block
+    resumes the collector; a block that raises resumes it too.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def _build_from_environment() -> Components:
@@ -44,7 +72,8 @@ class ExecutionEnvironment:
         if components is None:
             with self._lock:
                 if self._components is None:
-                    self._components = self._build()
+                    with long_lived():
+                        self._components = self._build()
                     self._built_here = True
                 components = self._components
         return components

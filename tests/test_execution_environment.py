@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.execution_environment import ExecutionEnvironment
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Built:
@@ -91,3 +98,84 @@ def test_what_the_environment_built_is_closed_when_replaced_and_what_was_install
     environment.api()
     environment.use_components(None)
     assert [built.closed for built in builds] == [1, 1]
+
+
+class Collections:
+    """Counts the cyclic garbage collector's runs (``gc.callbacks``) while registered."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.runs += 1
+
+    def __enter__(self) -> Collections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def test_the_build_runs_without_the_collector_and_what_it_keeps_is_frozen_out_of_its_way() -> None:
+    """A build that allocates far past the collector's threshold triggers no collection; afterwards the collector is
+    on again and walks none of the objects the build kept (they are in the permanent generation)."""
+    assert gc.isenabled()
+    kept: list[dict[str, int]] = []
+
+    def build() -> Any:
+        kept.extend({"n": n} for n in range(50 * gc.get_threshold()[0]))  # 50 thresholds: dozens of runs if on
+        return Built("big")
+
+    environment = ExecutionEnvironment(build)
+    with Collections() as collections:
+        environment.components()
+    assert collections.runs == 0
+    assert gc.isenabled()
+    tracked = {id(obj) for obj in gc.get_objects()}
+    assert not any(id(item) in tracked for item in kept[:: len(kept) // 100])
+    assert gc.get_freeze_count() >= len(kept)
+
+
+def test_a_failed_build_leaves_the_collector_on() -> None:
+    """A build that raises (a malformed environment) does not leave the process without a collector."""
+
+    def build() -> Any:
+        raise ConfigurationError("CONTACT_ALLOWED_ORIGINS is empty")
+
+    with pytest.raises(ConfigurationError):
+        ExecutionEnvironment(build).components()
+    assert gc.isenabled()
+
+
+def test_a_collector_the_embedder_paused_stays_paused() -> None:
+    """Whoever turned the collector off before the build (an embedder's own start-up) turns it back on."""
+    gc.disable()
+    try:
+        ExecutionEnvironment(lambda: Built("paused")).components()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_importing_the_handler_runs_no_collection_and_freezes_what_it_loaded() -> None:
+    """In a fresh interpreter: once ``import handler`` starts loading the service's modules, no collector run happens
+    (there were about 80 before); the collector is on afterwards, the modules' objects frozen out of its way."""
+    probe = (
+        "import gc, json, sys\n"
+        "runs = []\n"
+        "def count(phase, info):\n"
+        "    if phase == 'start' and 'contact_sdk' in sys.modules:\n"
+        "        runs.append(info['generation'])\n"
+        "gc.callbacks.append(count)\n"
+        "import handler\n"
+        "print(json.dumps({'runs': len(runs), 'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120
+    )
+    report = json.loads(result.stdout)
+    assert report["runs"] == 0
+    assert report["enabled"] is True
+    assert report["frozen"] > 20_000  # boto3 is not imported yet; httpx, pydantic, Powertools and ours are ~60,000
