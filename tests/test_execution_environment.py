@@ -179,3 +179,18 @@ def test_importing_the_handler_runs_no_collection_and_freezes_what_it_loaded() -
     assert report["runs"] == 0
     assert report["enabled"] is True
     assert report["frozen"] > 20_000  # boto3 is not imported yet; httpx, pydantic, Powertools and ours are ~60,000
+
+
+def test_by_default_the_components_are_built_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the Lambda does: the settings come from the environment variables (docs/configuration.md)."""
+    monkeypatch.setenv("CONTACT_ALLOWED_ORIGINS", "https://from-env.example")
+    monkeypatch.setenv("CONTACT_ENVIRONMENT", "from-env")
+    monkeypatch.setenv("CONTACT_RESPONSE_BUDGET_MS", "2500")
+    environment = ExecutionEnvironment()
+    components = environment.components()
+    try:
+        assert components.api.environment == "from-env"
+        assert components.api.response_budget_ms == 2500
+        assert components.api.origins.is_allowed("https://from-env.example")
+    finally:
+        environment.use_components(None)  # closes what it built

@@ -181,3 +181,66 @@ def test_a_resend_url_with_a_path_is_kept_without_its_trailing_slash() -> None:
     assert Settings.from_env(environ={"RESEND_API_URL": "https://proxy.example/resend/"}).resend_api_url == (
         "https://proxy.example/resend"
     )
+
+
+def test_a_bad_number_says_what_would_do_in_words_an_operator_reads() -> None:
+    """The whole message, as the function's start-up log prints it: the lower bound, then an upper bound with its
+    reason when it has one."""
+    cases = {
+        ("CONTACT_RATE_LIMIT", "0"): "CONTACT_RATE_LIMIT: must be greater than zero, got 0",
+        ("CONTACT_RATE_LIMIT_IPV6_PREFIX", "129"): "CONTACT_RATE_LIMIT_IPV6_PREFIX: at most 128, got 129",
+        ("CONTACT_RESPONSE_BUDGET_MS", "30000"): (
+            "CONTACT_RESPONSE_BUDGET_MS: at most 29000 (API Gateway's integration timeout), got 30000"
+        ),
+        ("CONTACT_TOKEN_RATE_LIMIT", "many"): "CONTACT_TOKEN_RATE_LIMIT: expected a whole number, got 'many'",
+    }
+    for (variable, raw), message in cases.items():
+        with pytest.raises(ConfigurationError) as refused:
+            Settings.from_env(environ={variable: raw})
+        assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(("raw", "level"), [("debug", "DEBUG"), ("Warning", "WARNING"), (" ERROR ", "ERROR")])
+def test_the_log_level_is_read_in_any_case(raw: str, level: str) -> None:
+    """``POWERTOOLS_LOG_LEVEL`` in any case, as Powertools reads it."""
+    assert Settings.from_env(environ={"POWERTOOLS_LOG_LEVEL": raw}).log_level == level
+
+
+@pytest.mark.parametrize("raw", ["verbose", "WARN", "10"])
+def test_a_log_level_powertools_would_not_know_stops_the_start_up_naming_it(raw: str) -> None:
+    """Anything but the five level names is refused with the variable, the accepted names and the value."""
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env(environ={"POWERTOOLS_LOG_LEVEL": raw})
+    assert str(refused.value) == (
+        f"POWERTOOLS_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {raw!r}"
+    )
+
+
+def test_empty_entries_in_the_origin_list_are_skipped_and_every_origin_kept_whole() -> None:
+    """A doubled or trailing comma skips nothing after it; an origin is cut at its trailing slash only."""
+    raw = "https://a.example,, http://LOCALHOST.BOX/ ,https://b.example:8443,"
+    assert Settings.from_env(environ={"CONTACT_ALLOWED_ORIGINS": raw}).allowed_origins == (
+        "https://a.example",
+        "http://LOCALHOST.BOX",
+        "https://b.example:8443",
+    )
+
+
+def test_a_resend_url_urllib_cannot_split_is_a_configuration_error() -> None:
+    """An unbalanced IPv6 bracket makes ``urlsplit`` raise; the operator still gets the variable named."""
+    with pytest.raises(ConfigurationError, match=r"^RESEND_API_URL: 'http://\[::1' is not an http\(s\) base URL"):
+        Settings.from_env(environ={"RESEND_API_URL": "http://[::1"})
+
+
+def test_a_resend_url_keeps_its_path_to_the_last_letter() -> None:
+    """Only trailing slashes go: a proxy path ending in a capital letter is kept as written."""
+    assert Settings.from_env(environ={"RESEND_API_URL": "https://gw.example/API/BOX//"}).resend_api_url == (
+        "https://gw.example/API/BOX"
+    )
+
+
+def test_unknown_overrides_are_all_named_in_order() -> None:
+    """Every misspelt setting, sorted and comma-separated, so one run shows them all."""
+    with pytest.raises(TypeError) as refused:
+        Settings.from_env(environ={}, webhook_secret=1, submit_limt=3)
+    assert str(refused.value) == "unknown settings: submit_limt, webhook_secret"
