@@ -247,6 +247,38 @@ def test_no_retry_starts_after_the_deadline(proxy: AwsFaultProxy, aws: str, cont
     assert history(aws, contact_table) == ["msg_1"]
 
 
+def test_every_try_answered_500_is_an_unknown_outcome_after_exactly_two_tries(
+    proxy: AwsFaultProxy, aws: str, contact_table: str
+) -> None:
+    """DynamoDB's 500 may follow a write that landed (here both did): two tries by default, then an error that
+    names the code and says the event may be recorded."""
+    store = DynamoDBWebhookStore(client_for(proxy.url), contact_table)
+    proxy.queue(WRITE, "landed-500", "landed-500")
+    with pytest.raises(WebhookStoreUnavailableError) as raised:
+        store.record(event("msg_1"), now=NOW)
+    assert str(raised.value) == (
+        f"DynamoDB webhook store ({contact_table}) could not record the event: InternalServerError; "
+        "a try went unanswered, so the event may be recorded (outcome unknown)"
+    )
+    assert raised.value.outcome_unknown is True
+    assert proxy.seen(WRITE) == ["landed-500", "landed-500"]
+    assert history(aws, contact_table) == ["msg_1"]
+
+
+def test_a_500_and_no_time_for_another_try_says_both(proxy: AwsFaultProxy, aws: str, contact_table: str) -> None:
+    """The first try answered 500, the deadline passed before the second: the error gives all three facts."""
+    clock = Clock(step=1.0)
+    store = DynamoDBWebhookStore(client_for(proxy.url), contact_table)
+    proxy.queue(WRITE, "landed-500")
+    with pytest.raises(WebhookStoreUnavailableError) as raised:
+        store.record(event("msg_1"), now=NOW, deadline=Deadline(clock.now + 1, clock))
+    assert str(raised.value) == (
+        f"DynamoDB webhook store ({contact_table}) could not record the event: InternalServerError; "
+        "the deadline passed before another try; a try went unanswered, so the event may be recorded (outcome unknown)"
+    )
+    assert proxy.seen(WRITE) == ["landed-500"]
+
+
 # -- a write that failed ------------------------------------------------------------------------
 
 
@@ -288,6 +320,7 @@ def test_when_the_event_cannot_be_appended_the_marker_is_not_written_either(
     dynamodb.put_item(TableName=contact_table, Item=damaged)
     route = Route(proxy, contact_table)
     assert status_of(route.deliver()) == "503 service_unavailable"
+    assert proxy.seen(WRITE) == ["forward"]  # cancelled for a reason other than a conflict: not tried again
     assert raw_item(aws, contact_table, "webhook#msg_1") is None
     dynamodb.delete_item(TableName=contact_table, Key={PARTITION_KEY: damaged[PARTITION_KEY]})
     assert status_of(route.deliver()) == "recorded"
@@ -347,5 +380,5 @@ def test_reads_refuse_to_start_after_the_deadline(proxy: AwsFaultProxy, contact_
 
 def test_max_attempts_below_one_is_refused() -> None:
     """A store that may never try is a configuration mistake, refused when built."""
-    with pytest.raises(ValueError, match="max_attempts"):
+    with pytest.raises(ValueError, match=r"^max_attempts must be at least 1$"):
         DynamoDBWebhookStore(boto3.client("dynamodb", region_name=REGION), "t", max_attempts=0)

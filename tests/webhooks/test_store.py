@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from contact_sdk.deadline import Deadline
-from contact_sdk.webhooks.store import InMemoryWebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.store import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookStoreUnavailableError
 from contact_sdk.webhooks.verifier import WebhookEvent, parse_event
 
 NOW = 1_700_000_000.0
@@ -88,3 +89,101 @@ def test_in_memory_store_refuses_every_call_after_the_deadline() -> None:
     assert store.record(event("msg_1"), now=NOW, deadline=Deadline(100.5, clock)) is True
     assert store.status("em_1", now=NOW, deadline=Deadline(101.0, clock)) is not None
     assert len(store.recent(now=NOW, deadline=None)) == 1
+
+
+def test_each_refusal_after_the_deadline_names_the_store_and_what_it_could_not_do() -> None:
+    """The words the route logs and the operator's command prints, whole."""
+
+    def clock() -> float:
+        return 100.0
+
+    store, passed = InMemoryWebhookStore(), Deadline(50.0, clock)
+    calls = {
+        "record the event": lambda: store.record(event("msg_1"), now=NOW, deadline=passed),
+        "read the delivery status": lambda: store.status("em_1", now=NOW, deadline=passed),
+        "list recent deliveries": lambda: store.recent(now=NOW, deadline=passed),
+    }
+    for action, call in calls.items():
+        with pytest.raises(WebhookStoreUnavailableError) as refused:
+            call()
+        assert str(refused.value) == (
+            f"the in-memory webhook store could not {action}: the deadline passed before the call"
+        )
+
+
+def test_retention_ends_exactly_when_it_says_for_every_read_and_the_history_restarts() -> None:
+    """Retention 100 s: at 99.5 s the email is listed and read; at exactly 100 s it is neither, and an event then
+    starts a new history instead of joining the expired one."""
+    store = InMemoryWebhookStore(retention_seconds=100)
+    store.record(event("msg_1", "email.sent", created_at="2024-01-01T00:00:01Z"), now=NOW)
+    status = store.status("em_1", now=NOW + 99.5)
+    assert status is not None and status.email_id == "em_1"
+    assert [s.email_id for s in store.recent(now=NOW + 99.5)] == ["em_1"]
+    assert store.status("em_1", now=NOW + 100) is None
+    assert store.recent(now=NOW + 100) == []
+    store.record(event("msg_2", "email.delivered", created_at="2024-01-01T00:00:02Z"), now=NOW + 100)
+    status = store.status("em_1", now=NOW + 100)
+    assert status is not None
+    assert [e.svix_id for e in status.events] == ["msg_2"]
+
+
+def test_a_bounces_reason_is_kept_with_its_event() -> None:
+    """What explains a bounce (type, subtype, message) is read back with the status."""
+    bounce = {"type": "Permanent", "subType": "General", "message": "mailbox does not exist"}
+    payload = {"type": "email.bounced", "data": {"email_id": "em_1", "bounce": bounce}}
+    store = InMemoryWebhookStore()
+    store.record(parse_event("msg_1", json.dumps(payload).encode(), fallback_created_at=NOW), now=NOW)
+    status = store.status("em_1", now=NOW)
+    assert status is not None
+    assert status.last_event.detail == "Permanent/General: mailbox does not exist"
+
+
+def test_recent_lists_twenty_by_default() -> None:
+    """Without a limit, the 20 most recently updated emails."""
+    store = InMemoryWebhookStore()
+    for i in range(25):
+        store.record(event(f"msg_{i}", email_id=f"em_{i}"), now=NOW + i)
+    listed = [s.email_id for s in store.recent(now=NOW + 30)]
+    assert listed == [f"em_{i}" for i in range(24, 4, -1)]
+
+
+class CancelledFor:
+    """A DynamoDB client whose every transaction is cancelled with ``reasons``, as DynamoDB documents the answer."""
+
+    def __init__(self, *reasons: str) -> None:
+        self.reasons = [{"Code": code} for code in reasons]
+        self.tries = 0
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self.tries += 1
+        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
+        raise ClientError({"Error": error, "CancellationReasons": self.reasons}, "TransactWriteItems")
+
+
+def test_a_transaction_cancelled_for_a_reason_other_than_a_conflict_is_not_tried_again() -> None:
+    """The append was invalid (``ValidationError`` on the second item): nothing was applied and trying again cannot
+    help, so one try and an error naming the cancellation; a conflict is tried again."""
+    invalid = CancelledFor("None", "ValidationError")
+    with pytest.raises(WebhookStoreUnavailableError) as refused:
+        DynamoDBWebhookStore(invalid, "t").record(event("msg_1"), now=NOW)  # type: ignore[arg-type]
+    assert invalid.tries == 1
+    assert str(refused.value) == "DynamoDB webhook store (t) could not record the event: TransactionCanceledException"
+    conflict = CancelledFor("None", "TransactionConflict")
+    with pytest.raises(WebhookStoreUnavailableError):
+        DynamoDBWebhookStore(conflict, "t").record(event("msg_1"), now=NOW)  # type: ignore[arg-type]
+    assert conflict.tries == 2
+
+
+class Refusing:
+    """A DynamoDB client whose reads are refused with a code botocore's model has no class for (a plain
+    ``ClientError``, as real DynamoDB's ``ValidationException`` arrives)."""
+
+    def get_item(self, **request: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "invalid key"}}, "GetItem")
+
+
+def test_an_error_botocore_has_no_class_for_is_named_by_its_code() -> None:
+    """The operator reads DynamoDB's code, not the Python class ``ClientError``."""
+    with pytest.raises(WebhookStoreUnavailableError) as refused:
+        DynamoDBWebhookStore(Refusing(), "t").status("em_1", now=NOW)  # type: ignore[arg-type]
+    assert str(refused.value) == "DynamoDB webhook store (t) could not read the delivery status: ValidationException"

@@ -8,10 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
+from contact_sdk.deadline import Deadline, current
 from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.webhooks.store import DEFAULT_RETENTION_SECONDS, DynamoDBWebhookStore, WebhookStoreUnavailableError
 from contact_sdk.webhooks.verifier import WebhookEvent, parse_event
+from tests.conftest import REGION
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +139,150 @@ def test_missing_table_raises_store_unavailable(dynamodb: Any) -> None:
         store.status("em_1", now=NOW)
     with pytest.raises(WebhookStoreUnavailableError):
         store.recent(now=NOW)
+
+
+def test_the_marker_says_what_arrived_when_and_for_which_email(
+    store: DynamoDBWebhookStore, dynamodb: Any, contact_table: str
+) -> None:
+    """The svix-id marker keeps the event's type, the time it was recorded and the email it is about."""
+    store.record(event("msg_1", "email.opened", email_id="em_7"), now=NOW + 0.25)
+    marker = item(dynamodb, contact_table, "webhook#msg_1")
+    assert marker is not None
+    assert (marker["eventType"], marker["receivedAt"], marker["emailId"]) == (
+        {"S": "email.opened"},
+        {"N": "1700000000.25"},
+        {"S": "em_7"},
+    )
+
+
+def test_a_status_expires_exactly_at_its_ttl(dynamodb: Any, contact_table: str) -> None:
+    """TTL 60 s: read one second before it, gone at the second itself (DynamoDB deletes lazily)."""
+    store = DynamoDBWebhookStore(dynamodb, contact_table, ttl_seconds=60)
+    store.record(event("msg_1"), now=NOW)
+    assert store.status("em_1", now=NOW + 59) is not None
+    assert store.status("em_1", now=NOW + 60) is None
+
+
+def test_past_the_deadline_each_call_names_the_table_and_what_it_could_not_do(store: DynamoDBWebhookStore) -> None:
+    """Nothing is sent once the deadline has passed; the error says which table and which call."""
+    passed = Deadline(50.0, lambda: 100.0)
+    calls = {
+        "record the event": lambda: store.record(event("msg_1"), now=NOW, deadline=passed),
+        "read the delivery status": lambda: store.status("em_1", now=NOW, deadline=passed),
+        "scan recent deliveries": lambda: store.recent(now=NOW, deadline=passed),
+    }
+    for action, call in calls.items():
+        with pytest.raises(WebhookStoreUnavailableError) as refused:
+            call()
+        assert str(refused.value) == (
+            f"DynamoDB webhook store (contact-test) could not {action}: the deadline passed before the call"
+        )
+
+
+def test_a_store_that_cannot_be_reached_says_so_by_the_errors_name(dynamodb: Any, aws: str) -> None:
+    """A missing table is named by DynamoDB's error code, an unreachable endpoint by botocore's error class."""
+    missing = DynamoDBWebhookStore(dynamodb, "no-such-table")
+    calls = {
+        "record the event": lambda store: store.record(event("msg_1"), now=NOW),
+        "read the delivery status": lambda store: store.status("em_1", now=NOW),
+        "scan recent deliveries": lambda store: store.recent(now=NOW),
+    }
+    for action, call in calls.items():
+        with pytest.raises(WebhookStoreUnavailableError) as refused:
+            call(missing)
+        assert str(refused.value) == (
+            f"DynamoDB webhook store (no-such-table) could not {action}: ResourceNotFoundException"
+        )
+    no_retries = Config(retries={"total_max_attempts": 1}, connect_timeout=1)
+    closed = boto3.client("dynamodb", endpoint_url="http://127.0.0.1:9", region_name=REGION, config=no_retries)
+    with pytest.raises(WebhookStoreUnavailableError) as refused:
+        DynamoDBWebhookStore(closed, "contact-test").status("em_1", now=NOW)
+    assert str(refused.value) == (
+        "DynamoDB webhook store (contact-test) could not read the delivery status: EndpointConnectionError"
+    )
+
+
+class PagedScans:
+    """The client as it is, except that a Scan answers at most ``size`` items a page (DynamoDB pages at 1 MB)."""
+
+    def __init__(self, client: Any, size: int) -> None:
+        self._client = client
+        self.size = size
+        self.pages = 0
+
+    def scan(self, **request: Any) -> Any:
+        self.pages += 1
+        return self._client.scan(**request, Limit=self.size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_recent_reads_every_page_of_the_scan(dynamodb: Any, contact_table: str) -> None:
+    """Five emails, a page of two items at a time (markers included): all five are found, newest first."""
+    paged = PagedScans(dynamodb, size=2)
+    store = DynamoDBWebhookStore(paged, contact_table)
+    for i in range(1, 6):
+        store.record(event(f"msg_{i}", email_id=f"em_{i}"), now=NOW + i)
+    assert [s.email_id for s in store.recent(now=NOW + 10)] == ["em_5", "em_4", "em_3", "em_2", "em_1"]
+    assert paged.pages >= 5  # ten items, two a page
+
+
+def test_the_status_is_read_strongly_consistent(dynamodb: Any, contact_table: str) -> None:
+    """The GetItem DynamoDB receives asks for a consistent read: an event recorded by another instance a moment
+    ago is in the status (an eventually consistent read may miss it)."""
+    sent: list[dict[str, Any]] = []
+    dynamodb.meta.events.register("provide-client-params.dynamodb.GetItem", lambda params, **_: sent.append(params))
+    store = DynamoDBWebhookStore(dynamodb, contact_table)
+    store.record(event("msg_1"), now=NOW)
+    assert store.status("em_1", now=NOW) is not None
+    assert [params.get("ConsistentRead") for params in sent] == [True]
+
+
+def test_a_marker_written_before_attempt_ids_is_a_duplicate(
+    store: DynamoDBWebhookStore, dynamodb: Any, contact_table: str
+) -> None:
+    """A marker from before the attempt id existed (no ``attemptId``) deduplicates like any other."""
+    dynamodb.put_item(
+        TableName=contact_table,
+        Item={PARTITION_KEY: {"S": "webhook#msg_1"}, "eventType": {"S": "email.sent"}, TTL_ATTRIBUTE: {"N": "4e9"}},
+    )
+    assert store.record(event("msg_1"), now=NOW) is False
+    assert store.status("em_1", now=NOW) is None
+
+
+class DeadlineSeen:
+    """The client as it is, noting for each call the deadline in force while it runs (what a bounded client cuts
+    the call at: contact_sdk.aws)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.seen: dict[str, Deadline | None] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**request: Any) -> Any:
+            self.seen[name] = current()
+            return method(**request)
+
+        return call
+
+
+def test_every_call_runs_inside_the_requests_deadline(dynamodb: Any, contact_table: str) -> None:
+    """The write, the read and the scan each run within the deadline given, so the service's bounded client ends
+    them by it (the route's budget, the operator command's)."""
+    watched = DeadlineSeen(dynamodb)
+    store = DynamoDBWebhookStore(watched, contact_table)
+    deadline = Deadline(1_000.0, lambda: 10.0)
+    store.record(event("msg_1"), now=NOW, deadline=deadline)
+    store.status("em_1", now=NOW, deadline=deadline)
+    store.recent(now=NOW, deadline=deadline)
+    assert watched.seen == {"transact_write_items": deadline, "get_item": deadline, "scan": deadline}
+
+
+def test_recent_lists_twenty_by_default(store: DynamoDBWebhookStore) -> None:
+    """Without a limit, the 20 most recently updated emails (the operator command's default page)."""
+    for i in range(22):
+        store.record(event(f"msg_{i}", email_id=f"em_{i:02d}"), now=NOW + i)
+    assert [s.email_id for s in store.recent(now=NOW + 30)] == [f"em_{i:02d}" for i in range(21, 1, -1)]
