@@ -113,7 +113,7 @@ class ProviderError(ContactSdkError):
             parts.append(f"status={self.status}")
         if self.name:
             parts.append(f"name={self.name}")
-        return " ".join(parts) if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
 
 
 class TransientProviderError(ProviderError):
@@ -238,8 +238,6 @@ def error_class_for(status: int, name: str | None) -> type[ProviderError]:
         return ProviderAuthError
     if status == 429:
         return ProviderRateLimitedError
-    if status == 409:
-        if name == "concurrent_idempotent_requests":
-            return ConcurrentIdempotentRequestError
+    if status == 409:  # concurrent_idempotent_requests is in the table: any other 409 is a conflict
         return IdempotencyConflictError
     return ProviderRequestError

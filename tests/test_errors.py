@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from contact_sdk.errors import (
@@ -225,3 +227,17 @@ def test_provider_error_keeps_the_resend_fields() -> None:
 def test_str_shows_status_and_name_only_when_known(error: ProviderError, text: str) -> None:
     """``str(error)`` is the message plus whichever of status and name are known."""
     assert str(error) == text
+
+
+def test_the_message_is_the_errors_argument_so_repr_and_a_copy_keep_it() -> None:
+    """``repr`` (what a debugger or a task queue shows) names the message, and a pickled copy (an error crossing a
+    process boundary) reads the same."""
+    error = ProviderServerError("Resend answered 502", status=502, name="bad_gateway", retry_after=3.0)
+    assert error.args == ("Resend answered 502",)
+    assert repr(error) == "ProviderServerError('Resend answered 502')"
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, made one line above
+    assert (type(copy), str(copy), copy.retry_after) == (
+        ProviderServerError,
+        "Resend answered 502 (status=502, name=bad_gateway)",
+        3.0,
+    )
