@@ -4,13 +4,19 @@ own file."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from contact_sdk.deadline import Deadline
-from contact_sdk.webhooks.store import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookStoreUnavailableError
+from contact_sdk.webhooks.store import (
+    DynamoDBWebhookStore,
+    InMemoryWebhookStore,
+    WebhookStore,
+    WebhookStoreUnavailableError,
+)
 from contact_sdk.webhooks.verifier import WebhookEvent, parse_event
 
 NOW = 1_700_000_000.0
@@ -91,24 +97,28 @@ def test_in_memory_store_refuses_every_call_after_the_deadline() -> None:
     assert len(store.recent(now=NOW, deadline=None)) == 1
 
 
-def test_each_refusal_after_the_deadline_names_the_store_and_what_it_could_not_do() -> None:
-    """The words the route logs and the operator's command prints, whole."""
-
-    def clock() -> float:
-        return 100.0
-
-    store, passed = InMemoryWebhookStore(), Deadline(50.0, clock)
-    calls = {
-        "record the event": lambda: store.record(event("msg_1"), now=NOW, deadline=passed),
-        "read the delivery status": lambda: store.status("em_1", now=NOW, deadline=passed),
-        "list recent deliveries": lambda: store.recent(now=NOW, deadline=passed),
-    }
-    for action, call in calls.items():
+def refusals_past_the_deadline(store: WebhookStore) -> list[str]:
+    """What the store's three calls (record, status, recent) each raise once the request's deadline has passed."""
+    passed = Deadline(50.0, lambda: 100.0)
+    calls: list[Callable[[], object]] = [
+        lambda: store.record(event("msg_1"), now=NOW, deadline=passed),
+        lambda: store.status("em_1", now=NOW, deadline=passed),
+        lambda: store.recent(now=NOW, deadline=passed),
+    ]
+    refusals = []
+    for call in calls:
         with pytest.raises(WebhookStoreUnavailableError) as refused:
             call()
-        assert str(refused.value) == (
-            f"the in-memory webhook store could not {action}: the deadline passed before the call"
-        )
+        refusals.append(str(refused.value))
+    return refusals
+
+
+def test_each_refusal_after_the_deadline_names_the_store_and_what_it_could_not_do() -> None:
+    """The words the route logs and the operator's command prints, whole."""
+    assert refusals_past_the_deadline(InMemoryWebhookStore()) == [
+        f"the in-memory webhook store could not {action}: the deadline passed before the call"
+        for action in ("record the event", "read the delivery status", "list recent deliveries")
+    ]
 
 
 def test_retention_ends_exactly_when_it_says_for_every_read_and_the_history_restarts() -> None:

@@ -15,6 +15,7 @@ from contact_sdk.dynamo import PARTITION_KEY, TTL_ATTRIBUTE
 from contact_sdk.webhooks.store import DEFAULT_RETENTION_SECONDS, DynamoDBWebhookStore, WebhookStoreUnavailableError
 from contact_sdk.webhooks.verifier import WebhookEvent, parse_event
 from tests.conftest import REGION
+from tests.webhooks.test_store import refusals_past_the_deadline
 
 pytestmark = pytest.mark.integration
 
@@ -165,18 +166,10 @@ def test_a_status_expires_exactly_at_its_ttl(dynamodb: Any, contact_table: str) 
 
 def test_past_the_deadline_each_call_names_the_table_and_what_it_could_not_do(store: DynamoDBWebhookStore) -> None:
     """Nothing is sent once the deadline has passed; the error says which table and which call."""
-    passed = Deadline(50.0, lambda: 100.0)
-    calls = {
-        "record the event": lambda: store.record(event("msg_1"), now=NOW, deadline=passed),
-        "read the delivery status": lambda: store.status("em_1", now=NOW, deadline=passed),
-        "scan recent deliveries": lambda: store.recent(now=NOW, deadline=passed),
-    }
-    for action, call in calls.items():
-        with pytest.raises(WebhookStoreUnavailableError) as refused:
-            call()
-        assert str(refused.value) == (
-            f"DynamoDB webhook store (contact-test) could not {action}: the deadline passed before the call"
-        )
+    assert refusals_past_the_deadline(store) == [
+        f"DynamoDB webhook store (contact-test) could not {action}: the deadline passed before the call"
+        for action in ("record the event", "read the delivery status", "scan recent deliveries")
+    ]
 
 
 def test_a_store_that_cannot_be_reached_says_so_by_the_errors_name(dynamodb: Any, aws: str) -> None:
