@@ -11,7 +11,15 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from contact_sdk.devtools.fakes import InMemoryOutbox
 from contact_sdk.models import ContactSubmission
-from contact_sdk.outbox import LegacySubmission, OutboxUnavailable, QueuedEmail, SqsOutbox, derived_key, read_message
+from contact_sdk.outbox import (
+    LazySqsClient,
+    LegacySubmission,
+    OutboxUnavailable,
+    QueuedEmail,
+    SqsOutbox,
+    derived_key,
+    read_message,
+)
 from contact_sdk.resend import OutgoingEmail
 
 KEY = "contact-" + "a" * 64
@@ -237,3 +245,65 @@ def test_the_client_comes_from_the_factory_and_is_made_again_after_reset() -> No
     outbox.reset_client()
     outbox.enqueue(queued())
     assert [len(client.sent) for client in made] == [2, 1]
+
+
+def test_every_field_a_message_lacks_or_adds_is_named_in_one_reason() -> None:
+    """An operator reading a parked message's reason sees every field at once, in order."""
+    cases = {
+        stored(extra=1, added=2): "outbox message has unexpected fields: added, extra",
+        json.dumps({"version": 2, "email": None}): (
+            "outbox message lacks the fields: config_version, cycle, idempotency_key, queued_at, reason, request_id, "
+            "subject_prefix, submission"
+        ),
+        stored(
+            email=None, submission={"name": "", "email": "ada@example.org", "subject": None, "message": "short"}
+        ): "outbox message holds a submission that is not valid: message, name",
+    }
+    for raw, reason in cases.items():
+        with pytest.raises(ValueError, match=f"^{re.escape(reason)}$"):
+            read_message(raw)
+
+
+@pytest.mark.parametrize(("length", "readable"), [(0, False), (1, True), (256, True), (257, False)])
+def test_an_idempotency_key_is_1_to_256_characters(length: int, readable: bool) -> None:
+    """Resend takes keys of 1 to 256 characters: a message whose key it would refuse is unreadable, not retried."""
+    raw = stored(idempotency_key="k" * length)
+    if readable:
+        message = read_message(raw)
+        assert isinstance(message, QueuedEmail) and len(message.idempotency_key) == length
+    else:
+        with pytest.raises(ValueError, match=r"^outbox message field idempotency_key is not 1 to 256 characters$"):
+            read_message(raw)
+
+
+def test_the_stored_body_is_compact_and_keeps_its_letters() -> None:
+    """As small as JSON gets (SQS takes 256 KB): no blank after a separator, non-ASCII letters as themselves."""
+    body = queued().to_json()
+    assert "Zoë" in body and "\\u" not in body
+    assert len(body) == len(json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False))
+
+
+def test_a_version_1_message_is_shown_to_the_operator_as_it_was_stored() -> None:
+    """``contact-sdk outbox`` prints a version-1 message's body: the same fields and values, compact, letters kept."""
+    raw = legacy(name="Zoë")
+    shown = read_message(raw).to_json()
+    assert json.loads(shown) == json.loads(raw)
+    assert "Zoë" in shown
+    assert len(shown) == len(json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False))
+
+
+def test_the_errors_for_impossible_messages_say_what_is_wrong() -> None:
+    """Programming errors name the rule: a derived key needs a used key, a queued email one of its two forms."""
+    with pytest.raises(ValueError, match=r"^a derived key follows at least one used key$"):
+        derived_key(KEY, 0)
+    with pytest.raises(
+        ValueError, match=r"^a queued email carries either the composed email or the submission to compose it from$"
+    ):
+        queued(email=None)
+
+
+def test_without_a_client_or_factory_the_outbox_asks_boto3_for_sqs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default: boto3's SQS client for the function's region, made on first use."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = LazySqsClient().get()
+    assert (client.meta.service_model.service_name, client.meta.region_name) == ("sqs", "eu-west-1")
