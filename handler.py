@@ -25,11 +25,7 @@ try:
     import uuid
     from typing import Any
 
-    from contact_sdk.deployment_check import (
-        answer_api_check,
-        answer_consumer_check,
-        is_deployment_check,
-    )
+    from contact_sdk.check_event import is_deployment_check
     from contact_sdk.errors import ConfigurationError
     from contact_sdk.execution_environment import ExecutionEnvironment
     from contact_sdk.logs import build_logger
@@ -62,6 +58,8 @@ def _misconfigured(event: Any, exc: ConfigurationError) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway REST proxy event (``POST /contact``, ``GET /contact/token``, ...)."""
     if is_deployment_check(event):
+        from contact_sdk.deployment_check import answer_api_check  # noqa: PLC0415 - once per deploy, not per cold start
+
         return answer_api_check(event, environment.components)
     try:
         api = environment.api()
@@ -73,6 +71,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def outbox_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Deliver a batch of queued submissions; returns ``{"batchItemFailures": [...]}``."""
     if is_deployment_check(event):
+        from contact_sdk.deployment_check import answer_consumer_check  # noqa: PLC0415 - as above
+
         return answer_consumer_check(event, environment.components)
     return environment.components().consumer.handle(event, context)
 

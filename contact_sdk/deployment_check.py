@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import httpx
 
 from contact_sdk._version import __version__
+from contact_sdk.check_event import CHECK_EVENT_KEY, is_deployment_check
 from contact_sdk.config import ParameterCache, ResendConfig, parse_csrf_secret
 from contact_sdk.errors import ContactSdkError
 from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
@@ -66,8 +67,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The one key of a check event. API Gateway and SQS events never have it (nor have only it).
-CHECK_EVENT_KEY = "contactSdkDeploymentCheck"
 #: Every check, in the order they run; a function asks for the ones its role allows.
 CHECKS = ("service", "config", "resend", "csrf")
 #: The longest the Resend question may take (the hook function's timeout is 60 s; a check runs well inside it).
@@ -92,11 +91,6 @@ class _Components(Protocol):
 
     @property
     def cache(self) -> ParameterCache: ...
-
-
-def is_deployment_check(event: object) -> bool:
-    """Whether ``event`` is a check event: a mapping whose only key is :data:`CHECK_EVENT_KEY`."""
-    return isinstance(event, Mapping) and set(event) == {CHECK_EVENT_KEY}
 
 
 def _requested(event: Mapping[str, Any]) -> tuple[str, ...]:
