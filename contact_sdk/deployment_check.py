@@ -324,8 +324,9 @@ def pre_traffic_hook_from_environment(event: Mapping[str, Any], environ: Mapping
     checks = [name.strip() for name in environ.get(CHECKS_VARIABLE, ",".join(CHECKS)).split(",") if name.strip()]
     if not target or not checks or any(name not in CHECKS for name in checks):
         raise ValueError(f"{TARGET_VARIABLE} must name a version and {CHECKS_VARIABLE} a subset of {', '.join(CHECKS)}")
-    invoke_config = Config(connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 1})
-    report_config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+    # botocore reads a client's ``max_attempts`` as retries after the first try; ``total_max_attempts`` counts them all.
+    invoke_config = Config(connect_timeout=5, read_timeout=50, retries={"mode": "standard", "total_max_attempts": 1})
+    report_config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 3})
     return run_pre_traffic_hook(
         event,
         target=target,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 
 import handler
+from contact_sdk import deployment_check
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.deployment_check import (
     CHECK_EVENT_KEY,
@@ -29,6 +32,7 @@ from contact_sdk.deployment_check import (
 from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.settings import Settings
+from tests.scripted_server import ScriptedServer
 
 API_KEY = "re_deploy_check_key_1"
 CONFIG = "/portfolio/check/resend/api-key"
@@ -366,3 +370,150 @@ def test_the_outbox_handler_answers_a_check_instead_of_a_batch() -> None:
             {"name": "resend", "ok": True, "detail": "the key is valid and example.com is verified"},
         ],
     }
+
+
+# --- the hook function: its environment, and its clients on the wire ---------------------------------------------
+
+
+class AwsStub:
+    """Lambda's Invoke and CodeDeploy's PutLifecycleEventHookExecutionStatus on loopback, answered from scripts.
+
+    Each script is a list of (status, headers, body); a request takes the next answer, the last one repeating.
+    The hook function's real boto3 clients reach it through ``AWS_ENDPOINT_URL``.
+    """
+
+    INVOKE_PATH = "/2015-03-31/functions/"
+    REPORT_TARGET = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"
+
+    def __init__(
+        self, invoke: list[tuple[int, dict[str, str], bytes]], report: list[tuple[int, dict[str, str], bytes]]
+    ) -> None:
+        self.scripts = {"invoke": list(invoke), "report": list(report)}
+        self.server = ScriptedServer(self._answer)
+
+    def _answer(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        script = self.scripts["invoke" if path.startswith(self.INVOKE_PATH) else "report"]
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    def invokes(self) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+        """Each Invoke: the function name from the path, the headers, the event."""
+        return [
+            (
+                urllib.parse.unquote(path[len(self.INVOKE_PATH) :].removesuffix("/invocations")),
+                headers,
+                json.loads(body),
+            )
+            for _, path, headers, body in self.server.requests
+            if path.startswith(self.INVOKE_PATH)
+        ]
+
+    def reports(self) -> list[dict[str, Any]]:
+        """Each status reported to CodeDeploy, as sent."""
+        return [
+            json.loads(body)
+            for _, _, headers, body in self.server.requests
+            if headers.get("X-Amz-Target") == self.REPORT_TARGET
+        ]
+
+
+PASSED = (200, {"Content-Type": "application/json"}, json.dumps({"ok": True, "checks": []}).encode())
+HEARD = (
+    200,
+    {"Content-Type": "application/x-amz-json-1.1"},
+    b'{"lifecycleEventHookExecutionId": "eyJ-hook-execution"}',
+)
+
+
+@pytest.fixture
+def aws_stub(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AwsStub]:
+    """Start an :class:`AwsStub` and point boto3 at it."""
+    started: list[AwsStub] = []
+
+    def start(
+        invoke: list[tuple[int, dict[str, str], bytes]], report: list[tuple[int, dict[str, str], bytes]]
+    ) -> AwsStub:
+        stub = AwsStub(invoke, report)
+        stub.server.__enter__()
+        started.append(stub)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stub.server.url)
+        return stub
+
+    yield start  # type: ignore[misc]
+    for stub in started:
+        stub.server.__exit__(None, None, None)
+
+
+@pytest.mark.integration
+def test_the_hook_function_checks_the_version_its_environment_names(
+    aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Lambda entry point: the target and checks from its environment (spaces and empty entries ignored),
+    one synchronous invoke of that version, one status to CodeDeploy for this hook execution."""
+    stub = aws_stub([PASSED], [HEARD])
+    monkeypatch.setenv("CONTACT_CHECK_TARGET", f"  {TARGET} ")
+    monkeypatch.setenv("CONTACT_CHECKS", " service , config,, ")
+    report = deployment_check.pre_traffic_hook(dict(LIFECYCLE), None)
+    [(function, headers, event)] = stub.invokes()
+    assert function == TARGET
+    assert headers["X-Amz-Invocation-Type"] == "RequestResponse"
+    assert event == {CHECK_EVENT_KEY: {"checks": ["service", "config"]}}
+    assert stub.reports() == [
+        {"deploymentId": "d-ABCDEF123", "lifecycleEventHookExecutionId": "eyJ-hook-execution", "status": "Succeeded"}
+    ]
+    assert report["status"] == "Succeeded"
+
+
+@pytest.mark.integration
+def test_without_a_list_the_hook_function_asks_for_every_check(aws_stub: Callable[..., AwsStub]) -> None:
+    """``CONTACT_CHECKS`` unset: every check, in their order."""
+    stub = aws_stub([PASSED], [HEARD])
+    pre_traffic_hook_from_environment(LIFECYCLE, {"CONTACT_CHECK_TARGET": TARGET})
+    assert [event for _, _, event in stub.invokes()] == [
+        {CHECK_EVENT_KEY: {"checks": ["service", "config", "resend", "csrf"]}}
+    ]
+
+
+@pytest.mark.integration
+def test_a_throttled_invoke_is_not_tried_again_and_is_reported_failed(aws_stub: Callable[..., AwsStub]) -> None:
+    """One invoke only: a second try could pass and hide that the version was refused the first time."""
+    throttled = (
+        429,
+        {"Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException"},
+        b'{"Type": "User", "message": "Rate exceeded", "Reason": "CallerRateLimitExceeded"}',
+    )
+    stub = aws_stub([throttled, PASSED], [HEARD])
+    report = pre_traffic_hook_from_environment(LIFECYCLE, {"CONTACT_CHECK_TARGET": TARGET, "CONTACT_CHECKS": "service"})
+    assert len(stub.invokes()) == 1
+    assert [r["status"] for r in stub.reports()] == ["Failed"]
+    assert "TooManyRequestsException" in str(report["error"])
+
+
+@pytest.mark.integration
+def test_a_report_codedeploy_fails_to_take_is_sent_again(aws_stub: Callable[..., AwsStub]) -> None:
+    """CodeDeploy answering 503 once: the status is sent again, so the deployment is not left waiting an hour."""
+    unavailable = (503, {"Content-Type": "application/x-amz-json-1.1"}, b'{"__type": "ServiceUnavailableException"}')
+    stub = aws_stub([PASSED], [unavailable, HEARD])
+    report = pre_traffic_hook_from_environment(LIFECYCLE, {"CONTACT_CHECK_TARGET": TARGET, "CONTACT_CHECKS": "service"})
+    assert [r["status"] for r in stub.reports()] == ["Succeeded", "Succeeded"]
+    assert report["status"] == "Succeeded"
+
+
+@pytest.mark.integration
+def test_the_hook_function_waits_50_s_for_the_version_and_10_s_for_codedeploy(
+    aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clients' time limits, as docs/deploy.md states them: connect 5 s; the invoke 50 s (a restore, two
+    parameters and a question to Resend), inside the hook function's 60 s; each report 10 s."""
+    made: dict[str, Any] = {}
+    real_client = boto3.client
+
+    def spy(service: str, **kwargs: Any) -> Any:
+        made[service] = kwargs["config"]
+        return real_client(service, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(boto3, "client", spy)
+    aws_stub([PASSED], [HEARD])
+    pre_traffic_hook_from_environment(LIFECYCLE, {"CONTACT_CHECK_TARGET": TARGET, "CONTACT_CHECKS": "service"})
+    invoke, report = made["lambda"], made["codedeploy"]
+    assert (invoke.connect_timeout, invoke.read_timeout, invoke.retries["total_max_attempts"]) == (5, 50, 1)
+    assert (report.connect_timeout, report.read_timeout, report.retries["total_max_attempts"]) == (5, 10, 3)

@@ -429,7 +429,10 @@ MOTO_READ_TIMEOUT = 900
 def _moto_client(session: Any, region: str | None = None) -> Any:
     from botocore.config import Config  # noqa: PLC0415 - kept out of the measured child's memory
 
-    config = Config(connect_timeout=5, read_timeout=MOTO_READ_TIMEOUT, retries={"mode": "standard", "max_attempts": 1})
+    # total_max_attempts counts the first try (botocore reads a client's max_attempts as retries after it).
+    config = Config(
+        connect_timeout=5, read_timeout=MOTO_READ_TIMEOUT, retries={"mode": "standard", "total_max_attempts": 1}
+    )
     return session.client("dynamodb", region_name=region, config=config)
 
 

@@ -23,6 +23,7 @@ from contact_sdk.record import Draft, DynamoDBSubmissionRecords, RecordState
 from contact_sdk.webhooks.store import DynamoDBWebhookStore
 from contact_sdk.webhooks.verifier import parse_event
 from tests.conftest import aws_client
+from tests.scripted_server import ScriptedServer
 
 pytestmark = pytest.mark.integration
 
@@ -503,6 +504,19 @@ def test_a_failed_count_does_not_undo_the_release(
     assert "SubmissionsReleased was not counted" in err
     item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#000000000000000e"}})["Item"]
     assert item["state"]["S"] == "released"
+
+
+def test_a_count_cloudwatch_refuses_is_not_sent_twice(
+    release_env: ResendSandbox, table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """CloudWatch answering 503: one try only (a retried put whose first answer was lost would count twice)."""
+    with ScriptedServer(lambda *_: (503, {"Content-Type": "text/plain"}, b"Service Unavailable")) as cloudwatch:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", cloudwatch.url)
+        seed(dynamodb, table, 15, RecordState.SPAM)
+        status, _, err = run(capsys, "release", "000000000000000f")
+    assert status == 0
+    assert len(cloudwatch.requests) == 1
+    assert "SubmissionsReleased was not counted on the dashboard" in err
 
 
 def test_release_refuses_what_was_not_held_back_and_unknown_ids(

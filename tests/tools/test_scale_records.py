@@ -13,13 +13,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
 
+import boto3
 import pytest
 
+from tests.scripted_server import ScriptedServer
 from tools.scale_records import (
     Measurement,
     SeedStats,
     _Calls,
     _expected_rows,
+    _moto_client,
     _state_of,
     main,
     markdown,
@@ -191,3 +194,14 @@ def test_bad_arguments_are_refused_before_anything_starts(
         main(argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_a_measured_call_is_made_once_whatever_it_meets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measured client never retries: a call that failed once and was tried again would be counted twice."""
+    with ScriptedServer(lambda *_: (500, {"Content-Type": "application/x-amz-json-1.0"}, b"{}")) as dynamodb:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb.url)
+        client = _moto_client(boto3.session.Session(), "eu-west-1")
+        with pytest.raises(client.exceptions.ClientError):
+            client.describe_table(TableName="contact-scale")
+    assert len(dynamodb.requests) == 1

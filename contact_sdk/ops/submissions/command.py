@@ -211,7 +211,9 @@ def _count_release(args: argparse.Namespace) -> None:
     from contact_sdk.metrics import METRICS, NAMESPACE, Metric  # noqa: PLC0415
 
     definition = METRICS[Metric.SUBMISSIONS_RELEASED]
-    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
+    # One try (total_max_attempts; botocore reads max_attempts as retries): a retried put whose first answer was
+    # lost would count the release twice.
+    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
     try:
         boto3.client("cloudwatch", region_name=args.region, config=config).put_metric_data(
             Namespace=NAMESPACE,
