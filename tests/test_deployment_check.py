@@ -8,8 +8,11 @@ no function code and has no ``PutLifecycleEventHookExecutionStatus``): the Lambd
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import io
 import json
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -29,10 +32,14 @@ from contact_sdk.deployment_check import (
     pre_traffic_hook_from_environment,
     run_pre_traffic_hook,
 )
+from contact_sdk.devtools.brownout import BrownoutProxy, Mode
 from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.devtools.sandbox import ResendSandbox
+from contact_sdk.logs import build_logger
+from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
 from contact_sdk.settings import Settings
-from tests.scripted_server import ScriptedServer
+from tests.log_lines import printed
+from tests.scripted_server import Answer, ScriptedServer
 
 API_KEY = "re_deploy_check_key_1"
 CONFIG = "/portfolio/check/resend/api-key"
@@ -173,6 +180,8 @@ def test_resend_unreachable_fails() -> None:
     """Nothing listening at the Resend URL: the check fails and says where it tried."""
     environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": "http://127.0.0.1:9"}
     answer = answer_api_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ)
+    assert answer["ok"] is False
+    assert verdicts(answer) == {"config": True, "resend": False}
     assert detail(answer, "resend") == "Resend could not be reached at http://127.0.0.1:9: ConnectError"
 
 
@@ -208,13 +217,6 @@ def test_a_short_csrf_secret_fails_the_csrf_check() -> None:
     assert verdicts(answer) == {"csrf": False}
     assert CSRF in detail(answer, "csrf")
     assert "short" not in detail(answer, "csrf").replace(CSRF, "")
-
-
-def test_the_consumer_cannot_be_asked_for_the_csrf_check() -> None:
-    """The consumer's role cannot read the CSRF secret: asking it for that check answers why, not a crash."""
-    answer = answer_consumer_check(check(["csrf"]), builder({}, PARAMETERS), environ={})
-    assert answer["ok"] is False
-    assert "cannot run the csrf check" in detail(answer, "event")
 
 
 @pytest.mark.parametrize("event", [{CHECK_EVENT_KEY: {"checks": ["send"]}}, {CHECK_EVENT_KEY: {"checks": []}}])
@@ -318,21 +320,6 @@ def test_a_version_that_crashes_is_reported_failed() -> None:
     assert "ImportError in the new build" in str(report["error"])
 
 
-def test_an_invoke_that_fails_is_still_reported() -> None:
-    """The invoke itself raising (throttled, no permission): CodeDeploy still hears Failed, not silence."""
-
-    class Refusing:
-        def invoke(self, **_: Any) -> dict[str, Any]:
-            raise PermissionError("AccessDeniedException: not authorized to perform lambda:InvokeFunction")
-
-    deploy = RecordingCodeDeploy()
-    report = run_pre_traffic_hook(
-        LIFECYCLE, target=TARGET, checks=["service"], lambda_client=Refusing(), codedeploy=deploy
-    )  # type: ignore[arg-type]
-    assert [r["status"] for r in deploy.reports] == ["Failed"]
-    assert "AccessDeniedException" in str(report["error"])
-
-
 def test_an_answer_that_is_not_a_check_answer_fails() -> None:
     """A version that answers something else (an old handler without the check): Failed."""
     version = InProcessLambda(lambda event, _: {"statusCode": 404, "body": "{}"})
@@ -353,7 +340,8 @@ def test_an_event_without_a_deployment_raises() -> None:
 )
 def test_the_hook_refuses_a_malformed_environment(environ: dict[str, str]) -> None:
     """No target, or an unknown check: the hook function is misconfigured and says which variables to fix."""
-    with pytest.raises(ValueError, match="CONTACT_CHECK_TARGET must name a version and CONTACT_CHECKS a subset"):
+    expected = "CONTACT_CHECK_TARGET must name a version and CONTACT_CHECKS a subset of service, config, resend, csrf"
+    with pytest.raises(ValueError, match=f"^{expected}$"):
         pre_traffic_hook_from_environment(LIFECYCLE, environ)
 
 
@@ -370,6 +358,420 @@ def test_the_outbox_handler_answers_a_check_instead_of_a_batch() -> None:
             {"name": "resend", "ok": True, "detail": "the key is valid and example.com is verified"},
         ],
     }
+
+
+# --- what the checks send, and what they make of each answer ---------------------------------------------------
+
+
+def json_answer(status: int, document: object) -> Answer:
+    """Every request answered ``status`` with ``document`` as JSON."""
+    return lambda *_: (status, {"Content-Type": "application/json"}, json.dumps(document).encode())
+
+
+VERIFIED = "the key is valid and example.com is verified"
+
+
+def resend_check_against(answer: Answer) -> dict[str, Any]:
+    """The ``resend`` check's verdict with Resend answering ``answer``."""
+    with ScriptedServer(answer) as resend:
+        environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": resend.url}
+        answer_doc = answer_api_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ)
+    return next(item for item in answer_doc["checks"] if item["name"] == "resend")
+
+
+@pytest.mark.integration
+def test_the_resend_check_asks_with_the_key_and_names_itself() -> None:
+    """One ``GET /domains`` with the configured key; the User-Agent tells a check from a send in Resend's logs."""
+    domains = {"data": [{"name": "example.com", "status": "verified"}]}
+    with ScriptedServer(json_answer(200, domains)) as resend:
+        environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": resend.url}
+        answer_api_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ)
+    [(method, path, headers, _)] = resend.requests
+    assert (method, path) == ("GET", "/domains")
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers["User-Agent"] == f"contact-sdk/{importlib.metadata.version('contact-sdk')} deployment-check"
+    assert headers["Accept"] == "application/json"
+
+
+#: Answers Resend (or a proxy in front of it) may give to ``GET /domains``, and the verdict each must get.
+RESEND_ANSWERS = [
+    # Not JSON at all: a proxy's error page.
+    (502, b"<html><body>Bad gateway</body></html>", False, "Resend answered GET /domains with 502"),
+    # JSON of the wrong shapes.
+    (200, b'{"data": "example.com"}', False, "Resend answered GET /domains with 200"),
+    (200, b'["example.com"]', False, "Resend answered GET /domains with 200"),
+    (500, b'{"name": "internal_server_error"}', False, "Resend answered GET /domains with 500 internal_server_error"),
+    # restricted_api_key proves a key only with Resend's 401.
+    (403, b'{"name": "restricted_api_key"}', False, "Resend answered GET /domains with 403 restricted_api_key"),
+    (401, b'{"name": "missing_api_key"}', False, "Resend answered GET /domains with 401 missing_api_key"),
+    (
+        401,
+        b'{"name": "restricted_api_key"}',
+        True,
+        "the key is valid and restricted to sending (the domain's status is not visible)",
+    ),
+    # Names compare without case; entries that are not objects are skipped; no status is not verified.
+    (200, b'{"data": [{"name": "EXAMPLE.com", "status": "verified"}]}', True, VERIFIED),
+    (
+        200,
+        b'{"data": ["example.com", {"name": "example.com"}]}',
+        False,
+        "example.com is unknown in Resend: it cannot send yet",
+    ),
+    (200, b'{"data": []}', False, "example.com is not a domain of this Resend account"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("status", "body", "ok", "expected"), RESEND_ANSWERS)
+def test_the_resend_check_reads_every_answer_for_what_it_is(status: int, body: bytes, ok: bool, expected: str) -> None:
+    """Each answer in :data:`RESEND_ANSWERS`, and the verdict the deploy gets for it."""
+    verdict = resend_check_against(lambda *_: (status, {"Content-Type": "application/json"}, body))
+    assert verdict == {"name": "resend", "ok": ok, "detail": expected}
+
+
+@pytest.mark.integration
+def test_a_resend_that_hangs_fails_the_check_after_its_timeout() -> None:
+    """Slow is not down: a Resend that takes the request and never answers fails the check at its 5 s timeout,
+    even through a caller's client that has no timeout of its own.
+
+    The hook waits 50 s for the whole check (its function has 60 s); a check that waited on Resend for ever would
+    leave CodeDeploy without a verdict. Bounded here by a thread, so a check without a timeout fails, not hangs.
+    """
+    domains = {"data": [{"name": "example.com", "status": "verified"}]}
+    with (
+        ScriptedServer(json_answer(200, domains)) as resend,
+        BrownoutProxy(resend.url) as proxy,
+        httpx.Client(timeout=None) as unbounded,  # noqa: S113 - the point: the check must bound it itself
+    ):
+        proxy.set_mode(Mode.hang())
+        environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": proxy.url}
+        answers: list[dict[str, Any]] = []
+        worker = threading.Thread(
+            target=lambda: answers.append(
+                answer_api_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ, http=unbounded)
+            ),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout=30)
+        assert answers, "the check was still waiting on a hanging Resend after 30 s"
+        assert proxy.settle(5.0) == []
+        assert [exchange.gave_up is not None for exchange in proxy.exchanges()] == [True]
+    assert detail(answers[0], "resend") == f"Resend could not be reached at {proxy.url}: ReadTimeout"
+    assert answers[0]["ok"] is False
+
+
+@pytest.mark.integration
+def test_the_check_asks_resend_through_the_client_it_is_given() -> None:
+    """A caller's client (its proxy, its TLS settings) is the one used, for the API and the consumer alike."""
+    domains = {"data": [{"name": "example.com", "status": "verified"}]}
+    with ScriptedServer(json_answer(200, domains)) as resend:
+        environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": resend.url}
+        for answer_check in (answer_api_check, answer_consumer_check):
+            seen: list[httpx.Request] = []
+            with httpx.Client(event_hooks={"request": [seen.append]}) as http:
+                answer = answer_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ, http=http)
+            assert answer["ok"] is True
+            assert [(r.method, r.url.path) for r in seen] == [("GET", "/domains")]
+
+
+# --- the config and CSRF checks read Parameter Store now, not the cache -----------------------------------------
+
+
+def test_the_config_check_alone_reads_the_parameter_as_it_is_now() -> None:
+    """A config changed since the service cached it: the check reads it again (a deploy often comes with one)."""
+    environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": "http://127.0.0.1:9"}
+    source = InMemoryParameterSource(PARAMETERS)
+    components = build_components(Settings.from_env(environ), parameters=source)
+    components.cache.get(CONFIG)  # the service has read (and cached) version 3
+    source.values[CONFIG] = resend_config(version=4)
+    answer = answer_api_check(check(["config"]), lambda: components, environ=environ)
+    assert answer == {
+        "ok": True,
+        "checks": [{"name": "config", "ok": True, "detail": f"{CONFIG}: version 4, domain example.com"}],
+    }
+
+
+def test_a_config_that_does_not_parse_fails_with_the_parameter_named() -> None:
+    """A Resend config missing a field: the check names the parameter and the field, never a value."""
+    environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": "http://127.0.0.1:9"}
+    parameters = {CONFIG: json.dumps({"apiKey": API_KEY, "domain": "example.com"}), CSRF: SECRET}
+    answer = answer_api_check(check(["config"]), builder(environ, parameters), environ=environ)
+    assert answer["ok"] is False
+    assert detail(answer, "config") == f"parameter {CONFIG}: missing field(s) fromEmail, toEmail, version, rotatedAt"
+
+
+def csrf_environ(origins: str = "https://www.example.com") -> dict[str, str]:
+    """The API function's environment for the CSRF check alone."""
+    return {"CONTACT_CSRF_SECRET_PARAMETER": CSRF, "CONTACT_ALLOWED_ORIGINS": origins}
+
+
+def test_the_csrf_check_reads_the_secret_as_it_is_now() -> None:
+    """A CSRF secret rotated to a bad value after the service cached the old one fails the check."""
+    environ = csrf_environ()
+    source = InMemoryParameterSource(PARAMETERS)
+    components = build_components(Settings.from_env(environ), parameters=source)
+    components.cache.get(CSRF)
+    source.values[CSRF] = "short"
+    answer = answer_api_check(check(["csrf"]), lambda: components, environ=environ)
+    assert verdicts(answer) == {"csrf": False}
+    assert CSRF in detail(answer, "csrf")
+
+
+def test_the_csrf_check_signs_for_the_first_origin_and_takes_a_secret_with_a_newline() -> None:
+    """Origins in any order: the token is for the first in sorted order; a secret pasted with a newline works."""
+    environ = csrf_environ("https://www.example.com, https://blog.example.com")
+    answer = answer_api_check(check(["csrf"]), builder(environ, {CSRF: SECRET + "\n"}), environ=environ)
+    assert answer == {
+        "ok": True,
+        "checks": [
+            {
+                "name": "csrf",
+                "ok": True,
+                "detail": "a token for https://blog.example.com signed, verified once, refused twice",
+            }
+        ],
+    }
+
+
+def test_no_allowed_origin_fails_the_csrf_check() -> None:
+    """The service builds without an origin, but no browser could ever get a token from it."""
+    environ = {"CONTACT_CSRF_SECRET_PARAMETER": CSRF}
+    answer = answer_api_check(check(["csrf"]), builder(environ, PARAMETERS), environ=environ)
+    assert answer == {
+        "ok": False,
+        "checks": [
+            {"name": "csrf", "ok": False, "detail": "CONTACT_ALLOWED_ORIGINS is empty: no browser could get a token"}
+        ],
+    }
+
+
+class _RefusesEveryToken(CsrfTokens):
+    """A build whose verification is broken: it refuses even the token it just signed."""
+
+    def verify_and_consume(self, *args: Any, **kwargs: Any) -> Any:
+        raise CsrfInvalid("signature mismatch")
+
+
+class _ForgetsNonces(InMemoryNonceStore):
+    """A build whose single-use store is broken: it never remembers a nonce."""
+
+    def consume(self, *args: Any, **kwargs: Any) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ({"CsrfTokens": _RefusesEveryToken}, f"a token it signed did not verify: {CsrfInvalid('signature mismatch')}"),
+        ({"InMemoryNonceStore": _ForgetsNonces}, "a token was accepted twice"),
+    ],
+)
+def test_a_version_whose_csrf_code_is_broken_fails_the_check(
+    broken: dict[str, type], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the CSRF check is for: a build that refuses its own tokens, or takes one twice, is not deployed."""
+    for name, stand_in in broken.items():
+        monkeypatch.setattr(deployment_check, name, stand_in)
+    environ = csrf_environ()
+    answer = answer_api_check(check(["csrf"]), builder(environ, PARAMETERS), environ=environ)
+    assert answer == {"ok": False, "checks": [{"name": "csrf", "ok": False, "detail": expected}]}
+
+
+def test_the_csrf_check_keeps_to_the_clock_it_is_given() -> None:
+    """Signing, the single-use store and verification read one clock: the check passes at any instant it is run."""
+    environ = csrf_environ()
+    for instant in (946_684_800.0, 4_102_444_800.0):  # 2000-01-01 and 2100-01-01, UTC
+        clock = functools.partial(float, instant)
+        answer = answer_api_check(check(["csrf"]), builder(environ, PARAMETERS), environ=environ, clock=clock)
+        assert verdicts(answer) == {"csrf": True}, (instant, answer)
+
+
+# --- what the function answers and logs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [None, "all", ["service"]])
+def test_a_check_event_whose_body_is_not_an_object_is_answered(body: object) -> None:
+    """``{"contactSdkDeploymentCheck": <not an object>}``: answered ok false with the valid names, never raised."""
+    answer = answer_api_check({CHECK_EVENT_KEY: body}, builder({}, PARAMETERS), environ={})
+    assert answer == {
+        "ok": False,
+        "checks": [
+            {
+                "name": "event",
+                "ok": False,
+                "detail": f"{CHECK_EVENT_KEY}.checks must be a non-empty list of service, config, resend, csrf",
+            }
+        ],
+    }
+
+
+def test_the_consumer_refuses_the_csrf_check_with_its_reason() -> None:
+    """The whole answer when the consumer is asked for the check its role cannot run."""
+    answer = answer_consumer_check(check(["config", "csrf"]), builder({}, PARAMETERS), environ={})
+    assert answer == {
+        "ok": False,
+        "checks": [
+            {
+                "name": "event",
+                "ok": False,
+                "detail": "this function cannot run the csrf check (its role cannot read the CSRF secret)",
+            }
+        ],
+    }
+
+
+def test_the_function_logs_its_answer() -> None:
+    """The new version's log says what it answered (CodeDeploy shows only Failed): one line, the answer in it."""
+    environ = {"CONTACT_ALLOWED_ORIGINS": "https://example.com/contact"}
+    with printed(build_logger()) as out:
+        answer = answer_api_check(check(["service"]), builder(environ, PARAMETERS), environ=environ)
+    [line] = out.lines("deployment check")
+    assert line["level"] == "INFO"
+    assert line["deployment_check"] == answer
+
+
+# --- the hook: what it makes of the new version's answer, and what it reports -------------------------------------
+
+
+def hook_report_for(version: Callable[[dict[str, Any], Any], Any]) -> tuple[dict[str, object], list[str]]:
+    """The hook's report and the statuses CodeDeploy heard, the new version being ``version``."""
+    deploy = RecordingCodeDeploy()
+    report = run_pre_traffic_hook(
+        LIFECYCLE, target=TARGET, checks=["service"], lambda_client=InProcessLambda(version), codedeploy=deploy
+    )  # type: ignore[arg-type]
+    return report, [r["status"] for r in deploy.reports]
+
+
+class _RawLambda:
+    """A Lambda client whose invoke answers ``payload`` bytes as they are, with a ``FunctionError`` if given."""
+
+    def __init__(self, payload: bytes, function_error: str | None = None) -> None:
+        self.payload, self.function_error = payload, function_error
+
+    def invoke(self, **_: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(self.payload)}
+        if self.function_error is not None:
+            answer["FunctionError"] = self.function_error
+        return answer
+
+
+def raw_report(payload: bytes, function_error: str | None = None) -> tuple[dict[str, object], list[str]]:
+    """The hook's report and the statuses reported, the new version answering ``payload`` raw."""
+    deploy = RecordingCodeDeploy()
+    report = run_pre_traffic_hook(
+        LIFECYCLE,
+        target=TARGET,
+        checks=["service"],
+        lambda_client=_RawLambda(payload, function_error),  # type: ignore[arg-type]
+        codedeploy=deploy,  # type: ignore[arg-type]
+    )
+    return report, [r["status"] for r in deploy.reports]
+
+
+def test_the_report_carries_the_deployment_the_target_and_the_answer() -> None:
+    """What the hook returns (and logs) for a passing version: where it looked, what it reported, what it was told."""
+    checks = [{"name": "service", "ok": True, "detail": "built"}]
+    report, statuses = hook_report_for(lambda event, _: {"ok": True, "checks": checks})
+    assert statuses == ["Succeeded"]
+    assert report == {
+        "deploymentId": "d-ABCDEF123",
+        "target": TARGET,
+        "status": "Succeeded",
+        "ok": True,
+        "checks": checks,
+    }
+
+
+def test_a_crash_is_quoted_up_to_500_characters() -> None:
+    """Lambda's error document for an unhandled error, quoted in the report (first 500 characters)."""
+    document = json.dumps({"errorMessage": "x" * 1000, "errorType": "ImportError"}).encode()
+    report, statuses = raw_report(document, function_error="Unhandled")
+    assert statuses == ["Failed"]
+    assert report == {
+        "deploymentId": "d-ABCDEF123",
+        "target": TARGET,
+        "status": "Failed",
+        "ok": False,
+        "checks": [],
+        "error": "the new version failed: " + document.decode()[:500],
+    }
+
+
+def test_an_answer_in_bytes_that_are_not_utf8_is_still_reported() -> None:
+    """A crash whose output is not UTF-8 is quoted with replacement characters, and reported, not raised."""
+    report, statuses = raw_report(b'{"errorMessage": "\xff\xfe boom"}', function_error="Unhandled")
+    assert statuses == ["Failed"]
+    assert report["error"] == 'the new version failed: {"errorMessage": "\ufffd\ufffd boom"}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        json.dumps({"statusCode": 200, "body": "y" * 400}).encode(),  # an old handler's API answer
+        b'{"ok": "true", "checks": []}',  # ok must be the JSON boolean
+        b'[{"ok": true}]',
+    ],
+)
+def test_an_answer_that_is_not_a_check_answer_is_quoted_up_to_200_characters(payload: bytes) -> None:
+    """Not ``{"ok": <bool>, ...}``: Failed, and the first 200 characters of what came back are in the report."""
+    report, statuses = raw_report(payload)
+    assert statuses == ["Failed"]
+    assert report["ok"] is False
+    assert report["checks"] == []
+    assert report["error"] == "the new version did not answer a check: " + payload.decode()[:200]
+
+
+def test_an_answer_that_is_not_json_is_reported_failed() -> None:
+    """A payload that does not parse: Failed, with the parser's reason."""
+    report, statuses = raw_report(b"Task timed out after 60.00 seconds")
+    assert statuses == ["Failed"]
+    assert report["ok"] is False
+    assert report["checks"] == []
+    assert str(report["error"]).startswith("the check could not run: JSONDecodeError: Expecting value")
+
+
+def test_an_invoke_that_raises_is_reported_with_the_whole_reason() -> None:
+    """The report of an invoke refused by IAM, in full: no checks ran, and the error says which and why."""
+
+    class Refusing:
+        def invoke(self, **_: Any) -> dict[str, Any]:
+            raise PermissionError("AccessDeniedException: not authorized to perform lambda:InvokeFunction")
+
+    deploy = RecordingCodeDeploy()
+    report = run_pre_traffic_hook(
+        LIFECYCLE, target=TARGET, checks=["service"], lambda_client=Refusing(), codedeploy=deploy
+    )  # type: ignore[arg-type]
+    assert report == {
+        "deploymentId": "d-ABCDEF123",
+        "target": TARGET,
+        "status": "Failed",
+        "ok": False,
+        "checks": [],
+        "error": "the check could not run: PermissionError: "
+        "AccessDeniedException: not authorized to perform lambda:InvokeFunction",
+    }
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"DeploymentId": "d-ABCDEF123"}, {"LifecycleEventHookExecutionId": "eyJ-hook-execution"}],
+)
+def test_an_event_missing_either_id_raises_with_both_named(event: dict[str, str]) -> None:
+    """CodeDeploy needs both ids to hear a status; without either the hook cannot report, and says what is missing."""
+    expected = "not a CodeDeploy lifecycle event: DeploymentId and LifecycleEventHookExecutionId missing"
+    with pytest.raises(ValueError, match=f"^{expected}$"):
+        run_pre_traffic_hook(event, target=TARGET, checks=["service"], lambda_client=None, codedeploy=None)  # type: ignore[arg-type]
+
+
+def test_the_hook_logs_its_report() -> None:
+    """The hook function's log holds the report: what an operator reads when CodeDeploy says only Failed."""
+    with printed(build_logger()) as out:
+        report, _ = hook_report_for(lambda event, _: {"ok": False, "checks": []})
+    [line] = out.lines("pre-traffic hook")
+    assert line["level"] == "INFO"
+    assert line["pre_traffic_hook"] == report
 
 
 # --- the hook function: its environment, and its clients on the wire ---------------------------------------------
