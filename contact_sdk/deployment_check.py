@@ -185,8 +185,7 @@ def run_checks(
         except ContactSdkError as exc:
             results.append(CheckResult("config", ok=False, detail=str(exc)))
         else:
-            detail = f"{settings.config_parameter}: version {config.version}, domain {config.domain}"
-            results.append(CheckResult("config", ok=True, detail=detail))
+            results.append(_check_sender(settings.config_parameter, config))
     if "resend" in names:
         if config is None:
             results.append(CheckResult("resend", ok=False, detail="not asked: the Resend config did not load"))
@@ -195,6 +194,18 @@ def run_checks(
     if "csrf" in names and csrf is not None:
         results.append(csrf(settings, components.cache, clock))
     return results
+
+
+def _check_sender(parameter: str, config: ResendConfig) -> CheckResult:
+    # The operator's `config put` holds fromEmail to the domain; a parameter written another way may not, and then
+    # the resend check would vouch for a domain mail is not sent from.
+    if config.from_email.rsplit("@", 1)[1].lower() != config.domain.lower():
+        detail = (
+            f"{parameter}: fromEmail is not an address at {config.domain} "
+            "(Resend sends only from a verified domain, and the resend check asks about that one)"
+        )
+        return CheckResult("config", ok=False, detail=detail)
+    return CheckResult("config", ok=True, detail=f"{parameter}: version {config.version}, domain {config.domain}")
 
 
 def _check_resend(config: ResendConfig, api_url: str, http: httpx.Client | None) -> CheckResult:

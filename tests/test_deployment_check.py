@@ -502,6 +502,35 @@ def test_a_config_that_does_not_parse_fails_with_the_parameter_named() -> None:
     assert detail(answer, "config") == f"parameter {CONFIG}: missing field(s) fromEmail, toEmail, version, rotatedAt"
 
 
+@pytest.mark.parametrize("sender", ["no-reply@mail.example.com", "no-reply@example.org"])
+def test_a_sender_outside_the_configured_domain_fails_the_config_check(sender: str) -> None:
+    """A config written by hand whose fromEmail is not at its domain: the resend check would vouch for the wrong
+    domain, so the config check fails and says why."""
+    environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": "http://127.0.0.1:9"}
+    parameters = {CONFIG: resend_config(fromEmail=sender), CSRF: SECRET}
+    answer = answer_api_check(check(["config"]), builder(environ, parameters), environ=environ)
+    assert answer == {
+        "ok": False,
+        "checks": [
+            {
+                "name": "config",
+                "ok": False,
+                "detail": f"{CONFIG}: fromEmail is not an address at example.com (Resend sends only from a verified "
+                "domain, and the resend check asks about that one)",
+            }
+        ],
+    }
+
+
+def test_a_sender_at_the_domain_in_other_letters_passes() -> None:
+    """Domain names compare without case: ``Example.COM`` in the config, mail from ``no-reply@example.com``."""
+    environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": "http://127.0.0.1:9"}
+    parameters = {CONFIG: resend_config(domain="Example.COM"), CSRF: SECRET}
+    answer = answer_api_check(check(["config"]), builder(environ, parameters), environ=environ)
+    assert answer["ok"] is True
+    assert detail(answer, "config") == f"{CONFIG}: version 3, domain Example.COM"
+
+
 def csrf_environ(origins: str = "https://www.example.com") -> dict[str, str]:
     """The API function's environment for the CSRF check alone."""
     return {"CONTACT_CSRF_SECRET_PARAMETER": CSRF, "CONTACT_ALLOWED_ORIGINS": origins}
