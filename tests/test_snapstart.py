@@ -19,11 +19,14 @@ import pytest
 from contact_sdk.bootstrap import Components, build_components
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.errors import ConfigurationError
+from contact_sdk.logs import build_logger
 from contact_sdk.metrics import ListSink
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.security.csrf import CsrfTokens, InMemoryNonceStore
 from contact_sdk.settings import Settings
-from contact_sdk.snapstart import SnapStartHooks, register
+from contact_sdk.snapstart import RestoreReport, SnapStartHooks, register
+from tests.clocks import ManualClock
+from tests.log_lines import printed
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "/test/resend"
@@ -345,3 +348,112 @@ def test_the_snapshot_holds_what_a_plain_cold_start_defers_to_the_first_request(
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60, env=environment)
+
+
+# --- what the report and the log say, and the edges of the snapshot's age ---------------------------------------
+
+
+def test_stores_that_keep_no_client_are_passed_over_and_the_report_counts_what_was_dropped() -> None:
+    """In-memory Parameter Store and outbox (the local stack's): nothing to reset there, nothing raised; the
+    report counts the Resend pool and the three AWS services, and says randomness was re-seeded."""
+    reseeds: list[bool] = []
+    components = _components(
+        parameters=InMemoryParameterSource({CONFIG: _config(), CSRF: "s" * 48}), outbox=InMemoryOutbox()
+    )
+    report = SnapStartHooks(lambda: components, reseed=lambda: reseeds.append(True)).after_restore()
+    assert reseeds == [True]
+    assert (report.reseeded, report.connections_dropped) == (True, 4)
+
+
+def test_a_restore_also_reconnects_turnstile() -> None:
+    """With Turnstile configured its siteverify pool is dropped too: one more connection in the report."""
+    with_turnstile = _components_with_turnstile()
+    assert with_turnstile.captcha is not None
+    report = SnapStartHooks(lambda: with_turnstile).after_restore()
+    assert report.connections_dropped == 7  # the Resend pool, Parameter Store, the outbox, 3 AWS services, siteverify
+
+
+def _components_with_turnstile() -> Components:
+    settings = Settings.from_env(
+        {},
+        config_parameter=CONFIG,
+        csrf_secret_parameter=CSRF,
+        allowed_origins=("https://www.example.com",),
+        resend_api_url="http://127.0.0.1:9",
+        table_name="contact-test",
+        turnstile_secret_parameter="/test/turnstile",
+        turnstile_siteverify_url="http://127.0.0.1:9/siteverify",
+    )
+    parameters = ResettableSource({CONFIG: _config(), CSRF: "s" * 48, "/test/turnstile": "0x4AAA-secret"})
+    return build_components(
+        settings,
+        sink=ListSink(),
+        parameters=parameters,
+        aws={"dynamodb": RecordingAwsClient()},
+        outbox=ResettableOutbox(),
+    )
+
+
+def test_the_before_hook_closes_the_connections_of_what_is_already_built() -> None:
+    """Built before the snapshot (a warm-up invoke): its connections are closed and nothing is built again."""
+    components = _components()
+    primed: list[bool] = []
+    hooks = SnapStartHooks(lambda: components, prime=lambda: primed.append(True) or components)  # type: ignore[func-returns-value]
+    hooks.before_snapshot()
+    assert primed == []
+    services = {service.name: service for service in components.aws_services}
+    assert services["dynamodb"].client().closed == 1
+
+
+def test_no_time_in_the_snapshot_is_zero_seconds_even_when_the_wall_clock_went_back() -> None:
+    """Restored at the instant of the snapshot, or on a host whose clock is behind: 0 s in the snapshot."""
+    for step in (0.0, -30.0):
+        components = _components()
+        clock = Clock()
+        hooks = SnapStartHooks(lambda: components, wall_clock=clock)  # noqa: B023 - called before the loop moves
+        hooks.before_snapshot()
+        clock.now += step
+        assert hooks.after_restore().seconds_in_snapshot == 0.0
+
+
+def test_an_entry_whose_age_plus_the_snapshot_reaches_the_ttl_exactly_is_refetched() -> None:
+    """The boundary: 100 s old when the snapshot was taken, TTL - 100 s in it: due, reported and read again."""
+    monotonic = ManualClock()
+    components = _components(clock=monotonic)
+    source = components.parameter_source
+    assert isinstance(source, InMemoryParameterSource)
+    components.intake.config.resend()
+    monotonic.advance(100)
+    wall = Clock()
+    hooks = SnapStartHooks(lambda: components, wall_clock=wall)
+    hooks.before_snapshot()
+    wall.now += TTL - 100
+    report = hooks.after_restore()
+    assert report.parameters_expired == (CONFIG,)
+    fetches = source.fetches
+    components.intake.config.resend()
+    assert source.fetches == fetches + 1
+
+
+def test_the_hooks_log_what_they_did() -> None:
+    """One line per hook an operator can find: a failed build before the snapshot (a warning, with its error),
+    a restore before any build, and a restore with the report."""
+    components = _components()
+
+    def prime() -> Components:
+        raise ConfigurationError("CONTACT_ALLOWED_ORIGINS is not set")
+
+    with printed(build_logger()) as out:
+        unbuilt = SnapStartHooks(lambda: None, prime=prime)
+        unbuilt.before_snapshot()
+        empty_report = unbuilt.after_restore()
+        report = SnapStartHooks(lambda: components).after_restore()
+    [warning] = out.lines("snapstart: could not build before the snapshot")
+    assert (warning["level"], warning["error"]) == ("WARNING", "CONTACT_ALLOWED_ORIGINS is not set")
+    [before_any] = out.lines("snapstart: restored before any build")
+    assert (before_any["level"], before_any["report"]) == ("INFO", repr(empty_report))
+    assert empty_report == RestoreReport(
+        reseeded=True, connections_dropped=0, seconds_in_snapshot=None, parameters_expired=()
+    )
+    [restored] = out.lines("snapstart: restored")
+    assert (restored["level"], restored["report"]) == ("INFO", repr(report))
