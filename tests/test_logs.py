@@ -5,12 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from contact_sdk.logs import build_logger, correlation
 from tests.log_lines import printed
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +85,26 @@ def test_a_root_handler_added_later_prints_no_second_plain_copy() -> None:
         logging.getLogger().removeHandler(root_handler)
     assert [line["message"] for line in out.all()] == ["request handled", "provider slow"]
     assert late.getvalue() == "", "a record reached the root logger's handlers too"
+
+
+def test_the_first_build_in_a_process_wires_every_logger_to_the_stream_given() -> None:
+    """In a fresh interpreter (as in a cold Lambda), the first build decides where everything goes: the service's
+    lines and the modules' go to the stream given, as JSON, and none reaches a handler an embedder put on the
+    package's logger before it or on the root logger after it."""
+    code = (
+        "import io, json, logging, sys\n"
+        "from contact_sdk.logs import build_logger\n"
+        "logging.getLogger('contact_sdk').addHandler(logging.StreamHandler(sys.stderr))  # there before the build\n"
+        "out = io.StringIO()\n"
+        "logger = build_logger(level='INFO', stream=out)\n"
+        "logging.basicConfig(stream=sys.stderr, level=logging.DEBUG)  # an embedder's root handler, added later\n"
+        "logger.info('service line')\n"
+        "logging.getLogger('contact_sdk.delivery').warning('module line')\n"
+        "print(json.dumps([json.loads(line)['message'] for line in out.getvalue().splitlines()]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["service line", "module line"]
+    assert result.stderr == ""

@@ -10,12 +10,14 @@ clock behind it a token could be replayed, and the fast tier's replay tests, who
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
 
 from contact_sdk.bootstrap import Components
+from contact_sdk.clock import SYSTEM_CLOCK
 from contact_sdk.devtools.fakes import InMemoryOutbox
 from tests.clocks import ManualClock
 from tests.conftest import IN_PROCESS_TABLE as TABLE
@@ -85,3 +87,12 @@ def test_a_webhook_signed_now_by_the_clock_is_on_time(service: Any, start: float
         headers, raw = signed(delivered(), svix_id=f"msg_{timestamp}", timestamp=timestamp)
         status, _, body = answer(components.api, event("POST", "/contact/events", headers=headers, body=raw.decode()))
         assert status == expected, json.dumps(body)
+
+
+def test_the_system_clock_reads_and_waits_real_time() -> None:
+    """The one real clock: epoch seconds as ``time.time`` gives them, a monotonic reading, and a real wait."""
+    before_epoch = time.time()
+    assert before_epoch <= SYSTEM_CLOCK.time() <= time.time()
+    started = SYSTEM_CLOCK.monotonic()
+    SYSTEM_CLOCK.sleep(0.02)
+    assert SYSTEM_CLOCK.monotonic() - started >= 0.02  # a lower bound only: a sleep never ends early
