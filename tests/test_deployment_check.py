@@ -699,18 +699,17 @@ def raw_report(payload: bytes, function_error: str | None = None) -> tuple[dict[
     return report, [r["status"] for r in deploy.reports]
 
 
+def report_of(status: str, **answer: object) -> dict[str, object]:
+    """The hook's whole report for this deployment and target: the status it reported and the answer's fields."""
+    return {"deploymentId": "d-ABCDEF123", "target": TARGET, "status": status, **answer}
+
+
 def test_the_report_carries_the_deployment_the_target_and_the_answer() -> None:
     """What the hook returns (and logs) for a passing version: where it looked, what it reported, what it was told."""
     checks = [{"name": "service", "ok": True, "detail": "built"}]
     report, statuses = hook_report_for(lambda event, _: {"ok": True, "checks": checks})
     assert statuses == ["Succeeded"]
-    assert report == {
-        "deploymentId": "d-ABCDEF123",
-        "target": TARGET,
-        "status": "Succeeded",
-        "ok": True,
-        "checks": checks,
-    }
+    assert report == report_of("Succeeded", ok=True, checks=checks)
 
 
 def test_a_crash_is_quoted_up_to_500_characters() -> None:
@@ -718,14 +717,9 @@ def test_a_crash_is_quoted_up_to_500_characters() -> None:
     document = json.dumps({"errorMessage": "x" * 1000, "errorType": "ImportError"}).encode()
     report, statuses = raw_report(document, function_error="Unhandled")
     assert statuses == ["Failed"]
-    assert report == {
-        "deploymentId": "d-ABCDEF123",
-        "target": TARGET,
-        "status": "Failed",
-        "ok": False,
-        "checks": [],
-        "error": "the new version failed: " + document.decode()[:500],
-    }
+    assert report == report_of(
+        "Failed", ok=False, checks=[], error="the new version failed: " + document.decode()[:500]
+    )
 
 
 def test_an_answer_in_bytes_that_are_not_utf8_is_still_reported() -> None:
@@ -772,15 +766,9 @@ def test_an_invoke_that_raises_is_reported_with_the_whole_reason() -> None:
     report = run_pre_traffic_hook(
         LIFECYCLE, target=TARGET, checks=["service"], lambda_client=Refusing(), codedeploy=deploy
     )  # type: ignore[arg-type]
-    assert report == {
-        "deploymentId": "d-ABCDEF123",
-        "target": TARGET,
-        "status": "Failed",
-        "ok": False,
-        "checks": [],
-        "error": "the check could not run: PermissionError: "
-        "AccessDeniedException: not authorized to perform lambda:InvokeFunction",
-    }
+    refusal = "AccessDeniedException: not authorized to perform lambda:InvokeFunction"
+    error = f"the check could not run: PermissionError: {refusal}"
+    assert report == report_of("Failed", ok=False, checks=[], error=error)
 
 
 @pytest.mark.parametrize(
