@@ -58,6 +58,7 @@ __all__ = [
     "CheckResult",
     "answer_api_check",
     "answer_consumer_check",
+    "invoke_read_timeout",
     "is_deployment_check",
     "pre_traffic_hook",
     "pre_traffic_hook_from_environment",
@@ -320,13 +321,35 @@ def _invoke(lambda_client: LambdaClient, target: str, checks: list[str]) -> dict
 TARGET_VARIABLE = "CONTACT_CHECK_TARGET"
 CHECKS_VARIABLE = "CONTACT_CHECKS"
 
+#: Both clients' connect timeout.
+CONNECT_TIMEOUT_SECONDS = 5.0
+#: The longest the hook waits for the new version's answer (a restore, two parameters and one question to Resend).
+INVOKE_READ_TIMEOUT_SECONDS = 50.0
+#: The longest one report to CodeDeploy waits for its answer (it gets three tries).
+REPORT_READ_TIMEOUT_SECONDS = 10.0
 
-def pre_traffic_hook_from_environment(event: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, object]:
+
+def invoke_read_timeout(remaining_seconds: float | None) -> float:
+    """How long the invoke may wait, so that one whole report still fits in the hook function's time left.
+
+    The invoke's connect and one report's connect and answer are kept back from ``remaining_seconds``; never more
+    than :data:`INVOKE_READ_TIMEOUT_SECONDS`, never under one second. ``None`` (no Lambda context) gives the most.
+    """
+    if remaining_seconds is None:
+        return INVOKE_READ_TIMEOUT_SECONDS
+    reserve = 2 * CONNECT_TIMEOUT_SECONDS + REPORT_READ_TIMEOUT_SECONDS
+    return max(1.0, min(INVOKE_READ_TIMEOUT_SECONDS, remaining_seconds - reserve))
+
+
+def pre_traffic_hook_from_environment(
+    event: Mapping[str, Any], environ: Mapping[str, str], *, remaining_seconds: float | None = None
+) -> dict[str, object]:
     """:func:`run_pre_traffic_hook` with its target and checks from the hook function's environment.
 
     ``CONTACT_CHECK_TARGET`` is the new version's ARN, ``CONTACT_CHECKS`` a comma-separated subset of
-    :data:`CHECKS`. The Lambda client waits up to 50 s for the new version (a restore, two parameters and one
-    question to Resend), with no retry: a second invoke would hide the first one's failure.
+    :data:`CHECKS`. The Lambda client invokes once (a second invoke would hide the first one's failure) and waits
+    :func:`invoke_read_timeout` for the answer: up to 50 s, less when ``remaining_seconds`` (the hook function's
+    time left) would not also hold one report, so CodeDeploy always hears a status.
     """
     import boto3  # noqa: PLC0415 - deferred: only the hook function pays for these clients
     from botocore.config import Config  # noqa: PLC0415
@@ -336,8 +359,16 @@ def pre_traffic_hook_from_environment(event: Mapping[str, Any], environ: Mapping
     if not target or not checks or any(name not in CHECKS for name in checks):
         raise ValueError(f"{TARGET_VARIABLE} must name a version and {CHECKS_VARIABLE} a subset of {', '.join(CHECKS)}")
     # botocore reads a client's ``max_attempts`` as retries after the first try; ``total_max_attempts`` counts them all.
-    invoke_config = Config(connect_timeout=5, read_timeout=50, retries={"mode": "standard", "total_max_attempts": 1})
-    report_config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 3})
+    invoke_config = Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=invoke_read_timeout(remaining_seconds),
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+    report_config = Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=REPORT_READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
     return run_pre_traffic_hook(
         event,
         target=target,
@@ -353,4 +384,6 @@ def pre_traffic_hook(event: dict[str, Any], context: Any) -> dict[str, object]:
     Its own entry point, not one of ``handler.py``'s: the hook function imports this module only, so it never
     builds (or may reach) the service it checks, and its role holds nothing but what the hook calls.
     """
-    return pre_traffic_hook_from_environment(event, os.environ)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    seconds = remaining() / 1000 if callable(remaining) else None
+    return pre_traffic_hook_from_environment(event, os.environ, remaining_seconds=seconds)

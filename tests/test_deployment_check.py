@@ -28,6 +28,7 @@ from contact_sdk.deployment_check import (
     CHECK_EVENT_KEY,
     answer_api_check,
     answer_consumer_check,
+    invoke_read_timeout,
     is_deployment_check,
     pre_traffic_hook_from_environment,
     run_pre_traffic_hook,
@@ -38,6 +39,7 @@ from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.logs import build_logger
 from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
 from contact_sdk.settings import Settings
+from tests.entrypoint.conftest import FakeLambdaContext
 from tests.log_lines import printed
 from tests.scripted_server import Answer, ScriptedServer
 
@@ -809,9 +811,15 @@ class AwsStub:
     ) -> None:
         self.scripts = {"invoke": list(invoke), "report": list(report)}
         self.server = ScriptedServer(self._answer)
+        #: While set, an Invoke is held unanswered (up to 4 s): a new version that hangs.
+        self.hanging = threading.Event()
+        self.released = threading.Event()
 
     def _answer(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        script = self.scripts["invoke" if path.startswith(self.INVOKE_PATH) else "report"]
+        invoke = path.startswith(self.INVOKE_PATH)
+        if invoke and self.hanging.is_set():
+            self.released.wait(timeout=4.0)
+        script = self.scripts["invoke" if invoke else "report"]
         return script.pop(0) if len(script) > 1 else script[0]
 
     def invokes(self) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
@@ -921,8 +929,8 @@ def test_a_report_codedeploy_fails_to_take_is_sent_again(aws_stub: Callable[...,
 def test_the_hook_function_waits_50_s_for_the_version_and_10_s_for_codedeploy(
     aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The clients' time limits, as docs/deploy.md states them: connect 5 s; the invoke 50 s (a restore, two
-    parameters and a question to Resend), inside the hook function's 60 s; each report 10 s."""
+    """The clients' time limits, as docs/deploy.md states them: connect 5 s; the invoke at most 50 s (a restore, two
+    parameters and a question to Resend; without a Lambda context, as here, the most); each report 10 s."""
     made: dict[str, Any] = {}
     real_client = boto3.client
 
@@ -936,3 +944,33 @@ def test_the_hook_function_waits_50_s_for_the_version_and_10_s_for_codedeploy(
     invoke, report = made["lambda"], made["codedeploy"]
     assert (invoke.connect_timeout, invoke.read_timeout, invoke.retries["total_max_attempts"]) == (5, 50, 1)
     assert (report.connect_timeout, report.read_timeout, report.retries["total_max_attempts"]) == (5, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("remaining", "expected"),
+    [(None, 50.0), (120.0, 50.0), (70.0, 50.0), (60.0, 40.0), (25.5, 5.5), (20.5, 1.0), (3.0, 1.0)],
+)
+def test_the_invoke_waits_only_as_long_as_one_report_still_fits(remaining: float | None, expected: float) -> None:
+    """Kept back from the hook function's time left: the invoke's connect (5 s) and one whole report (5 s + 10 s).
+    The stack's 60 s function gives the new version 40 s; never more than 50 s, never under 1 s."""
+    assert invoke_read_timeout(remaining) == expected
+
+
+@pytest.mark.integration
+def test_a_version_that_hangs_is_reported_failed_before_the_hook_function_runs_out(
+    aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook function with 21 s left and a new version that does not answer: the invoke gives up after 1 s,
+    CodeDeploy hears Failed, and the report says the invoke timed out. Without the cap the invoke would wait 50 s,
+    past the function's end, and CodeDeploy would wait out its hour."""
+    stub = aws_stub([PASSED], [HEARD])
+    stub.hanging.set()
+    monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
+    monkeypatch.setenv("CONTACT_CHECKS", "service")
+    try:
+        report = deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=21_000))
+    finally:
+        stub.released.set()
+    assert len(stub.invokes()) == 1
+    assert [r["status"] for r in stub.reports()] == ["Failed"]
+    assert "Read timeout" in str(report["error"])
