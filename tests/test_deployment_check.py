@@ -944,6 +944,9 @@ def test_the_hook_function_waits_50_s_for_the_version_and_10_s_for_codedeploy(
     invoke, report = made["lambda"], made["codedeploy"]
     assert (invoke.connect_timeout, invoke.read_timeout, invoke.retries["total_max_attempts"]) == (5, 50, 1)
     assert (report.connect_timeout, report.read_timeout, report.retries["total_max_attempts"]) == (5, 10, 3)
+    monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
+    deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=60_000))
+    assert made["lambda"].read_timeout == 40  # the stack's 60 s function: one report's 20 s kept back
 
 
 @pytest.mark.parametrize(
