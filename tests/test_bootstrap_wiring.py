@@ -7,6 +7,8 @@ closed port), through ``AwsServices.build`` as ``build_components`` builds it. T
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +23,7 @@ from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import ListSink, MetricsRecorder, recording
 from contact_sdk.settings import Settings
+from tests.clocks import ManualClock
 from tests.conftest import REGION
 from tests.log_lines import printed
 from tests.scripted_server import ScriptedServer
@@ -154,3 +157,80 @@ def test_dynamodb_time_is_counted_once_failed_calls_included(endpoint: str) -> N
             components.close()
     counted = tally.as_log_fields().get("dynamodb_ms", 0.0)
     assert 0 < counted <= wall_ms
+
+
+def resend_config(version: int) -> str:
+    """A Resend config parameter's JSON at ``version``."""
+    return json.dumps(
+        {
+            "apiKey": "re_wiring_key",
+            "domain": "example.com",
+            "fromEmail": "no-reply@example.com",
+            "toEmail": "owner@example.com",
+            "version": version,
+            "rotatedAt": "2026-11-01T10:00:00Z",
+        }
+    )
+
+
+def test_the_config_ttl_setting_decides_when_parameter_store_is_read_again() -> None:
+    """``CONTACT_CONFIG_TTL_SECONDS=60``: a config rotated in Parameter Store is used once 60 s have passed on the
+    service's clock, and not a second before (the default would keep the old one for an hour)."""
+    clock = ManualClock()
+    source = InMemoryParameterSource({"/test/resend": resend_config(1), "/test/csrf": "c" * 48})
+    settings = Settings.from_env(
+        {},
+        config_parameter="/test/resend",
+        csrf_secret_parameter="/test/csrf",
+        allowed_origins=("https://www.example.com",),
+        config_ttl_seconds=60,
+    )
+    components = build_components(settings, sink=ListSink(), clock=clock, parameters=source, outbox=InMemoryOutbox())
+    assert components.intake.config.resend().version == "1"
+    source.values["/test/resend"] = resend_config(2)
+    clock.advance(59)
+    assert components.intake.config.resend().version == "1"
+    clock.advance(1)
+    assert components.intake.config.resend().version == "2"
+    components.close()
+
+
+def test_the_aws_call_timeout_setting_bounds_each_service_the_service_builds() -> None:
+    """``CONTACT_AWS_CALL_TIMEOUT_MS=300`` (milliseconds): every AWS service the service builds waits 0.3 s a call."""
+    settings = Settings.from_env(
+        {"CONTACT_AWS_CALL_TIMEOUT_MS": "300"},
+        config_parameter="/test/resend",
+        csrf_secret_parameter="/test/csrf",
+        allowed_origins=("https://www.example.com",),
+    )
+    components = build_components(
+        settings, sink=ListSink(), parameters=InMemoryParameterSource({}), outbox=InMemoryOutbox()
+    )
+    assert {service.name: service.limits.call_timeout for service in components.aws_services} == {
+        "dynamodb": 0.3,
+        "sqs": 0.3,
+        "ssm": 0.3,
+    }
+    components.close()
+
+
+def test_the_log_level_setting_is_the_one_read_from_the_functions_environment() -> None:
+    """``POWERTOOLS_LOG_LEVEL=DEBUG`` in the environment the service is built from (here a mapping, not the
+    process's): the service's logger and the modules' log at DEBUG."""
+    names = ("contact-form", "contact_sdk")
+    saved = {name: logging.getLogger(name).level for name in names}
+    settings = Settings.from_env(
+        {"POWERTOOLS_LOG_LEVEL": "DEBUG"},
+        config_parameter="/test/resend",
+        csrf_secret_parameter="/test/csrf",
+        allowed_origins=("https://www.example.com",),
+    )
+    try:
+        components = build_components(
+            settings, sink=ListSink(), parameters=InMemoryParameterSource({}), outbox=InMemoryOutbox()
+        )
+        assert [logging.getLogger(name).getEffectiveLevel() for name in names] == [logging.DEBUG, logging.DEBUG]
+        components.close()
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
