@@ -46,6 +46,7 @@ __all__ = [
     "ServiceConfig",
     "SsmParameterSource",
     "parse_csrf_secret",
+    "sender_is_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -304,6 +305,15 @@ _REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
     "version": (int, str),
     "rotatedAt": (str,),
 }
+
+
+def sender_is_at(from_email: str, domain: str) -> bool:
+    """Whether ``from_email`` is an address at ``domain`` (letters compared without case).
+
+    Resend sends only from a verified domain, and the config's ``domain`` is the one verified and checked: the
+    operator's ``config put`` refuses a sender elsewhere, and a canary's pre-traffic check fails one.
+    """
+    return from_email.rsplit("@", 1)[-1].lower() == domain.lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ import httpx
 
 from contact_sdk._version import __version__
 from contact_sdk.check_event import CHECK_EVENT_KEY, is_deployment_check
-from contact_sdk.config import ParameterCache, ResendConfig, parse_csrf_secret
+from contact_sdk.config import ParameterCache, ResendConfig, parse_csrf_secret, sender_is_at
 from contact_sdk.errors import ContactSdkError
 from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
 from contact_sdk.security.origin import OriginPolicy
@@ -200,7 +200,7 @@ def run_checks(
 def _check_sender(parameter: str, config: ResendConfig) -> CheckResult:
     # The operator's `config put` holds fromEmail to the domain; a parameter written another way may not, and then
     # the resend check would vouch for a domain mail is not sent from.
-    if config.from_email.rsplit("@", 1)[1].lower() != config.domain.lower():
+    if not sender_is_at(config.from_email, config.domain):
         detail = (
             f"{parameter}: fromEmail is not an address at {config.domain} "
             "(Resend sends only from a verified domain, and the resend check asks about that one)"

@@ -42,7 +42,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from contact_sdk.addresses import InvalidAddressError, normalize_address
-from contact_sdk.config import ResendConfig
+from contact_sdk.config import ResendConfig, sender_is_at
 from contact_sdk.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class ResendConfigDocument(BaseModel):
 
     @model_validator(mode="after")
     def _check_sender_domain(self) -> ResendConfigDocument:
-        if self.from_email.rsplit("@", 1)[1].lower() != self.domain:
+        if not sender_is_at(self.from_email, self.domain):
             raise ValueError("fromEmail must be an address at 'domain' (Resend only sends from a verified domain)")
         return self
 
