@@ -43,6 +43,7 @@ import httpx
 from contact_sdk._version import __version__
 from contact_sdk.check_event import CHECK_EVENT_KEY, is_deployment_check
 from contact_sdk.config import ParameterCache, ResendConfig, parse_csrf_secret, sender_is_at
+from contact_sdk.deadline import lambda_deadline
 from contact_sdk.errors import ContactSdkError
 from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
 from contact_sdk.security.origin import OriginPolicy
@@ -384,6 +385,6 @@ def pre_traffic_hook(event: dict[str, Any], context: Any) -> dict[str, object]:
     Its own entry point, not one of ``handler.py``'s: the hook function imports this module only, so it never
     builds (or may reach) the service it checks, and its role holds nothing but what the hook calls.
     """
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    seconds = remaining() / 1000 if callable(remaining) else None
+    ends = lambda_deadline(context, margin_ms=0, clock=time.monotonic)
+    seconds = ends.remaining() if ends is not None else None
     return pre_traffic_hook_from_environment(event, os.environ, remaining_seconds=seconds)

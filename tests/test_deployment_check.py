@@ -946,7 +946,12 @@ def test_the_hook_function_waits_50_s_for_the_version_and_10_s_for_codedeploy(
     assert (report.connect_timeout, report.read_timeout, report.retries["total_max_attempts"]) == (5, 10, 3)
     monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
     deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=60_000))
-    assert made["lambda"].read_timeout == 40  # the stack's 60 s function: one report's 20 s kept back
+    # The stack's 60 s function: one report's 20 s kept back (the time left read a moment before the client is made).
+    assert made["lambda"].read_timeout == pytest.approx(40, abs=1.0)
+    unreadable = FakeLambdaContext()
+    unreadable.get_remaining_time_in_millis = lambda: "soon"  # type: ignore[assignment,method-assign,return-value]
+    deployment_check.pre_traffic_hook(dict(LIFECYCLE), unreadable)
+    assert made["lambda"].read_timeout == 50  # a time left it cannot read: the most, and the hook still reports
 
 
 @pytest.mark.parametrize(
