@@ -21,6 +21,14 @@ What is normalised (the returned form is what is stored, sent as ``Reply-To`` an
   ``xn--``) form, so ``Ada@Bücher.DE`` becomes ``Ada@xn--bcher-kva.de`` and every header stays ASCII;
 * the local part keeps its case (``Ada`` and ``ada`` may be different mailboxes).
 
+email-validator is the one authority on what is accepted. An address of the plain shape nearly every
+visitor types (an ASCII dot-atom local part, ASCII hostname labels, a letters-only top-level domain)
+is recognised first by one stricter pattern, :data:`_PLAIN`, that accepts only addresses email-validator
+accepts, with the normal form it gives: so the first submission of a cold start does not pay the
+library's import (its Unicode-range regexes take ~17 ms to compile on CPython 3.11) and a warm one not
+its ~25 us per address. Everything else, every refusal and every refusal's wording, is the library's.
+``tests/test_addresses.py`` checks the pattern against the library on generated addresses.
+
 Example::
 
     normalize_address("  Ada@Example.COM ")  # 'Ada@example.com'
@@ -29,12 +37,36 @@ Example::
 
 from __future__ import annotations
 
+import re
+
 from contact_sdk.text import control_character, describe_character
 
 __all__ = ["MAX_ADDRESS_LENGTH", "InvalidAddressError", "is_valid_address", "normalize_address"]
 
 #: RFC 5321's limit on a forward path, the limit the contract states for ``email``.
 MAX_ADDRESS_LENGTH = 254
+
+#: RFC 5321's limit on a local part (email-validator's ``strict``).
+_MAX_LOCAL_LENGTH = 64
+
+#: ``local@domain`` at its plainest: an ASCII dot-atom local part (RFC 5322 ``atext``), then hostname labels
+#: of letters, digits and inner hyphens (at most 63 characters each) and a top-level domain of letters.
+#: Stricter than the library where the library needs more than a pattern (two hyphens together, which
+#: IDNA judges; a top-level domain with a digit or a hyphen; the names below): those go to the library.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>(?:{_LABEL}\.)+[A-Za-z]{{1,63}})")
+
+#: Top-level domains the library refuses as special-use or reserved (RFC 6761 and its successors).
+_SPECIAL_USE_TOP_LEVEL = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+#: Local parts the library lower-cases (RFC 2142's role mailboxes): left to it, with its normal form.
+# fmt: off
+_ROLE_MAILBOXES = frozenset({
+    "abuse", "ftp", "hostmaster", "info", "marketing", "news", "noc", "postmaster", "sales", "security", "support",
+    "usenet", "uucp", "webmaster", "www",
+})
+# fmt: on
 
 
 class InvalidAddressError(ValueError):
@@ -51,8 +83,11 @@ def normalize_address(value: str) -> str:
         raise InvalidAddressError("must not be empty")
     if len(address) > MAX_ADDRESS_LENGTH:
         raise InvalidAddressError(f"must be at most {MAX_ADDRESS_LENGTH} characters")
-    # Deferred: email-validator costs ~15 ms to import (measured with -X importtime), which `import handler`
-    # — the cold start the benchmarks hold to a budget — need not pay; the first address checked does.
+    plain = _plain(address)
+    if plain is not None:
+        return plain
+    # Deferred: email-validator costs ~17 ms to import (measured with -X importtime), which neither `import
+    # handler` nor a plain address need pay; the first address of another shape does.
     from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
 
     try:
@@ -70,6 +105,22 @@ def normalize_address(value: str) -> str:
         raise InvalidAddressError(str(exc)) from None
     # With SMTPUTF8 refused, email-validator always gives the ASCII form (IDNA domain), length checked.
     return result.ascii_email or result.normalized
+
+
+def _plain(address: str) -> str | None:
+    """``address`` in the library's normal form when it has the plain shape, else ``None`` (ask the library)."""
+    match = _PLAIN.fullmatch(address)
+    if match is None:
+        return None
+    local, domain = match.group("local"), match.group("domain").lower()
+    if (
+        len(local) > _MAX_LOCAL_LENGTH
+        or local.lower() in _ROLE_MAILBOXES
+        or "--" in domain
+        or domain.rpartition(".")[2] in _SPECIAL_USE_TOP_LEVEL
+    ):
+        return None
+    return f"{local}@{domain}"
 
 
 def is_valid_address(value: str) -> bool:

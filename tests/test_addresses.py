@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import string
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contact_sdk.addresses import InvalidAddressError, is_valid_address, normalize_address
 from contact_sdk.text import control_character, describe_character
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -100,3 +109,131 @@ def test_control_characters_are_found_and_format_characters_people_use_are_not()
     assert control_character("\u00adsoft hyphen") is None
     assert describe_character("\n") == "U+000A"
     assert describe_character("\U0001f600") == "U+1F600"
+
+
+# -- the plain shape, recognised without the library ------------------------------------------------
+
+#: The library's own answer, the oracle for the pattern the rule tries first: the options the rule documents.
+LIBRARY_OPTIONS: dict[str, bool] = {
+    "check_deliverability": False,
+    "allow_smtputf8": False,
+    "allow_quoted_local": False,
+    "allow_domain_literal": False,
+    "allow_display_name": False,
+    "allow_empty_local": False,
+    "strict": True,
+}
+
+
+def by_the_library(address: str) -> str | None:
+    """What email-validator alone keeps of ``address`` (trimmed of spaces, as the rule does), or ``None``."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(address.strip(" "), **LIBRARY_OPTIONS).ascii_email
+    except EmailNotValidError:
+        return None
+
+
+def by_the_rule(address: str) -> str | None:
+    try:
+        return normalize_address(address)
+    except InvalidAddressError:
+        return None
+
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+#: Characters around the pattern's edges: the library refuses or handles each in its own way.
+ODD = '".()<>[]\\,;: @\u00e4\u00fc\u0131\u017f\u212a\uff20'
+atoms = st.text(alphabet=ATEXT, min_size=1, max_size=20) | st.text(alphabet=ATEXT + ODD, max_size=6)
+role_mailboxes = st.sampled_from(
+    ["postmaster", "Postmaster", "ABUSE", "Info", "webmaster", "www", "support", "sales", "noc", "postmasters"]
+)
+local_parts = (
+    st.lists(atoms, min_size=1, max_size=4).map(".".join)
+    | role_mailboxes
+    | st.integers(min_value=60, max_value=70).map(lambda n: "a" * n)
+    | st.sampled_from(["", ".a", "a.", "a..b"])
+)
+label_chars = string.ascii_letters + string.digits + "-"
+labels = (
+    st.text(alphabet=label_chars, min_size=1, max_size=12)
+    | st.sampled_from(
+        ["xn--bcher-kva", "XN--bcher-kva", "xn--zz", "ab--c", "a--b", "-a", "a-", "a_b", "b\u00fccher", ""]
+    )
+    | st.integers(min_value=60, max_value=66).map(lambda n: "l" * n)
+)
+top_level = st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1, max_size=5) | st.sampled_from(
+    ["com", "ORG", "co", "c", "test", "TeSt", "invalid", "local", "localhost", "onion", "ARPA", "example", "xn--p1ai",
+     "museum", "t" * 63, "t" * 64, "com.", "c0m", "123"]
+)  # fmt: skip
+domains = st.builds(lambda parts, tld: ".".join([*parts, tld]), st.lists(labels, max_size=3), top_level)
+addresses = (
+    st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains)
+    | st.builds(lambda local, domain: f" {local}@{domain}  ", local_parts, domains)
+    | st.text(alphabet=ATEXT + ".@" + ODD[:8], max_size=30)
+)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(address=addresses)
+def test_the_rule_accepts_exactly_what_the_library_accepts_in_the_same_form(address: str) -> None:
+    """Whatever shape an address has, the rule's answer is the library's: accepted or not, and the kept form."""
+    assert by_the_rule(address) == by_the_library(address)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("POSTMASTER@Example.ORG", "postmaster@example.org"),  # a role mailbox: the library lower-cases it
+        ("Ada@a--b.example.org", "Ada@a--b.example.org"),
+        ("ada@XN--BCHER-KVA.de", "ada@xn--bcher-kva.de"),
+        ("ada@example.c0m", "ada@example.c0m"),  # a top-level domain need only end with a letter
+    ],
+)
+def test_shapes_the_pattern_leaves_to_the_library_are_kept_as_the_library_keeps_them(typed: str, kept: str) -> None:
+    assert normalize_address(typed) == kept
+
+
+@pytest.mark.parametrize(
+    ("address", "wording"),
+    [
+        ("ada@ab--c.example.org", "two letters followed by two dashes"),
+        ("ada@example.TEST", "special-use or reserved name"),
+        ("ada@a.b.onion", "special-use or reserved name"),
+        ("a" * 65 + "@example.org", "too long before the @-sign"),
+        ("ada@" + "l" * 64 + ".org", "periods cannot be separated by so many characters"),
+    ],
+)
+def test_plain_looking_refusals_keep_the_librarys_wording(address: str, wording: str) -> None:
+    with pytest.raises(InvalidAddressError) as error:
+        normalize_address(address)
+    assert wording in str(error.value)
+
+
+def test_every_special_use_name_and_role_mailbox_of_the_library_is_answered_as_it_answers() -> None:
+    """Read from the installed library, not from the rule: a name it adds in a release is checked too."""
+    import email_validator
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+    for name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        for address in (f"ada@{name}", f"ada@mail.{name}", f"ada@mail.{name.upper()}"):
+            assert by_the_rule(address) is None, address
+    for name in CASE_INSENSITIVE_MAILBOX_NAMES:
+        assert normalize_address(f"{name.upper()}@Example.org") == f"{name}@example.org"
+
+
+def test_a_plain_address_is_checked_without_importing_the_library() -> None:
+    """A fresh interpreter: the plainest address leaves email-validator unloaded; an IDN domain loads it."""
+    program = (
+        "import sys\n"
+        "from contact_sdk.addresses import normalize_address\n"
+        "kept = normalize_address(' Ada.Lovelace+form@Mail.Example.ORG ')\n"
+        "plain = 'email_validator' in sys.modules\n"
+        "idn = normalize_address('ada@b\\u00fccher.de')\n"
+        "print(kept, plain, idn, 'email_validator' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True, cwd=ROOT
+    )
+    assert result.stdout.split() == ["Ada.Lovelace+form@mail.example.org", "False", "ada@xn--bcher-kva.de", "True"]
