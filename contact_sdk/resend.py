@@ -9,8 +9,8 @@ Policy, in order, for one :meth:`ResendClient.send`:
 * transient failures (5xx, 429 ``rate_limit_exceeded``, 409 ``concurrent_idempotent_requests``,
   timeouts, connection errors) are retried by tenacity after 1, 2, 4 s (each capped at 16 s);
   a ``Retry-After`` (seconds or HTTP date) or ``ratelimit-reset`` replaces the computed wait;
-  a requested wait longer than the cap is not slept at all: the send stops with
-  :class:`~contact_sdk.errors.ProviderDeferredError` carrying it, for the outbox to honour;
+  a requested wait longer than the cap is not slept at all: the send stops with the provider's own
+  error (``ProviderRateLimitedError`` for a 429) carrying it, for the outbox to honour;
 * one deadline (:class:`~contact_sdk.deadline.Deadline`) bounds everything: no wait or attempt
   starts that cannot finish before it (an attempt needs ``min_attempt_seconds``, checked again after
   the breaker's admission, whose table read is never charged to the provider), and an attempt runs
@@ -458,6 +458,10 @@ class ResendClient:
         exc = outcome.exception() if outcome is not None else None
         return exc if isinstance(exc, ProviderError) else None
 
+    def _asks_longer_than_we_wait(self, error: ProviderError | None) -> bool:
+        hint = error.retry_after if error is not None else None
+        return hint is not None and hint > self.retry_policy.max_delay
+
     def _wait(self, retry_state: tenacity.RetryCallState) -> float:
         error = self._error_of(retry_state)
         hint = error.retry_after if error is not None else None
@@ -466,8 +470,7 @@ class ResendClient:
     def _stop(self, retry_state: tenacity.RetryCallState) -> bool:
         if retry_state.attempt_number > self.retry_policy.max_retries:
             return True
-        error = self._error_of(retry_state)
-        if error is not None and error.retry_after is not None and error.retry_after > self.retry_policy.max_delay:
+        if self._asks_longer_than_we_wait(self._error_of(retry_state)):
             # The provider asked for a longer wait than we ever sleep: hand the message to the
             # caller's slower mechanism (the outbox, SQS visibility) instead of asking early.
             return True
@@ -501,6 +504,10 @@ class ResendClient:
         error = self._error_of(retry_state)
         if error is None:  # pragma: no cover - only ProviderErrors are retried
             return retry_state.outcome.result()  # type: ignore[union-attr]
+        if self._asks_longer_than_we_wait(error):
+            # The provider's own answer ends the attempts, not our deadline: it goes back as it came, so the
+            # caller counts a rate limit (or an outage) and not a response budget run out (BudgetExhausted).
+            raise error
         if retry_state.attempt_number <= self.retry_policy.max_retries:  # so the deadline stopped us
             raise ProviderDeferredError(
                 f"deferred: the next wait or attempt does not fit (last error: {type(error).__name__})",

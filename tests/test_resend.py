@@ -430,6 +430,26 @@ def test_a_retry_after_past_the_deadline_defers_at_once(
     assert caught.value.retry_after == 7
 
 
+@pytest.mark.parametrize(
+    ("answer", "raised"),
+    [
+        (error(429, "rate_limit_exceeded", headers={"retry-after": "60"}), ProviderRateLimitedError),
+        (error(503, "internal_server_error", headers={"retry-after": "17"}), ProviderServerError),
+    ],
+)
+def test_a_retry_after_longer_than_any_wait_hands_back_the_providers_own_error(
+    make_client: Callable[..., ResendClient], clock: FakeClock, answer: httpx.Response, raised: type[Exception]
+) -> None:
+    """Retry-After past the 16 s we ever sleep, with ten minutes left: no wait, no second request, and the
+    provider's error as it came, not a deferral (which the API and the outbox count as BudgetExhausted)."""
+    provider = ScriptedProvider(then=answer)
+    with pytest.raises(ProviderError) as caught:
+        make_client(provider).send(EMAIL, deadline=clock() + 600)
+    assert type(caught.value) is raised
+    assert (clock.waits, len(provider.requests)) == ([], 1)
+    assert caught.value.retry_after == float(answer.headers["retry-after"])
+
+
 def test_a_deadline_already_too_close_defers_without_a_request(
     make_client: Callable[..., ResendClient], clock: FakeClock
 ) -> None:

@@ -2,7 +2,7 @@
 
 The documented schedule: retries after 1, 2, 4 s (each capped at 16 s), at most 3; a provider's
 ``Retry-After`` (seconds or HTTP date), else ``ratelimit-reset`` on a 429, replaces the computed
-wait; a requested wait over 16 s is never slept but handed to the caller as ``ProviderDeferredError``;
+wait; a requested wait over 16 s is never slept but handed to the caller with the provider's own error;
 no wait or attempt starts that cannot finish before the deadline, an attempt needing 0.25 s. Every
 expectation below is one of those numbers, typed in, and the provider is an ``httpx.MockTransport``
 whose received requests are read back with the standard library.
@@ -182,20 +182,20 @@ def test_an_unusable_retry_after_falls_back_to_the_backoff(
 def test_a_wait_of_exactly_16_s_is_slept_and_a_longer_one_is_handed_back(
     client: Callable[..., ResendClient], clock: Clock
 ) -> None:
-    """Retry-After 16 is slept (16 is the cap); 16.5 is never slept: the send defers at once, carrying 16.5."""
+    """Retry-After 16 is slept (16 is the cap); 16.5 is never slept: the send ends at once with the provider's own
+    error, carrying 16.5 (not a deferral: no deadline was involved)."""
     provider = Provider(answer(429, "rate_limit_exceeded", {"retry-after": "16"}), answer(200))
     assert client(provider).send(EMAIL) == "sent-1"
     assert clock.waits == [16.0]
 
     clock.waits.clear()
     longer = Provider(answer(429, "rate_limit_exceeded", {"retry-after": "16.5"}), answer(200))
-    with pytest.raises(ProviderDeferredError) as caught:
+    with pytest.raises(ProviderRateLimitedError) as caught:
         client(longer).send(EMAIL)
     assert clock.waits == []
     assert len(longer.received) == 1
     assert caught.value.retry_after == 16.5
     assert (caught.value.status, caught.value.name) == (429, "rate_limit_exceeded")
-    assert isinstance(caught.value.__cause__, ProviderRateLimitedError)
 
 
 def test_the_backoff_is_1_2_4_then_the_last_error(client: Callable[..., ResendClient], clock: Clock) -> None:

@@ -79,6 +79,24 @@ def test_429_with_a_retry_after_past_the_budget_is_queued_at_once(fault_stack: F
     account(stack, tally.accepted, label="429 with Retry-After past the budget, then the outbox")
 
 
+def test_429_asking_for_a_minute_is_queued_as_a_rate_limit_not_as_the_budget(fault_stack: FaultStack) -> None:
+    """``Retry-After: 60`` is longer than any wait we sleep, whatever the budget: queued at once, counted as the
+    provider's refusal (``EmailsFailed``, ``EmailsQueued``), and ``BudgetExhausted`` (the dashboard's "queued:
+    response budget ran out") stays at zero: the budget did not run out, the provider asked for a minute."""
+    stack, tally = fault_stack, Tally()
+    stack.sandbox.script(["429;retry-after=60", "200"])
+    response = submit(stack, tally)
+    assert response["statusCode"] == 202
+    assert stack.sleeps == []
+    totals = stack.sink.totals()
+    assert (totals["EmailsFailed"], totals["EmailsQueued"]) == (1, 1)
+    assert "BudgetExhausted" not in totals
+    assert stack.summary()["queued_reason"] == "ProviderRateLimitedError"
+    assert len(email_requests(stack)) == 1
+    stack.drain()
+    account(stack, tally.accepted, label="429 asking for a minute, then the outbox")
+
+
 @pytest.mark.parametrize("step", ["timeout-accept;seconds=1.5", "timeout;seconds=1.5"])
 def test_a_read_timeout_is_retried_with_the_same_key_and_sends_once(
     build_stack: Callable[..., FaultStack], step: str
