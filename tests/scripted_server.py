@@ -27,15 +27,17 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """Serves ``GET`` and ``POST`` on 127.0.0.1 (an ephemeral port) while the ``with`` block runs.
 
-    ``requests`` holds (method, path, headers, body) of each request, in the order they came.
+    ``requests`` holds (method, path, headers, body) of each request, in the order they came. With
+    ``keep_alive=False`` every answer closes its connection (HTTP/1.0), so a client the test never closes
+    holds no socket open after it.
     """
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, *, keep_alive: bool = True) -> None:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
 
             def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack, nullcontext
 from typing import Any
 
 import boto3
@@ -27,48 +25,41 @@ from contact_sdk.degraded import DependencyGuard, GuardState
 from tests.budget.slow_servers import body_server, silent_server, stalled_connect_server
 from tests.conftest import REGION
 from tests.faults.conftest import closed_port
+from tests.scripted_server import ScriptedServer
 
 pytestmark = pytest.mark.integration
 
 
-class ScriptedDynamoDB:
+class ScriptedDynamoDB(ScriptedServer):
     """A loopback server answering each request with the next (status, JSON body) of its script, then 200 {}.
 
     With ``set_cookie``, every answer also sets that cookie (as a load balancer in front of an endpoint may);
-    ``cookies_sent`` keeps the ``Cookie`` header of each request (``None``: none).
+    ``cookies_sent`` is the ``Cookie`` header of each request (``None``: none).
     """
 
     def __init__(self, script: list[tuple[int, dict[str, Any]]], *, set_cookie: str | None = None) -> None:
         self.script = list(script)
-        self.received: list[str] = []
-        self.cookies_sent: list[str | None] = []
-        owner = self
+        self.set_cookie = set_cookie
+        super().__init__(self._answer, keep_alive=False)  # the tests here leave their clients open
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                owner.received.append(str(self.headers.get("X-Amz-Target", "")))
-                owner.cookies_sent.append(self.headers.get("Cookie"))
-                status, body = owner.script.pop(0) if owner.script else (200, {})
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.0")
-                if set_cookie is not None:
-                    self.send_header("Set-Cookie", set_cookie)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+    def _answer(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        status, document = self.script.pop(0) if self.script else (200, {})
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        if self.set_cookie is not None:
+            headers["Set-Cookie"] = self.set_cookie
+        return status, headers, json.dumps(document).encode()
 
-            def log_message(self, *args: Any) -> None:
-                return
+    def _headers(self, name: str) -> list[str | None]:
+        return [{k.lower(): v for k, v in headers.items()}.get(name) for _, _, headers, _ in self.requests]
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+    @property
+    def received(self) -> list[str]:
+        """The ``X-Amz-Target`` (the operation) of each request."""
+        return [target or "" for target in self._headers("x-amz-target")]
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def cookies_sent(self) -> list[str | None]:
+        return self._headers("cookie")
 
 
 @pytest.fixture
@@ -98,15 +89,12 @@ def dynamodb_at(
 
 @pytest.fixture
 def scripted() -> Iterator[Any]:
-    made: list[ScriptedDynamoDB] = []
+    with ExitStack() as servers:
 
-    def make(*script: tuple[int, dict[str, Any]], set_cookie: str | None = None) -> ScriptedDynamoDB:
-        made.append(ScriptedDynamoDB(list(script), set_cookie=set_cookie))
-        return made[-1]
+        def make(*script: tuple[int, dict[str, Any]], set_cookie: str | None = None) -> ScriptedDynamoDB:
+            return servers.enter_context(ScriptedDynamoDB(list(script), set_cookie=set_cookie))
 
-    yield make
-    for server in made:
-        server.close()
+        yield make
 
 
 def test_a_healthy_service_answers_as_botocore_would(aws: str, reports: list[tuple[str, str, str]]) -> None:
