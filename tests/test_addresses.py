@@ -6,6 +6,7 @@ import string
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -237,3 +238,24 @@ def test_a_plain_address_is_checked_without_importing_the_library() -> None:
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True, cwd=ROOT
     )
     assert result.stdout.split() == ["Ada.Lovelace+form@mail.example.org", "False", "ada@xn--bcher-kva.de", "True"]
+
+
+def test_the_library_is_asked_only_about_addresses_of_another_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain shape up to its limits (a 64-character local part, 63-character labels) is answered without the
+    library; an internationalised domain is the library's to answer."""
+    import email_validator
+
+    asked: list[str] = []
+    real = email_validator.validate_email
+
+    def recording(address: str, **options: Any) -> Any:
+        asked.append(address)
+        return real(address, **options)
+
+    monkeypatch.setattr(email_validator, "validate_email", recording)
+    longest_label = "l" * 63
+    plain = ["ada@example.org", "a" * 64 + "@example.org", f"x@{longest_label}.{longest_label}.io"]
+    assert [normalize_address(address) for address in plain] == plain
+    assert asked == []
+    assert normalize_address("ada@b\u00fccher.de") == "ada@xn--bcher-kva.de"
+    assert asked == ["ada@b\u00fccher.de"]
