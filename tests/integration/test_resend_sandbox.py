@@ -30,6 +30,7 @@ from contact_sdk.errors import (
     ProviderDeferredError,
     ProviderError,
     ProviderQuotaError,
+    ProviderRateLimitedError,
     ProviderRequestError,
     ProviderServerError,
     ProviderTimeoutError,
@@ -270,15 +271,19 @@ def test_auth_failures_do_not_open_the_breaker(
     assert len(email_requests(sandbox)) == 6
 
 
-@pytest.mark.parametrize("step", ["429;retry-after=17", "503;retry-after=60"])
+@pytest.mark.parametrize(
+    ("step", "raised"), [("429;retry-after=17", ProviderRateLimitedError), ("503;retry-after=60", ProviderServerError)]
+)
 def test_a_wait_longer_than_the_cap_is_handed_back_not_slept(
-    sandbox: ResendSandbox, make_client: Callable[..., ResendClient], step: str
+    sandbox: ResendSandbox, make_client: Callable[..., ResendClient], step: str, raised: type[ProviderError]
 ) -> None:
-    """A Retry-After past 16 s is not slept nor shortened: the send stops at once, carrying the provider's wait."""
+    """A Retry-After past 16 s is not slept nor shortened: the send stops at once with the provider's own error,
+    carrying the provider's wait."""
     waits: list[float] = []
     sandbox.script([step, "200"])
-    with pytest.raises(ProviderDeferredError) as caught:
+    with pytest.raises(ProviderError) as caught:
         make_client(sleep=waits.append).send(EMAIL)
+    assert type(caught.value) is raised
     assert waits == []
     assert caught.value.retry_after == float(step.rsplit("=", 1)[1])
     assert len(email_requests(sandbox)) == 1
