@@ -25,9 +25,10 @@ email-validator is the one authority on what is accepted. An address of the plai
 visitor types (an ASCII dot-atom local part, ASCII hostname labels, a letters-only top-level domain)
 is recognised first by one stricter pattern, :data:`_PLAIN`, that accepts only addresses email-validator
 accepts, with the normal form it gives: so the first submission of a cold start does not pay the
-library's import (its Unicode-range regexes take ~17 ms to compile on CPython 3.11) and a warm one not
-its ~25 us per address. Everything else, every refusal and every refusal's wording, is the library's.
-``tests/test_addresses.py`` checks the pattern against the library on generated addresses.
+library's import (its Unicode-range regexes take ~17 ms to compile on CPython 3.11), and a warm one
+checks such an address in ~1 us instead of the library's ~28 us. Everything else, every refusal and every
+refusal's wording, is the library's. ``tests/test_addresses.py`` checks the pattern against the library on
+generated addresses.
 
 Example::
 

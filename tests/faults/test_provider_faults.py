@@ -64,37 +64,32 @@ def test_429_with_retry_after_waits_what_the_provider_asked(fault_stack: FaultSt
     account(stack, tally.accepted, label="429 with Retry-After")
 
 
-def test_429_with_a_retry_after_past_the_budget_is_queued_at_once(fault_stack: FaultStack) -> None:
-    """``Retry-After: 7`` cannot fit the 4 s budget: nothing is slept, the submission is queued, BudgetExhausted."""
+@pytest.mark.parametrize(
+    ("retry_after", "budget_exhausted", "queued_reason"),
+    [(7, 1, "ProviderDeferredError"), (60, 0, "ProviderRateLimitedError")],
+)
+def test_429_with_a_retry_after_past_the_budget_is_queued_at_once(
+    fault_stack: FaultStack, retry_after: int, budget_exhausted: int, queued_reason: str
+) -> None:
+    """A 429's ``Retry-After`` that does not fit the 4 s budget: nothing is slept, one request, queued at once.
+
+    ``7`` is a wait the client would sleep with more time: the budget ran out (``BudgetExhausted``, the dashboard's
+    "queued: response budget ran out"). ``60`` is longer than any wait the client sleeps (16 s), whatever the
+    budget: the provider's refusal, counted as ``EmailsFailed`` and not as ``BudgetExhausted``.
+    """
     stack, tally = fault_stack, Tally()
-    stack.sandbox.script(["429;retry-after=7", "200"])
+    stack.sandbox.script([f"429;retry-after={retry_after}", "200"])
     response = submit(stack, tally)
     assert response["statusCode"] == 202
     assert stack.sleeps == []
-    totals = stack.sink.totals()
-    assert (totals["BudgetExhausted"], totals["EmailsQueued"]) == (1, 1)
-    assert "ProviderRetries" not in totals
-    assert stack.summary()["queued_reason"] == "ProviderDeferredError"
-    assert stack.drain() == [{"batchItemFailures": []}]
-    account(stack, tally.accepted, label="429 with Retry-After past the budget, then the outbox")
-
-
-def test_429_asking_for_a_minute_is_queued_as_a_rate_limit_not_as_the_budget(fault_stack: FaultStack) -> None:
-    """``Retry-After: 60`` is longer than any wait we sleep, whatever the budget: queued at once, counted as the
-    provider's refusal (``EmailsFailed``, ``EmailsQueued``), and ``BudgetExhausted`` (the dashboard's "queued:
-    response budget ran out") stays at zero: the budget did not run out, the provider asked for a minute."""
-    stack, tally = fault_stack, Tally()
-    stack.sandbox.script(["429;retry-after=60", "200"])
-    response = submit(stack, tally)
-    assert response["statusCode"] == 202
-    assert stack.sleeps == []
-    totals = stack.sink.totals()
-    assert (totals["EmailsFailed"], totals["EmailsQueued"]) == (1, 1)
-    assert "BudgetExhausted" not in totals
-    assert stack.summary()["queued_reason"] == "ProviderRateLimitedError"
     assert len(email_requests(stack)) == 1
-    stack.drain()
-    account(stack, tally.accepted, label="429 asking for a minute, then the outbox")
+    totals = stack.sink.totals()
+    counted = (totals["EmailsFailed"], totals["EmailsQueued"], totals.get("BudgetExhausted", 0))
+    assert counted == (1, 1, budget_exhausted)
+    assert "ProviderRetries" not in totals
+    assert stack.summary()["queued_reason"] == queued_reason
+    assert stack.drain() == [{"batchItemFailures": []}]
+    account(stack, tally.accepted, label=f"429 with Retry-After {retry_after} past the budget, then the outbox")
 
 
 @pytest.mark.parametrize("step", ["timeout-accept;seconds=1.5", "timeout;seconds=1.5"])
