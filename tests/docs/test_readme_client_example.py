@@ -6,18 +6,19 @@ Only the two values a reader replaces are replaced (the API key and the base URL
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contact_sdk.devtools.sandbox import ResendSandbox
+from tests.integration.conftest import SANDBOX_API_KEY, sandbox
+
+__all__ = ["sandbox"]  # the integration tier's fixture: a fresh sandbox per test
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-API_KEY = "re_readme_example"
 
 
 def readme_client_example(base_url: str) -> str:
@@ -25,15 +26,9 @@ def readme_client_example(base_url: str) -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "ResendClient(" in b]
     assert 'api_key="re_..."' in block and 'base_url="https://api.resend.com"' in block, block
-    return block.replace('api_key="re_..."', f'api_key="{API_KEY}"').replace(
+    return block.replace('api_key="re_..."', f'api_key="{SANDBOX_API_KEY}"').replace(
         'base_url="https://api.resend.com"', f'base_url="{base_url}"'
     )
-
-
-@pytest.fixture
-def sandbox() -> Iterator[ResendSandbox]:
-    with ResendSandbox(api_key=API_KEY, rate_limit_per_second=None) as running:
-        yield running
 
 
 def run(example: str) -> dict[str, Any]:
