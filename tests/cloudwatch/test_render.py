@@ -90,6 +90,28 @@ def test_without_a_topic_the_alarms_have_no_actions(params: DeploymentParameters
         assert "OKActions" not in alarm
 
 
+def test_the_outbox_widget_counts_every_message_the_queue_holds(full_params: DeploymentParameters) -> None:
+    """Ready, in flight or hidden until the next try (most of them during an outage), and held back by a delay.
+
+    A queue's "visible" count alone reads near zero through an outage: the consumer hides each message it
+    could not deliver, and a message queued behind a ``Retry-After`` starts out delayed.
+    """
+    body = render_dashboard(full_params)
+    [widget] = [
+        w
+        for w in body["widgets"]
+        if "AWS/SQS" in _text(w) and w["properties"]["metrics"][0][3] == full_params.outbox_queue_name
+    ]
+    names = {row[1] for row in widget["properties"]["metrics"] if row[1] != "."}
+    assert {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    } <= names
+    for row in widget["properties"]["metrics"]:
+        assert row[-1]["stat"] == "Maximum"
+
+
 def test_queue_widgets_and_dead_letter_alarm_only_when_named(
     params: DeploymentParameters, full_params: DeploymentParameters
 ) -> None:
