@@ -62,7 +62,7 @@ from contact_sdk.errors import (
 )
 from contact_sdk.intake import Accepted
 from contact_sdk.metrics import Metric
-from contact_sdk.outbox import LegacySubmission, Outbox, OutboxUnavailable, QueuedEmail, derived_key
+from contact_sdk.outbox import LegacySubmission, Outbox, OutboxUnavailable, QueuedEmail, derived_key, first_try_delay
 from contact_sdk.outcome import Outcome, unavailable, with_next_token
 from contact_sdk.parking import ParkingLot, ParkingUnavailable
 from contact_sdk.record import RecordState, RecordUnavailable, RecordView, SubmissionRecords, payload_json
@@ -281,16 +281,21 @@ class Delivery:
             self._record_metric(Metric.BUDGET_EXHAUSTED)
         elif not isinstance(error, PROVIDER_UNAVAILABLE):  # pragma: no cover - every other error is parked
             logger.error("provider refused the email", extra={"error": type(error).__name__})
-        return self._keep(dataclasses.replace(queued, reason=type(error).__name__), deadline, fields)
+        # Not offered to the consumer before the wait the failure names (a Retry-After, the breaker's trial):
+        # a replay any sooner would be one more request the provider asked us not to make.
+        delay = first_try_delay(error, now=self._clock())
+        return self._keep(dataclasses.replace(queued, reason=type(error).__name__), deadline, fields, delay)
 
-    def _keep(self, queued: QueuedEmail, deadline: Deadline | None, fields: dict[str, Any]) -> Outcome:
+    def _keep(
+        self, queued: QueuedEmail, deadline: Deadline | None, fields: dict[str, Any], delay_seconds: int = 0
+    ) -> Outcome:
         """Into the outbox (``202 queued``), or, with nothing durable to take it, ``503`` and the ERROR log."""
         recorded_moves = "record_gap" not in fields
         if self.outbox is not None:
             # The contract's allowance past the budget "to queue and answer": the durable copy is worth it.
             with within(_allowance(deadline)):
                 try:
-                    self.outbox.enqueue(queued)
+                    self.outbox.enqueue(queued, delay_seconds=delay_seconds)
                 except OutboxUnavailable as exc:
                     logger.error("the outbox is unavailable too", extra={"error": str(exc)})
                 else:
@@ -310,7 +315,12 @@ class Delivery:
                         body={"status": "queued"},
                         outcome="queued",
                         metrics=(Metric.EMAILS_QUEUED,),
-                        log_fields={**fields, "queued_reason": queued.reason, **recorded},
+                        log_fields={
+                            **fields,
+                            "queued_reason": queued.reason,
+                            **({"first_try_in_s": delay_seconds} if delay_seconds else {}),
+                            **recorded,
+                        },
                     )
         # Nothing durable took it. The client is told to retry; the log keeps the message as a last
         # resort for an operator (the only log line that ever carries a message body).

@@ -13,6 +13,11 @@ Without a queue configured there is no outbox: the service answers ``503`` with 
 (the client keeps the message and retries) and logs the full submission at ERROR as an operator's
 last resort. Nothing is ever dropped silently.
 
+A message kept because the provider named a wait (a ``Retry-After``, the breaker's time to its trial, a
+daily quota's reset) is sent with that wait as its SQS delay (:func:`first_try_delay`, at most SQS's 15
+minutes), so the consumer's first try does not come before the provider said it could help; a longer wait
+is finished by the consumer's hide.
+
 Messages written before the email was carried (``version`` 1: the form's fields) are still read
 (:class:`LegacySubmission`); the consumer composes them from the configuration it has.
 
@@ -25,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -35,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from contact_sdk.errors import ContactSdkError
+from contact_sdk.errors import ContactSdkError, ProviderError, ProviderQuotaError
 from contact_sdk.resend import OutgoingEmail
 
 if TYPE_CHECKING:
@@ -44,18 +50,46 @@ if TYPE_CHECKING:
     from contact_sdk.models import ContactSubmission
 
 __all__ = [
+    "MAX_DELAY_SECONDS",
     "LegacySubmission",
     "Outbox",
     "OutboxUnavailable",
     "QueuedEmail",
     "SqsOutbox",
     "derived_key",
+    "first_try_delay",
+    "named_wait",
     "read_message",
 ]
 
 SCHEMA_VERSION = 2
 LEGACY_VERSION = 1
 _DERIVED = re.compile(r"^(?P<base>.+?)\.r(?P<n>[0-9]{1,3})$")
+#: SQS's longest delay for one message (15 minutes).
+MAX_DELAY_SECONDS = 900
+
+
+def named_wait(error: BaseException, *, now: float) -> float:
+    """How long ``error`` itself says to wait before the next try can help, in seconds (0 when it names none).
+
+    A provider's ``Retry-After``; the breaker's time to its trial (an open breaker's ``retry_after``);
+    for an exhausted daily quota, 30 s past the next 00:00 UTC, when Resend resets it (a shorter
+    ``Retry-After`` on the same ``429`` is the per-second window's, not the quota's; a longer one, a
+    rolling window, is honoured).
+    """
+    if isinstance(error, ProviderQuotaError):
+        tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
+        reset = dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
+        return max(reset, error.retry_after or 0.0)
+    if isinstance(error, ProviderError) and error.retry_after is not None:  # an open breaker's too
+        return max(error.retry_after, 0.0)
+    return 0.0
+
+
+def first_try_delay(error: BaseException, *, now: float) -> int:
+    """Whole seconds to delay the outbox message of a send that failed with ``error``: :func:`named_wait`,
+    rounded up, at most :data:`MAX_DELAY_SECONDS`."""
+    return min(math.ceil(named_wait(error, now=now)), MAX_DELAY_SECONDS)
 
 
 class OutboxUnavailable(ContactSdkError):  # noqa: N818 - reads as a state, like the guards' *Unavailable errors
@@ -296,8 +330,9 @@ class LazySqsClient:
 class Outbox(Protocol):
     """Somewhere durable to keep an email for later delivery."""
 
-    def enqueue(self, queued: QueuedEmail) -> None:
-        """Store it durably, or raise :class:`OutboxUnavailable`."""
+    def enqueue(self, queued: QueuedEmail, *, delay_seconds: int = 0) -> None:
+        """Store it durably, offered for delivery no sooner than ``delay_seconds`` from now (at most
+        :data:`MAX_DELAY_SECONDS`), or raise :class:`OutboxUnavailable`."""
 
 
 class SqsOutbox:
@@ -320,18 +355,24 @@ class SqsOutbox:
         """Forget the client so the next call opens fresh connections (SnapStart restore)."""
         self._client.reset()
 
-    def enqueue(self, queued: QueuedEmail) -> None:
-        """Send one message; the idempotency key travels as a message attribute too."""
+    def enqueue(self, queued: QueuedEmail, *, delay_seconds: int = 0) -> None:
+        """Send one message (with ``DelaySeconds`` when ``delay_seconds`` > 0); the idempotency key travels as a
+        message attribute too."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto is loaded by now
 
+        if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
+            raise ValueError(f"delay_seconds must be 0..{MAX_DELAY_SECONDS}, not {delay_seconds}")
+        message: dict[str, Any] = {
+            "QueueUrl": self.queue_url,
+            "MessageBody": queued.to_json(),
+            "MessageAttributes": {
+                "idempotencyKey": {"DataType": "String", "StringValue": queued.idempotency_key},
+                "requestId": {"DataType": "String", "StringValue": queued.request_id},
+            },
+        }
+        if delay_seconds:
+            message["DelaySeconds"] = delay_seconds
         try:
-            self._sqs().send_message(
-                QueueUrl=self.queue_url,
-                MessageBody=queued.to_json(),
-                MessageAttributes={
-                    "idempotencyKey": {"DataType": "String", "StringValue": queued.idempotency_key},
-                    "requestId": {"DataType": "String", "StringValue": queued.request_id},
-                },
-            )
+            self._sqs().send_message(**message)
         except (ClientError, BotoCoreError) as exc:
             raise OutboxUnavailable(f"the outbox queue did not take the message ({type(exc).__name__})") from exc

@@ -30,7 +30,6 @@ Example (``handler.py``)::
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import time
@@ -41,10 +40,10 @@ from aws_lambda_powertools import Logger
 
 from contact_sdk.deadline import QUEUE_ALLOWANCE_SECONDS, Deadline, lambda_deadline, within
 from contact_sdk.delivery import Delivery, ReplayResult
-from contact_sdk.errors import CircuitOpenError, ProviderError, ProviderQuotaError
+from contact_sdk.errors import CircuitOpenError, ProviderError
 from contact_sdk.logs import correlation
 from contact_sdk.metrics import MetricsRecorder, MetricsSink, recording
-from contact_sdk.outbox import QueuedEmail, read_message
+from contact_sdk.outbox import QueuedEmail, named_wait, read_message
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -109,17 +108,8 @@ def backoff_seconds(
     grown = growing_hide(receive_count)
     if isinstance(error, CircuitOpenError):
         wait = min(max(breaker_wait, grown), HIDE_CAP_SECONDS)
-    elif isinstance(error, ProviderQuotaError):
-        # Daily quotas reset at midnight UTC. A shorter Retry-After on the same 429 is the per-second
-        # rate window's, not the quota's: honouring it would retry every second until SQS dead-letters
-        # the message. A longer one (a rolling window) is honoured.
-        tomorrow = dt.datetime.fromtimestamp(now, tz=dt.UTC).date() + dt.timedelta(days=1)
-        reset = dt.datetime.combine(tomorrow, dt.time(0, 0, 30), tzinfo=dt.UTC).timestamp() - now
-        wait = max(reset, error.retry_after or 0.0, grown)
-    elif isinstance(error, ProviderError) and error.retry_after is not None:
-        wait = max(error.retry_after, grown)
-    else:
-        wait = grown
+    else:  # a wait the provider names (Retry-After, a daily quota's reset) is honoured beyond the cap
+        wait = max(named_wait(error, now=now), grown)
     return max(1, min(math.ceil(wait), math.floor(min(longest, MAX_VISIBILITY_SECONDS))))
 
 

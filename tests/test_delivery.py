@@ -82,10 +82,10 @@ class WatchedOutbox(InMemoryOutbox):
         super().__init__()
         self.left_at: list[float | None] = []
 
-    def enqueue(self, queued: QueuedEmail) -> None:
+    def enqueue(self, queued: QueuedEmail, *, delay_seconds: int = 0) -> None:
         scope = deadlines.current()
         self.left_at.append(None if scope is None else round(scope.remaining(), 3))
-        super().enqueue(queued)
+        super().enqueue(queued, delay_seconds=delay_seconds)
 
 
 class WatchedLot(InMemoryParkingLot):

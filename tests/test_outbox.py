@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -10,6 +11,15 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from contact_sdk.devtools.fakes import InMemoryOutbox
+from contact_sdk.errors import (
+    CircuitOpenError,
+    ConcurrentIdempotentRequestError,
+    ProviderDeferredError,
+    ProviderQuotaError,
+    ProviderRateLimitedError,
+    ProviderServerError,
+    ProviderTimeoutError,
+)
 from contact_sdk.models import ContactSubmission
 from contact_sdk.outbox import (
     LazySqsClient,
@@ -18,6 +28,8 @@ from contact_sdk.outbox import (
     QueuedEmail,
     SqsOutbox,
     derived_key,
+    first_try_delay,
+    named_wait,
     read_message,
 )
 from contact_sdk.resend import OutgoingEmail
@@ -216,6 +228,70 @@ def test_sqs_outbox_sends_the_body_and_the_key_as_attributes() -> None:
             },
         }
     ]
+
+
+def test_a_delay_goes_to_sqs_only_when_there_is_one() -> None:
+    client = FakeSqs()
+    outbox = SqsOutbox("https://sqs.example/q", client=client)  # type: ignore[arg-type]
+    outbox.enqueue(queued(), delay_seconds=0)
+    outbox.enqueue(queued(), delay_seconds=60)
+    outbox.enqueue(queued(), delay_seconds=900)
+    assert [sent.get("DelaySeconds") for sent in client.sent] == [None, 60, 900]
+
+
+@pytest.mark.parametrize("delay", [-1, 901, 3600])
+def test_a_delay_sqs_would_refuse_is_an_error_and_nothing_is_sent(delay: int) -> None:
+    client = FakeSqs()
+    outbox = SqsOutbox("https://sqs.example/q", client=client)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"delay_seconds must be 0..900, not {delay}"):
+        outbox.enqueue(queued(), delay_seconds=delay)
+    assert client.sent == []
+
+
+def test_the_in_memory_outbox_notes_each_delay() -> None:
+    outbox = InMemoryOutbox()
+    outbox.enqueue(queued())
+    outbox.enqueue(queued(), delay_seconds=45)
+    assert outbox.delays == [0, 45]
+    assert len(outbox.drain()) == 2
+
+
+#: 2027-03-01 23:59:00 UTC, a minute and a half before a daily quota's reset (00:00:30 UTC).
+BEFORE_MIDNIGHT = dt.datetime(2027, 3, 1, 23, 59, tzinfo=dt.UTC).timestamp()
+#: 2027-03-01 00:30:00 UTC: the reset is 23 h 30 min 30 s away.
+AFTER_MIDNIGHT = dt.datetime(2027, 3, 1, 0, 30, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("error", "now", "waits", "delay"),
+    [
+        pytest.param(ProviderRateLimitedError("slow down", status=429, retry_after=60.0), 0.0, 60.0, 60, id="429 60 s"),
+        pytest.param(ProviderRateLimitedError("slow down", status=429, retry_after=7.2), 0.0, 7.2, 8, id="rounded up"),
+        pytest.param(ProviderServerError("down", status=503, retry_after=3600.0), 0.0, 3600.0, 900, id="SQS's 15 min"),
+        pytest.param(ProviderServerError("down", status=503), 0.0, 0.0, 0, id="503 naming no wait"),
+        pytest.param(ProviderTimeoutError("no answer"), 0.0, 0.0, 0, id="timeout"),
+        pytest.param(ProviderRateLimitedError("odd", status=429, retry_after=-5.0), 0.0, 0.0, 0, id="negative"),
+        pytest.param(CircuitOpenError("open", retry_after=42.5), 0.0, 42.5, 43, id="breaker's trial"),
+        pytest.param(
+            ProviderDeferredError("budget", status=503, retry_after=7.0), 0.0, 7.0, 7, id="budget, provider asked 7 s"
+        ),
+        pytest.param(ConcurrentIdempotentRequestError("in flight", status=409), 0.0, 0.0, 0, id="409 in flight"),
+        pytest.param(
+            ProviderQuotaError("quota", status=429, retry_after=1.0), BEFORE_MIDNIGHT, 90.0, 90, id="quota at 23:59"
+        ),
+        pytest.param(
+            ProviderQuotaError("quota", status=429), AFTER_MIDNIGHT, 84_630.0, 900, id="quota at 00:30, SQS's cap"
+        ),
+        pytest.param(
+            ProviderQuotaError("quota", status=429, retry_after=600.0), BEFORE_MIDNIGHT, 600.0, 600, id="rolling quota"
+        ),
+        pytest.param(RuntimeError("not the provider"), 0.0, 0.0, 0, id="not the provider"),
+    ],
+)
+def test_the_first_try_waits_for_what_the_failure_names(error: Exception, now: float, waits: float, delay: int) -> None:
+    """The provider's Retry-After, the breaker's trial, a daily quota's reset (00:00:30 UTC); SQS holds 900 s."""
+    assert named_wait(error, now=now) == pytest.approx(waits)
+    assert first_try_delay(error, now=now) == delay
 
 
 @pytest.mark.parametrize(

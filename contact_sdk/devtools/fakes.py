@@ -50,15 +50,18 @@ class InMemoryOutbox:
 
     def __init__(self) -> None:
         self.messages: list[QueuedEmail] = []
+        #: The delay each kept message was sent with, in the order they came (a list never drained).
+        self.delays: list[int] = []
         self.fail = False
         self._lock = threading.Lock()
 
-    def enqueue(self, queued: QueuedEmail) -> None:
-        """Keep it, or raise like an unreachable queue."""
+    def enqueue(self, queued: QueuedEmail, *, delay_seconds: int = 0) -> None:
+        """Keep it (at once: the delay is noted, not kept), or raise like an unreachable queue."""
         if self.fail:
             raise OutboxUnavailable("the outbox is unavailable (simulated)")
         with self._lock:
             self.messages.append(queued)
+            self.delays.append(delay_seconds)
 
     def drain(self) -> list[QueuedEmail]:
         """Take every kept message."""

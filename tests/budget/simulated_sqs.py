@@ -1,10 +1,11 @@
 """An SQS queue on a simulated clock, with a dead-letter queue, for day-long outage runs in a second.
 
-It honours what the outbox relies on, as SQS documents it: a received message is hidden for the
-queue's visibility timeout (or what ``ChangeMessageVisibility`` sets: a hide that would end more than
-12 h after the receive is refused with ``InvalidParameterValue``, as SQS does), each receive
-adds one to ``ApproximateReceiveCount``, and a message received more than ``max_receive_count``
-times is moved to the dead-letter queue instead of being delivered. Only the calls the service
+It honours what the outbox relies on, as SQS documents it: a message sent with ``DelaySeconds`` (0 to
+900, else ``InvalidParameterValue``) is not received before that many seconds have passed, a received
+message is hidden for the queue's visibility timeout (or what ``ChangeMessageVisibility`` sets: a hide
+that would end more than 12 h after the receive is refused with ``InvalidParameterValue``, as SQS
+does), each receive adds one to ``ApproximateReceiveCount``, and a message received more than
+``max_receive_count`` times is moved to the dead-letter queue instead of being delivered. Only the calls the service
 makes are implemented: ``send_message``, ``receive_message``, ``change_message_visibility``,
 ``delete_message``.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 MAX_VISIBILITY = 43_200
+MAX_DELAY = 900
 
 
 class SimClock:
@@ -84,15 +86,36 @@ class SimulatedQueue:
     moved_by_hand: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: Every hide SQS accepted, in seconds.
     hides: list[int] = field(default_factory=list)
+    #: The ``DelaySeconds`` of every message sent to the queue (0 when it had none).
+    delays: list[int] = field(default_factory=list)
     _receipts: itertools.count[int] = field(default_factory=itertools.count)
 
     # -- the SQS API the service calls ---------------------------------------------------------
 
-    def send_message(self, *, QueueUrl: str, MessageBody: str, MessageAttributes: Any = None) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def send_message(
+        self,
+        *,
+        QueueUrl: str,  # noqa: N803 - boto3's names
+        MessageBody: str,  # noqa: N803
+        MessageAttributes: Any = None,  # noqa: N803
+        DelaySeconds: int = 0,  # noqa: N803
+    ) -> dict[str, Any]:
+        if not 0 <= DelaySeconds <= MAX_DELAY:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "InvalidParameterValue",
+                        "Message": f"Value {DelaySeconds} for parameter DelaySeconds is invalid. Reason: "
+                        "DelaySeconds must be >= 0 and <= 900.",
+                    }
+                },
+                "SendMessage",
+            )
         if QueueUrl != self.url:
             self.moved_by_hand.append((MessageBody, dict(MessageAttributes or {})))
             return {"MessageId": str(uuid.uuid4())}
-        message = _Message(str(uuid.uuid4()), MessageBody, dict(MessageAttributes or {}), self.clock())
+        self.delays.append(DelaySeconds)
+        message = _Message(str(uuid.uuid4()), MessageBody, dict(MessageAttributes or {}), self.clock() + DelaySeconds)
         self.messages.append(message)
         return {"MessageId": message.message_id}
 

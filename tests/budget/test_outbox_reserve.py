@@ -45,10 +45,10 @@ class TimedOutbox(InMemoryOutbox):
         super().__init__()
         self.had: list[float] = []
 
-    def enqueue(self, queued: QueuedEmail) -> None:
+    def enqueue(self, queued: QueuedEmail, *, delay_seconds: int = 0) -> None:
         deadline = current()
         self.had.append(round(deadline.remaining(), 6) if deadline is not None else float("inf"))
-        super().enqueue(queued)
+        super().enqueue(queued, delay_seconds=delay_seconds)
 
 
 def stack(budget_ms: int, *, outbox: InMemoryOutbox | None) -> tuple[Components, SlowestProvider, ManualClock]:

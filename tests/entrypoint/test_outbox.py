@@ -80,6 +80,50 @@ def test_provider_down_queues_the_submission_and_answers_202(outbox_stack: Stack
     assert state.state == RecordState.QUEUED
 
 
+def waiting(stack: Stack, queue_url: str) -> dict[str, int]:
+    """What SQS says the queue holds: offered now, received and hidden, and held back by a delay."""
+    attributes = aws_client(stack.aws, "sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    return {
+        "visible": int(attributes["ApproximateNumberOfMessages"]),
+        "hidden": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
+    }
+
+
+def test_a_wait_the_provider_names_holds_the_queued_message_back(outbox_stack: Stack, queues: dict[str, str]) -> None:
+    """429 with ``Retry-After: 60``: 202 queued, and SQS does not offer the message to the consumer before then.
+
+    Offered at once, the consumer's first replay would be one more request the provider asked us not to make,
+    and its likely 429 one more failure towards opening the breaker.
+    """
+    stack = outbox_stack
+    stack.sandbox.script(["429:rate_limit_exceeded;retry-after=60"])
+    response = stack.submit(submission())
+    assert response["statusCode"] == 202
+    assert len([r for r in stack.sandbox.requests() if r["path"] == "/emails"]) == 1
+    assert waiting(stack, queues["url"]) == {"visible": 0, "hidden": 0, "delayed": 1}
+    assert receive_event(stack, queues["url"])["Records"] == []
+    summary = [line for line in stack.log_lines() if line.get("message") == "request handled"][-1]
+    assert (summary["queued_reason"], summary["first_try_in_s"]) == ("ProviderRateLimitedError", 60)
+
+
+def test_a_delayed_message_is_delivered_once_its_wait_is_over(outbox_stack: Stack, queues: dict[str, str]) -> None:
+    """``Retry-After: 1`` on every attempt: queued with a 1 s delay, then received (long poll) and delivered once."""
+    stack = outbox_stack
+    stack.sandbox.script(["429:rate_limit_exceeded;retry-after=1"] * 10)
+    assert stack.submit(submission())["statusCode"] == 202
+    stack.sandbox.clear_faults()
+    sqs = aws_client(stack.aws, "sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queues["url"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    event = sqs_event(sqs, queues["url"], queue_arn=arn, region="eu-west-1", wait_seconds=10)
+    assert len(event["Records"]) == 1
+    assert handler.outbox_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert len(stack.sandbox.emails()) == 1
+    assert stack.sink.totals()["EmailsSent"] == 1
+
+
 def test_a_double_click_while_queued_queues_once(outbox_stack: Stack, queues: dict[str, str]) -> None:
     """The same submission again while it waits in the outbox answers queued without a second message."""
     stack = outbox_stack

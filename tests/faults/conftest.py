@@ -105,6 +105,29 @@ class Switchable:
         return call
 
 
+class SqsOnTheTestsClock(Switchable):
+    """The SQS client stand-in: a :class:`Switchable` that keeps each message's ``DelaySeconds`` in ``delays`` and
+    sends the message without it.
+
+    The service in these tests runs on a clock the test moves (or on the real one, never waiting its sleeps);
+    moto counts a delay in real seconds, so a message queued behind a 60 s ``Retry-After`` would stay out of every
+    drain. Here time passes when the test says so: what the service asked SQS for is in ``delays`` (``0`` when
+    it asked for none) for the test to judge, and the consumer is offered the message at once. The delay itself
+    reaching SQS, and SQS holding the message back, are tested against moto in tests/entrypoint/test_outbox.py.
+    """
+
+    def __init__(self, healthy: Any, broken: Any) -> None:
+        super().__init__(healthy, broken)
+        self.delays: list[int] = []
+
+    def send_message(self, **kwargs: Any) -> Any:
+        delay = int(kwargs.pop("DelaySeconds", 0))
+        self.calls.append(("send_message", {**kwargs, "DelaySeconds": delay}))
+        sent = (self.broken if self.down else self.healthy).send_message(**kwargs)
+        self.delays.append(delay)
+        return sent
+
+
 class FlakyParameterSource:
     """Parameter Store that can be throttled or unreachable on demand (the real SSM client either way).
 
@@ -144,7 +167,7 @@ class FaultStack(Stack):
 
     queue_url: str = ""
     dlq_url: str = ""
-    sqs: Switchable | None = None
+    sqs: SqsOnTheTestsClock | None = None
     dynamodb: Switchable | None = None
     parameters: FlakyParameterSource | None = None
     transitions: list[tuple[str | None, str]] = field(default_factory=list)
@@ -246,8 +269,8 @@ def build_stack(
 
     ``build(settings={...}, sandbox=..., clock=..., dynamodb_client=..., breaker=..., timeouts=..., parking=...)``:
     ``settings`` override :class:`Settings` fields; ``clock`` is the service's time (real by default; waits
-    are recorded in ``stack.sleeps``, never waited); the DynamoDB and SQS clients are :class:`Switchable`, the
-    parameter source a :class:`FlakyParameterSource`.
+    are recorded in ``stack.sleeps``, never waited); the DynamoDB client is a :class:`Switchable`, SQS's a
+    :class:`SqsOnTheTestsClock`, the parameter source a :class:`FlakyParameterSource`.
     """
     session_sandbox.reset()
     kms_key_id = seed_stack(
@@ -270,7 +293,7 @@ def build_stack(
         sink = ListSink()
         sleeps: list[float] = []
         transitions: list[tuple[str | None, str]] = []
-        sqs = Switchable(aws_client(aws, "sqs"), dead_aws_client("sqs"))
+        sqs = SqsOnTheTestsClock(aws_client(aws, "sqs"), dead_aws_client("sqs"))
         dynamodb = Switchable(dynamodb_client or aws_client(aws, "dynamodb"), dead_aws_client("dynamodb"))
         parameters = FlakyParameterSource(SsmParameterSource(aws_client(aws, "ssm")))
         # Fault tests post the instant they fetch a token; the fill-time rule (its own tests live in

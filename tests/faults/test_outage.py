@@ -75,12 +75,17 @@ def test_a_30s_outage_queues_traffic_cycles_the_breaker_and_drains(
     assert len(outage_hits) == 5
     reasons = [line["queued_reason"] for line in stack.lines("request handled") if line["outcome"] == "queued"]
     assert reasons == ["ProviderDeferredError", *["CircuitOpenError"] * 5]  # the 2nd opened it mid-retry
+    # Each went to SQS delayed to the breaker's trial (60 s after it opened at t = 5, while the second was
+    # queued): none is offered to the consumer before then. The first named no wait (503s without Retry-After).
+    assert stack.sqs is not None
+    assert stack.sqs.delays == [0, 60, 55, 50, 45, 40]
     assert stack.lines("circuit breaker resend: closed -> open")
 
     clock.advance(5)  # t = 35: the provider is back, but the breaker is still open
     requests_before = len(clocked_sandbox.requests())
     assert submit(7)["statusCode"] == 202
     assert len(clocked_sandbox.requests()) == requests_before  # the breaker spared the provider
+    assert stack.sqs.delays[-1] == 30  # t = 35: due at t = 65, the trial, like every other
 
     clock.advance(30)  # t = 65: past the 60 s reset timeout
     assert [submit(number)["statusCode"] for number in (8, 9, 10)] == [200, 200, 200]
@@ -113,25 +118,27 @@ QUOTA_DAY = dt.date(2027, 3, 1)
 
 
 @pytest.mark.parametrize(
-    ("time_of_day", "hides"),
+    ("time_of_day", "delay", "hides"),
     [
-        # The reset is 00:00:30 UTC. SQS keeps a message hidden at most 12 h (43 200 s) from the receive
-        # that delivered it; the consumer allows 360 s for the event source's batching, so one hide is at
-        # most 42 840 s and a longer wait is finished by the next receive's hide.
-        pytest.param(dt.time(0, 30), [42_840, 41_790], id="00:30 (23 h 30 min 30 s to wait)"),
-        pytest.param(dt.time(11, 59), [42_840, 450], id="11:59 (12 h 1 min 30 s)"),
-        pytest.param(dt.time(12, 1), [42_840, 330], id="12:01 (11 h 59 min 30 s)"),
-        pytest.param(dt.time(23, 59), [90], id="23:59 (90 s)"),
+        # The reset is 00:00:30 UTC. The API sends the message with that wait as its delay, up to SQS's 900 s;
+        # the consumer hides it for the rest. SQS keeps a message hidden at most 12 h (43 200 s) from the
+        # receive that delivered it; the consumer allows 360 s for the event source's batching, so one hide is
+        # at most 42 840 s and a longer wait is finished by the next receive's hide.
+        pytest.param(dt.time(0, 30), 900, [42_840, 40_890], id="00:30 (23 h 30 min 30 s to wait)"),
+        pytest.param(dt.time(11, 59), 900, [42_390], id="11:59 (12 h 1 min 30 s)"),
+        pytest.param(dt.time(12, 1), 900, [42_270], id="12:01 (11 h 59 min 30 s)"),
+        pytest.param(dt.time(23, 59), 90, [], id="23:59 (90 s: the delay alone)"),
     ],
 )
 def test_an_exhausted_quota_queues_and_the_consumer_waits_for_the_reset(
-    build_stack: Callable[..., FaultStack], time_of_day: dt.time, hides: list[int]
+    build_stack: Callable[..., FaultStack], time_of_day: dt.time, delay: int, hides: list[int]
 ) -> None:
-    """429 daily_quota_exceeded: not retried, 202 queued; the consumer hides the message until the reset.
+    """429 daily_quota_exceeded: not retried, 202 queued; nothing tries again before the reset.
 
     The sandbox sends ``Retry-After: 1`` with the 429 (the per-second rate window); a daily quota does
-    not come back in a second, so the consumer must still wait for the reset, not retry every second
-    until SQS gives up and dead-letters the message. Every hide is one SQS (moto) accepts.
+    not come back in a second, so the message is delayed in SQS towards the reset (15 minutes at most) and
+    the consumer hides it for what is left, not retrying every second until SQS gives up and dead-letters
+    the message. Every hide is one SQS (moto) accepts.
     """
     clock = FakeClock(start=dt.datetime.combine(QUOTA_DAY, time_of_day, tzinfo=dt.UTC).timestamp())
     stack, tally = build_stack(clock=clock), Tally()
@@ -146,6 +153,8 @@ def test_an_exhausted_quota_queues_and_the_consumer_waits_for_the_reset(
     assert stack.summary()["queued_reason"] == "ProviderQuotaError"
 
     assert stack.sqs is not None
+    assert stack.sqs.delays == [delay]
+    clock.advance(delay)  # SQS offers the message once its delay is over
     asked: list[int] = []
     for _ in hides:
         event = sqs_event(stack.aws, stack.queue_url)

@@ -75,7 +75,8 @@ def test_429_with_a_retry_after_past_the_budget_is_queued_at_once(
 
     ``7`` is a wait the client would sleep with more time: the budget ran out (``BudgetExhausted``, the dashboard's
     "queued: response budget ran out"). ``60`` is longer than any wait the client sleeps (16 s), whatever the
-    budget: the provider's refusal, counted as ``EmailsFailed`` and not as ``BudgetExhausted``.
+    budget: the provider's refusal, counted as ``EmailsFailed`` and not as ``BudgetExhausted``. Either way the
+    message goes to SQS with the provider's wait as its delay, so the consumer's first try does not come sooner.
     """
     stack, tally = fault_stack, Tally()
     stack.sandbox.script([f"429;retry-after={retry_after}", "200"])
@@ -88,6 +89,8 @@ def test_429_with_a_retry_after_past_the_budget_is_queued_at_once(
     assert counted == (1, 1, budget_exhausted)
     assert "ProviderRetries" not in totals
     assert stack.summary()["queued_reason"] == queued_reason
+    assert stack.sqs is not None and stack.sqs.delays == [retry_after]
+    assert stack.summary()["first_try_in_s"] == retry_after
     assert stack.drain() == [{"batchItemFailures": []}]
     account(stack, tally.accepted, label=f"429 with Retry-After {retry_after} past the budget, then the outbox")
 

@@ -178,9 +178,10 @@ def wait_for(predicate: Any, *, seconds: float = 15.0) -> Any:
 
 
 def test_provider_unavailable_queues_then_the_outbox_drains(stack: LocalStack) -> None:
-    """Quota exhausted: ``202 queued``; once the provider is back, the local event source delivers it, once."""
+    """503 with ``Retry-After: 1`` through the response budget: ``202 queued``; the message waits in SQS for that
+    second, then the local event source delivers it, once."""
     faults = f"{stack.sandbox_url}/_sandbox/faults"
-    httpx.post(faults, json={"script": ["429:daily_quota_exceeded"]}).raise_for_status()
+    httpx.post(faults, json={"script": ["503;retry-after=1"] * 10}).raise_for_status()
     try:
         payload = submission(message=f"Queued while the provider is out ({time.time_ns()}).")
         with client_from("127.0.0.15") as client:
