@@ -11,7 +11,8 @@
  * their fields (one element per field, made once and reused) and moves focus to the first, announces
  * every outcome in a live region, keeps the visitor's text and sends it again by itself when the API's
  * Retry-After says after a 429/503, uses the rolling `nextToken` (a corrected form goes out at once),
- * and sends a Turnstile widget's `cf-turnstile-response` as `turnstileToken`. See docs/browser-snippet.md.
+ * sends a Turnstile widget's `cf-turnstile-response` as `turnstileToken`, and gives up on an answer that has not
+ * come in 30 s (the text kept). See docs/browser-snippet.md.
  */
 (() => {
   "use strict";
@@ -31,6 +32,7 @@
   };
   const INVALID = "aria-invalid";
   const DESCRIBED = "aria-describedby";
+  const BUSY = "aria-busy";
   const doc = document;
   const now = Date.now;
 
@@ -105,15 +107,18 @@
 
     const call = async (method, path, headers, body) => {
       try {
-        const r = await fetch(base + path, { method, headers, body }); // (no cookies go to another origin)
+        // No cookies go to another origin. An answer that never comes would leave the form "Sending…" for good:
+        // 30 s (API Gateway's own limit is 29) ends the wait as "could not be reached", the text kept.
+        // (Browsers older than AbortSignal.timeout, 2022, wait as long as the network lets them.)
+        const signal = AbortSignal.timeout && AbortSignal.timeout(30000);
+        const r = await fetch(base + path, { method, headers, body, signal });
         const data = await r.json().catch(() => null);
         return { status: r.status, data, retryAfter: r.headers.get("Retry-After") };
       } catch (offline) {
         // A refused origin's 403 has no CORS headers, so the browser hides it: the page sees this. Tell the owner.
         if (!warned) {
           warned = true;
-          console.warn(`contact-form.js: no readable answer from ${base}. Is ${location.origin} in its ` +
-            "CONTACT_ALLOWED_ORIGINS?");
+          console.warn(`no answer from ${base} (is ${location.origin} in CONTACT_ALLOWED_ORIGINS?)`);
         }
         return { status: 0 };
       }
@@ -177,7 +182,7 @@
 
     const send = async (again) => {
       busy = true;
-      form.setAttribute("aria-busy", "true");
+      form.setAttribute(BUSY, "true");
       announce("sending", t.sending);
       let a = !token || now() > expires ? await fetchToken() : {};
       if (token) {
@@ -197,7 +202,7 @@
         if (next) keep(next, 3600, tokenAt); // it keeps the fill time of the token it replaces (contract §6)
       }
       busy = false;
-      form.removeAttribute("aria-busy");
+      form.removeAttribute(BUSY);
       const o = outcome(a.status, a.data, a.retryAfter, t);
       if (o.kind === "token" && !again) return send(true); // an old tab's token: one fresh try
       if (o.fields && !showErrors(o.fields)) o.text = `${t.failed} ${JSON.stringify(o.fields)}`;
@@ -258,10 +263,7 @@
   self.ContactForm = { mount, outcome, payload, waitSeconds, inWords, MESSAGES };
   const start = () =>
     doc.querySelectorAll("form[data-contact-api]").forEach((form) =>
-      mount(form, {
-        api: form.getAttribute("data-contact-api"),
-        minFillSeconds: form.getAttribute("data-min-fill-seconds"),
-      }));
+      mount(form, { api: form.dataset.contactApi, minFillSeconds: form.dataset.minFillSeconds }));
   if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start);
   else start();
 })();

@@ -15,6 +15,8 @@ import io
 import itertools
 import json
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,7 @@ import pytest
 
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.emulator import aws_client
+from contact_sdk.devtools.local.page_server import PageServer
 from contact_sdk.devtools.local.stack import LocalStack, StackOptions, StackPorts
 from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 from tests.local.browser import CHROMIUM, Browser, BrowserError
@@ -259,6 +262,63 @@ def test_a_provider_outage_is_told_as_queued(stack: LocalStack, page: Browser) -
     assert text.startswith("Thank you, we have your message.")
     assert "no need to send it again" in text
     assert page.evaluate("document.getElementById('message').value") == ""
+
+
+# AbortSignal.timeout on the test's clock: each wait the page asks for is noted, and ends 0.3 s later.
+QUICK_TIMEOUTS = """
+window.__timeouts = [];
+AbortSignal.timeout = (ms) => {
+  window.__timeouts.push(ms);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new DOMException("signal timed out", "TimeoutError")), 300);
+  return controller.signal;
+};
+"""
+
+
+def test_an_api_that_never_answers_ends_the_wait_and_keeps_the_text() -> None:
+    """An API that takes the connection and never answers: the page does not say "Sending..." for good.
+
+    The demo page, served on its own with a silent server as its API (the page's CSP lets it talk to that one
+    only). When the snippet's 30 s are up (on the test's clock, through ``AbortSignal.timeout``), the visitor
+    hears that the service could not be reached, the text stays in the form, and Send works again.
+    """
+    held: list[socket.socket] = []
+
+    def hold(server: socket.socket) -> None:  # takes every connection and says nothing
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        api = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        threading.Thread(target=hold, args=(silent,), daemon=True).start()
+        pages = PageServer(("127.0.0.1", 0), config={"apiUrl": api, "minFillSeconds": 0})
+        pages.serve_in_thread()
+        try:
+            with Browser() as page:
+                page.add_script_on_load(QUICK_TIMEOUTS)
+                page.goto(f"{pages.url}/")
+                message = unique("Sent to a server that never answers")
+                fill(page, message)
+                page.click("send")
+                text = status_after(page, "error", "sent", "queued", "wait")
+                assert text == (
+                    "The contact service could not be reached. Your message is kept here: please try again."
+                )
+                assert page.evaluate("document.getElementById('contact-form').hasAttribute('aria-busy')") is False
+                assert page.evaluate("document.getElementById('message').value") == message
+                asked = page.evaluate("window.__timeouts")
+                assert len(asked) >= 2 and set(asked) == {30_000}, asked  # on show and on Send, 30 s each
+                page.evaluate(f"{STATUS}.dataset.kind = ''")
+                page.click("send")  # not stuck: a second Send goes out and ends the same way
+                assert status_after(page, "error", "sent", "queued", "wait") == text
+                assert len(page.evaluate("window.__timeouts")) > len(asked)
+        finally:
+            pages.close()
+            for connection in held:
+                connection.close()
+    assert held, "the page never reached the silent API"
 
 
 def test_a_turnstile_response_is_sent_as_turnstile_token(stack: LocalStack, page: Browser) -> None:

@@ -403,6 +403,32 @@ def test_rate_limited_the_page_says_when_in_words_and_sends_by_itself(strict: tu
         assert len(emails_with(stack, second)) == 1
 
 
+def test_the_forms_data_min_fill_seconds_is_the_snippets_fill_time(served: tuple[ExampleSite, LocalStack]) -> None:
+    """``data-min-fill-seconds="5"`` on the owner's form: the snippet holds the POST until 5 s (and its 250 ms of
+    margin) after the token arrived, not the default 3 s. A lower bound: a slow machine only makes it later."""
+    site, stack = served
+    written = site.page
+    site.page = written.replace(b"<form data-contact-api=", b'<form data-min-fill-seconds="5" data-contact-api=', 1)
+    assert site.page != written
+    try:
+        with Browser(timeout=20) as page:
+            open_example(page, f"{site.origin}/")
+            message = unique("Held for the form's own fill time")
+            fill(page, message)
+            page.click_on("form button")
+            assert (
+                status_after(page, "sent", "queued", "error", "invalid", "wait") == "Thank you, your message was sent."
+            )
+            token_at, posted_at = page.evaluate(
+                "[performance.getEntriesByType('resource').find(e => e.name.endsWith('/contact/token')).responseEnd,"
+                " performance.getEntriesByType('resource').find(e => e.name.endsWith('/contact')).startTime]"
+            )
+    finally:
+        site.page = written
+    assert posted_at - token_at >= 5_200, f"posted {posted_at - token_at:.0f} ms after the token"
+    assert len(emails_with(stack, message)) == 1
+
+
 def test_a_refused_origin_shows_the_network_message_and_warns_the_owner_once(
     served: tuple[ExampleSite, LocalStack],
 ) -> None:
