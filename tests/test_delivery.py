@@ -271,6 +271,9 @@ def test_without_a_parking_lot_a_refusal_waits_in_the_outbox_with_its_reason(
         "queued",
     )
     assert s.outbox.left_at == [4.4]
+    # A refusal names no wait: offered to the consumer at once (which tries to park it again), and said so.
+    assert s.outbox.delays == [0]
+    assert "first_try_in_s" not in summary
 
 
 def test_an_unreachable_parking_lot_leaves_the_refusal_in_the_outbox(
@@ -598,6 +601,7 @@ def test_with_the_config_unreadable_the_submission_is_queued_uncomposed(service:
     assert queued.reason == "config: parameter /c: Parameter Store unreachable (simulated)"
     assert (queued.request_id, queued.queued_at, queued.subject_prefix) == ("req-1", s.clock(), "")
     assert s.outbox.left_at == [4.4]  # nothing spent of the 4 s budget, and the 0.4 s allowance to keep it
+    assert s.outbox.delays == [0]  # Parameter Store names no wait: the consumer's growing hide paces the retries
     view = s.components.records.get(queued.idempotency_key)
     assert view is not None and queued.cycle == view.cycle and view.state == RecordState.QUEUED
     assert body["nextToken"]  # the form can be used again at once
