@@ -448,3 +448,22 @@ def test_the_service_gets_the_aws_call_timeout_it_was_given(stack: LocalStack) -
     """``StackOptions.aws_call_timeout_ms`` reaches the service as ``CONTACT_AWS_CALL_TIMEOUT_MS``."""
     assert stack.environment["CONTACT_AWS_CALL_TIMEOUT_MS"] == str(LOOPBACK_AWS_CALL_TIMEOUT_MS)
     assert Settings.from_env(environ=stack.environment).aws_call_timeout_ms == LOOPBACK_AWS_CALL_TIMEOUT_MS
+
+
+def test_two_stacks_in_one_process_each_answer_with_their_own_configuration(stack: LocalStack) -> None:
+    """A second stack in the same process (the browser suites run several) does not take over the first's API:
+    each answers with its own allowed origins, before and after the other stops."""
+    other_site = "https://other.example"
+    options = StackOptions(
+        ports=StackPorts.any(), allowed_origins=(other_site,), aws_call_timeout_ms=LOOPBACK_AWS_CALL_TIMEOUT_MS
+    )
+
+    def token_status(api_url: str, origin: str) -> int:
+        return httpx.get(f"{api_url}/contact/token", headers={"Origin": origin}, timeout=30).status_code
+
+    with LocalStack(options, console=Console(io.StringIO())) as other:
+        assert token_status(other.api_url, other_site) == 200
+        assert token_status(stack.api_url, other_site) == 403
+        assert token_status(stack.api_url, stack.page_url) == 200
+        assert token_status(other.api_url, stack.page_url) == 403
+    assert token_status(stack.api_url, stack.page_url) == 200

@@ -12,7 +12,7 @@ that moves it), starts moto and the sandbox as child processes (each with its ow
 to this one's lifetime), seeds the emulator like the CDK app seeds AWS — a KMS key, the Resend config
 and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox queue and its
 dead-letter queue — then builds the service through :func:`~contact_sdk.bootstrap.build_components`,
-installs it in ``handler`` with ``handler.environment.use_components`` and serves it with
+installs it in its own instance of ``handler.py`` (``environment.use_components``) and serves it with
 :class:`~contact_sdk.devtools.local.api_server.LocalApiServer`. The demo page is served from its own origin,
 which is in ``CONTACT_ALLOWED_ORIGINS`` (with its ``localhost`` twin) beside any origin asked for with
 ``StackOptions.allowed_origins`` (``--allowed-origin``): your own site, served on another port, can use
@@ -35,7 +35,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import errno
-import importlib
+import importlib.util
 import ipaddress
 import logging
 import os
@@ -211,14 +211,19 @@ def resolve_ports(host: str, ports: StackPorts) -> StackPorts:
 
 
 def load_handler_module() -> ModuleType:
-    """Import the repository's ``handler.py`` (the Lambda entry point), putting the clone's root on the path."""
-    root = Path(__file__).resolve().parents[3]
-    if (root / "handler.py").is_file() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        return importlib.import_module("handler")
-    except ModuleNotFoundError as exc:
-        raise StackStartError("handler.py was not found: run the stack from a clone of the repository") from exc
+    """A private instance of the repository's ``handler.py`` (the Lambda entry point), for one stack.
+
+    The file is executed as Lambda imports it, but the module is not the process's ``handler``: each stack gets
+    its own ``environment`` (the execution environment's components), so two stacks in one process (the test
+    suites run several at once) never answer with each other's configuration.
+    """
+    path = Path(__file__).resolve().parents[3] / "handler.py"
+    spec = importlib.util.spec_from_file_location("handler", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise StackStartError("handler.py was not found: run the stack from a clone of the repository")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class _Child:
