@@ -57,12 +57,14 @@ __all__ = [
     "CHECKS",
     "CHECK_EVENT_KEY",
     "CheckResult",
+    "StatusReporter",
     "answer_api_check",
     "answer_consumer_check",
     "invoke_read_timeout",
     "is_deployment_check",
     "pre_traffic_hook",
     "pre_traffic_hook_from_environment",
+    "report_timeouts",
     "run_checks",
     "run_pre_traffic_hook",
 ]
@@ -273,13 +275,26 @@ def _check_csrf(settings: Settings, cache: ParameterCache, clock: Callable[[], f
     return CheckResult("csrf", ok=False, detail="a token was accepted twice")
 
 
+class StatusReporter(Protocol):
+    """What the hook needs of CodeDeploy's client: the one call that reports the hook's status."""
+
+    def put_lifecycle_event_hook_execution_status(
+        self,
+        *,
+        deploymentId: str,  # noqa: N803 - boto3's names
+        lifecycleEventHookExecutionId: str,  # noqa: N803
+        status: Literal["Succeeded", "Failed"],
+    ) -> Any:
+        """Report ``status`` for this hook execution."""
+
+
 def run_pre_traffic_hook(
     event: Mapping[str, Any],
     *,
     target: str,
     checks: Sequence[str],
     lambda_client: LambdaClient,
-    codedeploy: CodeDeployClient,
+    codedeploy: CodeDeployClient | StatusReporter,
 ) -> dict[str, object]:
     """CodeDeploy's ``BeforeAllowTraffic`` hook: invoke ``target`` (the new version) with the checks, report.
 
@@ -328,6 +343,11 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 INVOKE_READ_TIMEOUT_SECONDS = 50.0
 #: The longest one report to CodeDeploy waits for its answer (it gets three tries).
 REPORT_READ_TIMEOUT_SECONDS = 10.0
+#: The tries of a report, and what botocore's standard retry mode may sleep between them (a throttled try: up to
+#: 1 s, then 2 s; 50 and 100 ms otherwise), and a second of slack for the rest of the function.
+REPORT_TRIES = 3
+REPORT_BACKOFF_SECONDS = 3.0
+REPORT_SLACK_SECONDS = 1.0
 
 
 def invoke_read_timeout(remaining_seconds: float | None) -> float:
@@ -342,6 +362,51 @@ def invoke_read_timeout(remaining_seconds: float | None) -> float:
     return max(1.0, min(INVOKE_READ_TIMEOUT_SECONDS, remaining_seconds - reserve))
 
 
+def report_timeouts(left_seconds: float | None) -> tuple[float, float]:
+    """``(connect, read)`` for each try of the report to CodeDeploy, made once the invoke is over.
+
+    All :data:`REPORT_TRIES` tries, the backoff between them and a second of slack fit in ``left_seconds`` (the hook
+    function's time left then), so CodeDeploy hears a status before the function ends even when its first tries
+    hang: at most 5 s and 10 s, at least 0.5 s and 1 s. ``None`` (no Lambda context) gives the most.
+    """
+    if left_seconds is None:
+        return CONNECT_TIMEOUT_SECONDS, REPORT_READ_TIMEOUT_SECONDS
+    per_try = (left_seconds - REPORT_BACKOFF_SECONDS - REPORT_SLACK_SECONDS) / REPORT_TRIES
+    connect = min(CONNECT_TIMEOUT_SECONDS, max(0.5, per_try / 3))
+    return connect, min(REPORT_READ_TIMEOUT_SECONDS, max(1.0, per_try - connect))
+
+
+class _ReportWhenDone:
+    """CodeDeploy's client, made when the status is known: its tries sized to the time left then."""
+
+    def __init__(self, time_left: Callable[[], float | None]) -> None:
+        self._time_left = time_left
+
+    def put_lifecycle_event_hook_execution_status(
+        self,
+        *,
+        deploymentId: str,  # noqa: N803 - boto3's names
+        lifecycleEventHookExecutionId: str,  # noqa: N803
+        status: Literal["Succeeded", "Failed"],
+    ) -> Any:
+        import boto3  # noqa: PLC0415 - the hook function's own client, as in pre_traffic_hook_from_environment
+        from botocore.config import Config  # noqa: PLC0415
+
+        connect, read = report_timeouts(self._time_left())
+        config = Config(
+            connect_timeout=connect,
+            read_timeout=read,
+            retries={"mode": "standard", "total_max_attempts": REPORT_TRIES},
+        )
+        client = boto3.client("codedeploy", config=config)
+        try:
+            return client.put_lifecycle_event_hook_execution_status(
+                deploymentId=deploymentId, lifecycleEventHookExecutionId=lifecycleEventHookExecutionId, status=status
+            )
+        finally:
+            client.close()
+
+
 def pre_traffic_hook_from_environment(
     event: Mapping[str, Any], environ: Mapping[str, str], *, remaining_seconds: float | None = None
 ) -> dict[str, object]:
@@ -350,7 +415,8 @@ def pre_traffic_hook_from_environment(
     ``CONTACT_CHECK_TARGET`` is the new version's ARN, ``CONTACT_CHECKS`` a comma-separated subset of
     :data:`CHECKS`. The Lambda client invokes once (a second invoke would hide the first one's failure) and waits
     :func:`invoke_read_timeout` for the answer: up to 50 s, less when ``remaining_seconds`` (the hook function's
-    time left) would not also hold one report, so CodeDeploy always hears a status.
+    time left) would not also hold one report, so CodeDeploy always hears a status. The report's client is made
+    when the status is known, its three tries sized by :func:`report_timeouts` to the time left then.
     """
     import boto3  # noqa: PLC0415 - deferred: only the hook function pays for these clients
     from botocore.config import Config  # noqa: PLC0415
@@ -365,17 +431,17 @@ def pre_traffic_hook_from_environment(
         read_timeout=invoke_read_timeout(remaining_seconds),
         retries={"mode": "standard", "total_max_attempts": 1},
     )
-    report_config = Config(
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=REPORT_READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "total_max_attempts": 3},
-    )
+    started = time.monotonic()
+
+    def time_left() -> float | None:
+        return None if remaining_seconds is None else remaining_seconds - (time.monotonic() - started)
+
     return run_pre_traffic_hook(
         event,
         target=target,
         checks=checks,
         lambda_client=boto3.client("lambda", config=invoke_config),
-        codedeploy=boto3.client("codedeploy", config=report_config),
+        codedeploy=_ReportWhenDone(time_left),
     )
 
 

@@ -31,6 +31,7 @@ from contact_sdk.deployment_check import (
     invoke_read_timeout,
     is_deployment_check,
     pre_traffic_hook_from_environment,
+    report_timeouts,
     run_pre_traffic_hook,
 )
 from contact_sdk.devtools.brownout import BrownoutProxy, Mode
@@ -814,11 +815,16 @@ class AwsStub:
         #: While set, an Invoke is held unanswered (up to 4 s): a new version that hangs.
         self.hanging = threading.Event()
         self.released = threading.Event()
+        #: How many reports, from the first, are held unanswered (up to 6 s): a CodeDeploy that hangs.
+        self.reports_held = 0
 
     def _answer(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         invoke = path.startswith(self.INVOKE_PATH)
         if invoke and self.hanging.is_set():
             self.released.wait(timeout=4.0)
+        if not invoke and self.reports_held > 0:
+            self.reports_held -= 1
+            self.released.wait(timeout=6.0)
         script = self.scripts["invoke" if invoke else "report"]
         return script.pop(0) if len(script) > 1 else script[0]
 
@@ -982,3 +988,52 @@ def test_a_version_that_hangs_is_reported_failed_before_the_hook_function_runs_o
     assert len(stub.invokes()) == 1
     assert [r["status"] for r in stub.reports()] == ["Failed"]
     assert "Read timeout" in str(report["error"])
+
+
+@pytest.mark.parametrize(
+    ("left", "connect", "read"),
+    [
+        (None, 5.0, 10.0),
+        (60.0, 5.0, 10.0),  # 18.7 s a try: both at their most
+        (40.0, 4.0, 8.0),  # 12 s a try: 3 x 12 + 3 s of backoff + 1 s = 40
+        (20.0, 16 / 9, 32 / 9),  # the stack's function after a new version that hung: 5.3 s a try
+        (10.0, 2 / 3, 4 / 3),
+        (5.0, 0.5, 1.0),  # too little for three: the shortest tries, still one whole report
+    ],
+)
+def test_each_report_try_fits_the_time_left(left: float | None, connect: float, read: float) -> None:
+    """Three tries of (connect + read), botocore's backoff between them (3 s at most) and 1 s of slack fit in what the
+    hook function has left once the invoke is over; never more than 5 s and 10 s, never under 0.5 s and 1 s."""
+    assert report_timeouts(left) == pytest.approx((connect, read))
+
+
+@pytest.mark.integration
+def test_a_codedeploy_that_hangs_still_hears_the_status_before_the_function_ends(
+    aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook function with 21 s left, a new version that hangs (the invoke gives up after 1 s), and CodeDeploy
+    holding the first two reports: the tries are sized to the ~20 s left, so the third goes out and is heard in
+    time. With a try's 10 s read, the second would still be waiting when the function ends, and CodeDeploy would
+    wait out its hour."""
+    made: dict[str, Any] = {}
+    real_client = boto3.client
+
+    def spy(service: str, **kwargs: Any) -> Any:
+        made[service] = kwargs["config"]
+        return real_client(service, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(boto3, "client", spy)
+    stub = aws_stub([PASSED], [HEARD])
+    stub.hanging.set()
+    stub.reports_held = 2
+    monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
+    monkeypatch.setenv("CONTACT_CHECKS", "service")
+    try:
+        report = deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=21_000))
+    finally:
+        stub.released.set()
+    assert [r["status"] for r in stub.reports()] == ["Failed", "Failed", "Failed"]
+    assert report["status"] == "Failed"
+    tries = made["codedeploy"]
+    assert tries.retries["total_max_attempts"] == 3
+    assert 3 * (tries.connect_timeout + tries.read_timeout) + 3 + 1 <= 20.0
