@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from contact_sdk.devtools.sandbox import ResendSandbox
+from contact_sdk.transport import ApiClient
 from tests.benchmarks.conftest import WARM_ROUNDS, InterleavedFloor, WarmHandler, mock_provider
 from tests.benchmarks.floor import floor_pipeline
 from tests.entrypoint.conftest import API_KEY, CSRF_SECRET
@@ -57,9 +58,11 @@ def test_warm_submit_sandbox(
 def test_warm_submit_mock(benchmark: Any, build_warm: Callable[..., WarmHandler], null_stream: IO[str]) -> None:
     """``POST /contact`` through the warm handler, the provider an ``httpx.MockTransport``: no socket at all.
 
-    The floor pipeline runs with the same mock in each round's untimed setup (``floor_median_s``).
+    The floor pipeline runs with the same mock in each round's untimed setup (``floor_median_s``). Our side gets the
+    kind of client the service makes for Resend (an ``ApiClient``, which keeps no cookies), as in the sandbox
+    benchmark; the floor keeps a plain ``httpx.Client``.
     """
-    http = httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(mock_provider))
+    http = ApiClient(base_url=BASE_URL, transport=httpx.MockTransport(mock_provider))
     warm = build_warm(url=BASE_URL, http=http)
     with httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(mock_provider)) as floor_http:
         response = _run_beside_floor(benchmark, warm, InterleavedFloor(warm, floor_http, null_stream))
