@@ -165,6 +165,8 @@ def _parse(name: str, default: Any, metadata: Mapping[str, Any], raw: str) -> An
         return _parse_origins(raw)
     if name == "resend_api_url":
         return _parse_url(variable, raw)
+    if name in ("outbox_queue_url", "parked_queue_url"):
+        return _parse_queue_url(variable, raw)
     if name == "log_level":
         return _parse_level(variable, raw)
     if isinstance(default, bool):
@@ -197,6 +199,39 @@ def _parse_url(variable: str, raw: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigurationError(f"{variable}: {raw!r} is not an http(s) base URL such as https://api.resend.com")
     return raw.rstrip("/")
+
+
+def _parse_queue_url(variable: str, raw: str) -> str:
+    """A standard SQS queue's URL, ``http(s)://host/<account>/<name>``: what ``SendMessage`` takes.
+
+    Refused at start rather than at the first outage: an ARN or a bare name (every send would fail, and the
+    outbox is only needed when the provider is down), and a FIFO queue (``.fifo``), which takes no per-message
+    delay and needs message groups the service does not send.
+    """
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        parts = None
+    segments = parts.path.strip("/").split("/") if parts is not None else []
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or len(segments) != 2
+        or not all(segments)
+    ):
+        raise ConfigurationError(
+            f"{variable}: {raw!r} is not an SQS queue URL such as "
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox"
+        )
+    if segments[1].endswith(".fifo"):
+        raise ConfigurationError(
+            f"{variable}: {segments[1]!r} is a FIFO queue; the service needs a standard queue (it delays each "
+            "message by the wait its failure named, which a FIFO queue does not take)"
+        )
+    return raw
 
 
 def _parse_int(variable: str, raw: str, minimum: int, maximum: int | None, why_maximum: str) -> int:

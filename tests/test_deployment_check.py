@@ -147,6 +147,18 @@ def test_an_environment_the_service_refuses_fails_before_anything_else() -> None
     assert "'https://example.com/contact' is not an origin" in detail(answer, "service")
 
 
+def test_a_fifo_outbox_fails_the_service_check_before_any_outage_needs_it() -> None:
+    """A FIFO queue as the outbox would only fail when the provider is down; the canary refuses the version now."""
+    environ = {
+        "CONTACT_ALLOWED_ORIGINS": "https://example.com",
+        "RESEND_API_URL": "http://127.0.0.1:9",
+        "CONTACT_OUTBOX_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox.fifo",
+    }
+    answer = answer_api_check(check(), builder(environ, PARAMETERS), environ=environ)
+    assert verdicts(answer) == {"service": False}
+    assert "'contact-outbox.fifo' is a FIFO queue" in detail(answer, "service")
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("status", "expected"),

@@ -170,6 +170,48 @@ def test_a_resend_url_that_cannot_be_requested_names_the_variable(raw: str) -> N
         Settings.from_env(environ={"RESEND_API_URL": raw})
 
 
+@pytest.mark.parametrize("variable", ["CONTACT_OUTBOX_QUEUE_URL", "CONTACT_PARKED_QUEUE_URL"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "arn:aws:sqs:eu-west-1:123456789012:contact-outbox",
+        "contact-outbox",
+        "https://sqs.eu-west-1.amazonaws.com/contact-outbox",
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox/extra",
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox?Action=SendMessage",
+        "ftp://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox",
+        "https:///123456789012/contact-outbox",
+    ],
+)
+def test_a_queue_that_is_not_a_queue_url_names_the_variable(variable: str, raw: str) -> None:
+    """An ARN, a bare name or a URL `SendMessage` cannot take would fail only at the first outage: refused at start."""
+    with pytest.raises(ConfigurationError, match=rf"^{variable}: .* is not an SQS queue URL such as https://sqs"):
+        Settings.from_env(environ={variable: raw})
+
+
+@pytest.mark.parametrize("variable", ["CONTACT_OUTBOX_QUEUE_URL", "CONTACT_PARKED_QUEUE_URL"])
+def test_a_fifo_queue_is_refused_with_the_reason(variable: str) -> None:
+    """A FIFO queue takes no per-message delay (and needs message groups): the outbox must be a standard queue."""
+    raw = "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox.fifo"
+    with pytest.raises(ConfigurationError, match=rf"^{variable}: 'contact-outbox.fifo' is a FIFO queue; .* standard"):
+        Settings.from_env(environ={variable: raw})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox",
+        "https://eu-west-1.queue.amazonaws.com/123456789012/contact-outbox",
+        "http://127.0.0.1:5000/123456789012/contact-outbox-local",
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/fifo-mail",
+    ],
+)
+def test_a_standard_queue_url_is_kept_as_written(raw: str) -> None:
+    """AWS's endpoints, the legacy one, and the local emulator's."""
+    settings = Settings.from_env(environ={"CONTACT_OUTBOX_QUEUE_URL": raw, "CONTACT_PARKED_QUEUE_URL": raw})
+    assert (settings.outbox_queue_url, settings.parked_queue_url) == (raw, raw)
+
+
 def test_a_resend_url_with_a_path_is_kept_without_its_trailing_slash() -> None:
     """A proxy path is allowed; the trailing slash is dropped, as before."""
     assert Settings.from_env(environ={"RESEND_API_URL": "https://proxy.example/resend/"}).resend_api_url == (

@@ -63,6 +63,7 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
     Tags,
+    Token,
     Validations,
 )
 from aws_cdk import aws_apigateway as apigw
@@ -151,6 +152,17 @@ _ACCESS_LOG_FORMAT = {
     "xrayTraceId": "$context.xrayTraceId",
     "userAgent": "$context.identity.userAgent",
 }
+
+
+def _as_deployed(environment: dict[str, str]) -> dict[str, str]:
+    """The functions' environment with each unresolved token (a resource's name or URL, known only once deployed)
+    replaced by a value of the kind CloudFormation will put there: a queue's URL as SQS gives it, else a name."""
+    deployed = dict(environment)
+    for name, value in environment.items():
+        if Token.is_unresolved(value):
+            queue_url = f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name.lower()}"
+            deployed[name] = queue_url if name.endswith("_QUEUE_URL") else name.lower()
+    return deployed
 
 
 def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
@@ -319,8 +331,9 @@ class ContactStack(Stack):
             "CONTACT_PARKED_QUEUE_URL": self.dead_letter_queue.queue_url,
         }
         # The whole environment through the runtime's parsers once more: a variable added here that the
-        # function would refuse stops the synth (the resources' names are tokens the runtime takes as text).
-        check_function_environment(environment)
+        # function would refuse stops the synth (the resources' names and URLs, tokens until deployed, are read
+        # as values of their kind: the runtime checks a queue URL's shape).
+        check_function_environment(_as_deployed(environment))
         self.api_function = self._function(
             "Api",
             name=f"{prefix}-contact-form-handler",
