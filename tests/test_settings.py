@@ -209,6 +209,7 @@ def test_a_fifo_queue_is_refused_with_the_reason(variable: str) -> None:
         "https://eu-west-1.queue.amazonaws.com/123456789012/contact-outbox",
         "http://127.0.0.1:5000/123456789012/contact-outbox-local",
         "https://sqs.eu-west-1.amazonaws.com/123456789012/fifo-mail",
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/X",  # a one-letter name is a name
     ],
 )
 def test_a_standard_queue_url_is_kept_as_written(raw: str) -> None:
