@@ -888,6 +888,20 @@ def aws_stub(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AwsStub]:
         stub.server.__exit__(None, None, None)
 
 
+@pytest.fixture
+def client_configs(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The ``Config`` each boto3 client made from now on was given, by service; the clients are the real ones."""
+    made: dict[str, Any] = {}
+    real_client = boto3.client
+
+    def spy(service: str, **kwargs: Any) -> Any:
+        made[service] = kwargs["config"]
+        return real_client(service, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(boto3, "client", spy)
+    return made
+
+
 @pytest.mark.integration
 def test_the_hook_function_checks_the_version_its_environment_names(
     aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
@@ -945,18 +959,11 @@ def test_a_report_codedeploy_fails_to_take_is_sent_again(aws_stub: Callable[...,
 
 @pytest.mark.integration
 def test_the_hook_function_waits_50_s_for_the_version_and_10_s_for_codedeploy(
-    aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
+    aws_stub: Callable[..., AwsStub], client_configs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clients' time limits, as docs/deploy.md states them: connect 5 s; the invoke at most 50 s (a restore, two
     parameters and a question to Resend; without a Lambda context, as here, the most); each report 10 s."""
-    made: dict[str, Any] = {}
-    real_client = boto3.client
-
-    def spy(service: str, **kwargs: Any) -> Any:
-        made[service] = kwargs["config"]
-        return real_client(service, **kwargs)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(boto3, "client", spy)
+    made = client_configs
     aws_stub([PASSED], [HEARD])
     pre_traffic_hook_from_environment(LIFECYCLE, {"CONTACT_CHECK_TARGET": TARGET, "CONTACT_CHECKS": "service"})
     invoke, report = made["lambda"], made["codedeploy"]
@@ -982,6 +989,17 @@ def test_the_invoke_waits_only_as_long_as_one_report_still_fits(remaining: float
     assert invoke_read_timeout(remaining) == expected
 
 
+def hook_beside_a_hanging_version(stub: AwsStub, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The hook function's entry point with 21 s left and the new version held unanswered; what it reported."""
+    stub.hanging.set()
+    monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
+    monkeypatch.setenv("CONTACT_CHECKS", "service")
+    try:
+        return deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=21_000))
+    finally:
+        stub.released.set()
+
+
 @pytest.mark.integration
 def test_a_version_that_hangs_is_reported_failed_before_the_hook_function_runs_out(
     aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
@@ -990,13 +1008,7 @@ def test_a_version_that_hangs_is_reported_failed_before_the_hook_function_runs_o
     CodeDeploy hears Failed, and the report says the invoke timed out. Without the cap the invoke would wait 50 s,
     past the function's end, and CodeDeploy would wait out its hour."""
     stub = aws_stub([PASSED], [HEARD])
-    stub.hanging.set()
-    monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
-    monkeypatch.setenv("CONTACT_CHECKS", "service")
-    try:
-        report = deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=21_000))
-    finally:
-        stub.released.set()
+    report = hook_beside_a_hanging_version(stub, monkeypatch)
     assert len(stub.invokes()) == 1
     assert [r["status"] for r in stub.reports()] == ["Failed"]
     assert "Read timeout" in str(report["error"])
@@ -1021,29 +1033,16 @@ def test_each_report_try_fits_the_time_left(left: float | None, connect: float, 
 
 @pytest.mark.integration
 def test_a_codedeploy_that_hangs_still_hears_the_status_before_the_function_ends(
-    aws_stub: Callable[..., AwsStub], monkeypatch: pytest.MonkeyPatch
+    aws_stub: Callable[..., AwsStub], client_configs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The hook function with 21 s left, a new version that hangs (the invoke gives up after 1 s), and CodeDeploy
     holding the first two reports: the tries are sized to the ~20 s left, so the third goes out and is heard in
     time. With a try's 10 s read, the second would still be waiting when the function ends, and CodeDeploy would
     wait out its hour."""
-    made: dict[str, Any] = {}
-    real_client = boto3.client
-
-    def spy(service: str, **kwargs: Any) -> Any:
-        made[service] = kwargs["config"]
-        return real_client(service, **kwargs)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(boto3, "client", spy)
+    made = client_configs
     stub = aws_stub([PASSED], [HEARD])
-    stub.hanging.set()
     stub.reports_held = 2
-    monkeypatch.setenv("CONTACT_CHECK_TARGET", TARGET)
-    monkeypatch.setenv("CONTACT_CHECKS", "service")
-    try:
-        report = deployment_check.pre_traffic_hook(dict(LIFECYCLE), FakeLambdaContext(remaining_ms=21_000))
-    finally:
-        stub.released.set()
+    report = hook_beside_a_hanging_version(stub, monkeypatch)
     assert [r["status"] for r in stub.reports()] == ["Failed", "Failed", "Failed"]
     assert report["status"] == "Failed"
     tries = made["codedeploy"]
