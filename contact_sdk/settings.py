@@ -190,13 +190,20 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _parse_url(variable: str, raw: str) -> str:
-    """An http(s) base URL with a host and nothing after the path (a request to anything else cannot succeed)."""
+def _http_path(raw: str) -> str | None:
+    """The path of an http(s) URL with a host and nothing after the path; ``None`` for anything else."""
     try:
         parts = urlsplit(raw)
     except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return None
+    return parts.path
+
+
+def _parse_url(variable: str, raw: str) -> str:
+    """An http(s) base URL with a host and nothing after the path (a request to anything else cannot succeed)."""
+    if _http_path(raw) is None:
         raise ConfigurationError(f"{variable}: {raw!r} is not an http(s) base URL such as https://api.resend.com")
     return raw.rstrip("/")
 
@@ -208,20 +215,9 @@ def _parse_queue_url(variable: str, raw: str) -> str:
     outbox is only needed when the provider is down), and a FIFO queue (``.fifo``), which takes no per-message
     delay and needs message groups the service does not send.
     """
-    try:
-        parts = urlsplit(raw)
-    except ValueError:
-        parts = None
-    segments = parts.path.strip("/").split("/") if parts is not None else []
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or len(segments) != 2
-        or not all(segments)
-    ):
+    path = _http_path(raw)
+    segments = path.strip("/").split("/") if path is not None else []
+    if len(segments) != 2 or not all(segments):
         raise ConfigurationError(
             f"{variable}: {raw!r} is not an SQS queue URL such as "
             "https://sqs.eu-west-1.amazonaws.com/123456789012/contact-outbox"
