@@ -382,13 +382,8 @@ class _ReportWhenDone:
     def __init__(self, time_left: Callable[[], float | None]) -> None:
         self._time_left = time_left
 
-    def put_lifecycle_event_hook_execution_status(
-        self,
-        *,
-        deploymentId: str,  # noqa: N803 - boto3's names
-        lifecycleEventHookExecutionId: str,  # noqa: N803
-        status: Literal["Succeeded", "Failed"],
-    ) -> Any:
+    def put_lifecycle_event_hook_execution_status(self, **report: Any) -> Any:
+        """Make the client, sized to the time left now, and send ``report`` (:class:`StatusReporter`'s arguments)."""
         import boto3  # noqa: PLC0415 - the hook function's own client, as in pre_traffic_hook_from_environment
         from botocore.config import Config  # noqa: PLC0415
 
@@ -400,9 +395,7 @@ class _ReportWhenDone:
         )
         client = boto3.client("codedeploy", config=config)
         try:
-            return client.put_lifecycle_event_hook_execution_status(
-                deploymentId=deploymentId, lifecycleEventHookExecutionId=lifecycleEventHookExecutionId, status=status
-            )
+            return client.put_lifecycle_event_hook_execution_status(**report)
         finally:
             client.close()
 
