@@ -41,13 +41,22 @@ def receive_event(stack: Stack, queue_url: str) -> dict[str, Any]:
     return sqs_event(sqs, queue_url, queue_arn=arn, region="eu-west-1")
 
 
+def waiting(stack: Stack, queue_url: str) -> dict[str, int]:
+    """What SQS says the queue holds: offered now, received and hidden, and held back by a delay."""
+    attributes = aws_client(stack.aws, "sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    return {
+        "visible": int(attributes["ApproximateNumberOfMessages"]),
+        "hidden": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
+    }
+
+
 def queue_depth(stack: Stack, queue_url: str) -> int:
     """Visible plus in-flight messages."""
-    attributes = aws_client(stack.aws, "sqs").get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    counts = waiting(stack, queue_url)
+    return counts["visible"] + counts["hidden"]
 
 
 def test_provider_down_queues_the_submission_and_answers_202(outbox_stack: Stack, queues: dict[str, str]) -> None:
@@ -78,18 +87,6 @@ def test_provider_down_queues_the_submission_and_answers_202(outbox_stack: Stack
     state = stack.components.records.get(queued.idempotency_key)
     assert state is not None
     assert state.state == RecordState.QUEUED
-
-
-def waiting(stack: Stack, queue_url: str) -> dict[str, int]:
-    """What SQS says the queue holds: offered now, received and hidden, and held back by a delay."""
-    attributes = aws_client(stack.aws, "sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
-        "Attributes"
-    ]
-    return {
-        "visible": int(attributes["ApproximateNumberOfMessages"]),
-        "hidden": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
-    }
 
 
 def test_a_wait_the_provider_names_holds_the_queued_message_back(outbox_stack: Stack, queues: dict[str, str]) -> None:
