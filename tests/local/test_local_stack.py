@@ -311,6 +311,59 @@ def test_the_stack_never_listens_beyond_loopback() -> None:
         LocalStack(StackOptions(host="0.0.0.0"))  # noqa: S104 - the point of the test
 
 
+class PortGrabbingNeighbour(io.StringIO):
+    """A console stream that, at the stack's first console line (a child's output), binds every port it has
+    announced so far, as another process on a busy machine may: the test suite's parallel workers start stacks,
+    emulators and clients all the time, and the kernel hands a port nobody holds to the next one who asks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: LocalStack | None = None
+        self.held: list[socket.socket] = []
+        self.tried: list[int] = []
+
+    def write(self, text: str) -> int:
+        if self.stack is not None and self.stack.ports is not None and not self.tried:
+            ports = self.stack.ports
+            self.tried = [port for port in (ports.page, ports.api, ports.sandbox, ports.aws) if port]
+            for port in self.tried:
+                grab = socket.socket()
+                try:
+                    grab.bind(("127.0.0.1", port))
+                    grab.listen()
+                except OSError:
+                    grab.close()
+                else:
+                    self.held.append(grab)
+        return super().write(text)
+
+
+def test_a_neighbour_grabbing_ports_during_start_up_finds_every_announced_one_held() -> None:
+    """Each free port is picked by the server that listens on it, when it binds: none is announced and then
+    left free for another process to take before the stack binds it (which failed the suite's run once with
+    ``Address already in use``, the API's port taken between the check and the bind)."""
+    neighbour = PortGrabbingNeighbour()
+    stack = LocalStack(StackOptions(ports=StackPorts.any(), min_fill_seconds=0), console=Console(neighbour))
+    neighbour.stack = stack
+    try:
+        with stack:
+            assert neighbour.tried, "the neighbour never saw a port: nothing was announced before the children spoke"
+            assert [grab.getsockname()[1] for grab in neighbour.held] == []
+            ports = stack.ports
+            assert ports is not None
+            assert len({ports.page, ports.api, ports.sandbox, ports.aws} - {0}) == 4
+            token = httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": stack.page_url}, timeout=30)
+            assert token.status_code == 200
+            assert httpx.get(stack.page_url, timeout=30).status_code == 200
+            assert httpx.get(f"{stack.sandbox_url}/", timeout=30).status_code == 200
+            with aws(stack, "sqs") as sqs:
+                assert stack.resources is not None
+                assert stack.resources.queue_url in sqs.list_queues()["QueueUrls"]
+    finally:
+        for grab in neighbour.held:
+            grab.close()
+
+
 def test_stop_releases_every_port() -> None:
     """After ``stop`` every port is free again and the child processes are gone."""
     stack = LocalStack(StackOptions(ports=StackPorts.any()), console=Console(io.StringIO()))

@@ -56,14 +56,19 @@ class Console:
             f"from {record.source_ip} [{record.request_id[:8]}]",
         )
 
-    def pump(self, source: str, stream: IO[str]) -> threading.Thread:
-        """Copy a child process's output here, line by line, from a daemon thread."""
+    def pump(self, source: str, stream: IO[str], *, observe: Callable[[str], None] | None = None) -> threading.Thread:
+        """Copy a child process's output here, line by line, from a daemon thread.
+
+        ``observe``, when given, sees each non-empty line first (the stack reads a child's "listening on" line).
+        """
 
         def copy() -> None:
             try:
                 for raw in stream:
                     text = raw.rstrip()
                     if text:
+                        if observe is not None:
+                            observe(text)
                         self.line(source, text)
             except (OSError, ValueError):
                 pass

@@ -7,7 +7,7 @@
                                                ▼                                    ▼
                                     AWS emulator, moto (:5000)          Resend sandbox (:8025, inbox page)
 
-:class:`LocalStack` checks every port first (a taken one is a :class:`PortInUseError` naming the flag
+:class:`LocalStack` checks every fixed port first (a taken one is a :class:`PortInUseError` naming the flag
 that moves it), starts moto and the sandbox as child processes (each with its own interpreter, tied
 to this one's lifetime), seeds the emulator like the CDK app seeds AWS — a KMS key, the Resend config
 and the CSRF secret as SecureStrings under it, the DynamoDB table, the outbox queue and its
@@ -39,6 +39,7 @@ import importlib.util
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -79,6 +80,9 @@ __all__ = ["LocalStack", "PortInUseError", "StackOptions", "StackPorts", "StackS
 logger = logging.getLogger(__name__)
 
 _CHILD_START_SECONDS = 60.0
+#: What the children print once they listen (``emulator.main``, ``resend-sandbox``); group 1 is their URL.
+_EMULATOR_LISTENING = re.compile(r"^moto listening on (http://\S+)")
+_SANDBOX_LISTENING = re.compile(r"^Resend sandbox on (http://\S+) ")
 
 
 class StackStartError(Exception):
@@ -97,7 +101,12 @@ class PortInUseError(StackStartError):
 
 @dataclass(frozen=True, slots=True)
 class StackPorts:
-    """Where each part listens; ``0`` picks a free port (tests, load runs beside a running stack)."""
+    """Where each part listens; ``0`` picks a free port (tests, load runs beside a running stack).
+
+    A ``0`` is picked by the server that listens on it, when it binds (the kernel's choice, read back from the
+    socket or from the child's "listening on" line): a port picked earlier and bound later could be handed to
+    another process in between, as the test suite's parallel workers showed.
+    """
 
     page: int = 8000
     api: int = 8080
@@ -188,26 +197,26 @@ def _probe(host: str, port: int) -> int | None:
         return int(probe.getsockname()[1])
 
 
-def resolve_ports(host: str, ports: StackPorts) -> StackPorts:
-    """Check every fixed port is free and pick the ``0`` ones; raises :class:`PortInUseError` naming all taken."""
+def check_fixed_ports(host: str, ports: StackPorts) -> None:
+    """Check every fixed (non-zero) port is free; raises :class:`PortInUseError` naming all that are taken.
+
+    The ``0`` ones are left to the servers, which pick them as they bind (see :class:`StackPorts`).
+    """
     wanted = {"page": ports.page, "api": ports.api, "sandbox": ports.sandbox, "aws": ports.aws}
     fixed = [p for p in wanted.values() if p]
     if len(fixed) != len(set(fixed)):
         raise StackStartError(f"two parts of the stack cannot share a port: {wanted}")
     taken: list[tuple[str, int, str]] = []
-    chosen: dict[str, int] = {}
     for key, port in wanted.items():
-        bound = _probe(host, port)
-        if bound is None:
+        if port and _probe(host, port) is None:
             what, flag = _port_flags()[key]
             taken.append((what, port, flag))
-        else:
-            chosen[key] = bound
     if taken:
         raise PortInUseError(host, taken)
-    if len(set(chosen.values())) != len(chosen):  # pragma: no cover - the kernel does not hand out one port twice
-        return resolve_ports(host, ports)
-    return StackPorts(**chosen)
+
+
+def _not_serving_yet(event: Any, context: Any) -> Any:  # pragma: no cover - the server serves once replaced
+    raise RuntimeError("the contact API is bound but not serving yet")
 
 
 def load_handler_module() -> ModuleType:
@@ -227,11 +236,20 @@ def load_handler_module() -> ModuleType:
 
 
 class _Child:
-    """A child process whose output goes to the console and which stops when told, or when we die."""
+    """A child process whose output goes to the console and which stops when told, or when we die.
 
-    def __init__(self, label: str, module: str, args: list[str], console: Console) -> None:
+    ``listening`` matches the line the child prints once it listens; its first group is the URL, whose port
+    :meth:`wait_until_listening` returns (the child may have been given port ``0``).
+    """
+
+    def __init__(
+        self, label: str, module: str, args: list[str], console: Console, *, listening: re.Pattern[str]
+    ) -> None:
         self.label = label
         self._asked = False
+        self._listening = listening
+        self._url: str | None = None
+        self._heard = threading.Event()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter running our own modules
             [sys.executable, "-m", "contact_sdk.devtools.local.child", module, *args],
@@ -244,19 +262,27 @@ class _Child:
             start_new_session=True,  # Ctrl-C reaches the stack only; the stack stops its children in order
         )
         assert self.process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE
-        self.pump = console.pump(label, self.process.stdout)
+        self.pump = console.pump(label, self.process.stdout, observe=self._observe)
 
-    def wait_until_listening(self, host: str, port: int, deadline: float) -> None:
-        while True:
+    def _observe(self, line: str) -> None:
+        if self._url is None and (match := self._listening.search(line)):
+            self._url = match.group(1)
+            self._heard.set()
+
+    def wait_until_listening(self, deadline: float) -> int:
+        """The port the child says it listens on, once it says so; :class:`StackStartError` if it exits first.
+
+        Its own word, not a connection to the port: a port another process took would accept that connection.
+        """
+        while not self._heard.wait(0.05):
             code = self.process.poll()
             if code is not None:
                 self.pump.join(timeout=2)
                 raise StackStartError(f"the {self.label} exited during start-up (exit status {code}); see its output")
-            with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-                return
             if time.monotonic() > deadline:
-                raise StackStartError(f"the {self.label} did not listen on {host}:{port} in time")
-            time.sleep(0.1)
+                raise StackStartError(f"the {self.label} did not say it was listening in time")
+        assert self._url is not None  # noqa: S101 - set before the event
+        return int(self._url.rsplit(":", 1)[1].rstrip("/"))
 
     def ask_to_stop(self) -> None:
         """Send SIGTERM once, without waiting (a second one would interrupt the child's clean shutdown)."""
@@ -377,14 +403,21 @@ class LocalStack:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        """Bring every part up, in order; on any failure, stop what started and raise :class:`StackStartError`."""
+        """Bring every part up, in order; on any failure, stop what started and raise :class:`StackStartError`.
+
+        Each part learns the ports of those before it: the API's socket is bound first (the sandbox posts its
+        webhooks there), then the children say where they listen, then the page (its origin is the one the
+        service allows) and the service, which the API serves last.
+        """
         options = self.options
-        self.ports = resolve_ports(options.host, options.ports)
+        check_fixed_ports(options.host, options.ports)
+        self.ports = options.ports
         try:
+            self._bind_api()
             self._start_children()
+            self._start_page()
             self.resources = self._seed()
             self._start_api()
-            self._start_page()
             self._hold_provider_fault()
         except StackStartError:
             self.stop()
@@ -397,11 +430,27 @@ class LocalStack:
             raise
         return self
 
+    def _bind_api(self) -> None:
+        """The API's socket, bound (and its port known) before anything needs its URL; it serves later."""
+        options = self.options
+        server = LocalApiServer(
+            (options.host, self._ports().api),
+            _not_serving_yet,
+            options=ApiServerOptions(region=REGION),
+            access_log=self.console.access if options.access_log else None,
+        )
+        self._api_server = server
+        self.ports = dataclasses.replace(self._ports(), api=int(server.server_address[1]))
+
     def _start_children(self) -> None:
         ports = self._ports()
         host = self.options.host
         emulator = _Child(
-            "aws", "contact_sdk.devtools.local.emulator", ["--host", host, "--port", str(ports.aws)], self.console
+            "aws",
+            "contact_sdk.devtools.local.emulator",
+            ["--host", host, "--port", str(ports.aws)],
+            self.console,
+            listening=_EMULATOR_LISTENING,
         )
         self._children.append(emulator)
         sandbox_args = ["--host", host, "--port", str(ports.sandbox), "--api-key", self.sandbox_api_key]
@@ -410,11 +459,13 @@ class LocalStack:
         if self.options.sandbox_latency_ms is not None:
             low, high = self.options.sandbox_latency_ms
             sandbox_args += ["--latency-ms", f"{low}-{high}"]
-        sandbox = _Child("sandbox", "contact_sdk.devtools.sandbox", sandbox_args, self.console)
+        sandbox = _Child(
+            "sandbox", "contact_sdk.devtools.sandbox", sandbox_args, self.console, listening=_SANDBOX_LISTENING
+        )
         self._children.append(sandbox)
         deadline = time.monotonic() + _CHILD_START_SECONDS
-        emulator.wait_until_listening(host, ports.aws, deadline)
-        sandbox.wait_until_listening(host, ports.sandbox, deadline)
+        aws = emulator.wait_until_listening(deadline)
+        self.ports = dataclasses.replace(self._ports(), aws=aws, sandbox=sandbox.wait_until_listening(deadline))
 
     def _seed(self) -> SeededResources:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -485,13 +536,9 @@ class LocalStack:
         # Lambda's SQS event source mapping, played locally: queued submissions drain once the provider is back.
         self._event_source = SqsEventSource(sqs, resources.queue_url, self._handler.outbox_handler, region=REGION)
         self._event_source.start()
-        server = LocalApiServer(
-            (options.host, self._ports().api),
-            self._handler.lambda_handler,
-            options=ApiServerOptions(region=REGION),
-            access_log=self.console.access if options.access_log else None,
-        )
-        self._api_server = server
+        server = self._api_server
+        assert server is not None  # noqa: S101 - bound first, by _bind_api
+        server.handler = self._handler.lambda_handler
         server.serve_in_thread()
 
     def _start_siteverify(self, resources: SeededResources) -> None:
@@ -586,6 +633,7 @@ class LocalStack:
             turnstile_sitekey=PASS_SITEKEY if self.options.turnstile is not None else None,
         )
         self._page_server = server
+        self.ports = dataclasses.replace(self._ports(), page=int(server.server_address[1]))
         server.serve_in_thread()
 
     def stop(self) -> None:
