@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 #: ``CONTACT_AWS_CALL_TIMEOUT_MS`` for services the tests run against moto: a loaded test machine's emulator is
 #: slow, not browned out, so only the response budget (or a brownout proxy) should cut its calls here.
 LOOPBACK_AWS_CALL_TIMEOUT_MS = 4000
+
+_REFUSING: list[socket.socket] = []
+
+
+def refusing_port() -> int:
+    """A loopback port that refuses every connection at once, for the rest of the test run.
+
+    The port stays bound and never listens, so a connection gets a reset and no other process (another worker's
+    server, a client's ephemeral port) can be handed it later, as it could a port bound and released at once.
+    """
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    _REFUSING.append(holder)
+    return int(holder.getsockname()[1])
+
 
 ACCOUNTING: list[tuple[str, dict[str, int]]] = []
 _FIELDS = ("accepted", "delivered", "queued", "parked", "duplicates", "lost")

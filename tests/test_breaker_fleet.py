@@ -28,7 +28,7 @@ from contact_sdk.errors import (
     ProviderServerError,
     ProviderTimeoutError,
 )
-from tests.conftest import REGION, aws_client
+from tests.conftest import REGION, aws_client, refusing_port
 
 pytestmark = pytest.mark.integration
 
@@ -337,11 +337,7 @@ def test_reset_closes_it_for_the_fleet(fleet: Fleet, clock: Clock) -> None:
 
 def dead_client() -> Any:
     """A DynamoDB client pointed at a loopback port nothing listens on."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = refusing_port()
     config = Config(connect_timeout=0.5, read_timeout=0.5, retries={"mode": "standard", "max_attempts": 1})
     return boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION, config=config)
 

@@ -218,13 +218,11 @@ class DrillClock:
 
 def _unreachable_dynamodb() -> Any:
     """A DynamoDB client for a loopback port nothing listens on: every call is refused at once."""
-    import socket
-
     import boto3
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from tests.conftest import refusing_port
+
+    port = refusing_port()
     return boto3.client(  # type: ignore[call-overload]
         "dynamodb",
         endpoint_url=f"http://127.0.0.1:{port}",

@@ -22,7 +22,7 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, 
 
 from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, POLL_SECONDS, BrownoutProxy, Exchange, Mode, aws_operation
 from contact_sdk.devtools.local.turnstile import DUMMY_TOKEN, PASS_SECRET, SITEVERIFY_PATH, SiteverifyStandIn
-from tests.conftest import REGION, aws_client
+from tests.conftest import REGION, aws_client, refusing_port
 
 pytestmark = pytest.mark.integration
 
@@ -292,10 +292,7 @@ def test_a_body_it_cannot_read_closes_the_connection_and_reaches_nobody(
 
 def test_an_upstream_that_is_down_is_a_502_that_says_so(proxy_to: Callable[[str], BrownoutProxy]) -> None:
     """Nothing listens upstream: the client gets 502 with a JSON reason, recorded as answered 502."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proxy = proxy_to(f"http://127.0.0.1:{port}")
+    proxy = proxy_to(f"http://127.0.0.1:{refusing_port()}")
     answer = httpx.get(f"{proxy.url}/anything", timeout=10)
     assert answer.status_code == 502
     assert "upstream failed: ConnectionRefusedError" in answer.json()["error"]

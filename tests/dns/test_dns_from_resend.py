@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ import pytest
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.ops.cli import main
 from contact_sdk.ops.dns.resend_domains import ResendDomainsError, fetch_domain
+from tests.conftest import refusing_port
 
 pytestmark = pytest.mark.integration
 
@@ -213,10 +213,7 @@ def test_rate_limit_and_broken_gateways_are_reported(resend_api: ResendSandbox):
 
 def test_an_unreachable_api(capsys: pytest.CaptureFixture[str]):
     """Nothing listening at the URL: exit 1, ``cannot reach``."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{refusing_port()}"
     assert main(["dns", "records", "--domain", "example.com", "--api-url", url, "--api-key", KEY]) == 1
     assert f"cannot reach {url}" in capsys.readouterr().err
 

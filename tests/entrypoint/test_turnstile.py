@@ -5,7 +5,6 @@ stand-in answers as Cloudflare does for its test secrets, the Resend sandbox rec
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from contact_sdk.devtools.local.turnstile import DUMMY_TOKEN, FAIL_SECRET, PASS_SECRET, SPENT_SECRET, SiteverifyStandIn
+from tests.conftest import refusing_port
 from tests.entrypoint.conftest import ORIGIN, Stack, api_gateway_event, submission
 from tests.entrypoint.test_lambda_handler import assert_error, body_of, metric_totals
 
@@ -32,10 +32,7 @@ def standin() -> Iterator[SiteverifyStandIn]:
 
 def closed_port_url() -> str:
     """A siteverify URL nothing listens on: Cloudflare unreachable."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port = probe.getsockname()[1]
-    return f"http://{HOST}:{port}/turnstile/v0/siteverify"
+    return f"http://{HOST}:{refusing_port()}/turnstile/v0/siteverify"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ the final state of the world into the issue's numbers: accepted, delivered, queu
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ from contact_sdk.parking import ParkingLot
 from contact_sdk.resend import Timeouts
 from contact_sdk.settings import Settings
 from tests.clocks import StackClock
-from tests.conftest import ACCOUNTING, REGION, aws_client, create_outbox_queues
+from tests.conftest import ACCOUNTING, REGION, aws_client, create_outbox_queues, refusing_port
 from tests.entrypoint.conftest import (
     FakeLambdaContext,
     LogCaptures,
@@ -67,10 +66,8 @@ class FakeClock:
 
 
 def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released): connecting is refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on (held bound by :func:`tests.conftest.refusing_port`): refused at once."""
+    return refusing_port()
 
 
 def dead_aws_client(service: str) -> Any:

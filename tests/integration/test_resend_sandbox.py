@@ -7,7 +7,6 @@ except the 0.2 s read timeouts and the control of the concurrency tests (a fair 
 from __future__ import annotations
 
 import email.utils
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from contact_sdk.errors import (
     ProviderTimeoutError,
 )
 from contact_sdk.resend import USER_AGENT, OutgoingEmail, ResendClient, Timeouts
+from tests.conftest import refusing_port
 from tests.integration.conftest import SANDBOX_API_KEY
 
 pytestmark = pytest.mark.integration
@@ -360,11 +360,8 @@ def test_dropped_connection_is_transient(
 
 def test_connection_refused_is_transient(make_client: Callable[..., ResendClient], clock: FakeClock) -> None:
     """Nothing listening on the port gives ProviderConnectionError after the usual 1, 2, 4 s retries."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with pytest.raises(ProviderConnectionError) as caught:
-        make_client(base_url=f"http://127.0.0.1:{port}").send(EMAIL)
+        make_client(base_url=f"http://127.0.0.1:{refusing_port()}").send(EMAIL)
     assert caught.value.status is None
     assert clock.waits == [1, 2, 4]
 

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import re
-import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ from contact_sdk.security.csrf import (
     NonceStore,
     NonceStoreUnavailable,
 )
-from tests.conftest import REGION, aws_client
+from tests.conftest import REGION, aws_client, refusing_port
 
 SECRET = b"s" * 32
 OLD_SECRET = b"o" * 32
@@ -434,12 +433,9 @@ def test_in_memory_store_is_thread_safe(clock: FakeClock) -> None:
 
 def unreachable_client() -> Any:
     """A DynamoDB client pointed at a closed loopback port, with no retries (so no backoff sleeps)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     return boto3.client(
         "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{port}",
+        endpoint_url=f"http://127.0.0.1:{refusing_port()}",
         region_name=REGION,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,7 +25,7 @@ from contact_sdk.security.ratelimit import (
     sliding_decision,
     window_bounds,
 )
-from tests.conftest import REGION, aws_client
+from tests.conftest import REGION, aws_client, refusing_port
 
 WINDOW = 900
 WINDOW_START = 1_700_000_100  # a multiple of 900
@@ -56,12 +55,9 @@ def submit_limiter(store: RateLimitStore, clock: FakeClock) -> RateLimiter:
 
 def unreachable_client() -> Any:
     """A DynamoDB client pointed at a closed loopback port, with no retries (so no backoff sleeps)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     return boto3.client(
         "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{port}",
+        endpoint_url=f"http://127.0.0.1:{refusing_port()}",
         region_name=REGION,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1),
     )

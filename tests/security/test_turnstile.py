@@ -8,7 +8,6 @@ mutation testing judges the verifier by these tests (as an integration-only file
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -29,6 +28,7 @@ from contact_sdk.security.turnstile import (
     TurnstileVerifier,
     hostnames_of,
 )
+from tests.conftest import refusing_port
 from tests.log_lines import printed
 
 PASSED = CaptchaResult(CaptchaVerdict.PASSED, "passed")
@@ -69,10 +69,7 @@ def verifier(url: str, secret_key: str = PASS_SECRET, **options: object) -> Turn
 
 def closed_port_url() -> str:
     """A siteverify URL on a loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/turnstile/v0/siteverify"
+    return f"http://127.0.0.1:{refusing_port()}/turnstile/v0/siteverify"
 
 
 def test_the_default_url_is_cloudflares() -> None:
