@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -224,8 +225,15 @@ def refusing_port() -> int:
     """
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     holder.bind(("127.0.0.1", 0))
+    if not _REFUSING:
+        atexit.register(_release_refusing_ports)
     _REFUSING.append(holder)
     return int(holder.getsockname()[1])
+
+
+def _release_refusing_ports() -> None:
+    while _REFUSING:
+        _REFUSING.pop().close()
 
 
 ACCOUNTING: list[tuple[str, dict[str, int]]] = []
