@@ -139,11 +139,12 @@ def _is_overloaded(status: int, body: bytes) -> bool:
 class AwsService:
     """One AWS service's boto3 client, made on first use, every call of which keeps the deadline in force.
 
-    ``client_factory(config)`` makes the boto3 client (default: ``boto3.client(name, config=config)``,
-    which honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``). ``on_degraded(service, how, detail)``
-    hears of every skipped (``skipped``), refused or cut (``cut``) and failed (``failed``) call. ``clock`` times
-    the calls (whether a timeout was the service's slowness); ``sleep`` makes the short pause before the one
-    retry of an overloaded answer.
+    ``client_factory(config)`` makes the boto3 client (default: ``boto3.client(name, config=config,
+    **client_options)``, which honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``; ``client_options``
+    are more of ``boto3.client``'s keywords, such as an emulator's ``endpoint_url``, region and credentials).
+    ``on_degraded(service, how, detail)`` hears of every skipped (``skipped``), refused or cut (``cut``) and failed
+    (``failed``) call. ``clock`` times the calls (whether a timeout was the service's slowness); ``sleep`` makes
+    the short pause before the one retry of an overloaded answer.
     """
 
     def __init__(
@@ -154,14 +155,18 @@ class AwsService:
         guard: DependencyGuard | None = None,
         on_degraded: Callable[[str, str, str], None] | None = None,
         client_factory: Callable[[Any], Any] | None = None,
+        client_options: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if client_factory is not None and client_options:
+            raise TypeError("client_options are for the client made here; a client_factory makes its own")
         self.name = name
         self.limits = limits or SERVICE_LIMITS.get(name, ServiceLimits(call_timeout=1.0, min_call_seconds=0.05))
         self.guard = guard if self.limits.skip_when_degraded else None
         self._on_degraded = on_degraded
         self._factory = client_factory
+        self._options = dict(client_options or {})
         self._clock = clock
         self._sleep = sleep
         self._client: Any = None
@@ -228,7 +233,7 @@ class AwsService:
         else:
             import boto3  # noqa: PLC0415 - deferred: built on the first request that needs AWS
 
-            client = boto3.client(self.name, config=config)  # type: ignore[call-overload]
+            client = boto3.client(self.name, config=config, **self._options)  # type: ignore[call-overload]
         events = getattr(getattr(client, "meta", None), "events", None)
         if events is None:  # not a botocore client (a stand-in that keeps time itself): used as it is
             return client

@@ -118,14 +118,23 @@ class AwsServices:
         cls,
         *,
         clients: Mapping[str, Any] | None = None,
+        client_options: Mapping[str, Mapping[str, Any]] | None = None,
         call_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> AwsServices:
-        """One :class:`AwsService` per service, with its guard; a client handed in is bounded the same way."""
+        """One :class:`AwsService` per service, with its guard; a client handed in is bounded the same way.
+
+        ``client_options`` gives, by service, more keywords for ``boto3.client`` (an emulator's ``endpoint_url``,
+        its region and credentials) for a client built here, with the runtime's own configuration.
+        """
         handed_in = dict(clients or {})
-        unknown = sorted(set(handed_in) - {"dynamodb", "sqs", "ssm"})
+        options = dict(client_options or {})
+        unknown = sorted((set(handed_in) | set(options)) - {"dynamodb", "sqs", "ssm"})
         if unknown:
             raise TypeError(f"no AWS service {', '.join(unknown)}: the service calls dynamodb, sqs and ssm")
+        both = sorted(set(handed_in) & set(options))
+        if both:
+            raise TypeError(f"{', '.join(both)}: a client handed in is used as it is; client_options cannot apply")
 
         def service(name: str) -> AwsService:
             limits = SERVICE_LIMITS[name]
@@ -138,6 +147,7 @@ class AwsServices:
                 guard=DependencyGuard(name, on_change=_on_guard_change),
                 on_degraded=_report_degraded,
                 client_factory=(lambda config: injected) if injected is not None else None,
+                client_options=options.get(name),
                 clock=clock,
             )
 
@@ -216,6 +226,7 @@ def build_components(
     sink: MetricsSink | None = None,
     clock: Clock = SYSTEM_CLOCK,
     aws: Mapping[str, Any] | None = None,
+    aws_client_options: Mapping[str, Mapping[str, Any]] | None = None,
     parameters: ParameterSource | None = None,
     outbox: Outbox | None = None,
     http: httpx.Client | None = None,
@@ -228,13 +239,21 @@ def build_components(
       fill-time rule, the records, the webhooks' timestamp tolerance); a simulation runs a day in a second
       with its own;
     * ``aws``: boto3 clients to use instead of building them, by service (``dynamodb``, ``sqs``, ``ssm``);
-      each is bounded by the request's deadline like a built one;
+      each is bounded by the request's deadline like a built one, but keeps its own timeouts and retries;
+    * ``aws_client_options``: by service, more keywords for ``boto3.client`` (``endpoint_url``, ``region_name``,
+      credentials) for the clients built here: an emulator's clients, configured as in Lambda (one attempt,
+      the call timeout, no client-side validation);
     * ``parameters``: where Parameter Store's values come from (SSM through the ``ssm`` client by default);
     * ``outbox``: where a submission Resend cannot take now is kept (SQS at ``CONTACT_OUTBOX_QUEUE_URL``);
     * ``http``: the HTTP client for Resend (one with keep-alive and the deadline's transport by default).
     """
     log = build_logger(level=settings.log_level)
-    services = AwsServices.build(clients=aws, call_timeout=settings.aws_call_timeout_ms / 1000, clock=time.monotonic)
+    services = AwsServices.build(
+        clients=aws,
+        client_options=aws_client_options,
+        call_timeout=settings.aws_call_timeout_ms / 1000,
+        clock=time.monotonic,
+    )
     source = parameters or SsmParameterSource(client_factory=services.ssm.client)
     timed: ParameterSource = _TimedParameterSource(source)
     if isinstance(source, BatchParameterSource):

@@ -370,6 +370,12 @@ def test_a_stand_in_that_is_not_a_botocore_client_is_used_as_it_is() -> None:
     assert AwsService("sqs", client_factory=lambda config: stand_in).client() is stand_in
 
 
+def test_client_options_beside_a_factory_are_refused() -> None:
+    """A factory makes its own client, so options for the one made here would be silently dropped: refused."""
+    with pytest.raises(TypeError, match="client_options are for the client made here"):
+        AwsService("sqs", client_factory=lambda config: object(), client_options={"endpoint_url": "http://x"})
+
+
 def test_a_service_without_limits_of_its_own_gets_one_second_calls() -> None:
     """The three services the runtime calls have their own limits; any other gets a 1 s call worth starting
     with 50 ms."""

@@ -111,6 +111,47 @@ def test_a_service_not_handed_a_client_builds_boto3s_own() -> None:
         service.close()
 
 
+@pytest.mark.integration
+def test_client_options_point_a_built_client_at_an_emulator_with_the_runtimes_configuration(moto_server: str) -> None:
+    """``client_options`` (the local stack's emulator): the client is built here, so it keeps the runtime's one
+    attempt and call timeout, talks to the endpoint given with the credentials given, and its calls work."""
+    options = {"endpoint_url": moto_server, "region_name": "us-west-2", "aws_access_key_id": "local"}
+    options["aws_secret_access_key"] = "local"
+    services = AwsServices.build(client_options={"sqs": options}, call_timeout=0.75)
+    client = services.sqs.client()
+    try:
+        assert client.meta.endpoint_url == moto_server
+        assert client.meta.region_name == "us-west-2"
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+        assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (0.75, 0.75)
+        url = client.create_queue(QueueName="client-options")["QueueUrl"]
+        assert url.startswith(moto_server) and "client-options" in url
+    finally:
+        for service in services.all():
+            service.close()
+
+
+@pytest.mark.parametrize(
+    ("clients", "client_options", "message"),
+    [
+        ({}, {"sns": {}}, "no AWS service sns: the service calls dynamodb, sqs and ssm"),
+        (
+            {"dynamodb": object()},
+            {"dynamodb": {"endpoint_url": "http://127.0.0.1:5000"}},
+            "dynamodb: a client handed in is used as it is; client_options cannot apply",
+        ),
+    ],
+)
+def test_client_options_for_no_service_or_a_handed_in_client_are_refused(
+    clients: dict[str, Any], client_options: dict[str, Any], message: str
+) -> None:
+    """Options for a service the runtime never calls, or for one whose client was handed in (and is used as it is),
+    are the caller's wiring mistake: refused by name rather than ignored."""
+    with pytest.raises(TypeError) as refused:
+        AwsServices.build(clients=clients, client_options=client_options)
+    assert str(refused.value) == message
+
+
 def test_the_call_timeout_given_bounds_every_service() -> None:
     """``CONTACT_AWS_CALL_TIMEOUT_MS`` (in seconds here) replaces each service's own limit; none given keeps them."""
     bounded = AwsServices.build(call_timeout=0.25)

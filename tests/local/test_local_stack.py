@@ -467,7 +467,8 @@ DYNAMODB_OPERATIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"
 def test_a_brownout_puts_a_proxy_in_front_of_that_service_alone() -> None:
     """``--brownout dynamodb:...``: every DynamoDB call of the service goes through the proxy, nothing else does.
 
-    The proxy starts healthy here, so the submission is sent; the environment boto3 read is put back on stop.
+    The proxy starts healthy here, so the submission is sent. The process environment is left alone: the
+    service's client is given the proxy as its endpoint (another stack in the process keeps the emulator).
     """
     variable = ENDPOINT_VARIABLES["dynamodb"]
     assert variable not in os.environ
@@ -476,7 +477,8 @@ def test_a_brownout_puts_a_proxy_in_front_of_that_service_alone() -> None:
     with LocalStack(options, console=Console(output)) as stack:
         proxy = stack.brownout
         assert proxy is not None
-        assert os.environ[variable] == proxy.url
+        assert variable not in os.environ
+        assert stack.environment[variable] == proxy.url
         assert f"dynamodb behind a proxy at {proxy.url}, healthy" in stack.banner()
         with client_from("127.0.0.1") as client:
             answer = send(stack, client, submission())
@@ -501,6 +503,22 @@ def test_the_service_gets_the_aws_call_timeout_it_was_given(stack: LocalStack) -
     """``StackOptions.aws_call_timeout_ms`` reaches the service as ``CONTACT_AWS_CALL_TIMEOUT_MS``."""
     assert stack.environment["CONTACT_AWS_CALL_TIMEOUT_MS"] == str(LOOPBACK_AWS_CALL_TIMEOUT_MS)
     assert Settings.from_env(environ=stack.environment).aws_call_timeout_ms == LOOPBACK_AWS_CALL_TIMEOUT_MS
+
+
+def test_the_services_aws_clients_are_built_as_in_lambda(stack: LocalStack) -> None:
+    """The service's DynamoDB, SQS and Parameter Store clients make one attempt each (the service retries an
+    overloaded answer once, inside the deadline) and time out at the call timeout, as Lambda's do: the stack's
+    emulator clients had botocore's retry with its backoff sleep, which production never waits through."""
+    components = stack._components
+    assert components is not None
+    seen = {}
+    for service in components.aws_services:
+        config = service.client().meta.config
+        seen[service.name] = (config.retries, config.read_timeout, config.connect_timeout)
+        assert service.client().meta.endpoint_url == stack.aws_url
+    one_attempt = {"mode": "standard", "total_max_attempts": 1}
+    timeout = LOOPBACK_AWS_CALL_TIMEOUT_MS / 1000
+    assert seen == dict.fromkeys(("dynamodb", "sqs", "ssm"), (one_attempt, timeout, timeout))
 
 
 def test_two_stacks_in_one_process_each_answer_with_their_own_configuration(stack: LocalStack) -> None:

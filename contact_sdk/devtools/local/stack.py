@@ -335,7 +335,6 @@ class LocalStack:
             if dependency == "siteverify" and self.options.turnstile is None:
                 raise StackStartError("--brownout siteverify needs --turnstile: without it nothing calls siteverify")
         self._brownout: BrownoutProxy | None = None
-        self._saved_environ: dict[str, str | None] = {}
         self._siteverify: SiteverifyStandIn | None = None
         self._captcha: Any = None
         self.console = console or Console()
@@ -512,17 +511,20 @@ class LocalStack:
         settings = Settings.from_env(environ=self.environment)
         # build_logger sets process-wide logger levels; put them back on stop (tests share the process).
         self._saved_levels = {name: logging.getLogger(name).level for name in ("contact_sdk", SERVICE_NAME)}
-        endpoint = self.aws_url
-        ssm, dynamodb, sqs = (
-            aws_client(endpoint, service, parameter_validation=False) for service in ("ssm", "dynamodb", "sqs")
-        )
-        self._aws_clients = [ssm, dynamodb, sqs]
-        clients: dict[str, Any] = {"ssm": ssm, "dynamodb": dynamodb, "sqs": sqs}
-        if options.brownout is not None:
-            # The degraded service's client is left to build_components, built as Lambda builds it.
-            clients.pop(options.brownout[0], None)
+        # The service builds its own AWS clients, as in Lambda (one attempt, the call timeout), on the emulator
+        # or on the brownout proxy in front of it; the event source's poller is AWS's own in Lambda, and here ours.
+        endpoints = dict.fromkeys(("ssm", "dynamodb", "sqs"), self.aws_url)
+        if self._brownout is not None and options.brownout is not None and options.brownout[0] in endpoints:
+            endpoints[options.brownout[0]] = self._brownout.url
+        sqs = aws_client(self.aws_url, "sqs")
+        self._aws_clients = [sqs]
         components = build_components(
-            dataclasses.replace(settings, log_level=options.service_log_level), sink=DiscardingSink(), aws=clients
+            dataclasses.replace(settings, log_level=options.service_log_level),
+            sink=DiscardingSink(),
+            aws_client_options={
+                service: {"endpoint_url": url, "region_name": REGION, **FAKE_CREDENTIALS}
+                for service, url in endpoints.items()
+            },
         )
         self._components = components
         self._resend_client = components.client
@@ -571,10 +573,9 @@ class LocalStack:
     def _start_brownout(self) -> None:
         """With ``--brownout``: the proxy in front of that dependency, and the service pointed at it.
 
-        An AWS service's client is then built by ``build_components`` as Lambda builds it (production's
-        timeouts and retries), and reaches the proxy through ``AWS_ENDPOINT_URL_<SERVICE>``. boto3 reads that,
-        the region and the credentials from the process environment, so they are set here for the stack's
-        lifetime -- fake credentials: the proxy forwards to the emulator only -- and put back by :meth:`stop`.
+        An AWS service's client (built by ``build_components`` as every one of them is, as Lambda builds it) is
+        given the proxy's URL as its endpoint; ``AWS_ENDPOINT_URL_<SERVICE>`` in :attr:`environment` says so. The
+        process environment is not touched: another stack in the same process keeps its own endpoints.
         """
         if self.options.brownout is None:
             return
@@ -587,30 +588,10 @@ class LocalStack:
         if dependency in ENDPOINT_VARIABLES:
             variable = ENDPOINT_VARIABLES[dependency]
             self.environment[variable] = proxy.url
-            self._set_environ(
-                {
-                    variable: proxy.url,
-                    "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-                    "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-                    "AWS_SESSION_TOKEN": None,
-                    "AWS_PROFILE": None,
-                    "AWS_REGION": REGION,
-                    "AWS_DEFAULT_REGION": REGION,
-                }
-            )
         elif dependency == "resend":
             self.environment["RESEND_API_URL"] = proxy.url
         else:
             self.environment["CONTACT_TURNSTILE_SITEVERIFY_URL"] = proxy.url + SITEVERIFY_PATH
-
-    def _set_environ(self, values: Mapping[str, str | None]) -> None:
-        """Set (or, for ``None``, remove) process environment variables, remembering what to put back."""
-        for name, value in values.items():
-            self._saved_environ.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
     @property
     def brownout(self) -> BrownoutProxy | None:
@@ -679,12 +660,6 @@ class LocalStack:
         for child in reversed(self._children):
             child.stop()
         self._children.clear()
-        for name, value in self._saved_environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environ.clear()
         self._stopped.set()
 
     def banner(self) -> str:
