@@ -6,6 +6,7 @@ import contextlib
 import gc
 import io
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, Mode
 from contact_sdk.devtools.local.console import Console
 from contact_sdk.devtools.local.emulator import MAX_RECEIVE_COUNT, aws_client
 from contact_sdk.devtools.local.stack import LocalStack, PortInUseError, StackOptions, StackPorts, StackStartError
+from contact_sdk.logs import build_logger
 from contact_sdk.settings import Settings
 from tests.conftest import LOOPBACK_AWS_CALL_TIMEOUT_MS
 
@@ -362,6 +364,27 @@ def test_a_neighbour_grabbing_ports_during_start_up_finds_every_announced_one_he
     finally:
         for grab in neighbour.held:
             grab.close()
+
+
+def test_a_service_logger_left_on_a_closed_stream_is_taken_over_and_left_on_a_live_one() -> None:
+    """An earlier user of the service's logger in the process (a test whose captured output is gone) can leave its
+    handler writing to a closed stream: the stack still starts, shows the service's lines in its console, and on
+    stop leaves the handler on a stream that works (standard output) rather than on the closed one."""
+    handler = build_logger().registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    gone = io.StringIO()
+    before = handler.setStream(gone)
+    gone.close()
+    output = io.StringIO()
+    options = StackOptions(ports=StackPorts.any(), min_fill_seconds=0, service_log_level="INFO")
+    try:
+        with LocalStack(options, console=Console(output)) as stack:
+            answer = httpx.get(f"{stack.api_url}/contact/token", headers={"Origin": stack.page_url}, timeout=30)
+            assert answer.status_code == 200
+        assert "service  INFO request handled" in output.getvalue()
+        assert handler.stream is sys.stdout
+    finally:
+        handler.setStream(before if before is not None and not getattr(before, "closed", False) else sys.stdout)
 
 
 def test_stop_releases_every_port() -> None:

@@ -219,6 +219,20 @@ def _not_serving_yet(event: Any, context: Any) -> Any:  # pragma: no cover - the
     raise RuntimeError("the contact API is bound but not serving yet")
 
 
+def _closed(stream: Any) -> bool:
+    return bool(getattr(stream, "closed", False))
+
+
+def _swap_stream(handler: logging.StreamHandler[Any], stream: Any) -> Any:
+    """``handler.setStream(stream)``, except that a stream already closed (an earlier owner's, such as a finished
+    test's captured output) is dropped without the flush that would raise; returns the live stream replaced."""
+    if not _closed(handler.stream):
+        return handler.setStream(stream)
+    with handler.lock or contextlib.nullcontext():
+        handler.stream = stream
+    return None
+
+
 def load_handler_module() -> ModuleType:
     """A private instance of the repository's ``handler.py`` (the Lambda entry point), for one stack.
 
@@ -532,7 +546,7 @@ class LocalStack:
         handler = components.api.logger.registered_handler
         if isinstance(handler, logging.StreamHandler):
             self._log_handler = handler
-            self._saved_stream = handler.setStream(ConsoleStream(self.console, "service"))
+            self._saved_stream = _swap_stream(handler, ConsoleStream(self.console, "service"))
         self._handler = load_handler_module()
         self._handler.environment.use_components(components)
         # Lambda's SQS event source mapping, played locally: queued submissions drain once the provider is back.
@@ -650,7 +664,8 @@ class LocalStack:
             self._resend_client.close()
             self._resend_client = None
         if self._log_handler is not None:
-            self._log_handler.setStream(self._saved_stream or sys.stdout)
+            saved = self._saved_stream
+            _swap_stream(self._log_handler, saved if saved is not None and not _closed(saved) else sys.stdout)
             self._log_handler = None
         for name, level in self._saved_levels.items():
             logging.getLogger(name).setLevel(level)
