@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +120,6 @@ class AwsServices:
         clients: Mapping[str, Any] | None = None,
         client_options: Mapping[str, Mapping[str, Any]] | None = None,
         call_timeout: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> AwsServices:
         """One :class:`AwsService` per service, with its guard; a client handed in is bounded the same way.
 
@@ -148,7 +147,6 @@ class AwsServices:
                 on_degraded=_report_degraded,
                 client_factory=(lambda config: injected) if injected is not None else None,
                 client_options=options.get(name),
-                clock=clock,
             )
 
         return cls(dynamodb=service("dynamodb"), sqs=service("sqs"), ssm=service("ssm"))
@@ -252,7 +250,6 @@ def build_components(
         clients=aws,
         client_options=aws_client_options,
         call_timeout=settings.aws_call_timeout_ms / 1000,
-        clock=time.monotonic,
     )
     source = parameters or SsmParameterSource(client_factory=services.ssm.client)
     timed: ParameterSource = _TimedParameterSource(source)

@@ -136,9 +136,9 @@ def test_client_options_point_a_built_client_at_an_emulator_with_the_runtimes_co
     [
         ({}, {"sns": {}}, "no AWS service sns: the service calls dynamodb, sqs and ssm"),
         (
-            {"dynamodb": object()},
-            {"dynamodb": {"endpoint_url": "http://127.0.0.1:5000"}},
-            "dynamodb: a client handed in is used as it is; client_options cannot apply",
+            {"dynamodb": object(), "sqs": object()},
+            {"sqs": {"endpoint_url": "http://127.0.0.1:5000"}, "dynamodb": {}},
+            "dynamodb, sqs: a client handed in is used as it is; client_options cannot apply",
         ),
     ],
 )
