@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ import httpx
 
 from contact_sdk import timings
 from contact_sdk.admission import Admission, SeparateAdmission, TransactionalAdmission
-from contact_sdk.api import ContactApi
+from contact_sdk.api import ContactApi, EventsEndpoint
 from contact_sdk.aws import SERVICE_LIMITS, AwsService
 from contact_sdk.breaker import OPEN, ProviderBreaker
 from contact_sdk.breaker_store import DynamoDBBreakerStore
@@ -53,9 +54,10 @@ from contact_sdk.security.fallback import FallbackNonceStore, FallbackRateLimitS
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.security.ratelimit import DynamoDBRateLimitStore, InMemoryRateLimitStore, RateLimiter, RateLimitStore
 from contact_sdk.settings import Settings
-from contact_sdk.webhooks import DynamoDBWebhookStore, InMemoryWebhookStore, WebhookRoute, WebhookStore
 
 if TYPE_CHECKING:
+    from contact_sdk.deadline import Deadline
+    from contact_sdk.outcome import Outcome
     from contact_sdk.security.turnstile import TurnstileVerifier
 
 __all__ = ["Components", "build_components"]
@@ -89,6 +91,29 @@ class Components:
             self.captcha.close()
         for service in self.aws_services:
             service.close()
+
+
+class _BuiltOnFirstDelivery:
+    """``POST /contact/events``, built on the first webhook delivery it receives (thread-safe, once).
+
+    Only Resend's servers call the route; no visitor's request needs it, so its modules (the verifier, the event
+    store) and its store stay out of a cold start's import and first request (docs/performance.md).
+    """
+
+    def __init__(self, build: Callable[[], EventsEndpoint]) -> None:
+        self._build = build
+        self._route: EventsEndpoint | None = None
+        self._lock = threading.Lock()
+
+    def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Deadline | None = None) -> Outcome:
+        """Build the route if this is its first delivery, then let it verify and record this one."""
+        route = self._route
+        if route is None:
+            with self._lock:
+                if self._route is None:
+                    self._route = self._build()
+                route = self._route
+        return route.receive(headers, body, deadline=deadline)
 
 
 def _report_degraded(service: str, how: str, detail: str) -> None:
@@ -290,7 +315,6 @@ def build_components(
     rate_store: RateLimitStore
     nonce_store: NonceStore
     records: SubmissionRecords
-    webhook_store: WebhookStore
     shared: tuple[Any, DynamoDBRateLimitStore, DynamoDBNonceStore, DynamoDBSubmissionRecords] | None = None
     if settings.table_name:
         dynamodb_client = services.dynamodb.client()
@@ -304,13 +328,11 @@ def build_components(
         rate_store = FallbackRateLimitStore(rate_table)
         nonce_store = FallbackNonceStore(nonce_table, InMemoryNonceStore(clock=clock.time))
         records = record_table
-        webhook_store = DynamoDBWebhookStore(dynamodb_client, settings.table_name)
     else:
         log.warning("CONTACT_TABLE_NAME is not set: rate limits and CSRF single use hold per instance only")
         rate_store = InMemoryRateLimitStore()
         nonce_store = InMemoryNonceStore(clock=clock.time)
         records = InMemorySubmissionRecords(days=settings.archive_days, spam_days=settings.archive_spam_days)
-        webhook_store = InMemoryWebhookStore()
         log.warning(
             "CONTACT_TABLE_NAME is not set: submissions are recorded in this instance only (nothing is kept for "
             "review, and a repeat is recognised only by the instance that saw it first)"
@@ -396,13 +418,28 @@ def build_components(
         record_metric=record,
     )
     sink = sink or StdoutSink()
-    events = WebhookRoute(
-        config_cache=cache,
-        secret_parameter=settings.webhook_secret_parameter,
-        store=webhook_store,
-        record_metric=record,
-        clock=clock.time,
-    )
+
+    def build_events() -> EventsEndpoint:
+        from contact_sdk.webhooks import (  # noqa: PLC0415 - on the first webhook delivery, never a visitor's request
+            DynamoDBWebhookStore,
+            InMemoryWebhookStore,
+            WebhookRoute,
+            WebhookStore,
+        )
+
+        table = settings.table_name
+        store: WebhookStore = (
+            DynamoDBWebhookStore(shared[0], table) if shared is not None and table else InMemoryWebhookStore()
+        )
+        return WebhookRoute(
+            config_cache=cache,
+            secret_parameter=settings.webhook_secret_parameter,
+            store=store,
+            record_metric=record,
+            clock=clock.time,
+        )
+
+    events = _BuiltOnFirstDelivery(build_events)
     consumer = OutboxConsumer(
         delivery,
         environment=settings.environment,

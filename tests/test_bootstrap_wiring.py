@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ import pytest
 
 from contact_sdk import timings
 from contact_sdk.aws import DependencySkipped
-from contact_sdk.bootstrap import AwsServices, Components, build_components
+from contact_sdk.bootstrap import AwsServices, Components, _BuiltOnFirstDelivery, build_components
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource
 from contact_sdk.logs import build_logger
 from contact_sdk.metrics import ListSink, MetricsRecorder, recording
@@ -275,3 +276,38 @@ def test_the_log_level_setting_is_the_one_read_from_the_functions_environment() 
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_the_webhook_route_is_built_by_its_first_delivery_once_however_many_arrive_together() -> None:
+    """``POST /contact/events`` is built when Resend's first delivery reaches it, not with the service: four
+    deliveries arriving at once build it once, and each is answered by it."""
+    builds: list[int] = []
+    answered: list[bytes] = []
+    start = threading.Barrier(4)
+
+    class Route:
+        def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Any = None) -> Any:
+            answered.append(body)
+            return f"recorded {body.decode()}"
+
+    def build() -> Route:
+        builds.append(1)
+        time.sleep(0.05)  # long enough for the other deliveries to arrive while it is being built
+        return Route()
+
+    route = _BuiltOnFirstDelivery(build)
+    assert builds == []
+    results: list[Any] = []
+
+    def deliver(n: int) -> None:
+        start.wait()
+        results.append(route.receive({}, str(n).encode()))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert builds == [1]
+    assert sorted(results) == ["recorded 0", "recorded 1", "recorded 2", "recorded 3"]
+    assert sorted(answered) == [b"0", b"1", b"2", b"3"]

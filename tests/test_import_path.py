@@ -8,8 +8,9 @@ The comparison is of module names, not of times: it is the same on a quiet machi
 What is deliberately *not* on the list, because only a request, a configuration or an error path needs it
 (docs/performance.md, "Cold start: what loads when"): ``contact_sdk.models`` and pydantic's model machinery
 (the first submission), ``httpcore`` (the first HTTP client), ``contact_sdk.security.turnstile`` (only with
-``CONTACT_TURNSTILE_SECRET_PARAMETER``), ``importlib.metadata`` (an error message of ``contact_sdk.metrics``)
-and boto3 itself (the first AWS call).
+``CONTACT_TURNSTILE_SECRET_PARAMETER``), ``importlib.metadata`` (an error message of ``contact_sdk.metrics``),
+``contact_sdk.webhooks`` (the delivery-status route, built on Resend's first webhook delivery) and boto3 itself
+(the first AWS call).
 
 When this test fails because a module was added on purpose, add it to :data:`BEYOND_FLOOR` with the reason
 it must load before the first request; otherwise import it where it is used.
@@ -73,10 +74,6 @@ BEYOND_FLOOR = frozenset(
         "contact_sdk.text",
         "contact_sdk.timings",
         "contact_sdk.transport",
-        "contact_sdk.webhooks",
-        "contact_sdk.webhooks.route",
-        "contact_sdk.webhooks.store",
-        "contact_sdk.webhooks.verifier",
     }
 )
 

@@ -180,6 +180,7 @@ def main() -> None:
         if name.startswith(("contact_sdk.devtools.sandbox", "contact_sdk.devtools.local", "contact_sdk.ops.cli"))
     )
     result["boto3_loaded"] = "boto3" in sys.modules
+    result["webhooks_loaded"] = sorted(name for name in sys.modules if name.startswith("contact_sdk.webhooks"))
     with open(result_path, "w", encoding="utf-8") as out:
         json.dump(result, out)
 

@@ -104,6 +104,7 @@ def test_cold_first_request(benchmark: Any, cold_run: ColdRun, cold_event: Calla
     assert json.loads(result["body"])["status"] == "sent"
     assert not result["aiohttp_loaded"] and not result["xray_loaded"], "aiohttp / the X-Ray SDK on the cold path"
     assert result["dev_tools_loaded"] == [], "the sandbox, local stack or CLI imported by the handler"
+    assert result["webhooks_loaded"] == [], "a visitor's first request loaded the webhook route's modules"
     assert result["maxrss_mb"] < RSS_BUDGET_MB, f"peak RSS {result['maxrss_mb']:.0f} MB after the first request"
 
 
