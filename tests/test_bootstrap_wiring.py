@@ -280,14 +280,16 @@ def test_the_log_level_setting_is_the_one_read_from_the_functions_environment() 
 
 def test_the_webhook_route_is_built_by_its_first_delivery_once_however_many_arrive_together() -> None:
     """``POST /contact/events`` is built when Resend's first delivery reaches it, not with the service: four
-    deliveries arriving at once build it once, and each is answered by it."""
+    deliveries arriving at once build it once, and each is answered by it with its own headers (the signature),
+    body and request deadline."""
     builds: list[int] = []
-    answered: list[bytes] = []
+    answered: list[tuple[Mapping[str, str], bytes, Any]] = []
     start = threading.Barrier(4)
+    deadlines = [object() for _ in range(4)]
 
     class Route:
         def receive(self, headers: Mapping[str, str], body: bytes, *, deadline: Any = None) -> Any:
-            answered.append(body)
+            answered.append((headers, body, deadline))
             return f"recorded {body.decode()}"
 
     def build() -> Route:
@@ -301,7 +303,7 @@ def test_the_webhook_route_is_built_by_its_first_delivery_once_however_many_arri
 
     def deliver(n: int) -> None:
         start.wait()
-        results.append(route.receive({}, str(n).encode()))
+        results.append(route.receive({"svix-id": f"msg_{n}"}, str(n).encode(), deadline=deadlines[n]))
 
     threads = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
     for thread in threads:
@@ -310,4 +312,6 @@ def test_the_webhook_route_is_built_by_its_first_delivery_once_however_many_arri
         thread.join(timeout=10)
     assert builds == [1]
     assert sorted(results) == ["recorded 0", "recorded 1", "recorded 2", "recorded 3"]
-    assert sorted(answered) == [b"0", b"1", b"2", b"3"]
+    assert sorted(answered, key=lambda seen: seen[1]) == [
+        ({"svix-id": f"msg_{n}"}, str(n).encode(), deadlines[n]) for n in range(4)
+    ]
