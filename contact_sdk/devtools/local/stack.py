@@ -183,8 +183,8 @@ def _port_flags() -> dict[str, tuple[str, str]]:
     }
 
 
-def _probe(host: str, port: int) -> int | None:
-    """Bind ``host:port`` like the servers will; the bound port, or ``None`` when it is taken."""
+def _is_taken(host: str, port: int) -> bool:
+    """Whether binding ``host:port`` as the servers will is refused (in use, or a port this user may not bind)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -192,9 +192,9 @@ def _probe(host: str, port: int) -> int | None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return None
+                return True
             raise
-        return int(probe.getsockname()[1])
+        return False
 
 
 def check_fixed_ports(host: str, ports: StackPorts) -> None:
@@ -208,7 +208,7 @@ def check_fixed_ports(host: str, ports: StackPorts) -> None:
         raise StackStartError(f"two parts of the stack cannot share a port: {wanted}")
     taken: list[tuple[str, int, str]] = []
     for key, port in wanted.items():
-        if port and _probe(host, port) is None:
+        if port and _is_taken(host, port):
             what, flag = _port_flags()[key]
             taken.append((what, port, flag))
     if taken:
