@@ -1,6 +1,7 @@
 """The API's edges, fast tier: events whose source address is missing or malformed, the webhook route when an
 SDK user builds the API without it or sends a body that does not decode, and the Lambda's remaining time as the
-deadline when the API is built with its defaults. The service runs in process (tests.test_api.in_process)."""
+deadline when the API is built with its defaults and with the margin the settings give. The service runs in
+process (tests.test_api.in_process)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,34 @@ def test_the_work_ends_by_the_budget_or_three_seconds_before_the_lambda_is_stopp
     api = bare_api(components, deadline_clock=clock.monotonic, response_budget_ms=budget_ms)
     headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
     response = api.handle(event("POST", "/contact", headers=headers, body=form()), FakeLambdaContext(remaining_ms))
+    assert response["statusCode"] == 200
+    assert seen == [left]
+
+
+@pytest.mark.parametrize(
+    ("margin", "left"),
+    [({}, 1.5), ({"deadline_margin_ms": 1000}, 3.5), ({"deadline_margin_ms": 4000}, 0.5)],
+    ids=["the default 3 s", "CONTACT_DEADLINE_MARGIN_MS=1000", "CONTACT_DEADLINE_MARGIN_MS=4000"],
+)
+def test_the_margin_setting_is_what_the_service_keeps_back_from_the_lambdas_time(
+    built: list[Components], margin: dict[str, int], left: float
+) -> None:
+    """The service as the Lambda builds it (the settings through ``build_components``), 4.5 s left in the
+    invocation and the default 4 s response budget: Resend is called with 4.5 s less the configured margin, which
+    ends before the budget does. The provider reads what it was given from its own deadline scope."""
+    clock = ManualClock(start=1_800_000_000.0)
+    seen: list[float] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        scope = current()
+        seen.append(scope.remaining() if scope is not None else -1.0)
+        return Provider()(request)
+
+    components = in_process(provider, outbox=None, clock=clock, **margin)  # no outbox: no reserve kept for it
+    built.append(components)
+    api = components.api
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "X-CSRF-Token": token(api)}
+    response = api.handle(event("POST", "/contact", headers=headers, body=form()), FakeLambdaContext(4_500))
     assert response["statusCode"] == 200
     assert seen == [left]
 

@@ -233,6 +233,20 @@ def test_a_hanging_siteverify_gets_the_checks_share_of_the_budget_not_its_own_ti
     assert str(email["subject"]).startswith("[captcha unverified] ")
 
 
+def test_a_hanging_siteverify_is_cut_at_its_own_timeout_when_that_ends_first(service: Callable[..., Service]) -> None:
+    """CONTACT_TURNSTILE_TIMEOUT_MS=300 under the default 4 s budget (the checks' share: 2 s): siteverify hangs and
+    is cut at its own 0.3 s, and the email goes out marked as unverified."""
+    s = service(turnstile_timeout_ms=300)
+    s.siteverify.hang_on = s.clock
+    started = s.clock()
+    status, _, body = s.post(turnstileToken=GOOD)
+    assert (status, body["status"]) == (200, "sent")
+    assert s.siteverify.had == [0.3]
+    assert s.clock() - started == pytest.approx(0.3)
+    [email] = s.provider.sent
+    assert str(email["subject"]).startswith("[captcha unverified] ")
+
+
 def test_a_visitor_without_a_source_address_is_checked_without_one(service: Callable[..., Service]) -> None:
     """An event with no usable source address (a test console, a misconfigured integration): siteverify is asked
     without ``remoteip`` rather than with a placeholder Cloudflare would read as an address."""

@@ -109,7 +109,7 @@ class Batch:
 def batch_for() -> Iterator[Callable[..., Batch]]:
     built: list[Components] = []
 
-    def build(provider: Provider, *, queue_url: bool = True, send_fails: bool = False) -> Batch:
+    def build(provider: Provider, *, queue_url: bool = True, send_fails: bool = False, **overrides: Any) -> Batch:
         clock = SimClock(start=NOON)
         queue = WatchedQueue(clock, send_fails=send_fails)
         settings = Settings.from_env(
@@ -120,6 +120,7 @@ def batch_for() -> Iterator[Callable[..., Batch]]:
             outbox_queue_url=queue.url if queue_url else None,
             parked_queue_url=PARKED_URL,
             resend_api_url="https://api.resend.example",
+            **overrides,
         )
         sink = ListSink()
         parameters = InMemoryParameterSource({"/c": CONFIG, "/s": "s" * 48})
@@ -186,6 +187,17 @@ def test_the_providers_timeouts_are_cut_to_what_the_invocation_has_left(batch_fo
     batch = batch_for(provider)
     assert batch.run(queued(), context=SimContext(batch.clock, timeout_s=30.0)) == {"batchItemFailures": []}
     assert provider.timeouts == [{"connect": 3.0, "read": 10.0, "write": 5.0, "pool": 2.0}]
+
+
+def test_the_margin_setting_is_what_the_consumer_keeps_back_from_the_invocation(
+    batch_for: Callable[..., Batch],
+) -> None:
+    """CONTACT_DEADLINE_MARGIN_MS=1000: of 5 s left, 4 s are the batch's, so the read and write timeouts are cut to
+    4 s (the 3 s connect and 2 s pool timeouts are shorter already); with the default 3 s margin they were 2 s."""
+    provider = Provider()
+    batch = batch_for(provider, deadline_margin_ms=1000)
+    assert batch.run(queued(), context=SimContext(batch.clock, timeout_s=5.0)) == {"batchItemFailures": []}
+    assert provider.timeouts == [{"connect": 3.0, "read": 4.0, "write": 4.0, "pool": 2.0}]
 
 
 def test_an_unreadable_message_is_parked_as_it_came_and_leaves_the_outbox(batch_for: Callable[..., Batch]) -> None:

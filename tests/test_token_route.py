@@ -21,7 +21,8 @@ from tests.clocks import ManualClock
 from tests.log_lines import printed
 from tests.test_api import ORIGIN, Provider, answer, event, form, in_process
 
-#: On a rate-limit window's boundary (1_800_000_000 = 2,000,000 windows of 900 s), so the figures are whole.
+#: On a rate-limit window's boundary (1_800_000_000 = 2,000,000 windows of 900 s, 6,000,000 of 300 s), so the
+#: figures are whole.
 START = 1_800_000_000.0
 PAGE_IP = "203.0.113.7"
 
@@ -109,26 +110,42 @@ def test_a_token_is_refused_without_an_allowed_origin_before_anything_is_read_or
 def test_the_fourth_token_request_in_a_window_waits_for_the_window_to_pass(
     built: list[Components], provider: Provider, clock: ManualClock
 ) -> None:
-    """3 token requests per 900 s: all three at the window's start are served; the fourth is ``429`` with
-    ``Retry-After: 900`` (the latest hit a whole window old), and its message says so in the page's words. Another
+    """3 token requests per 300 s: all three at the window's start are served; the fourth is ``429`` with
+    ``Retry-After: 300`` (the latest hit a whole window old), and its message says so in the page's words. Another
     address is served meanwhile; one second before the wait ends the answer is still ``429`` (``Retry-After: 1``),
-    and at its end the page gets a token again."""
-    components = service(built, provider, clock, token_limit=3, token_window_seconds=900)
+    and at its end the page gets a token again. The window is not the default (900 s), nor the submissions'
+    (900 s here), so the figures show that ``CONTACT_TOKEN_RATE_LIMIT_WINDOW_SECONDS`` reaches the token limit."""
+    components = service(built, provider, clock, token_limit=3, token_window_seconds=300)
     assert [ask(components)[0] for _ in range(3)] == [200, 200, 200]
 
     status, headers, body = ask(components)
-    assert (status, headers["Retry-After"]) == (429, "900")
+    assert (status, headers["Retry-After"]) == (429, "300")
     assert body["error"] == {
         "code": "rate_limited",
-        "message": "Too many token requests from your address. Please try again in 900 seconds.",
+        "message": "Too many token requests from your address. Please try again in 300 seconds.",
     }
     assert ask(components, ip="198.51.100.20")[0] == 200
 
-    clock.advance(899)
+    clock.advance(299)
     status, headers, _ = ask(components)
     assert (status, headers["Retry-After"]) == (429, "1")
     clock.advance(1)
     assert ask(components)[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("prefix", "statuses"),
+    [(64, [200, 200, 200, 200]), (48, [200, 200, 200, 429])],
+    ids=["the default /64: four networks", "CONTACT_RATE_LIMIT_IPV6_PREFIX=48: one network"],
+)
+def test_ipv6_token_requests_are_counted_by_the_configured_prefix(
+    built: list[Components], provider: Provider, clock: ManualClock, prefix: int, statuses: list[int]
+) -> None:
+    """3 token requests per window, one each from four /64s of the same /48 (what one customer of a provider
+    that hands out /48s can use): by their /64 each address is new; by the configured /48 the fourth is over."""
+    components = service(built, provider, clock, token_limit=3, rate_limit_ipv6_prefix=prefix)
+    senders = ["2001:db8:aa:1::7", "2001:db8:aa:2::7", "2001:db8:aa:3::7", "2001:db8:aa:4::7"]
+    assert [ask(components, ip=ip)[0] for ip in senders] == statuses
 
 
 def test_a_cold_instance_without_its_secret_answers_503_and_the_request_is_not_counted(

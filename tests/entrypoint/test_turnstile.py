@@ -107,6 +107,35 @@ def test_a_token_for_another_site_is_refused(turnstile_stack: Callable[..., Stac
     assert stack.sandbox.emails() == []
 
 
+@pytest.mark.parametrize(
+    "case",
+    [(None, "newsletter", 403), ("newsletter", "newsletter", 200), ("newsletter", "contact", 403)],
+    ids=["default contact, newsletter's token", "newsletter configured, its token", "newsletter configured, contact's"],
+)
+def test_a_token_solved_on_another_widget_of_the_site_is_refused_by_its_action(
+    turnstile_stack: Callable[..., Stack],
+    standin: SiteverifyStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[str | None, str, int],
+) -> None:
+    """A site with two widgets (the contact form, a newsletter sign-up) tells their tokens apart by ``data-action``,
+    which siteverify reports. The form accepts its own action, ``contact`` unless ``CONTACT_TURNSTILE_ACTION``
+    names another, and refuses a token solved on the other widget with 403 captcha_invalid, sending nothing."""
+    configured, reported, status = case
+    if configured is not None:
+        monkeypatch.setenv("CONTACT_TURNSTILE_ACTION", configured)
+    standin.action = reported
+    stack = turnstile_stack(PASS_SECRET, standin.url)
+    response = stack.submit(submission(turnstileToken=DUMMY_TOKEN))
+    if status == 403:
+        assert_error(response, 403, "captcha_invalid")
+        assert stack.sandbox.emails() == []
+    else:
+        assert response["statusCode"] == 200 and body_of(response)["status"] == "sent"
+        assert len(stack.sandbox.emails()) == 1
+    assert len(standin.received) == 1
+
+
 def test_a_forged_csrf_token_never_reaches_cloudflare(
     turnstile_stack: Callable[..., Stack], standin: SiteverifyStandIn
 ) -> None:
