@@ -1,5 +1,6 @@
 """The submission record: its state machine, cycles and retention, in memory and against moto (DynamoDB on
-loopback), and the pure parts around it (source reduction, ids, --since, CSV cells).
+loopback), the retention the service's settings give a deployment without a table, and the pure parts around it
+(source reduction, ids, --since, CSV cells).
 
 The allowed moves below are written out by hand from the issue ("no state ever moves backwards: sent and
 delivered are final; spam can't overwrite sent; a late queued can't hide a sent") and the drawing in the
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto import mock_aws
 
@@ -33,7 +35,9 @@ from contact_sdk.record import (
     source_prefix,
     view_of,
 )
+from tests.clocks import ManualClock
 from tests.conftest import aws_client
+from tests.test_api import form, in_process, post
 
 NOW = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 KEY = "contact-" + "0123456789abcdef" + "f" * 48
@@ -353,6 +357,42 @@ def test_in_memory_a_record_is_forgotten_at_the_end_of_its_retention() -> None:
     again = records.claim(draft(S.RECEIVED, now=parked_at + 30 * DAY, request_id="r3"))
     assert again.created
     assert [h["state"] for h in records.history(KEY)] == ["received"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "later", "first", "states"),
+    [
+        ({}, 3 * DAY, {"website": "http://spam.example"}, ["spam", "received", "sent"]),
+        ({"archive_spam_days": 3}, 3 * DAY, {"website": "http://spam.example"}, ["received", "sent"]),
+        ({}, 3 * DAY, {}, ["received", "sent", "received", "sent"]),
+        ({"archive_days": 3}, 3 * DAY, {}, ["received", "sent"]),
+    ],
+    ids=["spam, default 7 days", "CONTACT_ARCHIVE_SPAM_DAYS=3", "sent, default 30 days", "CONTACT_ARCHIVE_DAYS=3"],
+)
+def test_without_a_table_the_service_keeps_its_records_as_long_as_the_archive_settings_say(
+    settings: dict[str, int], later: float, first: dict[str, str], states: list[str]
+) -> None:
+    """No ``CONTACT_TABLE_NAME``: the instance's own records follow the archive settings as the table's items do.
+    A message is judged spam (or sent), and three days later the same message is sent: its history still holds
+    the first verdict under the defaults (7 and 30 days), and starts afresh when the setting is three days. The
+    record is found by the ``Idempotency-Key`` the provider received."""
+    keys: list[str] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        return httpx.Response(200, json={"id": f"e-{len(keys)}"})
+
+    clock = ManualClock(start=NOW)
+    components = in_process(provider, outbox=None, clock=clock, **settings)
+    try:
+        assert post(components.api, form(**first))[0] == 200
+        clock.advance(later)
+        assert post(components.api, form())[0] == 200
+        records = components.records
+        assert isinstance(records, InMemorySubmissionRecords)
+        assert [entry["state"] for entry in records.history(keys[-1])] == states
+    finally:
+        components.close()
 
 
 def test_in_memory_each_history_entry_holds_what_its_change_had() -> None:
