@@ -176,6 +176,19 @@ def test_a_delivered_message_is_logged_with_its_record_state_and_the_submissions
     assert batch.sink.totals()["EmailsSent"] == 1
 
 
+def test_the_consumers_metrics_are_counted_in_the_configured_environment(batch_for: Callable[..., Batch]) -> None:
+    """CONTACT_ENVIRONMENT=staging: every EMF document the consumer writes is in the ``Environment=staging``
+    dimension the dashboards and alarms filter on, as the API's are; counted under ``prod`` (the default), a
+    staging delivery would move the production alarms and none of staging's."""
+    batch = batch_for(Provider(), environment="staging")
+    claim_queued(batch.components)
+    assert batch.run(queued()) == {"batchItemFailures": []}
+    assert batch.sink.totals()["EmailsSent"] == 1
+    for document in batch.sink.documents:
+        assert document["Environment"] == "staging"
+        assert [d["Dimensions"] for d in document["_aws"]["CloudWatchMetrics"]] == [[["Environment"]]]
+
+
 def test_the_providers_timeouts_are_cut_to_what_the_invocation_has_left(batch_for: Callable[..., Batch]) -> None:
     """5 s left less the 3 s margin: every phase gets 2 s. With 30 s left the configured ones (3/10/5/2 s) apply."""
     provider = Provider()
