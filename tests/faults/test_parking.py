@@ -255,11 +255,14 @@ def test_an_unreachable_lot_leaves_an_unreadable_message_to_sqs(build_stack: Cal
     assert lot.unreadable == [("[1, 2]", "unreadable: test")]
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
 def test_a_recomposed_redrive_sends_the_fixed_email_once_under_a_derived_key(
-    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str]
+    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, output: str
 ) -> None:
     """Parked for its sender; the operator fixes fromEmail and runs ``redrive --recompose``: one email, from the
-    new sender, under ``<key>.r1``; the record notes both keys; the old message, put back, sends nothing."""
+    new sender, under ``<key>.r1``; the record notes both keys; the old message, put back, sends nothing. The
+    operator's shell has none of the function's variables: the table, the config parameter and Resend's URL
+    come from the options alone. With ``--json`` the same is said in one object."""
     stack = parking_stack
     stack.sandbox.script(["422:invalid_from_address"])
     assert stack.submit(submission(email="grace.hopper@example.net"))["statusCode"] == 202
@@ -276,10 +279,20 @@ def test_a_recomposed_redrive_sends_the_fixed_email_once_under_a_derived_key(
     stack.sandbox.clear_faults()
     args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
     args += ["--table", stack.table, "--config-parameter", CONFIG_PARAMETER, "--resend-api-url", stack.sandbox.url]
-    assert cli_main(args) == 0
+    args += ["--json"] if output == "json" else []
+    capsys.readouterr()  # what the accounting above printed
+    with monkeypatch.context() as shell:
+        for name in ("CONTACT_TABLE_NAME", "CONTACT_CONFIG_PARAMETER", "RESEND_API_URL"):
+            shell.delenv(name)
+        assert cli_main(args) == 0
     out = capsys.readouterr().out
-    assert f"recomposed {identifier} under {first_key}.r1\n" in out
-    assert "moved 1 message(s); left 0" in out
+    if output == "json":
+        answer = json.loads(out)
+        assert answer["recomposed"] == [{"submissionId": identifier, "idempotencyKey": f"{first_key}.r1"}]
+        assert (len(answer["moved"]), answer["left"], answer["dryRun"]) == (1, [], False)
+    else:
+        assert f"recomposed {identifier} under {first_key}.r1\n" in out
+        assert "moved 1 message(s); left 0" in out
     assert dead_letters(stack) == []
 
     # A copy under the first key is still around (say, a plain redrive an operator ran from an old listing).
@@ -323,6 +336,36 @@ def test_a_recomposed_redrive_leaves_what_it_cannot_redrive(
     assert "moved 0 message(s); left 1" in out
     assert len(dead_letters(stack)) == 1
     assert stack.sandbox.emails() == []
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_recomposed_redrive_whose_config_cannot_be_read_stops_and_moves_nothing(
+    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    """``--config-parameter`` names a parameter that does not exist: exit 1 with one line saying so, no traceback,
+    the parked message still on the dead-letter queue and nothing sent; with ``--json`` standard output says the
+    same in one object (nothing recomposed, the error)."""
+    stack = parking_stack
+    stack.sandbox.script(["422:invalid_from_address"])
+    assert stack.submit(submission())["statusCode"] == 202
+    stack.sandbox.clear_faults()
+    sent_before = len(email_requests(stack))
+    args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
+    args += ["--table", stack.table, "--config-parameter", "/portfolio/test/resend/missing"]
+    args += ["--resend-api-url", stack.sandbox.url, *(["--json"] if output == "json" else [])]
+    capsys.readouterr()
+    assert cli_main(args) == 1
+    out, err = capsys.readouterr()
+    [line] = err.splitlines()
+    assert line.startswith("error: the Resend config could not be read: ")
+    assert "/portfolio/test/resend/missing" in line and line.endswith("; nothing moved after that")
+    assert "Traceback" not in err
+    if output == "json":
+        assert json.loads(out) == {"recomposed": [], "error": line.removeprefix("error: ")}
+    else:
+        assert out == ""
+    assert len(dead_letters(stack)) == 1
+    assert len(email_requests(stack)) == sent_before
 
 
 def test_recompose_without_a_table_is_refused_before_anything_moves(

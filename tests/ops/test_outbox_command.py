@@ -156,6 +156,59 @@ def test_redrive_leaves_messages_that_are_not_submissions(aws: str, queues: dict
     assert depth(aws, queues["url"]) == (1, 0)
 
 
+def put_parked(aws: str, queue_url: str, item: QueuedEmail, reason: str) -> None:
+    """A submission the consumer parked: the message as queued, with the ``parkedReason`` attribute."""
+    aws_client(aws, "sqs").send_message(
+        QueueUrl=queue_url,
+        MessageBody=item.to_json(),
+        MessageAttributes={
+            "idempotencyKey": {"DataType": "String", "StringValue": item.idempotency_key},
+            "parkedReason": {"DataType": "String", "StringValue": reason},
+        },
+    )
+
+
+def test_redrive_parked_only_moves_the_parked_and_leaves_the_rest(
+    aws: str, queues: dict[str, str], capsys: Any
+) -> None:
+    """``--parked-only`` after fixing what the provider refused: the parked submission goes back to the outbox;
+    one dead-lettered for another reason (it ran out of receives) stays, reported ``not parked``."""
+    put_parked(aws, queues["dlq"], queued(1), "ProviderRequestError 422 validation_error: bad from")
+    put(aws, queues["dlq"], queued(2))
+    status, out, _ = run(capsys, "redrive", "--from", queues["dlq"], "--to", queues["url"], "--parked-only")
+    assert status == 0
+    assert "moved 1 message(s); left 1" in out
+    assert "(not parked)" in out
+    sqs = aws_client(aws, "sqs")
+    [moved] = sqs.receive_message(QueueUrl=queues["url"], MaxNumberOfMessages=10)["Messages"]
+    assert read_message(moved["Body"]).idempotency_key == f"contact-{1:064d}"
+    [left] = sqs.receive_message(QueueUrl=queues["dlq"], MaxNumberOfMessages=10)["Messages"]
+    assert read_message(left["Body"]).idempotency_key == f"contact-{2:064d}"
+
+
+def test_redrive_json_says_what_moved_and_what_stayed_and_why(aws: str, queues: dict[str, str], capsys: Any) -> None:
+    """``--json`` for scripts: one object with the moved message ids, the ones left with their reason and whether
+    it was a dry run; nothing else on standard output. The dry run's figures match what the real run then does."""
+    put(aws, queues["dlq"], "{not ours", queued(1), queued(2))
+    sqs = aws_client(aws, "sqs")
+    received = sqs.receive_message(QueueUrl=queues["dlq"], MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    unreadable = next(m["MessageId"] for m in received if m["Body"] == "{not ours")
+    submissions = sorted(m["MessageId"] for m in received if m["Body"] != "{not ours")
+    argv = ("redrive", "--from", queues["dlq"], "--to", queues["url"], "--json")
+    for dry_run in (True, False):
+        status, out, err = run(capsys, *argv, *(("--dry-run",) if dry_run else ()))
+        assert (status, err) == (0, "")
+        answer = json.loads(out)
+        assert answer["dryRun"] is dry_run
+        assert sorted(answer["moved"]) == submissions
+        [left] = answer["left"]
+        assert left["messageId"] == unreadable
+        assert left["reason"].startswith("not a queued submission")
+        assert answer["recomposed"] == []
+    assert depth(aws, queues["url"]) == (2, 0)
+    assert depth(aws, queues["dlq"]) == (1, 0)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -8,6 +8,7 @@ Usage::
     contact-sdk outbox redrive --from "$OUTBOX_DLQ_URL" --to "$OUTBOX_URL" --max 50
     contact-sdk outbox parked --queue-url "$OUTBOX_DLQ_URL"          # permanently refused, with reasons
     contact-sdk outbox redrive --from "$OUTBOX_DLQ_URL" --to "$OUTBOX_URL" --parked-only
+    contact-sdk outbox redrive --from "$OUTBOX_DLQ_URL" --to "$OUTBOX_URL" --json   # for scripts
 
 ``peek`` never prints a message's text or the sender's full address. ``redrive`` sends a copy to
 the outbox queue and then deletes the original, at most ``--max`` messages per run; a replayed
@@ -117,6 +118,15 @@ def _redrive(args: argparse.Namespace) -> int:
     if args.recompose and not args.table:
         sys.stderr.write("error: --recompose needs the submissions' table: --table or CONTACT_TABLE_NAME\n")
         return 2
+    recomposed: list[dict[str, str]] = []
+
+    def note_recomposed(identifier: str, key: str) -> None:
+        # Said as it happens: a later failure stops the run, and these have already moved.
+        if args.json:
+            recomposed.append({"submissionId": identifier, "idempotencyKey": key})
+        else:
+            sys.stdout.write(f"recomposed {identifier} under {key}\n")
+
     if not args.recompose or args.dry_run:
         result = queue.redrive(
             _sqs(args),
@@ -131,13 +141,26 @@ def _redrive(args: argparse.Namespace) -> int:
         from contact_sdk.outbox import OutboxUnavailable  # noqa: PLC0415
 
         try:
-            result = _redrive_recomposed(args)
-        except ConfigurationError as exc:
-            sys.stderr.write(f"error: the Resend config could not be read: {exc}; nothing moved after that\n")
+            result = _redrive_recomposed(args, note_recomposed)
+        except (ConfigurationError, OutboxUnavailable) as exc:
+            if isinstance(exc, ConfigurationError):
+                error = f"the Resend config could not be read: {exc}; nothing moved after that"
+            else:
+                error = f"{exc}; the message stays on {args.source}"
+            sys.stderr.write(f"error: {error}\n")
+            if args.json:
+                _print_json({"recomposed": recomposed, "error": error})
             return 1
-        except OutboxUnavailable as exc:
-            sys.stderr.write(f"error: {exc}; the message stays on {args.source}\n")
-            return 1
+    if args.json:
+        _print_json(
+            {
+                "dryRun": result.dry_run,
+                "moved": result.moved,
+                "left": [{"messageId": message_id, "reason": reason} for message_id, reason in result.skipped],
+                "recomposed": recomposed,
+            }
+        )
+        return 0
     verb = "would move" if result.dry_run else "moved"
     for message_id in result.moved:
         sys.stdout.write(f"{verb} {message_id}\n")
@@ -147,8 +170,9 @@ def _redrive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _redrive_recomposed(args: argparse.Namespace) -> queue.RedriveResult:
-    """``--recompose``: each message's submission composed again from today's config, under a derived key."""
+def _redrive_recomposed(args: argparse.Namespace, recomposed: Callable[[str, str], None]) -> queue.RedriveResult:
+    """``--recompose``: each message's submission composed again from today's config, under a derived key; each
+    one is reported to ``recomposed`` (its submission id and new key) as it is queued."""
     import time  # noqa: PLC0415
 
     from contact_sdk.ops.sending import operator_delivery  # noqa: PLC0415 - only --recompose sends
@@ -167,7 +191,7 @@ def _redrive_recomposed(args: argparse.Namespace) -> queue.RedriveResult:
             _, key = records.requeue_submission(dynamodb, args.table, identifier, delivery=delivery, now=time.time())
         except records.RequeueRefused as exc:
             return str(exc)
-        sys.stdout.write(f"recomposed {identifier} under {key}\n")
+        recomposed(identifier, key)
         return None
 
     try:
