@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,70 @@ def test_dashboard_render_reads_the_consumers_log_group_when_named(capsys: pytes
         q for q in queries if "record_state" in q
     ]
     assert len([q for q in queries if "record_state" in q]) == 1
+
+
+def dimension_values(node: Any, name: str) -> set[str]:
+    """Every value the rendered JSON gives dimension ``name``: in a dashboard's metric arrays (``[namespace, metric,
+    name, value, ...]``) and in an alarm's ``{"Name": name, "Value": value}``."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("Name") == name and isinstance(node.get("Value"), str):
+            found.add(node["Value"])
+        for value in node.values():
+            found |= dimension_values(value, name)
+    elif isinstance(node, list):
+        for i, item in enumerate(node[:-1]):
+            if item == name and isinstance(node[i + 1], str):
+                found.add(node[i + 1])
+        for item in node:
+            found |= dimension_values(item, name)
+    return found
+
+
+def rendered(capsys: pytest.CaptureFixture[str], command: str, *options: str) -> Any:
+    """``<command> render`` with ARGS then ``options`` (a later option wins), parsed."""
+    assert main([command, "render", *ARGS, *options]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("command", ["dashboard", "alarms"])
+def test_the_environment_option_is_the_dimension_every_custom_metric_is_read_in(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--environment staging``: every ``Environment`` dimension in the output says staging, none prod (the
+    service's metrics for that stage are counted under staging; a prod dimension would read another stage)."""
+    assert dimension_values(rendered(capsys, command, "--environment", "staging"), "Environment") == {"staging"}
+
+
+def test_the_region_option_is_every_widgets_region(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--region us-east-1``: every widget reads that region (a widget left in another one shows nothing)."""
+    widgets = rendered(capsys, "dashboard", "--region", "us-east-1")["widgets"]
+    assert {w["properties"]["region"] for w in widgets if "region" in w["properties"]} == {"us-east-1"}
+
+
+def test_the_log_group_options_are_what_the_queries_and_filters_read(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--log-group-name`` and ``--consumer-log-group-name`` (log groups not named after their functions): the
+    dashboard's queries and the alarms' metric filters read those groups and no /aws/lambda/ default."""
+    options = ("--log-group-name", "/custom/handler", "--consumer-function-name", "prod-contact-outbox-consumer")
+    options += ("--consumer-log-group-name", "/custom/consumer")
+    widgets = rendered(capsys, "dashboard", *options)["widgets"]
+    sources = {
+        source
+        for w in widgets
+        if w["type"] == "log"
+        for source in re.findall(r"SOURCE '([^']+)'", w["properties"]["query"])
+    }
+    assert sources == {"/custom/handler", "/custom/consumer"}
+    filters = rendered(capsys, "alarms", *options)["metricFilters"]
+    assert {f["logGroupName"] for f in filters} == {"/custom/handler", "/custom/consumer"}
+
+
+@pytest.mark.parametrize("command", ["dashboard", "alarms"])
+def test_the_dead_letter_queue_option_is_the_queue_watched(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--dead-letter-queue-name``: the dashboard's widget and the dead-letter and parked alarms watch that queue
+    (without it there is none)."""
+    assert dimension_values(rendered(capsys, command), "QueueName") == set()
+    assert dimension_values(rendered(capsys, command, "--dead-letter-queue-name", "q-dlq"), "QueueName") == {"q-dlq"}
 
 
 def test_alarms_render_prints_alarms_and_filters(
@@ -189,6 +254,19 @@ def test_dashboard_deploy_and_dry_run(
     assert main(["dashboard", "deploy", *ARGS]) == 0
     assert capsys.readouterr().out.endswith("applied\n")
     assert cloudwatch.get_dashboard(DashboardName="prod-portfolio-email-dashboard")["DashboardBody"]
+
+
+def test_the_dashboard_name_option_is_the_dashboard_deployed(
+    aws: str, params: DeploymentParameters, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--dashboard-name ops-email``: the dry run and the deploy name that dashboard, and the default one is not
+    created beside it."""
+    create_referenced_resources(aws, params)
+    assert main(["dashboard", "deploy", *ARGS, "--dashboard-name", "ops-email", "--dry-run"]) == 0
+    assert "dashboard ops-email: create" in capsys.readouterr().out
+    assert main(["dashboard", "deploy", *ARGS, "--dashboard-name", "ops-email"]) == 0
+    entries = aws_client(aws, "cloudwatch").list_dashboards()["DashboardEntries"]
+    assert [entry["DashboardName"] for entry in entries] == ["ops-email"]
 
 
 @pytest.mark.integration
