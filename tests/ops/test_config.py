@@ -108,6 +108,47 @@ def test_rotate_from_an_environment_variable(
     assert json.loads(stored_value(aws, NAME)["Value"])["apiKey"] == "re_from_env_000000000002"
 
 
+def stored_key_id(aws: str, name: str) -> str:
+    """The KMS key the SecureString is encrypted with, as Parameter Store reports it."""
+    [parameter] = aws_client(aws, "ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+        "Parameters"
+    ]
+    return str(parameter["KeyId"])
+
+
+def test_put_over_an_existing_parameter_needs_overwrite(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second ``put`` is refused (exit 1, the way out named) and the stored document stays; with ``--overwrite``
+    the new document is stored."""
+    assert run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--file", str(config_file))[0] == 0
+    changed = {**DOCUMENT, "toEmail": "office@example.org"}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(changed)))
+    status, _, err = run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id)
+    assert status == 1
+    assert f"parameter {NAME} already exists: pass --overwrite (or use rotate)" in err
+    assert json.loads(stored_value(aws, NAME)["Value"]) == DOCUMENT
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(changed)))
+    assert run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--overwrite")[0] == 0
+    assert json.loads(stored_value(aws, NAME)["Value"]) == changed
+
+
+def test_rotate_keeps_the_kms_key_unless_told_another(
+    aws: str, key_id: str, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rotate`` re-encrypts with the key the parameter had; ``--kms-key-id`` moves it to another key (a key
+    being retired), and the new API key reads back through it."""
+    run(capsys, "config", "put", "--parameter", NAME, "--kms-key-id", key_id, "--file", str(config_file))
+    monkeypatch.setattr("sys.stdin", io.StringIO("re_next_key_0000000001\n"))
+    assert run(capsys, "config", "rotate", "--parameter", NAME, "--api-key-stdin")[0] == 0
+    assert stored_key_id(aws, NAME) == key_id
+    other = str(aws_client(aws, "kms").create_key()["KeyMetadata"]["KeyId"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("re_next_key_0000000002\n"))
+    assert run(capsys, "config", "rotate", "--parameter", NAME, "--api-key-stdin", "--kms-key-id", other)[0] == 0
+    assert stored_key_id(aws, NAME) == other
+    assert json.loads(stored_value(aws, NAME)["Value"])["apiKey"] == "re_next_key_0000000002"
+
+
 def test_put_csrf_secret_generates_and_masks(aws: str, key_id: str, capsys: pytest.CaptureFixture[str]) -> None:
     """put-csrf-secret writes 64 random characters and prints only a mask."""
     name = "/portfolio/test/contact/csrf-secret"
