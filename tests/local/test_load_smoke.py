@@ -139,6 +139,39 @@ def _run_with_loadtests(program: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ("", "FAILED: failure ratio 0.0300 is above the limit 0.01"),
+        ("--max-failure-ratio 0.05", "PASSED"),
+        ("--max-failure-ratio 0.05 --p95-limit-ms 150", "FAILED: p95 of legitimate submissions 200 ms reached the"),
+    ],
+    ids=["the default 1 %", "--max-failure-ratio 0.05", "and --p95-limit-ms 150"],
+)
+def test_the_run_is_judged_by_the_limits_given(options: str, expected: str) -> None:
+    """100 requests, 3 of them failed (3 %), the legitimate submissions' p95 200 ms: the default limit of 1 % of
+    failures fails the run; ``--max-failure-ratio 0.05`` lets it pass; a p95 limit under 200 ms fails it again.
+    The options are parsed by Locust's own parser, the stats are Locust's, and the verdict is the one the run
+    prints when it quits."""
+    program = f"""
+import locust.argument_parser as arguments
+from locust.env import Environment
+import locustfile
+options = arguments.get_parser().parse_args(["-f", locustfile.__file__, *{options.split()!r}])
+environment = Environment(parsed_options=options)
+stats = environment.stats
+for i in range(80):
+    stats.log_request("POST", locustfile.LEGITIMATE_SUBMISSION, 100 if i < 70 else 200, 40)
+for i in range(20):
+    stats.log_request("GET", "GET /contact/token", 20, 80)
+for i in range(3):
+    stats.log_error("GET", "GET /contact/token", "500 from the target")
+passed, figures = locustfile.verdict(environment)
+print("PASSED" if passed else "FAILED: " + "; ".join(figures["reasons"]))
+"""
+    assert _run_with_loadtests(program).startswith(expected)
+
+
 def test_legitimate_payloads_are_never_judged_spam() -> None:
     """The visitors' submissions pass the service's spam rules, so the measured ones really reach the provider."""
     program = """
@@ -165,3 +198,25 @@ kw = dict(peak=100, ramp=100, hold=50, soak_users=40, soak=50)
 print([users_at(t, **kw) for t in (0, 50, 99, 100, 149, 150, 199, 200)])
 """
     assert _run_with_loadtests(program) == "[1, 50, 99, 100, 100, 40, 40, None]"
+
+
+def test_the_staging_shape_follows_its_options() -> None:
+    """``--peak-users 10 --ramp-seconds 20 --peak-seconds 30 --soak-users 4 --soak-seconds 40 --shape-spawn-rate 2``,
+    parsed by Locust's parser: 9 s in, 5 users (half-way up the 20 s ramp; the defaults would want 3); 35 s in, the
+    peak of 10; 70 s in, the soak's 4; after 90 s, the end. Worked out by hand from the options."""
+    program = """
+import time
+from types import SimpleNamespace
+import locust.argument_parser as arguments
+import staging_shape
+argv = "--peak-users 10 --ramp-seconds 20 --peak-seconds 30 --soak-users 4 --soak-seconds 40 --shape-spawn-rate 2"
+options = arguments.get_parser().parse_args(["-f", staging_shape.__file__, *argv.split()])
+shape = staging_shape.StagingShape()
+shape.runner = SimpleNamespace(environment=SimpleNamespace(parsed_options=options))
+ticks = []
+for elapsed in (9, 35, 70, 95):
+    shape.start_time = time.perf_counter() - elapsed
+    ticks.append(shape.tick())
+print(ticks)
+"""
+    assert _run_with_loadtests(program) == "[(5, 2.0), (10, 2.0), (4, 2.0), None]"
