@@ -213,6 +213,25 @@ def test_records_command_prints_table_zone_and_json(capsys: pytest.CaptureFixtur
     assert "p=none" in document["dmarc_advice"]
 
 
+def test_records_command_publishes_a_second_dkim_key_and_the_report_address_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--dkim2-value`` adds the second key at ``resend2._domainkey`` (none without it), and ``--dmarc-rua`` is the
+    DMARC record's report address in place of ``mailto:dmarc@<domain>``."""
+    second = base64.b64encode(bytes(range(100, 256)) + bytes(range(138))).decode()
+    base = ["dns", "records", "--domain", "example.com", "--offline", "--format", "json", "--dkim-value", LONG_KEY]
+    assert main(base) == 0
+    plain = {record["host"]: record["value"] for record in json.loads(capsys.readouterr().out)["records"]}
+    assert "resend2._domainkey" not in plain
+    assert plain["_dmarc"] == "v=DMARC1; p=none; rua=mailto:dmarc@example.com"
+
+    assert main([*base, "--dkim2-value", second, "--dmarc-rua", "mailto:reports@example.org"]) == 0
+    records = {record["host"]: record["value"] for record in json.loads(capsys.readouterr().out)["records"]}
+    assert records["resend2._domainkey"] == f"k=rsa; p={second}"
+    assert records["resend._domainkey"] == f"k=rsa; p={LONG_KEY}"
+    assert records["_dmarc"] == "v=DMARC1; p=none; rua=mailto:reports@example.org"
+
+
 def test_records_command_refuses_a_bad_dkim_value(capsys: pytest.CaptureFixture[str]) -> None:
     """A DKIM value that is not base64 exits 2 with the reason, before anything else is printed."""
     with pytest.raises(SystemExit) as exited:

@@ -152,6 +152,21 @@ def test_status_shows_the_latest_event_of_each_email(webhook_stack: Stack, capsy
     }
 
 
+def test_status_lists_as_many_emails_as_the_limit_says(
+    webhook_stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three emails' webhooks recorded: all three by default (20 at most), two with ``--limit 2``."""
+    for email_id in ("email-1", "email-2", "email-3"):
+        webhook_stack.call(signed_event(delivery("email.delivered", email_id=email_id)))
+    capsys.readouterr()
+    assert main(["status", "--table", webhook_stack.table, "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert main(["status", "--table", webhook_stack.table, "--format", "json", "--limit", "2"]) == 0
+    limited = json.loads(capsys.readouterr().out)
+    assert len(limited) == 2
+    assert {row["emailId"] for row in limited} < {"email-1", "email-2", "email-3"}
+
+
 def test_status_of_one_email_lists_its_events(webhook_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     """--email-id prints every event of that email as a table."""
     webhook_stack.call(signed_event(delivery("email.delivery_delayed", email_id="email-c")))

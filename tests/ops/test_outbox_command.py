@@ -186,6 +186,24 @@ def test_redrive_parked_only_moves_the_parked_and_leaves_the_rest(
     assert read_message(left["Body"]).idempotency_key == f"contact-{2:064d}"
 
 
+def test_parked_lists_only_the_parked_with_their_reason_as_json_up_to_max(
+    aws: str, queues: dict[str, str], capsys: Any
+) -> None:
+    """Twelve parked submissions and one dead-lettered for running out of receives: ``parked --max 13 --json``
+    looks at all thirteen and lists the twelve, each with why the provider refused it (the default ``--max`` of
+    ten could not), and not the other; all stay on the queue."""
+    for n in range(12):
+        put_parked(aws, queues["dlq"], queued(n), f"ProviderRequestError 422 validation_error: refusal {n}")
+    put(aws, queues["dlq"], queued(99))
+    status, out, _ = run(capsys, "parked", "--queue-url", queues["dlq"], "--max", "13", "--json")
+    assert status == 0
+    listed = json.loads(out)
+    assert sorted(item["parkedReason"] for item in listed) == sorted(
+        f"ProviderRequestError 422 validation_error: refusal {n}" for n in range(12)
+    )
+    assert depth(aws, queues["dlq"]) == (13, 0)
+
+
 def test_redrive_json_says_what_moved_and_what_stayed_and_why(aws: str, queues: dict[str, str], capsys: Any) -> None:
     """``--json`` for scripts: one object with the moved message ids, the ones left with their reason and whether
     it was a dry run; nothing else on standard output. The dry run's figures match what the real run then does."""

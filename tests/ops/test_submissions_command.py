@@ -492,6 +492,36 @@ def test_a_release_is_counted_for_the_dashboard(
     assert [point["Sum"] for point in statistics] == [1.0]
 
 
+def test_release_takes_its_settings_from_the_options_alone(
+    release_env: ResendSandbox, table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """An operator's shell without the function's variables: ``--table``, ``--config-parameter``,
+    ``--resend-api-url``, ``--archive-days 3`` and ``--environment staging`` are what the release uses. The email
+    reaches the sandbox, the record is kept three days from now (not the default 30), and the count is in staging."""
+    for name in ("CONTACT_TABLE_NAME", "CONTACT_CONFIG_PARAMETER", "RESEND_API_URL", "CONTACT_ARCHIVE_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CONTACT_ENVIRONMENT", raising=False)
+    seed(dynamodb, table, 16, RecordState.SPAM)
+    before = time.time()
+    options = ["--table", table, "--config-parameter", CONFIG_PARAMETER, "--resend-api-url", release_env.url]
+    options += ["--archive-days", "3", "--environment", "staging"]
+    status, _, err = run(capsys, "release", "0000000000000010", *options)
+    assert status == 0, err
+    assert len(release_env.emails()) == 1
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#0000000000000010"}})["Item"]
+    assert before + 3 * DAY - 1 <= float(item["expiresAt"]["N"]) <= time.time() + 3 * DAY + 1
+    statistics = aws_client(dynamodb.meta.endpoint_url, "cloudwatch").get_metric_statistics(
+        Namespace="Portfolio/EmailService",
+        MetricName="SubmissionsReleased",
+        Dimensions=[{"Name": "Environment", "Value": "staging"}],
+        StartTime=time.time() - 600,
+        EndTime=time.time() + 600,
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert [point["Sum"] for point in statistics] == [1.0]
+
+
 def test_a_failed_count_does_not_undo_the_release(
     release_env: ResendSandbox, table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
