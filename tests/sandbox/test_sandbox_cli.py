@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -89,6 +90,60 @@ def test_command_serves_until_sigterm():
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=5)
     assert process.returncode == 0
+
+
+@contextlib.contextmanager
+def running(*argv: str) -> Iterator[tuple[str, list[str]]]:
+    """``python -m contact_sdk.devtools.sandbox --port 0 *argv``: its URL (from the banner) while it runs, and a
+    list that holds what it printed (both streams) once it has stopped."""
+    command = [sys.executable, "-m", "contact_sdk.devtools.sandbox", "--port", "0", *argv]
+    printed: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            banner = process.stdout.readline() if process.stdout else ""
+            yield banner.split(" on ", 1)[1].split(" ", 1)[0], printed
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=5)
+            printed.extend((out + err).splitlines())
+
+
+def test_every_fault_and_setting_option_is_what_the_sandbox_runs_with() -> None:
+    """Each option given a value other than its default is what ``GET /_sandbox/faults`` and ``/settings``
+    report; ``--outage-seconds`` answers 503 at once, and ``--log-requests`` prints one line per request."""
+    options = ["--rate-limit", "7", "--strict", "--latency-ms", "1-2", "--failure-rate", "0.25"]
+    options += ["--failure-status", "502", "--failure-name", "bad_gateway", "--failure-body", "html"]
+    options += ["--timeout-rate", "0.1", "--timeout-seconds", "4", "--timeout-accept", "--outage-seconds", "600"]
+    options += ["--log-requests"]
+    with running(*options) as (url, printed):
+        faults = httpx.get(f"{url}/_sandbox/faults").json()
+        settings = httpx.get(f"{url}/_sandbox/settings").json()
+        body = {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
+        outage = httpx.post(f"{url}/emails", json=body, headers={"Authorization": "Bearer re_test_key"})
+    assert faults["latency_ms"] == [1.0, 2.0]
+    assert (faults["failure_rate"], faults["failure_status"], faults["failure_name"]) == (0.25, 502, "bad_gateway")
+    assert faults["failure_body"] == "html"
+    assert (faults["timeout_rate"], faults["timeout_seconds"], faults["timeout_accept"]) == (0.1, 4.0, True)
+    assert 0 < faults["outage_remaining_seconds"] <= 600
+    assert (settings["rate_limit_per_second"], settings["strict"]) == (7, True)
+    assert outage.status_code == 503
+    assert sum("GET /_sandbox/" in line for line in printed) == 2
+
+
+def test_the_same_seed_fails_the_same_sends() -> None:
+    """``--seed 42 --failure-rate 0.5``, twice: the same twenty sends fail in the same places (a run a developer can
+    repeat); ``--seed 7`` fails others."""
+
+    def statuses(seed: str) -> list[int]:
+        with running("--seed", seed, "--failure-rate", "0.5", "--rate-limit", "0") as (url, _):
+            body = {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
+            headers = {"Authorization": "Bearer re_test_key"}
+            return [httpx.post(f"{url}/emails", json=body, headers=headers).status_code for _ in range(20)]
+
+    first = statuses("42")
+    assert set(first) == {200, 500}
+    assert statuses("42") == first
+    assert statuses("7") != first
 
 
 def test_console_script_is_installed():
