@@ -31,11 +31,18 @@ def test_the_parsed_values_are_what_the_stack_runs_with() -> None:
     argv = ["--response-budget-ms", "1500", "--min-fill-seconds", "0", "--rate-limit", "7", "--quiet"]
     argv += ["--rate-limit-window-seconds", "60", "--token-rate-limit", "9", "--sandbox-latency-ms", "5-10"]
     argv += ["--sandbox-rate-limit", "2", "--turnstile", "fail", "--verbose", "--api-port", "0"]
+    argv += ["--host", "127.0.0.2", "--sandbox-port", "0", "--aws-port", "0", "--aws-call-timeout-ms", "4000"]
     options = stack_options(build_parser({}).parse_args(argv))
     assert (options.response_budget_ms, options.min_fill_seconds, options.rate_limit) == (1500, 0, 7)
     assert (options.rate_limit_window_seconds, options.token_rate_limit) == (60, 9)
     assert (options.sandbox_latency_ms, options.sandbox_rate_limit, options.turnstile) == ((5, 10), 2, "fail")
     assert (options.access_log, options.service_log_level, options.ports.api) == (False, "INFO", 0)
+    assert (options.host, options.ports.sandbox, options.ports.aws, options.aws_call_timeout_ms) == (
+        "127.0.0.2",
+        0,
+        0,
+        4000,
+    )
 
 
 @pytest.mark.parametrize(

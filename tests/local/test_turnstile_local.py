@@ -119,20 +119,20 @@ def test_other_paths_are_404(standin: SiteverifyStandIn) -> None:
 
 
 def test_the_standin_runs_as_a_command() -> None:
-    """``python -m contact_sdk.devtools.local.turnstile --port 0`` prints its URL and answers there."""
+    """``python -m contact_sdk.devtools.local.turnstile --port 0 --hostname shop.example --action newsletter`` prints
+    its URL and answers there, a success naming that page host and widget action (the defaults are localhost and
+    contact)."""
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--port", "0", "--hostname", "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    command = [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--port", "0"]
+    command += ["--hostname", "shop.example", "--action", "newsletter"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
         assert line.startswith("siteverify stand-in on http://127.0.0.1:")
         url = line.rsplit(" ", 1)[1]
-        assert httpx.post(url, data={"secret": PASS_SECRET, "response": DUMMY_TOKEN}).json()["success"] is True
+        answer = httpx.post(url, data={"secret": PASS_SECRET, "response": DUMMY_TOKEN}).json()
+        assert (answer["success"], answer["hostname"], answer["action"]) == (True, "shop.example", "newsletter")
     finally:
         process.terminate()
         process.wait(timeout=10)
