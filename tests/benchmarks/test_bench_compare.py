@@ -73,6 +73,31 @@ def test_a_run_within_the_threshold_passes(tmp_path: Path) -> None:
     assert "+10.0%" in result.stdout
 
 
+def test_the_threshold_and_the_statistic_are_the_ones_given(tmp_path: Path) -> None:
+    """30 % slower at the median: a regression at the default 25 %, not at ``--threshold 50``. With ``--stat min``
+    the same runs are compared by their minimum, which did not move: no regression at any threshold."""
+
+    def run(median: float, minimum: float) -> dict[str, Any]:
+        stats = {"median": median, "min": minimum, "max": median, "mean": median}
+        return {"benchmarks": [{"name": "test_warm_submit_mock", "stats": stats, "extra_info": {}}]}
+
+    base = _write(tmp_path / "base.json", run(0.001, 0.0009))
+    new = _write(tmp_path / "new.json", run(0.0013, 0.0009))
+    assert _compare("compare", str(base), str(new)).returncode == 1
+    assert _compare("compare", str(base), str(new), "--threshold", "50").returncode == 0
+    assert _compare("compare", str(base), str(new), "--stat", "min", "--threshold", "1").returncode == 0
+
+
+def test_report_check_fails_only_when_a_target_is_missed(tmp_path: Path) -> None:
+    """``report`` prints the ratios and exits 0 either way; ``report --check`` exits 1 when one is missed (here the
+    MockTransport ratio, 3x against issue 7's 2x) and 0 when every target present is met."""
+    missed = _write(tmp_path / "missed.json", _run({"test_warm_submit_mock": 0.003, "test_floor_mock": 0.001}))
+    met = _write(tmp_path / "met.json", _run({"test_warm_submit_mock": 0.0015, "test_floor_mock": 0.001}))
+    assert _compare("report", str(missed)).returncode == 0
+    assert _compare("report", str(missed), "--check").returncode == 1
+    assert _compare("report", str(met), "--check").returncode == 0
+
+
 def test_a_missing_benchmark_is_reported_not_failed(tmp_path: Path) -> None:
     """A benchmark absent from the new run is listed; it is not counted as a regression."""
     base = _write(tmp_path / "base.json", _run({"test_a": 0.001, "test_b": 0.001}))
