@@ -230,6 +230,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stack_options(args: argparse.Namespace) -> StackOptions:
+    """The local stack the run measures: free ports, the sandbox's latency and limits, the faults asked for."""
+    return StackOptions(
+        ports=StackPorts.any(),
+        sandbox_latency_ms=args.latency_ms,
+        sandbox_rate_limit=args.provider_rate_limit,
+        rate_limit=args.rate_limit,
+        provider_fault=args.provider_fault,
+        access_log=False,
+        service_log_level="ERROR",
+        brownout=args.brownout,
+        response_budget_ms=args.response_budget_ms,
+    )
+
+
+def locust_command(args: argparse.Namespace, *, api_url: str, page_url: str, reports: Path) -> list[str]:
+    """The headless Locust run against the stack at ``api_url`` (its page at ``page_url``), reports in ``reports``."""
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        api_url,
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.spawn_rate),
+        "--run-time",
+        args.run_time,
+        "--stop-timeout",
+        "10",
+        "--site-origin",
+        page_url,
+        "--target-rate-limit",
+        str(args.rate_limit),
+        "--csv",
+        str(reports / args.name),
+        "--html",
+        str(reports / f"{args.name}.html"),
+        "--summary-file",
+        str(reports / f"{args.name}.json"),
+        *args.locust_args,
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the stack, run Locust against it, stop the stack; Locust's exit status."""
     parser = build_parser()
@@ -246,18 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
     stack_log = (reports / f"{args.name}-stack.log").open("w", encoding="utf-8")
-    options = StackOptions(
-        ports=StackPorts.any(),
-        sandbox_latency_ms=args.latency_ms,
-        sandbox_rate_limit=args.provider_rate_limit,
-        rate_limit=args.rate_limit,
-        provider_fault=args.provider_fault,
-        access_log=False,
-        service_log_level="ERROR",
-        brownout=args.brownout,
-        response_budget_ms=args.response_budget_ms,
-    )
-    stack = LocalStack(options, console=Console(stack_log))
+    stack = LocalStack(stack_options(args), console=Console(stack_log))
     try:
         stack.start()
     except StackStartError as exc:
@@ -282,35 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.users} users for {args.run_time}",
             flush=True,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "--host",
-            stack.api_url,
-            "--users",
-            str(args.users),
-            "--spawn-rate",
-            str(args.spawn_rate),
-            "--run-time",
-            args.run_time,
-            "--stop-timeout",
-            "10",
-            "--site-origin",
-            stack.page_url,
-            "--target-rate-limit",
-            str(args.rate_limit),
-            "--csv",
-            str(reports / args.name),
-            "--html",
-            str(reports / f"{args.name}.html"),
-            "--summary-file",
-            str(reports / f"{args.name}.json"),
-            *args.locust_args,
-        ]
+        command = locust_command(args, api_url=stack.api_url, page_url=stack.page_url, reports=reports)
         api_before, children_before = stack_cpu_seconds()
         reaped_before = reaped_children_cpu_seconds()
         status = subprocess.call(command, cwd=ROOT)  # noqa: S603 - our interpreter, our locustfile

@@ -54,6 +54,32 @@ def test_the_fault_modes_are_the_local_stacks(run_local: ModuleType) -> None:
         run_local.build_parser().parse_args(["--provider-fault", "outage"])
 
 
+def test_every_option_reaches_the_stack_or_the_locust_run(run_local: ModuleType, tmp_path: Path) -> None:
+    """Each option away from its default: the stack gets the sandbox's latency and limit, the service's rate limit
+    and response budget, the fault and the brownout; Locust gets the users, spawn rate, run time, the target's
+    rate limit (so the abuser expects its 429 where the stack gives it), the report paths and whatever follows
+    ``--``."""
+    argv = ["--users", "7", "--spawn-rate", "3", "--run-time", "2m", "--latency-ms", "10-20"]
+    argv += ["--provider-fault", "flaky", "--brownout", "dynamodb:slow:2", "--response-budget-ms", "2500"]
+    argv += ["--rate-limit", "9", "--provider-rate-limit", "4", "--name", "mine", "--reports", str(tmp_path)]
+    argv += ["--", "--p95-limit-ms", "1234"]
+    args = run_local.build_parser().parse_args(argv)
+    options = run_local.stack_options(args)
+    assert (options.sandbox_latency_ms, options.sandbox_rate_limit, options.rate_limit) == ((10, 20), 4, 9)
+    assert (options.provider_fault, options.response_budget_ms) == ("flaky", 2500)
+    assert options.brownout is not None and options.brownout[0] == "dynamodb"
+    assert options.brownout[1] == Mode.slow(2)
+    command = run_local.locust_command(
+        args, api_url="http://127.0.0.1:1", page_url="http://127.0.0.1:2", reports=tmp_path
+    )
+    flags = {token: command[i + 1] for i, token in enumerate(command[:-1]) if token.startswith("--")}
+    assert (flags["--users"], flags["--spawn-rate"], flags["--run-time"]) == ("7", "3.0", "2m")
+    assert (flags["--target-rate-limit"], flags["--p95-limit-ms"]) == ("9", "1234")
+    assert (flags["--host"], flags["--site-origin"]) == ("http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert flags["--csv"] == str(tmp_path / "mine")
+    assert flags["--summary-file"] == str(tmp_path / "mine.json")
+
+
 @pytest.mark.integration
 def test_the_drain_check_counts_emails_and_duplicate_contents_in_the_sandbox(run_local: ModuleType) -> None:
     """Emails are counted from the sandbox's inbox; the same message stored under two keys is a duplicate."""
