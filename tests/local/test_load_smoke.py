@@ -220,3 +220,23 @@ for elapsed in (9, 35, 70, 95):
 print(ticks)
 """
     assert _run_with_loadtests(program) == "[(5, 2.0), (10, 2.0), (4, 2.0), None]"
+
+
+def test_the_scenarios_read_the_targets_identity_from_their_options() -> None:
+    """The options parsed by Locust's parser reach every simulated user when it starts: the site's origin, the
+    attacker's, the target's rate limit (the abuser's burst is that plus 3), the visitors' fill time, and whether
+    each visitor gets its own loopback address (``off``: one for all, as against a remote target)."""
+    program = """
+import locust.argument_parser as arguments
+from locust.env import Environment
+import locustfile
+argv = ["--site-origin", "https://www.example.com/", "--attacker-origin", "https://evil.example"]
+argv += ["--target-rate-limit", "9", "--fill-seconds", "4.5", "--source-addresses", "off", "--host", "http://127.0.0.1:9"]
+options = arguments.get_parser().parse_args(["-f", locustfile.__file__, *argv])
+environment = Environment(user_classes=[locustfile.BurstAbuser], parsed_options=options, host=options.host)
+locustfile.BurstAbuser.host = options.host  # what the runner does with --host before it starts users
+user = locustfile.BurstAbuser(environment)
+user.on_start()
+print(user.site_origin, user.attacker_origin, user.rate_limit, user.fill_seconds, user.own_addresses)
+"""
+    assert _run_with_loadtests(program).splitlines()[-1] == "https://www.example.com https://evil.example 9 4.5 False"
