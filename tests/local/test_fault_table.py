@@ -91,9 +91,22 @@ def test_p95_is_the_nearest_rank(fault_table: ModuleType) -> None:
 
 @pytest.mark.integration
 def test_a_dependency_row_runs_end_to_end() -> None:
-    """One row as a user runs it, against the real emulator, proxy and service: the count and the statuses."""
+    """One row as a user runs it, against the real emulator, proxy and service: the count and the statuses, and
+    the limit the row is held to from ``--budget-ms 2000`` (not the default 4000)."""
     result = subprocess.run(
-        [sys.executable, str(FAULT_TABLE), "--only", "ssm", "slow", "warm", "token", "--count", "2"],
+        [
+            sys.executable,
+            str(FAULT_TABLE),
+            "--only",
+            "ssm",
+            "slow",
+            "warm",
+            "token",
+            "--count",
+            "2",
+            "--budget-ms",
+            "2000",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -103,4 +116,4 @@ def test_a_dependency_row_runs_end_to_end() -> None:
     [line] = result.stdout.splitlines()
     assert line.startswith("Parameter Store slow warm GET /contact/token")
     assert "n=2 statuses={200: 2}" in line
-    assert "budget+0.5s=4.5s" in line
+    assert "budget+0.5s=2.5s" in line
