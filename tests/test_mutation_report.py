@@ -79,6 +79,20 @@ def test_main_prints_the_table_and_fails_under_the_minimum(
     assert tool.main(["--results", str(tmp_path / "missing.txt"), "models"]) == 2
 
 
+def test_the_equivalents_file_given_is_the_one_set_aside(
+    tool: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--equivalent FILE`` naming the one survivor (with its reason): models no longer falls under ``--min 85``,
+    and the survivor is counted as equivalent, not listed as surviving."""
+    results = tmp_path / "results.txt"
+    results.write_text(RESULTS, encoding="utf-8")
+    judged = tmp_path / "judged.txt"
+    judged.write_text("contact_sdk.models.x_parse_submission__mutmut_2  # same behaviour\n", encoding="utf-8")
+    assert tool.main(["--results", str(results), "--equivalent", str(judged), "--min", "85", "models"]) == 0
+    out = capsys.readouterr().out
+    assert "survived  contact_sdk.models.x_parse_submission__mutmut_2" not in out
+
+
 def test_every_hand_written_model_mutant_still_applies_to_the_model() -> None:
     """tools/model_mutants.py: each mutant's text occurs exactly once in models.py (else the table is stale)."""
     spec = importlib.util.spec_from_file_location("model_mutants", TOOL.with_name("model_mutants.py"))
