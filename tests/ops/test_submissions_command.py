@@ -285,6 +285,22 @@ def test_show_prints_one_submission_with_its_history(table: str, dynamodb: Any, 
     assert document["emailId"] == "em-5"
 
 
+def test_show_and_erase_take_the_table_from_the_option(
+    table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """No CONTACT_TABLE_NAME in the shell: ``show`` and ``erase`` read and erase in the table ``--table`` names;
+    without it they stop before asking AWS."""
+    monkeypatch.delenv("CONTACT_TABLE_NAME")
+    seed(dynamodb, table, 6, RecordState.SENT, email_id="em-6")
+    assert run(capsys, "show", "0000000000000006")[0] == 2
+    status, out, _ = run(capsys, "show", "0000000000000006", "--table", table)
+    assert status == 0 and "state: sent" in out
+    assert run(capsys, "erase", "--email", "ada@example.org")[0] == 2
+    status, out, _ = run(capsys, "erase", "--email", "ada@example.org", "--table", table)
+    assert status == 0 and out.splitlines()[-1].startswith("erased ")
+    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#0000000000000006"}})
+
+
 def test_show_an_unknown_id_fails(table: str, capsys: Any) -> None:
     """An id that is not archived: exit 1."""
     status, _, err = run(capsys, "show", "00000000000000ff")
