@@ -68,6 +68,7 @@ def test_main_prints_the_table_and_fails_under_the_minimum(
     results = tmp_path / "results.txt"
     results.write_text(RESULTS, encoding="utf-8")
     none = tmp_path / "none.txt"
+    none.write_text("# nothing judged equivalent\n", encoding="utf-8")
     assert tool.main(["--results", str(results), "--equivalent", str(none), "compose"]) == 0
     assert "contact_sdk.compose" in capsys.readouterr().out
     assert tool.main(["--results", str(results), "--equivalent", str(none), "--min", "85", "models"]) == 1
@@ -77,6 +78,9 @@ def test_main_prints_the_table_and_fails_under_the_minimum(
     empty.write_text("nothing here\n", encoding="utf-8")
     assert tool.main(["--results", str(empty), "models"]) == 2
     assert tool.main(["--results", str(tmp_path / "missing.txt"), "models"]) == 2
+    capsys.readouterr()
+    assert tool.main(["--results", str(results), "--equivalent", str(tmp_path / "typo.txt"), "models"]) == 2
+    assert "typo.txt" in capsys.readouterr().err
 
 
 def test_the_equivalents_file_given_is_the_one_set_aside(

@@ -104,12 +104,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="+", help="modules as in MODULES=: models, security/csrf")
     parser.add_argument("--results", type=Path, help="a saved `mutmut results --all true` (default: stdin)")
-    parser.add_argument("--equivalent", type=Path, default=EQUIVALENT_FILE)
+    parser.add_argument(
+        "--equivalent",
+        type=Path,
+        default=None,
+        help=f"the mutants judged equivalent, each with its reason (default: {EQUIVALENT_FILE.name} beside this tool)",
+    )
     parser.add_argument("--min", type=float, default=None, help="fail when a module scores below this percent")
     args = parser.parse_args(argv)
     try:
         text = args.results.read_text("utf-8") if args.results else sys.stdin.read()
-        listed = args.equivalent.read_text("utf-8").splitlines() if args.equivalent.exists() else []
+        # A file named on the command line must be there: a mistyped path would silently count every judged
+        # mutant as surviving. The repository's own list is read when it exists.
+        if args.equivalent is not None:
+            listed = args.equivalent.read_text("utf-8").splitlines()
+        else:
+            listed = EQUIVALENT_FILE.read_text("utf-8").splitlines() if EQUIVALENT_FILE.exists() else []
         equivalent = load_equivalent(listed)
     except (OSError, ValueError) as exc:
         print(f"mutation_report: {exc}", file=sys.stderr)
