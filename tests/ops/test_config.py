@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -192,6 +193,33 @@ def test_put_webhook_secret_from_standard_input(
     status, out, _ = run(capsys, "config", "put-webhook-secret", "--parameter", name, "--kms-key-id", key_id)
     assert status == 0
     assert secret not in out
+    assert stored_value(aws, name)["Value"] == secret
+
+
+def test_put_csrf_secret_takes_the_length_asked_for(aws: str, key_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--bytes 40``: 40 random bytes, written URL-safe base64 (54 characters; the default 48 bytes give 64)."""
+    name = "/portfolio/test/contact/csrf-secret"
+    assert (
+        run(capsys, "config", "put-csrf-secret", "--parameter", name, "--kms-key-id", key_id, "--bytes", "40")[0] == 0
+    )
+    value = stored_value(aws, name)["Value"]
+    assert len(value) == 54
+    assert len(base64.urlsafe_b64decode(value + "==")) == 40
+
+
+def test_put_webhook_secret_from_a_file(
+    aws: str, key_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--file`` is read instead of standard input (which has nothing here); the secret is stored as it was."""
+    name = "/portfolio/test/resend/webhook-secret"
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    path = tmp_path / "webhook-secret.txt"
+    path.write_text(secret + "\n", encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert (
+        run(capsys, "config", "put-webhook-secret", "--parameter", name, "--kms-key-id", key_id, "--file", str(path))[0]
+        == 0
+    )
     assert stored_value(aws, name)["Value"] == secret
 
 
