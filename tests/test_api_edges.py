@@ -6,6 +6,7 @@ process (tests.test_api.in_process)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -75,6 +76,17 @@ def test_a_webhook_body_that_does_not_decode_is_400(service: Components) -> None
     assert body["error"] == {"code": "invalid_json", "message": "The body could not be decoded."}
 
 
+def noting_time_left(seen: list[float]) -> Callable[[httpx.Request], httpx.Response]:
+    """A provider that accepts every email and notes in ``seen`` the time its deadline scope had left (-1: none)."""
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        scope = current()
+        seen.append(scope.remaining() if scope is not None else -1.0)
+        return Provider()(request)
+
+    return provider
+
+
 @pytest.mark.parametrize(
     ("budget_ms", "remaining_ms", "left"),
     [(None, 10_000, 7.0), (4_500, 10_000, 4.5), (4_500, 5_000, 2.0)],
@@ -87,12 +99,7 @@ def test_the_work_ends_by_the_budget_or_three_seconds_before_the_lambda_is_stopp
     budget: Resend is called with what is left of the earlier of the two, seen by the provider itself."""
     clock = ManualClock(start=1_800_000_000.0)
     seen: list[float] = []
-
-    def provider(request: httpx.Request) -> httpx.Response:
-        scope = current()
-        seen.append(scope.remaining() if scope is not None else -1.0)
-        return Provider()(request)
-
+    provider = noting_time_left(seen)
     components = in_process(provider, outbox=None, clock=clock)  # no outbox: no reserve kept for it
     built.append(components)
     api = bare_api(components, deadline_clock=clock.monotonic, response_budget_ms=budget_ms)
@@ -115,12 +122,7 @@ def test_the_margin_setting_is_what_the_service_keeps_back_from_the_lambdas_time
     ends before the budget does. The provider reads what it was given from its own deadline scope."""
     clock = ManualClock(start=1_800_000_000.0)
     seen: list[float] = []
-
-    def provider(request: httpx.Request) -> httpx.Response:
-        scope = current()
-        seen.append(scope.remaining() if scope is not None else -1.0)
-        return Provider()(request)
-
+    provider = noting_time_left(seen)
     components = in_process(provider, outbox=None, clock=clock, **margin)  # no outbox: no reserve kept for it
     built.append(components)
     api = components.api

@@ -489,6 +489,20 @@ def test_release_sends_a_spam_submission_once_and_records_it(
     assert len(release_env.emails()) == 1
 
 
+def released_counts(dynamodb: Any, environment: str) -> list[float]:
+    """The SubmissionsReleased sums CloudWatch (moto) holds for ``environment`` in the last and next ten minutes."""
+    statistics = aws_client(dynamodb.meta.endpoint_url, "cloudwatch").get_metric_statistics(
+        Namespace="Portfolio/EmailService",
+        MetricName="SubmissionsReleased",
+        Dimensions=[{"Name": "Environment", "Value": environment}],
+        StartTime=time.time() - 600,
+        EndTime=time.time() + 600,
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return [point["Sum"] for point in statistics]
+
+
 def test_a_release_is_counted_for_the_dashboard(
     release_env: ResendSandbox, table: str, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -496,16 +510,7 @@ def test_a_release_is_counted_for_the_dashboard(
     monkeypatch.setenv("CONTACT_ENVIRONMENT", "staging")
     seed(dynamodb, table, 13, RecordState.SPAM)
     assert run(capsys, "release", "000000000000000d")[0] == 0
-    statistics = aws_client(dynamodb.meta.endpoint_url, "cloudwatch").get_metric_statistics(
-        Namespace="Portfolio/EmailService",
-        MetricName="SubmissionsReleased",
-        Dimensions=[{"Name": "Environment", "Value": "staging"}],
-        StartTime=time.time() - 600,
-        EndTime=time.time() + 600,
-        Period=3600,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    assert [point["Sum"] for point in statistics] == [1.0]
+    assert released_counts(dynamodb, "staging") == [1.0]
 
 
 def test_release_takes_its_settings_from_the_options_alone(
@@ -526,16 +531,7 @@ def test_release_takes_its_settings_from_the_options_alone(
     assert len(release_env.emails()) == 1
     item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "archive#0000000000000010"}})["Item"]
     assert before + 3 * DAY - 1 <= float(item["expiresAt"]["N"]) <= time.time() + 3 * DAY + 1
-    statistics = aws_client(dynamodb.meta.endpoint_url, "cloudwatch").get_metric_statistics(
-        Namespace="Portfolio/EmailService",
-        MetricName="SubmissionsReleased",
-        Dimensions=[{"Name": "Environment", "Value": "staging"}],
-        StartTime=time.time() - 600,
-        EndTime=time.time() + 600,
-        Period=3600,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    assert [point["Sum"] for point in statistics] == [1.0]
+    assert released_counts(dynamodb, "staging") == [1.0]
 
 
 def test_a_failed_count_does_not_undo_the_release(
