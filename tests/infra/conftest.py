@@ -46,6 +46,15 @@ DOMAIN_CONTEXT = {
     "deploymentConfig": "AllAtOnce",
     # The first of the two deployments that give an existing table its archive indexes (docs/deploy.md).
     "archiveIndexes": "1",
+    # Every other value away from its default, so the template shows each one arriving (test_cdk_stack.py).
+    "configParameter": "/contact/staging/resend-config",
+    "csrfSecretParameter": "/contact/staging/csrf",
+    "webhookSecretParameter": "/contact/staging/webhook",
+    "resendApiUrl": "https://resend.example.test/",
+    "logLevel": "debug",
+    "throttleRateLimit": "7",
+    "throttleBurstLimit": "9",
+    "outboxMaxReceiveCount": "5",
 }
 #: The flood-hardened variant: the optional web ACL on, and an account whose API Gateway logging role exists.
 WAF_CONTEXT = {
@@ -55,6 +64,10 @@ WAF_CONTEXT = {
     "wafRateLimit": "120",
     "manageApiGatewayAccount": "false",
     "deploymentConfig": "Linear10PercentEvery1Minute",
+    # The stage throttle derived from these (not given): 40 slots x 1.0 / 4 s = 10 requests/s, burst 40.
+    "reservedConcurrency": "40",
+    "p95DurationMs": "4000",
+    "throttleHeadroom": "1",
 }
 
 

@@ -106,6 +106,39 @@ def test_functions_get_the_service_environment(synthesized: Synthesized) -> None
     assert set(variables) >= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
 
 
+def test_every_context_value_reaches_the_template(synthesized_with_domain: Synthesized) -> None:
+    """DOMAIN_CONTEXT gives each value other than its default (environment staging, its own parameter names, a
+    Resend URL with a trailing slash, log level debug, a 7/9 throttle, 5 receives before the dead-letter queue):
+    each is in the template where it acts, and no prod default is left beside it."""
+    template = synthesized_with_domain.template
+    names = {"/contact/staging/resend-config", "/contact/staging/csrf", "/contact/staging/webhook"}
+    api = by_name(synthesized_with_domain, "AWS::Lambda::Function", "FunctionName", "staging-contact-form-handler")
+    consumer = by_name(
+        synthesized_with_domain, "AWS::Lambda::Function", "FunctionName", "staging-contact-outbox-consumer"
+    )
+    for function in (api, consumer):
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["CONTACT_CONFIG_PARAMETER"] == "/contact/staging/resend-config"
+        assert (variables["CONTACT_ENVIRONMENT"], variables["POWERTOOLS_LOG_LEVEL"]) == ("staging", "DEBUG")
+        assert variables["RESEND_API_URL"] == "https://resend.example.test"
+    api_variables = api["Properties"]["Environment"]["Variables"]
+    assert api_variables["CONTACT_CSRF_SECRET_PARAMETER"] == "/contact/staging/csrf"
+    assert api_variables["CONTACT_WEBHOOK_SECRET_PARAMETER"] == "/contact/staging/webhook"
+    outputs = {key: output["Value"] for key, output in template["Outputs"].items()}
+    assert outputs["Environment"] == "staging"
+    assert {outputs[k] for k in ("ConfigParameterName", "CsrfSecretParameterName", "WebhookSecretParameterName")} == (
+        names
+    )
+    policies = json.dumps([p["Properties"] for p in synthesized_with_domain.resources("AWS::IAM::Policy").values()])
+    assert all(f"parameter{name}" in policies for name in names)
+    assert "/portfolio/" not in json.dumps(template)
+    [setting] = synthesized_with_domain.one("AWS::ApiGateway::Stage")["Properties"]["MethodSettings"]
+    assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (7, 9)
+    queues = synthesized_with_domain.resources("AWS::SQS::Queue")
+    outbox = next(queue for key, queue in queues.items() if key.startswith("OutboxQueue"))
+    assert outbox["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+
+
 @pytest.mark.parametrize("variant", ["synthesized", "synthesized_with_domain", "synthesized_with_waf"])
 def test_the_runtime_builds_a_service_from_the_deployed_environment(
     variant: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -40,10 +40,12 @@ def test_what_the_stage_admits_fits_the_reserved_slots_at_the_measured_p95(
     assert settings["ThrottlingBurstLimit"] <= slots
 
 
-def test_the_waf_variant_derives_its_own_throttle_from_defaults(synthesized_with_waf: Synthesized) -> None:
-    """The same arithmetic applies to every environment: 25 rps, burst 20."""
-    (settings,) = synthesized_with_waf.one("AWS::ApiGateway::Stage")["Properties"]["MethodSettings"]
-    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (25, 20)
+def test_the_stage_throttle_is_derived_from_the_reserved_slots_and_the_p95(synthesized_with_waf: Synthesized) -> None:
+    """WAF_CONTEXT gives ``reservedConcurrency=40``, ``p95DurationMs=4000``, ``throttleHeadroom=1`` and no throttle:
+    40 slots each busy 4 s serve 10 requests/s, burst 40, and the reservation's default is 40."""
+    [setting] = synthesized_with_waf.one("AWS::ApiGateway::Stage")["Properties"]["MethodSettings"]
+    assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (10, 40)
+    assert synthesized_with_waf.template["Parameters"]["ReservedConcurrency"]["Default"] == 40
 
 
 # --- WAF ------------------------------------------------------------------------------------------------------
