@@ -368,6 +368,41 @@ def test_a_recomposed_redrive_whose_config_cannot_be_read_stops_and_moves_nothin
     assert len(email_requests(stack)) == sent_before
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_recomposed_redrive_to_an_outbox_that_refuses_stops_and_keeps_the_message(
+    parking_stack: FaultStack, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    """``--to`` names a queue SQS does not have: the recomposed email cannot be queued, so the run stops with one
+    line naming the queue it stays on (exit 1, no traceback), the parked message is still there and nothing was
+    sent; with ``--json`` the object says the same. Run again with the right outbox, it is sent, once."""
+    stack = parking_stack
+    stack.sandbox.script(["422:invalid_from_address"])
+    assert stack.submit(submission())["statusCode"] == 202
+    stack.sandbox.clear_faults()
+    sent_before = len(email_requests(stack))
+    missing = stack.queue_url.rsplit("/", 1)[0] + "/no-such-outbox"
+    args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", missing, "--recompose", "--table", stack.table]
+    args += ["--config-parameter", CONFIG_PARAMETER, "--resend-api-url", stack.sandbox.url]
+    args += ["--json"] if output == "json" else []
+    capsys.readouterr()
+    assert cli_main(args) == 1
+    out, err = capsys.readouterr()
+    [line] = err.splitlines()
+    assert line.startswith("error: ") and line.endswith(f"; the message stays on {stack.dlq_url}")
+    if output == "json":
+        assert json.loads(out) == {"recomposed": [], "error": line.removeprefix("error: ")}
+    else:
+        assert out == ""
+    assert len(dead_letters(stack)) == 1
+    assert len(email_requests(stack)) == sent_before
+
+    args[args.index(missing)] = stack.queue_url
+    assert cli_main(args) == 0
+    assert dead_letters(stack) == []
+    stack.drain()
+    assert len(stack.sandbox.emails()) == 1
+
+
 def test_recompose_without_a_table_is_refused_before_anything_moves(
     parking_stack: FaultStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
