@@ -7,6 +7,7 @@ and the operator commands run against the same queues. What the queues hold is r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -262,7 +263,8 @@ def test_a_recomposed_redrive_sends_the_fixed_email_once_under_a_derived_key(
     """Parked for its sender; the operator fixes fromEmail and runs ``redrive --recompose``: one email, from the
     new sender, under ``<key>.r1``; the record notes both keys; the old message, put back, sends nothing. The
     operator's shell has none of the function's variables: the table, the config parameter and Resend's URL
-    come from the options alone. With ``--json`` the same is said in one object."""
+    come from the options alone, and ``--archive-days 3`` is how long the requeued record is kept. With ``--json``
+    the same is said in one object."""
     stack = parking_stack
     stack.sandbox.script(["422:invalid_from_address"])
     assert stack.submit(submission(email="grace.hopper@example.net"))["statusCode"] == 202
@@ -279,8 +281,9 @@ def test_a_recomposed_redrive_sends_the_fixed_email_once_under_a_derived_key(
     stack.sandbox.clear_faults()
     args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
     args += ["--table", stack.table, "--config-parameter", CONFIG_PARAMETER, "--resend-api-url", stack.sandbox.url]
-    args += ["--json"] if output == "json" else []
+    args += ["--archive-days", "3", *(["--json"] if output == "json" else [])]
     capsys.readouterr()  # what the accounting above printed
+    before = time.time()
     with monkeypatch.context() as shell:
         for name in ("CONTACT_TABLE_NAME", "CONTACT_CONFIG_PARAMETER", "RESEND_API_URL"):
             shell.delenv(name)
@@ -294,6 +297,11 @@ def test_a_recomposed_redrive_sends_the_fixed_email_once_under_a_derived_key(
         assert f"recomposed {identifier} under {first_key}.r1\n" in out
         assert "moved 1 message(s); left 0" in out
     assert dead_letters(stack) == []
+    requeued = aws_client(stack.aws, "dynamodb").get_item(
+        TableName=stack.table, Key={"pk": {"S": f"archive#{identifier}"}}
+    )["Item"]
+    # --archive-days 3: the record, queued again by the operator, is kept three days from now (not the default 30).
+    assert before + 3 * 86400 - 1 <= float(requeued["expiresAt"]["N"]) <= time.time() + 3 * 86400 + 1
 
     # A copy under the first key is still around (say, a plain redrive an operator ran from an old listing).
     aws_client(stack.aws, "sqs").send_message(QueueUrl=stack.queue_url, MessageBody=parked["Body"])
