@@ -346,6 +346,29 @@ def test_a_recomposed_redrive_leaves_what_it_cannot_redrive(
     assert stack.sandbox.emails() == []
 
 
+def parked_for_its_sender(stack: FaultStack) -> int:
+    """One submission refused for its sender and parked, the provider healthy again; the sends made so far."""
+    stack.sandbox.script(["422:invalid_from_address"])
+    assert stack.submit(submission())["statusCode"] == 202
+    stack.sandbox.clear_faults()
+    return len(email_requests(stack))
+
+
+def stopped_redrive(capsys: pytest.CaptureFixture[str], args: list[str], output: str) -> str:
+    """Run a redrive that must stop: exit 1, one error line on stderr (returned), no traceback; standard output
+    empty, or with ``--json`` one object saying nothing was recomposed and the same error."""
+    capsys.readouterr()
+    assert cli_main([*args, *(["--json"] if output == "json" else [])]) == 1
+    out, err = capsys.readouterr()
+    [line] = err.splitlines()
+    assert line.startswith("error: ") and "Traceback" not in err
+    if output == "json":
+        assert json.loads(out) == {"recomposed": [], "error": line.removeprefix("error: ")}
+    else:
+        assert out == ""
+    return line
+
+
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_a_recomposed_redrive_whose_config_cannot_be_read_stops_and_moves_nothing(
     parking_stack: FaultStack, capsys: pytest.CaptureFixture[str], output: str
@@ -354,24 +377,13 @@ def test_a_recomposed_redrive_whose_config_cannot_be_read_stops_and_moves_nothin
     the parked message still on the dead-letter queue and nothing sent; with ``--json`` standard output says the
     same in one object (nothing recomposed, the error)."""
     stack = parking_stack
-    stack.sandbox.script(["422:invalid_from_address"])
-    assert stack.submit(submission())["statusCode"] == 202
-    stack.sandbox.clear_faults()
-    sent_before = len(email_requests(stack))
+    sent_before = parked_for_its_sender(stack)
     args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", stack.queue_url, "--recompose"]
     args += ["--table", stack.table, "--config-parameter", "/portfolio/test/resend/missing"]
-    args += ["--resend-api-url", stack.sandbox.url, *(["--json"] if output == "json" else [])]
-    capsys.readouterr()
-    assert cli_main(args) == 1
-    out, err = capsys.readouterr()
-    [line] = err.splitlines()
+    args += ["--resend-api-url", stack.sandbox.url]
+    line = stopped_redrive(capsys, args, output)
     assert line.startswith("error: the Resend config could not be read: ")
     assert "/portfolio/test/resend/missing" in line and line.endswith("; nothing moved after that")
-    assert "Traceback" not in err
-    if output == "json":
-        assert json.loads(out) == {"recomposed": [], "error": line.removeprefix("error: ")}
-    else:
-        assert out == ""
     assert len(dead_letters(stack)) == 1
     assert len(email_requests(stack)) == sent_before
 
@@ -384,23 +396,12 @@ def test_a_recomposed_redrive_to_an_outbox_that_refuses_stops_and_keeps_the_mess
     line naming the queue it stays on (exit 1, no traceback), the parked message is still there and nothing was
     sent; with ``--json`` the object says the same. Run again with the right outbox, it is sent, once."""
     stack = parking_stack
-    stack.sandbox.script(["422:invalid_from_address"])
-    assert stack.submit(submission())["statusCode"] == 202
-    stack.sandbox.clear_faults()
-    sent_before = len(email_requests(stack))
+    sent_before = parked_for_its_sender(stack)
     missing = stack.queue_url.rsplit("/", 1)[0] + "/no-such-outbox"
     args = ["outbox", "redrive", "--from", stack.dlq_url, "--to", missing, "--recompose", "--table", stack.table]
     args += ["--config-parameter", CONFIG_PARAMETER, "--resend-api-url", stack.sandbox.url]
-    args += ["--json"] if output == "json" else []
-    capsys.readouterr()
-    assert cli_main(args) == 1
-    out, err = capsys.readouterr()
-    [line] = err.splitlines()
-    assert line.startswith("error: ") and line.endswith(f"; the message stays on {stack.dlq_url}")
-    if output == "json":
-        assert json.loads(out) == {"recomposed": [], "error": line.removeprefix("error: ")}
-    else:
-        assert out == ""
+    line = stopped_redrive(capsys, args, output)
+    assert line.endswith(f"; the message stays on {stack.dlq_url}")
     assert len(dead_letters(stack)) == 1
     assert len(email_requests(stack)) == sent_before
 
