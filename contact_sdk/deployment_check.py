@@ -43,11 +43,12 @@ import httpx
 from contact_sdk._version import __version__
 from contact_sdk.check_event import CHECK_EVENT_KEY, is_deployment_check
 from contact_sdk.config import ParameterCache, ResendConfig, parse_csrf_secret, sender_is_at
-from contact_sdk.deadline import lambda_deadline
+from contact_sdk.deadline import Deadline, lambda_deadline, within
 from contact_sdk.errors import ContactSdkError
 from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import Settings
+from contact_sdk.transport import ApiClient, DeadlineTransport
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
@@ -73,7 +74,8 @@ logger = logging.getLogger(__name__)
 
 #: Every check, in the order they run; a function asks for the ones its role allows.
 CHECKS = ("service", "config", "resend", "csrf")
-#: The longest the Resend question may take (the hook function's timeout is 60 s; a check runs well inside it).
+#: The longest the Resend question may take in all, however Resend answers (the hook waits at most 50 s for the whole
+#: check): connect, request and every byte of the answer, not each of them.
 RESEND_TIMEOUT_SECONDS = 5.0
 
 
@@ -219,9 +221,12 @@ def _check_resend(config: ResendConfig, api_url: str, http: httpx.Client | None)
         "Accept": "application/json",
     }
     owned = http is None
-    client = http or httpx.Client(timeout=RESEND_TIMEOUT_SECONDS)
+    # The runtime's own client: its transport ends every socket operation by the deadline, so an answer trickled a
+    # byte at a time is cut at RESEND_TIMEOUT_SECONDS (httpx's timeouts alone bound each read, not the whole).
+    client = http or ApiClient(transport=DeadlineTransport())
     try:
-        response = client.get(f"{api_url}/domains", headers=headers, timeout=RESEND_TIMEOUT_SECONDS)
+        with within(Deadline.after(RESEND_TIMEOUT_SECONDS)):
+            response = client.get(f"{api_url}/domains", headers=headers, timeout=RESEND_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
         return CheckResult("resend", ok=False, detail=f"Resend could not be reached at {api_url}: {type(exc).__name__}")
     finally:

@@ -40,6 +40,7 @@ from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.logs import build_logger
 from contact_sdk.security.csrf import CsrfInvalid, CsrfTokens, InMemoryNonceStore
 from contact_sdk.settings import Settings
+from tests.budget.slow_servers import body_server
 from tests.entrypoint.conftest import FakeLambdaContext
 from tests.log_lines import printed
 from tests.scripted_server import Answer, ScriptedServer
@@ -475,6 +476,32 @@ def test_a_resend_that_hangs_fails_the_check_after_its_timeout() -> None:
         assert [exchange.gave_up is not None for exchange in proxy.exchanges()] == [True]
     assert detail(answers[0], "resend") == f"Resend could not be reached at {proxy.url}: ReadTimeout"
     assert answers[0]["ok"] is False
+
+
+@pytest.mark.integration
+def test_a_resend_that_trickles_its_answer_is_cut_at_the_checks_5_s_in_all() -> None:
+    """Slow is not down, byte by byte: an answer trickled a byte every 0.6 s (14 s for the whole) never lets one
+    read wait 5 s, so only a bound on the whole question ends it; the check fails at 5 s and hangs up.
+
+    Without it the check would wait out the trickle (or, slower still, the function's own timeout) and vouch for
+    nothing better; bounded here by a thread, so a check that waits fails rather than hangs.
+    """
+    hung_up: list[float] = []
+    with body_server(byte_every=0.6, hung_up=hung_up) as url:
+        environ = {"CONTACT_CONFIG_PARAMETER": CONFIG, "RESEND_API_URL": url}
+        answers: list[dict[str, Any]] = []
+        worker = threading.Thread(
+            target=lambda: answers.append(
+                answer_api_check(check(["resend"]), builder(environ, PARAMETERS), environ=environ)
+            ),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout=30)
+        assert answers, "the check was still reading a trickled answer after 30 s"
+        assert detail(answers[0], "resend") == f"Resend could not be reached at {url}: ReadTimeout"
+        assert answers[0]["ok"] is False
+    assert len(hung_up) == 1, "the cut connection is closed, not left reading"
 
 
 @pytest.mark.integration
