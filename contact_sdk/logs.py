@@ -2,7 +2,10 @@
 
 The correlation id (the API Gateway request id) is kept with Powertools' thread-safe keys, so
 concurrent requests in one process (the local API server) never mix their ids. Values are
-JSON-encoded, so a newline in user input cannot forge a log line.
+JSON-encoded, so a newline in user input cannot forge a log line: each record is one compact line, whatever
+``POWERTOOLS_DEV`` says (Powertools would indent it over several), and its message is the text written, never
+parsed (Powertools would try ``json.loads`` on every message and turn one that happened to be JSON into an object).
+One encoder, built once, writes every line (Powertools' default builds one per record).
 
 Example::
 
@@ -13,16 +16,25 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 from aws_lambda_powertools import Logger
 
 __all__ = ["SERVICE_NAME", "build_logger", "correlation"]
 
 SERVICE_NAME = "contact-form"
+
+#: Powertools' own serialization (``default=str``, compact separators, non-ASCII as is), encoder built once.
+_LINE_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def _message_as_written(message: Any) -> Any:
+    """The record's message as the code wrote it (Powertools' ``json_deserializer`` hook: no parsing)."""
+    return message
 
 
 def build_logger(*, level: str | None = None, stream: IO[str] | None = None) -> Logger:
@@ -37,7 +49,13 @@ def build_logger(*, level: str | None = None, stream: IO[str] | None = None) -> 
     level of a later ``Logger`` for the same service as it was, so a second build (an embedder, or a test
     process building several services) would otherwise log at whatever level the first one chose.
     """
-    logger = Logger(service=SERVICE_NAME, level=level, stream=stream)
+    logger = Logger(
+        service=SERVICE_NAME,
+        level=level,
+        stream=stream,
+        json_serializer=_LINE_ENCODER.encode,
+        json_deserializer=_message_as_written,
+    )
     logger.setLevel(level)  # Powertools' own rules: the level given, else POWERTOOLS_LOG_LEVEL, else INFO
     package_logger = logging.getLogger("contact_sdk")
     handler = logger.registered_handler

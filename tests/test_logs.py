@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,3 +109,39 @@ def test_the_first_build_in_a_process_wires_every_logger_to_the_stream_given() -
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == ["service line", "module line"]
     assert result.stderr == ""
+
+
+def test_each_record_is_one_compact_line_and_its_message_the_text_written() -> None:
+    """What Logs Insights and the local stack's readers parse: one record per line, even with ``POWERTOOLS_DEV``
+    set (Powertools would indent it over several lines), its message the text the code wrote (Powertools would
+    parse one that looks like JSON into an object), values it cannot encode written as text, non-ASCII as is.
+
+    A fresh interpreter: Powertools builds the service's formatter once per process, at the first build.
+    """
+    code = (
+        "import datetime, io\n"
+        "from contact_sdk.logs import build_logger\n"
+        "out = io.StringIO()\n"
+        "logger = build_logger(level='INFO', stream=out)\n"
+        "logger.info('{\"status\": \"sent\"}', extra={'at': datetime.date(2026, 12, 8), 'sender': 'Zoë'})\n"
+        "logger.info('[1, 2]')\n"
+        "print(out.getvalue(), end='')\n"
+    )
+    env = {**os.environ, "POWERTOOLS_DEV": "1"}
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout
+    first, second = (json.loads(line) for line in lines)
+    assert first["message"] == '{"status": "sent"}'
+    assert (first["at"], first["sender"]) == ("2026-12-08", "Zoë")
+    assert '"sender":"Zoë"' in lines[0], "compact separators, non-ASCII written as is"
+    assert second["message"] == "[1, 2]"
