@@ -55,6 +55,7 @@ Errors::
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 import math
@@ -146,6 +147,10 @@ def address_unit(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> s
     >>> address_unit("unknown") is None
     True
     """
+    return _recent_units(source_ip, ipv6_prefix)
+
+
+def _unit_of(source_ip: str, ipv6_prefix: int) -> str | None:
     if not 1 <= ipv6_prefix <= 128:
         raise ValueError(f"ipv6_prefix must be 1-128, got {ipv6_prefix}")
     try:
@@ -159,6 +164,12 @@ def address_unit(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> s
     shift = 128 - ipv6_prefix
     network = ipaddress.IPv6Network(((int(address) >> shift) << shift, ipv6_prefix))
     return str(network)
+
+
+#: A submission asks for its address's unit twice (its limit's key, its record's source), and follows its token
+#: request from the same address: parsed once (~3 us each) for the last this-many addresses.
+_RECENT_ADDRESSES = 1024
+_recent_units = functools.lru_cache(maxsize=_RECENT_ADDRESSES)(_unit_of)
 
 
 def client_identity(source_ip: str, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
