@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import pytest
+
+from contact_sdk.devtools.brownout import Mode
+from contact_sdk.settings import Settings
 
 FAULT_TABLE = Path(__file__).resolve().parents[2] / "loadtests" / "fault_table.py"
 
@@ -67,8 +74,9 @@ def test_only_picks_the_rows_that_hold_every_word(fault_table: ModuleType, capsy
         (["--only", "kinesis"], "--only kinesis matches no row; the rows are:"),
         (["--count", "0"], "above zero"),
         (["--count", "many"], "whole number"),
-        (["--slow-seconds", "-1"], "seconds above zero"),
-        (["--slow-seconds", "inf"], "seconds above zero"),
+        (["--slow-seconds", "-1"], "argument --slow-seconds: expected seconds above zero, got '-1'"),
+        (["--slow-seconds", "inf"], "argument --slow-seconds: expected seconds above zero"),
+        (["--slow-seconds", "soon"], "argument --slow-seconds: expected seconds, got 'soon'"),
         (["--budget-ms", "0"], "above zero"),
     ],
 )
@@ -80,6 +88,74 @@ def test_bad_arguments_are_refused_with_their_reason(
         fault_table.main(argv)
     assert exited.value.code == 2
     assert reason in capsys.readouterr().err
+
+
+class _Beside:
+    """Stands in for the sandbox or the siteverify stand-in the dependency rows start beside the emulator."""
+
+    url = origin = "http://127.0.0.1:9"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __enter__(self) -> _Beside:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def set_rate_limit(self, limit: int | None) -> None:
+        pass
+
+    def set_faults(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def test_slow_seconds_is_how_late_the_brownout_answers(
+    fault_table: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--slow-seconds 3.5``: while a slow row is measured, the proxy in front of the dependency holds every answer
+    3.5 s (not the default 10), and is healthy again afterwards. Everything but the command line and the row's
+    steps stands in: no emulator, no service, only the proxy's modes are watched."""
+    modes: list[Mode] = []
+
+    class Proxy:
+        url = "http://127.0.0.1:8"
+
+        def __init__(self, upstream: str) -> None:
+            pass
+
+        def __enter__(self) -> Proxy:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def set_mode(self, mode: Mode) -> None:
+            modes.append(mode)
+
+    @contextlib.contextmanager
+    def emulator() -> Iterator[str]:
+        yield "http://127.0.0.1:7"
+
+    token = {"statusCode": 200, "body": json.dumps({"token": "a-token"})}
+    service = SimpleNamespace(
+        api=SimpleNamespace(handle=lambda request: token), client=SimpleNamespace(close=lambda: None), captcha=None
+    )
+    monkeypatch.setattr(fault_table, "running_emulator", emulator)
+    monkeypatch.setattr(fault_table, "ResendSandbox", _Beside)
+    monkeypatch.setattr(fault_table, "SiteverifyStandIn", _Beside)
+    monkeypatch.setattr(fault_table, "BrownoutProxy", Proxy)
+    monkeypatch.setattr(fault_table, "build_components", lambda settings, sink: service)
+    monkeypatch.setattr(fault_table.DependencyBench, "fresh", lambda bench: None)
+    monkeypatch.setattr(fault_table.DependencyBench, "settings", lambda bench, *_: Settings.from_env(environ={}))
+    argv = ["--only", "dynamodb", "slow", "warm", "POST", "--count", "2", "--slow-seconds", "3.5"]
+    assert fault_table.main(argv) == 0
+    assert capsys.readouterr().out.startswith("DynamoDB slow warm POST /contact")
+    assert modes == [Mode.slow(3.5), Mode.healthy()]
 
 
 def test_p95_is_the_nearest_rank(fault_table: ModuleType) -> None:
