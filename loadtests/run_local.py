@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import resource
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from contact_sdk.devtools.brownout import BrownoutProxy, Mode  # noqa: E402 - after the path fix above
+from contact_sdk.clock import SYSTEM_CLOCK, Clock  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.brownout import BrownoutProxy, Mode  # noqa: E402
 from contact_sdk.devtools.local.__main__ import parse_brownout, parse_latency  # noqa: E402
 from contact_sdk.devtools.local.console import Console  # noqa: E402
 from contact_sdk.devtools.local.provider_faults import PROVIDER_FAULTS  # noqa: E402
@@ -178,14 +179,36 @@ def count_emails(sandbox_url: str) -> tuple[int, int]:
     return len(contents), len(contents) - len(set(contents))
 
 
-def await_drain(sandbox_url: str, accepted: int, *, timeout: float) -> tuple[int, int, float]:
+def await_drain(
+    sandbox_url: str, accepted: int, *, timeout: float, clock: Clock = SYSTEM_CLOCK
+) -> tuple[int, int, float]:
     """Wait until the sandbox holds ``accepted`` emails (the outbox drained) or ``timeout``; (emails, dups, s)."""
-    started = time.monotonic()
+    started = clock.monotonic()
     emails, duplicates = count_emails(sandbox_url)
-    while emails < accepted and time.monotonic() - started < timeout:
-        time.sleep(5)
+    while emails < accepted and clock.monotonic() - started < timeout:
+        clock.sleep(5)
         emails, duplicates = count_emails(sandbox_url)
-    return emails, duplicates, time.monotonic() - started
+    return emails, duplicates, clock.monotonic() - started
+
+
+def _share(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {raw!r}") from None
+    if not 0 <= value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 (0.1: one send in ten), got {raw!r}")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds, 0 or more, got {raw!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second (default 10)")
     parser.add_argument("--run-time", default="60s", help="how long, Locust syntax: 30s, 2m (default 60s)")
     parser.add_argument("--latency-ms", type=parse_latency, default=(100, 300), help="sandbox latency MIN-MAX")
-    parser.add_argument("--provider-failure-rate", type=float, default=0.0, help="share of sends answered 500")
+    parser.add_argument(
+        "--provider-failure-rate", type=_share, default=0.0, help="share of sends answered 500, 0 to 1 (default 0)"
+    )
     parser.add_argument(
         "--provider-fault",
         choices=sorted(PROVIDER_FAULTS),
@@ -213,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--drain-timeout",
-        type=float,
+        type=_seconds,
         default=600.0,
-        help="with --provider-fault down or --brownout: seconds to wait for the drain",
+        help="with --provider-fault down or --brownout: seconds to wait for the drain (default 600)",
     )
     parser.add_argument("--rate-limit", type=int, default=5, help="the stack's CONTACT_RATE_LIMIT (default 5)")
     parser.add_argument(
@@ -278,6 +303,34 @@ def locust_command(args: argparse.Namespace, *, api_url: str, page_url: str, rep
     ]
 
 
+def hold_provider_failures(args: argparse.Namespace, sandbox_url: str) -> None:
+    """With ``--provider-failure-rate``: the sandbox at ``sandbox_url`` answers that share of sends with a 500 from
+    now on (merged into the faults it holds, such as ``--provider-fault``'s); without it, nothing changes."""
+    if args.provider_failure_rate:
+        _sandbox(
+            sandbox_url,
+            "/_sandbox/faults",
+            method="POST",
+            body={"failure_rate": args.provider_failure_rate, "failure_status": 500},
+        )
+
+
+def after_the_run(
+    args: argparse.Namespace, stack: LocalStack, summary_path: Path, *, clock: Clock = SYSTEM_CLOCK
+) -> int:
+    """The checks once Locust has stopped: after ``--provider-fault down`` the outage's, with ``--brownout`` the
+    brownout's, each waiting up to ``--drain-timeout`` seconds for the outbox to drain; 1 when one fails."""
+    status = 0
+    if args.provider_fault == "down":
+        status = max(status, _after_the_outage(stack.sandbox_url, summary_path, args.drain_timeout, clock=clock))
+    if stack.brownout is not None:
+        status = max(
+            status,
+            _after_the_brownout(stack.brownout, stack.sandbox_url, summary_path, args.drain_timeout, clock=clock),
+        )
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the stack, run Locust against it, stop the stack; Locust's exit status."""
     parser = build_parser()
@@ -301,15 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot start the local stack: {exc} (see {stack_log.name})", file=sys.stderr)
         return 2
     try:
-        if args.provider_failure_rate:
-            request = urllib.request.Request(  # noqa: S310 - a loopback URL we just started
-                f"{stack.sandbox_url}/_sandbox/faults",
-                data=json.dumps({"failure_rate": args.provider_failure_rate, "failure_status": 500}).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=5):  # noqa: S310
-                pass
+        hold_provider_failures(args, stack.sandbox_url)
         low, high = args.latency_ms
         print(
             f"local stack up: API {stack.api_url}, page origin {stack.page_url}, sandbox {stack.sandbox_url} "
@@ -330,18 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             locust=reaped_children_cpu_seconds() - reaped_before,
         )
         _record_throughput(reports / f"{args.name}.json", cpu)
-        if args.provider_fault == "down":
-            status = max(
-                status, _after_the_outage(stack.sandbox_url, reports / f"{args.name}.json", args.drain_timeout)
-            )
-        if stack.brownout is not None:
-            status = max(
-                status,
-                _after_the_brownout(
-                    stack.brownout, stack.sandbox_url, reports / f"{args.name}.json", args.drain_timeout
-                ),
-            )
-        return status
+        return max(status, after_the_run(args, stack, reports / f"{args.name}.json"))
     except KeyboardInterrupt:
         return 130
     finally:
@@ -359,13 +393,13 @@ def _record_throughput(summary_path: Path, cpu: CpuSeconds) -> None:
     print(report_throughput(summary["throughput"]), flush=True)
 
 
-def _after_the_outage(sandbox_url: str, summary_path: Path, timeout: float) -> int:
+def _after_the_outage(sandbox_url: str, summary_path: Path, timeout: float, *, clock: Clock = SYSTEM_CLOCK) -> int:
     """The provider comes back; the outbox must deliver exactly one email per accepted submission."""
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     accepted = int(summary.get("accepted_sent", 0)) + int(summary.get("accepted_queued", 0))
     during, _ = count_emails(sandbox_url)
     _sandbox(sandbox_url, "/_sandbox/faults", method="DELETE")
-    emails, duplicates, waited = await_drain(sandbox_url, accepted, timeout=timeout)
+    emails, duplicates, waited = await_drain(sandbox_url, accepted, timeout=timeout, clock=clock)
     ok = emails == accepted and duplicates == 0
     summary["after_outage"] = {
         "accepted": accepted,
@@ -395,17 +429,21 @@ def emails_by_reference(sandbox_url: str) -> dict[str, int]:
     return counts
 
 
-def await_references(sandbox_url: str, references: list[str], *, timeout: float) -> tuple[dict[str, int], float]:
+def await_references(
+    sandbox_url: str, references: list[str], *, timeout: float, clock: Clock = SYSTEM_CLOCK
+) -> tuple[dict[str, int], float]:
     """Wait until every reference is in an email (the outbox drained) or ``timeout``; (counts, seconds waited)."""
-    started = time.monotonic()
+    started = clock.monotonic()
     counts = emails_by_reference(sandbox_url)
-    while any(counts.get(r, 0) == 0 for r in references) and time.monotonic() - started < timeout:
-        time.sleep(5)
+    while any(counts.get(r, 0) == 0 for r in references) and clock.monotonic() - started < timeout:
+        clock.sleep(5)
         counts = emails_by_reference(sandbox_url)
-    return counts, time.monotonic() - started
+    return counts, clock.monotonic() - started
 
 
-def _after_the_brownout(proxy: BrownoutProxy, sandbox_url: str, summary_path: Path, timeout: float) -> int:
+def _after_the_brownout(
+    proxy: BrownoutProxy, sandbox_url: str, summary_path: Path, timeout: float, *, clock: Clock = SYSTEM_CLOCK
+) -> int:
     """The dependency recovers: what the proxy saw, then every accepted submission in exactly one email.
 
     Matched by each message's reference, not by totals: a submission whose answer Locust stopped waiting for at
@@ -427,7 +465,7 @@ def _after_the_brownout(proxy: BrownoutProxy, sandbox_url: str, summary_path: Pa
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     references = [str(r) for r in summary.get("accepted_references", [])]
     accepted = int(summary.get("accepted_sent", 0)) + int(summary.get("accepted_queued", 0))
-    counts, waited = await_references(sandbox_url, references, timeout=timeout)
+    counts, waited = await_references(sandbox_url, references, timeout=timeout, clock=clock)
     lost = sum(counts.get(r, 0) == 0 for r in references)
     twice = sum(counts.get(r, 0) > 1 for r in references)
     # Every accepted answer must be accounted for by a reference, or the check would judge fewer than were accepted.

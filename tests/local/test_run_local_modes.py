@@ -9,13 +9,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import httpx
 import pytest
 
 from contact_sdk.devtools.brownout import BrownoutProxy, Mode
 from contact_sdk.devtools.sandbox import ResendSandbox
+from tests.clocks import ManualClock
 
 RUN_LOCAL = Path(__file__).resolve().parents[2] / "loadtests" / "run_local.py"
 API_KEY = "re_run_local_modes"
@@ -105,6 +106,52 @@ def test_a_siteverify_brownout_is_refused_since_the_scenarios_send_no_turnstile_
     assert "loadtests/fault_table.py --only siteverify" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--provider-failure-rate", "1.5"], "argument --provider-failure-rate: expected a share from 0 to 1"),
+        (["--provider-failure-rate", "-0.1"], "argument --provider-failure-rate: expected a share from 0 to 1"),
+        (["--provider-failure-rate", "nan"], "argument --provider-failure-rate: expected a share from 0 to 1"),
+        (["--provider-failure-rate", "often"], "argument --provider-failure-rate: expected a share from 0 to 1"),
+        (["--drain-timeout", "-1"], "argument --drain-timeout: expected seconds, 0 or more, got '-1'"),
+        (["--drain-timeout", "inf"], "argument --drain-timeout: expected seconds, 0 or more, got 'inf'"),
+        (["--drain-timeout", "soon"], "argument --drain-timeout: expected seconds, got 'soon'"),
+    ],
+)
+def test_a_failure_rate_outside_0_to_1_or_a_negative_drain_timeout_is_refused(
+    run_local: ModuleType, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 from the command line, before any stack starts, naming the option and why (a rate of 1.5 would
+    otherwise reach the sandbox only once the stack is up, and a negative timeout would silently skip the drain
+    check's wait)."""
+    with pytest.raises(SystemExit) as exited:
+        run_local.build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def _send(sandbox: ResendSandbox) -> int:
+    body = {"from": "a@example.com", "to": ["b@example.com"], "subject": "s", "text": "t"}
+    return httpx.post(f"{sandbox.url}/emails", json=body, headers={"Authorization": f"Bearer {API_KEY}"}).status_code
+
+
+@pytest.mark.integration
+def test_provider_failure_rate_is_the_share_of_sends_the_sandbox_answers_500(run_local: ModuleType) -> None:
+    """Without the option the stack's sandbox is left as it was; ``--provider-failure-rate 0.25`` has it fail a
+    quarter of sends with a 500, beside the fault it already holds (the stack's ``--provider-fault``); at ``1``
+    every send is a 500."""
+    parse = run_local.build_parser().parse_args
+    with ResendSandbox(api_key=API_KEY, rate_limit_per_second=None) as sandbox:
+        sandbox.set_faults(latency_ms=[1, 2])  # what the stack holds from the start
+        run_local.hold_provider_failures(parse([]), sandbox.url)
+        assert (sandbox.faults()["failure_rate"], _send(sandbox)) == (0.0, 200)
+        run_local.hold_provider_failures(parse(["--provider-failure-rate", "0.25"]), sandbox.url)
+        faults = httpx.get(f"{sandbox.url}/_sandbox/faults").json()
+        assert (faults["failure_rate"], faults["failure_status"], faults["latency_ms"]) == (0.25, 500, [1.0, 2.0])
+        run_local.hold_provider_failures(parse(["--provider-failure-rate", "1"]), sandbox.url)
+        assert [_send(sandbox) for _ in range(3)] == [500, 500, 500]
+
+
 REF_A, REF_B, REF_C, REF_D = (f"{n:08d}-0000-4000-8000-000000000000" for n in (1, 2, 3, 4))
 
 
@@ -156,6 +203,30 @@ def test_after_a_brownout_every_accepted_submission_is_in_exactly_one_email(
         case.passed,
     )
     assert (written["emails"], written["calls"]) == (len(case.emailed), 0)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "fault", [["--provider-fault", "down"], ["--brownout", "sqs:hang"]], ids=["outage", "brownout"]
+)
+def test_drain_timeout_is_how_long_the_check_waits_for_the_outbox(
+    run_local: ModuleType, tmp_path: Path, fault: list[str]
+) -> None:
+    """``--drain-timeout 12``: two accepted submissions never reach the sandbox; after the outage as after the
+    brownout, the check looks every 5 s until 12 s have passed on the run's clock (three waits, not the default
+    600 s's 120), then fails the run and says how long it waited."""
+    summary = tmp_path / "run.json"
+    accepted = {"accepted_sent": 0, "accepted_queued": 2, "accepted_references": [REF_A, REF_B]}
+    summary.write_text(json.dumps(accepted), encoding="utf-8")
+    args = run_local.build_parser().parse_args([*fault, "--drain-timeout", "12"])
+    clock = ManualClock(advance_on_sleep=True)
+    with ResendSandbox(api_key=API_KEY) as sandbox, BrownoutProxy(sandbox.url) as proxy:
+        stack = SimpleNamespace(sandbox_url=sandbox.url, brownout=proxy if args.brownout is not None else None)
+        assert run_local.after_the_run(args, stack, summary, clock=clock) == 1
+    assert clock.sleeps == [5, 5, 5]
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    [check] = [written[key] for key in ("after_outage", "after_brownout") if key in written]
+    assert (check["drain_seconds"], check["passed"]) == (15.0, False)
 
 
 def test_throughput_is_requests_per_core_and_per_cpu_second(run_local: ModuleType) -> None:
