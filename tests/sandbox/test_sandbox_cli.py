@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import signal
 import socket
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contact_sdk.devtools.sandbox.__main__ import main
+from contact_sdk.devtools.sandbox.__main__ import build_parser, main
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +54,16 @@ def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.Capt
         main(argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("raw", ["-0.5", "nan", "inf", "soon"])
+def test_a_webhook_delay_that_is_not_seconds_is_refused(raw: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 from the command line, naming the option (a negative delay used to be taken, with or without
+    webhooks)."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--webhook-delay", raw])
+    assert exited.value.code == 2
+    assert f"argument --webhook-delay: expected seconds, 0 or more, got {raw!r}" in capsys.readouterr().err
 
 
 def test_command_serves_until_sigterm():
@@ -128,6 +139,24 @@ def test_every_fault_and_setting_option_is_what_the_sandbox_runs_with() -> None:
     assert (settings["rate_limit_per_second"], settings["strict"]) == (7, True)
     assert outage.status_code == 503
     assert sum("GET /_sandbox/" in line for line in printed) == 2
+
+
+def test_host_is_where_the_sandbox_listens() -> None:
+    """``--host 127.0.0.2`` (a loopback address, not the default 127.0.0.1): the banner's URL is on it, and the
+    sandbox answers there."""
+    with running("--host", "127.0.0.2") as (url, _):
+        assert url.startswith("http://127.0.0.2:")
+        assert httpx.get(f"{url}/_sandbox/health").json() == {"status": "ok"}
+
+
+def test_webhook_delay_is_how_far_apart_the_sandbox_sends_events() -> None:
+    """``--webhook-delay 0.05`` (not the default 0.2) is the pace ``GET /_sandbox/settings`` reports for the
+    webhooks to ``--webhook-url``."""
+    secret = "whsec_" + base64.b64encode(b"sandbox-cli-webhook-secret-32-by").decode()
+    hooks = ["--webhook-url", "http://127.0.0.1:9/contact/events", "--webhook-secret", secret]
+    with running(*hooks, "--webhook-delay", "0.05") as (url, _):
+        settings = httpx.get(f"{url}/_sandbox/settings").json()
+    assert settings["webhook_delay_seconds"] == 0.05
 
 
 def test_the_same_seed_fails_the_same_sends() -> None:

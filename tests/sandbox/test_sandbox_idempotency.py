@@ -208,6 +208,7 @@ def test_the_settings_endpoint_shows_and_changes_the_mode(
         "rate_limit_per_second": None,
         "require_verified_domain": False,
         "strict": False,
+        "webhook_delay_seconds": None,
     }
     changed = admin.post("/_sandbox/settings", json={"idempotency_on_refusal": "record", "strict": True}).json()
     assert changed["idempotency_on_refusal"] == "record"
@@ -229,6 +230,7 @@ def test_the_settings_endpoint_shows_and_changes_the_mode(
         ({"rate_limit_per_second": -1}, "rate_limit_per_second"),
         ({"rate_limit_per_second": True}, "rate_limit_per_second"),
         ({"latency_ms": [1, 2]}, "unknown setting"),
+        ({"webhook_delay_seconds": 0.5}, "webhook_delay_seconds: this sandbox sends no webhooks"),
         ([1, 2], "JSON object"),
     ],
 )

@@ -155,6 +155,24 @@ def test_outcome_follows_resend_test_addresses(
     assert got["last_event"] == last_event
 
 
+def test_the_webhook_delay_is_a_setting_that_paces_the_next_emails(
+    make_sandbox: Callable[..., ResendSandbox], receiver: Receiver, email: Email
+):
+    """``GET /_sandbox/settings`` shows ``webhook_delay_seconds``; changed from 30 s to 0.01 s, the next email's
+    events arrive at once (30 s apart, none would within the receiver's wait); a negative one is a 400 that
+    changes nothing."""
+    sandbox = make_sandbox(webhook_url=receiver.url, webhook_secret=SECRET, webhook_delay_seconds=30)
+    settings = f"{sandbox.url}/_sandbox/settings"
+    assert httpx.get(settings).json()["webhook_delay_seconds"] == 30.0
+    refused = httpx.post(settings, json={"webhook_delay_seconds": -1})
+    assert (refused.status_code, refused.json()["name"]) == (400, "invalid_setting")
+    assert "webhook_delay_seconds must be seconds, 0 or more" in refused.json()["message"]
+    assert httpx.get(settings).json()["webhook_delay_seconds"] == 30.0
+    assert httpx.post(settings, json={"webhook_delay_seconds": 0.01}).json()["webhook_delay_seconds"] == 0.01
+    send(sandbox, email())
+    assert [json.loads(body)["type"] for _, body in receiver.events(2)] == ["email.sent", "email.delivered"]
+
+
 def test_failed_delivery_is_retried_with_the_same_svix_id(
     make_sandbox: Callable[..., ResendSandbox], receiver: Receiver, email: Email
 ):

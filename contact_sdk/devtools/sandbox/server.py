@@ -58,7 +58,7 @@ from contact_sdk.devtools.sandbox.store import (
     RateLimiter,
     RequestLog,
 )
-from contact_sdk.devtools.sandbox.webhook_sender import WebhookDispatcher, delivery_plan
+from contact_sdk.devtools.sandbox.webhook_sender import WebhookDispatcher, checked_delay, delivery_plan
 
 __all__ = ["DEFAULT_API_KEY", "MAX_BODY_BYTES", "ResendSandbox", "is_loopback"]
 
@@ -365,13 +365,15 @@ class ResendSandbox:
             "rate_limit_per_second": self._limiter.limit,
             "require_verified_domain": self._api.require_verified_domain,
             "strict": self._api.strict,
+            "webhook_delay_seconds": None if self._dispatcher is None else self._dispatcher.delay_seconds,
         }
 
     def set_settings(self, settings: Mapping[str, object] | None = None, /, **changes: object) -> dict[str, object]:
         """Change settings, e.g. ``set_settings(idempotency_on_refusal="record")``; returns them all.
 
         Keys are those :meth:`settings` shows. A bad key or value raises ``ValueError`` naming it,
-        and nothing changes. Keys already kept by the idempotency store keep what they hold.
+        and nothing changes. Keys already kept by the idempotency store keep what they hold. A new
+        ``webhook_delay_seconds`` paces the emails accepted from then on (``null`` when no webhooks are sent).
         """
         merged = {**(settings or {}), **changes}
         unknown = sorted(set(merged) - set(self.settings()))
@@ -386,6 +388,10 @@ class ResendSandbox:
         rate = merged.get("rate_limit_per_second", self._limiter.limit)
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 0):
             raise ValueError("rate_limit_per_second must be a whole number >= 0, or null for no limit")
+        delay = merged.get("webhook_delay_seconds", self.settings()["webhook_delay_seconds"])
+        if self._dispatcher is None and delay is not None:
+            raise ValueError("webhook_delay_seconds: this sandbox sends no webhooks (it has no webhook URL)")
+        paced = None if self._dispatcher is None else checked_delay(delay)
         self._api.idempotency_on_refusal = str(on_refusal)
         self._api.require_verified_domain = bool(
             merged.get("require_verified_domain", self._api.require_verified_domain)
@@ -393,6 +399,8 @@ class ResendSandbox:
         self._api.strict = bool(merged.get("strict", self._api.strict))
         if "rate_limit_per_second" in merged:
             self.set_rate_limit(rate)
+        if self._dispatcher is not None and paced is not None:
+            self._dispatcher.delay_seconds = paced
         return self.settings()
 
     # -- domains ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import hashlib
 import heapq
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -136,6 +137,14 @@ class _Delivery:
     build: Callable[[], dict[str, object]] | None = field(compare=False, default=None)
 
 
+def checked_delay(seconds: object) -> float:
+    """``seconds`` between webhook events as a float; ``ValueError`` naming ``webhook_delay_seconds`` unless a finite
+    number, 0 or more."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"webhook_delay_seconds must be seconds, 0 or more, not {seconds!r}")
+    return float(seconds)
+
+
 class WebhookDispatcher:
     """Sends signed delivery events to one URL from a daemon thread, retrying failures.
 
@@ -160,13 +169,24 @@ class WebhookDispatcher:
             raise ValueError(f"webhook URL must be http(s)://host/..., got {url!r}")
         decode_secret(secret)
         self._url, self._secret, self._clock, self._on_event = url, secret, clock, on_event
-        self._delay, self._retry_delays, self._timeout = delay_seconds, tuple(retry_delays), timeout_seconds
+        self._delay = checked_delay(delay_seconds)
+        self._retry_delays, self._timeout = tuple(retry_delays), timeout_seconds
         self._queue: list[_Delivery] = []
         self._log: list[dict[str, object]] = []
         self._seq = 0
         self._ready = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def delay_seconds(self) -> float:
+        """Seconds between one email's events (and from its acceptance to the first)."""
+        return self._delay
+
+    @delay_seconds.setter
+    def delay_seconds(self, seconds: float) -> None:
+        """Pace the events of the emails accepted from now on; ``ValueError`` unless seconds, 0 or more."""
+        self._delay = checked_delay(seconds)
 
     def start(self) -> None:
         """Start the sending thread."""
