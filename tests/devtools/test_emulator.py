@@ -9,11 +9,16 @@ never give.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 
@@ -148,3 +153,37 @@ def test_a_malformed_key_is_refused_as_moto_refuses_it(aws: str) -> None:
             ]
         )
     assert dynamodb.scan(TableName="emulator-malformed")["Items"] == []
+
+
+# -- the command ---------------------------------------------------------------------------------------------------
+
+EMULATOR = [sys.executable, "-m", "contact_sdk.devtools.local.emulator"]
+
+
+def test_the_command_listens_on_the_host_it_is_given() -> None:
+    """``--host 127.0.0.2 --port 0`` (a loopback address, not the default 127.0.0.1): the emulator says it listens
+    there, and moto answers there."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    command = [*EMULATOR, "--host", "127.0.0.2", "--port", "0"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            listening = re.match(r"moto listening on (http://\S+)", process.stdout.readline())
+            assert listening is not None
+            url = listening.group(1)
+            assert url.startswith("http://127.0.0.2:")
+            assert httpx.post(f"{url}/moto-api/reset", timeout=10).status_code == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_the_command_says_why_it_cannot_listen() -> None:
+    """An address this machine does not have (TEST-NET-1): exit 2 and a line naming it and the reason (werkzeug
+    used to print only the reason and exit 1)."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    command = [*EMULATOR, "--host", "192.0.2.1", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("the AWS emulator cannot listen on 192.0.2.1:0: ")
+    assert "Traceback" not in result.stderr

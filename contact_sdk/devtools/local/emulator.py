@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import re
 import signal
@@ -329,7 +330,7 @@ def back_up_only_what_a_transaction_touches() -> Callable[[], None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve moto on ``--host:--port`` until SIGTERM or SIGINT."""
+    """Serve moto on ``--host:--port`` until SIGTERM or SIGINT; 2 when it cannot listen there."""
     parser = argparse.ArgumentParser(prog="python -m contact_sdk.devtools.local.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
@@ -349,17 +350,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             return
 
+    werkzeug_said = io.StringIO()
     try:
-        # What moto's ThreadedMotoServer does, but binding here so a taken port is an error, not a hang.
-        server = make_server(
-            args.host,
-            args.port,
-            OneDynamoDBCallAtATime(DomainDispatcherApplication(create_backend_app)),
-            threaded=True,
-            request_handler=QuietRequestHandler,
-        )
-    except OSError as exc:
-        print(f"the AWS emulator cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        # What moto's ThreadedMotoServer does, but binding here so a taken port is an error, not a hang. werkzeug
+        # catches a failed bind itself: it prints the reason and exits 1, so the reason is kept and said here.
+        with contextlib.redirect_stderr(werkzeug_said):
+            server = make_server(
+                args.host,
+                args.port,
+                OneDynamoDBCallAtATime(DomainDispatcherApplication(create_backend_app)),
+                threaded=True,
+                request_handler=QuietRequestHandler,
+            )
+    except (OSError, SystemExit) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else " ".join(werkzeug_said.getvalue().split())
+        print(f"the AWS emulator cannot listen on {args.host}:{args.port}: {reason or exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
 
