@@ -119,17 +119,17 @@ def test_other_paths_are_404(standin: SiteverifyStandIn) -> None:
 
 
 def test_the_standin_runs_as_a_command() -> None:
-    """``python -m contact_sdk.devtools.local.turnstile --port 0 --hostname shop.example --action newsletter`` prints
-    its URL and answers there, a success naming that page host and widget action (the defaults are localhost and
-    contact)."""
+    """``python -m contact_sdk.devtools.local.turnstile --host 127.0.0.2 --port 0 --hostname shop.example --action
+    newsletter`` prints its URL, on that loopback address, and answers there, a success naming that page host and
+    widget action (the defaults are 127.0.0.1, localhost and contact)."""
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    command = [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--port", "0"]
+    command = [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--host", "127.0.0.2", "--port", "0"]
     command += ["--hostname", "shop.example", "--action", "newsletter"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
-        assert line.startswith("siteverify stand-in on http://127.0.0.1:")
+        assert line.startswith("siteverify stand-in on http://127.0.0.2:")
         url = line.rsplit(" ", 1)[1]
         answer = httpx.post(url, data={"secret": PASS_SECRET, "response": DUMMY_TOKEN}).json()
         assert (answer["success"], answer["hostname"], answer["action"]) == (True, "shop.example", "newsletter")
@@ -138,6 +138,17 @@ def test_the_standin_runs_as_a_command() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_the_standin_command_says_why_it_cannot_listen() -> None:
+    """An address this machine does not have (TEST-NET-1): exit 2 and one line naming it and the reason, not a
+    traceback."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    command = [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--host", "192.0.2.1", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("the siteverify stand-in cannot listen on 192.0.2.1:0: ")
+    assert "Traceback" not in result.stderr
 
 
 # -- page templating -----------------------------------------------------------------------------

@@ -210,7 +210,7 @@ class SiteverifyStandIn(ThreadedServer):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve the stand-in until Ctrl-C."""
+    """Serve the stand-in until Ctrl-C; 2 when it cannot listen on ``--host:--port``."""
     parser = argparse.ArgumentParser(
         prog="python -m contact_sdk.devtools.local.turnstile", description=__doc__.split("\n")[0]
     )
@@ -219,7 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hostname", default="localhost", help="the hostname a success reports")
     parser.add_argument("--action", default="contact", help="the action a success reports")
     args = parser.parse_args(argv)
-    standin = SiteverifyStandIn((args.host, args.port), hostname=args.hostname, action=args.action)
+    try:
+        standin = SiteverifyStandIn((args.host, args.port), hostname=args.hostname, action=args.action)
+    except OSError as exc:
+        print(
+            f"the siteverify stand-in cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 2
     print(f"siteverify stand-in on {standin.url}", flush=True)
     try:
         standin.serve_forever()
