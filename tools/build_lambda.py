@@ -511,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    if args.wheel_cache.exists() and not args.wheel_cache.is_dir():
+        parser.error(f"--wheel-cache {args.wheel_cache}: not a directory")
     started = time.monotonic()
     built = build(
         args.output.resolve(),
