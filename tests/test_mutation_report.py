@@ -97,13 +97,38 @@ def test_the_equivalents_file_given_is_the_one_set_aside(
     assert "survived  contact_sdk.models.x_parse_submission__mutmut_2" not in out
 
 
-def test_every_hand_written_model_mutant_still_applies_to_the_model() -> None:
-    """tools/model_mutants.py: each mutant's text occurs exactly once in models.py (else the table is stale)."""
+def model_mutants() -> ModuleType:
+    """tools/model_mutants.py as a module."""
     spec = importlib.util.spec_from_file_location("model_mutants", TOOL.with_name("model_mutants.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["model_mutants"] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def test_every_hand_written_model_mutant_still_applies_to_the_model() -> None:
+    """tools/model_mutants.py: each mutant's text occurs exactly once in models.py (else the table is stale)."""
+    module = model_mutants()
     assert module.main(["--list"]) == 0
     assert len(module.MUTANTS) >= 30
     assert all(mutant.old != mutant.new for mutant in module.MUTANTS)
+
+
+def test_model_mutants_list_prints_the_mutants_and_runs_none(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tools/model_mutants.py --list``: one mutant per line, from the name's lengths to the consent validator, and
+    nothing else; no mutant is applied or tested (each would be a pytest run in a copy of the tree)."""
+    module = model_mutants()
+
+    def tested(tree: Path) -> bool:
+        raise AssertionError(f"--list tested a mutant in {tree}")
+
+    monkeypatch.setattr(module, "_killed", tested)
+    assert module.main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["name min_length 1 -> 0", "name max_length 100 -> 101", "name max_length 100 -> 99"]
+    assert lines[-1] == "_consent_given not registered"
+    assert len(lines) == len(set(lines)) >= 30
+    assert not [line for line in lines if line.startswith(("killed", "SURVIVED")) or "mutants killed" in line]
