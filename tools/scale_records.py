@@ -27,7 +27,8 @@ size n:
 
 The commands: ``show`` (Ada's sent submission), ``erase --email ada@example.org`` (checked: six items erased),
 ``list`` and ``export --format csv --reveal`` over everything and over the last day (checked: the row counts).
-``--budget`` seconds bound the run: a size is skipped when the time spent so far says it would not finish.
+``--budget`` seconds bound the run: a size is skipped when the time spent so far, plus the previous size's time
+scaled to this size and by 1.5, would pass it (the first size always runs).
 
 On moto every ``Query`` walks the whole table (moto keeps no index: it filters and sorts all items per page),
 so moto's seconds grow with the table for every command; the items read are what DynamoDB itself would read.
@@ -733,8 +734,21 @@ def svg(measurements: Sequence[Measurement]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure every size asked for; print the table; write the JSON and the plot when asked."""
+def _budget(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds above zero, got {raw!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time.monotonic) -> int:
+    """Measure every size asked for; print the table; write the JSON and the plot when asked.
+
+    ``clock`` (monotonic seconds) is what ``--budget`` is spent on.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["_measure"]:
         return measure_child(arguments[1:])
@@ -753,7 +767,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=10_000,
         help="above this n, of the Scan-based commands only erase and 'list 1 day' (every one reads the whole table)",
     )
-    parser.add_argument("--budget", type=float, default=3 * 3600, help="seconds the whole run may take")
+    parser.add_argument(
+        "--budget", type=_budget, default=3 * 3600, help="seconds the whole run may take (default 10800: 3 hours)"
+    )
     parser.add_argument("--json", type=Path, help="write the measurements here (read again with --from-json)")
     parser.add_argument(
         "--from-json",
@@ -788,25 +804,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from contact_sdk.devtools.local.emulator import running_emulator  # noqa: PLC0415 - kept out of the measured child's memory
 
-        started = time.monotonic()
+        started = clock()
         with running_emulator() as endpoint:
             previous: tuple[int, float] | None = None
             for size in sizes:
-                spent = time.monotonic() - started
+                spent = clock() - started
                 if previous is not None:
                     # Mostly linear on moto (per item read), plus its walk of the whole table for every page.
                     projected = 1.5 * previous[1] * size / previous[0]
                     if spent + projected > args.budget:
                         print(f"n={size:,}: skipped, projected {projected:,.0f} s past the budget", file=sys.stderr)
                         continue
-                size_started = time.monotonic()
+                size_started = clock()
                 before = () if args.no_before else BEFORE_ALL if size <= args.all_before_up_to else BEFORE_SOME
                 stats, found = run_size(
                     endpoint, size, before=before, commands=commands, report=lambda line: print(line, flush=True)
                 )
                 seeds[size] = stats
                 measurements.extend(found)
-                previous = (size, time.monotonic() - size_started)
+                previous = (size, clock() - size_started)
                 if args.json is not None:  # after each size: a long run that stops keeps what it measured
                     args.json.write_text(
                         json.dumps(

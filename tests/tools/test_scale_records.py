@@ -6,9 +6,11 @@ parts that turn what was seen into figures, each against numbers worked out by h
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
@@ -205,3 +207,117 @@ def test_a_measured_call_is_made_once_whatever_it_meets(monkeypatch: pytest.Monk
         with pytest.raises(client.exceptions.ClientError):
             client.describe_table(TableName="contact-scale")
     assert len(dynamodb.requests) == 1
+
+
+# -- a run, with the emulator and each size's measuring stood in for ----------------------------------------------
+
+
+class Run:
+    """What ``main`` measured: each size with the Scan-based commands it was to measure, on a clock each size moves
+    by a third of a second per record (300 records: 100 s)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, stop_at: int | None = None) -> None:
+        self.now = 0.0
+        self.sizes: list[tuple[int, tuple[str, ...]]] = []
+        self.stop_at = stop_at
+
+        @contextlib.contextmanager
+        def emulator() -> Iterator[str]:
+            yield "http://127.0.0.1:9"
+
+        monkeypatch.setattr("contact_sdk.devtools.local.emulator.running_emulator", emulator)
+        monkeypatch.setattr("tools.scale_records.run_size", self.run_size)
+
+    def clock(self) -> float:
+        return self.now
+
+    def run_size(
+        self, endpoint: str, size: int, *, before: Sequence[str], report: Callable[[str], None], commands: Sequence[str]
+    ) -> tuple[SeedStats, list[Measurement]]:
+        if size == self.stop_at:
+            raise KeyboardInterrupt
+        self.sizes.append((size, tuple(before)))
+        self.now += size / 3
+        found = [measurement(size, "erase", "indexed", 0.5, 7)]
+        found += [measurement(size, "erase", "before (Scan)", 2.0, 6 * size)] if "erase" in before else []
+        return SeedStats(records=size, items=3 * size, bytes=400 * size, seconds=1.0), found
+
+    def main(self, *argv: str) -> int:
+        return main(list(argv), clock=self.clock)
+
+
+def test_json_keeps_every_size_measured_and_reads_back_as_the_same_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--json FILE``: the measurements of every size, which ``--from-json FILE`` prints as the table the run
+    printed; written after each size, so a run stopped at its third size keeps its first two."""
+    out = tmp_path / "run.json"
+    assert Run(monkeypatch).main("--sizes", "300,600", "--json", str(out)) == 0
+    measured = capsys.readouterr().out
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert sorted(data["seeds"]) == ["300", "600"]
+    assert [(m["size"], m["variant"]) for m in data["measurements"]] == [
+        (300, "indexed"),
+        (300, "before (Scan)"),
+        (600, "indexed"),
+        (600, "before (Scan)"),
+    ]
+    assert main(["--from-json", str(out)]) == 0
+    assert capsys.readouterr().out == measured
+    stopped = tmp_path / "stopped.json"
+    with pytest.raises(KeyboardInterrupt):
+        Run(monkeypatch, stop_at=1200).main("--sizes", "300,600,1200", "--json", str(stopped))
+    assert sorted(json.loads(stopped.read_text(encoding="utf-8"))["seeds"]) == ["300", "600"]
+
+
+def test_no_before_measures_the_indexed_commands_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """By default every size also runs the Scan-based commands of before (all six up to 10,000 records, then the
+    two that stay affordable); ``--no-before``, none at any size, and the table has no Scan row."""
+    run = Run(monkeypatch)
+    assert run.main("--sizes", "300,20000") == 0
+    assert run.sizes == [
+        (300, ("show", "list 1 day", "export 1 day", "list all", "export all", "erase")),
+        (20000, ("list 1 day", "erase")),
+    ]
+    assert "Scan (before)" in capsys.readouterr().out
+    run = Run(monkeypatch)
+    assert run.main("--sizes", "300,20000", "--no-before") == 0
+    assert run.sizes == [(300, ()), (20000, ())]
+    assert "Scan (before)" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("budget", "measured"), [("500", [300, 600]), ("1000", [300, 600, 1200])])
+def test_budget_skips_a_size_whose_projected_time_would_not_fit(
+    budget: str, measured: list[int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """300 records take 100 s and 600 take 200 s: 1,200 are projected at 1.5 x 200 x 2 = 600 s, after 300 s spent.
+    ``--budget 500`` skips them, saying so; ``--budget 1000`` has room (the default, three hours, too)."""
+    run = Run(monkeypatch)
+    assert run.main("--sizes", "300,600,1200", "--budget", budget, "--no-before") == 0
+    assert [size for size, _ in run.sizes] == measured
+    skipped = "n=1,200: skipped, projected 600 s past the budget"
+    assert (skipped in capsys.readouterr().err) is (1200 not in measured)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("0", "argument --budget: expected seconds above zero, got '0'"),
+        ("-60", "argument --budget: expected seconds above zero, got '-60'"),
+        ("nan", "argument --budget: expected seconds above zero, got 'nan'"),
+        ("an hour", "argument --budget: expected seconds, got 'an hour'"),
+    ],
+)
+def test_a_budget_that_is_not_seconds_above_zero_is_refused(
+    raw: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 naming the option, nothing measured (a budget of 0 or less used to run the first size and skip every
+    other one)."""
+    run = Run(monkeypatch)
+    with pytest.raises(SystemExit) as stopped:
+        run.main("--sizes", "300,600", "--budget", raw)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+    assert run.sizes == []
