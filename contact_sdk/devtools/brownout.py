@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import ipaddress
 import math
 import select
 import socket
@@ -62,6 +61,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from contact_sdk.devtools.loopback import is_loopback
 
 __all__ = [
     "DEPENDENCIES",
@@ -221,11 +222,7 @@ def aws_operation(headers: Any, path: str, body: bytes) -> str | None:
 
 
 def _require_loopback(host: str, what: str) -> None:
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         raise ValueError(f"the brownout proxy works on loopback only; {what} {host!r} is not a loopback address")
 
 

@@ -30,8 +30,8 @@ from contact_sdk.devtools.local.stack import (
     StackPorts,
     StackStartError,
     environment_summary,
-    is_loopback_host,
 )
+from contact_sdk.devtools.loopback import is_loopback
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import MAX_RESPONSE_BUDGET_MS
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Start the stack, print the URLs, serve until Ctrl-C or SIGTERM."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not is_loopback_host(args.host):
+    if not is_loopback(args.host):
         parser.error(f"--host {args.host!r} is not a loopback address: the local stack never listens elsewhere")
     try:
         stack = LocalStack(stack_options(args))

@@ -36,7 +36,6 @@ import dataclasses
 import datetime as dt
 import errno
 import importlib.util
-import ipaddress
 import logging
 import os
 import re
@@ -70,12 +69,13 @@ from contact_sdk.devtools.local.event_source import SqsEventSource
 from contact_sdk.devtools.local.page_server import PageServer
 from contact_sdk.devtools.local.provider_faults import ProviderFault, provider_fault
 from contact_sdk.devtools.local.turnstile import PASS_SITEKEY, SITEVERIFY_PATH, TEST_SECRETS, SiteverifyStandIn
+from contact_sdk.devtools.loopback import is_loopback
 from contact_sdk.errors import ConfigurationError
 from contact_sdk.logs import SERVICE_NAME
 from contact_sdk.security.origin import OriginPolicy
 from contact_sdk.settings import Settings
 
-__all__ = ["LocalStack", "PortInUseError", "StackOptions", "StackPorts", "StackStartError", "is_loopback_host"]
+__all__ = ["LocalStack", "PortInUseError", "StackOptions", "StackPorts", "StackStartError"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,16 +162,6 @@ class StackOptions:
     #: The service's log level in the console (WARNING shows only what needs attention).
     service_log_level: str = "WARNING"
     names: ResourceNames = field(default_factory=ResourceNames)
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and addresses in ``127.0.0.0/8`` or ``::1``: the only places the stack listens."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _port_flags() -> dict[str, tuple[str, str]]:
@@ -326,7 +316,7 @@ class LocalStack:
 
     def __init__(self, options: StackOptions | None = None, *, console: Console | None = None) -> None:
         self.options = options or StackOptions()
-        if not is_loopback_host(self.options.host):
+        if not is_loopback(self.options.host):
             raise StackStartError(f"the local stack listens on loopback only, not on {self.options.host!r}")
         if self.options.turnstile is not None and self.options.turnstile not in TEST_SECRETS:
             raise StackStartError(

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import struct
 import sys
@@ -33,6 +32,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from contact_sdk.devtools.loopback import is_loopback
 from contact_sdk.devtools.sandbox.admin import handle_admin
 from contact_sdk.devtools.sandbox.api import (
     IDEMPOTENCY_ON_REFUSAL,
@@ -66,16 +66,6 @@ __all__ = ["DEFAULT_API_KEY", "MAX_BODY_BYTES", "ResendSandbox", "is_loopback"]
 DEFAULT_API_KEY = "re_test_key"
 #: Largest request body read; Resend's limit is 40 MB including attachments.
 MAX_BODY_BYTES = 40 * 1024 * 1024
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ResendSandbox:
