@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -179,11 +180,27 @@ def test_the_command_listens_on_the_host_it_is_given() -> None:
 
 
 def test_the_command_says_why_it_cannot_listen() -> None:
-    """An address this machine does not have (TEST-NET-1): exit 2 and a line naming it and the reason (werkzeug
-    used to print only the reason and exit 1)."""
+    """A port another program holds: exit 2 and a line naming the address and the reason (werkzeug used to print
+    only the reason and exit 1)."""
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    command = [*EMULATOR, "--host", "192.0.2.1", "--port", "0"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [*EMULATOR, "--host", "127.0.0.1", "--port", str(port)]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"the AWS emulator cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])  # noqa: S104 - the point: refused
+def test_the_command_refuses_an_address_beyond_this_machine(host: str) -> None:
+    """Its fake credentials open everything it holds: every interface, or another address, is refused before
+    anything is bound, exit 2 with the address named."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    command = [*EMULATOR, "--host", host, "--port", "0"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 2
-    assert result.stderr.startswith("the AWS emulator cannot listen on 192.0.2.1:0: ")
+    assert f"--host {host!r} is not a loopback address" in result.stderr
     assert "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -141,13 +142,38 @@ def test_the_standin_runs_as_a_command() -> None:
 
 
 def test_the_standin_command_says_why_it_cannot_listen() -> None:
-    """An address this machine does not have (TEST-NET-1): exit 2 and one line naming it and the reason, not a
-    traceback."""
+    """A port another program holds: exit 2 and one line naming the address and the reason, not a traceback."""
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    command = [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--host", "192.0.2.1", "--port", "0"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [
+            sys.executable,
+            "-m",
+            "contact_sdk.devtools.local.turnstile",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"the siteverify stand-in cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])  # noqa: S104 - the point: refused
+def test_the_standin_command_refuses_an_address_beyond_this_machine(host: str) -> None:
+    """It answers siteverify as Cloudflare's test keys do, for whoever asks: any address but loopback is refused
+    before anything is bound, exit 2 with the address named."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    command = [sys.executable, "-m", "contact_sdk.devtools.local.turnstile", "--host", host, "--port", "0"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
     assert result.returncode == 2
-    assert result.stderr.startswith("the siteverify stand-in cannot listen on 192.0.2.1:0: ")
+    assert f"--host {host!r} is not a loopback address" in result.stderr
     assert "Traceback" not in result.stderr
 
 

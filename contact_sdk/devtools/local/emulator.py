@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any
 
 from contact_sdk.devtools.local.serving import POLL_SECONDS
+from contact_sdk.devtools.loopback import is_loopback
 from contact_sdk.devtools.tables import create_table
 
 __all__ = [
@@ -332,9 +333,12 @@ def back_up_only_what_a_transaction_touches() -> Callable[[], None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve moto on ``--host:--port`` until SIGTERM or SIGINT; 2 when it cannot listen there."""
     parser = argparse.ArgumentParser(prog="python -m contact_sdk.devtools.local.emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default: %(default)s)")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        # Its fake credentials open everything it holds, and its reset endpoint has no authentication.
+        parser.error(f"--host {args.host!r} is not a loopback address: the AWS emulator listens on this machine only")
     from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - heavy; only this process needs it
         DomainDispatcherApplication,
         MotoRequestHandler,

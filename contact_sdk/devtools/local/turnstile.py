@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from contact_sdk.devtools.local.serving import ThreadedServer
+from contact_sdk.devtools.loopback import is_loopback
 
 __all__ = [
     "DUMMY_TOKEN",
@@ -214,11 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m contact_sdk.devtools.local.turnstile", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8030)
     parser.add_argument("--hostname", default="localhost", help="the hostname a success reports")
     parser.add_argument("--action", default="contact", help="the action a success reports")
     args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        # It answers siteverify as Cloudflare's test keys do, for whoever asks: a tool for this machine.
+        parser.error(f"--host {args.host!r} is not a loopback address: the stand-in listens on this machine only")
     try:
         standin = SiteverifyStandIn((args.host, args.port), hostname=args.hostname, action=args.action)
     except OSError as exc:
