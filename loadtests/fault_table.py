@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from contact_sdk.bootstrap import Components, build_components  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.arguments import positive_seconds  # noqa: E402
 from contact_sdk.devtools.brownout import ENDPOINT_VARIABLES, BrownoutProxy, Mode  # noqa: E402
 from contact_sdk.devtools.fakes import InMemoryOutbox, InMemoryParameterSource  # noqa: E402
 from contact_sdk.devtools.local.emulator import (  # noqa: E402
@@ -424,16 +425,6 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _positive_seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds above zero, got {raw!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python loadtests/fault_table.py", description=__doc__.split("\n")[0])
@@ -451,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the dependency rows' CONTACT_RESPONSE_BUDGET_MS (default 4000; the provider rows use the default)",
     )
     parser.add_argument(
-        "--slow-seconds", type=_positive_seconds, default=10.0, help="how late a slow dependency answers (default 10)"
+        "--slow-seconds", type=positive_seconds, default=10.0, help="how late a slow dependency answers (default 10)"
     )
     parser.add_argument("--list", action="store_true", help="print the rows' names and exit")
     return parser

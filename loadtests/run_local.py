@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import resource
@@ -52,6 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from contact_sdk.clock import SYSTEM_CLOCK, Clock  # noqa: E402 - after the path fix above
+from contact_sdk.devtools.arguments import seconds  # noqa: E402
 from contact_sdk.devtools.brownout import BrownoutProxy, Mode  # noqa: E402
 from contact_sdk.devtools.local.__main__ import parse_brownout, parse_latency  # noqa: E402
 from contact_sdk.devtools.local.console import Console  # noqa: E402
@@ -201,16 +201,6 @@ def _share(raw: str) -> float:
     return value
 
 
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds, 0 or more, got {raw!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python loadtests/run_local.py", description=__doc__.split("\n")[0])
@@ -238,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--drain-timeout",
-        type=_seconds,
+        type=seconds,
         default=600.0,
         help="with --provider-fault down or --brownout: seconds to wait for the drain (default 600)",
     )

@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the repository's package, not an installed one
     sys.path.insert(0, str(ROOT))
 
+from contact_sdk.devtools.arguments import positive_seconds  # noqa: E402
 from contact_sdk.devtools.capacity import item_size, read_units, write_units  # noqa: E402
 
 __all__ = ["Measurement", "SeedStats", "main"]
@@ -734,16 +735,6 @@ def svg(measurements: Sequence[Measurement]) -> str:
     )
 
 
-def _budget(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds above zero, got {raw!r}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time.monotonic) -> int:
     """Measure every size asked for; print the table; write the JSON and the plot when asked.
 
@@ -768,7 +759,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time
         help="above this n, of the Scan-based commands only erase and 'list 1 day' (every one reads the whole table)",
     )
     parser.add_argument(
-        "--budget", type=_budget, default=3 * 3600, help="seconds the whole run may take (default 10800: 3 hours)"
+        "--budget",
+        type=positive_seconds,
+        default=3 * 3600,
+        help="seconds the whole run may take (default 10800: 3 hours)",
     )
     parser.add_argument("--json", type=Path, help="write the measurements here (read again with --from-json)")
     parser.add_argument(

@@ -56,14 +56,24 @@ def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.Capt
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("raw", ["-0.5", "nan", "inf", "soon"])
-def test_a_webhook_delay_that_is_not_seconds_is_refused(raw: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ("-0.5", "expected seconds, 0 or more, got '-0.5'"),
+        ("nan", "expected seconds, 0 or more, got 'nan'"),
+        ("inf", "expected seconds, 0 or more, got 'inf'"),
+        ("soon", "expected seconds, got 'soon'"),
+    ],
+)
+def test_a_webhook_delay_that_is_not_seconds_is_refused(
+    raw: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Exit 2 from the command line, naming the option (a negative delay used to be taken, with or without
     webhooks)."""
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["--webhook-delay", raw])
     assert exited.value.code == 2
-    assert f"argument --webhook-delay: expected seconds, 0 or more, got {raw!r}" in capsys.readouterr().err
+    assert f"argument --webhook-delay: {said}" in capsys.readouterr().err
 
 
 def test_command_serves_until_sigterm():

@@ -15,13 +15,13 @@ Exit status: 0 after Ctrl-C or SIGTERM, 2 on a bad argument or a port already in
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from contact_sdk.devtools.arguments import seconds
 from contact_sdk.devtools.sandbox.api import IDEMPOTENCY_ON_REFUSAL
 from contact_sdk.devtools.sandbox.domains import DOMAIN_STATUSES
 from contact_sdk.devtools.sandbox.faults import FaultSpecError
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="whsec_<base64> signing secret (default: $RESEND_SANDBOX_WEBHOOK_SECRET)",
     )
     hooks.add_argument(
-        "--webhook-delay", type=_seconds, default=0.2, help="seconds between events, 0 or more (default: 0.2)"
+        "--webhook-delay", type=seconds, default=0.2, help="seconds between events, 0 or more (default: 0.2)"
     )
     return parser
 
@@ -122,16 +122,6 @@ def _rate_limit(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of requests per second (0: no limit)")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds, 0 or more, got {text!r}")
     return value
 
 
