@@ -7,18 +7,23 @@ The guards' stores are the in-memory ones, so the figure is our own overhead, no
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Callable
 from typing import IO, Any
 
 import httpx
 import pytest
 
+from contact_sdk.compose import SOURCE_TAG
 from contact_sdk.devtools.sandbox import ResendSandbox
+from contact_sdk.outbox import QueuedEmail
+from contact_sdk.resend import OutgoingEmail
 from contact_sdk.transport import ApiClient
 from tests.benchmarks.conftest import WARM_ROUNDS, InterleavedFloor, WarmHandler, mock_provider
 from tests.benchmarks.floor import floor_pipeline
-from tests.entrypoint.conftest import API_KEY, CSRF_SECRET
+from tests.entrypoint.conftest import API_KEY, CSRF_SECRET, FakeLambdaContext
 
 BASE_URL = "https://api.resend.test"
 
@@ -117,3 +122,75 @@ def test_floor_mock(benchmark: Any, build_warm: Callable[..., WarmHandler], null
 
     response = _run(benchmark, target, lambda: ((warm.submit_event(),), {}))
     assert response["statusCode"] == 200
+
+
+def queued_batch(numbers: range, *, now: float) -> dict[str, Any]:
+    """The SQS event the outbox consumer gets for one queued email per number, each under its own key."""
+    records = []
+    for n in numbers:
+        email = OutgoingEmail(
+            sender="Contact Form <no-reply@example.com>",
+            to=("owner@example.com",),
+            subject=f"Contact Form: Message from Ada Lovelace — note {n}",
+            html=f"<!doctype html>\n<html><body><p>Hello! A note about the engine, number {n}.</p></body></html>\n",
+            text=f"Name: Ada Lovelace\nEmail: ada@example.org\n\nMessage:\nA note about the engine, number {n}.\n",
+            reply_to=("ada@example.org",),
+            tags=(SOURCE_TAG,),
+        )
+        queued = QueuedEmail(
+            email=email,
+            idempotency_key=f"contact-{n:064x}",
+            request_id=f"request-{n}",
+            queued_at=now - 60,
+            reason="provider_unavailable",
+        )
+        records.append(
+            {
+                "messageId": f"message-{n}",
+                "receiptHandle": f"receipt-{n}",
+                "body": queued.to_json(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(int((now - 60) * 1000)),
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:contact-outbox",
+                "awsRegion": "eu-west-1",
+            }
+        )
+    return {"Records": records}
+
+
+def test_warm_outbox_batch(benchmark: Any, build_warm: Callable[..., WarmHandler]) -> None:
+    """A batch of ten queued emails through the warm outbox consumer, the provider answering at once: each message
+    read and checked, the breaker, the send under the retry policy, EMF and the log lines (a batch per round).
+
+    The oracle is what the provider received: the last batch's ten idempotency keys, in its order, each once.
+    """
+    keys: list[str] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        return mock_provider(request)
+
+    warm = build_warm(url=BASE_URL, http=ApiClient(base_url=BASE_URL, transport=httpx.MockTransport(provider)))
+    consumer = warm.components.consumer
+    batches = itertools.count()
+    last: list[dict[str, Any]] = []
+
+    def setup() -> tuple[tuple[dict[str, Any], FakeLambdaContext], dict[str, Any]]:
+        first = next(batches) * 10
+        event = queued_batch(range(first, first + 10), now=time.time())
+        last[:] = [event]
+        return (event, FakeLambdaContext()), {}
+
+    result = benchmark.pedantic(consumer.handle, setup=setup, rounds=WARM_ROUNDS, warmup_rounds=10, iterations=1)
+    assert result == {"batchItemFailures": []}
+    [event] = last
+    expected = [json.loads(record["body"])["idempotency_key"] for record in event["Records"]]
+    assert keys[-10:] == expected
+    assert len(set(keys)) == len(keys), "each queued email is sent once"
