@@ -180,6 +180,7 @@ def figures(run: dict[str, dict[str, Any]]) -> list[tuple[str, float | None]]:
     """Figures without a target, measured inside the child interpreters (medians over the rounds), in ms."""
     emf_core = _extra(run, "test_emf_core_import", "emf_ms")
     emf_package = _extra(run, "test_emf_package_import", "emf_ms")
+    outbox_batch = _stat(run, "test_warm_outbox_batch")
     return [
         ("import handler (in-interpreter)", _extra(run, "test_import_handler", "import_ms")),
         ("import floor (in-interpreter, interleaved)", _extra(run, "test_import_handler", "floor_import_ms")),
@@ -195,6 +196,7 @@ def figures(run: dict[str, dict[str, Any]]) -> list[tuple[str, float | None]]:
         ("EMF serializer without the package __init__", emf_core),
         ("EMF serializer via import aws_embedded_metrics", emf_package),
         ("saved by not importing aiohttp", None if emf_core is None or emf_package is None else emf_package - emf_core),
+        ("warm outbox consumer, a batch of ten emails", None if outbox_batch is None else outbox_batch * 1000),
     ]
 
 

@@ -149,6 +149,15 @@ def test_report_computes_the_ratios_against_the_floors() -> None:
     assert targets["warm submit / floor, sandbox on loopback (interleaved)"].met is None
 
 
+def test_report_prints_the_outbox_batch_in_milliseconds(tmp_path: Path) -> None:
+    """The consumer's batch has no floor and no target: the report prints its median, in ms, with the figures."""
+    run = _write(tmp_path / "run.json", _run({"test_warm_outbox_batch": 0.0032}))
+    result = _compare("report", str(run))
+    assert result.returncode == 0
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("warm outbox consumer")]
+    assert line.split()[-2:] == ["3.2", "ms"]
+
+
 def test_compare_fails_on_a_deliberately_slowed_path(tmp_path: Path) -> None:
     """Two real pytest-benchmark runs, the second with one path slowed 3x: compare exits 1 and names only it."""
     (tmp_path / "test_paths.py").write_text(BENCH_MODULE, encoding="utf-8")
