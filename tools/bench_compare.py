@@ -181,6 +181,7 @@ def figures(run: dict[str, dict[str, Any]]) -> list[tuple[str, float | None]]:
     emf_core = _extra(run, "test_emf_core_import", "emf_ms")
     emf_package = _extra(run, "test_emf_package_import", "emf_ms")
     outbox_batch = _stat(run, "test_warm_outbox_batch")
+    outbox_cold = "test_cold_outbox_first_batch"
     return [
         ("import handler (in-interpreter)", _extra(run, "test_import_handler", "import_ms")),
         ("import floor (in-interpreter, interleaved)", _extra(run, "test_import_handler", "floor_import_ms")),
@@ -196,6 +197,8 @@ def figures(run: dict[str, dict[str, Any]]) -> list[tuple[str, float | None]]:
         ("EMF serializer without the package __init__", emf_core),
         ("EMF serializer via import aws_embedded_metrics", emf_package),
         ("saved by not importing aiohttp", None if emf_core is None or emf_package is None else emf_package - emf_core),
+        ("cold outbox consumer: import handler", _extra(run, outbox_cold, "import_ms")),
+        ("cold outbox consumer: the first batch (one email)", _extra(run, outbox_cold, "request_ms")),
         ("warm outbox consumer, a batch of ten emails", None if outbox_batch is None else outbox_batch * 1000),
     ]
 

@@ -12,6 +12,9 @@ Usage: ``python tests/benchmarks/cold_start.py MODE RESULT_PATH`` with the proje
   environment like a Lambda (config from Parameter Store, the email to ``RESEND_API_URL``);
 * ``first-answer``: the cold first answer a visitor gets: import ``handler``, serve ``GET /contact/token``, then
   the ``POST /contact`` read from stdin with the token just issued;
+* ``first-batch``: the outbox consumer's cold start: import ``handler`` and hand ``outbox_handler`` the SQS event
+  read from stdin (queued emails whose provider is back), configured by the environment like the consumer
+  function;
 * ``first-answer-floor``: the same work by the floor's libraries alone (:func:`floor_first_answer`): import
   them, read both parameters from Parameter Store, issue an HMAC token, one DynamoDB write (the shared rate
   limit any implementation needs), then the floor pipeline's validation, POST and EMF line.
@@ -156,6 +159,14 @@ def main() -> None:
         result["request_ms"] = (time.perf_counter() - before) * 1000
         result["status"] = response["statusCode"]
         result["body"] = response["body"]
+    if mode == "first-batch":
+        import json
+
+        event = json.loads(sys.stdin.read())
+        before = time.perf_counter()
+        response = handler.outbox_handler(event, None)
+        result["request_ms"] = (time.perf_counter() - before) * 1000
+        result["failures"] = len(response["batchItemFailures"])
     if mode == "first-request":
         import json
 

@@ -24,9 +24,12 @@ import pytest
 
 import handler
 from contact_sdk.bootstrap import Components, build_components
+from contact_sdk.compose import SOURCE_TAG
 from contact_sdk.devtools.fakes import InMemoryParameterSource
 from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.metrics import StdoutSink
+from contact_sdk.outbox import QueuedEmail
+from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
 from tests.benchmarks.floor import floor_pipeline
 from tests.entrypoint.conftest import (
@@ -65,6 +68,47 @@ def null_stream() -> Iterator[IO[str]]:
 def mock_provider(request: httpx.Request) -> httpx.Response:
     """A provider that accepts every email at once."""
     return httpx.Response(200, json={"id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"})
+
+
+def queued_batch(numbers: range, *, now: float) -> dict[str, Any]:
+    """The SQS event the outbox consumer gets for one queued email per number, each under its own key."""
+    records = []
+    for n in numbers:
+        email = OutgoingEmail(
+            sender="Contact Form <no-reply@example.com>",
+            to=("owner@example.com",),
+            subject=f"Contact Form: Message from Ada Lovelace — note {n}",
+            html=f"<!doctype html>\n<html><body><p>Hello! A note about the engine, number {n}.</p></body></html>\n",
+            text=f"Name: Ada Lovelace\nEmail: ada@example.org\n\nMessage:\nA note about the engine, number {n}.\n",
+            reply_to=("ada@example.org",),
+            tags=(SOURCE_TAG,),
+        )
+        queued = QueuedEmail(
+            email=email,
+            idempotency_key=f"contact-{n:064x}",
+            request_id=f"request-{n}",
+            queued_at=now - 60,
+            reason="provider_unavailable",
+        )
+        records.append(
+            {
+                "messageId": f"message-{n}",
+                "receiptHandle": f"receipt-{n}",
+                "body": queued.to_json(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(int((now - 60) * 1000)),
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:contact-outbox",
+                "awsRegion": "eu-west-1",
+            }
+        )
+    return {"Records": records}
 
 
 @dataclass

@@ -149,13 +149,19 @@ def test_report_computes_the_ratios_against_the_floors() -> None:
     assert targets["warm submit / floor, sandbox on loopback (interleaved)"].met is None
 
 
-def test_report_prints_the_outbox_batch_in_milliseconds(tmp_path: Path) -> None:
-    """The consumer's batch has no floor and no target: the report prints its median, in ms, with the figures."""
-    run = _write(tmp_path / "run.json", _run({"test_warm_outbox_batch": 0.0032}))
-    result = _compare("report", str(run))
+def test_report_prints_the_outbox_consumers_figures_in_milliseconds(tmp_path: Path) -> None:
+    """The consumer's paths have no floor and no target: the report prints the warm batch's median and the cold
+    child's own import and first-batch times, in ms, with the figures."""
+    data = _run(
+        {"test_warm_outbox_batch": 0.0032, "test_cold_outbox_first_batch": 0.46},
+        {"test_cold_outbox_first_batch": {"import_ms": 134.2, "request_ms": 264.6}},
+    )
+    result = _compare("report", str(_write(tmp_path / "run.json", data)))
     assert result.returncode == 0
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("warm outbox consumer")]
-    assert line.split()[-2:] == ["3.2", "ms"]
+    lines = {line[:58].strip(): line.split()[-2:] for line in result.stdout.splitlines()}
+    assert lines["warm outbox consumer, a batch of ten emails"] == ["3.2", "ms"]
+    assert lines["cold outbox consumer: import handler"] == ["134.2", "ms"]
+    assert lines["cold outbox consumer: the first batch (one email)"] == ["264.6", "ms"]
 
 
 def test_compare_fails_on_a_deliberately_slowed_path(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ measured inside the interpreter (``import_ms``, ``request_ms``, ``maxrss_mb``) a
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from contact_sdk.devtools.sandbox import ResendSandbox
 from contact_sdk.security.csrf import CsrfTokens, InMemoryNonceStore
-from tests.benchmarks.conftest import COLD_ROUNDS, ColdRun, record_cold
+from tests.benchmarks.conftest import COLD_ROUNDS, ColdRun, queued_batch, record_cold
 from tests.entrypoint.conftest import CSRF_SECRET, ORIGIN, Stack, api_gateway_event, submission
 
 #: The seed's Lambda has 256 MB; the budget leaves room for traffic spikes and the runtime itself.
@@ -135,6 +137,33 @@ def test_cold_first_answer(
     benchmark.extra_info["floor_request_ms"] = floor_medians["request_ms"]
     assert result["status"] == 200, result
     assert json.loads(result["body"])["status"] == "sent"
+
+
+@pytest.mark.integration
+def test_cold_outbox_first_batch(
+    benchmark: Any, cold_run: ColdRun, make_stack: Callable[..., Stack], session_sandbox: ResendSandbox
+) -> None:
+    """The outbox consumer's cold start: a fresh interpreter, ``import handler``, then ``outbox_handler`` with one
+    queued email (config from Parameter Store in moto, its record looked up in the table, the send to the sandbox).
+
+    No floor and no target: the figure to compare a change of the consumer against. The oracle is the sandbox: each
+    round's email arrives under its own idempotency key.
+    """
+    make_stack()
+    rounds = itertools.count()
+    queued_keys: list[str] = []
+
+    def setup() -> tuple[tuple[str, dict[str, Any]], dict[str, Any]]:
+        n = next(rounds)
+        event = queued_batch(range(n, n + 1), now=time.time())
+        queued_keys.extend(json.loads(record["body"])["idempotency_key"] for record in event["Records"])
+        return ("first-batch", event), {}
+
+    result = benchmark.pedantic(cold_run, setup=setup, rounds=COLD_ROUNDS, iterations=1)
+    record_cold(benchmark, cold_run)
+    assert result["failures"] == 0, result
+    sent = [request["idempotency_key"] for request in session_sandbox.requests() if request["path"] == "/emails"]
+    assert sent == queued_keys, "each round's queued email reaches the provider once, under its own key"
 
 
 def test_emf_core_import(benchmark: Any, cold_run: ColdRun) -> None:

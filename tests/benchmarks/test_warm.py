@@ -16,12 +16,9 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from contact_sdk.compose import SOURCE_TAG
 from contact_sdk.devtools.sandbox import ResendSandbox
-from contact_sdk.outbox import QueuedEmail
-from contact_sdk.resend import OutgoingEmail
 from contact_sdk.transport import ApiClient
-from tests.benchmarks.conftest import WARM_ROUNDS, InterleavedFloor, WarmHandler, mock_provider
+from tests.benchmarks.conftest import WARM_ROUNDS, InterleavedFloor, WarmHandler, mock_provider, queued_batch
 from tests.benchmarks.floor import floor_pipeline
 from tests.entrypoint.conftest import API_KEY, CSRF_SECRET, FakeLambdaContext
 
@@ -122,47 +119,6 @@ def test_floor_mock(benchmark: Any, build_warm: Callable[..., WarmHandler], null
 
     response = _run(benchmark, target, lambda: ((warm.submit_event(),), {}))
     assert response["statusCode"] == 200
-
-
-def queued_batch(numbers: range, *, now: float) -> dict[str, Any]:
-    """The SQS event the outbox consumer gets for one queued email per number, each under its own key."""
-    records = []
-    for n in numbers:
-        email = OutgoingEmail(
-            sender="Contact Form <no-reply@example.com>",
-            to=("owner@example.com",),
-            subject=f"Contact Form: Message from Ada Lovelace — note {n}",
-            html=f"<!doctype html>\n<html><body><p>Hello! A note about the engine, number {n}.</p></body></html>\n",
-            text=f"Name: Ada Lovelace\nEmail: ada@example.org\n\nMessage:\nA note about the engine, number {n}.\n",
-            reply_to=("ada@example.org",),
-            tags=(SOURCE_TAG,),
-        )
-        queued = QueuedEmail(
-            email=email,
-            idempotency_key=f"contact-{n:064x}",
-            request_id=f"request-{n}",
-            queued_at=now - 60,
-            reason="provider_unavailable",
-        )
-        records.append(
-            {
-                "messageId": f"message-{n}",
-                "receiptHandle": f"receipt-{n}",
-                "body": queued.to_json(),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": str(int((now - 60) * 1000)),
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:contact-outbox",
-                "awsRegion": "eu-west-1",
-            }
-        )
-    return {"Records": records}
 
 
 def test_warm_outbox_batch(benchmark: Any, build_warm: Callable[..., WarmHandler]) -> None:
