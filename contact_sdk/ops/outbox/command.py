@@ -140,17 +140,18 @@ def _redrive(args: argparse.Namespace) -> int:
         from contact_sdk.errors import ConfigurationError  # noqa: PLC0415
         from contact_sdk.outbox import OutboxUnavailable  # noqa: PLC0415
 
-        try:
-            result = _redrive_recomposed(args, note_recomposed)
-        except (ConfigurationError, OutboxUnavailable) as exc:
-            if isinstance(exc, ConfigurationError):
-                error = f"the Resend config could not be read: {exc}; nothing moved after that"
-            else:
-                error = f"{exc}; the message stays on {args.source}"
+        def stopped(error: str) -> int:
             sys.stderr.write(f"error: {error}\n")
             if args.json:
                 _print_json({"recomposed": recomposed, "error": error})
             return 1
+
+        try:
+            result = _redrive_recomposed(args, note_recomposed)
+        except ConfigurationError as exc:
+            return stopped(f"the Resend config could not be read: {exc}; nothing moved after that")
+        except OutboxUnavailable as exc:
+            return stopped(f"{exc}; the message stays on {args.source}")
     if args.json:
         _print_json(
             {
