@@ -378,10 +378,11 @@ class ResendSandbox:
         rate = merged.get("rate_limit_per_second", self._limiter.limit)
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 0):
             raise ValueError("rate_limit_per_second must be a whole number >= 0, or null for no limit")
-        delay = merged.get("webhook_delay_seconds", self.settings()["webhook_delay_seconds"])
-        if self._dispatcher is None and delay is not None:
+        paced: float | None = None
+        if self._dispatcher is not None:
+            paced = checked_delay(merged.get("webhook_delay_seconds", self._dispatcher.delay_seconds))
+        elif merged.get("webhook_delay_seconds") is not None:
             raise ValueError("webhook_delay_seconds: this sandbox sends no webhooks (it has no webhook URL)")
-        paced = None if self._dispatcher is None else checked_delay(delay)
         self._api.idempotency_on_refusal = str(on_refusal)
         self._api.require_verified_domain = bool(
             merged.get("require_verified_domain", self._api.require_verified_domain)
