@@ -32,6 +32,7 @@ from contact_sdk.outbox import QueuedEmail
 from contact_sdk.resend import OutgoingEmail
 from contact_sdk.settings import Settings
 from tests.benchmarks.floor import floor_pipeline
+from tests.budget.simulated_sqs import sqs_event
 from tests.entrypoint.conftest import (
     API_KEY,
     CONFIG_PARAMETER,
@@ -72,7 +73,7 @@ def mock_provider(request: httpx.Request) -> httpx.Response:
 
 def queued_batch(numbers: range, *, now: float) -> dict[str, Any]:
     """The SQS event the outbox consumer gets for one queued email per number, each under its own key."""
-    records = []
+    messages: list[dict[str, Any]] = []
     for n in numbers:
         email = OutgoingEmail(
             sender="Contact Form <no-reply@example.com>",
@@ -90,25 +91,21 @@ def queued_batch(numbers: range, *, now: float) -> dict[str, Any]:
             queued_at=now - 60,
             reason="provider_unavailable",
         )
-        records.append(
+        messages.append(
             {
-                "messageId": f"message-{n}",
-                "receiptHandle": f"receipt-{n}",
-                "body": queued.to_json(),
-                "attributes": {
+                "MessageId": f"message-{n}",
+                "ReceiptHandle": f"receipt-{n}",
+                "Body": queued.to_json(),
+                "Attributes": {
                     "ApproximateReceiveCount": "1",
                     "SentTimestamp": str(int((now - 60) * 1000)),
                     "SenderId": "AIDAEXAMPLE",
                     "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
                 },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:contact-outbox",
-                "awsRegion": "eu-west-1",
+                "MD5OfBody": "",
             }
         )
-    return {"Records": records}
+    return sqs_event(messages)
 
 
 @dataclass
